@@ -1,0 +1,1 @@
+"""mlspec: one declarative ``mlproject.yaml`` compiled into a working Azure ML system."""

@@ -1,0 +1,218 @@
+"""The library API: what the CLI calls and what tests call directly.
+
+``load`` reads a spec file; ``resolve`` produces one environment's validated view;
+``validate`` runs every check over one or many files. Nothing here imports the Azure
+SDKs, PySpark or MLflow: validation must stay fast enough for every pull request.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlspec.diagnostics import Diagnostic, Location, MlspecError, Severity, has_errors, sort_key
+from mlspec.spec_schema.loader import SpecDocument, load_spec
+from mlspec.spec_schema.models import MLProject
+from mlspec.spec_schema.resolve import ResolvedSpec, default_environment, environment_names
+from mlspec.spec_schema.resolve import resolve as resolve_environment
+
+SPEC_FILE_NAME = "mlproject.yaml"
+_SKIPPED_DIRS = frozenset({".git", ".mlspec", "build", "node_modules", ".venv", "venv", "__pycache__", ".tox"})
+
+
+@dataclass
+class Resolved:
+    """One environment's view of a spec: ``model`` is ``None`` when the spec is invalid."""
+
+    spec: ResolvedSpec
+    model: MLProject | None
+    diagnostics: list[Diagnostic]
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None and not has_errors(self.diagnostics)
+
+
+@dataclass
+class FileResult:
+    file: str
+    environments: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+@dataclass
+class ValidationReport:
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return [d for f in self.files for d in f.diagnostics]
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.files)
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for d in self.diagnostics if d.is_error)
+
+    @property
+    def warning_count(self) -> int:
+        return sum(1 for d in self.diagnostics if not d.is_error)
+
+
+def load(path: Path | str) -> SpecDocument:
+    """Read and parse a spec; raise :class:`MlspecError` with located diagnostics if it cannot be read."""
+    spec_path = Path(path)
+    if spec_path.is_dir():
+        spec_path = spec_path / SPEC_FILE_NAME
+    return load_spec(spec_path)
+
+
+def resolve(
+    document: SpecDocument,
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    strict: bool = False,
+) -> Resolved:
+    """Merge, interpolate, validate and check ``document`` for one environment."""
+    from mlspec.spec_schema.checks import CheckContext, run_checks
+    from mlspec.spec_schema.checks.security import check_credentials
+    from mlspec.spec_schema.structure import check_structure
+
+    env = environment or default_environment(document)
+    spec, found = resolve_environment(document, env, variables, environ)
+    model: MLProject | None = None
+    if not any(d.code == "MLS205" for d in found):
+        found.extend(check_credentials(spec))
+        model, structural = check_structure(spec)
+        found.extend(structural)
+        if model is not None:
+            found.extend(run_checks(CheckContext(spec, model)))
+    if strict:
+        found = [d.with_severity(Severity.ERROR) for d in found]
+    return Resolved(spec, model, _unique(found))
+
+
+def validate_file(
+    path: Path | str,
+    environments: Sequence[str] | None = None,
+    *,
+    all_environments: bool = False,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    strict: bool = False,
+) -> FileResult:
+    """Validate one spec file for the given environments (default: its default one)."""
+    result = FileResult(str(path))
+    try:
+        document = load(path)
+    except MlspecError as exc:
+        result.diagnostics = exc.diagnostics
+        return result
+    if all_environments:
+        envs = environment_names(document)
+    else:
+        envs = list(environments) if environments else [default_environment(document)]
+    result.environments = envs
+    found: list[Diagnostic] = []
+    for env in envs:
+        found.extend(resolve(document, env, variables, environ, strict=strict).diagnostics)
+    result.diagnostics = sorted(_unique(found), key=sort_key)
+    return result
+
+
+def validate(
+    paths: Iterable[Path | str] = (".",),
+    environments: Sequence[str] | None = None,
+    *,
+    all_environments: bool = False,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    strict: bool = False,
+) -> ValidationReport:
+    """Validate every spec found under ``paths`` (files, folders, globs)."""
+    files = discover(paths)
+    env_map = dict(os.environ if environ is None else environ)
+    report = ValidationReport()
+    for file in files:
+        report.files.append(
+            validate_file(
+                file,
+                environments,
+                all_environments=all_environments,
+                variables=variables,
+                environ=env_map,
+                strict=strict,
+            )
+        )
+    return report
+
+
+def discover(paths: Iterable[Path | str]) -> list[Path]:
+    """Spec files named by ``paths``: files as given, folders searched for ``mlproject.yaml``, globs expanded.
+
+    Raises :class:`MlspecError` (a usage problem) when a path matches nothing.
+    """
+    found: list[Path] = []
+    missing: list[str] = []
+    for raw in paths:
+        text = str(raw)
+        candidates = [Path(p) for p in sorted(glob.glob(text, recursive=True))] if glob.has_magic(text) else [Path(text)]
+        matched = False
+        for candidate in candidates:
+            if candidate.is_dir():
+                specs = _specs_below(candidate)
+                matched = matched or bool(specs)
+                found.extend(specs)
+            elif candidate.is_file():
+                found.append(candidate)
+                matched = True
+        if not matched:
+            missing.append(text)
+    if missing:
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS000",
+                    f"no {SPEC_FILE_NAME} found at {m!r}",
+                    (),
+                    Location(m, 1, 1),
+                    "give a spec file, a folder containing mlproject.yaml, or a glob",
+                )
+                for m in missing
+            ]
+        )
+    unique: dict[str, Path] = {}
+    for p in found:
+        unique.setdefault(os.path.normpath(p), p)
+    return list(unique.values())
+
+
+def _specs_below(folder: Path) -> list[Path]:
+    specs: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        if SPEC_FILE_NAME in files:
+            specs.append(Path(root) / SPEC_FILE_NAME)
+    return specs
+
+
+def _unique(found: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[object, ...]] = set()
+    out: list[Diagnostic] = []
+    for d in found:
+        key = (d.code, d.location, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out

@@ -1,0 +1,29 @@
+"""The one shape every platform check reports in, and the pointer notation it uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlatformProblem:
+    """Something the platform (its SDK, schema or rules) would reject in a rendered artifact."""
+
+    artifact: str
+    """The file path (as given) or a label such as ``Deployment/churn-scorer``."""
+    where: str
+    """A JSON-pointer-like path inside the artifact (``/properties/cells/0/source``); ``""`` if whole."""
+    message: str
+    checker: str
+    """Who found it: ``azure-ai-ml``, ``azure-synapse-artifacts``, ``kubernetes-validate``, ``jsonschema``,
+    ``mlspec`` ..."""
+
+
+def pointer(*parts: str | int) -> str:
+    """``pointer("properties", "cells", 0)`` → ``/properties/cells/0`` (RFC 6901 escaping)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def child(where: str, *parts: str | int) -> str:
+    """Extend an existing pointer: ``child("/a", "b", 0)`` → ``/a/b/0``."""
+    return where + pointer(*parts)

@@ -1,0 +1,95 @@
+"""Diagnostics: the one shape every check, the loader and the compiler report problems in.
+
+Errors are values until the edge (``cli.py``): library code returns lists of
+:class:`Diagnostic` and only the reporters turn them into text, JSON, GitHub annotations
+or SARIF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+SpecPath = tuple[str | int, ...]
+"""A path into the spec document: mapping keys and sequence indexes."""
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in a file the user wrote; ``line`` and ``column`` count from 1."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding: a stable code, what is wrong, where, and how to fix it."""
+
+    code: str
+    severity: Severity
+    message: str
+    path: SpecPath = ()
+    location: Location | None = None
+    hint: str | None = None
+
+    @classmethod
+    def error(
+        cls, code: str, message: str, path: SpecPath = (), location: Location | None = None, hint: str | None = None
+    ) -> Diagnostic:
+        return cls(code, Severity.ERROR, message, path, location, hint)
+
+    @classmethod
+    def warning(
+        cls, code: str, message: str, path: SpecPath = (), location: Location | None = None, hint: str | None = None
+    ) -> Diagnostic:
+        return cls(code, Severity.WARNING, message, path, location, hint)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    @property
+    def dotted_path(self) -> str:
+        return format_path(self.path)
+
+    def with_severity(self, severity: Severity) -> Diagnostic:
+        return Diagnostic(self.code, severity, self.message, self.path, self.location, self.hint)
+
+
+def format_path(path: SpecPath) -> str:
+    """``("transforms", "x", "inputs", 1)`` → ``transforms.x.inputs[1]``."""
+    out: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        else:
+            out.append(f".{part}" if out else part)
+    return "".join(out)
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.is_error for d in diagnostics)
+
+
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str, str]:
+    loc = d.location
+    return (loc.file if loc else "", loc.line if loc else 0, loc.column if loc else 0, d.code, d.message)
+
+
+class MlspecError(Exception):
+    """Raised where a library call cannot go on; carries the diagnostics that explain why."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        super().__init__("; ".join(d.message for d in diagnostics) or "mlspec error")

@@ -1,0 +1,188 @@
+"""Value formats: lake URLs, cron, durations, GUIDs, CIDRs, Kubernetes quantities, ranges, files."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.spec_schema.checks.context import CheckContext
+from mlspec.spec_schema.checks.naming import STORAGE_ACCOUNT
+from mlspec.spec_schema.cron import cron_problem
+from mlspec.spec_schema.durations import duration_problem
+
+ABFSS = re.compile(r"abfss://(?P<container>[^@/]+)@(?P<account>[^./]+)\.dfs\.core\.windows\.net(?P<path>/.*)?")
+CONTAINER = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+QUANTITY = re.compile(r"[+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+PYTHON_VERSION = re.compile(r"3\.\d{1,2}(?:\.\d{1,2})?")
+PERCENT = re.compile(r"(?:100|[1-9]?\d)%")
+
+
+def lake_url_problem(url: str) -> str | None:
+    """Why ``url`` is not ``abfss://container@account.dfs.core.windows.net/path``, or ``None``."""
+    match = ABFSS.fullmatch(url)
+    if match is None:
+        return f"{url!r} is not an ADLS Gen2 URL"
+    if not CONTAINER.fullmatch(match["container"]):
+        return f"container {match['container']!r}: 3-63 lowercase letters, digits and single hyphens"
+    account_problem = STORAGE_ACCOUNT.problem(match["account"])
+    if account_problem:
+        return f"storage account {match['account']!r}: {account_problem}"
+    if ".." in PurePosixPath(match["path"] or "/").parts:
+        return "the path must not contain '..'"
+    return None
+
+
+def check_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
+    m = ctx.model
+    yield from _guid(ctx, m.workspace.subscription_id, ("workspace", "subscription_id"), "subscription id")
+    if m.workspace.tenant_id is not None:
+        yield from _guid(ctx, m.workspace.tenant_id, ("workspace", "tenant_id"), "tenant id")
+    for i, grant in enumerate(m.access.grants):
+        yield from _guid(ctx, grant.principal.object_id, ("access", "grants", i, "principal", grant.principal.kind), "principal object id")
+    for name, source in m.sources.items():
+        yield from _lake(ctx, source.path, ("sources", name, "path"))
+    for name, transform in m.transforms.items():
+        base = ("transforms", name)
+        yield from _lake(ctx, transform.output.path, (*base, "output", "path"))
+        if transform.python is not None:
+            yield from _project_file(ctx, transform.python, (*base, "python"), ".py")
+        executors = transform.spark.executors
+        if executors.min > executors.max:
+            yield ctx.error("MLS402", f"executors.min ({executors.min}) > executors.max ({executors.max})", (*base, "spark", "executors"))
+    yield from _model_formats(ctx)
+    yield from _deployment_formats(ctx)
+    yield from _monitoring_formats(ctx)
+
+
+def _model_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
+    if ctx.model.model is None:
+        return
+    training = ctx.model.model.training
+    base = ("model", "training")
+    if training.estimator is not None and not DOTTED.fullmatch(training.estimator):
+        yield ctx.error(
+            "MLS403",
+            f"estimator {training.estimator!r} is not a dotted class path",
+            (*base, "estimator"),
+            "e.g. sklearn.ensemble.GradientBoostingClassifier",
+        )
+    if training.script is not None:
+        yield from _project_file(ctx, training.script, (*base, "script"), ".py")
+    if not PYTHON_VERSION.fullmatch(training.environment.python):
+        yield ctx.error(
+            "MLS403",
+            f"python {training.environment.python!r} is not a Python 3 version",
+            (*base, "environment", "python"),
+            'quote it: python: "3.11" (unquoted 3.10 is the number 3.1)',
+        )
+    compute = training.compute
+    if compute.min_nodes > compute.max_nodes:
+        yield ctx.error("MLS402", f"min_nodes ({compute.min_nodes}) > max_nodes ({compute.max_nodes})", (*base, "compute"))
+
+
+def _deployment_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
+    d = ctx.model.deployment
+    if d is None:
+        return
+    if d.replicas.min > d.replicas.max:
+        yield ctx.error("MLS402", f"replicas.min ({d.replicas.min}) > replicas.max ({d.replicas.max})", ("deployment", "replicas"))
+    for field in ("cpu", "memory", "cpu_limit", "memory_limit"):
+        value = getattr(d.resources, field)
+        if value is not None and not QUANTITY.fullmatch(value):
+            yield ctx.error(
+                "MLS404",
+                f"resources.{field} {value!r} is not a Kubernetes quantity",
+                ("deployment", "resources", field),
+                "e.g. cpu: 500m or 2, memory: 512Mi or 1Gi",
+            )
+    for i, cidr in enumerate(d.network.allow_from):
+        try:
+            ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            yield ctx.error("MLS405", f"allow_from {cidr!r} is not a CIDR: {exc}", ("deployment", "network", "allow_from", i), "e.g. 10.10.0.0/16")
+    if d.network.ip is not None:
+        try:
+            ip = ipaddress.IPv4Address(d.network.ip)
+            if not ip.is_private:
+                yield ctx.error("MLS405", f"network.ip {d.network.ip} is not a private address", ("deployment", "network", "ip"))
+        except ValueError:
+            yield ctx.error("MLS405", f"network.ip {d.network.ip!r} is not an IPv4 address", ("deployment", "network", "ip"))
+    rollout = d.rollout
+    if rollout.strategy == "canary" and rollout.canary_percent is None:
+        yield ctx.error("MLS406", "a canary rollout needs canary_percent", ("deployment", "rollout"), "e.g. canary_percent: 10")
+    if rollout.strategy != "canary" and rollout.canary_percent is not None:
+        yield ctx.warning("MLS406", f"canary_percent is ignored by the {rollout.strategy} strategy", ("deployment", "rollout", "canary_percent"))
+    for field in ("max_surge", "max_unavailable"):
+        value = getattr(rollout, field)
+        if isinstance(value, str) and not PERCENT.fullmatch(value):
+            yield ctx.error("MLS406", f"rollout.{field} {value!r} must be a number or a percentage", ("deployment", "rollout", field))
+    if d.log_predictions is not None:
+        yield from _lake(ctx, d.log_predictions.path, ("deployment", "log_predictions", "path"))
+    if d.identity is not None:
+        yield from _guid(ctx, d.identity.client_id, ("deployment", "identity", "client_id"), "client id")
+
+
+def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
+    mon = ctx.model.monitoring
+    if mon is None:
+        return
+    for i, email in enumerate(mon.notify.email):
+        if not EMAIL.fullmatch(email):
+            yield ctx.error("MLS407", f"{email!r} is not an e-mail address", ("monitoring", "notify", "email", i))
+    for i, url in enumerate(mon.notify.webhook):
+        if not url.startswith("https://"):
+            yield ctx.error("MLS407", "webhooks must use https://", ("monitoring", "notify", "webhook", i))
+    for i, alert in enumerate(mon.alerts):
+        base = ("monitoring", "alerts", i)
+        problem = duration_problem(alert.window)
+        if problem:
+            yield ctx.error("MLS408", f"window {alert.window!r}: {problem}", (*base, "window"), "a number and m, h or d: 5m, 1h, 30d")
+        if alert.signal == "model_metric" and alert.metric is None:
+            yield ctx.error("MLS409", f"alert {alert.name!r} (model_metric) needs metric", base, "e.g. metric: roc_auc")
+        if alert.signal in ("data_drift", "data_quality") and not alert.features:
+            yield ctx.error("MLS409", f"alert {alert.name!r} ({alert.signal}) needs features", base, "list the features to watch")
+        if alert.signal in ("data_drift", "prediction_drift", "data_quality", "error_rate") and not 0 <= alert.threshold <= 1:
+            yield ctx.error(
+                "MLS409",
+                f"alert {alert.name!r}: {alert.signal} thresholds are between 0 and 1",
+                (*base, "threshold"),
+            )
+    if mon.retrain is not None and mon.retrain.schedule is not None:
+        problem = cron_problem(mon.retrain.schedule)
+        if problem:
+            yield ctx.error(
+                "MLS410",
+                f"schedule {mon.retrain.schedule!r}: {problem}",
+                ("monitoring", "retrain", "schedule"),
+                'five fields, UTC: minute hour day-of-month month day-of-week, e.g. "0 3 * * 1"',
+            )
+
+
+def _guid(ctx: CheckContext, value: str, path: SpecPath, what: str) -> Iterator[Diagnostic]:
+    if not GUID.fullmatch(value):
+        yield ctx.error("MLS411", f"{what} {value!r} is not a GUID", path, "e.g. 00000000-0000-0000-0000-000000000000")
+
+
+def _lake(ctx: CheckContext, url: str, path: SpecPath) -> Iterator[Diagnostic]:
+    problem = lake_url_problem(url)
+    if problem:
+        yield ctx.error("MLS412", problem, path, "write abfss://<container>@<account>.dfs.core.windows.net/<path>")
+
+
+def _project_file(ctx: CheckContext, relative: str, path: SpecPath, suffix: str) -> Iterator[Diagnostic]:
+    pure = PurePosixPath(relative)
+    if pure.is_absolute() or ".." in pure.parts or "\\" in relative:
+        yield ctx.error("MLS413", f"{relative!r} must be a relative path inside the project", path, "e.g. src/train.py")
+        return
+    if pure.suffix != suffix:
+        yield ctx.error("MLS413", f"{relative!r} must be a {suffix} file", path)
+        return
+    project_dir = Path(ctx.spec.file).parent
+    if ctx.spec.file != "<string>" and not (project_dir / pure).is_file():
+        yield ctx.error("MLS413", f"file {relative!r} does not exist", path, f"create {project_dir / pure}")

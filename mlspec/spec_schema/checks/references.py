@@ -1,0 +1,258 @@
+"""Everything refers to other things by name; a name that does not resolve is an error at its line."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from mlspec.diagnostics import Diagnostic
+from mlspec.spec_schema.checks.context import CheckContext
+
+PREDICTIONS_TABLE = "predictions"
+"""The served predictions log, usable as a report table when deployment.log_predictions is set."""
+
+WORKSPACE_SCOPES = (
+    "subscription",
+    "resource_group",
+    "machine_learning",
+    "synapse",
+    "key_vault",
+    "container_registry",
+    "kubernetes",
+    "log_analytics",
+    "storage_account",
+    "application_insights",
+)
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"known: {', '.join(sorted(candidates))}" if candidates else "none are declared"
+
+
+def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
+    m = ctx.model
+    sources, transforms = set(m.sources), set(m.transforms)
+    datasets = sorted(sources | transforms)
+    for name in sorted(sources & transforms):
+        yield ctx.error(
+            "MLS300",
+            f"{name!r} is both a source and a transform",
+            ("transforms", name),
+            "give the transform another name: inputs refer to both by name",
+            at_key=True,
+        )
+    for name, transform in m.transforms.items():
+        for i, ref in enumerate(transform.inputs):
+            if ref not in sources and ref not in transforms:
+                yield ctx.error(
+                    "MLS301",
+                    f"transform {name!r} reads unknown input {ref!r}",
+                    ("transforms", name, "inputs", i),
+                    _suggest(ref, datasets),
+                )
+            elif ref == name:
+                yield ctx.error("MLS307", f"transform {name!r} reads itself", ("transforms", name, "inputs", i))
+    yield from _cycles(ctx)
+
+    if m.model is not None and m.model.training.data not in sources | transforms:
+        ref = m.model.training.data
+        yield ctx.error(
+            "MLS302", f"training data {ref!r} is not a source or transform", ("model", "training", "data"), _suggest(ref, datasets)
+        )
+
+    secrets = list(m.access.secrets)
+    if m.deployment is not None:
+        for i, ref in enumerate(m.deployment.secrets):
+            if ref not in m.access.secrets:
+                yield ctx.error(
+                    "MLS303",
+                    f"deployment secret {ref!r} is not declared in access.secrets",
+                    ("deployment", "secrets", i),
+                    _suggest(ref, secrets),
+                )
+
+    yield from _monitoring_refs(ctx)
+    yield from _report_refs(ctx, datasets)
+
+    scopes = [*WORKSPACE_SCOPES, *datasets]
+    for i, grant in enumerate(m.access.grants):
+        if grant.scope not in scopes:
+            yield ctx.error(
+                "MLS306",
+                f"grant scope {grant.scope!r} is not a workspace key, source or transform",
+                ("access", "grants", i, "scope"),
+                _suggest(grant.scope, scopes),
+            )
+        elif grant.scope in WORKSPACE_SCOPES and grant.scope not in ("subscription", "resource_group"):
+            if getattr(m.workspace, grant.scope) is None:
+                yield ctx.error(
+                    "MLS306",
+                    f"grant scope {grant.scope!r}: workspace.{grant.scope} is not set",
+                    ("access", "grants", i, "scope"),
+                    f"set workspace.{grant.scope}",
+                )
+    yield from _required_workspace(ctx)
+
+
+def _cycles(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """Report each cycle in the transform graph once, showing it, at the first transform in it."""
+    graph = {name: [i for i in t.inputs if i in ctx.model.transforms and i != name] for name, t in ctx.model.transforms.items()}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+    reported: set[frozenset[str]] = set()
+    found: list[Diagnostic] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep) :]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    shown = " → ".join([*cycle, dep])
+                    index = ctx.model.transforms[node].inputs.index(dep)
+                    found.append(
+                        ctx.error(
+                            "MLS307",
+                            f"transforms form a cycle: {shown}",
+                            ("transforms", node, "inputs", index),
+                            "transforms must form a DAG: one of these inputs has to read a source instead",
+                        )
+                    )
+            elif dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for name in ctx.model.transforms:
+        if name not in state:
+            visit(name)
+    yield from found
+
+
+def _monitoring_refs(ctx: CheckContext) -> Iterator[Diagnostic]:
+    monitoring = ctx.model.monitoring
+    if monitoring is None:
+        return
+    names = [a.name for a in monitoring.alerts]
+    seen: set[str] = set()
+    for i, alert in enumerate(monitoring.alerts):
+        if alert.name in seen:
+            yield ctx.error("MLS313", f"duplicate alert name {alert.name!r}", ("monitoring", "alerts", i, "name"))
+        seen.add(alert.name)
+        if alert.action == "retrain" and monitoring.retrain is None:
+            yield ctx.error(
+                "MLS311",
+                f"alert {alert.name!r} has action: retrain but monitoring.retrain is not configured",
+                ("monitoring", "alerts", i, "action"),
+                "add `monitoring.retrain:` (a schedule and/or on_alerts)",
+            )
+        if ctx.model.deployment is None and alert.signal not in ("data_drift", "data_quality", "model_metric"):
+            yield ctx.error(
+                "MLS314",
+                f"alert {alert.name!r} watches {alert.signal} but there is no deployment to watch",
+                ("monitoring", "alerts", i, "signal"),
+                "add a deployment section or remove the alert",
+            )
+    if monitoring.retrain is not None:
+        for i, ref in enumerate(monitoring.retrain.on_alerts):
+            if ref not in names:
+                yield ctx.error(
+                    "MLS304",
+                    f"retrain.on_alerts names unknown alert {ref!r}",
+                    ("monitoring", "retrain", "on_alerts", i),
+                    _suggest(ref, names),
+                )
+        if ctx.model.model is None:
+            yield ctx.error(
+                "MLS311", "monitoring.retrain needs a model section to retrain", ("monitoring", "retrain"), "add `model:`"
+            )
+    if (monitoring.alerts or monitoring.retrain) and not monitoring.notify.email and not monitoring.notify.webhook:
+        yield ctx.warning(
+            "MLS315",
+            "alerts are defined but nobody is notified",
+            ("monitoring",),
+            "add monitoring.notify.email or monitoring.notify.webhook",
+        )
+
+
+def _report_refs(ctx: CheckContext, datasets: list[str]) -> Iterator[Diagnostic]:
+    tables = [*datasets, PREDICTIONS_TABLE]
+    seen: set[str] = set()
+    for r, report in enumerate(ctx.model.reports):
+        if report.name in seen:
+            yield ctx.error("MLS313", f"duplicate report name {report.name!r}", ("reports", r, "name"))
+        seen.add(report.name)
+        for i, table in enumerate(report.tables):
+            if table not in tables:
+                yield ctx.error(
+                    "MLS305",
+                    f"report {report.name!r} uses unknown table {table!r}",
+                    ("reports", r, "tables", i),
+                    _suggest(table, tables),
+                )
+            elif table == PREDICTIONS_TABLE and (ctx.model.deployment is None or ctx.model.deployment.log_predictions is None):
+                yield ctx.error(
+                    "MLS305",
+                    "report table 'predictions' needs deployment.log_predictions",
+                    ("reports", r, "tables", i),
+                    "set deployment.log_predictions.path to log served predictions",
+                )
+        for name, measure in report.measures.items():
+            if measure.table not in report.tables:
+                yield ctx.error(
+                    "MLS305",
+                    f"measure {name!r} is on table {measure.table!r}, which the report does not list",
+                    ("reports", r, "measures", name, "table"),
+                    f"add it to reports[{r}].tables",
+                )
+        for p, page in enumerate(report.pages):
+            for v, visual in enumerate(page.visuals):
+                if visual.table is not None and visual.table not in report.tables:
+                    yield ctx.error(
+                        "MLS305",
+                        f"visual reads table {visual.table!r}, which the report does not list",
+                        ("reports", r, "pages", p, "visuals", v, "table"),
+                        _suggest(visual.table, report.tables),
+                    )
+
+
+_NEEDS = (
+    ("transforms", ("synapse",), "transforms run as Synapse notebooks"),
+    ("model", ("machine_learning",), "training runs in Azure ML"),
+    ("deployment", ("kubernetes", "container_registry"), "serving runs on AKS with the image in ACR"),
+    ("monitoring", ("log_analytics",), "log alerts query Log Analytics"),
+)
+
+
+def _required_workspace(ctx: CheckContext) -> Iterator[Diagnostic]:
+    m = ctx.model
+    for section, keys, why in _NEEDS:
+        value = getattr(m, section)
+        if not value:
+            continue
+        for key in keys:
+            if getattr(m.workspace, key) is None:
+                yield ctx.error(
+                    "MLS316",
+                    f"{section} needs workspace.{key}",
+                    ("workspace",),
+                    f"set workspace.{key}: {why}",
+                )
+    if m.transforms and m.workspace.spark_pool is None:
+        for name, t in m.transforms.items():
+            if t.spark.pool is None:
+                yield ctx.error(
+                    "MLS316",
+                    f"transform {name!r} has no Spark pool",
+                    ("transforms", name),
+                    "set workspace.spark_pool or the transform's spark.pool",
+                    at_key=True,
+                )
+    if m.deployment is not None and m.deployment.secrets and m.workspace.key_vault is None:
+        yield ctx.error("MLS316", "deployment secrets need workspace.key_vault", ("workspace",), "set workspace.key_vault")

@@ -1,0 +1,146 @@
+"""Security policy: no secret values anywhere in the spec, and no public endpoint by accident.
+
+Messages never repeat the offending value: a diagnostic ends up in CI logs and SARIF files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.spec_schema.checks.context import CheckContext
+from mlspec.spec_schema.resolve import ResolvedSpec
+
+CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a private key", re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
+    ("a connection string with a key", re.compile(r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)\s*=")),
+    ("a connection string with a password", re.compile(r"(?i)(?:^|;)\s*(?:password|pwd)\s*=\s*[^;\s]")),
+    ("a SAS token", re.compile(r"(?i)(?:^|[?&])sig=[A-Za-z0-9%+/=]{16,}")),
+    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    ("an Azure storage account key", re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==")),
+    ("an Entra ID client secret", re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")),
+    ("an AWS access key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}")),
+    ("a URL with a password", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
+)
+
+SECRET_KEY_NAMES = re.compile(
+    r"(?i)(?:^|[_-])(?:password|passwd|pwd|secret|client[_-]?secret|token|api[_-]?key|access[_-]?key|account[_-]?key|"
+    r"sas|sas[_-]?token|connection[_-]?string|private[_-]?key)$"
+)
+_REFERENCE_ONLY = re.compile(r"^\$\{[^{}]+\}$")
+
+
+def credential_kind(value: str) -> str | None:
+    """What kind of credential ``value`` looks like, or ``None``."""
+    if len(value) < 16:
+        return None
+    for kind, pattern in CREDENTIAL_PATTERNS:
+        if pattern.search(value):
+            return kind
+    return None
+
+
+def check_security(ctx: CheckContext) -> Iterator[Diagnostic]:
+    yield from _network(ctx)
+
+
+def check_credentials(spec: ResolvedSpec) -> Iterator[Diagnostic]:
+    """Scan every value the user wrote (all environments), then values that interpolation produced.
+
+    Runs on the data, not the model, so a secret is reported even in a spec that fails the schema.
+    """
+    hint = "store it in Key Vault and refer to it under access.secrets: {key_vault: ..., name: ...}; rotate the exposed one"
+    document = spec.document
+
+    def source_error(code: str, message: str, path: SpecPath, hint: str) -> Diagnostic:
+        return Diagnostic.error(code, message, path, document.locate(path), hint)
+
+    written: dict[SpecPath, str] = {}
+    for path, key, value in _strings(document.data, ()):
+        written[path] = value
+        kind = credential_kind(value)
+        if kind is not None:
+            yield source_error("MLS501", f"this value looks like {kind}", path, hint)
+        elif key is not None and SECRET_KEY_NAMES.search(key) and value and not _REFERENCE_ONLY.match(value):
+            yield source_error(
+                "MLS502", f"{key!r} holds a literal value; secrets are Key Vault references only", path, hint
+            )
+    variables = document.data.get("variables")
+    if isinstance(variables, dict):
+        for name, decl in variables.items():
+            if SECRET_KEY_NAMES.search(str(name)) and isinstance(decl, dict) and decl.get("default") not in (None, ""):
+                yield source_error(
+                    "MLS502",
+                    f"variable {name!r} looks like a secret and has a default value",
+                    ("variables", name, "default"),
+                    hint,
+                )
+    for path, _key, value in _strings(spec.data, ()):
+        origin = spec.origin(path)
+        if written.get(origin) == value:
+            continue  # reported above if at all
+        kind = credential_kind(value)
+        if kind is not None:
+            yield Diagnostic.error(
+                "MLS501",
+                f"a variable put {kind} into this value",
+                path,
+                spec.locate(path),
+                "pass secrets as Key Vault references, never through --var or MLSPEC_VAR_*",
+            )
+
+
+def _strings(value: Any, path: SpecPath, key: str | None = None) -> Iterator[tuple[SpecPath, str | None, str]]:
+    if isinstance(value, str):
+        yield path, key, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, (*path, k), str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, (*path, i), None)
+
+
+def _network(ctx: CheckContext) -> Iterator[Diagnostic]:
+    d = ctx.model.deployment
+    if d is None:
+        return
+    net = d.network
+    if not net.internal_load_balancer and not net.allow_public:
+        yield ctx.error(
+            "MLS503",
+            "the deployment would get a public load balancer",
+            ("deployment", "network", "internal_load_balancer"),
+            "keep internal_load_balancer: true, or set network.allow_public: true to publish it on purpose",
+        )
+    elif not net.internal_load_balancer:
+        yield ctx.warning(
+            "MLS504",
+            "the endpoint is public (allow_public: true)",
+            ("deployment", "network", "allow_public"),
+            "restrict network.allow_from to the callers' ranges",
+        )
+    if net.internal_load_balancer and net.allow_public:
+        yield ctx.warning(
+            "MLS504", "allow_public has no effect with an internal load balancer", ("deployment", "network", "allow_public")
+        )
+    for i, cidr in enumerate(net.allow_from):
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            continue  # reported by the format check
+        if network.prefixlen == 0:
+            yield ctx.warning(
+                "MLS505",
+                f"allow_from {cidr} admits every address",
+                ("deployment", "network", "allow_from", i),
+                "name the callers' subnets instead",
+            )
+    if d.auth == "key" and not net.internal_load_balancer:
+        yield ctx.warning(
+            "MLS506", "a public endpoint with key auth", ("deployment", "auth"), "prefer auth: entra for public endpoints"
+        )

@@ -1,0 +1,62 @@
+"""Five-field cron (minute hour day-of-month month day-of-week), UTC — what Azure ML schedules take.
+
+Azure ML's SDK accepts nonsense cron strings, so mlspec checks them itself.
+"""
+
+from __future__ import annotations
+
+_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    (
+        "month",
+        1,
+        12,
+        {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)},
+    ),
+    ("day of week", 0, 7, {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}),
+)
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a valid five-field cron, or ``None``."""
+    fields = expression.split()
+    if len(fields) != 5:
+        return f"has {len(fields)} fields, cron has 5"
+    for text, (name, low, high, names) in zip(fields, _FIELDS, strict=True):
+        for part in text.split(","):
+            problem = _part_problem(part, low, high, names)
+            if problem:
+                return f"{name} field {text!r}: {problem}"
+    return None
+
+
+def _part_problem(part: str, low: int, high: int, names: dict[str, int]) -> str | None:
+    if not part:
+        return "empty list item"
+    body, slash, step = part.partition("/")
+    if slash:
+        if not step.isdigit() or int(step) == 0:
+            return f"step {step!r} must be a positive number"
+        if int(step) > high:
+            return f"step {step} is larger than {high}"
+    if body == "*":
+        return None
+    start, dash, end = body.partition("-")
+    first = _value(start, names)
+    if first is None or not low <= first <= high:
+        return f"{start!r} is not in {low}-{high}"
+    if dash:
+        last = _value(end, names)
+        if last is None or not low <= last <= high:
+            return f"{end!r} is not in {low}-{high}"
+        if last < first:
+            return f"range {body!r} runs backwards"
+    return None
+
+
+def _value(text: str, names: dict[str, int]) -> int | None:
+    if text.isdigit():
+        return int(text)
+    return names.get(text.upper())

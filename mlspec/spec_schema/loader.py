@@ -1,0 +1,313 @@
+"""Read ``mlproject.yaml`` into plain data, rejecting what YAML lets through but a spec must not.
+
+The fast path is libyaml's C parser (``yaml.CSafeLoader``) composing a node tree and a
+thin constructor turning it into dicts, lists and scalars. The node tree is kept: it is
+how :meth:`SpecDocument.locate` finds a ``line:col`` for a spec path, and it is walked
+only when there is something to report.
+
+Rejected, each with a location and a hint: files over :data:`MAX_SPEC_BYTES`, bytes that
+are not UTF-8, tabs in indentation, duplicate keys, non-string keys, aliases that expand
+past :data:`MAX_EXPANDED_NODES` (YAML bombs), several documents in one file, a top level
+that is not a mapping.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlspec.diagnostics import Diagnostic, Location, MlspecError, Severity, SpecPath
+
+MAX_SPEC_BYTES = 1024 * 1024
+"""A spec is a page or two of YAML; a megabyte is a mistake or an attack."""
+
+MAX_EXPANDED_NODES = 20_000
+"""Nodes the document may hold once every alias is expanded (a real spec has a few hundred)."""
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_TAB_IN_INDENT = re.compile(r"^[ ]*\t", re.MULTILINE)
+
+
+@dataclass
+class SpecDocument:
+    """A loaded spec file: its data and the YAML nodes that say where each value was written."""
+
+    file: str
+    data: dict[str, Any]
+    root: yaml.MappingNode
+    text: str = field(repr=False)
+
+    def locate(self, path: SpecPath, *, at_key: bool = False) -> Location:
+        """The location of ``path``, or of its deepest existing ancestor.
+
+        With ``at_key`` the location of the last mapping key rather than of its value
+        (for "unknown field" errors, the user wants the key underlined).
+        """
+        node: yaml.Node = self.root
+        for index, part in enumerate(path):
+            child = _child(node, part, want_key=at_key and index == len(path) - 1)
+            if child is None:
+                break
+            node = child
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def has_path(self, path: SpecPath) -> bool:
+        value: Any = self.data
+        for part in path:
+            if isinstance(value, dict) and isinstance(part, str) and part in value:
+                value = value[part]
+            elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+                value = value[part]
+            else:
+                return False
+        return True
+
+
+def _child(node: yaml.Node, part: str | int, *, want_key: bool) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        # Last match wins, as it does when the mapping is constructed (merge keys come first).
+        for key_node, value_node in reversed(node.value):
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == part:
+                return key_node if want_key else value_node
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        child: yaml.Node = node.value[part]
+        return child
+    return None
+
+
+class _LoadProblem(Exception):
+    def __init__(self, code: str, message: str, mark: yaml.Mark | None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.mark, self.hint = code, message, mark, hint
+
+
+class _SpecConstructor(yaml.CSafeLoader):
+    """libyaml's parser with a constructor that refuses duplicate and non-string keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
+        seen: dict[str, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == _STR_TAG):
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                raise _LoadProblem(
+                    "MLS003",
+                    f"mapping key {shown!r} is not a string",
+                    key_node.start_mark,
+                    f'quote the key ("{shown}"): YAML reads unquoted true/false/yes/no/on/off, '
+                    "numbers, dates and null as other types",
+                )
+            if key_node.value in seen:
+                first = seen[key_node.value].start_mark
+                raise _LoadProblem(
+                    "MLS002",
+                    f"duplicate key {key_node.value!r} (first defined at line {first.line + 1})",
+                    key_node.start_mark,
+                    "remove one of the two entries; YAML would silently keep only the last",
+                )
+            seen[key_node.value] = key_node
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            mapping[self.construct_object(key_node, deep=deep)] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+def load_spec(path: Path | str) -> SpecDocument:
+    """Read and parse one spec file; raise :class:`MlspecError` with located diagnostics."""
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes() if Path(path).stat().st_size <= MAX_SPEC_BYTES else None
+    except OSError as exc:
+        raise MlspecError([_diag("MLS000", f"cannot read the spec: {exc.strerror or exc}", file, None)]) from exc
+    if raw is None:
+        raise MlspecError(
+            [
+                _diag(
+                    "MLS005",
+                    f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB",
+                    file,
+                    (1, 1),
+                    "a spec describes a project in a few hundred lines; keep data and code in their own files",
+                )
+            ]
+        )
+    return parse_spec(raw, file)
+
+
+def parse_spec(raw: bytes | str, file: str = "<string>") -> SpecDocument:
+    """Parse spec text (``bytes`` are decoded as strict UTF-8)."""
+    text = _decode(raw, file) if isinstance(raw, bytes) else raw
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        raise MlspecError([_diag("MLS005", f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB", file, (1, 1))])
+    loader = _SpecConstructor(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            # A tab in indentation is the usual cause of "cannot start any token": say so.
+            raise (_tab_in_indentation(text, None) or _syntax_problem(exc, text)) from exc
+        tab_problem = _tab_in_indentation(text, root)
+        if tab_problem is not None:
+            raise tab_problem
+        if root is None:
+            raise _LoadProblem("MLS008", "the spec is empty", None, "start from `mlspec init NAME`")
+        if not isinstance(root, yaml.MappingNode):
+            raise _LoadProblem(
+                "MLS008", "the spec's top level must be a mapping (apiVersion:, project:, ...)", root.start_mark
+            )
+        if "*" in text:
+            _check_alias_expansion(root)
+        data = loader.construct_document(root)
+    except _LoadProblem as problem:
+        where = (problem.mark.line + 1, problem.mark.column + 1) if problem.mark else (1, 1)
+        raise MlspecError([_diag(problem.code, problem.message, file, where, problem.hint)]) from None
+    except yaml.MarkedYAMLError as exc:  # constructor errors (bad timestamps, unknown tags)
+        problem = _syntax_problem(exc, text)
+        where = (problem.mark.line + 1, problem.mark.column + 1) if problem.mark else (1, 1)
+        raise MlspecError([_diag(problem.code, problem.message, file, where, problem.hint)]) from None
+    except RecursionError:
+        raise MlspecError(
+            [_diag("MLS001", "YAML syntax error: the document is nested too deeply", file, (1, 1))]
+        ) from None
+    finally:
+        loader.dispose()
+    return SpecDocument(file=file, data=data, root=root, text=text)
+
+
+def _decode(raw: bytes, file: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        offset = exc.start
+        line = raw.count(b"\n", 0, offset) + 1
+        column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+        raise MlspecError(
+            [
+                _diag(
+                    "MLS006",
+                    f"the spec is not valid UTF-8 (byte 0x{raw[offset]:02x})",
+                    file,
+                    (line, column),
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> _LoadProblem:
+    mark = exc.problem_mark or exc.context_mark
+    message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+    hint = None
+    if mark is not None:
+        line_text = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
+        if "\t" in message or "'\\t'" in message:
+            return _LoadProblem(
+                "MLS007", "tab character in indentation", mark, "indent YAML with spaces, never tabs"
+            )
+        if "${" in line_text and not re.search(r"""["']\$\{""", line_text):
+            hint = (
+                'quote the value ("${...}"): inside a flow collection ({...} or [...]) '
+                "`{` and `}` are YAML syntax, so an unquoted ${...} breaks the line"
+            )
+    if exc.problem and "found duplicate anchor" in exc.problem:
+        hint = "give each anchor (&name) a distinct name"
+    return _LoadProblem("MLS001", f"YAML syntax error: {message}", mark, hint)
+
+
+def _tab_in_indentation(text: str, root: yaml.Node | None) -> _LoadProblem | None:
+    """A tab in leading whitespace, unless it is content of a block scalar (e.g. SQL)."""
+    if "\t" not in text:
+        return None
+    block_content: dict[int, int] = {}  # line (0-based) -> indentation that starts the content
+    if root is not None:
+        for node in _walk_nodes(root):
+            if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+                content_indent = node.start_mark.column + 1
+                for line in range(node.start_mark.line + 1, node.end_mark.line + 1):
+                    block_content[line] = content_indent
+    for match in _TAB_IN_INDENT.finditer(text):
+        line = text.count("\n", 0, match.start())
+        spaces = match.end() - match.start() - 1
+        if line in block_content and spaces >= 1:
+            continue  # a tab after the block's own space indentation is content
+        mark = yaml.Mark("", match.end() - 1, line, spaces, None, None)
+        return _LoadProblem("MLS007", "tab character in indentation", mark, "indent YAML with spaces, never tabs")
+    return None
+
+
+def _walk_nodes(root: yaml.Node) -> Iterator[yaml.Node]:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def _check_alias_expansion(root: yaml.Node) -> None:
+    """Refuse documents whose aliases expand past the budget (a "billion laughs" bomb).
+
+    Sizes are memoised per node, so the check is linear in the nodes actually written even
+    when the expansion is exponential.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    first_alias: list[yaml.Node] = []
+    seen_once: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in seen_once and not first_alias:
+            first_alias.append(node)
+        seen_once.add(key)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            raise _LoadProblem("MLS004", "an alias refers to itself (recursive structure)", node.start_mark)
+        in_progress.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += size(k) + size(v)
+                if total > MAX_EXPANDED_NODES:
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += size(item)
+                if total > MAX_EXPANDED_NODES:
+                    break
+        in_progress.discard(key)
+        sizes[key] = total
+        return total
+
+    if size(root) > MAX_EXPANDED_NODES:
+        mark = first_alias[0].start_mark if first_alias else root.start_mark
+        raise _LoadProblem(
+            "MLS004",
+            f"anchors and aliases expand to more than {MAX_EXPANDED_NODES} nodes",
+            mark,
+            "aliases that nest other aliases grow exponentially; write the values out or use fewer levels",
+        )
+
+
+def _diag(
+    code: str, message: str, file: str, where: tuple[int, int] | None, hint: str | None = None
+) -> Diagnostic:
+    location = Location(file, where[0], where[1]) if where else Location(file, 1, 1)
+    return Diagnostic(code, Severity.ERROR, message, (), location, hint)

@@ -1,0 +1,467 @@
+"""The ``mlproject.yaml`` v1 contract as pydantic models.
+
+These models are the published interface: the JSON Schema in ``mlproject.v1.schema.json``
+is generated from them (``python -m mlspec.spec_schema.export``). They check structure
+and types; rules that need the whole spec (references, naming, security) live in
+``mlspec/spec_schema/checks/`` where each has a stable code and a hint.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+API_VERSION = "mlspec/v1"
+
+Scalar = str | int | float | bool
+SourceFormat = Literal["csv", "parquet", "json", "delta", "text", "binary"]
+OutputFormat = Literal["parquet", "delta", "csv", "json"]
+ExecutorSize = Literal["Small", "Medium", "Large", "XLarge", "XXLarge"]
+ClassificationMetric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
+RegressionMetric = Literal["rmse", "mae", "r2", "mape"]
+Metric = ClassificationMetric | RegressionMetric
+CLASSIFICATION_METRICS: frozenset[str] = frozenset(ClassificationMetric.__args__)  # type: ignore[attr-defined]
+REGRESSION_METRICS: frozenset[str] = frozenset(RegressionMetric.__args__)  # type: ignore[attr-defined]
+Comparison = Literal[">", ">=", "<", "<="]
+Signal = Literal[
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "error_rate",
+    "request_rate",
+    "cpu_percent",
+    "memory_percent",
+    "data_drift",
+    "prediction_drift",
+    "data_quality",
+    "model_metric",
+]
+DRIFT_SIGNALS = frozenset({"data_drift", "prediction_drift", "data_quality"})
+
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- project and variables -------------------------------------------------------------
+
+
+class Project(SpecModel):
+    name: str = Field(
+        description="Lowercase DNS label, 3..24 characters; it prefixes every Azure resource mlspec names.",
+        examples=["churn"],
+    )
+    description: str | None = Field(None, description="What the project predicts and for whom.")
+    owner: str | None = Field(None, description="Team or person answering for it (e-mail).", examples=["ml-team@contoso.com"])
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Azure tags put on every resource.", examples=[{"cost-center": "4711"}]
+    )
+
+
+class Variable(SpecModel):
+    default: Scalar | None = Field(
+        None, description="Value used when neither the environment, MLSPEC_VAR_<NAME> nor --var sets one."
+    )
+    description: str | None = Field(None, description="What the variable is for.")
+
+
+# --- workspace ---------------------------------------------------------------------------
+
+
+class Workspace(SpecModel):
+    """The existing Azure resources this project deploys into (one set per environment)."""
+
+    subscription_id: str = Field(description="Azure subscription GUID.", examples=["${var.subscription_id}"])
+    tenant_id: str | None = Field(None, description="Entra ID tenant GUID (workload identity, Key Vault CSI).")
+    resource_group: str = Field(description="Resource group of the workspace resources.", examples=["rg-churn-${environment.name}"])
+    location: str = Field(description="Azure region.", examples=["westeurope"])
+    machine_learning: str | None = Field(None, description="Azure ML workspace name.", examples=["mlw-churn-${environment.name}"])
+    synapse: str | None = Field(None, description="Synapse workspace name.")
+    spark_pool: str | None = Field(None, description="Default Synapse Spark pool.", examples=["sparkpool01"])
+    key_vault: str | None = Field(None, description="Key Vault holding the project's secrets.")
+    container_registry: str | None = Field(None, description="Azure Container Registry name (images are pushed here only).")
+    kubernetes: str | None = Field(None, description="AKS cluster name.")
+    log_analytics: str | None = Field(None, description="Log Analytics workspace for alerts and prediction logs.")
+    storage_account: str | None = Field(None, description="ADLS Gen2 (hierarchical namespace) account.")
+    application_insights: str | None = Field(None, description="Application Insights resource for serving telemetry.")
+
+
+# --- environments --------------------------------------------------------------------------
+
+
+class Environment(SpecModel):
+    """An overlay deep-merged onto the base spec (RFC 7396 merge-patch: maps merge, lists and
+    scalars replace, ``null`` removes)."""
+
+    default: bool = Field(False, description="The environment used when --env is not given.")
+    protect: bool = Field(False, description="Refuse deletes and destroy without --allow-destroy.")
+    variables: dict[str, Scalar] = Field(default_factory=dict, description="Values for declared variables.")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Spec sections merged onto the base: maps merge key by key, lists and scalars replace, null removes.",
+        examples=[{"deployment": {"replicas": {"min": 3, "max": 20}}}],
+    )
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+class Principal(SpecModel):
+    """An Entra ID principal by object id: exactly one of user, group, service_principal."""
+
+    user: str | None = Field(None, description="User object id (GUID).")
+    group: str | None = Field(None, description="Group object id (GUID).")
+    service_principal: str | None = Field(None, description="Service principal object id (GUID).")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Principal:
+        given = [k for k in ("user", "group", "service_principal") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of user, group or service_principal")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("user", "group", "service_principal") if getattr(self, k) is not None)
+
+    @property
+    def object_id(self) -> str:
+        value = getattr(self, self.kind)
+        assert isinstance(value, str)
+        return value
+
+
+class Grant(SpecModel):
+    principal: Principal
+    role: str = Field(description="Built-in role name or role definition GUID.", examples=["AzureML Data Scientist"])
+    scope: str = Field(
+        description="A workspace key (machine_learning, storage_account, key_vault, ...) or a source/transform name.",
+        examples=["machine_learning"],
+    )
+    description: str | None = None
+
+
+class SecretRef(SpecModel):
+    """A Key Vault reference; mlspec never holds a secret's value."""
+
+    key_vault: str = Field(description="Key Vault name.", examples=["${workspace.key_vault}"])
+    name: str = Field(description="Secret name in the vault.", examples=["crm-api-key"])
+    version: str | None = Field(None, description="Pinned secret version; latest when absent.")
+
+
+class Access(SpecModel):
+    grants: list[Grant] = Field(default_factory=list, description="RBAC role assignments rendered as ARM.")
+    secrets: dict[str, SecretRef] = Field(default_factory=dict, description="Key Vault references by local name.")
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+class Source(SpecModel):
+    path: str = Field(
+        description="abfss://container@account.dfs.core.windows.net/path",
+        examples=["abfss://raw@${var.lake_account}.dfs.core.windows.net/crm/customers/"],
+    )
+    format: SourceFormat = Field(description="csv | parquet | json | delta | text | binary")
+    options: dict[str, Scalar] = Field(default_factory=dict, description="Spark reader options.", examples=[{"header": True}])
+    schema_: dict[str, str] | None = Field(
+        None,
+        alias="schema",
+        description="Column → Spark SQL type; enforced on read and used to check features.",
+        examples=[{"customer_id": "string", "tenure_months": "int"}],
+    )
+    glob: str | None = Field(None, description="File name pattern (pathGlobFilter), e.g. for media files.", examples=["*.wav"])
+    description: str | None = None
+
+
+class SparkSettings(SpecModel):
+    pool: str | None = Field(None, description="Synapse Spark pool; the workspace's spark_pool when absent.")
+    executor_size: ExecutorSize = "Small"
+    executors: ExecutorRange = Field(default_factory=lambda: ExecutorRange())
+
+
+class ExecutorRange(SpecModel):
+    min: int = Field(2, ge=1, le=200)
+    max: int = Field(2, ge=1, le=200)
+
+
+class TransformOutput(SpecModel):
+    path: str = Field(description="abfss:// folder the result is written to.")
+    format: OutputFormat = "delta"
+    mode: Literal["overwrite", "append", "merge"] = "overwrite"
+    merge_keys: list[str] = Field(default_factory=list, description="Columns matched on when mode is merge.")
+    partition_by: list[str] = Field(default_factory=list)
+    schema_: dict[str, str] | None = Field(
+        None, alias="schema", description="Declared output columns (used when they cannot be read from the SQL)."
+    )
+
+
+class RowCount(SpecModel):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+class AcceptedValues(SpecModel):
+    column: str
+    values: list[Scalar] = Field(min_length=1)
+
+
+class ValueRange(SpecModel):
+    column: str
+    min: float | None = None
+    max: float | None = None
+
+
+class Expectation(SpecModel):
+    """A data-quality gate: exactly one of the kinds below. A failing one stops the run."""
+
+    not_null: str | list[str] | None = Field(None, description="Column(s) that must have no nulls.")
+    unique: str | list[str] | None = Field(None, description="Column(s) whose combination must be unique.")
+    row_count: RowCount | None = None
+    accepted_values: AcceptedValues | None = None
+    range: ValueRange | None = None
+    expression: str | None = Field(None, description="A Spark SQL boolean that must hold on every row.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Expectation:
+        given = [k for k in self.model_fields_set if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "an expectation is exactly one of not_null, unique, row_count, accepted_values, range, expression"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in type(self).model_fields if getattr(self, k) is not None)
+
+
+class Transform(SpecModel):
+    inputs: list[str] = Field(min_length=1, description="Sources or other transforms (a DAG).")
+    sql: str | None = Field(None, description="Spark SQL over the inputs, each registered as a view by its name.")
+    python: str | None = Field(
+        None, description="Path to a .py file defining transform(spark, **inputs) -> DataFrame.", examples=["transforms/features.py"]
+    )
+    output: TransformOutput
+    spark: SparkSettings = Field(default_factory=lambda: SparkSettings())
+    expectations: list[Expectation] = Field(default_factory=list)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _sql_or_python(self) -> Transform:
+        if (self.sql is None) == (self.python is None):
+            raise ValueError("a transform has exactly one of sql or python")
+        return self
+
+
+# --- model -----------------------------------------------------------------------------------
+
+
+class Split(SpecModel):
+    test_size: float = Field(0.2, gt=0, lt=1)
+    seed: int = 42
+
+
+class Compute(SpecModel):
+    cluster: str = Field("cpu-cluster", description="Azure ML compute cluster name.")
+    size: str = Field("Standard_DS3_v2", description="VM size.")
+    min_nodes: int = Field(0, ge=0)
+    max_nodes: int = Field(4, ge=1)
+
+
+class PythonEnvironment(SpecModel):
+    python: str = Field("3.11", description='Python version; quote it ("3.10" unquoted is the number 3.1).')
+    pip: list[str] = Field(default_factory=list, examples=[["scikit-learn==1.5.2", "pandas"]])
+    conda: list[str] = Field(default_factory=list, description="Conda packages installed before pip.")
+    image: str | None = Field(None, description="Base image; the Azure ML curated CPU image when absent.")
+
+
+class Training(SpecModel):
+    data: str = Field(description="A transform or source name.")
+    target: str
+    features: list[str] = Field(min_length=1)
+    estimator: str | None = Field(
+        None,
+        description="Dotted path of a scikit-learn compatible estimator (built-in trainer).",
+        examples=["sklearn.ensemble.GradientBoostingClassifier"],
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Estimator constructor arguments.")
+    script: str | None = Field(None, description="The team's own training script, relative to the spec.")
+    split: Split = Field(default_factory=lambda: Split())
+    compute: Compute = Field(default_factory=lambda: Compute())
+    environment: PythonEnvironment = Field(default_factory=lambda: PythonEnvironment())
+
+    @model_validator(mode="after")
+    def _estimator_or_script(self) -> Training:
+        if (self.estimator is None) == (self.script is None):
+            raise ValueError("training has exactly one of estimator or script")
+        return self
+
+
+class Evaluation(SpecModel):
+    metrics: list[Metric] = Field(min_length=1)
+    gate: dict[str, str] = Field(
+        default_factory=dict,
+        description='Metric → comparison; below the gate the model is not registered, e.g. {roc_auc: ">= 0.80"}.',
+        examples=[{"roc_auc": ">= 0.80"}],
+    )
+
+
+class ModelSpec(SpecModel):
+    name: str = Field(description="Azure ML model name.", examples=["churn-classifier"])
+    task: Literal["classification", "regression"]
+    training: Training
+    evaluation: Evaluation
+    description: str | None = None
+
+
+# --- deployment ------------------------------------------------------------------------------
+
+
+class Replicas(SpecModel):
+    min: int = Field(2, ge=1, le=1000)
+    max: int = Field(10, ge=1, le=1000)
+    target_cpu_percent: int = Field(70, ge=1, le=100)
+
+
+class Resources(SpecModel):
+    cpu: str = Field("500m", description="CPU request (Kubernetes quantity).")
+    memory: str = Field("1Gi", description="Memory request (Kubernetes quantity).")
+    cpu_limit: str | None = Field(None, description="CPU limit; the request when absent.")
+    memory_limit: str | None = Field(None, description="Memory limit; the request when absent.")
+
+
+class Network(SpecModel):
+    internal_load_balancer: bool = Field(True, description="Internal Azure load balancer (no public IP).")
+    subnet: str | None = Field(None, description="Subnet of the internal load balancer.")
+    ip: str | None = Field(None, description="Static private IPv4 of the internal load balancer.")
+    allow_from: list[str] = Field(default_factory=list, description="CIDRs allowed by the NetworkPolicy.")
+    allow_public: bool = Field(False, description="Explicitly allow a public load balancer (security policy).")
+
+
+class Rollout(SpecModel):
+    strategy: Literal["rolling", "blue_green", "canary"] = "rolling"
+    canary_percent: int | None = Field(None, ge=1, le=99, description="Traffic share of the canary (canary only).")
+    max_surge: str | int = Field("25%", description="Rolling update maxSurge.")
+    max_unavailable: str | int = Field(0, description="Rolling update maxUnavailable.")
+
+
+class PredictionLog(SpecModel):
+    path: str = Field(description="abfss:// folder where served requests and predictions are logged.")
+    sample_rate: float = Field(1.0, ge=0, le=1)
+
+
+class Identity(SpecModel):
+    client_id: str = Field(description="Client id of the user-assigned managed identity used by workload identity.")
+
+
+class Deployment(SpecModel):
+    target: Literal["aks"] = "aks"
+    endpoint: str = Field(description="Endpoint name (DNS-1123 label); names the Kubernetes objects.", examples=["churn-scoring"])
+    namespace: str = Field("default", description="Kubernetes namespace (DNS-1123 label).")
+    replicas: Replicas = Field(default_factory=lambda: Replicas())
+    resources: Resources = Field(default_factory=lambda: Resources())
+    network: Network = Field(default_factory=lambda: Network())
+    auth: Literal["key", "entra"] = "key"
+    secrets: list[str] = Field(default_factory=list, description="Names from access.secrets, mounted via the Key Vault CSI driver.")
+    rollout: Rollout = Field(default_factory=lambda: Rollout())
+    log_predictions: PredictionLog | None = None
+    identity: Identity | None = None
+    port: int = Field(8080, ge=1024, le=65535, description="Container port of the scoring server (non-root: ≥ 1024).")
+
+
+# --- monitoring ------------------------------------------------------------------------------
+
+
+class Notify(SpecModel):
+    email: list[str] = Field(default_factory=list)
+    webhook: list[str] = Field(default_factory=list, description="HTTPS webhook URLs (no secrets in the URL).")
+
+
+class Alert(SpecModel):
+    name: str
+    signal: Signal
+    operator: Comparison = Field(">", description="How the signal compares to the threshold to fire.")
+    threshold: float
+    window: str = Field(description="Duration: a number and m, h or d.", examples=["5m", "1d"])
+    severity: int = Field(3, ge=0, le=4)
+    features: list[str] | None = Field(None, description="Features watched (data_drift, data_quality).")
+    metric: str | None = Field(None, description="Model metric watched (model_metric).")
+    action: Literal["notify", "retrain"] = "notify"
+    description: str | None = None
+
+
+class Retrain(SpecModel):
+    schedule: str | None = Field(None, description="Cron, five fields, UTC.", examples=["0 3 * * 1"])
+    on_alerts: list[str] = Field(default_factory=list, description="Alerts (by name) that trigger retraining.")
+
+
+class Monitoring(SpecModel):
+    notify: Notify = Field(default_factory=lambda: Notify())
+    alerts: list[Alert] = Field(default_factory=list)
+    retrain: Retrain | None = None
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+class Visual(SpecModel):
+    type: Literal["card", "bar", "column", "line", "pie", "table", "scatter"]
+    title: str | None = None
+    measure: str | None = None
+    x: str | None = None
+    y: str | None = None
+    columns: list[str] | None = None
+    table: str | None = Field(None, description="Table the visual reads; the report's first table when absent.")
+
+
+class Page(SpecModel):
+    title: str
+    visuals: list[Visual] = Field(default_factory=list)
+
+
+class Measure(SpecModel):
+    table: str
+    expression: str = Field(description="DAX expression.", examples=["AVERAGE(customer_features[churned])"])
+    format: str | None = Field(None, examples=["0.0%"])
+
+
+class Report(SpecModel):
+    name: str
+    workspace: str = Field(description="Power BI workspace.")
+    tables: list[str] = Field(min_length=1, description="Transforms, sources, or `predictions`.")
+    measures: dict[str, Measure] = Field(default_factory=dict, description="DAX measures by name.")
+    pages: list[Page] = Field(default_factory=list)
+
+
+# --- moved and the whole spec -------------------------------------------------------------
+
+
+class Moved(SpecModel):
+    from_: str = Field(alias="from", description="The old resource address.", examples=["synapse.notebook.features"])
+    to: str = Field(description="The new resource address.", examples=["synapse.notebook.customer_features"])
+
+
+class MLProject(SpecModel):
+    """An mlspec project: lake data → Spark transforms → training → gate → AKS → monitoring → reports."""
+
+    api_version: Literal["mlspec/v1"] = Field(alias="apiVersion", description="Always mlspec/v1.")
+    project: Project
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    workspace: Workspace
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    access: Access = Field(default_factory=lambda: Access())
+    sources: dict[str, Source] = Field(default_factory=dict)
+    transforms: dict[str, Transform] = Field(default_factory=dict)
+    model: ModelSpec | None = None
+    deployment: Deployment | None = None
+    monitoring: Monitoring | None = None
+    reports: list[Report] = Field(default_factory=list)
+    moved: list[Moved] = Field(default_factory=list, description="Renamed resources: old address → new.")
+
+
+SparkSettings.model_rebuild()
