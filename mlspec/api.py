@@ -13,11 +13,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, Severity, has_errors, sort_key
 from mlspec.spec_schema.loader import SpecDocument, load_spec
 from mlspec.spec_schema.models import MLProject
 from mlspec.spec_schema.resolve import ResolvedSpec, default_environment, environment_names
 from mlspec.spec_schema.resolve import resolve as resolve_environment
+
+if TYPE_CHECKING:
+    from mlspec.compiler.build import BuildResult
 
 SPEC_FILE_NAME = "mlproject.yaml"
 _SKIPPED_DIRS = frozenset({".git", ".mlspec", "build", "node_modules", ".venv", "venv", "__pycache__", ".tox"})
@@ -86,21 +91,23 @@ def resolve(
 ) -> Resolved:
     """Merge, interpolate, validate and check ``document`` for one environment."""
     from mlspec.spec_schema.checks import CheckContext, run_checks
-    from mlspec.spec_schema.checks.security import check_credentials
+    from mlspec.spec_schema.checks.security import redact, scan_credentials
     from mlspec.spec_schema.structure import check_structure
 
     env = environment or default_environment(document)
     spec, found = resolve_environment(document, env, variables, environ)
     model: MLProject | None = None
+    secrets: set[str] = set()
     if not any(d.code == "MLS205" for d in found):
-        found.extend(check_credentials(spec))
+        credential_problems, secrets = scan_credentials(spec)
+        found.extend(credential_problems)
         model, structural = check_structure(spec)
         found.extend(structural)
         if model is not None:
             found.extend(run_checks(CheckContext(spec, model)))
     if strict:
         found = [d.with_severity(Severity.ERROR) for d in found]
-    return Resolved(spec, model, _unique(found))
+    return Resolved(spec, model, _unique(redact(found, secrets)))
 
 
 def validate_file(
@@ -216,3 +223,35 @@ def _unique(found: list[Diagnostic]) -> list[Diagnostic]:
             seen.add(key)
             out.append(d)
     return out
+
+
+def build(
+    path: Path | str,
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    out_dir: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> BuildResult:
+    """Validate and compile a spec for one environment; write it when ``out_dir`` is given.
+
+    Raises :class:`MlspecError` with spec-located diagnostics if the spec is invalid or
+    cannot be compiled. Warnings come back in ``result.diagnostics``.
+    """
+    from mlspec.compiler.build import compile_spec, write_build
+
+    document = load(path)
+    resolved = resolve(document, environment, variables, environ)
+    if resolved.model is None or not resolved.ok:
+        raise MlspecError(sorted(resolved.diagnostics, key=sort_key))
+    result = compile_spec(resolved.spec, resolved.model)
+    result.diagnostics = [*resolved.diagnostics, *result.diagnostics]
+    if out_dir is not None:
+        write_build(result, Path(out_dir))
+    return result
+
+
+def default_build_dir(spec_path: Path | str, environment: str) -> Path:
+    """``build/<env>/`` beside the spec."""
+    spec = Path(spec_path)
+    folder = spec if spec.is_dir() else spec.parent
+    return folder / "build" / environment

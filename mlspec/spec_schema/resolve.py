@@ -47,6 +47,8 @@ class ResolvedSpec:
     environment: str
     data: dict[str, Any]
     variables: dict[str, Any] = field(default_factory=dict)
+    interpolated: list[SpecPath] = field(default_factory=list)
+    """Paths of the values that interpolation changed (the security scan re-checks only these)."""
 
     @property
     def file(self) -> str:
@@ -247,6 +249,7 @@ class _Interpolator:
     def string(self, text: str, path: SpecPath) -> Any:
         whole = _REFERENCE.fullmatch(text)
         if whole and whole.group(1) is not None:
+            self.spec.interpolated.append(path)
             return self.lookup(whole.group(1).strip(), path)
 
         def substitute(match: re.Match[str]) -> str:
@@ -257,7 +260,10 @@ class _Interpolator:
                 return "true" if value else "false"
             return "" if value is None else str(value)
 
-        return _REFERENCE.sub(substitute, text)
+        result = _REFERENCE.sub(substitute, text)
+        if result != text:
+            self.spec.interpolated.append(path)
+        return result
 
     def lookup(self, reference: str, path: SpecPath) -> Any:
         namespace, _, key = reference.partition(".")

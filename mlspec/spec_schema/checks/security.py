@@ -34,10 +34,17 @@ SECRET_KEY_NAMES = re.compile(
 _REFERENCE_ONLY = re.compile(r"^\$\{[^{}]+\}$")
 
 
+_ANY_CREDENTIAL = re.compile(
+    "|".join(
+        f"(?i:{p.pattern[4:]})" if p.pattern.startswith("(?i)") else f"(?:{p.pattern})" for _, p in CREDENTIAL_PATTERNS
+    )
+)
+
+
 def credential_kind(value: str) -> str | None:
     """What kind of credential ``value`` looks like, or ``None``."""
-    if len(value) < 16:
-        return None
+    if len(value) < 16 or not _ANY_CREDENTIAL.search(value):
+        return None  # one combined search rejects the ordinary value quickly
     for kind, pattern in CREDENTIAL_PATTERNS:
         if pattern.search(value):
             return kind
@@ -48,7 +55,32 @@ def check_security(ctx: CheckContext) -> Iterator[Diagnostic]:
     yield from _network(ctx)
 
 
-def check_credentials(spec: ResolvedSpec) -> Iterator[Diagnostic]:
+def scan_credentials(spec: ResolvedSpec) -> tuple[list[Diagnostic], set[str]]:
+    """Diagnostics for credential-like values, and the values themselves (for :func:`redact`)."""
+    pairs = list(_credentials(spec))
+    return [d for d, _ in pairs], {value for _, value in pairs}
+
+
+def redact(diagnostics: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]:
+    """Other checks may quote a value (a bad name, a bad URL); never let them quote a secret."""
+    if not secrets:
+        return diagnostics
+    fragments = sorted({f for s in secrets for f in (s, s[:37]) if len(f) >= 8}, key=len, reverse=True)
+
+    def clean(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for fragment in fragments:
+            text = text.replace(fragment, "[redacted]")
+        return text
+
+    return [
+        Diagnostic(d.code, d.severity, clean(d.message) or "", d.path, d.location, clean(d.hint))
+        for d in diagnostics
+    ]
+
+
+def _credentials(spec: ResolvedSpec) -> Iterator[tuple[Diagnostic, str]]:
     """Scan every value the user wrote (all environments), then values that interpolation produced.
 
     Runs on the data, not the model, so a secret is reported even in a spec that fails the schema.
@@ -59,50 +91,54 @@ def check_credentials(spec: ResolvedSpec) -> Iterator[Diagnostic]:
     def source_error(code: str, message: str, path: SpecPath, hint: str) -> Diagnostic:
         return Diagnostic.error(code, message, path, document.locate(path), hint)
 
-    written: dict[SpecPath, str] = {}
-    for path, key, value in _strings(document.data, ()):
-        written[path] = value
+    for path, key, value in _strings(document.data):
         kind = credential_kind(value)
         if kind is not None:
-            yield source_error("MLS501", f"this value looks like {kind}", path, hint)
+            yield source_error("MLS501", f"this value looks like {kind}", path, hint), value
         elif key is not None and SECRET_KEY_NAMES.search(key) and value and not _REFERENCE_ONLY.match(value):
-            yield source_error(
-                "MLS502", f"{key!r} holds a literal value; secrets are Key Vault references only", path, hint
-            )
+            message = f"{key!r} holds a literal value; secrets are Key Vault references only"
+            yield source_error("MLS502", message, path, hint), value
     variables = document.data.get("variables")
     if isinstance(variables, dict):
         for name, decl in variables.items():
-            if SECRET_KEY_NAMES.search(str(name)) and isinstance(decl, dict) and decl.get("default") not in (None, ""):
-                yield source_error(
-                    "MLS502",
-                    f"variable {name!r} looks like a secret and has a default value",
-                    ("variables", name, "default"),
-                    hint,
-                )
-    for path, _key, value in _strings(spec.data, ()):
-        origin = spec.origin(path)
-        if written.get(origin) == value:
-            continue  # reported above if at all
-        kind = credential_kind(value)
+            default = decl.get("default") if isinstance(decl, dict) else None
+            if SECRET_KEY_NAMES.search(str(name)) and default not in (None, ""):
+                message = f"variable {name!r} looks like a secret and has a default value"
+                yield source_error("MLS502", message, ("variables", name, "default"), hint), str(default)
+    for path in spec.interpolated:
+        value = _at(spec.data, path)
+        kind = credential_kind(value) if isinstance(value, str) else None
         if kind is not None:
-            yield Diagnostic.error(
+            diagnostic = Diagnostic.error(
                 "MLS501",
                 f"a variable put {kind} into this value",
                 path,
                 spec.locate(path),
                 "pass secrets as Key Vault references, never through --var or MLSPEC_VAR_*",
             )
+            yield diagnostic, value
 
 
-def _strings(value: Any, path: SpecPath, key: str | None = None) -> Iterator[tuple[SpecPath, str | None, str]]:
-    if isinstance(value, str):
-        yield path, key, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(v, (*path, k), str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _strings(v, (*path, i), None)
+def _at(data: Any, path: SpecPath) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _strings(root: Any) -> Iterator[tuple[SpecPath, str | None, str]]:
+    """Every string in ``root`` with its path and the mapping key it sits under (if any)."""
+    stack: list[tuple[SpecPath, str | None, Any]] = [((), None, root)]
+    while stack:
+        path, key, value = stack.pop()
+        if isinstance(value, str):
+            yield path, key, value
+        elif isinstance(value, dict):
+            stack.extend(((*path, k), str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), None, v) for i, v in enumerate(value))
 
 
 def _network(ctx: CheckContext) -> Iterator[Diagnostic]:

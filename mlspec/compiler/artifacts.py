@@ -1,0 +1,101 @@
+"""The set of files and resources a build produces, and what a renderer sees of the spec."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlspec.compiler.graph import Address, Resource
+from mlspec.compiler.serialize import to_json, to_yaml, to_yaml_documents
+from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.spec_schema.models import MLProject
+from mlspec.spec_schema.resolve import ResolvedSpec
+
+
+@dataclass
+class RenderContext:
+    """What a renderer knows: the validated model, where each value was written, the environment."""
+
+    model: MLProject
+    spec: ResolvedSpec
+
+    @property
+    def environment(self) -> str:
+        return self.spec.environment
+
+    @property
+    def project(self) -> str:
+        return self.model.project.name
+
+    @property
+    def project_dir(self) -> Path:
+        return Path(self.spec.file).parent
+
+    def error(self, code: str, message: str, path: SpecPath, hint: str | None = None) -> Diagnostic:
+        """An error at the spec's own line: build errors never point at a generated file."""
+        return Diagnostic.error(code, message, path, self.spec.locate(path), hint)
+
+
+class ArtifactError(ValueError):
+    """A renderer tried to write outside its folder or twice to one path (a compiler bug or hostile name)."""
+
+
+@dataclass
+class Artifact:
+    path: str
+    content: bytes
+    data: Any = None  # the structured value the bytes were serialised from, if any
+
+
+@dataclass
+class ArtifactSet:
+    """Files (relative POSIX paths → bytes) and the resources that deploy them."""
+
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    resources: list[Resource] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def add_json(self, path: str, data: Any, *, sort_keys: bool = True) -> str:
+        return self._add(path, to_json(data, sort_keys=sort_keys), data)
+
+    def add_yaml(self, path: str, data: Any) -> str:
+        return self._add(path, to_yaml(data), data)
+
+    def add_yaml_documents(self, path: str, documents: list[Any]) -> str:
+        return self._add(path, to_yaml_documents(documents), documents)
+
+    def add_text(self, path: str, text: str) -> str:
+        if not text.endswith("\n"):
+            text += "\n"
+        return self._add(path, text.encode("utf-8"), None)
+
+    def add_resource(self, resource: Resource) -> Resource:
+        for f in resource.files:
+            if f not in self.artifacts:
+                raise ArtifactError(f"resource {resource.address} names unknown file {f!r}")
+        if any(r.address == resource.address for r in self.resources):
+            raise ArtifactError(f"duplicate resource address {resource.address}")
+        self.resources.append(resource)
+        return resource
+
+    def address_exists(self, address: Address) -> bool:
+        return any(r.address == address for r in self.resources)
+
+    def _add(self, path: str, content: bytes, data: Any) -> str:
+        normal = safe_relative_path(path)
+        if normal in self.artifacts:
+            raise ArtifactError(f"two artifacts would be written to {normal!r}")
+        self.artifacts[normal] = Artifact(normal, content, data)
+        return normal
+
+
+def safe_relative_path(path: str) -> str:
+    """``path`` normalised, or :class:`ArtifactError` if it would leave the build folder."""
+    if not path or "\\" in path or "\x00" in path or path.startswith("/"):
+        raise ArtifactError(f"unsafe artifact path {path!r}")
+    normal = posixpath.normpath(path)
+    if normal.startswith("..") or normal == "." or any(part in ("", "..") for part in normal.split("/")):
+        raise ArtifactError(f"unsafe artifact path {path!r}")
+    return normal

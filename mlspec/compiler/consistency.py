@@ -1,0 +1,32 @@
+"""mlspec's own checks of the rendered artifacts, for what the platforms' offline checks miss.
+
+Each renderer module has a ``check(ctx, out)`` next to its ``render``; this runs them all
+after every renderer has finished, so a check may look across services (an alert's retrain
+trigger names the Azure ML pipeline). They are cheap and SDK-free: they run on every build.
+"""
+
+from __future__ import annotations
+
+from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.compiler.graph import Address
+from mlspec.diagnostics import Diagnostic
+
+
+def check_artifacts(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
+    from mlspec.compiler import access, aks, azureml, monitor, powerbi, synapse
+
+    found: list[Diagnostic] = []
+    for module in (synapse, azureml, aks, monitor, access, powerbi):
+        found.extend(module.check(ctx, out))
+    found.extend(_dangling_dependencies(ctx, out))
+    return found
+
+
+def _dangling_dependencies(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
+    known: set[Address] = {r.address for r in out.resources}
+    return [
+        ctx.error("MLS699", f"internal error: {r.address} depends on {dep}, which the build does not produce", r.source)
+        for r in out.resources
+        for dep in r.depends_on
+        if dep not in known
+    ]

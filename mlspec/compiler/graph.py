@@ -1,0 +1,208 @@
+"""The resource graph: the compiler's intermediate representation and the contract with plan/apply.
+
+Renderers produce :class:`Resource` values (an :class:`Address`, the files that carry the
+deployable payload, dependencies) and the build writes them to ``manifest.json``. No
+later stage re-reads the YAML spec: ``plan`` and ``apply`` work from the manifest alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlspec.diagnostics import SpecPath
+
+MANIFEST_VERSION = 1
+_SEGMENT = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True, order=True)
+class Address:
+    """A stable resource address: ``<service>.<kind>.<name>``, e.g. ``synapse.notebook.customer_features``.
+
+    ``service`` and ``kind`` never contain dots; ``name`` may (Azure ML asset names can).
+    """
+
+    service: str
+    kind: str
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _SEGMENT.fullmatch(self.service) or not _SEGMENT.fullmatch(self.kind):
+            raise ValueError(f"bad address service/kind: {self.service!r}.{self.kind!r}")
+        if not self.name or any(c in self.name for c in "/\\\n\r\t *?[]"):
+            raise ValueError(f"bad address name: {self.name!r}")
+
+    def __str__(self) -> str:
+        return f"{self.service}.{self.kind}.{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        parts = text.split(".", 2)
+        if len(parts) != 3:
+            raise ValueError(f"{text!r} is not an address (<service>.<kind>.<name>)")
+        return cls(*parts)
+
+
+@dataclass
+class Resource:
+    """One deployable thing.
+
+    ``files`` are paths relative to the build folder; the first is the primary artifact.
+    When several resources share one file (alerts in one ARM template), ``pointer`` is the
+    JSON pointer of this resource's part of it. ``provider_type`` says what kind of
+    object the provider creates (``Microsoft.Synapse/workspaces/notebooks``,
+    ``kubernetes:apps/v1/Deployment``, ``azureml:pipeline_job``...). ``immutable`` lists the
+    top-level property names whose change forces a replace. ``source`` is the spec path
+    the resource comes from (for error locations).
+    """
+
+    address: Address
+    provider_type: str
+    files: list[str]
+    depends_on: list[Address] = field(default_factory=list)
+    pointer: str = ""
+    immutable: list[str] = field(default_factory=list)
+    source: SpecPath = ()
+    description: str = ""
+
+    @property
+    def file(self) -> str:
+        return self.files[0]
+
+    @property
+    def service(self) -> str:
+        return self.address.service
+
+
+@dataclass
+class Manifest:
+    """The build's resource graph, as written to ``manifest.json``."""
+
+    project: str
+    environment: str
+    spec_file: str
+    resources: list[Resource]
+    hashes: dict[Address, str] = field(default_factory=dict)
+    workspace: dict[str, Any] = field(default_factory=dict)
+    version: int = MANIFEST_VERSION
+
+    def by_address(self) -> dict[Address, Resource]:
+        return {r.address: r for r in self.resources}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "project": self.project,
+            "environment": self.environment,
+            "spec_file": self.spec_file,
+            "workspace": self.workspace,
+            "resources": [
+                {
+                    "address": str(r.address),
+                    "provider_type": r.provider_type,
+                    "file": r.file,
+                    "files": r.files,
+                    **({"pointer": r.pointer} if r.pointer else {}),
+                    "depends_on": sorted(str(d) for d in r.depends_on),
+                    "immutable": r.immutable,
+                    "hash": self.hashes.get(r.address, ""),
+                    "source": _dotted(r.source),
+                    **({"description": r.description} if r.description else {}),
+                }
+                for r in sorted(self.resources, key=lambda r: str(r.address))
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        if data.get("version") != MANIFEST_VERSION:
+            raise ValueError(f"unsupported manifest version {data.get('version')!r} (this mlspec reads {MANIFEST_VERSION})")
+        resources: list[Resource] = []
+        hashes: dict[Address, str] = {}
+        for entry in data["resources"]:
+            address = Address.parse(entry["address"])
+            resources.append(
+                Resource(
+                    address=address,
+                    provider_type=entry["provider_type"],
+                    files=list(entry["files"]),
+                    depends_on=[Address.parse(d) for d in entry["depends_on"]],
+                    pointer=entry.get("pointer", ""),
+                    immutable=list(entry.get("immutable", [])),
+                    source=tuple(entry["source"].split(".")) if entry.get("source") else (),
+                    description=entry.get("description", ""),
+                )
+            )
+            hashes[address] = entry.get("hash", "")
+        return cls(
+            project=data["project"],
+            environment=data["environment"],
+            spec_file=data["spec_file"],
+            resources=resources,
+            hashes=hashes,
+            workspace=dict(data.get("workspace", {})),
+        )
+
+
+def _dotted(path: SpecPath) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def topological_order(resources: Iterable[Resource]) -> list[Resource]:
+    """Dependencies first; ties broken by address so the order is deterministic.
+
+    Raises ``ValueError`` naming the cycle if there is one (a compiler bug, never user input).
+    """
+    by_address = {r.address: r for r in resources}
+    indegree = {a: 0 for a in by_address}
+    dependants: dict[Address, list[Address]] = {a: [] for a in by_address}
+    for r in by_address.values():
+        for dep in r.depends_on:
+            if dep in by_address:
+                indegree[r.address] += 1
+                dependants[dep].append(r.address)
+    ready = sorted(a for a, n in indegree.items() if n == 0)
+    order: list[Resource] = []
+    while ready:
+        address = ready.pop(0)
+        order.append(by_address[address])
+        for child in dependants[address]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+        ready.sort()
+    if len(order) != len(by_address):
+        stuck = sorted(str(a) for a, n in indegree.items() if n > 0)
+        raise ValueError(f"dependency cycle among: {', '.join(stuck)}")
+    return order
+
+
+def dependency_closure(resources: Iterable[Resource], selected: Iterable[Address]) -> set[Address]:
+    """``selected`` plus everything they depend on, transitively."""
+    by_address = {r.address: r for r in resources}
+    result: set[Address] = set()
+    stack = list(selected)
+    while stack:
+        address = stack.pop()
+        if address in result or address not in by_address:
+            continue
+        result.add(address)
+        stack.extend(by_address[address].depends_on)
+    return result
+
+
+def content_hash(parts: Iterator[bytes] | Iterable[bytes]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return "sha256:" + digest.hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

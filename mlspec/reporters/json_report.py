@@ -1,0 +1,44 @@
+"""``--format json``: one JSON document on stdout and nothing else. Stable keys (documented in docs/cli.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from mlspec.api import ValidationReport
+from mlspec.diagnostics import Diagnostic
+
+SCHEMA_VERSION = 1
+
+
+def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+    return {
+        "code": d.code,
+        "severity": d.severity.value,
+        "message": d.message,
+        "path": d.dotted_path,
+        "file": d.location.file if d.location else None,
+        "line": d.location.line if d.location else None,
+        "column": d.location.column if d.location else None,
+        "hint": d.hint,
+    }
+
+
+def write_json(report: ValidationReport, out: TextIO, color: bool) -> None:
+    document = {
+        "version": SCHEMA_VERSION,
+        "valid": report.ok,
+        "error_count": report.error_count,
+        "warning_count": report.warning_count,
+        "files": [
+            {
+                "file": f.file,
+                "valid": f.ok,
+                "environments": f.environments,
+                "diagnostics": [diagnostic_json(d) for d in f.diagnostics],
+            }
+            for f in report.files
+        ],
+    }
+    json.dump(document, out, indent=2)
+    out.write("\n")

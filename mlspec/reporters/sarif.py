@@ -1,0 +1,72 @@
+"""``--format sarif``: SARIF 2.1.0 for code scanning (GitHub, Azure DevOps)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from mlspec.api import ValidationReport
+from mlspec.diagnostics import Diagnostic
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/mlspec/mlspec"
+
+
+def _uri(file: str) -> str:
+    path = Path(file)
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            return path.as_uri()
+    return path.as_posix()
+
+
+def _result(d: Diagnostic) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": d.code,
+        "level": "error" if d.is_error else "warning",
+        "message": {"text": d.message + (f" (hint: {d.hint})" if d.hint else "")},
+    }
+    if d.location:
+        result["locations"] = [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(d.location.file)},
+                    "region": {"startLine": d.location.line, "startColumn": d.location.column},
+                },
+                **({"logicalLocations": [{"fullyQualifiedName": d.dotted_path}]} if d.path else {}),
+            }
+        ]
+    return result
+
+
+def write_sarif(report: ValidationReport, out: TextIO, color: bool) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tool_version = version("mlspec")
+    except PackageNotFoundError:
+        tool_version = "0.0.0"
+    diagnostics = report.diagnostics
+    rules = sorted({d.code for d in diagnostics})
+    document = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "mlspec",
+                        "version": tool_version,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [{"id": code, "name": code} for code in rules],
+                    }
+                },
+                "results": [_result(d) for d in diagnostics],
+            }
+        ],
+    }
+    json.dump(document, out, indent=2)
+    out.write("\n")
