@@ -146,23 +146,54 @@ def validate(
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     strict: bool = False,
+    jobs: int | None = None,
 ) -> ValidationReport:
-    """Validate every spec found under ``paths`` (files, folders, globs)."""
+    """Validate every spec found under ``paths`` (files, folders, globs).
+
+    Many files (a monorepo) are spread over ``jobs`` worker processes (default: one per
+    core once there are enough files to pay for the workers' start-up).
+    """
     files = discover(paths)
-    env_map = dict(os.environ if environ is None else environ)
-    report = ValidationReport()
-    for file in files:
-        report.files.append(
-            validate_file(
-                file,
-                environments,
-                all_environments=all_environments,
-                variables=variables,
-                environ=env_map,
-                strict=strict,
-            )
+    task = _ValidateTask(
+        list(environments) if environments else None,
+        all_environments,
+        dict(variables or {}),
+        dict(os.environ if environ is None else environ),
+        strict,
+    )
+    workers = jobs if jobs is not None else (min(os.cpu_count() or 1, 8) if len(files) >= _PARALLEL_FROM else 1)
+    if workers <= 1 or len(files) < 2:
+        return ValidationReport([task(f) for f in files])
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with context.Pool(workers) as pool:
+        results = pool.map(task, files, chunksize=max(1, len(files) // (workers * 4)))
+    return ValidationReport(results)
+
+
+_PARALLEL_FROM = 64
+
+
+@dataclass(frozen=True)
+class _ValidateTask:
+    """One file's validation with fixed options; a picklable callable for worker processes."""
+
+    environments: list[str] | None
+    all_environments: bool
+    variables: dict[str, str]
+    environ: dict[str, str]
+    strict: bool
+
+    def __call__(self, file: Path) -> FileResult:
+        return validate_file(
+            file,
+            self.environments,
+            all_environments=self.all_environments,
+            variables=self.variables,
+            environ=self.environ,
+            strict=self.strict,
         )
-    return report
 
 
 def discover(paths: Iterable[Path | str]) -> list[Path]:

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from mlspec.compiler.artifacts import ArtifactError, ArtifactSet, RenderContext
-from mlspec.compiler.graph import Manifest, Resource, canonical_json, content_hash, topological_order
+from mlspec.compiler.graph import Address, Manifest, Resource, canonical_json, content_hash, topological_order
 from mlspec.compiler.serialize import to_json
 from mlspec.diagnostics import Diagnostic, MlspecError, has_errors
 from mlspec.spec_schema.models import MLProject
-from mlspec.spec_schema.resolve import ResolvedSpec
+from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT, ResolvedSpec
 
 MANIFEST_FILE = "manifest.json"
 
@@ -74,12 +74,17 @@ def compile_spec(spec: ResolvedSpec, model: MLProject) -> BuildResult:
         ordered = topological_order(out.resources)
     except ValueError as exc:  # a compiler bug, never user input: say so plainly
         raise MlspecError([Diagnostic.error("MLS699", f"internal error: {exc}", (), spec.locate(()))]) from None
+    env = model.environments.get(spec.environment)
     manifest = Manifest(
         project=model.project.name,
         environment=spec.environment,
         spec_file=os.path.basename(spec.file),
         resources=ordered,
         workspace=model.workspace.model_dump(exclude_none=True),
+        provider="local" if env is None or spec.environment == LOCAL_ENVIRONMENT else env.provider,
+        protect=bool(env and env.protect),
+        state=model.state.model_dump(exclude_none=True),
+        moved=[(Address.parse(m.from_), Address.parse(m.to)) for m in model.moved],
     )
     for resource in ordered:
         manifest.hashes[resource.address] = content_hash(

@@ -89,6 +89,10 @@ class Manifest:
     resources: list[Resource]
     hashes: dict[Address, str] = field(default_factory=dict)
     workspace: dict[str, Any] = field(default_factory=dict)
+    provider: str = "local"
+    protect: bool = False
+    state: dict[str, Any] = field(default_factory=dict)
+    moved: list[tuple[Address, Address]] = field(default_factory=list)
     version: int = MANIFEST_VERSION
 
     def by_address(self) -> dict[Address, Resource]:
@@ -100,6 +104,10 @@ class Manifest:
             "project": self.project,
             "environment": self.environment,
             "spec_file": self.spec_file,
+            "provider": self.provider,
+            "protect": self.protect,
+            "state": self.state,
+            "moved": [{"from": str(a), "to": str(b)} for a, b in self.moved],
             "workspace": self.workspace,
             "resources": [
                 {
@@ -146,6 +154,10 @@ class Manifest:
             resources=resources,
             hashes=hashes,
             workspace=dict(data.get("workspace", {})),
+            provider=data.get("provider", "local"),
+            protect=bool(data.get("protect", False)),
+            state=dict(data.get("state", {})),
+            moved=[(Address.parse(m["from"]), Address.parse(m["to"])) for m in data.get("moved", [])],
         )
 
 

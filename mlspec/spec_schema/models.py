@@ -99,6 +99,9 @@ class Environment(SpecModel):
 
     default: bool = Field(False, description="The environment used when --env is not given.")
     protect: bool = Field(False, description="Refuse deletes and destroy without --allow-destroy.")
+    provider: Literal["azure", "local"] = Field(
+        "azure", description="Where apply deploys: Azure, or the embedded local provider (the `local` environment always is)."
+    )
     variables: dict[str, Scalar] = Field(default_factory=dict, description="Values for declared variables.")
     overrides: dict[str, Any] = Field(
         default_factory=dict,
@@ -438,7 +441,17 @@ class Report(SpecModel):
     pages: list[Page] = Field(default_factory=list)
 
 
-# --- moved and the whole spec -------------------------------------------------------------
+# --- state, moved and the whole spec -----------------------------------------------------
+
+
+class StateConfig(SpecModel):
+    """Where plan/apply keep state: a local file (default) or an Azure Blob (lease-locked)."""
+
+    backend: Literal["local", "azure_blob"] = "local"
+    storage_account: str | None = Field(None, description="Storage account of the azure_blob backend.")
+    container: str = Field("mlspec-state", description="Blob container of the azure_blob backend.")
+    prefix: str | None = Field(None, description="Blob name prefix; the project name when absent.")
+
 
 
 class Moved(SpecModel):
@@ -461,6 +474,7 @@ class MLProject(SpecModel):
     deployment: Deployment | None = None
     monitoring: Monitoring | None = None
     reports: list[Report] = Field(default_factory=list)
+    state: StateConfig = Field(default_factory=lambda: StateConfig(), description="State backend for plan/apply.")
     moved: list[Moved] = Field(default_factory=list, description="Renamed resources: old address → new.")
 
 

@@ -21,6 +21,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 PYTHON_VERSION = re.compile(r"3\.\d{1,2}(?:\.\d{1,2})?")
 PERCENT = re.compile(r"(?:100|[1-9]?\d)%")
+ADDRESS = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[^\s/\\*?\[\]]+")
 
 
 def lake_url_problem(url: str) -> str | None:
@@ -55,6 +56,15 @@ def check_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
         executors = transform.spark.executors
         if executors.min > executors.max:
             yield ctx.error("MLS402", f"executors.min ({executors.min}) > executors.max ({executors.max})", (*base, "spark", "executors"))
+    for i, moved in enumerate(m.moved):
+        for field, address in (("from", moved.from_), ("to", moved.to)):
+            if not ADDRESS.fullmatch(address):
+                yield ctx.error(
+                    "MLS414",
+                    f"moved.{field} {address!r} is not a resource address",
+                    ("moved", i, field),
+                    "addresses look like synapse.notebook.customer_features (see `mlspec graph`)",
+                )
     yield from _model_formats(ctx)
     yield from _deployment_formats(ctx)
     yield from _monitoring_formats(ctx)

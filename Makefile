@@ -1,0 +1,44 @@
+# The two commands the README opens with: `make demo` (the main job on the embedded local
+# default) and `make test` (what CI runs via .ci/run). Both install what they need.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+EXAMPLE ?= projects/churn
+
+.PHONY: install install-test demo test lint typecheck unit golden bench schema
+
+install:
+	$(PIP) install -q -c constraints.txt -e .
+
+install-test:
+	$(PIP) install -q -c constraints.txt -e ".[test,azure-checks]"
+	npm install --silent --no-audit --no-fund --prefix .ci/node azurite@3.35.0 >/dev/null
+
+demo: install
+	mlspec validate projects --all-envs
+	mlspec build $(EXAMPLE)/mlproject.yaml --env local
+	mlspec plan $(EXAMPLE)/mlproject.yaml --env local
+	mlspec apply $(EXAMPLE)/mlproject.yaml --env local --auto-approve
+
+lint:
+	$(PYTHON) -m ruff check mlspec tests bench
+	$(PYTHON) -m ruff format --check mlspec tests bench
+
+typecheck:
+	$(PYTHON) -m mypy mlspec
+
+# pytest exits 5 when it collected no test: that is a failure here, as any non-zero exit.
+unit:
+	$(PYTHON) -m pytest -q -p no:cacheprovider
+
+test: install-test lint typecheck unit
+
+golden:
+	$(PYTHON) -m tests.compiler.golden --update
+
+schema:
+	$(PYTHON) -m mlspec.spec_schema.export
+
+bench:
+	$(PYTHON) bench/validate.py
+	$(PYTHON) bench/build.py
+	$(PYTHON) bench/plan.py

@@ -1,0 +1,246 @@
+"""The ``mlspec`` command line: parses flags, calls :mod:`mlspec.api`, picks a reporter, sets the exit code.
+
+Exit codes: 0 success; 1 the spec is invalid or the operation failed; 2 usage or I/O error.
+Human text goes to stdout, progress and logs to stderr; ``--format json`` prints one JSON
+document and nothing else on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from mlspec.diagnostics import Diagnostic, MlspecError, sort_key
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+_USAGE_CODES = frozenset({"MLS000"})  # a path that does not exist / cannot be read
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def use_color(no_color: bool, stream: Any = None) -> bool:
+    """Colour only on a terminal, never with --no-color or the NO_COLOR convention."""
+    stream = stream or sys.stdout
+    return not no_color and "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def parse_vars(values: Sequence[str]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--var")
+        parsed[name.strip()] = value
+    return parsed
+
+
+def print_diagnostics(diagnostics: list[Diagnostic], *, color: bool, stream: Any = None) -> None:
+    from mlspec.reporters.text import format_diagnostic
+
+    out = stream or sys.stderr
+    for d in sorted(diagnostics, key=sort_key):
+        out.write(format_diagnostic(d, color=color) + "\n")
+
+
+def exit_code_for(error: MlspecError) -> int:
+    if error.diagnostics and all(d.code in _USAGE_CODES for d in error.diagnostics):
+        return EXIT_USAGE
+    return EXIT_INVALID
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into diagnostics and exit codes; never a traceback for a user mistake."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MlspecError as error:
+            print_diagnostics(error.diagnostics, color=use_color(kwargs.get("no_color", False), sys.stderr))
+            sys.exit(exit_code_for(error))
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except OSError as error:
+            click.echo(f"mlspec: {error.strerror or error}: {error.filename or ''}".rstrip(": "), err=True)
+            sys.exit(EXIT_USAGE)
+        except Exception as error:  # a bug in mlspec, not the user's mistake: say so, briefly
+            click.echo(f"mlspec: internal error: {type(error).__name__}: {error}", err=True)
+            if os.environ.get("MLSPEC_DEBUG"):
+                traceback.print_exc()
+            else:
+                click.echo("  set MLSPEC_DEBUG=1 for the traceback and please report it", err=True)
+            sys.exit(EXIT_INVALID)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def env_option(func: F) -> F:
+    return click.option("--env", "environment", metavar="NAME", help="Environment (default: the one marked default: true, else local).")(func)
+
+
+def var_option(func: F) -> F:
+    return click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeatable).")(func)
+
+
+def color_option(func: F) -> F:
+    return click.option("--no-color", is_flag=True, help="Plain output even on a terminal (also: NO_COLOR).")(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="mlspec", message="mlspec %(version)s")
+def cli() -> None:
+    """mlspec: one mlproject.yaml → a working Azure machine-learning system."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, metavar="[PATHS]...")
+@env_option
+@click.option("--all-envs", is_flag=True, help="Validate every environment (and local).")
+@var_option
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "github", "sarif"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+@color_option
+@handle_errors
+def validate(
+    paths: tuple[str, ...],
+    environment: str | None,
+    all_envs: bool,
+    variables: tuple[str, ...],
+    output_format: str,
+    strict: bool,
+    quiet: bool,
+    no_color: bool,
+) -> None:
+    """Check specs: schema, references, naming, security policy.
+
+    PATHS are spec files, folders (searched for mlproject.yaml) or globs; default: the current folder.
+    """
+    from mlspec import api
+    from mlspec.reporters import reporter_for
+
+    if environment and all_envs:
+        raise click.UsageError("--env and --all-envs are exclusive")
+    report = api.validate(
+        paths or (".",),
+        [environment] if environment else None,
+        all_environments=all_envs,
+        variables=parse_vars(variables),
+        strict=strict,
+    )
+    if quiet and output_format == "text" and report.ok and not report.warning_count:
+        sys.exit(EXIT_OK)
+    reporter_for(output_format)(report, sys.stdout, use_color(no_color))
+    sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
+
+
+@cli.command()
+@handle_errors
+def schema() -> None:
+    """Print the JSON Schema of mlproject.yaml (for editors and other validators)."""
+    from mlspec.spec_schema.export import published_schema_text
+
+    sys.stdout.write(published_schema_text())
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--template", type=click.Choice(["tabular", "images"]), default="tabular", show_default=True)
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Where to create it (default: ./NAME).")
+@handle_errors
+def init(name: str, template: str, directory: Path | None) -> None:
+    """Scaffold a valid project folder NAME."""
+    from mlspec.scaffold import init_project
+
+    destination = directory or Path(name)
+    created = init_project(name, destination, template)  # type: ignore[arg-type]
+    for path in created:
+        click.echo(f"created {path}")
+    click.echo(f"\nnext: mlspec validate {destination}")
+
+
+@cli.command()
+@click.argument("path", default="mlproject.yaml", metavar="[PATH]")
+@env_option
+@var_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: build/<env>/ beside the spec).")
+@click.option("--check", "deep_check", is_flag=True, help="Also check every artifact with the Azure SDKs' own offline validators (slower).")
+@click.option("-q", "--quiet", is_flag=True)
+@color_option
+@handle_errors
+def build(
+    path: str,
+    environment: str | None,
+    variables: tuple[str, ...],
+    out_dir: Path | None,
+    deep_check: bool,
+    quiet: bool,
+    no_color: bool,
+) -> None:
+    """Render every Azure artifact and manifest.json for one environment."""
+    from mlspec import api
+
+    result = api.build(path, environment, parse_vars(variables))
+    target = out_dir or api.default_build_dir(path, result.manifest.environment)
+    from mlspec.compiler.build import write_build
+
+    write_build(result, target)
+    warnings = [d for d in result.diagnostics if not d.is_error]
+    if warnings:
+        print_diagnostics(warnings, color=use_color(no_color, sys.stderr))
+    if deep_check:
+        from mlspec.compiler.platform_checks.build_dir import check_build_dir
+
+        problems = check_build_dir(target)
+        for problem in problems:
+            click.echo(f"{target / problem.artifact}:{problem.where}: error ({problem.checker}): {problem.message}", err=True)
+        if problems:
+            click.echo(f"{len(problems)} artifact problem(s) found by the platform checks", err=True)
+            sys.exit(EXIT_INVALID)
+    if not quiet:
+        click.echo(
+            f"built {len(result.manifest.resources)} resources for {result.manifest.project}/{result.manifest.environment} "
+            f"into {target}"
+        )
+
+
+@cli.command()
+@click.argument("path", default="mlproject.yaml", metavar="[PATH]")
+@env_option
+@var_option
+@click.option("--format", "output_format", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid", show_default=True)
+@handle_errors
+def graph(path: str, environment: str | None, variables: tuple[str, ...], output_format: str) -> None:
+    """Draw the resource graph (addresses, kinds, dependencies)."""
+    from mlspec import api
+    from mlspec.compiler.graph_render import render_graph
+
+    result = api.build(path, environment, parse_vars(variables))
+    sys.stdout.write(render_graph(result.manifest, output_format))
+
+
+def _register_state_commands() -> None:
+    """plan / apply / destroy / force-unlock live in their own module (mlspec/cli_state.py)."""
+    try:
+        from mlspec import cli_state
+    except ImportError:  # pragma: no cover - during development the module may not exist yet
+        return
+    cli_state.register(cli)
+
+
+_register_state_commands()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="mlspec")
+
+
+__all__ = ["cli", "json", "main"]
