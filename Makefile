@@ -33,7 +33,7 @@ unit:
 test: install-test lint typecheck unit
 
 golden:
-	$(PYTHON) -m tests.compiler.golden --update
+	$(PYTHON) tests/compiler/golden.py --update
 
 schema:
 	$(PYTHON) -m mlspec.spec_schema.export
