@@ -7,12 +7,13 @@ only when there is something to report.
 
 Rejected, each with a location and a hint: files over :data:`MAX_SPEC_BYTES`, bytes that
 are not UTF-8, tabs in indentation, duplicate keys, non-string keys, aliases that expand
-past :data:`MAX_EXPANDED_NODES` (YAML bombs), several documents in one file, a top level
-that is not a mapping.
+past :data:`MAX_EXPANDED_NODES` (YAML bombs), nesting past :data:`MAX_NESTING_DEPTH`,
+several documents in one file, a top level that is not a mapping, scalars PyYAML cannot build.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,8 +30,17 @@ MAX_SPEC_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 20_000
 """Nodes the document may hold once every alias is expanded (a real spec has a few hundred)."""
 
+MAX_NESTING_DEPTH = 100
+"""Collections inside collections (a real spec nests about eight). libyaml composes nodes
+recursively in C: tens of thousands of levels overflow the C stack and kill the process."""
+
+_MAX_INT_BITS = 1024
+"""Integers past this cannot be printed (Python refuses ``str()`` of very long numbers)."""
+
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 _TAB_IN_INDENT = re.compile(r"^[ ]*\t", re.MULTILINE)
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s,\[\]{}]")
 
@@ -89,8 +99,41 @@ class _LoadProblem(Exception):
         self.code, self.message, self.mark, self.hint = code, message, mark, hint
 
 
+_TAG_OF_PLAIN_SCALAR: dict[str, str] = {}
+"""Memo of implicit tag resolution: the same keys and values recur in every spec of a monorepo."""
+
+
 class _SpecConstructor(yaml.CSafeLoader):
     """libyaml's parser with a constructor that refuses duplicate and non-string keys."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
+        # libyaml calls back into Python for every node; for plain scalars the answer depends only
+        # on the text (this loader has no path resolvers), so remember it.
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = _TAG_OF_PLAIN_SCALAR.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_TAG_OF_PLAIN_SCALAR) < 100_000:
+                    _TAG_OF_PLAIN_SCALAR[value] = tag
+            return tag
+        if kind is yaml.ScalarNode:
+            return _STR_TAG
+        return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # PyYAML's scalar constructors raise plain ValueError & co. for values their regexes
+        # accept (2024-02-30, 0x_, !!int abc): report them at the value, not as a crash.
+        try:
+            value = super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            raise _LoadProblem(
+                "MLS001", f"{shown} is not a valid {tag}", node.start_mark, "quote the value to keep it as text"
+            ) from exc
+        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            raise _LoadProblem("MLS001", "the number is too large", node.start_mark, "quote the value to keep it as text")
+        return value
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
         self.check_mapping_keys(node)
@@ -156,10 +199,14 @@ def parse_spec(raw: bytes | str, file: str = "<string>") -> SpecDocument:
     loader = _SpecConstructor(text)
     try:
         try:
+            if _nesting_bound(text) > MAX_NESTING_DEPTH:
+                _check_nesting(text)
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
-            # A tab in indentation is the usual cause of "cannot start any token": say so.
-            raise (_tab_in_indentation(text, None) or _syntax_problem(exc, text)) from exc
+            # A tab in indentation is the usual cause of "cannot start any token": say so, but only
+            # for a tab on the line libyaml stopped at (a tab inside a SQL block above is content).
+            line = exc.problem_mark.line if exc.problem_mark else None
+            raise (_tab_in_indentation(text, None, only_line=line) or _syntax_problem(exc, text)) from exc
         tab_problem = _tab_in_indentation(text, root)
         if tab_problem is not None:
             raise tab_problem
@@ -200,7 +247,7 @@ def _construct(loader: _SpecConstructor, root: yaml.Node) -> Any:
             return built[key]
         if isinstance(node, yaml.ScalarNode):
             value = node.value if node.tag == _STR_TAG else loader.construct_object(node, deep=True)
-        elif isinstance(node, yaml.MappingNode):
+        elif isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
             value = {}
             built[key] = value
             if any(k.tag == _MERGE_TAG for k, _ in node.value):
@@ -208,9 +255,13 @@ def _construct(loader: _SpecConstructor, root: yaml.Node) -> Any:
                 return value
             loader.check_mapping_keys(node)
             for key_node, value_node in node.value:
-                value[key_node.value] = build(value_node)
+                # Plain strings are most leaves: take them without a call.
+                if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR_TAG:
+                    value[key_node.value] = value_node.value
+                else:
+                    value[key_node.value] = build(value_node)
             return value
-        elif isinstance(node, yaml.SequenceNode):
+        elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
             value = []
             built[key] = value
             value.extend(build(item) for item in node.value)
@@ -227,14 +278,17 @@ def _decode(raw: bytes, file: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        # ``exc.start`` counts from after the BOM; columns count characters, like every other location.
+        body = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
         offset = exc.start
-        line = raw.count(b"\n", 0, offset) + 1
-        column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+        line_start = body.rfind(b"\n", 0, offset) + 1
+        line = body.count(b"\n", 0, offset) + 1
+        column = len(body[line_start:offset].decode("utf-8", "replace")) + 1
         raise MlspecError(
             [
                 _diag(
                     "MLS006",
-                    f"the spec is not valid UTF-8 (byte 0x{raw[offset]:02x})",
+                    f"the spec is not valid UTF-8 (byte 0x{body[offset]:02x})",
                     file,
                     (line, column),
                     "save the file as UTF-8",
@@ -263,8 +317,8 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> _LoadProblem:
     return _LoadProblem("MLS001", f"YAML syntax error: {message}", mark, hint)
 
 
-def _tab_in_indentation(text: str, root: yaml.Node | None) -> _LoadProblem | None:
-    """A tab in leading whitespace, unless it is content of a block scalar (e.g. SQL)."""
+def _tab_in_indentation(text: str, root: yaml.Node | None, *, only_line: int | None = None) -> _LoadProblem | None:
+    """A tab in leading whitespace (on ``only_line`` if given), unless it is content of a block scalar (e.g. SQL)."""
     if "\t" not in text:
         return None
     block_content: dict[int, int] = {}  # line (0-based) -> indentation that starts the content
@@ -277,11 +331,48 @@ def _tab_in_indentation(text: str, root: yaml.Node | None) -> _LoadProblem | Non
     for match in _TAB_IN_INDENT.finditer(text):
         line = text.count("\n", 0, match.start())
         spaces = match.end() - match.start() - 1
+        if only_line is not None and line != only_line:
+            continue
         if line in block_content and spaces >= 1:
             continue  # a tab after the block's own space indentation is content
         mark = yaml.Mark("", match.end() - 1, line, spaces, None, None)
         return _LoadProblem("MLS007", "tab character in indentation", mark, "indent YAML with spaces, never tabs")
     return None
+
+
+_BLOCK_PREFIX = re.compile(r"^[ ?-]*", re.MULTILINE)
+
+
+def _nesting_bound(text: str) -> int:
+    """A cheap upper bound of the nesting depth, so the exact (second-parse) check runs only when needed.
+
+    A block collection nests only under more indentation or a `-`/`?` indicator, so the longest
+    run of those at a line start bounds block depth; every flow level needs a `[` or `{`.
+    """
+    block = max((len(m) for m in _BLOCK_PREFIX.findall(text)), default=0)
+    return block + 1 + text.count("[") + text.count("{")
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse documents nested past :data:`MAX_NESTING_DEPTH`, before libyaml composes them."""
+    parser = yaml.CBaseLoader(text)
+    depth = 0
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING_DEPTH:
+                    raise _LoadProblem(
+                        "MLS001",
+                        "YAML syntax error: the document is nested too deeply",
+                        event.start_mark,
+                        f"a spec nests a handful of levels; more than {MAX_NESTING_DEPTH} is refused",
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    finally:
+        parser.dispose()
 
 
 def _walk_nodes(root: yaml.Node) -> Iterator[yaml.Node]:
