@@ -1,4 +1,4 @@
-"""The one shape every platform check reports in, and the pointer notation it uses."""
+"""The one shape every platform check reports in."""
 
 from __future__ import annotations
 
@@ -17,13 +17,3 @@ class PlatformProblem:
     checker: str
     """Who found it: ``azure-ai-ml``, ``azure-synapse-artifacts``, ``kubernetes-validate``, ``jsonschema``,
     ``mlspec`` ..."""
-
-
-def pointer(*parts: str | int) -> str:
-    """``pointer("properties", "cells", 0)`` → ``/properties/cells/0`` (RFC 6901 escaping)."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def child(where: str, *parts: str | int) -> str:
-    """Extend an existing pointer: ``child("/a", "b", 0)`` → ``/a/b/0``."""
-    return where + pointer(*parts)

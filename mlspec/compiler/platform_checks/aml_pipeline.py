@@ -1,0 +1,89 @@
+"""What ``azure-ai-ml`` does not check offline in a pipeline job: its bindings and step keys.
+
+A step's unknown keys are kept as free attributes, ``${{parent.inputs.nope}}`` and
+``${{parent.jobs.missing.outputs.x}}`` load and validate fine, and so do input names the component
+does not declare. Azure ML rejects all of them when the job is submitted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mlspec.compiler.platform_checks.json_pointers import child, pointer, strings_in
+from mlspec.compiler.platform_checks.suggestions import did_you_mean
+
+Located = tuple[str, str]
+"""``(where, message)``."""
+
+_BINDING = re.compile(r"\$\{\{\s*parent\.(?P<ref>[A-Za-z0-9_.\-]+)\s*\}\}")
+
+
+def pipeline_problems(raw: dict[str, Any], job: Any) -> list[Located]:
+    """Problems in a loaded pipeline job (``job``) that its YAML (``raw``) shows."""
+    steps = raw.get("jobs")
+    if not isinstance(steps, dict):
+        return []
+    found: list[Located] = []
+    loaded = getattr(job, "jobs", {}) or {}
+    for name, step in steps.items():
+        if not isinstance(step, dict):
+            continue
+        where = pointer("jobs", name)
+        node = loaded.get(name)
+        found += _unknown_step_keys(node, where)
+        component = getattr(node, "component", None)
+        for section in ("inputs", "outputs"):
+            declared = getattr(component, section, None)
+            given = step.get(section)
+            if isinstance(given, dict) and declared is not None:
+                for port in given:
+                    if port not in declared:
+                        message = (
+                            f"step {name!r} sets {section[:-1]} {port!r}, which its component does not "
+                            f"declare{did_you_mean(port, list(declared))}"
+                        )
+                        found.append((child(where, section, port), message))
+            for at, text in strings_in(given, child(where, section)):
+                found += _binding_problems(text, at, name, raw, loaded)
+    return found
+
+
+def _unknown_step_keys(node: Any, where: str) -> list[Located]:
+    # The SDK keeps keys its node schema does not know as free attributes instead of rejecting them.
+    get_attrs = getattr(node, "_get_attrs", None)
+    if get_attrs is None:
+        return []
+    return [(child(where, key), f"unknown field {key!r} in a pipeline step") for key in get_attrs()]
+
+
+def _binding_problems(
+    text: str, where: str, step: str, raw: dict[str, Any], loaded: dict[str, Any]
+) -> list[Located]:
+    found: list[Located] = []
+    for match in _BINDING.finditer(text):
+        parts = match.group("ref").split(".")
+        problem = _resolve(parts, step, raw, loaded)
+        if problem:
+            found.append((where, f"{match.group(0)}: {problem}"))
+    return found
+
+
+def _resolve(parts: list[str], step: str, raw: dict[str, Any], loaded: dict[str, Any]) -> str | None:
+    if len(parts) == 2 and parts[0] in ("inputs", "outputs"):
+        section = raw.get(parts[0])
+        declared: list[str] = list(section) if isinstance(section, dict) else []
+        if parts[1] not in declared:
+            return f"the pipeline declares no {parts[0][:-1]} {parts[1]!r}{did_you_mean(parts[1], declared)}"
+        return None
+    if len(parts) == 4 and parts[0] == "jobs" and parts[2] in ("inputs", "outputs"):
+        source, section, port = parts[1], parts[2], parts[3]
+        if source not in raw["jobs"]:
+            return f"there is no step {source!r}{did_you_mean(source, list(raw['jobs']))}"
+        if source == step:
+            return "a step cannot bind to itself"
+        ports = getattr(getattr(loaded.get(source), "component", None), section, None)
+        if ports is not None and port not in ports:
+            return f"step {source!r} has no {section[:-1]} {port!r}{did_you_mean(port, list(ports))}"
+        return None
+    return "not a parent.inputs.X, parent.outputs.X or parent.jobs.S.outputs.X binding"
