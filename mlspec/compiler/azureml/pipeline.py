@@ -1,0 +1,76 @@
+"""The pipeline job binding the four components: prepare → train → evaluate → register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlspec.compiler.azureml.names import inert
+from mlspec.spec_schema.models import ModelSpec
+
+# Which job input is bound to what: ``parent.inputs.X`` or ``parent.jobs.S.outputs.O``.
+WIRING: dict[str, dict[str, str]] = {
+    "prepare": {
+        "data": "parent.inputs.training_data",
+        "test_size": "parent.inputs.test_size",
+        "seed": "parent.inputs.seed",
+    },
+    "train": {"train_data": "parent.jobs.prepare.outputs.train"},
+    "evaluate": {"model": "parent.jobs.train.outputs.model", "test_data": "parent.jobs.prepare.outputs.test"},
+    "register": {
+        "model": "parent.jobs.train.outputs.model",
+        "evaluation": "parent.jobs.evaluate.outputs.evaluation",
+    },
+}
+# Job outputs surfaced as pipeline outputs: (step, output) → pipeline output name.
+SURFACED: dict[tuple[str, str], str] = {
+    ("train", "model"): "model",
+    ("evaluate", "evaluation"): "evaluation",
+    ("register", "registration"): "registration",
+}
+OUTPUT_TYPES = {"model": "mlflow_model", "evaluation": "uri_folder", "registration": "uri_folder"}
+
+
+def binding(expression: str) -> str:
+    return "${{" + expression + "}}"
+
+
+def pipeline_job(
+    project: str, model: ModelSpec, training_data_url: str, description: str | None, tags: dict[str, str]
+) -> dict[str, Any]:
+    """The pipeline job YAML data; components are referenced by their files beside it."""
+    split = model.training.split
+    data: dict[str, Any] = {
+        "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
+        "type": "pipeline",
+        "display_name": f"{inert(model.name)} training",
+        "experiment_name": project,
+    }
+    if description:
+        data["description"] = inert(description)
+    if tags:
+        data["tags"] = tags
+    data["settings"] = {
+        "default_compute": f"azureml:{model.training.compute.cluster}",
+        "continue_on_step_failure": False,
+    }
+    data["inputs"] = {
+        "training_data": {"type": "uri_folder", "path": inert(training_data_url)},
+        # Literal values: a pipeline job's inputs take no type/default form.
+        "test_size": float(split.test_size),
+        "seed": int(split.seed),
+    }
+    data["outputs"] = {name: {"type": kind} for name, kind in OUTPUT_TYPES.items()}
+    data["jobs"] = {step: _job(step, inputs) for step, inputs in WIRING.items()}
+    return data
+
+
+def _job(step: str, inputs: dict[str, str]) -> dict[str, Any]:
+    job: dict[str, Any] = {
+        "type": "command",
+        "component": f"./components/{step}.yml",
+        "inputs": {name: binding(expression) for name, expression in inputs.items()},
+    }
+    outputs = {out: binding(f"parent.outputs.{name}") for (s, out), name in SURFACED.items() if s == step}
+    if outputs:
+        job["outputs"] = outputs
+    return job

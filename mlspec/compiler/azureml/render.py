@@ -1,0 +1,342 @@
+"""Render the Azure ML artifacts of a spec's ``model`` (and its monitoring) into ``azureml/``.
+
+Layout::
+
+    azureml/environment.yml, conda.yml     the training environment
+    azureml/compute.yml                    the compute cluster
+    azureml/components/<step>.yml          prepare, train, evaluate, register
+    azureml/src/<step>/*.py                the code each component ships
+    azureml/pipeline.yml                   the pipeline job binding the four steps
+    azureml/schedules/retrain.yml          cron retrain (monitoring.retrain.schedule)
+    azureml/schedules/monitor.yml          model monitor (drift / data-quality alerts)
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mlspec.compiler import addresses
+from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.compiler.azureml import components, environment, names, pipeline, schedules
+from mlspec.compiler.azureml.scripts import render_script
+from mlspec.compiler.graph import Address, Resource
+from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.spec_schema.checks.columns import GATE
+from mlspec.spec_schema.models import ModelSpec
+
+TEAM_FOLDER = "team"
+TRAINING_FORMATS = frozenset({"parquet", "delta", "csv", "json"})
+
+# Where in the spec each resource comes from (error locations).
+SOURCES: dict[str, tuple[str, ...]] = {
+    "environment": ("model", "training", "environment"),
+    "compute": ("model", "training", "compute"),
+    "prepare": ("model", "training", "split"),
+    "train": ("model", "training"),
+    "evaluate": ("model", "evaluation"),
+    "register": ("model", "evaluation", "gate"),
+    "pipeline": ("model",),
+    "retrain": ("monitoring", "retrain", "schedule"),
+    "monitor": ("monitoring", "alerts"),
+}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    url: str
+    format: str
+    csv_header: bool
+    columns: list[str] | None
+
+
+def render(ctx: RenderContext, out: ArtifactSet) -> None:
+    """Add the Azure ML artifacts and resources to ``out``; spec problems go to ``out.diagnostics``."""
+    model = ctx.model.model
+    if model is None:
+        return
+    data = _training_data(ctx, model)
+    if data is None:
+        return  # an unknown training dataset: the spec checks have reported it
+    if data.format not in TRAINING_FORMATS:
+        out.diagnostics.append(
+            ctx.error(
+                "MLS627",
+                f"training data {model.training.data!r} is {data.format}; the prepare step reads "
+                f"{', '.join(sorted(TRAINING_FORMATS))}",
+                ("model", "training", "data"),
+                "train on a transform that writes parquet or delta",
+            )
+        )
+    tags = {names.inert(k): names.inert(v) for k, v in ctx.model.project.tags.items()}
+    description = model.description or ctx.model.project.description
+
+    conda = environment.conda_file(model, needs_delta=data.format == "delta")
+    out.add_yaml(names.path("conda.yml"), conda)
+    env = environment.environment(model, conda, "conda.yml", description)
+    out.add_yaml(names.path("environment.yml"), env)
+    _resource(
+        out,
+        addresses.aml_environment(model.name),
+        "environment",
+        ["environment.yml", "conda.yml"],
+        origin="environment",
+        immutable=("version",),
+    )
+    out.add_yaml(names.path("compute.yml"), environment.compute(model.training.compute, tags))
+    cluster = addresses.aml_compute(model.training.compute.cluster)
+    # An AmlCompute cluster's VM size and tier cannot change in place.
+    _resource(out, cluster, "compute", ["compute.yml"], origin="compute", immutable=("type", "size", "tier"))
+
+    shipped: list[str] = []
+    for name, step in components.STEP_DEFINITIONS.items():
+        sources = _step_sources(ctx, out, model, data, name)
+        for file, text in sources.items():
+            out.add_text(f"{names.source_folder(name)}/{file}", text)
+        component = components.component(
+            step,
+            model.name,
+            environment.environment_reference(env),
+            {k: v.encode() for k, v in sources.items()},
+            tags,
+        )
+        out.add_yaml(names.component_file(name), component)
+        files = [f"components/{name}.yml", *(f"src/{name}/{f}" for f in sorted(sources))]
+        shipped += files
+        _resource(
+            out,
+            addresses.aml_component(name),
+            "component",
+            files,
+            origin=name,
+            immutable=("version",),
+            depends_on=(addresses.aml_environment(model.name),),
+        )
+
+    out.add_yaml(
+        names.path("pipeline.yml"), pipeline.pipeline_job(ctx.project, model, data.url, description, tags)
+    )
+    pipeline_files = ["pipeline.yml", *shipped]
+    _resource(
+        out,
+        addresses.aml_pipeline(model.name),
+        "pipeline_job",
+        pipeline_files,
+        origin="pipeline",
+        depends_on=(*(addresses.aml_component(s) for s in names.STEPS), cluster),
+    )
+    _render_retrain(ctx, out, model, description, pipeline_files)
+    _render_monitor(ctx, out, model, data)
+
+
+def _resource(
+    out: ArtifactSet,
+    address: Address,
+    kind: str,
+    files: list[str],
+    *,
+    origin: str,
+    immutable: tuple[str, ...] = (),
+    depends_on: tuple[Address, ...] = (),
+) -> None:
+    """A resource of provider type ``azureml:<kind>``; ``origin`` keys :data:`SOURCES`."""
+    out.add_resource(
+        Resource(
+            address=address,
+            provider_type=f"azureml:{kind}",
+            files=[names.path(f) for f in files],
+            depends_on=list(depends_on),
+            immutable=list(immutable),
+            source=SOURCES[origin],
+            description=f"Azure ML {kind.replace('_', ' ')} {address.name}",
+        )
+    )
+
+
+def _training_data(ctx: RenderContext, model: ModelSpec) -> TrainingData | None:
+    name = model.training.data
+    if name in ctx.model.transforms:
+        output = ctx.model.transforms[name].output
+        columns = list(output.schema_) if output.schema_ else None
+        return TrainingData(output.path, output.format, True, columns)
+    if name in ctx.model.sources:
+        source = ctx.model.sources[name]
+        header = str(source.options.get("header", "false")).lower() == "true"
+        columns = list(source.schema_) if source.schema_ else None
+        return TrainingData(source.path, source.format, header, columns)
+    return None
+
+
+def _step_sources(
+    ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data: TrainingData, step: str
+) -> dict[str, str]:
+    """The files of one step's code folder: file name → text."""
+    training = model.training
+    features = list(dict.fromkeys(training.features))
+    common = {"target": training.target, "features": features, "task": model.task}
+    if step == "prepare":
+        return {
+            "prepare.py": render_script(
+                "prepare.py.j2",
+                data_format=data.format,
+                csv_header=data.csv_header,
+                csv_columns=data.columns,
+                **common,
+            )
+        }
+    if step == "train":
+        return _train_sources(ctx, out, model, common)
+    if step == "evaluate":
+        metrics: list[str] = list(dict.fromkeys(model.evaluation.metrics))
+        gate = _gate(ctx, out, model)
+        metrics += [m for m, _, _ in gate if m not in metrics]
+        return {"evaluate.py": render_script("evaluate.py.j2", metrics=metrics, gate=gate, **common)}
+    return {"register.py": render_script("register.py.j2", model_name=model.name)}
+
+
+def _train_sources(
+    ctx: RenderContext, out: ArtifactSet, model: ModelSpec, common: dict[str, Any]
+) -> dict[str, str]:
+    training = model.training
+    if training.estimator is not None:
+        return {
+            "train.py": render_script(
+                "train.py.j2",
+                estimator=training.estimator,
+                params=dict(training.params),
+                model_name=model.name,
+                **common,
+            )
+        }
+    assert training.script is not None  # the model guarantees estimator xor script
+    for i, feature in enumerate(common["features"]):
+        if "," in feature:
+            out.diagnostics.append(
+                ctx.error(
+                    "MLS628",
+                    f"feature {feature!r} contains a comma; training scripts get --features comma-separated",
+                    ("model", "training", "features", i),
+                )
+            )
+    team_name = PurePosixPath(training.script).name
+    files = {
+        "train.py": render_script(
+            "train_script.py.j2",
+            team_script=f"{TEAM_FOLDER}/{team_name}",
+            target=common["target"],
+            features=common["features"],
+            params=dict(training.params),
+        )
+    }
+    text = _read_team_script(ctx, out, training.script)
+    if text is not None:
+        files[f"{TEAM_FOLDER}/{team_name}"] = text
+    return files
+
+
+def _read_team_script(ctx: RenderContext, out: ArtifactSet, script: str) -> str | None:
+    path = ("model", "training", "script")
+    file = ctx.project_dir / script
+    try:
+        text = Path(file).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+        out.diagnostics.append(
+            ctx.error(
+                "MLS626", f"cannot read training script {script!r}: {reason}", path, f"expected at {file}"
+            )
+        )
+        return None
+    try:
+        ast.parse(text, filename=script)
+    except SyntaxError as exc:
+        out.diagnostics.append(
+            _warning(
+                ctx,
+                "MLS626",
+                f"training script {script!r} is not valid Python (line {exc.lineno}): {exc.msg}",
+                path,
+            )
+        )
+    return text
+
+
+def _gate(ctx: RenderContext, out: ArtifactSet, model: ModelSpec) -> list[tuple[str, str, float]]:
+    gate: list[tuple[str, str, float]] = []
+    for metric, condition in model.evaluation.gate.items():
+        match = GATE.match(condition)
+        if match is None:
+            out.diagnostics.append(
+                ctx.error(
+                    "MLS628",
+                    f"gate {condition!r} is not a comparison",
+                    ("model", "evaluation", "gate", metric),
+                    'e.g. ">= 0.80"',
+                )
+            )
+            continue
+        gate.append((metric, match[1], float(match[2])))
+    return gate
+
+
+def _render_retrain(
+    ctx: RenderContext, out: ArtifactSet, model: ModelSpec, description: str | None, pipeline_files: list[str]
+) -> None:
+    monitoring = ctx.model.monitoring
+    if monitoring is None or monitoring.retrain is None or monitoring.retrain.schedule is None:
+        return
+    data = schedules.retrain_schedule(model, monitoring.retrain.schedule, description)
+    out.add_yaml(names.path("schedules", "retrain.yml"), data)
+    _resource(
+        out,
+        addresses.aml_schedule(names.retrain_schedule_name(model.name)),
+        "schedule",
+        ["schedules/retrain.yml", *pipeline_files],
+        origin="retrain",
+        depends_on=(addresses.aml_pipeline(model.name),),
+    )
+
+
+def _render_monitor(ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data: TrainingData) -> None:
+    monitoring, deployment = ctx.model.monitoring, ctx.model.deployment
+    if monitoring is None or deployment is None:
+        return
+    alerts = schedules.monitor_alerts(monitoring.alerts)
+    if not alerts:
+        return
+    if deployment.log_predictions is None:
+        out.diagnostics.append(
+            _warning(
+                ctx,
+                "MLS629",
+                "drift and data-quality alerts need the serving log as production data; "
+                "no model monitor is rendered",
+                ("deployment",),
+                "set deployment.log_predictions.path",
+            )
+        )
+        return
+    monitor = schedules.monitor_schedule(
+        model,
+        alerts,
+        training_data_url=data.url,
+        production_data_url=deployment.log_predictions.path,
+        endpoint=deployment.endpoint,
+        emails=monitoring.notify.email,
+    )
+    out.add_yaml(names.path("schedules", "monitor.yml"), monitor)
+    _resource(
+        out,
+        addresses.aml_monitor(model.name),
+        "monitor_schedule",
+        ["schedules/monitor.yml"],
+        origin="monitor",
+    )
+
+
+def _warning(
+    ctx: RenderContext, code: str, message: str, path: SpecPath, hint: str | None = None
+) -> Diagnostic:
+    return Diagnostic.warning(code, message, path, ctx.spec.locate(path), hint)
