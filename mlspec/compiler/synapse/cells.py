@@ -1,0 +1,81 @@
+"""Notebook cells from the jinja2 templates in ``mlspec/templates/synapse/``.
+
+Templates run with ``StrictUndefined`` (a missing value is an error, not an empty string) and a
+``finalize`` that refuses to print anything but :class:`~mlspec.compiler.synapse.literals.Code`:
+every value must go through ``|py`` (a Python literal), ``|identifier`` (a checked Python name)
+or ``|md`` (a markdown code span), so a spec value can never be pasted into a cell raw.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from mlspec.compiler.synapse.literals import Code, markdown_code, python_identifier, python_literal
+
+TEMPLATE_PACKAGE = ("mlspec", "templates/synapse")
+
+
+class TemplateValueError(TypeError):
+    """A template printed a value without ``|py`` or ``|md`` (a bug in the template)."""
+
+
+def _printable(value: object) -> Code:
+    if isinstance(value, Code):
+        return value
+    raise TemplateValueError(f"a cell template printed {value!r} without |py or |md")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader(*TEMPLATE_PACKAGE),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # the output is Python or markdown, never HTML
+        finalize=_printable,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    environment.filters["py"] = python_literal
+    environment.filters["identifier"] = python_identifier
+    environment.filters["md"] = markdown_code
+    return environment
+
+
+def render_template(name: str, **values: Any) -> str:
+    """The text of template ``name`` (e.g. ``inputs.py.j2``) rendered with ``values``."""
+    return _environment().get_template(name).render(**values)
+
+
+def source_lines(text: str) -> list[str]:
+    """A cell's ``source`` as Synapse and nbformat store it: lines keeping ``\\n``, except the last.
+
+    Lines are split on ``\\n`` only (``str.splitlines`` would also split inside a string literal
+    on characters such as U+2028), and trailing blank lines are dropped.
+    """
+    lines = text.rstrip("\n").split("\n")
+    return [line + "\n" for line in lines[:-1]] + [lines[-1]]
+
+
+def code_cell(text: str, *, tags: list[str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"tags": list(tags)} if tags else {}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": metadata,
+        "outputs": [],
+        "source": source_lines(text),
+    }
+
+
+def markdown_cell(text: str) -> dict[str, Any]:
+    return {"cell_type": "markdown", "metadata": {}, "source": source_lines(text)}
+
+
+def cell_text(cell: dict[str, Any]) -> str:
+    """A cell's source as one string."""
+    source = cell.get("source", [])
+    return "".join(source) if isinstance(source, list) else str(source)

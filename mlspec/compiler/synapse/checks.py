@@ -1,0 +1,277 @@
+"""mlspec's own checks of the Synapse artifacts: what the SDK models and nbformat do not look at.
+
+They run on every build (no SDK import) and point at the spec's lines:
+
+- MLS614: a notebook, pipeline or activity name Synapse would refuse (characters, length:
+  activity names are at most 55 characters).
+- MLS615: a code cell that is not valid Python, or whose ``source`` is not a list of lines.
+- MLS616: notebooks and pipeline out of step: a transform without a notebook, ``.ipynb`` twin
+  or activity; an activity running a notebook the build does not produce.
+- MLS617: ``dependsOn`` naming an unknown activity, differing from the transform DAG, or cyclic.
+- MLS618: parameters: not exactly one ``parameters`` cell, a parameter an activity passes that
+  the cell does not set, or an ``@pipeline().parameters.x`` the pipeline does not declare.
+- MLS619: an activity or notebook without a Spark pool.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.compiler.synapse.cells import cell_text
+from mlspec.compiler.synapse.notebook import PARAMETERS_TAG, ipynb_file, notebook_file
+from mlspec.compiler.synapse.pipeline import ACTIVITY_TYPE, pipeline_file, upstream_transforms
+from mlspec.diagnostics import Diagnostic, SpecPath
+
+# Synapse artifact names (notebooks, pipelines, activities): start with a letter, digit or
+# underscore; none of . + ? / < > * % & : \ (the Data Factory/Synapse naming rules).
+_ARTIFACT_NAME = re.compile(r"[A-Za-z0-9_][^.+?/<>*%&:\\\n\r\t]*")
+NOTEBOOK_NAME_MAX = 140
+PIPELINE_NAME_MAX = 140
+ACTIVITY_NAME_MAX = 55
+_PIPELINE_PARAMETER = re.compile(r"@pipeline\(\)\.parameters\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def check_synapse(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
+    """Every problem in this build's Synapse notebooks and pipeline, located in the spec."""
+    if not ctx.model.transforms:
+        return []
+    found: list[Diagnostic] = []
+    notebooks: dict[str, dict[str, Any]] = {}
+    for name in ctx.model.transforms:
+        notebook = _data(out, notebook_file(name))
+        if notebook is None:
+            found.append(
+                _error(ctx, "MLS616", f"transform {name!r} has no Synapse notebook", ("transforms", name))
+            )
+            continue
+        notebooks[name] = notebook
+        found.extend(_notebook_problems(ctx, out, name, notebook))
+    pipeline = _data(out, pipeline_file(ctx.project))
+    if pipeline is None:
+        found.append(_error(ctx, "MLS616", "the transforms have no Synapse pipeline", ("transforms",)))
+    else:
+        found.extend(_pipeline_problems(ctx, pipeline, notebooks))
+    return found
+
+
+def _error(
+    ctx: RenderContext, code: str, message: str, path: SpecPath, hint: str | None = None
+) -> Diagnostic:
+    """An error at the spec line of ``path``'s key: ``transforms.x`` points at ``x:``, not its first field."""
+    return Diagnostic.error(code, message, path, ctx.spec.locate(path, at_key=True), hint)
+
+
+def _data(out: ArtifactSet, path: str) -> dict[str, Any] | None:
+    artifact = out.artifacts.get(path)
+    return artifact.data if artifact is not None and isinstance(artifact.data, dict) else None
+
+
+# --- notebooks ----------------------------------------------------------------------------------
+
+
+def _notebook_problems(
+    ctx: RenderContext, out: ArtifactSet, name: str, notebook: dict[str, Any]
+) -> Iterator[Diagnostic]:
+    at: SpecPath = ("transforms", name)
+    yield from _name_problems(ctx, "notebook", str(notebook.get("name")), NOTEBOOK_NAME_MAX, at)
+    properties = notebook.get("properties", {})
+    cells = properties.get("cells", [])
+    twin = _data(out, ipynb_file(name))
+    if twin is None or twin.get("cells") != cells:
+        yield _error(ctx, "MLS616", f"notebook {name}: the .ipynb twin is missing or has other cells", at)
+    if not properties.get("bigDataPool", {}).get("referenceName"):
+        yield _error(
+            ctx, "MLS619", f"notebook {name} has no Spark pool", at, "set workspace.spark_pool or spark.pool"
+        )
+    tagged = [i for i, cell in enumerate(cells) if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        yield _error(
+            ctx, "MLS618", f"notebook {name} has {len(tagged)} cells tagged 'parameters', not one", at
+        )
+    for index, cell in enumerate(cells):
+        yield from _cell_problems(ctx, name, index, cell, at)
+
+
+def _cell_problems(
+    ctx: RenderContext, name: str, index: int, cell: dict[str, Any], at: SpecPath
+) -> Iterator[Diagnostic]:
+    source = cell.get("source")
+    lines_ok = (
+        isinstance(source, list)
+        and bool(source)
+        and all(isinstance(line, str) for line in source)
+        and all(line.endswith("\n") and "\n" not in line[:-1] for line in source[:-1])
+        and "\n" not in source[-1]
+    )
+    if not lines_ok:
+        yield _error(ctx, "MLS615", f"notebook {name}, cell {index}: source is not a list of lines", at)
+        return
+    if cell.get("cell_type") != "code":
+        return
+    try:
+        ast.parse(_without_magic(cell_text(cell)), filename=f"{name}[{index}]")
+    except SyntaxError as exc:
+        yield _error(
+            ctx,
+            "MLS615",
+            f"notebook {name}, cell {index} is not valid Python: line {exc.lineno}: {exc.msg}",
+            at,
+            "a bug in mlspec's notebook templates: please report it with the spec",
+        )
+
+
+def _without_magic(text: str) -> str:
+    """Python text of a cell: a leading ``%%pyspark`` line, if any, is Synapse's, not Python's."""
+    first, _, rest = text.partition("\n")
+    return rest if first.strip() == "%%pyspark" else text
+
+
+def _assigned_names(cell: dict[str, Any]) -> set[str]:
+    try:
+        tree = ast.parse(cell_text(cell))
+    except SyntaxError:
+        return set()  # reported as MLS615
+    return {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+# --- pipeline -------------------------------------------------------------------------------------
+
+
+def _pipeline_problems(
+    ctx: RenderContext, pipeline: dict[str, Any], notebooks: dict[str, dict[str, Any]]
+) -> Iterator[Diagnostic]:
+    yield from _name_problems(
+        ctx, "pipeline", str(pipeline.get("name")), PIPELINE_NAME_MAX, ("project", "name")
+    )
+    properties = pipeline.get("properties", {})
+    activities: list[dict[str, Any]] = properties.get("activities", [])
+    declared = set(properties.get("parameters", {}))
+    names = [str(a.get("name")) for a in activities]
+    for name in ctx.model.transforms:
+        if name not in names:
+            yield _error(
+                ctx,
+                "MLS616",
+                f"transform {name!r} has no activity in the Synapse pipeline",
+                ("transforms", name),
+            )
+    for activity in activities:
+        yield from _activity_problems(ctx, activity, set(names), declared, notebooks)
+    yield from _cycle_problems(ctx, activities)
+
+
+def _activity_problems(
+    ctx: RenderContext,
+    activity: dict[str, Any],
+    names: set[str],
+    declared: set[str],
+    notebooks: dict[str, dict[str, Any]],
+) -> Iterator[Diagnostic]:
+    name = str(activity.get("name"))
+    at: SpecPath = ("transforms", name) if name in ctx.model.transforms else ("transforms",)
+    yield from _name_problems(ctx, "pipeline activity", name, ACTIVITY_NAME_MAX, at)
+    if activity.get("type") != ACTIVITY_TYPE:
+        return
+    properties = activity.get("typeProperties", {})
+    notebook = properties.get("notebook", {}).get("referenceName")
+    if notebook not in notebooks:
+        yield _error(
+            ctx, "MLS616", f"activity {name} runs notebook {notebook!r}, which the build does not produce", at
+        )
+    if not properties.get("sparkPool", {}).get("referenceName"):
+        yield _error(
+            ctx, "MLS619", f"activity {name} has no Spark pool", at, "set workspace.spark_pool or spark.pool"
+        )
+    yield from _dependency_problems(ctx, name, activity, names, at)
+    cells = notebooks.get(str(notebook), {}).get("properties", {}).get("cells", [])
+    tagged = [c for c in cells if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+    assigned = _assigned_names(tagged[0]) if tagged else None
+    for key, parameter in properties.get("parameters", {}).items():
+        expression = str(parameter.get("value", {}).get("value", "")) if isinstance(parameter, dict) else ""
+        for used in _PIPELINE_PARAMETER.findall(expression):
+            if used not in declared:
+                message = f"activity {name} passes @pipeline().parameters.{used}, which is not declared"
+                yield _error(ctx, "MLS618", message, at)
+        if assigned is not None and key not in assigned:
+            message = f"activity {name} passes parameter {key!r}, which notebook {notebook} does not set"
+            yield _error(ctx, "MLS618", message, at)
+
+
+def _dependency_problems(
+    ctx: RenderContext, name: str, activity: dict[str, Any], names: set[str], at: SpecPath
+) -> Iterator[Diagnostic]:
+    depends = [str(d.get("activity")) for d in activity.get("dependsOn", [])]
+    for target in depends:
+        if target not in names:
+            yield _error(ctx, "MLS617", f"activity {name} depends on unknown activity {target!r}", at)
+    if name in ctx.model.transforms and sorted(depends) != sorted(upstream_transforms(ctx.model, name)):
+        expected = ", ".join(upstream_transforms(ctx.model, name)) or "nothing"
+        message = f"activity {name} depends on {', '.join(depends) or 'nothing'}, its inputs on {expected}"
+        yield _error(ctx, "MLS617", message, at)
+
+
+def _cycle_problems(ctx: RenderContext, activities: list[dict[str, Any]]) -> Iterator[Diagnostic]:
+    edges = {str(a.get("name")): [str(d.get("activity")) for d in a.get("dependsOn", [])] for a in activities}
+    cycle = _find_cycle(edges)
+    if cycle:
+        message = f"pipeline activities depend on each other in a cycle: {' -> '.join(cycle)}"
+        yield _error(ctx, "MLS617", message, ("transforms",))
+
+
+def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        path.append(node)
+        for target in edges.get(node, []):
+            if target in path:
+                return [*path[path.index(target) :], target]
+            if target in edges and target not in done:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        path.pop()
+        done.add(node)
+        return None
+
+    for start in edges:
+        if start not in done:
+            cycle = visit(start)
+            if cycle:
+                return cycle
+    return None
+
+
+# --- names ------------------------------------------------------------------------------------------
+
+
+def _name_problems(
+    ctx: RenderContext, what: str, name: str, longest: int, at: SpecPath
+) -> Iterator[Diagnostic]:
+    if len(name) > longest:
+        yield _error(
+            ctx,
+            "MLS614",
+            f"{what} name {name!r} is {len(name)} characters; Synapse allows at most {longest}",
+            at,
+            "shorten the transform name" if what != "pipeline" else "shorten the project name",
+        )
+    if not _ARTIFACT_NAME.fullmatch(name) or name != name.strip():
+        yield _error(
+            ctx,
+            "MLS614",
+            f"{what} name {name!r} is not allowed by Synapse",
+            at,
+            "start with a letter, digit or underscore; do not use . + ? / < > * % & : or \\",
+        )

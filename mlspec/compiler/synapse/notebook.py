@@ -1,0 +1,207 @@
+"""One Synapse notebook per transform: the notebook resource (REST JSON) and its ``.ipynb`` twin.
+
+Cells, in order: a markdown title; the parameters cell (tagged ``parameters``, so a pipeline run
+can replace ``environment`` and ``run_date``); the runtime helper ``mlspec/runtime/lake.py``,
+inlined so the notebook needs no install on Synapse and runs unchanged on local PySpark;
+reading the inputs; the transform (the spec's SQL, or the project's ``transform()`` code cell
+and its call); the data-quality expectations; the write.
+
+Cells are plain Python in the notebook's default language (``synapse_pyspark``), so none
+needs a ``%%pyspark`` magic line, and each one ``ast.parse``-s as it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib.resources
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from mlspec.compiler.artifacts import RenderContext
+from mlspec.compiler.synapse.cells import code_cell, markdown_cell, render_template
+from mlspec.compiler.synapse.literals import python_literal
+from mlspec.compiler.synapse.spark import pool_name, session_properties
+from mlspec.compiler.synapse.spark_types import schema_ddl
+from mlspec.diagnostics import Diagnostic
+from mlspec.spec_schema.models import Expectation, Transform
+
+PROVIDER_TYPE = "Microsoft.Synapse/workspaces/notebooks"
+NBFORMAT = 4
+NBFORMAT_MINOR = 2  # minor 5 would require cell ids
+KERNELSPEC = {"name": "synapse_pyspark", "display_name": "Synapse PySpark"}
+LANGUAGE_INFO = {"name": "python"}
+PARAMETERS_TAG = "parameters"
+
+RUNTIME_HEADER = """\
+# mlspec runtime helper (mlspec/runtime/lake.py), inlined: the notebook needs no package install
+# on Synapse and runs unchanged on local PySpark (set MLSPEC_LAKE_ROOT to a local lake folder).
+"""
+
+
+@dataclass
+class TransformNotebook:
+    """A transform's notebook resource, its ``.ipynb`` twin, and the problems met rendering it."""
+
+    resource: dict[str, Any]
+    ipynb: dict[str, Any]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def notebook_file(transform: str) -> str:
+    return f"synapse/notebooks/{transform}.json"
+
+
+def ipynb_file(transform: str) -> str:
+    return f"synapse/notebooks/{transform}.ipynb"
+
+
+def notebook_parameters(ctx: RenderContext) -> dict[str, str]:
+    """What a pipeline run passes every notebook, with the notebook's own defaults."""
+    return {"environment": ctx.environment, "run_date": ""}
+
+
+@cache
+def runtime_source() -> str:
+    """The source of ``mlspec/runtime/lake.py``, read from the installed package (deterministic)."""
+    return importlib.resources.files("mlspec.runtime").joinpath("lake.py").read_text(encoding="utf-8")
+
+
+def render_synapse_notebook(ctx: RenderContext, name: str, transform: Transform) -> TransformNotebook:
+    """The notebook that runs transform ``name``."""
+    diagnostics: list[Diagnostic] = []
+    values = _template_values(ctx, name, transform)
+    cells = [
+        markdown_cell(render_template("title.md.j2", **values)),
+        code_cell(render_template("parameters.py.j2", **values), tags=[PARAMETERS_TAG]),
+        code_cell(RUNTIME_HEADER + runtime_source()),
+        code_cell(render_template("inputs.py.j2", **values)),
+    ]
+    if transform.python is None:
+        cells.append(code_cell(render_template("transform_sql.py.j2", **values)))
+    else:
+        source, problems = _project_code(ctx, name, transform.python)
+        diagnostics.extend(problems)
+        cells.append(code_cell(source))
+        cells.append(code_cell(render_template("transform_python.py.j2", **values)))
+    if transform.expectations:
+        cells.append(code_cell(render_template("expectations.py.j2", **values)))
+    cells.append(code_cell(render_template("write.py.j2", **values)))
+
+    metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
+    properties: dict[str, Any] = {
+        "bigDataPool": {
+            "referenceName": pool_name(ctx.model, transform) or "",
+            "type": "BigDataPoolReference",
+        },
+        "sessionProperties": session_properties(transform.spark),
+        "metadata": metadata,
+        "nbformat": NBFORMAT,
+        "nbformat_minor": NBFORMAT_MINOR,
+        "cells": cells,
+        "folder": {"name": ctx.project},
+    }
+    if transform.description is not None:
+        properties["description"] = transform.description
+    ipynb = {"nbformat": NBFORMAT, "nbformat_minor": NBFORMAT_MINOR, "metadata": metadata, "cells": cells}
+    return TransformNotebook({"name": name, "properties": properties}, copy.deepcopy(ipynb), diagnostics)
+
+
+def _template_values(ctx: RenderContext, name: str, transform: Transform) -> dict[str, Any]:
+    output = transform.output
+    return {
+        "transform": name,
+        "project": ctx.project,
+        "environment": ctx.environment,
+        "parameters": notebook_parameters(ctx),
+        "spec_file": os.path.basename(ctx.spec.file),
+        "inputs": [_input(ctx, input_name) for input_name in dict.fromkeys(transform.inputs)],
+        "sql": transform.sql,
+        "python": transform.python,
+        "expectations": [_expectation(e) for e in transform.expectations],
+        "expectation_count": len(transform.expectations),
+        "output": {
+            "url": output.path,
+            "format": output.format,
+            "mode": output.mode,
+            "partition_by": list(output.partition_by),
+            "merge_keys": list(output.merge_keys),
+        },
+    }
+
+
+def _input(ctx: RenderContext, name: str) -> dict[str, Any]:
+    """How an input is read: a source as the spec describes it, a transform's input from its output."""
+    source = ctx.model.sources.get(name)
+    if source is not None:
+        return {
+            "name": name,
+            "url": source.path,
+            "format": source.format,
+            "options": dict(source.options),
+            "schema_ddl": schema_ddl(source.schema_) if source.schema_ else None,
+            "glob": source.glob,
+        }
+    upstream = ctx.model.transforms[name].output  # references are checked before any renderer runs
+    return {
+        "name": name,
+        "url": upstream.path,
+        "format": upstream.format,
+        "options": _written_options(upstream.format, declared=bool(upstream.schema_)),
+        "schema_ddl": schema_ddl(upstream.schema_) if upstream.schema_ else None,
+        "glob": None,
+    }
+
+
+def _written_options(format_: str, *, declared: bool) -> dict[str, Any]:
+    """Reader options for a transform's output: write_output writes CSV with a header row."""
+    if format_ != "csv":
+        return {}
+    return {"header": True} if declared else {"header": True, "inferSchema": True}
+
+
+def _expectation(expectation: Expectation) -> dict[str, Any]:
+    kind = expectation.kind
+    if kind in ("not_null", "unique"):
+        columns = getattr(expectation, kind)
+        return {"kind": kind, "columns": [columns] if isinstance(columns, str) else list(columns)}
+    if expectation.row_count is not None:
+        return {"kind": kind, "min": expectation.row_count.min, "max": expectation.row_count.max}
+    if expectation.accepted_values is not None:
+        accepted = expectation.accepted_values
+        return {"kind": kind, "column": accepted.column, "values": list(accepted.values)}
+    if expectation.range is not None:
+        bounds = expectation.range
+        return {"kind": kind, "column": bounds.column, "min": bounds.min, "max": bounds.max}
+    if expectation.expression is not None:
+        return {"kind": kind, "expression": expectation.expression}
+    raise ValueError(f"no notebook code for expectation kind {kind!r}")
+
+
+def _project_code(ctx: RenderContext, name: str, relative: str) -> tuple[str, list[Diagnostic]]:
+    """The project's transform code, checked; or a cell that stops the run, and the error saying why."""
+    path = ("transforms", name, "python")
+    try:
+        text = (ctx.project_dir / relative).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        hint = "the path is relative to the folder of the spec file"
+        return _stop_cell(f"cannot read {relative}"), [
+            ctx.error("MLS610", f"cannot read transform code {relative!r}: {reason}", path, hint)
+        ]
+    try:
+        tree = ast.parse(text, filename=relative)
+    except SyntaxError as exc:
+        message = f"{relative!r} is not valid Python: line {exc.lineno}: {exc.msg}"
+        return _stop_cell(f"{relative} is not valid Python"), [ctx.error("MLS611", message, path)]
+    if not any(isinstance(node, ast.FunctionDef) and node.name == "transform" for node in tree.body):
+        hint = "define def transform(spark, **inputs) returning a DataFrame; inputs are passed by name"
+        message = f"{relative!r} defines no top-level function transform(spark, **inputs)"
+        return _stop_cell(message), [ctx.error("MLS612", message, path, hint)]
+    return text, []
+
+
+def _stop_cell(reason: str) -> str:
+    return f"raise RuntimeError({python_literal('mlspec build error: ' + reason)})"

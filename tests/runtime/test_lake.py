@@ -1,0 +1,97 @@
+"""The lake runtime helper without Spark: path mapping, and what lets notebooks inline it."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlspec.runtime import lake
+
+LAKE_SOURCE = Path(lake.__file__).read_text(encoding="utf-8")
+
+
+def test_on_synapse_urls_are_used_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLSPEC_LAKE_ROOT", raising=False)
+    url = "abfss://raw@contosolakedev.dfs.core.windows.net/crm/customers/"
+    assert lake.lake_root() is None
+    assert lake.resolve_path(url) == url
+
+
+def test_locally_urls_map_to_account_container_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(tmp_path))
+    resolved = lake.resolve_path("abfss://raw@contosolakedev.dfs.core.windows.net/crm/customers/")
+    assert resolved == os.path.join(tmp_path, "contosolakedev", "raw", "crm", "customers")
+    assert lake.resolve_path("abfss://curated@acct.dfs.core.windows.net") == os.path.join(
+        tmp_path, "acct", "curated"
+    )
+    assert lake.resolve_path("abfss://c1@acct.dfs.core.windows.net//a/./b") == os.path.join(
+        tmp_path, "acct", "c1", "a", "b"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "abfss://raw@acct.dfs.core.windows.net/a/../../../etc",
+        "https://acct.blob.core.windows.net/raw/x",
+        "/local/path",
+        "abfss://raw@acct.blob.core.windows.net/x",
+    ],
+)
+def test_locally_other_urls_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> None:
+    monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(tmp_path))
+    with pytest.raises(ValueError):
+        lake.resolve_path(url)
+
+
+def test_an_empty_lake_root_means_synapse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLSPEC_LAKE_ROOT", "")
+    assert lake.lake_root() is None
+
+
+def test_the_module_imports_only_the_standard_library_at_import_time() -> None:
+    tree = ast.parse(LAKE_SOURCE)
+    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    modules = {alias.name for n in top_level if isinstance(n, ast.Import) for alias in n.names}
+    modules |= {n.module or "" for n in top_level if isinstance(n, ast.ImportFrom)}
+    assert modules <= {"importlib", "os", "re", "collections.abc", "typing"}
+    assert "__future__" not in modules  # it would not be the first statement of a notebook
+
+
+def test_importing_it_loads_no_spark_or_delta() -> None:
+    code = "import sys, mlspec.runtime.lake, mlspec.compiler.synapse; print(sorted(m for m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for heavy in ("pyspark", "deltalake", "pyarrow", "pandas", "azure"):
+        assert f"'{heavy}'" not in loaded and f"'{heavy}." not in loaded
+
+
+def test_it_runs_as_a_notebook_cell_in_a_fresh_namespace() -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(LAKE_SOURCE, "lake-cell", "exec"), namespace)
+    assert callable(namespace["read_input"]) and callable(namespace["expect_not_null"])
+
+
+def test_data_quality_error_message() -> None:
+    with pytest.raises(lake.DataQualityError, match=r"^expectation failed on t: x is null \(3 rows\)$"):
+        lake._fail("t", "x is null", 3)
+
+
+def test_write_refuses_merge_without_delta_and_keys() -> None:
+    with pytest.raises(ValueError, match="merge needs format delta"):
+        lake.write_output(
+            None, "abfss://c1@acct.dfs.core.windows.net/x", "parquet", mode="merge", merge_keys=["id"]
+        )
+    with pytest.raises(ValueError, match="merge needs format delta"):
+        lake.write_output(None, "abfss://c1@acct.dfs.core.windows.net/x", "delta", mode="merge")
+
+
+def test_unknown_formats_are_refused() -> None:
+    with pytest.raises(ValueError, match="cannot read format 'xml'"):
+        lake.read_input(None, "abfss://c1@acct.dfs.core.windows.net/x", "xml")
+    with pytest.raises(ValueError, match="cannot write format 'text'"):
+        lake.write_output(None, "abfss://c1@acct.dfs.core.windows.net/x", "text")

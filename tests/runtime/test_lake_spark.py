@@ -1,0 +1,163 @@
+"""Rendered Synapse notebooks run unchanged on local PySpark against a small lake in tmp_path.
+
+The lake project (tests/compiler/data/synapse/lake) reads CSV and JSON sources, runs a SQL
+transform into a partitioned Delta table, a Python transform into Parquet, and a merge into a
+Delta table; its ``strict`` environment has an expectation the data cannot meet. Each notebook's
+code cells are executed in order in a fresh namespace, in the pipeline's activity order, with
+``MLSPEC_LAKE_ROOT`` pointing at the lake.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlspec import api
+from mlspec.compiler import synapse
+from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+
+LAKE_PROJECT = (
+    Path(__file__).resolve().parents[1] / "compiler" / "data" / "synapse" / "lake" / "mlproject.yaml"
+)
+ACCOUNT = "lakedemodev"
+
+
+def _missing() -> str | None:
+    for module in ("pyspark", "deltalake", "pyarrow"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install 'pyspark>=3.5,<3.6' deltalake pyarrow)"
+    if shutil.which("java") is None:
+        return "no Java runtime for local Spark"
+    return None
+
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing() is not None, reason=_missing() or "")]
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("mlspec-notebook-test")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def render(environment: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Activity order and each transform's .ipynb, as the build writes them."""
+    resolved = api.resolve(api.load(LAKE_PROJECT), environment, environ={})
+    assert resolved.model is not None and resolved.ok
+    out = ArtifactSet()
+    synapse.render(RenderContext(resolved.model, resolved.spec), out)
+    pipeline = json.loads(out.artifacts["synapse/pipelines/lakedemo.json"].content)
+    order = [a["name"] for a in pipeline["properties"]["activities"]]
+    notebooks = {name: json.loads(out.artifacts[f"synapse/notebooks/{name}.ipynb"].content) for name in order}
+    return order, notebooks
+
+
+def run_notebook(name: str, notebook: dict[str, Any]) -> dict[str, Any]:
+    """Execute the code cells in order, as a notebook kernel would; returns the namespace."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), f"<{name} cell {index}>", "exec"), namespace)
+    return namespace
+
+
+def write_lake(root: Path, customers: list[str], events: list[dict[str, Any]]) -> None:
+    raw = root / ACCOUNT / "raw"
+    (raw / "crm" / "customers").mkdir(parents=True, exist_ok=True)
+    (raw / "web" / "events").mkdir(parents=True, exist_ok=True)
+    header = "customer_id,region,monthly_charges\n"
+    (raw / "crm" / "customers" / "part-0.csv").write_text(header + "".join(f"{r}\n" for r in customers))
+    (raw / "web" / "events" / "day-1.json").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (raw / "web" / "events" / "notes.txt").write_text("not json: the glob keeps this file out\n")
+
+
+CUSTOMERS = ["c1,north,10.5", "c2,south,20", "c3,north,30", "c4,south,0"]
+EVENTS = [{"customer_id": c, "page": p} for c, p in [("c1", "/"), ("c1", "/help"), ("c2", "/"), ("c9", "/")]]
+
+
+def delta_rows(path: Path) -> list[dict[str, Any]]:
+    from deltalake import DeltaTable
+
+    rows: list[dict[str, Any]] = DeltaTable(str(path)).to_pyarrow_table().to_pylist()
+    return sorted(rows, key=lambda r: str(r["customer_id"]))
+
+
+def test_the_pipeline_runs_on_local_pyspark(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet
+    from deltalake import DeltaTable
+
+    lake = tmp_path / "lake"
+    monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(lake))
+    write_lake(lake, CUSTOMERS, EVENTS)
+    order, notebooks = render("dev")
+    assert order == ["customer_activity", "region_summary", "customer_latest"]
+    for name in order:
+        run_notebook(name, notebooks[name])
+
+    curated = lake / ACCOUNT / "curated" / "lakedemo"
+    activity = delta_rows(curated / "customer_activity")
+    assert [(r["customer_id"], r["region"], r["events"]) for r in activity] == [
+        ("c1", "north", 2),
+        ("c2", "south", 1),
+        ("c3", "north", 0),
+        ("c4", "south", 0),
+    ]
+    assert sorted(p.name for p in (curated / "customer_activity").glob("region=*")) == [
+        "region=north",
+        "region=south",
+    ]
+    summary = pyarrow.parquet.read_table(curated / "region_summary").to_pylist()
+    assert sorted((r["region"], r["customers"], r["events"]) for r in summary) == [
+        ("north", 2, 2),
+        ("south", 2, 1),
+    ]
+    assert len(delta_rows(curated / "customer_latest")) == 4
+
+    # A second run with new data: customer_latest is upserted (merge), not replaced.
+    write_lake(lake, [*CUSTOMERS, "c5,south,5"], [*EVENTS, {"customer_id": "c1", "page": "/"}])
+    for name in order:
+        run_notebook(name, notebooks[name])
+    latest = delta_rows(curated / "customer_latest")
+    assert [(r["customer_id"], r["events"]) for r in latest] == [
+        ("c1", 3),
+        ("c2", 1),
+        ("c3", 0),
+        ("c4", 0),
+        ("c5", 0),
+    ]
+    assert DeltaTable(str(curated / "customer_latest")).version() == 1  # one write, then one merge
+
+
+def test_a_failing_expectation_stops_the_run_before_the_write(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = tmp_path / "lake"
+    monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(lake))
+    write_lake(lake, CUSTOMERS, EVENTS)
+    _, notebooks = render("strict")
+    with pytest.raises(Exception) as failure:
+        run_notebook("customer_activity", notebooks["customer_activity"])
+    assert type(failure.value).__name__ == "DataQualityError"
+    assert (
+        str(failure.value)
+        == "expectation failed on customer_activity: row count is below the minimum 1000 (4 rows)"
+    )
+    assert not (lake / ACCOUNT / "curated" / "lakedemo" / "customer_activity").exists()
