@@ -10,7 +10,7 @@ install:
 	$(PIP) install -q -c constraints.txt -e .
 
 install-test:
-	$(PIP) install -q -c constraints.txt -e ".[test,azure-checks]"
+	$(PIP) install -q -c constraints.txt -e ".[test,azure-checks,local,state-azure]"
 	npm install --silent --no-audit --no-fund --prefix .ci/node azurite@3.35.0 >/dev/null
 
 demo: install
