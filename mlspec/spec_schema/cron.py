@@ -5,7 +5,7 @@ Azure ML's SDK accepts nonsense cron strings, so mlspec checks them itself.
 
 from __future__ import annotations
 
-_FIELDS = (
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
@@ -37,7 +37,7 @@ def _part_problem(part: str, low: int, high: int, names: dict[str, int]) -> str 
         return "empty list item"
     body, slash, step = part.partition("/")
     if slash:
-        if not step.isdigit() or int(step) == 0:
+        if not _is_number(step) or int(step) == 0:
             return f"step {step!r} must be a positive number"
         if int(step) > high:
             return f"step {step} is larger than {high}"
@@ -57,6 +57,11 @@ def _part_problem(part: str, low: int, high: int, names: dict[str, int]) -> str 
 
 
 def _value(text: str, names: dict[str, int]) -> int | None:
-    if text.isdigit():
+    if _is_number(text):
         return int(text)
     return names.get(text.upper())
+
+
+def _is_number(text: str) -> bool:
+    # str.isdigit() is true for "²" and "٣" too, and int() refuses thousands of digits: both used to crash.
+    return text.isascii() and text.isdigit() and len(text) <= 9

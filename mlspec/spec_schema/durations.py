@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-DURATION = re.compile(r"(\d+)([mhd])")
+DURATION = re.compile(r"0*([0-9]{1,9})([mhd])")
+"""ASCII digits only (``\\d`` takes any script's), and few enough that ``int()`` cannot refuse them."""
 _MINUTES = {"m": 1, "h": 60, "d": 1440}
 MAX_MINUTES = 366 * 1440
 

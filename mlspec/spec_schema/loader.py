@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -36,6 +36,8 @@ recursively in C: tens of thousands of levels overflow the C stack and kill the 
 
 _MAX_INT_BITS = 1024
 """Integers past this cannot be printed (Python refuses ``str()`` of very long numbers)."""
+
+_QUOTE_IT = "quote the value to keep it as text"
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -93,8 +95,24 @@ def _child(node: yaml.Node, part: str | int, *, want_key: bool) -> yaml.Node | N
     return None
 
 
+class _Position(Protocol):
+    """What a problem needs of a mark: PyYAML's ``yaml.Mark`` and libyaml's event marks both have it."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class _Spot:
+    line: int
+    column: int
+
+
 class _LoadProblem(Exception):
-    def __init__(self, code: str, message: str, mark: yaml.Mark | None, hint: str | None = None) -> None:
+    def __init__(self, code: str, message: str, mark: _Position | None, hint: str | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.mark, self.hint = code, message, mark, hint
 
@@ -106,13 +124,13 @@ _TAG_OF_PLAIN_SCALAR: dict[str, str] = {}
 class _SpecConstructor(yaml.CSafeLoader):
     """libyaml's parser with a constructor that refuses duplicate and non-string keys."""
 
-    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         # libyaml calls back into Python for every node; for plain scalars the answer depends only
         # on the text (this loader has no path resolvers), so remember it.
         if kind is yaml.ScalarNode and implicit[0]:
             tag = _TAG_OF_PLAIN_SCALAR.get(value)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
                 if len(_TAG_OF_PLAIN_SCALAR) < 100_000:
                     _TAG_OF_PLAIN_SCALAR[value] = tag
             return tag
@@ -128,14 +146,13 @@ class _SpecConstructor(yaml.CSafeLoader):
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
             tag = str(node.tag).rsplit(":", 1)[-1]
-            raise _LoadProblem(
-                "MLS001", f"{shown} is not a valid {tag}", node.start_mark, "quote the value to keep it as text"
-            ) from exc
+            message = f"{shown} is not a valid {tag}"
+            raise _LoadProblem("MLS001", message, node.start_mark, _QUOTE_IT) from exc
         if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
-            raise _LoadProblem("MLS001", "the number is too large", node.start_mark, "quote the value to keep it as text")
+            raise _LoadProblem("MLS001", "the number is too large", node.start_mark, _QUOTE_IT)
         return value
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         self.check_mapping_keys(node)
         self.flatten_mapping(node)
         mapping: dict[Any, Any] = {}
@@ -223,9 +240,17 @@ def parse_spec(raw: bytes | str, file: str = "<string>") -> SpecDocument:
         where = (problem.mark.line + 1, problem.mark.column + 1) if problem.mark else (1, 1)
         raise MlspecError([_diag(problem.code, problem.message, file, where, problem.hint)]) from None
     except yaml.MarkedYAMLError as exc:  # constructor errors (bad timestamps, unknown tags)
-        problem = _syntax_problem(exc, text)
-        where = (problem.mark.line + 1, problem.mark.column + 1) if problem.mark else (1, 1)
-        raise MlspecError([_diag(problem.code, problem.message, file, where, problem.hint)]) from None
+        syntax = _syntax_problem(exc, text)
+        where = (syntax.mark.line + 1, syntax.mark.column + 1) if syntax.mark else (1, 1)
+        raise MlspecError([_diag(syntax.code, syntax.message, file, where, syntax.hint)]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids (control characters, U+FFFE)
+        # libyaml reads the text as UTF-8: ``position`` counts bytes.
+        before = text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "replace")
+        where = (before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"YAML syntax error: unacceptable character #x{code:04x}: {exc.reason}"
+        hint = "remove it; inside double quotes a control character can be written as an escape (\\x07)"
+        raise MlspecError([_diag("MLS001", message, file, where, hint)]) from None
     except RecursionError:
         raise MlspecError(
             [_diag("MLS001", "YAML syntax error: the document is nested too deeply", file, (1, 1))]
@@ -317,8 +342,10 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> _LoadProblem:
     return _LoadProblem("MLS001", f"YAML syntax error: {message}", mark, hint)
 
 
-def _tab_in_indentation(text: str, root: yaml.Node | None, *, only_line: int | None = None) -> _LoadProblem | None:
-    """A tab in leading whitespace (on ``only_line`` if given), unless it is content of a block scalar (e.g. SQL)."""
+def _tab_in_indentation(
+    text: str, root: yaml.Node | None, *, only_line: int | None = None
+) -> _LoadProblem | None:
+    """A tab in leading whitespace (on ``only_line`` if given), unless it is block scalar content (SQL)."""
     if "\t" not in text:
         return None
     block_content: dict[int, int] = {}  # line (0-based) -> indentation that starts the content
@@ -335,8 +362,8 @@ def _tab_in_indentation(text: str, root: yaml.Node | None, *, only_line: int | N
             continue
         if line in block_content and spaces >= 1:
             continue  # a tab after the block's own space indentation is content
-        mark = yaml.Mark("", match.end() - 1, line, spaces, None, None)
-        return _LoadProblem("MLS007", "tab character in indentation", mark, "indent YAML with spaces, never tabs")
+        hint = "indent YAML with spaces, never tabs"
+        return _LoadProblem("MLS007", "tab character in indentation", _Spot(line, spaces), hint)
     return None
 
 

@@ -25,9 +25,12 @@ class CheckContext:
     def warning(self, code: str, message: str, path: SpecPath, hint: str | None = None, *, at_key: bool = False) -> Diagnostic:
         return Diagnostic(code, Severity.WARNING, message, path, self.spec.locate(path, at_key=at_key), hint)
 
-    def source_error(self, code: str, message: str, path: SpecPath, hint: str | None = None) -> Diagnostic:
+    def source_error(
+        self, code: str, message: str, path: SpecPath, hint: str | None = None, *, at_key: bool = False
+    ) -> Diagnostic:
         """An error at a path of the source document itself (e.g. inside ``environments``)."""
-        return Diagnostic(code, Severity.ERROR, message, path, self.spec.document.locate(path), hint)
+        location = self.spec.document.locate(path, at_key=at_key)
+        return Diagnostic(code, Severity.ERROR, message, path, location, hint)
 
     def source_warning(self, code: str, message: str, path: SpecPath, hint: str | None = None) -> Diagnostic:
         return Diagnostic(code, Severity.WARNING, message, path, self.spec.document.locate(path), hint)

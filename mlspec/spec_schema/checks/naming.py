@@ -113,6 +113,6 @@ def _name(
     message = f"invalid {rule.what} name {value!r}: {problem}"
     hint = f"{rule.what} names: {rule.min_length}-{rule.max_length} characters, {rule.rule}"
     if source:
-        yield ctx.source_error("MLS401", message, path, hint)
+        yield ctx.source_error("MLS401", message, path, hint, at_key=at_key)
     else:
         yield ctx.error("MLS401", message, path, hint, at_key=at_key)

@@ -64,7 +64,9 @@ def redact(diagnostics: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]
     """Other checks may quote a value (a bad name, a bad URL); never let them quote a secret."""
     if not secrets:
         return diagnostics
-    fragments = sorted({f for s in secrets for f in (s, s[:37]) if len(f) >= 8}, key=len, reverse=True)
+    # structure's _shown quotes repr(value)[:37] + "...": the opening quote and 36 characters, escaped.
+    shown = {f for s in secrets for f in (repr(s)[1:-1], repr(s)[1:37])}
+    fragments = sorted({f for f in (*secrets, *shown) if len(f) >= 8}, key=len, reverse=True)
 
     def clean(text: str | None) -> str | None:
         if text is None:
