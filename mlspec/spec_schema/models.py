@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 API_VERSION = "mlspec/v1"
 
@@ -331,11 +331,25 @@ class Replicas(SpecModel):
     target_cpu_percent: int = Field(70, ge=1, le=100)
 
 
+def _number_as_quantity(value: Any) -> Any:
+    """Kubernetes users write ``cpu: 2`` or ``cpu: 0.5``; keep every quantity as its text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_number_as_quantity),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}]}),
+]
+
+
 class Resources(SpecModel):
-    cpu: str = Field("500m", description="CPU request (Kubernetes quantity).")
-    memory: str = Field("1Gi", description="Memory request (Kubernetes quantity).")
-    cpu_limit: str | None = Field(None, description="CPU limit; the request when absent.")
-    memory_limit: str | None = Field(None, description="Memory limit; the request when absent.")
+    cpu: Quantity = Field("500m", description="CPU request (Kubernetes quantity).")
+    memory: Quantity = Field("1Gi", description="Memory request (Kubernetes quantity).")
+    cpu_limit: Quantity | None = Field(None, description="CPU limit; the request when absent.")
+    memory_limit: Quantity | None = Field(None, description="Memory limit; the request when absent.")
 
 
 class Network(SpecModel):

@@ -271,10 +271,20 @@ def test_kubernetes_quantities_are_accepted(validate: Validate, resources: str) 
     validate(contract_with((RESOURCES, f"resources: {resources}"))).assert_clean()
 
 
-def test_unquoted_number_quantity_is_a_yaml_number_not_a_quantity(validate: Validate) -> None:
-    text = contract_with((RESOURCES, "resources: {cpu: 0.5, memory: 1Gi}"))
-    found = validate(text).only("MLS102", "'cpu' must be a string, got the number 0.5", "0.5")
-    assert found.hint is not None and "quote the value" in found.hint
+def test_unquoted_number_quantity_is_accepted_as_kubernetes_users_write_it(validate: Validate) -> None:
+    from mlspec import api
+    from mlspec.spec_schema.loader import parse_spec
+
+    text = contract_with((RESOURCES, "resources: {cpu: 0.5, memory: 1Gi, cpu_limit: 2}"))
+    resolved = api.resolve(parse_spec(text, "mlproject.yaml"), "dev", environ={})
+    assert resolved.ok, resolved.diagnostics
+    assert resolved.model is not None and resolved.model.deployment is not None
+    assert (resolved.model.deployment.resources.cpu, resolved.model.deployment.resources.cpu_limit) == ("0.5", "2")
+
+
+def test_boolean_quantity_is_still_a_type_error(validate: Validate) -> None:
+    text = contract_with((RESOURCES, "resources: {cpu: true, memory: 1Gi}"))
+    validate(text).only("MLS102", "'cpu' must be a string, got the boolean true", "true", after="cpu:")
 
 
 # --- MLS406 rollout -------------------------------------------------------------------------------

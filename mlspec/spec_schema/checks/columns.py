@@ -175,7 +175,7 @@ def _monitored_features(ctx: CheckContext) -> Iterator[Diagnostic]:
     trained = ctx.model.model.training.features
     for i, alert in enumerate(monitoring.alerts):
         for j, feature in enumerate(alert.features or []):
-            if feature not in trained:
+            if _missing(feature, trained):
                 yield ctx.error(
                     "MLS309",
                     f"alert {alert.name!r} monitors {feature!r}, which is not a training feature",

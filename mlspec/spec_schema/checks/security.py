@@ -31,8 +31,10 @@ CREDENTIAL_PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = 
 )
 
 SECRET_KEY_NAMES = re.compile(
-    r"(?i)(?:^|[_-])(?:password|passwd|pwd|secret|client[_-]?secret|token|api[_-]?key|access[_-]?key|account[_-]?key|"
-    r"sas|sas[_-]?token|connection[_-]?string|private[_-]?key)$"
+    # A secret word as a whole segment of the key, so Spark's own option names are caught too:
+    # fs.azure.account.key.<account>.dfs.core.windows.net, fs.azure.sas.<container>..., ...oauth2.client.secret
+    r"(?i)(?:^|[._-])(?:password|passwd|pwd|secret|client[_.-]?secret|token|api[_-]?key|access[_-]?key|"
+    r"account[_.-]?key|sas|sas[_-]?token|connection[_-]?string|private[_-]?key)(?:$|\.)"
 )
 _REFERENCE_ONLY = re.compile(r"^\$\{[^{}]+\}$")
 
