@@ -38,7 +38,9 @@ def _wall(command: list[str], runs: int, expect: int = 0) -> list[float]:
         done = subprocess.run(command, capture_output=True, check=False)
         times.append(time.perf_counter() - start)
         if done.returncode != expect:
-            sys.exit(f"{command} exited {done.returncode}: {done.stdout.decode()[-500:]} {done.stderr.decode()[-500:]}")
+            sys.exit(
+                f"{command} exited {done.returncode}: {done.stdout.decode()[-500:]} {done.stderr.decode()[-500:]}"
+            )
     return times
 
 
@@ -71,7 +73,9 @@ def main() -> None:
     parser.add_argument("--specs", type=int, default=1000)
     args = parser.parse_args()
     mlspec = _script("mlspec")
-    print(f"python {sys.version.split()[0]}, spec {SPEC.relative_to(ROOT)} ({len(SPEC.read_text().splitlines())} lines)")
+    print(
+        f"python {sys.version.split()[0]}, spec {SPEC.relative_to(ROOT)} ({len(SPEC.read_text().splitlines())} lines)"
+    )
 
     _wall([mlspec, "validate", str(SPEC), "-q"], 2)  # warm the OS file cache, not Python
     ours = _wall([mlspec, "validate", str(SPEC), "-q"], args.runs)
@@ -82,7 +86,9 @@ def main() -> None:
         _wall(command, 2)
         theirs = _wall(command, args.runs)
         ratio = statistics.median(theirs) / statistics.median(ours)
-        print(f"    check-jsonschema (schema only), same file:  {_summary(theirs)}  -> mlspec is {ratio:.1f}x faster")
+        print(
+            f"    check-jsonschema (schema only), same file:  {_summary(theirs)}  -> mlspec is {ratio:.1f}x faster"
+        )
     else:
         print("    check-jsonschema not installed: pip install check-jsonschema")
 
@@ -90,8 +96,10 @@ def main() -> None:
     runs = 3
     times = _wall([mlspec, "validate", str(folder), "-q"], runs)
     best = min(times)
-    print(f"(b) mlspec validate over {args.specs} specs in one call: best {best:.2f} s = {args.specs / best:.0f} specs/s "
-          f"({_summary(times)})")
+    print(
+        f"(b) mlspec validate over {args.specs} specs in one call: best {best:.2f} s = {args.specs / best:.0f} specs/s "
+        f"({_summary(times)})"
+    )
 
 
 if __name__ == "__main__":

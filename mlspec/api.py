@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, Severity, has_errors, sort_key
@@ -25,7 +24,9 @@ if TYPE_CHECKING:
     from mlspec.compiler.build import BuildResult
 
 SPEC_FILE_NAME = "mlproject.yaml"
-_SKIPPED_DIRS = frozenset({".git", ".mlspec", "build", "node_modules", ".venv", "venv", "__pycache__", ".tox"})
+_SKIPPED_DIRS = frozenset(
+    {".git", ".mlspec", "build", "node_modules", ".venv", "venv", "__pycache__", ".tox"}
+)
 
 
 @dataclass
@@ -161,12 +162,16 @@ def validate(
         dict(os.environ if environ is None else environ),
         strict,
     )
-    workers = jobs if jobs is not None else (min(os.cpu_count() or 1, 8) if len(files) >= _PARALLEL_FROM else 1)
+    workers = (
+        jobs if jobs is not None else (min(os.cpu_count() or 1, 8) if len(files) >= _PARALLEL_FROM else 1)
+    )
     if workers <= 1 or len(files) < 2:
         return ValidationReport([task(f) for f in files])
     import multiprocessing
 
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
     with context.Pool(workers) as pool:
         results = pool.map(task, files, chunksize=max(1, len(files) // (workers * 4)))
     return ValidationReport(results)
@@ -205,7 +210,11 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
     missing: list[str] = []
     for raw in paths:
         text = str(raw)
-        candidates = [Path(p) for p in sorted(glob.glob(text, recursive=True))] if glob.has_magic(text) else [Path(text)]
+        candidates = (
+            [Path(p) for p in sorted(glob.glob(text, recursive=True))]
+            if glob.has_magic(text)
+            else [Path(text)]
+        )
         matched = False
         for candidate in candidates:
             if candidate.is_dir():

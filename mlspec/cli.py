@@ -83,15 +83,24 @@ def handle_errors(func: F) -> F:
 
 
 def env_option(func: F) -> F:
-    return click.option("--env", "environment", metavar="NAME", help="Environment (default: the one marked default: true, else local).")(func)
+    return click.option(
+        "--env",
+        "environment",
+        metavar="NAME",
+        help="Environment (default: the one marked default: true, else local).",
+    )(func)
 
 
 def var_option(func: F) -> F:
-    return click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeatable).")(func)
+    return click.option(
+        "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeatable)."
+    )(func)
 
 
 def color_option(func: F) -> F:
-    return click.option("--no-color", is_flag=True, help="Plain output even on a terminal (also: NO_COLOR).")(func)
+    return click.option("--no-color", is_flag=True, help="Plain output even on a terminal (also: NO_COLOR).")(
+        func
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -105,7 +114,13 @@ def cli() -> None:
 @env_option
 @click.option("--all-envs", is_flag=True, help="Validate every environment (and local).")
 @var_option
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "github", "sarif"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github", "sarif"]),
+    default="text",
+    show_default=True,
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
 @color_option
@@ -154,7 +169,12 @@ def schema() -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--template", type=click.Choice(["tabular", "images"]), default="tabular", show_default=True)
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Where to create it (default: ./NAME).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to create it (default: ./NAME).",
+)
 @handle_errors
 def init(name: str, template: str, directory: Path | None) -> None:
     """Scaffold a valid project folder NAME."""
@@ -171,8 +191,18 @@ def init(name: str, template: str, directory: Path | None) -> None:
 @click.argument("path", default="mlproject.yaml", metavar="[PATH]")
 @env_option
 @var_option
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: build/<env>/ beside the spec).")
-@click.option("--check", "deep_check", is_flag=True, help="Also check every artifact with the Azure SDKs' own offline validators (slower).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: build/<env>/ beside the spec).",
+)
+@click.option(
+    "--check",
+    "deep_check",
+    is_flag=True,
+    help="Also check every artifact with the Azure SDKs' own offline validators (slower).",
+)
 @click.option("-q", "--quiet", is_flag=True)
 @color_option
 @handle_errors
@@ -201,7 +231,10 @@ def build(
 
         problems = check_build_dir(target)
         for problem in problems:
-            click.echo(f"{target / problem.artifact}:{problem.where}: error ({problem.checker}): {problem.message}", err=True)
+            click.echo(
+                f"{target / problem.artifact}:{problem.where}: error ({problem.checker}): {problem.message}",
+                err=True,
+            )
         if problems:
             click.echo(f"{len(problems)} artifact problem(s) found by the platform checks", err=True)
             sys.exit(EXIT_INVALID)
@@ -216,7 +249,13 @@ def build(
 @click.argument("path", default="mlproject.yaml", metavar="[PATH]")
 @env_option
 @var_option
-@click.option("--format", "output_format", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid", show_default=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["mermaid", "dot", "json"]),
+    default="mermaid",
+    show_default=True,
+)
 @handle_errors
 def graph(path: str, environment: str | None, variables: tuple[str, ...], output_format: str) -> None:
     """Draw the resource graph (addresses, kinds, dependencies)."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 SpecPath = tuple[str | int, ...]
 """A path into the spec document: mapping keys and sequence indexes."""
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -45,13 +45,23 @@ class Diagnostic:
 
     @classmethod
     def error(
-        cls, code: str, message: str, path: SpecPath = (), location: Location | None = None, hint: str | None = None
+        cls,
+        code: str,
+        message: str,
+        path: SpecPath = (),
+        location: Location | None = None,
+        hint: str | None = None,
     ) -> Diagnostic:
         return cls(code, Severity.ERROR, message, path, location, hint)
 
     @classmethod
     def warning(
-        cls, code: str, message: str, path: SpecPath = (), location: Location | None = None, hint: str | None = None
+        cls,
+        code: str,
+        message: str,
+        path: SpecPath = (),
+        location: Location | None = None,
+        hint: str | None = None,
     ) -> Diagnostic:
         return cls(code, Severity.WARNING, message, path, location, hint)
 

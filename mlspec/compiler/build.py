@@ -73,7 +73,9 @@ def compile_spec(spec: ResolvedSpec, model: MLProject) -> BuildResult:
     try:
         ordered = topological_order(out.resources)
     except ValueError as exc:  # a compiler bug, never user input: say so plainly
-        raise MlspecError([Diagnostic.error("MLS699", f"internal error: {exc}", (), spec.locate(()))]) from None
+        raise MlspecError(
+            [Diagnostic.error("MLS699", f"internal error: {exc}", (), spec.locate(()))]
+        ) from None
     env = model.environments.get(spec.environment)
     manifest = Manifest(
         project=model.project.name,
@@ -106,8 +108,8 @@ def payload(out: ArtifactSet, resource: Resource) -> dict[str, Any]:
 
 def resolve_pointer(data: Any, pointer: str) -> Any:
     """RFC 6901 JSON pointer lookup."""
-    for token in pointer.lstrip("/").split("/") if pointer else []:
-        token = token.replace("~1", "/").replace("~0", "~")
+    for raw in pointer.lstrip("/").split("/") if pointer else []:
+        token = raw.replace("~1", "/").replace("~0", "~")
         data = data[int(token)] if isinstance(data, list) else data[token]
     return data
 

@@ -25,7 +25,11 @@ def check_artifacts(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
 def _dangling_dependencies(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
     known: set[Address] = {r.address for r in out.resources}
     return [
-        ctx.error("MLS699", f"internal error: {r.address} depends on {dep}, which the build does not produce", r.source)
+        ctx.error(
+            "MLS699",
+            f"internal error: {r.address} depends on {dep}, which the build does not produce",
+            r.source,
+        )
         for r in out.resources
         for dep in r.depends_on
         if dep not in known

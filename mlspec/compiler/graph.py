@@ -129,7 +129,9 @@ class Manifest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         if data.get("version") != MANIFEST_VERSION:
-            raise ValueError(f"unsupported manifest version {data.get('version')!r} (this mlspec reads {MANIFEST_VERSION})")
+            raise ValueError(
+                f"unsupported manifest version {data.get('version')!r} (this mlspec reads {MANIFEST_VERSION})"
+            )
         resources: list[Resource] = []
         hashes: dict[Address, str] = {}
         for entry in data["resources"]:
@@ -171,7 +173,7 @@ def topological_order(resources: Iterable[Resource]) -> list[Resource]:
     Raises ``ValueError`` naming the cycle if there is one (a compiler bug, never user input).
     """
     by_address = {r.address: r for r in resources}
-    indegree = {a: 0 for a in by_address}
+    indegree = dict.fromkeys(by_address, 0)
     dependants: dict[Address, list[Address]] = {a: [] for a in by_address}
     for r in by_address.values():
         for dep in r.depends_on:

@@ -24,7 +24,9 @@ def _json(manifest: Manifest) -> str:
             for r in manifest.resources
         ],
         "edges": [
-            {"from": str(dep), "to": str(r.address)} for r in manifest.resources for dep in sorted(r.depends_on)
+            {"from": str(dep), "to": str(r.address)}
+            for r in manifest.resources
+            for dep in sorted(r.depends_on)
         ],
     }
     return json.dumps(document, indent=2) + "\n"
@@ -57,7 +59,11 @@ def _dot_quote(text: str) -> str:
 
 
 def _dot(manifest: Manifest) -> str:
-    lines = [f"digraph {_dot_quote(manifest.project + '/' + manifest.environment)} {{", "  rankdir=LR;", "  node [shape=box];"]
+    lines = [
+        f"digraph {_dot_quote(manifest.project + '/' + manifest.environment)} {{",
+        "  rankdir=LR;",
+        "  node [shape=box];",
+    ]
     services = sorted({r.address.service for r in manifest.resources})
     for service in services:
         lines.append(f"  subgraph {_dot_quote('cluster_' + service)} {{")

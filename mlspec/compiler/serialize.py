@@ -30,13 +30,23 @@ _ArtifactDumper.add_representer(str, _str_presenter)
 
 def to_yaml(value: Any) -> bytes:
     return yaml.dump(
-        value, Dumper=_ArtifactDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1_000_000
+        value,
+        Dumper=_ArtifactDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
     ).encode("utf-8")
 
 
 def to_yaml_documents(values: list[Any]) -> bytes:
     return yaml.dump_all(
-        values, Dumper=_ArtifactDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1_000_000
+        values,
+        Dumper=_ArtifactDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
     ).encode("utf-8")
 
 

@@ -8,7 +8,14 @@ from typing import TextIO
 from mlspec.api import ValidationReport
 from mlspec.diagnostics import Diagnostic
 
-_RED, _YELLOW, _BOLD, _DIM, _GREEN, _RESET = "\033[31m", "\033[33m", "\033[1m", "\033[2m", "\033[32m", "\033[0m"
+_RED, _YELLOW, _BOLD, _DIM, _GREEN, _RESET = (
+    "\033[31m",
+    "\033[33m",
+    "\033[1m",
+    "\033[2m",
+    "\033[32m",
+    "\033[0m",
+)
 
 
 def format_diagnostic(d: Diagnostic, *, color: bool) -> str:
@@ -35,7 +42,9 @@ def write_text(report: ValidationReport, out: TextIO, color: bool) -> None:
     errors, warnings = report.error_count, report.warning_count
     noun = "spec" if files == 1 else "specs"
     if report.ok:
-        summary = f"{files} {noun} valid" + (f", {warnings} warning{'s' * (warnings != 1)}" if warnings else "")
+        summary = f"{files} {noun} valid" + (
+            f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+        )
         out.write((f"{_GREEN}{summary}{_RESET}" if color else summary) + "\n")
     else:
         invalid = sum(1 for f in report.files if not f.ok)

@@ -13,7 +13,12 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
         "month",
         1,
         12,
-        {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)},
+        {
+            m: i
+            for i, m in enumerate(
+                ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1
+            )
+        },
     ),
     ("day of week", 0, 7, {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}),
 )

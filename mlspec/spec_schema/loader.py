@@ -70,17 +70,6 @@ class SpecDocument:
             node = child
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
-    def has_path(self, path: SpecPath) -> bool:
-        value: Any = self.data
-        for part in path:
-            if isinstance(value, dict) and isinstance(part, str) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
-                value = value[part]
-            else:
-                return False
-        return True
-
 
 def _child(node: yaml.Node, part: str | int, *, want_key: bool) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode) and isinstance(part, str):
@@ -192,7 +181,9 @@ def load_spec(path: Path | str) -> SpecDocument:
     try:
         raw = Path(path).read_bytes() if Path(path).stat().st_size <= MAX_SPEC_BYTES else None
     except OSError as exc:
-        raise MlspecError([_diag("MLS000", f"cannot read the spec: {exc.strerror or exc}", file, None)]) from exc
+        raise MlspecError(
+            [_diag("MLS000", f"cannot read the spec: {exc.strerror or exc}", file, None)]
+        ) from exc
     if raw is None:
         raise MlspecError(
             [
@@ -212,7 +203,9 @@ def parse_spec(raw: bytes | str, file: str = "<string>") -> SpecDocument:
     """Parse spec text (``bytes`` are decoded as strict UTF-8)."""
     text = _decode(raw, file) if isinstance(raw, bytes) else raw
     if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
-        raise MlspecError([_diag("MLS005", f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB", file, (1, 1))])
+        raise MlspecError(
+            [_diag("MLS005", f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB", file, (1, 1))]
+        )
     loader = _SpecConstructor(text)
     try:
         try:
@@ -231,7 +224,9 @@ def parse_spec(raw: bytes | str, file: str = "<string>") -> SpecDocument:
             raise _LoadProblem("MLS008", "the spec is empty", None, "start from `mlspec init NAME`")
         if not isinstance(root, yaml.MappingNode):
             raise _LoadProblem(
-                "MLS008", "the spec's top level must be a mapping (apiVersion:, project:, ...)", root.start_mark
+                "MLS008",
+                "the spec's top level must be a mapping (apiVersion:, project:, ...)",
+                root.start_mark,
             )
         if _ANCHOR.search(text):  # no anchor, no alias: the common case skips the walk
             _check_alias_expansion(root)

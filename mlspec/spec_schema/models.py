@@ -56,9 +56,13 @@ class Project(SpecModel):
         examples=["churn"],
     )
     description: str | None = Field(None, description="What the project predicts and for whom.")
-    owner: str | None = Field(None, description="Team or person answering for it (e-mail).", examples=["ml-team@contoso.com"])
+    owner: str | None = Field(
+        None, description="Team or person answering for it (e-mail).", examples=["ml-team@contoso.com"]
+    )
     tags: dict[str, str] = Field(
-        default_factory=dict, description="Azure tags put on every resource.", examples=[{"cost-center": "4711"}]
+        default_factory=dict,
+        description="Azure tags put on every resource.",
+        examples=[{"cost-center": "4711"}],
     )
 
 
@@ -76,18 +80,30 @@ class Workspace(SpecModel):
     """The existing Azure resources this project deploys into (one set per environment)."""
 
     subscription_id: str = Field(description="Azure subscription GUID.", examples=["${var.subscription_id}"])
-    tenant_id: str | None = Field(None, description="Entra ID tenant GUID (workload identity, Key Vault CSI).")
-    resource_group: str = Field(description="Resource group of the workspace resources.", examples=["rg-churn-${environment.name}"])
+    tenant_id: str | None = Field(
+        None, description="Entra ID tenant GUID (workload identity, Key Vault CSI)."
+    )
+    resource_group: str = Field(
+        description="Resource group of the workspace resources.", examples=["rg-churn-${environment.name}"]
+    )
     location: str = Field(description="Azure region.", examples=["westeurope"])
-    machine_learning: str | None = Field(None, description="Azure ML workspace name.", examples=["mlw-churn-${environment.name}"])
+    machine_learning: str | None = Field(
+        None, description="Azure ML workspace name.", examples=["mlw-churn-${environment.name}"]
+    )
     synapse: str | None = Field(None, description="Synapse workspace name.")
     spark_pool: str | None = Field(None, description="Default Synapse Spark pool.", examples=["sparkpool01"])
     key_vault: str | None = Field(None, description="Key Vault holding the project's secrets.")
-    container_registry: str | None = Field(None, description="Azure Container Registry name (images are pushed here only).")
+    container_registry: str | None = Field(
+        None, description="Azure Container Registry name (images are pushed here only)."
+    )
     kubernetes: str | None = Field(None, description="AKS cluster name.")
-    log_analytics: str | None = Field(None, description="Log Analytics workspace for alerts and prediction logs.")
+    log_analytics: str | None = Field(
+        None, description="Log Analytics workspace for alerts and prediction logs."
+    )
     storage_account: str | None = Field(None, description="ADLS Gen2 (hierarchical namespace) account.")
-    application_insights: str | None = Field(None, description="Application Insights resource for serving telemetry.")
+    application_insights: str | None = Field(
+        None, description="Application Insights resource for serving telemetry."
+    )
 
 
 # --- environments --------------------------------------------------------------------------
@@ -100,7 +116,8 @@ class Environment(SpecModel):
     default: bool = Field(False, description="The environment used when --env is not given.")
     protect: bool = Field(False, description="Refuse deletes and destroy without --allow-destroy.")
     provider: Literal["azure", "local"] = Field(
-        "azure", description="Where apply deploys: Azure, or the embedded local provider (the `local` environment always is)."
+        "azure",
+        description="Where apply deploys: Azure, or the embedded local provider (the `local` environment always is).",
     )
     variables: dict[str, Scalar] = Field(default_factory=dict, description="Values for declared variables.")
     overrides: dict[str, Any] = Field(
@@ -140,7 +157,9 @@ class Principal(SpecModel):
 
 class Grant(SpecModel):
     principal: Principal
-    role: str = Field(description="Built-in role name or role definition GUID.", examples=["AzureML Data Scientist"])
+    role: str = Field(
+        description="Built-in role name or role definition GUID.", examples=["AzureML Data Scientist"]
+    )
     scope: str = Field(
         description="A workspace key (machine_learning, storage_account, key_vault, ...) or a source/transform name.",
         examples=["machine_learning"],
@@ -158,7 +177,9 @@ class SecretRef(SpecModel):
 
 class Access(SpecModel):
     grants: list[Grant] = Field(default_factory=list, description="RBAC role assignments rendered as ARM.")
-    secrets: dict[str, SecretRef] = Field(default_factory=dict, description="Key Vault references by local name.")
+    secrets: dict[str, SecretRef] = Field(
+        default_factory=dict, description="Key Vault references by local name."
+    )
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -170,26 +191,30 @@ class Source(SpecModel):
         examples=["abfss://raw@${var.lake_account}.dfs.core.windows.net/crm/customers/"],
     )
     format: SourceFormat = Field(description="csv | parquet | json | delta | text | binary")
-    options: dict[str, Scalar] = Field(default_factory=dict, description="Spark reader options.", examples=[{"header": True}])
+    options: dict[str, Scalar] = Field(
+        default_factory=dict, description="Spark reader options.", examples=[{"header": True}]
+    )
     schema_: dict[str, str] | None = Field(
         None,
         alias="schema",
         description="Column → Spark SQL type; enforced on read and used to check features.",
         examples=[{"customer_id": "string", "tenure_months": "int"}],
     )
-    glob: str | None = Field(None, description="File name pattern (pathGlobFilter), e.g. for media files.", examples=["*.wav"])
+    glob: str | None = Field(
+        None, description="File name pattern (pathGlobFilter), e.g. for media files.", examples=["*.wav"]
+    )
     description: str | None = None
-
-
-class SparkSettings(SpecModel):
-    pool: str | None = Field(None, description="Synapse Spark pool; the workspace's spark_pool when absent.")
-    executor_size: ExecutorSize = "Small"
-    executors: ExecutorRange = Field(default_factory=lambda: ExecutorRange())
 
 
 class ExecutorRange(SpecModel):
     min: int = Field(2, ge=1, le=200)
     max: int = Field(2, ge=1, le=200)
+
+
+class SparkSettings(SpecModel):
+    pool: str | None = Field(None, description="Synapse Spark pool; the workspace's spark_pool when absent.")
+    executor_size: ExecutorSize = "Small"
+    executors: ExecutorRange = Field(default_factory=ExecutorRange)
 
 
 class TransformOutput(SpecModel):
@@ -199,7 +224,9 @@ class TransformOutput(SpecModel):
     merge_keys: list[str] = Field(default_factory=list, description="Columns matched on when mode is merge.")
     partition_by: list[str] = Field(default_factory=list)
     schema_: dict[str, str] | None = Field(
-        None, alias="schema", description="Declared output columns (used when they cannot be read from the SQL)."
+        None,
+        alias="schema",
+        description="Declared output columns (used when they cannot be read from the SQL).",
     )
 
 
@@ -245,12 +272,16 @@ class Expectation(SpecModel):
 
 class Transform(SpecModel):
     inputs: list[str] = Field(min_length=1, description="Sources or other transforms (a DAG).")
-    sql: str | None = Field(None, description="Spark SQL over the inputs, each registered as a view by its name.")
+    sql: str | None = Field(
+        None, description="Spark SQL over the inputs, each registered as a view by its name."
+    )
     python: str | None = Field(
-        None, description="Path to a .py file defining transform(spark, **inputs) -> DataFrame.", examples=["transforms/features.py"]
+        None,
+        description="Path to a .py file defining transform(spark, **inputs) -> DataFrame.",
+        examples=["transforms/features.py"],
     )
     output: TransformOutput
-    spark: SparkSettings = Field(default_factory=lambda: SparkSettings())
+    spark: SparkSettings = Field(default_factory=SparkSettings)
     expectations: list[Expectation] = Field(default_factory=list)
     description: str | None = None
 
@@ -294,9 +325,9 @@ class Training(SpecModel):
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Estimator constructor arguments.")
     script: str | None = Field(None, description="The team's own training script, relative to the spec.")
-    split: Split = Field(default_factory=lambda: Split())
-    compute: Compute = Field(default_factory=lambda: Compute())
-    environment: PythonEnvironment = Field(default_factory=lambda: PythonEnvironment())
+    split: Split = Field(default_factory=Split)
+    compute: Compute = Field(default_factory=Compute)
+    environment: PythonEnvironment = Field(default_factory=PythonEnvironment)
 
     @model_validator(mode="after")
     def _estimator_or_script(self) -> Training:
@@ -357,12 +388,16 @@ class Network(SpecModel):
     subnet: str | None = Field(None, description="Subnet of the internal load balancer.")
     ip: str | None = Field(None, description="Static private IPv4 of the internal load balancer.")
     allow_from: list[str] = Field(default_factory=list, description="CIDRs allowed by the NetworkPolicy.")
-    allow_public: bool = Field(False, description="Explicitly allow a public load balancer (security policy).")
+    allow_public: bool = Field(
+        False, description="Explicitly allow a public load balancer (security policy)."
+    )
 
 
 class Rollout(SpecModel):
     strategy: Literal["rolling", "blue_green", "canary"] = "rolling"
-    canary_percent: int | None = Field(None, ge=1, le=99, description="Traffic share of the canary (canary only).")
+    canary_percent: int | None = Field(
+        None, ge=1, le=99, description="Traffic share of the canary (canary only)."
+    )
     max_surge: str | int = Field("25%", description="Rolling update maxSurge.")
     max_unavailable: str | int = Field(0, description="Rolling update maxUnavailable.")
 
@@ -373,22 +408,31 @@ class PredictionLog(SpecModel):
 
 
 class Identity(SpecModel):
-    client_id: str = Field(description="Client id of the user-assigned managed identity used by workload identity.")
+    client_id: str = Field(
+        description="Client id of the user-assigned managed identity used by workload identity."
+    )
 
 
 class Deployment(SpecModel):
     target: Literal["aks"] = "aks"
-    endpoint: str = Field(description="Endpoint name (DNS-1123 label); names the Kubernetes objects.", examples=["churn-scoring"])
+    endpoint: str = Field(
+        description="Endpoint name (DNS-1123 label); names the Kubernetes objects.",
+        examples=["churn-scoring"],
+    )
     namespace: str = Field("default", description="Kubernetes namespace (DNS-1123 label).")
-    replicas: Replicas = Field(default_factory=lambda: Replicas())
-    resources: Resources = Field(default_factory=lambda: Resources())
-    network: Network = Field(default_factory=lambda: Network())
+    replicas: Replicas = Field(default_factory=Replicas)
+    resources: Resources = Field(default_factory=Resources)
+    network: Network = Field(default_factory=Network)
     auth: Literal["key", "entra"] = "key"
-    secrets: list[str] = Field(default_factory=list, description="Names from access.secrets, mounted via the Key Vault CSI driver.")
-    rollout: Rollout = Field(default_factory=lambda: Rollout())
+    secrets: list[str] = Field(
+        default_factory=list, description="Names from access.secrets, mounted via the Key Vault CSI driver."
+    )
+    rollout: Rollout = Field(default_factory=Rollout)
     log_predictions: PredictionLog | None = None
     identity: Identity | None = None
-    port: int = Field(8080, ge=1024, le=65535, description="Container port of the scoring server (non-root: ≥ 1024).")
+    port: int = Field(
+        8080, ge=1024, le=65535, description="Container port of the scoring server (non-root: ≥ 1024)."
+    )
 
 
 # --- monitoring ------------------------------------------------------------------------------
@@ -396,7 +440,9 @@ class Deployment(SpecModel):
 
 class Notify(SpecModel):
     email: list[str] = Field(default_factory=list)
-    webhook: list[str] = Field(default_factory=list, description="HTTPS webhook URLs (no secrets in the URL).")
+    webhook: list[str] = Field(
+        default_factory=list, description="HTTPS webhook URLs (no secrets in the URL)."
+    )
 
 
 class Alert(SpecModel):
@@ -414,11 +460,13 @@ class Alert(SpecModel):
 
 class Retrain(SpecModel):
     schedule: str | None = Field(None, description="Cron, five fields, UTC.", examples=["0 3 * * 1"])
-    on_alerts: list[str] = Field(default_factory=list, description="Alerts (by name) that trigger retraining.")
+    on_alerts: list[str] = Field(
+        default_factory=list, description="Alerts (by name) that trigger retraining."
+    )
 
 
 class Monitoring(SpecModel):
-    notify: Notify = Field(default_factory=lambda: Notify())
+    notify: Notify = Field(default_factory=Notify)
     alerts: list[Alert] = Field(default_factory=list)
     retrain: Retrain | None = None
 
@@ -433,7 +481,9 @@ class Visual(SpecModel):
     x: str | None = None
     y: str | None = None
     columns: list[str] | None = None
-    table: str | None = Field(None, description="Table the visual reads; the report's first table when absent.")
+    table: str | None = Field(
+        None, description="Table the visual reads; the report's first table when absent."
+    )
 
 
 class Page(SpecModel):
@@ -467,9 +517,10 @@ class StateConfig(SpecModel):
     prefix: str | None = Field(None, description="Blob name prefix; the project name when absent.")
 
 
-
 class Moved(SpecModel):
-    from_: str = Field(alias="from", description="The old resource address.", examples=["synapse.notebook.features"])
+    from_: str = Field(
+        alias="from", description="The old resource address.", examples=["synapse.notebook.features"]
+    )
     to: str = Field(description="The new resource address.", examples=["synapse.notebook.customer_features"])
 
 
@@ -481,15 +532,12 @@ class MLProject(SpecModel):
     variables: dict[str, Variable] = Field(default_factory=dict)
     workspace: Workspace
     environments: dict[str, Environment] = Field(default_factory=dict)
-    access: Access = Field(default_factory=lambda: Access())
+    access: Access = Field(default_factory=Access)
     sources: dict[str, Source] = Field(default_factory=dict)
     transforms: dict[str, Transform] = Field(default_factory=dict)
     model: ModelSpec | None = None
     deployment: Deployment | None = None
     monitoring: Monitoring | None = None
     reports: list[Report] = Field(default_factory=list)
-    state: StateConfig = Field(default_factory=lambda: StateConfig(), description="State backend for plan/apply.")
+    state: StateConfig = Field(default_factory=StateConfig, description="State backend for plan/apply.")
     moved: list[Moved] = Field(default_factory=list, description="Renamed resources: old address → new.")
-
-
-SparkSettings.model_rebuild()

@@ -116,7 +116,9 @@ class _Problems:
         self.spec = spec
         self.items: list[Diagnostic] = []
 
-    def add(self, code: str, message: str, path: SpecPath, hint: str | None = None, *, source_path: bool = False) -> None:
+    def add(
+        self, code: str, message: str, path: SpecPath, hint: str | None = None, *, source_path: bool = False
+    ) -> None:
         location = self.spec.document.locate(path) if source_path else self.spec.locate(path)
         self.items.append(Diagnostic(code, Severity.ERROR, message, path, location, hint))
 
@@ -159,7 +161,14 @@ def resolve(
                     "set variables in the environment's `variables:`; the rest belongs in the base spec",
                     source_path=True,
                 )
-        merged = merge_patch(merged, {k: v for k, v in overlay.items() if k not in ("apiVersion", "environments", "variables", "moved")})
+        merged = merge_patch(
+            merged,
+            {
+                k: v
+                for k, v in overlay.items()
+                if k not in ("apiVersion", "environments", "variables", "moved")
+            },
+        )
     if "environments" in data:
         merged["environments"] = data["environments"]
     spec.variables = _variable_values(document, environment, env_def, cli_vars or {}, environ, problems)
@@ -311,12 +320,21 @@ class _Interpolator:
                 "MLS201",
                 f"unknown reference ${{workspace.{key}}}",
                 path,
-                "workspace keys: " + ", ".join(sorted(self.raw_workspace)) + _did_you_mean(key, list(self.raw_workspace)),
+                "workspace keys: "
+                + ", ".join(sorted(self.raw_workspace))
+                + _did_you_mean(key, list(self.raw_workspace)),
             )
             return ""
         if key in self.workspace_active:
-            cycle = " → ".join(f"workspace.{k}" for k in [*self.workspace_active[self.workspace_active.index(key) :], key])
-            self.problems.add("MLS202", f"cyclic reference: {cycle}", ("workspace", key), "break the cycle with a literal value")
+            cycle = " → ".join(
+                f"workspace.{k}" for k in [*self.workspace_active[self.workspace_active.index(key) :], key]
+            )
+            self.problems.add(
+                "MLS202",
+                f"cyclic reference: {cycle}",
+                ("workspace", key),
+                "break the cycle with a literal value",
+            )
             return ""
         self.workspace_active.append(key)
         try:

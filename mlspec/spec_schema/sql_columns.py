@@ -14,7 +14,23 @@ _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _TOKEN = re.compile(r"`[^`]*`|\w+|\S")
 _IDENTIFIER = re.compile(r"^(?:`[^`]+`|[A-Za-z_]\w*)$")
 _NOT_ALIASES = frozenset(
-    {"end", "null", "true", "false", "and", "or", "not", "is", "in", "like", "then", "else", "when", "desc", "asc"}
+    {
+        "end",
+        "null",
+        "true",
+        "false",
+        "and",
+        "or",
+        "not",
+        "is",
+        "in",
+        "like",
+        "then",
+        "else",
+        "when",
+        "desc",
+        "asc",
+    }
 )
 
 
@@ -33,7 +49,16 @@ def select_columns(sql: str) -> list[str] | None:
             word = token.lower()
             if start is None and word == "select":
                 start = index + 1
-            elif start is not None and word in ("from", "union", "intersect", "except", "where", "group", "order", "limit"):
+            elif start is not None and word in (
+                "from",
+                "union",
+                "intersect",
+                "except",
+                "where",
+                "group",
+                "order",
+                "limit",
+            ):
                 end = index
                 break
     if start is None:
@@ -69,14 +94,19 @@ def _item_name(item: list[str]) -> str | None:
     if not item or item[-1] == "*":
         return None
     qualified = all(
-        (token == ".") if position % 2 else bool(_IDENTIFIER.match(token)) for position, token in enumerate(item)
+        (token == ".") if position % 2 else bool(_IDENTIFIER.match(token))
+        for position, token in enumerate(item)
     )
     if qualified and len(item) % 2 == 1:
         return _unquote(item[-1])  # column or table.column
     if len(item) >= 3 and item[-2].lower() == "as" and _IDENTIFIER.match(item[-1]):
         return _unquote(item[-1])
     last, before = item[-1], item[-2] if len(item) >= 2 else ""
-    if _IDENTIFIER.match(last) and last.lower() not in _NOT_ALIASES and (before == ")" or _IDENTIFIER.match(before)):
+    if (
+        _IDENTIFIER.match(last)
+        and last.lower() not in _NOT_ALIASES
+        and (before == ")" or _IDENTIFIER.match(before))
+    ):
         return _unquote(last)  # implicit alias: count(x) visits
     return None
 

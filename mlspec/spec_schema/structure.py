@@ -77,7 +77,9 @@ def _one(spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]]) -> Di
         close = difflib.get_close_matches(str(field), allowed, n=1, cutoff=0.6)
         if close:
             hint = f"did you mean {close[0]!r}? " + (hint or "")
-        return Diagnostic.error("MLS100", f"unknown field {field!r}", path, spec.locate(path, at_key=True), hint)
+        return Diagnostic.error(
+            "MLS100", f"unknown field {field!r}", path, spec.locate(path, at_key=True), hint
+        )
     if "missing" in kinds:
         return Diagnostic.error(
             "MLS101", f"missing required field {field!r}", path, spec.locate(path[:-1]), f"add `{field}:`"
@@ -91,7 +93,9 @@ def _one(spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]]) -> Di
             f"this mlspec reads `apiVersion: {API_VERSION}`",
         )
     value = errors[0].get("input")
-    literal_expected = [str(e["ctx"]["expected"]) for e in errors if e["type"] == "literal_error" and "ctx" in e]
+    literal_expected = [
+        str(e["ctx"]["expected"]) for e in errors if e["type"] == "literal_error" and "ctx" in e
+    ]
     if literal_expected:
         message = f"invalid value {_shown(value)} for {field!r}: expected {' or '.join(literal_expected)}"
         return Diagnostic.error("MLS102", message, path, spec.locate(path), None)
@@ -101,7 +105,9 @@ def _one(spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]]) -> Di
         return Diagnostic.error("MLS102", message, path, spec.locate(path), _yaml_hint(value, type_names))
     first = errors[0]
     message = str(first["msg"]).removeprefix("Value error, ")
-    return Diagnostic.error("MLS102", f"{field!r}: {message}" if path else message, path, spec.locate(path), None)
+    return Diagnostic.error(
+        "MLS102", f"{field!r}: {message}" if path else message, path, spec.locate(path), None
+    )
 
 
 def _allowed_fields(path: SpecPath) -> list[str]:
@@ -169,4 +175,3 @@ def _yaml_hint(value: Any, expected: list[str]) -> str | None:
     if value is None:
         return "the value is empty; give one or remove the key"
     return None
-

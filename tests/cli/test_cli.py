@@ -141,7 +141,15 @@ def test_schema_command_prints_the_published_schema() -> None:
 def test_console_entry_point_runs_as_a_module(invalid_spec: Path) -> None:
     """The real process: exit code and stderr/stdout split as a CI runner sees them."""
     done = subprocess.run(
-        [sys.executable, "-c", "from mlspec.cli import main; main()", "validate", str(invalid_spec), "--format", "json"],
+        [
+            sys.executable,
+            "-c",
+            "from mlspec.cli import main; main()",
+            "validate",
+            str(invalid_spec),
+            "--format",
+            "json",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -28,7 +28,10 @@ def test_schema_fields_have_descriptions_for_editor_hover() -> None:
 
 def test_every_example_spec_passes_the_json_schema_and_declares_it() -> None:
     schema = json.loads(published_schema_text())
-    specs = sorted(ROOT.glob("projects/*/mlproject.yaml")) + [ROOT / "tests/compiler/data/contract/mlproject.yaml"]
+    specs = [
+        *sorted(ROOT.glob("projects/*/mlproject.yaml")),
+        ROOT / "tests/compiler/data/contract/mlproject.yaml",
+    ]
     assert len(specs) >= 1
     for spec in specs:
         text = spec.read_text(encoding="utf-8")

@@ -23,7 +23,9 @@ CASES = [(spec, env) for spec in SPECS for env in environment_names(api.load(spe
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.mark.parametrize(("spec", "env"), CASES, ids=[f"{s.parent.name}-{e}" for s, e in CASES])
@@ -82,7 +84,15 @@ def test_build_command_writes_default_folder_and_reports(tmp_path: Path) -> None
     project.mkdir()
     shutil.copy(CONTRACT, project / "mlproject.yaml")
     done = subprocess.run(
-        [sys.executable, "-c", "from mlspec.cli import main; main()", "build", str(project / "mlproject.yaml"), "--env", "prod"],
+        [
+            sys.executable,
+            "-c",
+            "from mlspec.cli import main; main()",
+            "build",
+            str(project / "mlproject.yaml"),
+            "--env",
+            "prod",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -23,7 +23,13 @@ def test_there_are_golden_cases() -> None:
 def test_build_matches_golden_files(spec: Path, environment: str, tmp_path: Path) -> None:
     built = golden.build_tree(spec, environment, tmp_path / "out")
     expected_dir = golden.golden_dir(spec, environment)
-    expected = {p.relative_to(expected_dir).as_posix(): p.read_bytes() for p in sorted(expected_dir.rglob("*")) if p.is_file()}
+    expected = {
+        p.relative_to(expected_dir).as_posix(): p.read_bytes()
+        for p in sorted(expected_dir.rglob("*"))
+        if p.is_file()
+    }
     assert sorted(built) == sorted(expected), "files differ from the golden set: run `make golden` and review"
     changed = [name for name in built if built[name] != expected[name]]
-    assert not changed, f"{len(changed)} files differ from golden (first: {changed[:3]}): run `make golden` and review"
+    assert not changed, (
+        f"{len(changed)} files differ from golden (first: {changed[:3]}): run `make golden` and review"
+    )

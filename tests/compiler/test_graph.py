@@ -20,7 +20,9 @@ def test_address_parse_keeps_dots_in_the_name() -> None:
     assert str(address) == "aml.model.churn.v2"
 
 
-@pytest.mark.parametrize("text", ["aml.pipeline", "AML.pipeline.x", "aml.pipe-line.x", "aml.pipeline.a/b", "aml.pipeline.*"])
+@pytest.mark.parametrize(
+    "text", ["aml.pipeline", "AML.pipeline.x", "aml.pipe-line.x", "aml.pipeline.a/b", "aml.pipeline.*"]
+)
 def test_bad_addresses_are_rejected(text: str) -> None:
     with pytest.raises(ValueError):
         Address.parse(text)
@@ -39,12 +41,17 @@ def test_topological_order_puts_dependencies_first_and_is_deterministic() -> Non
 
 
 def test_topological_order_names_a_cycle() -> None:
-    with pytest.raises(ValueError, match="a.b.x"):
+    with pytest.raises(ValueError, match=r"a\.b\.x"):
         topological_order([_resource("a.b.x", "a.b.y"), _resource("a.b.y", "a.b.x")])
 
 
 def test_dependency_closure_includes_transitive_dependencies_only() -> None:
-    resources = [_resource("a.b.top", "a.b.mid"), _resource("a.b.mid", "a.b.low"), _resource("a.b.low"), _resource("a.b.other")]
+    resources = [
+        _resource("a.b.top", "a.b.mid"),
+        _resource("a.b.mid", "a.b.low"),
+        _resource("a.b.low"),
+        _resource("a.b.other"),
+    ]
     closure = dependency_closure(resources, [Address.parse("a.b.top")])
     assert {str(a) for a in closure} == {"a.b.top", "a.b.mid", "a.b.low"}
 

@@ -279,7 +279,10 @@ def test_unquoted_number_quantity_is_accepted_as_kubernetes_users_write_it(valid
     resolved = api.resolve(parse_spec(text, "mlproject.yaml"), "dev", environ={})
     assert resolved.ok, resolved.diagnostics
     assert resolved.model is not None and resolved.model.deployment is not None
-    assert (resolved.model.deployment.resources.cpu, resolved.model.deployment.resources.cpu_limit) == ("0.5", "2")
+    assert (resolved.model.deployment.resources.cpu, resolved.model.deployment.resources.cpu_limit) == (
+        "0.5",
+        "2",
+    )
 
 
 def test_boolean_quantity_is_still_a_type_error(validate: Validate) -> None:

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from mlspec.diagnostics import Diagnostic
+from mlspec.spec_schema.checks.columns import check_columns
 from mlspec.spec_schema.checks.context import CheckContext
+from mlspec.spec_schema.checks.environments import check_environments
 from mlspec.spec_schema.checks.formats import check_formats
 from mlspec.spec_schema.checks.naming import check_naming
 from mlspec.spec_schema.checks.references import check_references
-from mlspec.spec_schema.checks.columns import check_columns
 from mlspec.spec_schema.checks.security import check_security
-from mlspec.spec_schema.checks.environments import check_environments
 
 Check = Callable[[CheckContext], Iterable[Diagnostic]]
 

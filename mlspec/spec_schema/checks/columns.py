@@ -138,14 +138,14 @@ def _metrics(ctx: CheckContext) -> Iterator[Diagnostic]:
                 ("model", "evaluation", "metrics", i),
                 f"{model.task} metrics: {', '.join(sorted(allowed))}",
             )
-    for metric, condition in model.evaluation.gate.items():
-        path = ("model", "evaluation", "gate", metric)
-        if metric not in model.evaluation.metrics:
+    for gated, condition in model.evaluation.gate.items():
+        path = ("model", "evaluation", "gate", gated)
+        if gated not in model.evaluation.metrics:
             yield ctx.error(
                 "MLS310",
-                f"gate metric {metric!r} is not among evaluation.metrics",
+                f"gate metric {gated!r} is not among evaluation.metrics",
                 path,
-                f"add {metric!r} to model.evaluation.metrics or gate on one of: {', '.join(model.evaluation.metrics)}",
+                f"add {gated!r} to model.evaluation.metrics or gate on one of: {', '.join(model.evaluation.metrics)}",
                 at_key=True,
             )
         if not GATE.match(condition):
@@ -159,7 +159,11 @@ def _metrics(ctx: CheckContext) -> Iterator[Diagnostic]:
     if monitoring is None:
         return
     for i, alert in enumerate(monitoring.alerts):
-        if alert.signal == "model_metric" and alert.metric is not None and alert.metric not in model.evaluation.metrics:
+        if (
+            alert.signal == "model_metric"
+            and alert.metric is not None
+            and alert.metric not in model.evaluation.metrics
+        ):
             yield ctx.error(
                 "MLS310",
                 f"alert {alert.name!r} watches metric {alert.metric!r}, which evaluation does not compute",

@@ -19,10 +19,14 @@ class CheckContext:
     def environment(self) -> str:
         return self.spec.environment
 
-    def error(self, code: str, message: str, path: SpecPath, hint: str | None = None, *, at_key: bool = False) -> Diagnostic:
+    def error(
+        self, code: str, message: str, path: SpecPath, hint: str | None = None, *, at_key: bool = False
+    ) -> Diagnostic:
         return Diagnostic(code, Severity.ERROR, message, path, self.spec.locate(path, at_key=at_key), hint)
 
-    def warning(self, code: str, message: str, path: SpecPath, hint: str | None = None, *, at_key: bool = False) -> Diagnostic:
+    def warning(
+        self, code: str, message: str, path: SpecPath, hint: str | None = None, *, at_key: bool = False
+    ) -> Diagnostic:
         return Diagnostic(code, Severity.WARNING, message, path, self.spec.locate(path, at_key=at_key), hint)
 
     def source_error(

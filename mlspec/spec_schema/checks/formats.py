@@ -13,7 +13,9 @@ from mlspec.spec_schema.checks.naming import STORAGE_ACCOUNT
 from mlspec.spec_schema.cron import cron_problem
 from mlspec.spec_schema.durations import duration_problem
 
-ABFSS = re.compile(r"abfss://(?P<container>[^@/]+)@(?P<account>[^./]+)\.dfs\.core\.windows\.net(?P<path>/.*)?")
+ABFSS = re.compile(
+    r"abfss://(?P<container>[^@/]+)@(?P<account>[^./]+)\.dfs\.core\.windows\.net(?P<path>/.*)?"
+)
 CONTAINER = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 QUANTITY = re.compile(r"[+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?")
@@ -45,7 +47,12 @@ def check_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
     if m.workspace.tenant_id is not None:
         yield from _guid(ctx, m.workspace.tenant_id, ("workspace", "tenant_id"), "tenant id")
     for i, grant in enumerate(m.access.grants):
-        yield from _guid(ctx, grant.principal.object_id, ("access", "grants", i, "principal", grant.principal.kind), "principal object id")
+        yield from _guid(
+            ctx,
+            grant.principal.object_id,
+            ("access", "grants", i, "principal", grant.principal.kind),
+            "principal object id",
+        )
     for name, source in m.sources.items():
         yield from _lake(ctx, source.path, ("sources", name, "path"))
     for name, transform in m.transforms.items():
@@ -55,7 +62,11 @@ def check_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
             yield from _project_file(ctx, transform.python, (*base, "python"), ".py")
         executors = transform.spark.executors
         if executors.min > executors.max:
-            yield ctx.error("MLS402", f"executors.min ({executors.min}) > executors.max ({executors.max})", (*base, "spark", "executors"))
+            yield ctx.error(
+                "MLS402",
+                f"executors.min ({executors.min}) > executors.max ({executors.max})",
+                (*base, "spark", "executors"),
+            )
     for i, moved in enumerate(m.moved):
         for field, address in (("from", moved.from_), ("to", moved.to)):
             if not ADDRESS.fullmatch(address):
@@ -93,7 +104,9 @@ def _model_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
         )
     compute = training.compute
     if compute.min_nodes > compute.max_nodes:
-        yield ctx.error("MLS402", f"min_nodes ({compute.min_nodes}) > max_nodes ({compute.max_nodes})", (*base, "compute"))
+        yield ctx.error(
+            "MLS402", f"min_nodes ({compute.min_nodes}) > max_nodes ({compute.max_nodes})", (*base, "compute")
+        )
 
 
 def _deployment_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -101,7 +114,11 @@ def _deployment_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
     if d is None:
         return
     if d.replicas.min > d.replicas.max:
-        yield ctx.error("MLS402", f"replicas.min ({d.replicas.min}) > replicas.max ({d.replicas.max})", ("deployment", "replicas"))
+        yield ctx.error(
+            "MLS402",
+            f"replicas.min ({d.replicas.min}) > replicas.max ({d.replicas.max})",
+            ("deployment", "replicas"),
+        )
     for field in ("cpu", "memory", "cpu_limit", "memory_limit"):
         value = getattr(d.resources, field)
         if value is not None and not QUANTITY.fullmatch(value):
@@ -115,23 +132,49 @@ def _deployment_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
         try:
             ipaddress.ip_network(cidr, strict=True)
         except ValueError as exc:
-            yield ctx.error("MLS405", f"allow_from {cidr!r} is not a CIDR: {exc}", ("deployment", "network", "allow_from", i), "e.g. 10.10.0.0/16")
+            yield ctx.error(
+                "MLS405",
+                f"allow_from {cidr!r} is not a CIDR: {exc}",
+                ("deployment", "network", "allow_from", i),
+                "e.g. 10.10.0.0/16",
+            )
     if d.network.ip is not None:
         try:
             ip = ipaddress.IPv4Address(d.network.ip)
             if not ip.is_private:
-                yield ctx.error("MLS405", f"network.ip {d.network.ip} is not a private address", ("deployment", "network", "ip"))
+                yield ctx.error(
+                    "MLS405",
+                    f"network.ip {d.network.ip} is not a private address",
+                    ("deployment", "network", "ip"),
+                )
         except ValueError:
-            yield ctx.error("MLS405", f"network.ip {d.network.ip!r} is not an IPv4 address", ("deployment", "network", "ip"))
+            yield ctx.error(
+                "MLS405",
+                f"network.ip {d.network.ip!r} is not an IPv4 address",
+                ("deployment", "network", "ip"),
+            )
     rollout = d.rollout
     if rollout.strategy == "canary" and rollout.canary_percent is None:
-        yield ctx.error("MLS406", "a canary rollout needs canary_percent", ("deployment", "rollout"), "e.g. canary_percent: 10")
+        yield ctx.error(
+            "MLS406",
+            "a canary rollout needs canary_percent",
+            ("deployment", "rollout"),
+            "e.g. canary_percent: 10",
+        )
     if rollout.strategy != "canary" and rollout.canary_percent is not None:
-        yield ctx.warning("MLS406", f"canary_percent is ignored by the {rollout.strategy} strategy", ("deployment", "rollout", "canary_percent"))
+        yield ctx.warning(
+            "MLS406",
+            f"canary_percent is ignored by the {rollout.strategy} strategy",
+            ("deployment", "rollout", "canary_percent"),
+        )
     for field in ("max_surge", "max_unavailable"):
         value = getattr(rollout, field)
         if isinstance(value, str) and not PERCENT.fullmatch(value):
-            yield ctx.error("MLS406", f"rollout.{field} {value!r} must be a number or a percentage", ("deployment", "rollout", field))
+            yield ctx.error(
+                "MLS406",
+                f"rollout.{field} {value!r} must be a number or a percentage",
+                ("deployment", "rollout", field),
+            )
     if d.log_predictions is not None:
         yield from _lake(ctx, d.log_predictions.path, ("deployment", "log_predictions", "path"))
     if d.identity is not None:
@@ -144,7 +187,9 @@ def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
         return
     for i, email in enumerate(mon.notify.email):
         if not EMAIL.fullmatch(email):
-            yield ctx.error("MLS407", f"{email!r} is not an e-mail address", ("monitoring", "notify", "email", i))
+            yield ctx.error(
+                "MLS407", f"{email!r} is not an e-mail address", ("monitoring", "notify", "email", i)
+            )
     for i, url in enumerate(mon.notify.webhook):
         if not url.startswith("https://"):
             yield ctx.error("MLS407", "webhooks must use https://", ("monitoring", "notify", "webhook", i))
@@ -152,12 +197,27 @@ def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
         base = ("monitoring", "alerts", i)
         problem = duration_problem(alert.window)
         if problem:
-            yield ctx.error("MLS408", f"window {alert.window!r}: {problem}", (*base, "window"), "a number and m, h or d: 5m, 1h, 30d")
+            yield ctx.error(
+                "MLS408",
+                f"window {alert.window!r}: {problem}",
+                (*base, "window"),
+                "a number and m, h or d: 5m, 1h, 30d",
+            )
         if alert.signal == "model_metric" and alert.metric is None:
-            yield ctx.error("MLS409", f"alert {alert.name!r} (model_metric) needs metric", base, "e.g. metric: roc_auc")
+            yield ctx.error(
+                "MLS409", f"alert {alert.name!r} (model_metric) needs metric", base, "e.g. metric: roc_auc"
+            )
         if alert.signal in ("data_drift", "data_quality") and not alert.features:
-            yield ctx.error("MLS409", f"alert {alert.name!r} ({alert.signal}) needs features", base, "list the features to watch")
-        if alert.signal in ("data_drift", "prediction_drift", "data_quality", "error_rate") and not 0 <= alert.threshold <= 1:
+            yield ctx.error(
+                "MLS409",
+                f"alert {alert.name!r} ({alert.signal}) needs features",
+                base,
+                "list the features to watch",
+            )
+        if (
+            alert.signal in ("data_drift", "prediction_drift", "data_quality", "error_rate")
+            and not 0 <= alert.threshold <= 1
+        ):
             yield ctx.error(
                 "MLS409",
                 f"alert {alert.name!r}: {alert.signal} thresholds are between 0 and 1",
@@ -176,19 +236,25 @@ def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 def _guid(ctx: CheckContext, value: str, path: SpecPath, what: str) -> Iterator[Diagnostic]:
     if not GUID.fullmatch(value):
-        yield ctx.error("MLS411", f"{what} {value!r} is not a GUID", path, "e.g. 00000000-0000-0000-0000-000000000000")
+        yield ctx.error(
+            "MLS411", f"{what} {value!r} is not a GUID", path, "e.g. 00000000-0000-0000-0000-000000000000"
+        )
 
 
 def _lake(ctx: CheckContext, url: str, path: SpecPath) -> Iterator[Diagnostic]:
     problem = lake_url_problem(url)
     if problem:
-        yield ctx.error("MLS412", problem, path, "write abfss://<container>@<account>.dfs.core.windows.net/<path>")
+        yield ctx.error(
+            "MLS412", problem, path, "write abfss://<container>@<account>.dfs.core.windows.net/<path>"
+        )
 
 
 def _project_file(ctx: CheckContext, relative: str, path: SpecPath, suffix: str) -> Iterator[Diagnostic]:
     pure = PurePosixPath(relative)
     if pure.is_absolute() or ".." in pure.parts or "\\" in relative:
-        yield ctx.error("MLS413", f"{relative!r} must be a relative path inside the project", path, "e.g. src/train.py")
+        yield ctx.error(
+            "MLS413", f"{relative!r} must be a relative path inside the project", path, "e.g. src/train.py"
+        )
         return
     if pure.suffix != suffix:
         yield ctx.error("MLS413", f"{relative!r} must be a {suffix} file", path)

@@ -34,27 +34,111 @@ def _rule(what: str, pattern: str, lo: int, hi: int, rule: str) -> NameRule:
     return NameRule(what, re.compile(pattern), lo, hi, rule)
 
 
-PROJECT = _rule("project", r"[a-z](?:[a-z0-9-]*[a-z0-9])?", 3, 24, "lowercase letters, digits and hyphens; starts with a letter, ends with a letter or digit")
+PROJECT = _rule(
+    "project",
+    r"[a-z](?:[a-z0-9-]*[a-z0-9])?",
+    3,
+    24,
+    "lowercase letters, digits and hyphens; starts with a letter, ends with a letter or digit",
+)
 STORAGE_ACCOUNT = _rule("storage account", r"[a-z0-9]+", 3, 24, "lowercase letters and digits only")
-KEY_VAULT = _rule("key vault", r"[A-Za-z](?!.*--)[A-Za-z0-9-]*[A-Za-z0-9]", 3, 24, "letters, digits and single hyphens; starts with a letter, ends with a letter or digit")
-CONTAINER_REGISTRY = _rule("container registry", r"[A-Za-z0-9]+", 5, 50, "letters and digits only (no hyphens)")
-AML_WORKSPACE = _rule("Azure ML workspace", r"[A-Za-z0-9][A-Za-z0-9_-]*", 3, 33, "letters, digits, hyphens and underscores; starts with a letter or digit")
-SYNAPSE = _rule("Synapse workspace", r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", 1, 50, "lowercase letters, digits and hyphens; starts and ends with a letter or digit")
+KEY_VAULT = _rule(
+    "key vault",
+    r"[A-Za-z](?!.*--)[A-Za-z0-9-]*[A-Za-z0-9]",
+    3,
+    24,
+    "letters, digits and single hyphens; starts with a letter, ends with a letter or digit",
+)
+CONTAINER_REGISTRY = _rule(
+    "container registry", r"[A-Za-z0-9]+", 5, 50, "letters and digits only (no hyphens)"
+)
+AML_WORKSPACE = _rule(
+    "Azure ML workspace",
+    r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    3,
+    33,
+    "letters, digits, hyphens and underscores; starts with a letter or digit",
+)
+SYNAPSE = _rule(
+    "Synapse workspace",
+    r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
+    1,
+    50,
+    "lowercase letters, digits and hyphens; starts and ends with a letter or digit",
+)
 SPARK_POOL = _rule("Spark pool", r"[A-Za-z][A-Za-z0-9]*", 1, 15, "letters and digits; starts with a letter")
-AKS = _rule("AKS cluster", r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?", 1, 63, "letters, digits, hyphens and underscores; starts and ends with a letter or digit")
-LOG_ANALYTICS = _rule("Log Analytics workspace", r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", 4, 63, "letters, digits and hyphens; starts and ends with a letter or digit")
+AKS = _rule(
+    "AKS cluster",
+    r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?",
+    1,
+    63,
+    "letters, digits, hyphens and underscores; starts and ends with a letter or digit",
+)
+LOG_ANALYTICS = _rule(
+    "Log Analytics workspace",
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?",
+    4,
+    63,
+    "letters, digits and hyphens; starts and ends with a letter or digit",
+)
 APP_INSIGHTS = _rule("Application Insights", r"[^%&\\?/]+", 1, 255, "no %, &, \\, ? or /")
-RESOURCE_GROUP = _rule("resource group", r"[-\w.()]*[-\w()]", 1, 90, "letters, digits, -, _, ., ( and ); must not end with a period")
-LOCATION = _rule("Azure region", r"[a-z][a-z0-9]*", 2, 40, "a region name such as westeurope (lowercase, no spaces)")
-AML_ASSET = _rule("Azure ML asset", r"[A-Za-z0-9][A-Za-z0-9_.-]*", 1, 255, "letters, digits, -, _ and .; starts with a letter or digit")
-AML_COMPUTE = _rule("Azure ML compute", r"[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?", 2, 16, "letters, digits and hyphens; starts with a letter")
-DNS_LABEL = _rule("Kubernetes", r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", 1, 63, "a DNS-1123 label: lowercase letters, digits and hyphens, starting and ending with a letter or digit")
-ENDPOINT = _rule("endpoint", r"[a-z](?:[a-z0-9-]*[a-z0-9])?", 3, 32, "lowercase letters, digits and hyphens; starts with a letter (it prefixes Kubernetes object names)")
-DATASET = _rule("source/transform", r"[A-Za-z_][A-Za-z0-9_]*", 1, 64, "letters, digits and underscores, not starting with a digit (it is a Spark SQL view and a notebook name)")
+RESOURCE_GROUP = _rule(
+    "resource group",
+    r"[-\w.()]*[-\w()]",
+    1,
+    90,
+    "letters, digits, -, _, ., ( and ); must not end with a period",
+)
+LOCATION = _rule(
+    "Azure region", r"[a-z][a-z0-9]*", 2, 40, "a region name such as westeurope (lowercase, no spaces)"
+)
+AML_ASSET = _rule(
+    "Azure ML asset",
+    r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    1,
+    255,
+    "letters, digits, -, _ and .; starts with a letter or digit",
+)
+AML_COMPUTE = _rule(
+    "Azure ML compute",
+    r"[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?",
+    2,
+    16,
+    "letters, digits and hyphens; starts with a letter",
+)
+DNS_LABEL = _rule(
+    "Kubernetes",
+    r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
+    1,
+    63,
+    "a DNS-1123 label: lowercase letters, digits and hyphens, starting and ending with a letter or digit",
+)
+ENDPOINT = _rule(
+    "endpoint",
+    r"[a-z](?:[a-z0-9-]*[a-z0-9])?",
+    3,
+    32,
+    "lowercase letters, digits and hyphens; starts with a letter (it prefixes Kubernetes object names)",
+)
+DATASET = _rule(
+    "source/transform",
+    r"[A-Za-z_][A-Za-z0-9_]*",
+    1,
+    64,
+    "letters, digits and underscores, not starting with a digit (it is a Spark SQL view and a notebook name)",
+)
 ALERT = _rule("alert", r"[A-Za-z0-9][A-Za-z0-9_-]*", 1, 64, "letters, digits, hyphens and underscores")
-REPORT = _rule("report", r"[A-Za-z0-9][A-Za-z0-9 _-]*", 1, 64, "letters, digits, spaces, hyphens and underscores")
+REPORT = _rule(
+    "report", r"[A-Za-z0-9][A-Za-z0-9 _-]*", 1, 64, "letters, digits, spaces, hyphens and underscores"
+)
 SECRET_NAME = _rule("Key Vault secret", r"[A-Za-z0-9-]+", 1, 127, "letters, digits and hyphens")
-ENVIRONMENT = _rule("environment", r"[a-z][a-z0-9]*", 1, 16, "lowercase letters and digits, starting with a letter (it ends up in Azure resource names)")
+ENVIRONMENT = _rule(
+    "environment",
+    r"[a-z][a-z0-9]*",
+    1,
+    16,
+    "lowercase letters and digits, starting with a letter (it ends up in Azure resource names)",
+)
 
 
 def check_naming(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -79,7 +163,9 @@ def check_naming(ctx: CheckContext) -> Iterator[Diagnostic]:
         if value is not None:
             yield from _name(ctx, rule, value, ("workspace", key))
     if ws.synapse is not None and "-ondemand" in ws.synapse:
-        yield ctx.error("MLS401", "Synapse workspace names must not contain '-ondemand'", ("workspace", "synapse"))
+        yield ctx.error(
+            "MLS401", "Synapse workspace names must not contain '-ondemand'", ("workspace", "synapse")
+        )
     for name in m.sources:
         yield from _name(ctx, DATASET, name, ("sources", name), at_key=True)
     for name, transform in m.transforms.items():
@@ -91,7 +177,9 @@ def check_naming(ctx: CheckContext) -> Iterator[Diagnostic]:
         yield from _name(ctx, KEY_VAULT, secret.key_vault, ("access", "secrets", name, "key_vault"))
     if m.model is not None:
         yield from _name(ctx, AML_ASSET, m.model.name, ("model", "name"))
-        yield from _name(ctx, AML_COMPUTE, m.model.training.compute.cluster, ("model", "training", "compute", "cluster"))
+        yield from _name(
+            ctx, AML_COMPUTE, m.model.training.compute.cluster, ("model", "training", "compute", "cluster")
+        )
     if m.deployment is not None:
         yield from _name(ctx, ENDPOINT, m.deployment.endpoint, ("deployment", "endpoint"))
         yield from _name(ctx, DNS_LABEL, m.deployment.namespace, ("deployment", "namespace"))
@@ -105,7 +193,13 @@ def check_naming(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 
 def _name(
-    ctx: CheckContext, rule: NameRule, value: str, path: SpecPath, *, at_key: bool = False, source: bool = False
+    ctx: CheckContext,
+    rule: NameRule,
+    value: str,
+    path: SpecPath,
+    *,
+    at_key: bool = False,
+    source: bool = False,
 ) -> Iterator[Diagnostic]:
     problem = rule.problem(value)
     if problem is None:

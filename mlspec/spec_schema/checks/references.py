@@ -54,13 +54,18 @@ def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
                     _suggest(ref, datasets),
                 )
             elif ref == name:
-                yield ctx.error("MLS307", f"transform {name!r} reads itself", ("transforms", name, "inputs", i))
+                yield ctx.error(
+                    "MLS307", f"transform {name!r} reads itself", ("transforms", name, "inputs", i)
+                )
     yield from _cycles(ctx)
 
     if m.model is not None and m.model.training.data not in sources | transforms:
         ref = m.model.training.data
         yield ctx.error(
-            "MLS302", f"training data {ref!r} is not a source or transform", ("model", "training", "data"), _suggest(ref, datasets)
+            "MLS302",
+            f"training data {ref!r} is not a source or transform",
+            ("model", "training", "data"),
+            _suggest(ref, datasets),
         )
 
     secrets = list(m.access.secrets)
@@ -86,20 +91,26 @@ def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
                 ("access", "grants", i, "scope"),
                 _suggest(grant.scope, scopes),
             )
-        elif grant.scope in WORKSPACE_SCOPES and grant.scope not in ("subscription", "resource_group"):
-            if getattr(m.workspace, grant.scope) is None:
-                yield ctx.error(
-                    "MLS306",
-                    f"grant scope {grant.scope!r}: workspace.{grant.scope} is not set",
-                    ("access", "grants", i, "scope"),
-                    f"set workspace.{grant.scope}",
-                )
+        elif (
+            grant.scope in WORKSPACE_SCOPES
+            and grant.scope not in ("subscription", "resource_group")
+            and getattr(m.workspace, grant.scope) is None
+        ):
+            yield ctx.error(
+                "MLS306",
+                f"grant scope {grant.scope!r}: workspace.{grant.scope} is not set",
+                ("access", "grants", i, "scope"),
+                f"set workspace.{grant.scope}",
+            )
     yield from _required_workspace(ctx)
 
 
 def _cycles(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Report each cycle in the transform graph once, showing it, at the first transform in it."""
-    graph = {name: [i for i in t.inputs if i in ctx.model.transforms and i != name] for name, t in ctx.model.transforms.items()}
+    graph = {
+        name: [i for i in t.inputs if i in ctx.model.transforms and i != name]
+        for name, t in ctx.model.transforms.items()
+    }
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
     stack: list[str] = []
     reported: set[frozenset[str]] = set()
@@ -143,7 +154,9 @@ def _monitoring_refs(ctx: CheckContext) -> Iterator[Diagnostic]:
     seen: set[str] = set()
     for i, alert in enumerate(monitoring.alerts):
         if alert.name in seen:
-            yield ctx.error("MLS313", f"duplicate alert name {alert.name!r}", ("monitoring", "alerts", i, "name"))
+            yield ctx.error(
+                "MLS313", f"duplicate alert name {alert.name!r}", ("monitoring", "alerts", i, "name")
+            )
         seen.add(alert.name)
         if alert.action == "retrain" and monitoring.retrain is None:
             yield ctx.error(
@@ -152,7 +165,11 @@ def _monitoring_refs(ctx: CheckContext) -> Iterator[Diagnostic]:
                 ("monitoring", "alerts", i, "action"),
                 "add `monitoring.retrain:` (a schedule and/or on_alerts)",
             )
-        if ctx.model.deployment is None and alert.signal not in ("data_drift", "data_quality", "model_metric"):
+        if ctx.model.deployment is None and alert.signal not in (
+            "data_drift",
+            "data_quality",
+            "model_metric",
+        ):
             yield ctx.error(
                 "MLS314",
                 f"alert {alert.name!r} watches {alert.signal} but there is no deployment to watch",
@@ -170,9 +187,16 @@ def _monitoring_refs(ctx: CheckContext) -> Iterator[Diagnostic]:
                 )
         if ctx.model.model is None:
             yield ctx.error(
-                "MLS311", "monitoring.retrain needs a model section to retrain", ("monitoring", "retrain"), "add `model:`"
+                "MLS311",
+                "monitoring.retrain needs a model section to retrain",
+                ("monitoring", "retrain"),
+                "add `model:`",
             )
-    if (monitoring.alerts or monitoring.retrain) and not monitoring.notify.email and not monitoring.notify.webhook:
+    if (
+        (monitoring.alerts or monitoring.retrain)
+        and not monitoring.notify.email
+        and not monitoring.notify.webhook
+    ):
         yield ctx.warning(
             "MLS315",
             "alerts are defined but nobody is notified",
@@ -196,7 +220,9 @@ def _report_refs(ctx: CheckContext, datasets: list[str]) -> Iterator[Diagnostic]
                     ("reports", r, "tables", i),
                     _suggest(table, tables),
                 )
-            elif table == PREDICTIONS_TABLE and (ctx.model.deployment is None or ctx.model.deployment.log_predictions is None):
+            elif table == PREDICTIONS_TABLE and (
+                ctx.model.deployment is None or ctx.model.deployment.log_predictions is None
+            ):
                 yield ctx.error(
                     "MLS305",
                     "report table 'predictions' needs deployment.log_predictions",
@@ -255,4 +281,6 @@ def _required_workspace(ctx: CheckContext) -> Iterator[Diagnostic]:
                     at_key=True,
                 )
     if m.deployment is not None and m.deployment.secrets and m.workspace.key_vault is None:
-        yield ctx.error("MLS316", "deployment secrets need workspace.key_vault", ("workspace",), "set workspace.key_vault")
+        yield ctx.error(
+            "MLS316", "deployment secrets need workspace.key_vault", ("workspace",), "set workspace.key_vault"
+        )

@@ -19,12 +19,28 @@ CREDENTIAL_PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = 
     # (what it is, substrings one of which must be present, the pattern). The substring guard
     # makes the common case — an ordinary value — a few `in` tests instead of ten regex scans.
     ("a private key", ("PRIVATE KEY",), re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
-    ("a connection string with a key", ("=",), re.compile(r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)\s*=")),
-    ("a connection string with a password", ("=",), re.compile(r"(?i)(?:^|;)\s*(?:password|pwd)\s*=\s*[^;\s]")),
+    (
+        "a connection string with a key",
+        ("=",),
+        re.compile(r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)\s*="),
+    ),
+    (
+        "a connection string with a password",
+        ("=",),
+        re.compile(r"(?i)(?:^|;)\s*(?:password|pwd)\s*=\s*[^;\s]"),
+    ),
     ("a SAS token", ("sig=", "SIG=", "Sig="), re.compile(r"(?i)(?:^|[?&])sig=[A-Za-z0-9%+/=]{16,}")),
-    ("a JSON web token", ("eyJ",), re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    (
+        "a JSON web token",
+        ("eyJ",),
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    ),
     ("an Azure storage account key", ("==",), re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==")),
-    ("an Entra ID client secret", ("Q~",), re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")),
+    (
+        "an Entra ID client secret",
+        ("Q~",),
+        re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"),
+    ),
     ("an AWS access key", ("AKIA", "ASIA"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     ("a GitHub token", ("gh",), re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}")),
     ("a URL with a password", ("://",), re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
@@ -173,7 +189,9 @@ def _network(ctx: CheckContext) -> Iterator[Diagnostic]:
         )
     if net.internal_load_balancer and net.allow_public:
         yield ctx.warning(
-            "MLS504", "allow_public has no effect with an internal load balancer", ("deployment", "network", "allow_public")
+            "MLS504",
+            "allow_public has no effect with an internal load balancer",
+            ("deployment", "network", "allow_public"),
         )
     for i, cidr in enumerate(net.allow_from):
         try:
@@ -189,5 +207,8 @@ def _network(ctx: CheckContext) -> Iterator[Diagnostic]:
             )
     if d.auth == "key" and not net.internal_load_balancer:
         yield ctx.warning(
-            "MLS506", "a public endpoint with key auth", ("deployment", "auth"), "prefer auth: entra for public endpoints"
+            "MLS506",
+            "a public endpoint with key auth",
+            ("deployment", "auth"),
+            "prefer auth: entra for public endpoints",
         )
