@@ -69,3 +69,27 @@ def access_identity(name: str) -> Address:
 
 def powerbi_report(name: str) -> Address:
     return Address("powerbi", "report", name)
+
+
+# The monitoring template's supporting resources. For these the address name *is* the Azure resource
+# name, so another renderer (access grants roles on them) can name the resource without knowing monitor.
+
+
+def monitor_retrain_trigger(project: str) -> Address:
+    """The Logic App (``Microsoft.Logic/workflows``) an alert with ``action: retrain`` calls."""
+    return Address("monitor", "retrain_trigger", f"{project}-retrain")
+
+
+def monitor_log_table(table: str) -> Address:
+    """A custom Log Analytics table (``<Name>_CL``) the serving and monitoring jobs write."""
+    return Address("monitor", "log_table", table)
+
+
+def monitor_data_collection_endpoint(project: str) -> Address:
+    """The data collection endpoint the Logs Ingestion API is called on."""
+    return Address("monitor", "data_collection_endpoint", f"{project}-mlspec")
+
+
+def monitor_data_collection_rule(project: str) -> Address:
+    """The data collection rule routing ingested rows into the custom tables."""
+    return Address("monitor", "data_collection_rule", f"{project}-mlspec")

@@ -114,9 +114,25 @@ def _top_declaration(file: Path, lines: list[str], keyword: str) -> list[Finding
     return []
 
 
+def _expression_body(lines: list[str]) -> set[int]:
+    """Line numbers inside multi-line expressions (M, DAX): their text is code, not TMDL declarations."""
+    inside: set[int] = set()
+    opened_at: int | None = None
+    for number, line in _significant(lines):
+        depth = _depth(line)
+        if opened_at is not None and (depth > opened_at or _space_indented(line)):
+            inside.add(number)
+            continue
+        opened_at = depth if line.rstrip().endswith("=") or line.strip().endswith("```") else None
+    return inside
+
+
 def _table_children(file: Path, lines: list[str]) -> list[Finding]:
     found: list[Finding] = []
+    body = _expression_body(lines)
     for number, line in _significant(lines):
+        if number in body:
+            continue  # "measure 'x' = 1" inside a DAX expression is code, not a declaration
         keyword = line.strip().split(" ", 1)[0]
         if keyword not in _TABLE_CHILDREN or _space_indented(line):
             continue

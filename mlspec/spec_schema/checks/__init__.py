@@ -22,6 +22,7 @@ from mlspec.spec_schema.checks.environments import check_environments
 from mlspec.spec_schema.checks.formats import check_formats
 from mlspec.spec_schema.checks.naming import check_naming
 from mlspec.spec_schema.checks.references import check_references
+from mlspec.spec_schema.checks.roles import check_roles
 from mlspec.spec_schema.checks.security import check_security
 
 Check = Callable[[CheckContext], Iterable[Diagnostic]]
@@ -33,6 +34,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_naming,
     check_formats,
     check_security,
+    check_roles,
 )
 
 

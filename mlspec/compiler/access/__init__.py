@@ -1,0 +1,29 @@
+"""Access: ARM role assignments for the spec's grants and for the identities the artifacts run as.
+
+One template, ``access/role-assignments.json`` (resource-group deployment):
+
+- ``access.identity.<endpoint>`` (``/resources/0``, when there is a deployment without
+  ``deployment.identity``): the scoring pods' user-assigned managed identity with its federated
+  credential for ``system:serviceaccount:<namespace>:<endpoint>`` nested inside; the template outputs
+  its client id (``servingIdentityClientId``), which the AKS ServiceAccount and SecretProviderClass
+  carry as ``mlspec:output:access.identity.<endpoint>.client_id``.
+- ``access.role_assignment.<principal>-<role>-<scope>``: one ``Microsoft.Authorization/roleAssignments``
+  (2022-04-01) per grant and per implied need (see :mod:`.identities`): the Azure ML workspace reads
+  the training data's container and publishes monitoring rows, Synapse reads and writes the lake
+  containers of sources and transforms, AKS's kubelet pulls from the registry, the scoring pods read
+  their Key Vaults, the retrain trigger submits Azure ML runs.
+
+Names are ``[guid(<scope id>, <principal>, <role GUID>)]`` -- deterministic, so a redeploy finds the
+same assignment; for a system identity the principal part is the owning resource's ID (``reference()``
+is not allowed in names). Role definitions are
+``[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '<GUID>')]`` from
+:mod:`mlspec.spec_schema.roles`. A source/transform scope is the container holding its path.
+Assignments cannot be changed in place, so their ``name``, ``scope`` and ``properties`` are immutable.
+"""
+
+from __future__ import annotations
+
+from mlspec.compiler.access.checks import check
+from mlspec.compiler.access.template import render
+
+__all__ = ["check", "render"]

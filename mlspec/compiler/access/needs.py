@@ -1,0 +1,166 @@
+"""The roles the rendered artifacts' own identities need to run (see :mod:`.identities`).
+
+- the Azure ML workspace reads the training data's container and, when the monitoring template has its
+  data collection rule, publishes model statistics through it;
+- the retrain trigger (when the monitoring template has one) submits Azure ML runs;
+- Synapse reads and writes the containers of every source and transform output;
+- AKS's kubelet pulls the scoring image from the registry;
+- the scoring pods' workload identity (when this template creates it) reads its Key Vaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlspec.compiler import addresses
+from mlspec.compiler.access import identities, scopes
+from mlspec.compiler.arm import expression, resource_id
+from mlspec.compiler.access.assignment import Assignment
+from mlspec.compiler.access.identities import Principal
+from mlspec.compiler.access.scopes import Scope, ScopeError
+from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.compiler.graph import Address
+from mlspec.diagnostics import SpecPath
+from mlspec.spec_schema.roles import role_definition_guid
+
+Identity = tuple[Address, str, dict[str, Any]]
+"""The workload identity part of the template: its address, Azure name and resource."""
+
+
+def _assignment(
+    principal: Principal, role: str, scope: Scope, source: SpecPath, why: str, **extra: Any
+) -> Assignment:
+    guid = role_definition_guid(role)
+    assert guid is not None, role
+    return Assignment(principal, role, guid, scope, source, why, **extra)
+
+
+def implied(ctx: RenderContext, out: ArtifactSet, identity: Identity | None) -> list[Assignment]:
+    found = [*_azure_ml(ctx, out), *_synapse(ctx), *_serving(ctx, identity)]
+    return _unique(found)
+
+
+def _azure_ml(ctx: RenderContext, out: ArtifactSet) -> list[Assignment]:
+    model, workspace = ctx.model, ctx.model.workspace
+    if model.model is None or workspace.machine_learning is None:
+        return []
+    aml = identities.aml_workspace(workspace.machine_learning)
+    found: list[Assignment] = []
+    url = scopes.dataset_url(model, model.model.training.data)
+    try:
+        if url is not None:
+            scope = scopes.container_scope(url)
+            source: SpecPath = ("model", "training", "data")
+            found.append(
+                _assignment(
+                    aml, "Storage Blob Data Reader", scope, source, "Azure ML reads the training data"
+                )
+            )
+    except ScopeError:
+        pass  # the spec check reports the URL
+    rule = addresses.monitor_data_collection_rule(ctx.project)
+    if out.address_exists(rule):
+        scope = scopes.resource_scope("Microsoft.Insights/dataCollectionRules", rule.name, "monitoring-dcr")
+        why = "the monitoring job writes model statistics through the data collection rule"
+        found.append(
+            _assignment(aml, "Monitoring Metrics Publisher", scope, ("monitoring",), why, depends_on=[rule])
+        )
+    trigger = addresses.monitor_retrain_trigger(ctx.project)
+    if out.address_exists(trigger):
+        ml_type = scopes.WORKSPACE_RESOURCE_TYPES["machine_learning"]
+        scope = scopes.resource_scope(ml_type, workspace.machine_learning, "machine_learning")
+        retrain = model.monitoring is not None and model.monitoring.retrain is not None
+        source = ("monitoring", "retrain") if retrain else ("monitoring",)
+        why = "the retrain trigger reads the retrain schedule and submits pipeline runs"
+        principal = identities.retrain_trigger(trigger.name)
+        found.append(
+            _assignment(principal, "AzureML Data Scientist", scope, source, why, depends_on=[trigger])
+        )
+    return found
+
+
+def _synapse(ctx: RenderContext) -> list[Assignment]:
+    model, workspace = ctx.model, ctx.model.workspace
+    if not model.transforms or workspace.synapse is None:
+        return []
+    synapse = identities.synapse_workspace(workspace.synapse)
+    found: list[Assignment] = []
+    for label, url, source in _lake_urls(ctx):
+        try:
+            scope = scopes.container_scope(url)
+        except ScopeError:
+            continue
+        why = f"Synapse reads and writes {label}"
+        found.append(_assignment(synapse, "Storage Blob Data Contributor", scope, source, why))
+    return found
+
+
+def _serving(ctx: RenderContext, identity: Identity | None) -> list[Assignment]:
+    deployment, workspace = ctx.model.deployment, ctx.model.workspace
+    if deployment is None:
+        return []
+    found: list[Assignment] = []
+    if workspace.container_registry is not None and workspace.kubernetes is not None:
+        registry_type = scopes.WORKSPACE_RESOURCE_TYPES["container_registry"]
+        scope = scopes.resource_scope(registry_type, workspace.container_registry, "container_registry")
+        kubelet = identities.aks_kubelet(workspace.kubernetes)
+        found.append(
+            _assignment(kubelet, "AcrPull", scope, ("deployment",), "AKS nodes pull the scoring image")
+        )
+    if identity is not None:
+        address, name, _ = identity
+        pods = identities.workload_identity(name, deployment.endpoint)
+        source: SpecPath = ("deployment", "secrets") if deployment.secrets else ("deployment", "auth")
+        why = "the scoring pods read their secrets through the Key Vault CSI driver"
+        for vault in _vaults(ctx):
+            scope = scopes.resource_scope(
+                scopes.WORKSPACE_RESOURCE_TYPES["key_vault"], vault, f"key-vault-{vault}"
+            )
+            found.append(
+                _assignment(
+                    pods,
+                    "Key Vault Secrets User",
+                    scope,
+                    source,
+                    why,
+                    depends_on=[address],
+                    arm_depends_on=[expression(resource_id(identities.IDENTITY_TYPE, name))],
+                )
+            )
+    return found
+
+
+def _lake_urls(ctx: RenderContext) -> list[tuple[str, str, SpecPath]]:
+    """Every lake location Synapse reads (sources) or writes (transform outputs)."""
+    model = ctx.model
+    urls: list[tuple[str, str, SpecPath]] = [
+        (f"source {n}", s.path, ("sources", n, "path")) for n, s in model.sources.items()
+    ]
+    urls += [
+        (f"transform {n}", t.output.path, ("transforms", n, "output", "path"))
+        for n, t in model.transforms.items()
+    ]
+    return [(label, url, source) for label, url, source in urls]
+
+
+def _vaults(ctx: RenderContext) -> list[str]:
+    """Key Vaults the scoring pods read: the mounted secrets' and the endpoint key's (``auth: key``)."""
+    deployment, access = ctx.model.deployment, ctx.model.access
+    if deployment is None:
+        return []
+    vaults = [access.secrets[s].key_vault for s in deployment.secrets if s in access.secrets]
+    if deployment.auth == "key" and ctx.model.workspace.key_vault is not None:
+        vaults.append(ctx.model.workspace.key_vault)
+    return sorted(set(vaults))
+
+
+def _unique(assignments: list[Assignment]) -> list[Assignment]:
+    """One assignment per principal, role and scope (several sources in one container need one grant)."""
+    seen: set[tuple[str, str, str]] = set()
+    kept: list[Assignment] = []
+    for a in assignments:
+        key = (a.principal.seed, a.role_guid, a.scope.id_expression)
+        if key not in seen:
+            seen.add(key)
+            kept.append(a)
+    return kept

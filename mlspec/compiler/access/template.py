@@ -1,0 +1,113 @@
+"""Render ``access`` (and the roles the artifacts' identities need) into ``access/role-assignments.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlspec.compiler import addresses
+from mlspec.compiler.access import identities, needs, scopes
+from mlspec.compiler.arm import literal
+from mlspec.compiler.access.assignment import IMMUTABLE, ROLE_ASSIGNMENT_TYPE, Assignment
+from mlspec.compiler.access.scopes import ScopeError
+from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.compiler.graph import Address, Resource
+from mlspec.diagnostics import SpecPath
+from mlspec.spec_schema.roles import role_definition_guid
+
+TEMPLATE_FILE = "access/role-assignments.json"
+DEPLOYMENT_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+
+
+def render(ctx: RenderContext, out: ArtifactSet) -> None:
+    """Add the role assignments template and its resources (nothing when there is nothing to assign)."""
+    model = ctx.model
+    tags = {k: literal(v) for k, v in {**model.project.tags, "mlspec-project": ctx.project}.items()}
+    assignments = _grants(ctx, out)
+    identity_part = _workload_identity(ctx, tags)
+    assignments += needs.implied(ctx, out, identity_part)
+    if not assignments and identity_part is None:
+        return
+    resources: list[dict[str, Any]] = []
+    graph: list[Resource] = []
+    outputs: dict[str, Any] = {}
+    if identity_part is not None:
+        address, name, resource = identity_part
+        resources.append(resource)
+        outputs.update(identities.workload_identity_outputs(name))
+        graph.append(
+            Resource(
+                address=address,
+                provider_type=f"arm:{identities.IDENTITY_TYPE}",
+                files=[TEMPLATE_FILE],
+                pointer="/resources/0",
+                source=("deployment",),
+                description="the scoring pods' workload identity and its federated credential",
+            )
+        )
+    seen: set[str] = set()
+    for assignment in assignments:
+        address = addresses.access_role_assignment(assignment.label)
+        if str(address) in seen:
+            continue  # a duplicate grant; the check reports it at its line
+        seen.add(str(address))
+        graph.append(
+            Resource(
+                address=address,
+                provider_type=f"arm:{ROLE_ASSIGNMENT_TYPE}",
+                files=[TEMPLATE_FILE],
+                depends_on=list(assignment.depends_on),
+                pointer=f"/resources/{len(resources)}",
+                immutable=list(IMMUTABLE),
+                source=assignment.source,
+                description=f"{assignment.role} for {assignment.principal.label} on {assignment.scope.label}",
+            )
+        )
+        resources.append(assignment.resource())
+    template = {
+        "$schema": DEPLOYMENT_SCHEMA,
+        "contentVersion": "1.0.0.0",
+        "metadata": {"generator": "mlspec", "project": ctx.project, "environment": ctx.environment},
+        "resources": resources,
+        **({"outputs": outputs} if outputs else {}),
+    }
+    out.add_json(TEMPLATE_FILE, template)
+    for part in graph:
+        out.add_resource(part)
+
+
+def _grants(ctx: RenderContext, out: ArtifactSet) -> list[Assignment]:
+    found: list[Assignment] = []
+    for i, grant in enumerate(ctx.model.access.grants):
+        base: SpecPath = ("access", "grants", i)
+        role_guid = role_definition_guid(grant.role)
+        if role_guid is None:
+            continue  # the spec check (MLS321) reports an unknown role; the check below repeats it
+        try:
+            scope = scopes.grant_scope(ctx.model, grant.scope)
+        except ScopeError as exc:
+            out.diagnostics.append(
+                ctx.error("MLS652", f"grant scope {grant.scope!r}: {exc}", (*base, "scope"))
+            )
+            continue
+        principal = identities.literal_principal(grant.principal.kind, grant.principal.object_id)
+        why = grant.description or f"mlspec grant: {grant.role} on {grant.scope} ({ctx.project})"
+        found.append(Assignment(principal, grant.role, role_guid, scope, base, why))
+    return found
+
+
+def _workload_identity(
+    ctx: RenderContext, tags: dict[str, str]
+) -> tuple[Address, str, dict[str, Any]] | None:
+    deployment, workspace = ctx.model.deployment, ctx.model.workspace
+    if deployment is None or deployment.identity is not None or workspace.kubernetes is None:
+        return None
+    name = identities.workload_identity_name(ctx.project, deployment.endpoint)
+    resource = identities.workload_identity_resource(
+        name,
+        workspace.location,
+        cluster=workspace.kubernetes,
+        namespace=deployment.namespace,
+        endpoint=deployment.endpoint,
+        tags=tags,
+    )
+    return addresses.access_identity(deployment.endpoint), name, resource

@@ -1,0 +1,70 @@
+"""Alert windows and evaluation frequencies: what Azure Monitor accepts, and how mlspec picks them.
+
+Metric alerts (``Microsoft.Insights/metricAlerts`` 2018-03-01) take a fixed set of windows and
+frequencies; log alerts (``scheduledQueryRules`` 2023-12-01) another set, and look back at most two
+days. A window outside the set is rendered as written and reported by :mod:`.checks` (MLS640) at the
+alert's ``window`` line, so the user sees the allowed values instead of a deployment failure.
+"""
+
+from __future__ import annotations
+
+import re
+
+METRIC_FREQUENCIES = ("PT1M", "PT5M", "PT15M", "PT30M", "PT1H")
+METRIC_WINDOWS = ("PT1M", "PT5M", "PT15M", "PT30M", "PT1H", "PT6H", "PT12H", "P1D")
+LOG_FREQUENCIES = (
+    "PT1M",
+    "PT5M",
+    "PT10M",
+    "PT15M",
+    "PT30M",
+    "PT45M",
+    "PT1H",
+    "PT2H",
+    "PT3H",
+    "PT4H",
+    "PT5H",
+    "PT6H",
+    "P1D",
+)
+LOG_WINDOWS = (*LOG_FREQUENCIES, "P2D")
+LOG_MAX_LOOKBACK = "P2D"
+
+_ISO = re.compile(r"P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?)?")
+
+
+def iso_minutes(duration: str) -> int:
+    """Minutes in an ISO 8601 duration of days, hours and minutes (``P1D``, ``PT6H``, ``PT5M``)."""
+    match = _ISO.fullmatch(duration)
+    if match is None or duration in ("P", "PT"):
+        raise ValueError(f"not a day/hour/minute ISO 8601 duration: {duration!r}")
+    return int(match["days"] or 0) * 1440 + int(match["hours"] or 0) * 60 + int(match["minutes"] or 0)
+
+
+def frequency_for(window: str, allowed: tuple[str, ...]) -> str:
+    """How often to evaluate a rule over ``window``: the largest allowed step of at most a third of it.
+
+    A third keeps an alert from waiting a whole window before it notices; the smallest allowed
+    frequency is the floor.
+    """
+    budget = max(1, iso_minutes(window) // 3)
+    fitting = [f for f in allowed if iso_minutes(f) <= budget]
+    return fitting[-1] if fitting else allowed[0]
+
+
+def statistic_lookback(window_minutes: int) -> str:
+    """The query range of an alert over a statistic the monitoring job computes over its own window.
+
+    Drift and model metrics are computed by the monitoring job over the alert's window and written as
+    one row per run; the alert reads the newest row. It looks back at least the window (capped at the
+    two days log alerts allow) so a row written once per window is always seen.
+    """
+    capped = min(window_minutes, iso_minutes(LOG_MAX_LOOKBACK))
+    return next(w for w in LOG_WINDOWS if iso_minutes(w) >= capped)
+
+
+def statistic_frequency(lookback: str) -> str:
+    """Evaluate a statistic alert twice per lookback (newest row read at least twice), at most daily."""
+    budget = max(1, iso_minutes(lookback) // 2)
+    fitting = [f for f in LOG_FREQUENCIES if iso_minutes(f) <= budget]
+    return fitting[-1] if fitting else LOG_FREQUENCIES[0]

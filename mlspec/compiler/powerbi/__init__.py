@@ -1,0 +1,24 @@
+"""Power BI: each report compiled into a Power BI Project (PBIP) under ``powerbi/<Name>/``.
+
+    <Name>.pbip
+    <Name>.SemanticModel/definition.pbism
+    <Name>.SemanticModel/definition/{database,model,expressions}.tmdl, tables/<table>.tmdl
+    <Name>.Report/definition.pbir
+    <Name>.Report/definition/{version,report}.json, pages/pages.json,
+        pages/<page>/page.json, pages/<page>/visuals/<visual>/visual.json
+
+One resource, ``powerbi.report.<Name>`` (provider type ``powerbi:pbip``), carries all the files, the
+``.pbip`` first. The semantic model imports each report table from its lake folder (M partitions, see
+:mod:`.mquery`; one lake-endpoint parameter per storage account in ``expressions.tmdl``); its columns
+and types come from the spec (:mod:`.columns`), its measures from ``report.measures``; how visuals
+bind to them -- and what happens to an undeclared measure -- is in :mod:`.model`. TMDL is written line by
+line with every value quoted (:mod:`.tmdl`); every JSON file names its published ``$schema``.
+A report name becomes a folder name and must be a plain file name (MLS664).
+"""
+
+from __future__ import annotations
+
+from mlspec.compiler.powerbi.checks import check
+from mlspec.compiler.powerbi.project import render
+
+__all__ = ["check", "render"]

@@ -1,0 +1,108 @@
+"""The columns of each report table and their types, from what the spec tells.
+
+Declared schemas (``sources.<x>.schema``, ``transforms.<x>.output.schema``) give names and Spark
+types. For a SQL transform without a declared schema the names come from the SELECT list
+(:func:`mlspec.spec_schema.sql_columns.select_columns`) and each type from the same-named column of
+an input, or from the aggregate producing it (``count(...) AS n`` is a long); a column whose type
+cannot be known is text. ``None`` means the columns themselves are unknown (a Python transform with no
+declared schema, a JSON source without one).
+"""
+
+from __future__ import annotations
+
+import re
+
+from mlspec.spec_schema.models import MLProject
+from mlspec.spec_schema.sql_columns import select_columns
+
+Columns = list[tuple[str, str]]
+"""``[(name, TMDL data type)]``."""
+
+_FORMAT_COLUMNS = {
+    "text": [("value", "string")],
+    "binary": [("path", "string"), ("modificationTime", "timestamp"), ("length", "bigint")],
+}
+_AGGREGATE_TYPES = {
+    "count": "bigint",
+    "approx_count_distinct": "bigint",
+    "avg": "double",
+    "mean": "double",
+    "sum": "double",
+    "stddev": "double",
+    "variance": "double",
+}
+
+
+def tmdl_type(spark_type: str | None) -> str:
+    """The TMDL ``dataType`` for a Spark SQL type (text when unknown or complex)."""
+    t = (spark_type or "string").strip().lower()
+    if t in ("int", "integer", "long", "bigint", "short", "smallint", "byte", "tinyint"):
+        return "int64"
+    if t in ("float", "double", "real") or t.startswith(("decimal", "numeric")):
+        return "double"
+    if t in ("boolean", "bool"):
+        return "boolean"
+    if t in ("date", "timestamp", "timestamp_ntz", "timestamp_ltz"):
+        return "dateTime"
+    if t == "binary":
+        return "binary"
+    return "string"
+
+
+def spark_columns(
+    model: MLProject, dataset: str, seen: frozenset[str] = frozenset()
+) -> list[tuple[str, str | None]] | None:
+    """``[(name, Spark type or None)]`` of a source or transform, or ``None`` when unknown."""
+    if dataset in seen:
+        return None
+    if dataset in model.sources:
+        source = model.sources[dataset]
+        if source.schema_:
+            return list(source.schema_.items())
+        fixed = _FORMAT_COLUMNS.get(source.format)
+        return [(n, t) for n, t in fixed] if fixed else None
+    transform = model.transforms.get(dataset)
+    if transform is None:
+        return None
+    if transform.output.schema_:
+        return list(transform.output.schema_.items())
+    if transform.sql is None:
+        return None
+    names = select_columns(transform.sql)
+    if names is None:
+        return None
+    upstream: dict[str, str | None] = {}
+    for name in transform.inputs:
+        for column, kind in spark_columns(model, name, seen | {dataset}) or []:
+            upstream.setdefault(column.lower(), kind)
+    return [(n, upstream.get(n.lower()) or _aggregate_type(transform.sql, n)) for n in names]
+
+
+def _aggregate_type(sql: str, column: str) -> str | None:
+    pattern = rf"\b(\w+)\s*\([^()]*\)\s+as\s+`?{re.escape(column)}`?(?!\w)"
+    match = re.search(pattern, sql, re.IGNORECASE)
+    return _AGGREGATE_TYPES.get(match[1].lower()) if match else None
+
+
+def dataset_columns(model: MLProject, dataset: str) -> Columns | None:
+    found = spark_columns(model, dataset)
+    return None if found is None else [(n, tmdl_type(t)) for n, t in found]
+
+
+PREDICTION_FIXED: Columns = [("time", "dateTime"), ("endpoint", "string"), ("model", "string")]
+
+
+def prediction_columns(model: MLProject) -> tuple[Columns, list[str]]:
+    """Columns of the served predictions log and the feature names read from each request."""
+    spec = model.model
+    if spec is None:
+        return [*PREDICTION_FIXED, ("prediction", "string")], []
+    trained = {n.lower(): t for n, t in spark_columns(model, spec.training.data) or []}
+    reserved = {c for c, _ in PREDICTION_FIXED} | {"prediction"}
+    features = [f for f in spec.training.features if f not in reserved]
+    columns = [*PREDICTION_FIXED, *((f, tmdl_type(trained.get(f.lower()))) for f in features)]
+    if spec.task == "regression":
+        prediction = "double"
+    else:
+        prediction = tmdl_type(trained.get(spec.training.target.lower()))
+    return [*columns, ("prediction", prediction)], features
