@@ -1,0 +1,347 @@
+"""``mlspec plan``, ``apply``, ``destroy``, ``force-unlock``: parse flags, call
+:mod:`mlspec.plan.operations`, render, set the exit code (``docs/plan.md``, ``cli.md``).
+
+Exit codes: 0 success; 1 failure (including a lock held by another process, named in the
+message, and a refused or cancelled apply); 2 usage or I/O error. ``plan
+--detailed-exitcode``: 0 no changes, 1 any error, 2 changes present.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from mlspec.cli import (
+    EXIT_INVALID,
+    EXIT_OK,
+    color_option,
+    env_option,
+    handle_errors,
+    parse_vars,
+    use_color,
+    var_option,
+)
+from mlspec.diagnostics import MlspecError
+
+if TYPE_CHECKING:
+    from mlspec.plan.plan import Plan
+
+EXIT_CHANGES = 2  # plan --detailed-exitcode
+SPEC_SUFFIXES = (".yaml", ".yml")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _select_option(func: F) -> F:
+    return click.option(
+        "--select",
+        "select",
+        multiple=True,
+        metavar="ADDRESS|GLOB",
+        help="Only these resources (and what they depend on); repeatable, globs like 'aks.*'.",
+    )(func)
+
+
+def _allow_destroy_option(func: F) -> F:
+    return click.option(
+        "--allow-destroy",
+        is_flag=True,
+        help="Allow deletes and replaces in an environment with protect: true.",
+    )(func)
+
+
+def _progress(quiet: bool) -> Callable[[str], None] | None:
+    if quiet:
+        return None
+
+    def say(line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    return say
+
+
+@click.command()
+@click.argument("path", default="mlproject.yaml", metavar="[PATH]")
+@env_option
+@var_option
+@click.option(
+    "--refresh/--no-refresh", default=True, show_default=True, help="Read the live objects (drift)."
+)
+@_select_option
+@click.option("--destroy", "destroy_mode", is_flag=True, help="Plan the deletion of everything in state.")
+@_allow_destroy_option
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document (docs/plan.md).")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan for `mlspec apply FILE` (.json: JSON; else gzip-compressed JSON, e.g. plan.bin).",
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 1 on error, 2 with changes.")
+@color_option
+def plan(
+    *,
+    path: str,
+    environment: str | None,
+    variables: tuple[str, ...],
+    refresh: bool,
+    select: tuple[str, ...],
+    destroy_mode: bool,
+    allow_destroy: bool,
+    as_json: bool,
+    out_file: Path | None,
+    detailed_exitcode: bool,
+    no_color: bool,
+) -> None:
+    """Show what apply would do: desired (the spec) vs state, and drift against the live objects."""
+
+    def body() -> int:
+        return _plan_body(
+            path=path,
+            environment=environment,
+            variables=variables,
+            refresh=refresh,
+            select=select,
+            destroy_mode=destroy_mode,
+            allow_destroy=allow_destroy,
+            as_json=as_json,
+            out_file=out_file,
+            detailed_exitcode=detailed_exitcode,
+            no_color=no_color,
+        )
+
+    if not detailed_exitcode:
+        sys.exit(handle_errors(body)())
+    try:  # every error is 1 here: 2 means "changes present"
+        code = handle_errors(body)()
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_INVALID)
+    except SystemExit as exit_:
+        sys.exit(EXIT_OK if exit_.code in (0, None) else EXIT_INVALID)
+    sys.exit(code)
+
+
+def _plan_body(
+    *,
+    path: str,
+    environment: str | None,
+    variables: tuple[str, ...],
+    refresh: bool,
+    select: tuple[str, ...],
+    destroy_mode: bool,
+    allow_destroy: bool,
+    as_json: bool,
+    out_file: Path | None,
+    detailed_exitcode: bool,
+    no_color: bool,
+) -> int:
+    from mlspec.plan.operations import plan_environment, refuse_blocked, save_plan
+    from mlspec.plan.render import render_plan
+
+    result = plan_environment(
+        path,
+        environment,
+        parse_vars(variables),
+        refresh=refresh,
+        select=select,
+        allow_destroy=allow_destroy,
+        destroy=destroy_mode,
+    )
+    the_plan = result.plan
+    if as_json:
+        sys.stdout.write(json.dumps(the_plan.to_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_plan(the_plan, color=use_color(no_color)))
+    sys.stdout.flush()
+    if out_file is not None:
+        save_plan(result, out_file)
+        note = f"\nSaved the plan to {out_file}. To apply exactly this plan: mlspec apply {out_file}\n"
+        (sys.stderr if as_json else sys.stdout).write(note)
+    refuse_blocked(the_plan)  # the plan is shown, then refused: exit 1
+    return EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK
+
+
+@click.command()
+@click.argument("target", default="mlproject.yaml", metavar="[PATH|PLANFILE]")
+@env_option
+@var_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (CI).")
+@click.option(
+    "--refresh/--no-refresh", default=True, show_default=True, help="Read the live objects first (drift)."
+)
+@_select_option
+@_allow_destroy_option
+@click.option(
+    "--parallelism", type=click.IntRange(1, 64), default=4, show_default=True, help="Resources at once."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@color_option
+@handle_errors
+def apply(
+    *,
+    target: str,
+    environment: str | None,
+    variables: tuple[str, ...],
+    auto_approve: bool,
+    refresh: bool,
+    select: tuple[str, ...],
+    allow_destroy: bool,
+    parallelism: int,
+    quiet: bool,
+    no_color: bool,
+) -> None:
+    """Apply the spec (a fresh plan, after confirmation) or exactly a saved PLANFILE."""
+    from mlspec.plan import operations
+    from mlspec.plan.render import render_apply, render_plan
+
+    color = use_color(no_color)
+    if _is_plan_file(target):
+        if variables or select:
+            raise click.UsageError(
+                "--var and --select belong to `mlspec plan`; a saved plan is applied as it is"
+            )
+        saved = operations.load_plan(target)
+        if environment and environment != saved.plan.environment:
+            raise click.UsageError(
+                f"{target} is a plan for environment {saved.plan.environment!r}, not {environment!r}"
+            )
+        sys.stdout.write(render_plan(saved.plan, color=color))
+        result = operations.apply_plan(saved, parallelism=parallelism, progress=_progress(quiet))
+    else:
+        result = operations.apply_environment(
+            target,
+            environment,
+            parse_vars(variables),
+            confirm=_confirmer(auto_approve, color, "Do you want to perform these actions?"),
+            refresh=refresh,
+            select=select,
+            allow_destroy=allow_destroy,
+            parallelism=parallelism,
+            progress=_progress(quiet),
+        )
+        if not result.plan.has_changes:
+            sys.stdout.write(render_plan(result.plan, color=color))
+            sys.exit(EXIT_OK)
+    _finish(result, color, render_apply)
+
+
+@click.command()
+@click.argument("path", default="mlproject.yaml", metavar="[PATH]")
+@env_option
+@var_option
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking (CI).")
+@_select_option
+@_allow_destroy_option
+@click.option(
+    "--parallelism", type=click.IntRange(1, 64), default=4, show_default=True, help="Resources at once."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@color_option
+@handle_errors
+def destroy(
+    *,
+    path: str,
+    environment: str | None,
+    variables: tuple[str, ...],
+    auto_approve: bool,
+    select: tuple[str, ...],
+    allow_destroy: bool,
+    parallelism: int,
+    quiet: bool,
+    no_color: bool,
+) -> None:
+    """Delete everything mlspec created in an environment (refused where protect: true)."""
+    from mlspec.plan import operations
+    from mlspec.plan.render import render_apply, render_plan
+
+    color = use_color(no_color)
+    result = operations.destroy(
+        path,
+        environment,
+        parse_vars(variables),
+        allow_destroy=allow_destroy,
+        confirm=_confirmer(auto_approve, color, "Do you really want to destroy these resources?"),
+        select=select,
+        parallelism=parallelism,
+        progress=_progress(quiet),
+    )
+    if not result.plan.has_changes:
+        sys.stdout.write(render_plan(result.plan, color=color))
+        sys.exit(EXIT_OK)
+    _finish(result, color, render_apply)
+
+
+@click.command("force-unlock")
+@click.argument("lock_id", metavar="LOCK_ID")
+@click.argument("path", default="mlproject.yaml", metavar="[PATH]")
+@env_option
+@var_option
+@handle_errors
+def force_unlock(lock_id: str, path: str, environment: str | None, variables: tuple[str, ...]) -> None:
+    """Remove a lock whose holder is gone (the id is in the error that named the holder)."""
+    from mlspec.plan import operations
+
+    removed = operations.force_unlock(path, environment, lock_id, parse_vars(variables))
+    click.echo(
+        f"Lock {removed.id} removed (was held by {removed.who}, "
+        f"operation {removed.operation}, since {removed.created})."
+    )
+
+
+def _finish(result: Any, color: bool, render_apply: Callable[..., str]) -> None:
+    if result.cancelled:
+        click.echo("Apply cancelled: nothing changed.")
+        sys.exit(EXIT_INVALID)
+    sys.stdout.write("\n" + render_apply(result, color=color))
+    sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
+
+
+def _confirmer(auto_approve: bool, color: bool, question: str) -> Callable[[Plan], bool]:
+    from mlspec.plan.render import render_plan
+
+    def confirm(the_plan: Plan) -> bool:
+        sys.stdout.write(render_plan(the_plan, color=color))
+        sys.stdout.flush()
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise MlspecError(
+                [
+                    _usage_diagnostic(
+                        "refusing to change anything without confirmation: stdin is not a terminal",
+                        "pass --auto-approve (CI), or save a plan with `mlspec plan --out FILE` and apply it",
+                    )
+                ]
+            )
+        answer = click.prompt(
+            f"\n{question} Only 'yes' is accepted", default="", show_default=False, prompt_suffix=": "
+        )
+        return bool(answer.strip() == "yes")
+
+    return confirm
+
+
+def _usage_diagnostic(message: str, hint: str) -> Any:
+    from mlspec.diagnostics import Diagnostic
+
+    return Diagnostic.error("MLS000", message, hint=hint)
+
+
+def _is_plan_file(target: str) -> bool:
+    candidate = Path(target)
+    return candidate.is_file() and candidate.suffix.lower() not in SPEC_SUFFIXES
+
+
+def register(cli: click.Group) -> None:
+    """Add plan / apply / destroy / force-unlock to the ``mlspec`` group."""
+    for command in (plan, apply, destroy, force_unlock):
+        cli.add_command(command)
+
+
+__all__ = ["EXIT_CHANGES", "register"]

@@ -1,0 +1,281 @@
+"""Apply: carry out a plan's changes in dependency order, recording state after each resource.
+
+Independent resources run in parallel on a bounded thread pool; state writes are serialised.
+A failed resource stops only what depends on it; the state always says what really exists
+(a resource is recorded right after its provider call returns), so a rerun continues where
+this one stopped. A crash between the provider call and the state write is repaired by the
+next run, because provider operations are idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlspec.compiler.graph import Address
+from mlspec.diagnostics import MlspecError
+from mlspec.plan.backends import StateBackend
+from mlspec.plan.desired import FileSource
+from mlspec.plan.plan import Action, Plan, ResourceChange
+from mlspec.plan.state import ResourceState, State
+from mlspec.providers.base import DeployRequest, Provider, ProviderResult
+
+DEFAULT_PARALLELISM = 4
+TEST_PAUSE_ENV = "MLSPEC_TEST_PAUSE_AFTER"
+TEST_PAUSE_SECONDS_ENV = "MLSPEC_TEST_PAUSE_SECONDS"
+"""Test-only hooks: after the N-th resource's state write, keep the state lock and sleep (an hour, or
+``MLSPEC_TEST_PAUSE_SECONDS``) so a test can kill the process there or race a second one against it."""
+
+Progress = Callable[[str], None]
+
+_VERBS = {
+    Action.CREATE: ("Creating", "created"),
+    Action.UPDATE: ("Updating", "updated"),
+    Action.REPLACE: ("Replacing", "replaced"),
+    Action.DELETE: ("Destroying", "destroyed"),
+}
+
+
+@dataclass
+class ResourceOutcome:
+    address: str
+    action: Action
+    ok: bool
+    seconds: float = 0.0
+    error: str = ""
+    description: str = ""
+
+
+@dataclass
+class ApplyResult:
+    """What an apply did: one outcome per attempted resource, and what it skipped."""
+
+    plan: Plan
+    outcomes: list[ResourceOutcome] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    state_serial: int = 0
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.cancelled and all(o.ok for o in self.outcomes) and not self.skipped
+
+    @property
+    def failures(self) -> list[ResourceOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def count(self, action: Action) -> int:
+        return sum(1 for o in self.outcomes if o.ok and o.action is action)
+
+
+class StateRecorder:
+    """The state being applied: one write per change, serialised, serial +1 each time."""
+
+    def __init__(self, backend: StateBackend, state: State) -> None:
+        self.backend = backend
+        self.state = state
+        self._lock = threading.Lock()
+        self._completed = 0
+        raw_pause = os.environ.get(TEST_PAUSE_ENV, "")
+        self._pause_after = int(raw_pause) if raw_pause.isdigit() else 0
+        raw_seconds = os.environ.get(TEST_PAUSE_SECONDS_ENV, "")
+        self._pause_seconds = float(raw_seconds) if raw_seconds.replace(".", "", 1).isdigit() else 3600.0
+
+    def record(self, address: str, entry: ResourceState | None, *, resource_done: bool = True) -> None:
+        with self._lock:
+            if entry is None:
+                self.state.resources.pop(address, None)
+            else:
+                self.state.resources[address] = entry
+            self._write()
+            if resource_done:
+                self._completed += 1
+                if self._completed == self._pause_after:
+                    sys.stderr.write(f"{TEST_PAUSE_ENV}: paused after resource {self._completed}\n")
+                    sys.stderr.flush()
+                    time.sleep(self._pause_seconds)  # test-only: the test kills the process here
+
+    def rename(self, moves: list[tuple[str, str]]) -> None:
+        with self._lock:
+            for old, new in moves:
+                self.state.resources[new] = self.state.resources.pop(old)
+            self._write()
+
+    def get(self, address: str) -> ResourceState | None:
+        with self._lock:
+            return self.state.resources.get(address)
+
+    def outputs_of(self, addresses: list[str]) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {a: dict(self.state.resources[a].outputs) for a in addresses if a in self.state.resources}
+
+    def _write(self) -> None:
+        self.state.serial += 1
+        self.backend.write(self.state)
+
+
+def execute(
+    plan: Plan,
+    *,
+    provider: Provider,
+    backend: StateBackend,
+    state: State | None,
+    files: FileSource,
+    parallelism: int = DEFAULT_PARALLELISM,
+    progress: Progress | None = None,
+) -> ApplyResult:
+    """Carry out ``plan`` (the caller holds the state lock and has checked the plan is current)."""
+    say = progress or (lambda _line: None)
+    recorder = StateRecorder(backend, state or State.empty(plan.project, plan.environment))
+    result = ApplyResult(plan)
+    moves = [
+        (c.moved_from, c.address)
+        for c in plan.changes
+        if c.moved_from
+        and c.moved_from in recorder.state.resources
+        and c.address not in recorder.state.resources
+    ]
+    if moves:
+        recorder.rename(moves)
+        result.moved = moves
+        for old, new in moves:
+            say(f"{new}: moved from {old} (renamed in state)")
+    work = {c.address: c for c in plan.changes if c.action is not Action.NO_OP}
+    waits_for = _dependencies(work)
+    runner = _Runner(provider, recorder, files, say)
+    pending = dict(waits_for)
+    running: dict[Future[ResourceOutcome], str] = {}
+    succeeded: set[str] = set()
+    failed: set[str] = set()
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="mlspec-apply") as pool:
+        while True:
+            blocked = _skip_dependants(pending, failed)
+            for address in blocked:
+                result.skipped.append(address)
+                say(f"{address}: skipped (a dependency failed)")
+            for address in sorted(a for a, deps in pending.items() if deps <= succeeded):
+                del pending[address]
+                running[pool.submit(runner.run, work[address])] = address
+            if not running:
+                break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                address = running.pop(future)
+                outcome = future.result()
+                result.outcomes.append(outcome)
+                (succeeded if outcome.ok else failed).add(address)
+    result.skipped.extend(sorted(pending))  # unreachable unless the graph had a cycle
+    result.state_serial = recorder.state.serial
+    return result
+
+
+class _Runner:
+    def __init__(self, provider: Provider, recorder: StateRecorder, files: FileSource, say: Progress) -> None:
+        self.provider = provider
+        self.recorder = recorder
+        self.files = files
+        self.say = say
+
+    def run(self, change: ResourceChange) -> ResourceOutcome:
+        doing, done = _VERBS[change.action]
+        self.say(f"{change.address}: {doing}...")
+        started = time.monotonic()
+        try:
+            description = self._carry_out(change)
+        except Exception as exc:  # any provider failure stops only this resource and its dependants
+            message = (
+                "; ".join(d.message for d in exc.diagnostics) if isinstance(exc, MlspecError) else str(exc)
+            )
+            self.say(f"{change.address}: FAILED: {message or type(exc).__name__}")
+            return ResourceOutcome(change.address, change.action, False, time.monotonic() - started, message)
+        seconds = time.monotonic() - started
+        self.say(
+            f"{change.address}: {done} after {seconds:.1f}s" + (f" — {description}" if description else "")
+        )
+        return ResourceOutcome(change.address, change.action, True, seconds, description=description)
+
+    def _carry_out(self, change: ResourceChange) -> str:
+        address = Address.parse(change.address)
+        current = self.recorder.get(change.address)
+        if change.action is Action.DELETE:
+            if current is not None:
+                self.provider.delete(address, current)
+            self.recorder.record(change.address, None)
+            return ""
+        if change.action is Action.REPLACE and current is not None:
+            self.provider.delete(address, current)
+            self.recorder.record(change.address, None, resource_done=False)
+            current = None
+        request = self._request(address, change)
+        if change.action is Action.UPDATE and current is not None:
+            outcome = self.provider.update(request, current)
+        else:
+            outcome = self.provider.create(request)
+        self.recorder.record(change.address, _entry(change, outcome))
+        return self.provider.describe(address, outcome)
+
+    def _request(self, address: Address, change: ResourceChange) -> DeployRequest:
+        after = change.after
+        assert after is not None, "only deletes lack an after side"
+        contents: Mapping[str, bytes] = {path: self.files(path) for path in after.files}
+        return DeployRequest(
+            address=address,
+            provider_type=after.provider_type,
+            properties=after.properties,
+            attachments=after.attachments,
+            hash=after.hash,
+            files=contents,
+            primary_file=after.files[0] if after.files else "",
+            dependencies=self.recorder.outputs_of(after.depends_on),
+        )
+
+
+def _entry(change: ResourceChange, outcome: ProviderResult) -> ResourceState:
+    after = change.after
+    assert after is not None
+    return ResourceState(
+        provider_type=after.provider_type,
+        properties=after.properties,
+        attachments=dict(after.attachments),
+        hash=after.hash,
+        provider_id=outcome.provider_id,
+        outputs=dict(outcome.outputs),
+        depends_on=list(after.depends_on),
+    )
+
+
+def _skip_dependants(pending: dict[str, set[str]], failed: set[str]) -> list[str]:
+    """Remove from ``pending`` (and add to ``failed``) everything that waits, transitively, on a failure."""
+    skipped: list[str] = []
+    found = True
+    while found:
+        found = False
+        for address in sorted(pending):
+            if pending[address] & failed:
+                del pending[address]
+                failed.add(address)
+                skipped.append(address)
+                found = True
+    return skipped
+
+
+def _dependencies(work: dict[str, ResourceChange]) -> dict[str, set[str]]:
+    """What each change waits for: creates/updates their dependencies, deletes their dependants."""
+    waits: dict[str, set[str]] = {a: set() for a in work}
+    for address, change in work.items():
+        if change.action is Action.DELETE:
+            continue
+        waits[address] |= {d for d in change.depends_on if d in work and work[d].action is not Action.DELETE}
+    for address, change in work.items():
+        if change.action is Action.DELETE:
+            for dependency in change.depends_on:
+                if dependency in work and work[dependency].action is Action.DELETE:
+                    waits[dependency].add(address)
+    return waits

@@ -1,0 +1,272 @@
+"""The Azure Blob Storage state backend.
+
+Blobs in the configured container (default ``mlspec-state``), under a prefix (default the
+project name): ``<prefix>/<env>.json`` (the state), ``<prefix>/<env>.json.backup`` (the
+previous version) and ``<prefix>/<env>.lock``. The lock is a 60-second lease on the lock
+blob, renewed by a background thread while held, with who/operation/created in the blob's
+metadata. State writes are conditional on the ETag last read or written (``If-Match``), or on
+the blob not existing yet, so a write never overwrites one it has not seen.
+
+Connection: ``AZURE_STORAGE_CONNECTION_STRING`` when set (Azurite, SAS or key based), else
+``https://<storage_account>.blob.core.windows.net`` with ``DefaultAzureCredential``. The
+Azure SDK is imported only when this backend is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from mlspec.diagnostics import Diagnostic, MlspecError
+from mlspec.plan.lock import LockHeldError, LockInfo, lock_error
+from mlspec.plan.state import State, state_error
+
+LEASE_SECONDS = 60
+RENEW_EVERY_SECONDS = 20.0
+CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+
+
+@contextlib.contextmanager
+def _azure_errors(where: str) -> Iterator[None]:
+    """Authentication and network failures become diagnostics that say what to do, not tracebacks."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+
+    try:
+        yield
+    except ClientAuthenticationError as exc:
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS807",
+                    f"cannot authenticate to the state storage {where}: {str(exc).splitlines()[0]}",
+                    ("state",),
+                    hint=f"sign in (`az login`), use a managed identity, or set {CONNECTION_STRING_ENV}",
+                )
+            ]
+        ) from None
+    except ServiceRequestError as exc:
+        raise MlspecError(
+            [Diagnostic.error("MLS807", f"cannot reach the state storage {where}: {exc}", ("state",))]
+        ) from None
+
+
+def _sdk() -> Any:
+    try:
+        import azure.storage.blob as blob_sdk
+    except ImportError:
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS805",
+                    "the azure_blob state backend needs the azure-storage-blob package",
+                    ("state", "backend"),
+                    hint="pip install 'azure-storage-blob>=12.19,<13'",
+                )
+            ]
+        ) from None
+    return blob_sdk
+
+
+class BlobBackend:
+    def __init__(self, container: Any, prefix: str, environment: str) -> None:
+        self.container = container
+        self.environment = environment
+        base = f"{prefix.strip('/')}/{environment}" if prefix.strip("/") else environment
+        self.state_name = f"{base}.json"
+        self.backup_name = f"{base}.json.backup"
+        self.lock_name = f"{base}.lock"
+        self._etag: str | None = None
+        self._seen = False  # read() was called: _etag None then means "did not exist"
+        self._raw: bytes | None = None
+        self._lease: Any = None
+        self._container_ready = False
+        self._stop_renewing = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], project: str, environment: str) -> BlobBackend:
+        sdk = _sdk()
+        connection = os.environ.get(CONNECTION_STRING_ENV)
+        if connection:
+            service = sdk.BlobServiceClient.from_connection_string(connection)
+        else:
+            account = config.get("storage_account")
+            if not account:
+                raise MlspecError(
+                    [
+                        Diagnostic.error(
+                            "MLS806",
+                            "the azure_blob state backend needs state.storage_account "
+                            f"(or {CONNECTION_STRING_ENV} in the environment)",
+                            ("state", "storage_account"),
+                        )
+                    ]
+                )
+            from azure.identity import DefaultAzureCredential
+
+            service = sdk.BlobServiceClient(
+                f"https://{account}.blob.core.windows.net", credential=DefaultAzureCredential()
+            )
+        container = service.get_container_client(str(config.get("container") or "mlspec-state"))
+        return cls(container, str(config.get("prefix") or project), environment)
+
+    @property
+    def description(self) -> str:
+        return f"{self.container.url.rstrip('/')}/{self.state_name}"
+
+    # --- state ----------------------------------------------------------------------------
+
+    def read(self) -> State | None:
+        with _azure_errors(self.container.url):
+            return self._read()
+
+    def _read(self) -> State | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        self._seen = True
+        try:
+            downloader = self.container.get_blob_client(self.state_name).download_blob()
+            raw: bytes = downloader.readall()
+        except ResourceNotFoundError:
+            self._etag, self._raw = None, None
+            return None
+        self._etag, self._raw = downloader.properties.etag, raw
+        return State.from_bytes(raw, self.description)
+
+    def write(self, state: State) -> None:
+        with _azure_errors(self.container.url):
+            self._write(state)
+
+    def _write(self, state: State) -> None:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+
+        if not self._seen:
+            self._read()  # learn the ETag to write against
+        self._ensure_container()
+        if self._raw is not None:
+            self.container.get_blob_client(self.backup_name).upload_blob(self._raw, overwrite=True)
+        data = state.to_bytes()
+        blob = self.container.get_blob_client(self.state_name)
+        try:
+            if self._etag is None:
+                response = blob.upload_blob(data, overwrite=False)
+            else:
+                response = blob.upload_blob(
+                    data, overwrite=True, etag=self._etag, match_condition=MatchConditions.IfNotModified
+                )
+        except (ResourceModifiedError, ResourceExistsError):
+            raise state_error(
+                f"{self.description} was written by someone else since this process read it",
+                "was the lock broken with force-unlock while an apply ran? re-run plan",
+            ) from None
+        self._etag, self._raw = response["etag"], data
+
+    # --- lock -----------------------------------------------------------------------------
+
+    def lock(self, operation: str) -> LockInfo:
+        with _azure_errors(self.container.url):
+            return self._lock(operation)
+
+    def _lock(self, operation: str) -> LockInfo:
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError
+
+        self._ensure_container()
+        blob = self.container.get_blob_client(self.lock_name)
+        with contextlib.suppress(ResourceExistsError, HttpResponseError):
+            blob.upload_blob(b"", overwrite=False)
+        info = LockInfo.new(operation, f"{self.container.url.rstrip('/')}/{self.lock_name}")
+        try:
+            lease = blob.acquire_lease(lease_duration=LEASE_SECONDS, lease_id=info.id)
+        except HttpResponseError as exc:
+            if getattr(exc, "error_code", None) in (
+                "LeaseAlreadyPresent",
+                "LeaseIdMismatchWithLeaseOperation",
+            ) or (exc.status_code == 409):
+                raise LockHeldError(self._holder(), self.environment) from None
+            raise
+        blob.set_blob_metadata(info.to_json(), lease=lease)
+        self._lease = lease
+        self._stop_renewing.clear()
+        self._renewer = threading.Thread(target=self._renew, name="mlspec-lease-renewal", daemon=True)
+        self._renewer.start()
+        return info
+
+    def unlock(self, info: LockInfo) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        self._stop_renewing.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+        lease, self._lease = self._lease, None
+        if lease is None:
+            return
+        with contextlib.suppress(HttpResponseError):  # broken by force-unlock meanwhile
+            self.container.get_blob_client(self.lock_name).set_blob_metadata({}, lease=lease)
+            lease.release()
+
+    def current_lock(self) -> LockInfo | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            props = self.container.get_blob_client(self.lock_name).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        if props.lease.state != "leased":
+            return None
+        return LockInfo.from_json(
+            dict(props.metadata or {}), f"{self.container.url.rstrip('/')}/{self.lock_name}"
+        )
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        with _azure_errors(self.container.url):
+            return self._force_unlock(lock_id)
+
+    def _force_unlock(self, lock_id: str) -> LockInfo:
+        sdk = _sdk()
+        current = self.current_lock()
+        if current is None:
+            raise lock_error(f"no lock to remove: {self.lock_name} is not leased")
+        if current.id != lock_id:
+            raise lock_error(
+                f"lock id {lock_id!r} does not match the current lock, held by {current.describe()}",
+                "pass the lock id exactly as the error that named the holder printed it",
+            )
+        sdk.BlobLeaseClient(self.container.get_blob_client(self.lock_name)).break_lease(lease_break_period=0)
+        return current
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _holder(self) -> LockInfo:
+        """Who holds the lease; waits briefly for a holder that has not written its metadata yet."""
+        holder: LockInfo | None = None
+        for _ in range(20):
+            holder = self.current_lock()
+            if holder is not None and holder.id != "?":
+                return holder
+            time.sleep(0.05)
+        return holder or LockInfo(
+            "?", "unknown (lock blob leased without metadata)", "?", "?", self.lock_name
+        )
+
+    def _renew(self) -> None:
+        while not self._stop_renewing.wait(RENEW_EVERY_SECONDS):
+            lease = self._lease
+            if lease is None:
+                return
+            try:
+                lease.renew()
+            except Exception:  # a lost lease shows up as a failed conditional write; keep trying
+                continue
+
+    def _ensure_container(self) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
+        if not self._container_ready:
+            with contextlib.suppress(ResourceExistsError):
+                self.container.create_container()
+            self._container_ready = True

@@ -1,0 +1,105 @@
+"""Field-level differences between two payloads, and which of them force a replace.
+
+Paths are dotted from the payload root, with list indexes in brackets:
+``properties.spec.replicas``, ``properties.containers[0].image``, ``attachments.src/train.py``.
+Mappings are compared key by key; lists of the same length element by element; anything
+else (scalars, lists whose length changed, a type change) as one value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ADD, REMOVE, CHANGE = "add", "remove", "change"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed leaf: ``before`` is :data:`MISSING` for an added field, ``after`` for a removed one."""
+
+    path: str
+    before: Any
+    after: Any
+
+    @property
+    def action(self) -> str:
+        if self.before is MISSING:
+            return ADD
+        if self.after is MISSING:
+            return REMOVE
+        return CHANGE
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "action": self.action}
+        if self.before is not MISSING:
+            out["before"] = self.before
+        if self.after is not MISSING:
+            out["after"] = self.after
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FieldChange:
+        return cls(str(data["path"]), data.get("before", MISSING), data.get("after", MISSING))
+
+
+def diff_values(before: Any, after: Any, path: str) -> list[FieldChange]:
+    """Every leaf that differs between ``before`` and ``after``, in a stable order."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes: list[FieldChange] = []
+        for key in sorted(set(before) | set(after), key=str):
+            child = f"{path}.{key}" if path else str(key)
+            changes.extend(diff_values(before.get(key, MISSING), after.get(key, MISSING), child))
+        return changes
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        changes = []
+        for index, (b, a) in enumerate(zip(before, after, strict=True)):
+            changes.extend(diff_values(b, a, f"{path}[{index}]"))
+        return changes
+    if before is MISSING and after is MISSING:
+        return []
+    if _same(before, after):
+        return []
+    return [FieldChange(path, before, after)]
+
+
+def diff_payloads(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
+    """Differences of ``{properties, attachments}`` payloads (attachments are compared per file)."""
+    changes = diff_values(before.get("properties"), after.get("properties"), "properties")
+    before_files: dict[str, Any] = before.get("attachments") or {}
+    after_files: dict[str, Any] = after.get("attachments") or {}
+    for name in sorted(set(before_files) | set(after_files)):
+        b, a = before_files.get(name, MISSING), after_files.get(name, MISSING)
+        if b != a:  # file names contain dots: never split them into a path
+            changes.append(FieldChange(f"attachments.{name}", b, a))
+    return changes
+
+
+def replace_reasons(changes: list[FieldChange], immutable: list[str]) -> list[str]:
+    """Why the changes force a replace: each changed path under (or above) an immutable property path."""
+    reasons: list[str] = []
+    for name in immutable:
+        prefix = f"properties.{name}"
+        hit = next((c for c in changes if _under(c.path, prefix) or _under(prefix, c.path)), None)
+        if hit is not None:
+            reasons.append(f"{prefix} cannot be changed in place (changed at {hit.path})")
+    return reasons
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((prefix + ".", prefix + "["))
+
+
+def _same(a: Any, b: Any) -> bool:
+    # 1 and 1.0 are the same value in JSON, True and 1 are not.
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b)

@@ -1,0 +1,346 @@
+"""The library API of plan/apply: what the CLI and tests call.
+
+- :func:`plan_environment` — desired (a build) vs state, refreshed against the provider by default;
+- :func:`apply_environment` — plan afresh under the lock, confirm, apply;
+- :func:`apply_plan` — apply exactly a saved plan, refused if the state moved since;
+- :func:`destroy` — delete everything in state (refused in protected environments);
+- :func:`force_unlock` — break a lock whose holder is gone;
+- :func:`save_plan` / :func:`load_plan` — the plan file (:mod:`mlspec.plan.planfile`).
+
+Every refreshed plan, apply and destroy holds the state lock from reading the state to the
+last state write; a second process fails at once, naming the holder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlspec.compiler.graph import Address
+from mlspec.diagnostics import Diagnostic, MlspecError
+from mlspec.plan.backends import StateBackend
+from mlspec.plan.desired import Desired
+from mlspec.plan.lock import LockInfo
+from mlspec.plan.plan import Action, Plan, make_plan, plan_error
+from mlspec.plan.planfile import SavedPlan, load_plan, save_plan
+from mlspec.plan.state import State
+from mlspec.plan.target import PlanResult, Target, project_dir_of, state_config_for, target_of_spec
+from mlspec.providers.base import LiveObject, Provider
+
+if TYPE_CHECKING:  # the apply engine (a thread pool) is imported only when applying
+    from mlspec.plan.apply import ApplyResult, Progress
+
+DEFAULT_PARALLELISM = 4
+Confirm = Callable[[Plan], bool]
+"""Shown the plan before anything changes; returns whether to go on."""
+
+
+def load_desired(
+    spec_path: Path | str,
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Desired:
+    """Build the spec in memory (nothing written) and return its desired resources."""
+    from mlspec import api
+    from mlspec.plan.desired import desired_from_build
+
+    result = api.build(spec_path, environment, variables, environ=environ)
+    return desired_from_build(result, project_dir_of(spec_path))
+
+
+@contextlib.contextmanager
+def locked(backend: StateBackend, operation: str) -> Iterator[LockInfo]:
+    """Hold the state lock for ``operation``; fails at once if someone else holds it."""
+    info = backend.lock(operation)
+    try:
+        yield info
+    finally:
+        backend.unlock(info)
+
+
+def plan_environment(
+    spec_path: Path | str = "mlproject.yaml",
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    *,
+    refresh: bool = True,
+    select: Iterable[str] = (),
+    state_dir: Path | None = None,
+    allow_destroy: bool = False,
+    destroy: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> PlanResult:
+    """Plan one environment of a spec. With ``refresh`` (the default) the provider's live view is
+    read under the state lock, so drift shows; without it no lock is taken and no provider called."""
+    desired = load_desired(spec_path, environment, variables, environ)
+    return plan_desired(
+        desired,
+        refresh=refresh,
+        select=select,
+        state_dir=state_dir,
+        allow_destroy=allow_destroy,
+        destroy=destroy,
+    )
+
+
+def plan_desired(
+    desired: Desired,
+    *,
+    refresh: bool = True,
+    select: Iterable[str] = (),
+    state_dir: Path | None = None,
+    allow_destroy: bool = False,
+    destroy: bool = False,
+) -> PlanResult:
+    """:func:`plan_environment` for desired state already built (tests build it synthetically)."""
+    target = Target.of(desired, state_dir)
+    backend = target.backend()
+    if refresh:
+        provider = target.provider_instance()
+        with locked(backend, "plan"):
+            state = read_state(backend, target)
+            plan = make_plan(
+                desired,
+                state,
+                live=refresh_live(provider, state),
+                select=select,
+                destroy=destroy,
+                allow_destroy=allow_destroy,
+            )
+    else:
+        state = read_state(backend, target)
+        plan = make_plan(desired, state, select=select, destroy=destroy, allow_destroy=allow_destroy)
+    return PlanResult(plan, target, desired.files)
+
+
+def apply_environment(
+    spec_path: Path | str = "mlproject.yaml",
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    *,
+    confirm: Confirm | None = None,
+    refresh: bool = True,
+    select: Iterable[str] = (),
+    state_dir: Path | None = None,
+    allow_destroy: bool = False,
+    destroy: bool = False,
+    parallelism: int = DEFAULT_PARALLELISM,
+    progress: Progress | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ApplyResult:
+    """Plan afresh under the lock, show it to ``confirm`` (``None``: approved), apply it."""
+    desired = load_desired(spec_path, environment, variables, environ)
+    return apply_desired(
+        desired,
+        confirm=confirm,
+        refresh=refresh,
+        select=select,
+        state_dir=state_dir,
+        allow_destroy=allow_destroy,
+        destroy=destroy,
+        parallelism=parallelism,
+        progress=progress,
+    )
+
+
+def apply_desired(
+    desired: Desired,
+    *,
+    confirm: Confirm | None = None,
+    refresh: bool = True,
+    select: Iterable[str] = (),
+    state_dir: Path | None = None,
+    allow_destroy: bool = False,
+    destroy: bool = False,
+    parallelism: int = DEFAULT_PARALLELISM,
+    progress: Progress | None = None,
+) -> ApplyResult:
+    """:func:`apply_environment` for desired state already built."""
+    from mlspec.plan.apply import ApplyResult, execute
+
+    target = Target.of(desired, state_dir)
+    if destroy:
+        refuse_protected_destroy(target, allow_destroy)
+    provider = target.provider_instance()
+    backend = target.backend()
+    with locked(backend, "destroy" if destroy else "apply"):
+        state = read_state(backend, target)
+        live = refresh_live(provider, state) if refresh else None
+        plan = make_plan(
+            desired, state, live=live, select=select, destroy=destroy, allow_destroy=allow_destroy
+        )
+        refuse_blocked(plan)
+        if not plan.has_changes:
+            return ApplyResult(plan, state_serial=state.serial if state else 0)
+        if confirm is not None and not confirm(plan):
+            return ApplyResult(plan, state_serial=state.serial if state else 0, cancelled=True)
+        return execute(
+            plan,
+            provider=provider,
+            backend=backend,
+            state=state,
+            files=desired.files,
+            parallelism=parallelism,
+            progress=progress,
+        )
+
+
+def destroy(
+    spec_path: Path | str = "mlproject.yaml",
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    *,
+    allow_destroy: bool = False,
+    confirm: Confirm | None = None,
+    select: Iterable[str] = (),
+    state_dir: Path | None = None,
+    parallelism: int = DEFAULT_PARALLELISM,
+    progress: Progress | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ApplyResult:
+    """Delete every resource recorded in state (dependants first). A protected environment
+    refuses without ``allow_destroy``."""
+    return apply_environment(
+        spec_path,
+        environment,
+        variables,
+        confirm=confirm,
+        select=select,
+        state_dir=state_dir,
+        allow_destroy=allow_destroy,
+        destroy=True,
+        parallelism=parallelism,
+        progress=progress,
+        environ=environ,
+    )
+
+
+def apply_plan(
+    saved: SavedPlan,
+    *,
+    state_dir: Path | None = None,
+    parallelism: int = DEFAULT_PARALLELISM,
+    progress: Progress | None = None,
+) -> ApplyResult:
+    """Apply exactly a saved plan: refused if the state changed since it was made."""
+    from mlspec.plan.apply import ApplyResult, execute
+
+    target = saved.target
+    if state_dir is not None:
+        target.state_dir = state_dir
+    plan = saved.plan
+    if plan.destroy:
+        refuse_protected_destroy(target, plan.allow_destroy)
+    refuse_blocked(plan)
+    provider = target.provider_instance()
+    backend = target.backend()
+    with locked(backend, "destroy" if plan.destroy else "apply"):
+        state = read_state(backend, target)
+        lineage, serial = (state.lineage, state.serial) if state else (None, 0)
+        if (lineage, serial) != (plan.state_lineage, plan.state_serial):
+            raise plan_error(
+                f"the saved plan is stale: it was made against state serial {plan.state_serial} "
+                f"(lineage {plan.state_lineage}), the state is now serial {serial} (lineage {lineage})",
+                "run `mlspec plan --out FILE` again and apply the new plan",
+                "MLS832",
+            )
+        if not plan.has_changes:
+            return ApplyResult(plan, state_serial=serial)
+        return execute(
+            plan,
+            provider=provider,
+            backend=backend,
+            state=state,
+            files=saved.file,
+            parallelism=parallelism,
+            progress=progress,
+        )
+
+
+def force_unlock(
+    spec_path: Path | str,
+    environment: str | None,
+    lock_id: str,
+    variables: Mapping[str, str] | None = None,
+    *,
+    state_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LockInfo:
+    """Remove the lock ``lock_id`` of one environment's state; returns who held it."""
+    target = target_of_spec(spec_path, environment, variables, environ, state_dir)
+    return target.backend().force_unlock(lock_id)
+
+
+def read_state(backend: StateBackend, target: Target) -> State | None:
+    state = backend.read()
+    if state is not None and (state.project, state.environment) != (target.project, target.environment):
+        raise plan_error(
+            f"{backend.description} holds the state of {state.project}/{state.environment}, "
+            f"not {target.project}/{target.environment}",
+            "two projects with one name share a state location; give one a different project.name",
+        )
+    return state
+
+
+def refresh_live(provider: Provider, state: State | None) -> dict[str, LiveObject | None]:
+    """The provider's view of every resource in state, by state address."""
+    if state is None:
+        return {}
+    return {
+        address: provider.read(Address.parse(address), entry) for address, entry in state.resources.items()
+    }
+
+
+def refuse_protected_destroy(target: Target, allow_destroy: bool) -> None:
+    if target.protect and not allow_destroy:
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS833",
+                    f"environment {target.environment!r} is protected: destroy is refused",
+                    ("environments", target.environment, "protect"),
+                    hint="pass --allow-destroy if you really mean to delete everything it deployed",
+                )
+            ]
+        )
+
+
+def refuse_blocked(plan: Plan) -> None:
+    blocked = plan.blocked
+    if not blocked:
+        return
+    raise MlspecError(
+        [
+            Diagnostic.error(
+                "MLS834",
+                f"environment {plan.environment!r} is protected: refusing to "
+                f"{'delete' if c.action is Action.DELETE else 'replace'} {c.address}",
+                ("environments", plan.environment, "protect"),
+                hint="pass --allow-destroy to allow deletes and replaces in a protected environment",
+            )
+            for c in blocked
+        ]
+    )
+
+
+__all__ = [
+    "PlanResult",
+    "SavedPlan",
+    "Target",
+    "apply_desired",
+    "apply_environment",
+    "apply_plan",
+    "destroy",
+    "force_unlock",
+    "load_desired",
+    "load_plan",
+    "plan_desired",
+    "plan_environment",
+    "project_dir_of",
+    "save_plan",
+    "state_config_for",
+    "target_of_spec",
+]

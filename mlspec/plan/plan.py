@@ -1,0 +1,403 @@
+"""A plan is data: per address an action, before/after, the field-level changes and why.
+
+:func:`make_plan` compares the desired resources (a build) with the state, optionally
+refreshed against the provider's live view (drift), and orders the result by the
+dependency graph: creates and updates dependencies first, deletes dependants first.
+Rendering lives in :mod:`mlspec.plan.render`; saving and applying in
+:mod:`mlspec.plan.operations`. The JSON form (:meth:`Plan.to_json`) is a documented,
+stable interface (``docs/plan.md``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from mlspec.compiler.graph import Address, Resource, dependency_closure, topological_order
+from mlspec.diagnostics import Diagnostic, MlspecError
+from mlspec.plan.desired import Desired, DesiredResource
+from mlspec.plan.diff import FieldChange, diff_payloads, replace_reasons
+from mlspec.plan.lock import utc_now
+from mlspec.plan.state import ResourceState, State
+from mlspec.providers.base import LiveObject
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NO_OP = "no-op"
+
+
+@dataclass
+class Snapshot:
+    """One side of a change: a payload with its hash, dependencies and (after) the files it ships."""
+
+    provider_type: str
+    properties: Any
+    attachments: dict[str, str]
+    hash: str
+    depends_on: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return {"properties": self.properties, "attachments": self.attachments}
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "provider_type": self.provider_type,
+            "hash": self.hash,
+            "properties": self.properties,
+            "attachments": dict(sorted(self.attachments.items())),
+            "depends_on": sorted(self.depends_on),
+        }
+        if self.files:
+            out["files"] = list(self.files)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Snapshot | None:
+        if data is None:
+            return None
+        return cls(
+            provider_type=str(data["provider_type"]),
+            properties=data.get("properties"),
+            attachments=dict(data.get("attachments") or {}),
+            hash=str(data.get("hash", "")),
+            depends_on=list(data.get("depends_on") or []),
+            files=list(data.get("files") or []),
+        )
+
+    @classmethod
+    def of_state(cls, entry: ResourceState) -> Snapshot:
+        return cls(
+            entry.provider_type, entry.properties, entry.attachments, entry.hash, list(entry.depends_on)
+        )
+
+    @classmethod
+    def of_desired(cls, resource: DesiredResource) -> Snapshot:
+        return cls(
+            resource.provider_type,
+            resource.properties,
+            resource.attachments,
+            resource.hash,
+            sorted(str(d) for d in resource.depends_on),
+            list(resource.files),
+        )
+
+
+@dataclass
+class ResourceChange:
+    """What happens to one address.
+
+    ``changes`` go from the current object (live when the plan was refreshed, else the state)
+    to ``after``; ``drift`` lists where the live object differs from the state;
+    ``replace_reasons`` say why an update cannot happen in place; ``moved_from`` is the old
+    address of a ``moved:`` rename (the state entry is renamed, the object kept);
+    ``gone`` means refresh found the object deleted outside mlspec.
+    """
+
+    address: str
+    action: Action
+    provider_type: str
+    before: Snapshot | None = None
+    after: Snapshot | None = None
+    changes: list[FieldChange] = field(default_factory=list)
+    replace_reasons: list[str] = field(default_factory=list)
+    drift: list[FieldChange] = field(default_factory=list)
+    moved_from: str | None = None
+    gone: bool = False
+
+    @property
+    def depends_on(self) -> list[str]:
+        side = self.after or self.before
+        return list(side.depends_on) if side else []
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "action": self.action.value,
+            "provider_type": self.provider_type,
+            "moved_from": self.moved_from,
+            "gone": self.gone,
+            "replace_reasons": list(self.replace_reasons),
+            "changes": [c.to_json() for c in self.changes],
+            "drift": [c.to_json() for c in self.drift],
+            "before": self.before.to_json() if self.before else None,
+            "after": self.after.to_json() if self.after else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ResourceChange:
+        return cls(
+            address=str(data["address"]),
+            action=Action(data["action"]),
+            provider_type=str(data["provider_type"]),
+            before=Snapshot.from_json(data.get("before")),
+            after=Snapshot.from_json(data.get("after")),
+            changes=[FieldChange.from_json(c) for c in data.get("changes") or []],
+            replace_reasons=list(data.get("replace_reasons") or []),
+            drift=[FieldChange.from_json(c) for c in data.get("drift") or []],
+            moved_from=data.get("moved_from"),
+            gone=bool(data.get("gone", False)),
+        )
+
+
+@dataclass
+class Plan:
+    """Desired vs state for one project and environment, and the state it was made against.
+
+    ``state_lineage``/``state_serial`` identify that state (``None``/0 when none existed); a
+    saved plan is applied only while they are unchanged.
+    """
+
+    project: str
+    environment: str
+    provider: str
+    changes: list[ResourceChange]
+    state_lineage: str | None = None
+    state_serial: int = 0
+    refreshed: bool = False
+    destroy: bool = False
+    protect: bool = False
+    allow_destroy: bool = False
+    select: list[str] = field(default_factory=list)
+    created: str = field(default_factory=utc_now)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        count = dict.fromkeys(Action, 0)
+        for change in self.changes:
+            count[change.action] += 1
+        return {
+            "add": count[Action.CREATE],
+            "change": count[Action.UPDATE],
+            "replace": count[Action.REPLACE],
+            "destroy": count[Action.DELETE],
+            "move": sum(1 for c in self.changes if c.moved_from),
+            "no_op": count[Action.NO_OP],
+        }
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action is not Action.NO_OP or c.moved_from for c in self.changes)
+
+    @property
+    def blocked(self) -> list[ResourceChange]:
+        """Deletes and replaces a protected environment refuses (without ``allow_destroy``)."""
+        if not self.protect or self.allow_destroy:
+            return []
+        return [c for c in self.changes if c.action in (Action.DELETE, Action.REPLACE)]
+
+    def change_for(self, address: str) -> ResourceChange | None:
+        return next((c for c in self.changes if c.address == address), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "project": self.project,
+            "environment": self.environment,
+            "provider": self.provider,
+            "created": self.created,
+            "state": {"lineage": self.state_lineage, "serial": self.state_serial},
+            "refreshed": self.refreshed,
+            "destroy": self.destroy,
+            "protect": self.protect,
+            "allow_destroy": self.allow_destroy,
+            "select": list(self.select),
+            "has_changes": self.has_changes,
+            "summary": self.summary,
+            "blocked": [c.address for c in self.blocked],
+            "resource_changes": [c.to_json() for c in self.changes],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        if data.get("format_version") != PLAN_FORMAT_VERSION:
+            raise plan_error(
+                f"unsupported plan format_version {data.get('format_version')!r} "
+                f"(this mlspec reads {PLAN_FORMAT_VERSION})"
+            )
+        state = data.get("state") or {}
+        return cls(
+            project=str(data["project"]),
+            environment=str(data["environment"]),
+            provider=str(data["provider"]),
+            changes=[ResourceChange.from_json(c) for c in data["resource_changes"]],
+            state_lineage=state.get("lineage"),
+            state_serial=int(state.get("serial", 0)),
+            refreshed=bool(data.get("refreshed", False)),
+            destroy=bool(data.get("destroy", False)),
+            protect=bool(data.get("protect", False)),
+            allow_destroy=bool(data.get("allow_destroy", False)),
+            select=list(data.get("select") or []),
+            created=str(data.get("created", "")),
+        )
+
+
+def plan_error(message: str, hint: str | None = None, code: str = "MLS830") -> MlspecError:
+    return MlspecError([Diagnostic.error(code, message, hint=hint)])
+
+
+def make_plan(
+    desired: Desired,
+    state: State | None,
+    *,
+    live: Mapping[str, LiveObject | None] | None = None,
+    select: Iterable[str] = (),
+    destroy: bool = False,
+    allow_destroy: bool = False,
+) -> Plan:
+    """Compare ``desired`` with ``state`` (and ``live``, the provider's view by state address, when
+    refreshed). With ``destroy`` every resource in state is deleted."""
+    manifest = desired.manifest
+    recorded = dict(state.resources) if state else {}
+    live_view = dict(live) if live is not None else None
+    moved_from = _apply_moves(manifest.moved, recorded, live_view, desired)
+    wanted = {} if destroy else {str(a): r for a, r in desired.resources.items()}
+    chosen = _selection(list(select), wanted, recorded, desired, destroy)
+
+    changes: list[ResourceChange] = []
+    for address, resource in wanted.items():  # already in dependency order
+        if chosen is None or address in chosen:
+            current = recorded.get(address)
+            lived = live_view.get(address) if live_view is not None and current is not None else None
+            change = _change_for(resource, current, lived, refreshed=live_view is not None)
+            change.moved_from = moved_from.get(address)
+            changes.append(change)
+    for address in _delete_order({a: r for a, r in recorded.items() if a not in wanted}):
+        if chosen is None or address in chosen:
+            current = recorded[address]
+            change = ResourceChange(
+                address, Action.DELETE, current.provider_type, before=Snapshot.of_state(current)
+            )
+            change.moved_from = moved_from.get(address)
+            if live_view is not None:
+                found = live_view.get(address)
+                change.gone = found is None
+                if found is not None:
+                    change.drift = diff_payloads(current_payload(current), found.payload)
+            changes.append(change)
+    return Plan(
+        project=manifest.project,
+        environment=manifest.environment,
+        provider=manifest.provider,
+        changes=changes,
+        state_lineage=state.lineage if state else None,
+        state_serial=state.serial if state else 0,
+        refreshed=live_view is not None,
+        destroy=destroy,
+        protect=manifest.protect,
+        allow_destroy=allow_destroy,
+        select=list(select),
+    )
+
+
+def current_payload(entry: ResourceState) -> dict[str, Any]:
+    return {"properties": entry.properties, "attachments": entry.attachments}
+
+
+def _change_for(
+    resource: DesiredResource, current: ResourceState | None, live: LiveObject | None, *, refreshed: bool
+) -> ResourceChange:
+    address = str(resource.address)
+    after = Snapshot.of_desired(resource)
+    if current is None:
+        return ResourceChange(address, Action.CREATE, resource.provider_type, after=after)
+    before = Snapshot.of_state(current)
+    recorded = current_payload(current)
+    drift: list[FieldChange] = []
+    if refreshed:
+        if live is None:  # deleted outside mlspec: create it again
+            return ResourceChange(address, Action.CREATE, resource.provider_type, before, after, gone=True)
+        if live.payload != recorded:
+            drift = diff_payloads(recorded, live.payload)
+            recorded = live.payload
+    if not drift and current.hash == resource.hash and current.provider_type == resource.provider_type:
+        return ResourceChange(address, Action.NO_OP, resource.provider_type, before, after)
+    changes = diff_payloads(recorded, resource.payload)
+    reasons = replace_reasons(changes, resource.immutable)
+    if current.provider_type != resource.provider_type:
+        reasons.insert(0, f"provider type changes from {current.provider_type} to {resource.provider_type}")
+    if not changes and not drift and not reasons:  # same payload, only the recorded hash differs
+        return ResourceChange(address, Action.NO_OP, resource.provider_type, before, after)
+    action = Action.REPLACE if reasons else Action.UPDATE
+    return ResourceChange(address, action, resource.provider_type, before, after, changes, reasons, drift)
+
+
+def _apply_moves(
+    moved: list[tuple[Address, Address]],
+    recorded: dict[str, ResourceState],
+    live: dict[str, LiveObject | None] | None,
+    desired: Desired,
+) -> dict[str, str]:
+    """Rename state entries per ``moved:`` (old → new) where the old one exists and the new one does not."""
+    renamed: dict[str, str] = {}
+    for old, new in moved:
+        source, target = str(old), str(new)
+        if source in recorded and target not in recorded and new in desired.resources:
+            recorded[target] = recorded.pop(source)
+            if live is not None and source in live:
+                live[target] = live.pop(source)
+            renamed[target] = source
+    return renamed
+
+
+def _selection(
+    patterns: list[str],
+    wanted: dict[str, DesiredResource],
+    recorded: dict[str, ResourceState],
+    desired: Desired,
+    destroy: bool,
+) -> set[str] | None:
+    """What ``--select`` keeps: matches and their dependencies (for destroy: their dependants)."""
+    if not patterns:
+        return None
+    known = sorted(set(wanted) | set(recorded))
+    matched: set[str] = set()
+    for pattern in patterns:
+        hits = {a for a in known if a == pattern or fnmatch.fnmatchcase(a, pattern)}
+        if not hits:
+            raise plan_error(
+                f"--select {pattern!r} matches no resource",
+                "addresses look like synapse.notebook.NAME; globs like 'aks.*' work",
+                "MLS831",
+            )
+        matched |= hits
+    if destroy:
+        return _dependants_closure(matched, recorded)
+    resources = [r for r in desired.manifest.resources if str(r.address) in wanted]
+    closure = dependency_closure(resources, [Address.parse(a) for a in matched if a in wanted])
+    return {str(a) for a in closure} | {a for a in matched if a not in wanted}
+
+
+def _dependants_closure(matched: set[str], recorded: dict[str, ResourceState]) -> set[str]:
+    result = set(matched)
+    grew = True
+    while grew:
+        grew = False
+        for address, entry in recorded.items():
+            if address not in result and any(d in result for d in entry.depends_on):
+                result.add(address)
+                grew = True
+    return result
+
+
+def _delete_order(entries: dict[str, ResourceState]) -> list[str]:
+    """Dependants before their dependencies (reverse topological order of the recorded graph)."""
+    if not entries:
+        return []
+    fake = [
+        Resource(
+            Address.parse(a), e.provider_type, [], [Address.parse(d) for d in e.depends_on if d in entries]
+        )
+        for a, e in entries.items()
+    ]
+    return [str(r.address) for r in reversed(topological_order(fake))]

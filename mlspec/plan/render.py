@@ -1,0 +1,247 @@
+"""Human output of plans and applies: per-resource blocks with +/~/-/-+ markers and coloured diffs.
+
+The JSON form is :meth:`mlspec.plan.plan.Plan.to_json` (documented in ``docs/plan.md``);
+this module only renders text. Colour is ANSI, and only when the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlspec.plan.apply import ApplyResult
+from mlspec.plan.diff import MISSING, FieldChange
+from mlspec.plan.plan import Action, Plan, ResourceChange
+
+_GREEN, _YELLOW, _RED, _MAGENTA, _BOLD, _DIM, _RESET = (
+    "\033[32m",
+    "\033[33m",
+    "\033[31m",
+    "\033[35m",
+    "\033[1m",
+    "\033[2m",
+    "\033[0m",
+)
+_MARKERS = {
+    Action.CREATE: ("+", _GREEN, "will be created"),
+    Action.UPDATE: ("~", _YELLOW, "will be updated in place"),
+    Action.REPLACE: ("-+", _MAGENTA, "must be replaced"),
+    Action.DELETE: ("-", _RED, "will be destroyed"),
+}
+CREATE_FIELD_LIMIT = 12
+VALUE_WIDTH = 72
+
+
+class _Paint:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self.color else text
+
+
+def render_plan(plan: Plan, *, color: bool = False) -> str:
+    """The whole plan as text, ending with the summary line."""
+    paint = _Paint(color)
+    lines: list[str] = []
+    drifted = [c for c in plan.changes if c.drift or c.gone]
+    if drifted:
+        lines.append(paint(_BOLD, "Objects changed outside mlspec since the last apply:"))
+        lines.append("")
+        for change in drifted:
+            lines.extend(_drift_block(change, paint))
+            lines.append("")
+    acting = [c for c in plan.changes if c.action is not Action.NO_OP or c.moved_from]
+    if not acting:
+        total = len(plan.changes)
+        lines.append(
+            paint(_GREEN, "No changes.")
+            + f" {plan.project}/{plan.environment} matches the configuration "
+            + f"({total} resource{'s' * (total != 1)})."
+        )
+        return "\n".join(lines) + "\n"
+    lines.append(
+        f"mlspec will perform the following actions on {plan.project}/{plan.environment} "
+        f"(provider {plan.provider}):"
+    )
+    lines.append("")
+    blocked = {c.address for c in plan.blocked}
+    for change in acting:
+        lines.extend(_change_block(change, paint, blocked=change.address in blocked))
+        lines.append("")
+    lines.append(summary_line(plan, paint))
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(plan: Plan, paint: _Paint | None = None) -> str:
+    paint = paint or _Paint(False)
+    s = plan.summary
+    text = (
+        f"Plan: {s['add']} to add, {s['change']} to change, "
+        f"{s['replace']} to replace, {s['destroy']} to destroy."
+    )
+    if s["move"]:
+        text += f" {s['move']} moved in state."
+    return paint(_BOLD, text)
+
+
+def _change_block(change: ResourceChange, paint: _Paint, *, blocked: bool) -> list[str]:
+    lines: list[str] = []
+    if change.moved_from:
+        lines.append(paint(_DIM, f"  # {change.address} has moved from {change.moved_from}"))
+    if change.action is Action.NO_OP:
+        return lines
+    marker, code, says = _MARKERS[change.action]
+    note = " (deleted outside mlspec)" if change.gone and change.action is Action.CREATE else ""
+    lines.append(f"  # {paint(_BOLD, change.address)} {says}{note}")
+    lines.append(f"  {paint(code, marker)} {change.address} ({change.provider_type})")
+    for reason in change.replace_reasons:
+        lines.append(paint(_MAGENTA, f"      # replace: {reason}"))
+    if blocked:
+        lines.append(paint(_RED, "      # refused: the environment is protected (--allow-destroy to allow)"))
+    if change.action is Action.CREATE:
+        assert change.after is not None
+        lines.extend(_leaf_lines("+", _GREEN, change.after.payload, paint))
+    elif change.action is Action.DELETE:
+        assert change.before is not None
+        lines.extend(_leaf_lines("-", _RED, change.before.payload, paint))
+    else:
+        forcing = _forcing_paths(change)
+        for field_change in change.changes:
+            lines.extend(_field_lines(field_change, paint, forces=field_change.path in forcing))
+        if not change.changes and change.drift:
+            lines.append(
+                paint(_DIM, "      # the live object already matches the spec; the state catches up")
+            )
+    return lines
+
+
+def _drift_block(change: ResourceChange, paint: _Paint) -> list[str]:
+    if change.gone:
+        return [f"  # {paint(_BOLD, change.address)} was deleted outside mlspec"]
+    lines = [f"  # {paint(_BOLD, change.address)} was changed outside mlspec"]
+    for field_change in change.drift:
+        lines.extend(_field_lines(field_change, paint, forces=False))
+    return lines
+
+
+def _forcing_paths(change: ResourceChange) -> set[str]:
+    return {c.path for c in change.changes if any(f"at {c.path})" in r for r in change.replace_reasons)}
+
+
+def _field_lines(change: FieldChange, paint: _Paint, *, forces: bool) -> list[str]:
+    suffix = paint(_MAGENTA, "  # forces replacement") if forces else ""
+    if change.before is MISSING:
+        return [f"      {paint(_GREEN, '+')} {change.path} = {_value(change.after)}{suffix}"]
+    if change.after is MISSING:
+        return [f"      {paint(_RED, '-')} {change.path} = {_value(change.before)}{suffix}"]
+    if _multiline(change.before) or _multiline(change.after):
+        return [
+            f"      {paint(_YELLOW, '~')} {change.path}:{suffix}",
+            *_text_diff(change.before, change.after, paint),
+        ]
+    return [
+        f"      {paint(_YELLOW, '~')} {change.path}: {paint(_RED, _value(change.before))} → "
+        f"{paint(_GREEN, _value(change.after))}{suffix}"
+    ]
+
+
+def _leaf_lines(marker: str, code: str, payload: dict[str, Any], paint: _Paint) -> list[str]:
+    leaves = list(_leaves(payload.get("properties"), "properties"))
+    leaves += [
+        (f"attachments.{name}", digest) for name, digest in sorted((payload.get("attachments") or {}).items())
+    ]
+    lines = [
+        f"      {paint(code, marker)} {path} = {_value(value)}" for path, value in leaves[:CREATE_FIELD_LIMIT]
+    ]
+    if len(leaves) > CREATE_FIELD_LIMIT:
+        lines.append(
+            paint(_DIM, f"        … {len(leaves) - CREATE_FIELD_LIMIT} more fields (--json shows all)")
+        )
+    return lines
+
+
+def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        out: list[tuple[str, Any]] = []
+        for key in sorted(value, key=str):
+            out.extend(_leaves(value[key], f"{path}.{key}"))
+        return out
+    if isinstance(value, list) and value:
+        out = []
+        for index, item in enumerate(value):
+            out.extend(_leaves(item, f"{path}[{index}]"))
+        return out
+    return [(path, value)]
+
+
+def _multiline(value: Any) -> bool:
+    return isinstance(value, str) and "\n" in value.strip("\n")
+
+
+def _text_diff(before: Any, after: Any, paint: _Paint) -> list[str]:
+    import difflib
+
+    old = before.splitlines() if isinstance(before, str) else [_value(before)]
+    new = after.splitlines() if isinstance(after, str) else [_value(after)]
+    lines = []
+    for line in list(difflib.unified_diff(old, new, lineterm="", n=1))[2:]:
+        if line.startswith("+"):
+            lines.append("          " + paint(_GREEN, line))
+        elif line.startswith("-"):
+            lines.append("          " + paint(_RED, line))
+        else:
+            lines.append("          " + paint(_DIM, line))
+    return lines
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str) and "\n" in value:
+        text = (
+            json.dumps(value.splitlines()[0] + " …", ensure_ascii=False)
+            + f" ({value.count(chr(10)) + 1} lines)"
+        )
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+
+
+def render_apply(result: ApplyResult, *, color: bool = False) -> str:
+    """What an apply did: where each created or updated object lives, then the totals."""
+    paint = _Paint(color)
+    lines: list[str] = []
+    for outcome in sorted(result.outcomes, key=lambda o: o.address):
+        if outcome.ok and outcome.description:
+            marker, code, _ = _MARKERS[outcome.action]
+            lines.append(f"  {paint(code, marker)} {outcome.address}: {outcome.description}")
+    for old, new in result.moved:
+        lines.append(f"  {paint(_DIM, '>')} {new}: moved from {old}")
+    if lines:
+        lines.append("")
+    counts = (
+        f"{result.count(Action.CREATE)} added, {result.count(Action.UPDATE)} changed, "
+        f"{result.count(Action.REPLACE)} replaced, {result.count(Action.DELETE)} destroyed"
+    )
+    if result.ok and result.plan.destroy:
+        lines.append(
+            paint(_GREEN + _BOLD, f"Destroy complete! Resources: {result.count(Action.DELETE)} destroyed.")
+        )
+    elif result.ok:
+        lines.append(paint(_GREEN + _BOLD, f"Apply complete! Resources: {counts}."))
+    else:
+        failures = result.failures
+        lines.append(
+            paint(
+                _RED + _BOLD,
+                f"Apply failed: {len(failures)} resource{'s' * (len(failures) != 1)} failed, "
+                f"{len(result.skipped)} skipped. Resources: {counts}.",
+            )
+        )
+        for outcome in failures:
+            lines.append(f"  {paint(_RED, 'x')} {outcome.address}: {outcome.error}")
+        for address in result.skipped:
+            lines.append(f"  {paint(_DIM, '!')} {address}: skipped (depends on a failed resource)")
+        lines.append(
+            "The state records everything that succeeded; fix the cause and run apply again to continue."
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,126 @@
+"""The ``local`` provider: every resource becomes a folder under ``<project>/.mlspec/local/<env>/``.
+
+Notebooks, pipelines, Azure ML components, pipelines and schedules are registered there;
+the serving deployment is recorded with the URL local serving will use; alert rules and
+reports are stored. ``read`` returns what is on disk, so a hand edit is drift. Every
+operation is idempotent: the folder is derived from the address and replaced as a whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from mlspec.compiler.graph import Address
+from mlspec.plan.state import ResourceState
+from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
+from mlspec.providers.local.workspace import read_object, remove_object, write_object
+
+_WHAT_BY_KIND = {
+    ("synapse", "notebook"): "Synapse notebook registered",
+    ("synapse", "pipeline"): "Synapse pipeline registered",
+    ("aml", "component"): "Azure ML component registered",
+    ("aml", "pipeline"): "Azure ML pipeline registered",
+    ("aml", "schedule"): "Azure ML schedule registered",
+    ("aml", "environment"): "Azure ML environment registered",
+    ("aml", "compute"): "Azure ML compute recorded",
+    ("aml", "monitor"): "Azure ML model monitor stored",
+    ("aks", "deployment"): "serving deployment recorded",
+    ("powerbi", "report"): "report stored",
+}
+_WHAT_BY_SERVICE = {
+    "synapse": "Synapse artifact registered",
+    "aml": "Azure ML asset registered",
+    "aks": "Kubernetes object recorded",
+    "acr": "image build recorded",
+    "monitor": "alert rule stored",
+    "access": "access grant recorded",
+    "powerbi": "report stored",
+}
+SERVING_PORTS = (18000, 2000)  # placeholder URLs use 127.0.0.1:18000..19999, derived from the address
+
+
+class LocalProvider:
+    """Materialises resources in ``<project_dir>/.mlspec/local/<environment>/``."""
+
+    def __init__(self, project_dir: Path, environment: str) -> None:
+        self.project_dir = project_dir.resolve()
+        self.environment = environment
+        self.root = self.project_dir / ".mlspec" / "local" / environment
+
+    @property
+    def name(self) -> str:
+        return "local"
+
+    def folder_for(self, address: Address) -> Path:
+        return self.root / address.service / address.kind / address.name
+
+    def read(self, address: Address, current: ResourceState) -> LiveObject | None:
+        found = read_object(self._resolve(address, current.provider_id))
+        if found is None:
+            return None
+        properties, meta, on_disk = found
+        primary = str(meta.get("primary", ""))
+        recorded = meta.get("files")
+        written: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+        attachments = {path: digest for path, digest in on_disk.items() if path != primary}
+        if primary and on_disk.get(primary) != written.get(primary):
+            # The primary file's content is the properties; an edited copy is drift all the same.
+            attachments[primary] = on_disk.get(primary, "deleted")
+        return LiveObject(properties, attachments)
+
+    def create(self, request: DeployRequest) -> ProviderResult:
+        return self._write(self.folder_for(request.address), request)
+
+    def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
+        return self._write(self._resolve(request.address, current.provider_id), request)
+
+    def delete(self, address: Address, current: ResourceState) -> None:
+        remove_object(self._resolve(address, current.provider_id))
+
+    def describe(self, address: Address, result: ProviderResult) -> str:
+        what = _WHAT_BY_KIND.get((address.service, address.kind)) or _WHAT_BY_SERVICE.get(
+            address.service, "stored"
+        )
+        url = result.outputs.get("url")
+        return f"{what} at {result.provider_id}" + (f", serving URL {url}" if url else "")
+
+    def _write(self, folder: Path, request: DeployRequest) -> ProviderResult:
+        meta = {
+            "address": str(request.address),
+            "provider_type": request.provider_type,
+            "hash": request.hash,
+            "primary": request.primary_file,
+        }
+        try:
+            write_object(folder, meta=meta, properties=request.properties, files=request.files)
+        except OSError as exc:
+            raise ProviderError(request.address, f"cannot write {folder}: {exc.strerror or exc}") from None
+        return ProviderResult(self._provider_id(folder), self._outputs(request.address, folder))
+
+    def _outputs(self, address: Address, folder: Path) -> dict[str, Any]:
+        outputs: dict[str, Any] = {"path": str(folder)}
+        if (address.service, address.kind) == ("aks", "deployment"):
+            base, span = SERVING_PORTS
+            port = base + int(hashlib.sha256(str(address).encode()).hexdigest(), 16) % span
+            outputs["url"] = f"http://127.0.0.1:{port}"
+        return outputs
+
+    def _provider_id(self, folder: Path) -> str:
+        return folder.relative_to(self.project_dir).as_posix()
+
+    def _resolve(self, address: Address, provider_id: str) -> Path:
+        if not provider_id:
+            return self.folder_for(address)
+        # normpath, not resolve(): this runs for every resource on every refresh and must stay cheap.
+        folder = os.path.normpath(os.path.join(self.project_dir, provider_id))
+        root = str(self.root)
+        if not folder.startswith(root + os.sep):
+            raise ProviderError(
+                address,
+                f"provider id {provider_id!r} is outside the local workspace {self.root}",
+                "the state file was edited by hand or belongs to another environment",
+            )
+        return Path(folder)
