@@ -20,6 +20,18 @@ class RenderContext:
 
     model: MLProject
     spec: ResolvedSpec
+    inputs: dict[str, bytes | None] = field(default_factory=dict)
+    """Project files the renderers read (``None``: missing), so a build cache can tell it is stale."""
+
+    def read_project_file(self, relative: str) -> str:
+        """A project file's UTF-8 text. Renderers read project files only through here."""
+        try:
+            content = (self.project_dir / relative).read_bytes()
+        except OSError:
+            self.inputs[relative] = None
+            raise
+        self.inputs[relative] = content
+        return content.decode("utf-8")
 
     @property
     def environment(self) -> str:

@@ -40,6 +40,8 @@ class BuildResult:
     artifacts: ArtifactSet
     manifest: Manifest
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    inputs: dict[str, bytes | None] = field(default_factory=dict)
+    """Project files the renderers read, besides the spec (for the build cache)."""
 
     @property
     def ok(self) -> bool:
@@ -92,7 +94,7 @@ def compile_spec(spec: ResolvedSpec, model: MLProject) -> BuildResult:
         manifest.hashes[resource.address] = content_hash(
             [resource.provider_type.encode(), canonical_json(payload(out, resource))]
         )
-    return BuildResult(out, manifest, diagnostics)
+    return BuildResult(out, manifest, diagnostics, dict(ctx.inputs))
 
 
 def payload(out: ArtifactSet, resource: Resource) -> dict[str, Any]:

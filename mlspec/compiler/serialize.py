@@ -12,14 +12,14 @@ from typing import Any
 import yaml
 
 
-class _ArtifactDumper(yaml.SafeDumper):
-    """Block style; multi-line strings as literal blocks so code stays readable in YAML."""
+class _ArtifactDumper(yaml.CSafeDumper):
+    """libyaml's emitter; block style; multi-line strings as literal blocks so code stays readable."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True  # never emit &anchors: every artifact is read by tools that dislike them
 
 
-def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _str_presenter(dumper: yaml.CSafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value and not any(c in value for c in "\t\r") and value == value.rstrip(" "):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)

@@ -43,12 +43,32 @@ def load_desired(
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Desired:
-    """Build the spec in memory (nothing written) and return its desired resources."""
+    """Build the spec in memory (nothing written) and return its desired resources.
+
+    An unchanged project is served from the build cache (``mlspec.compiler.cache``), which keeps
+    ``plan`` from importing the models and renderers at all.
+    """
+    import os
+
+    from mlspec.compiler import cache
+    from mlspec.plan.desired import desired_from_build, desired_from_parts
+
+    project_dir = project_dir_of(spec_path)
+    spec_file = Path(spec_path) if not Path(spec_path).is_dir() else Path(spec_path) / "mlproject.yaml"
+    env_map = os.environ if environ is None else environ
+    cli_vars = dict(variables or {})
+    hit = cache.load(spec_file, environment, cli_vars, env_map)
+    if hit is not None:
+        payloads = {Address.parse(address): payload for address, payload in hit.payloads.items()}
+        return desired_from_parts(hit.manifest, payloads, hit.files.__getitem__, project_dir)
+
     from mlspec import api
-    from mlspec.plan.desired import desired_from_build
+    from mlspec.compiler.build import manifest_document
 
     result = api.build(spec_path, environment, variables, environ=environ)
-    return desired_from_build(result, project_dir_of(spec_path))
+    files = {path: artifact.content for path, artifact in result.artifacts.artifacts.items()}
+    cache.store(spec_file, environment, cli_vars, env_map, manifest_document(result), files, result.inputs)
+    return desired_from_build(result, project_dir)
 
 
 @contextlib.contextmanager

@@ -65,7 +65,7 @@ def _documents(out: ArtifactSet, found: Findings) -> dict[str, Any]:
         if not path.startswith(prefix) or not path.endswith(".yml"):
             continue
         try:
-            documents[path] = yaml.safe_load(artifact.content.decode("utf-8"))
+            documents[path] = yaml.load(artifact.content, Loader=yaml.CSafeLoader)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             found.add("MLS620", path, f"is not readable YAML: {exc}")
     return documents

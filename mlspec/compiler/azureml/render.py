@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from mlspec.compiler import addresses
@@ -240,7 +240,7 @@ def _read_team_script(ctx: RenderContext, out: ArtifactSet, script: str) -> str 
     path = ("model", "training", "script")
     file = ctx.project_dir / script
     try:
-        text = Path(file).read_bytes().decode("utf-8")
+        text = ctx.read_project_file(script)
     except (OSError, UnicodeDecodeError) as exc:
         reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
         out.diagnostics.append(

@@ -13,6 +13,8 @@ from typing import Any
 
 import jinja2
 
+from mlspec.templates.engine import code_environment
+
 
 class PyLiteral(str):
     """Python source text that evaluates to a spec value; the only thing templates may print."""
@@ -45,10 +47,8 @@ def _only_literals(value: object) -> object:
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("mlspec", "templates/azureml"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
+    return code_environment(
+        jinja2.PackageLoader("mlspec", "templates/azureml"),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,

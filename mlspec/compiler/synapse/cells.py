@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 
 from mlspec.compiler.synapse.literals import Code, markdown_code, python_identifier, python_literal
+from mlspec.templates.engine import code_environment
 
 TEMPLATE_PACKAGE = ("mlspec", "templates/synapse")
 
@@ -30,10 +31,8 @@ def _printable(value: object) -> Code:
 
 @cache
 def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader(*TEMPLATE_PACKAGE),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # the output is Python or markdown, never HTML
+    environment = code_environment(
+        jinja2.PackageLoader(*TEMPLATE_PACKAGE),
         finalize=_printable,
         trim_blocks=True,
         lstrip_blocks=True,

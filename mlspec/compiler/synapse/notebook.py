@@ -184,7 +184,7 @@ def _project_code(ctx: RenderContext, name: str, relative: str) -> tuple[str, li
     """The project's transform code, checked; or a cell that stops the run, and the error saying why."""
     path = ("transforms", name, "python")
     try:
-        text = (ctx.project_dir / relative).read_text(encoding="utf-8")
+        text = ctx.read_project_file(relative)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         hint = "the path is relative to the folder of the spec file"

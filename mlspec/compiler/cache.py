@@ -1,0 +1,131 @@
+"""A content-addressed cache of compiled builds, so `plan`/`apply` skip validating and rendering an
+unchanged project (importing the models and renderers alone costs more than the plan itself).
+
+The key covers everything a build depends on: mlspec's own code (every file of the package, by
+size and modification time), the spec's bytes, the environment asked for, ``--var`` values and
+``MLSPEC_VAR_*`` variables, and every project file the renderers read (recorded while rendering,
+so the set is exact, not guessed). A hit returns the manifest with each resource's payload and
+the artifact files; anything else is a miss and the caller builds as usual. Entries are written
+atomically; a corrupt or foreign entry is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlspec.compiler.graph import Manifest
+
+CACHE_VERSION = 1
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CachedBuild:
+    manifest: Manifest
+    payloads: dict[str, dict[str, Any]]
+    files: dict[str, bytes]
+
+
+def _code_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(_PACKAGE_DIR):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            stat = os.stat(os.path.join(root, name))
+            digest.update(
+                f"{os.path.relpath(os.path.join(root, name), _PACKAGE_DIR)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode()
+            )
+    return digest.hexdigest()
+
+
+def _key(
+    spec_bytes: bytes, environment: str | None, variables: Mapping[str, str], environ: Mapping[str, str]
+) -> str:
+    selected = {k: v for k, v in environ.items() if k.startswith("MLSPEC_VAR_")}
+    material = json.dumps(
+        {
+            "version": CACHE_VERSION,
+            "code": _code_fingerprint(),
+            "spec": hashlib.sha256(spec_bytes).hexdigest(),
+            "environment": environment,
+            "variables": sorted(variables.items()),
+            "environ": sorted(selected.items()),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _inputs_digest(project_dir: Path, inputs: Mapping[str, str | None]) -> dict[str, str | None]:
+    now: dict[str, str | None] = {}
+    for relative in inputs:
+        try:
+            now[relative] = hashlib.sha256((project_dir / relative).read_bytes()).hexdigest()
+        except OSError:
+            now[relative] = None
+    return now
+
+
+def cache_file(project_dir: Path, environment: str | None) -> Path:
+    return project_dir / ".mlspec" / "cache" / f"build-{environment or '_default'}.json"
+
+
+def load(
+    spec_path: Path,
+    environment: str | None,
+    variables: Mapping[str, str],
+    environ: Mapping[str, str],
+) -> CachedBuild | None:
+    """The cached build for exactly these inputs, or ``None``."""
+    project_dir = spec_path.parent
+    try:
+        entry = json.loads(cache_file(project_dir, environment).read_text(encoding="utf-8"))
+        if entry.get("key") != _key(spec_path.read_bytes(), environment, variables, environ):
+            return None
+        if _inputs_digest(project_dir, entry["inputs"]) != entry["inputs"]:
+            return None
+        manifest_document = entry["manifest"]
+        manifest = Manifest.from_json(manifest_document)
+        payloads = {r["address"]: r["payload"] for r in manifest_document["resources"]}
+        files = {path: base64.b64decode(data) for path, data in entry["files"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return CachedBuild(manifest, payloads, files)
+
+
+def store(
+    spec_path: Path,
+    environment: str | None,
+    variables: Mapping[str, str],
+    environ: Mapping[str, str],
+    manifest_document: dict[str, Any],
+    files: Mapping[str, bytes],
+    inputs: Mapping[str, bytes | None],
+) -> None:
+    """Remember a successful build; failures to write are ignored (the cache is an optimisation)."""
+    project_dir = spec_path.parent
+    target = cache_file(project_dir, environment)
+    entry = {
+        "key": _key(spec_path.read_bytes(), environment, variables, environ),
+        "inputs": {k: (hashlib.sha256(v).hexdigest() if v is not None else None) for k, v in inputs.items()},
+        "manifest": manifest_document,
+        "files": {path: base64.b64encode(content).decode("ascii") for path, content in sorted(files.items())},
+    }
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".build-", dir=target.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(entry, stream)
+        os.replace(temporary, target)
+    except OSError:
+        return

@@ -1,0 +1,87 @@
+"""The build cache behind plan/apply: a hit only when nothing a build depends on has changed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlspec.compiler import cache
+from mlspec.plan.operations import load_desired
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The diabetes example: it has a Python transform and a team training script (project inputs)."""
+    target = tmp_path / "diabetes"
+    shutil.copytree(ROOT / "projects" / "diabetes", target, ignore=shutil.ignore_patterns(".mlspec", "build"))
+    return target
+
+
+def _hit(project: Path, environment: str = "dev", variables: dict[str, str] | None = None) -> bool:
+    return cache.load(project / "mlproject.yaml", environment, variables or {}, {}) is not None
+
+
+def test_second_load_is_a_hit_with_the_same_resources(project: Path) -> None:
+    first = load_desired(project / "mlproject.yaml", "dev", environ={})
+    assert _hit(project)
+    second = load_desired(project / "mlproject.yaml", "dev", environ={})
+    assert list(first.resources) == list(second.resources)
+    for address, resource in first.resources.items():
+        assert second.resources[address].hash == resource.hash
+        assert second.resources[address].payload == resource.payload
+        for file in resource.files:
+            assert second.files(file) == first.files(file)
+
+
+def test_editing_the_spec_misses(project: Path) -> None:
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    spec = project / "mlproject.yaml"
+    spec.write_text(spec.read_text() + "\n# a comment changes the bytes\n")
+    assert not _hit(project)
+
+
+def test_editing_a_file_the_renderers_read_misses(project: Path) -> None:
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    entry = json.loads(cache.cache_file(project, "dev").read_text())
+    assert entry["inputs"], "the renderers should have recorded the project files they read"
+    read = project / next(iter(entry["inputs"]))
+    read.write_text(read.read_text() + "\n# changed\n")
+    assert not _hit(project)
+
+
+def test_variables_environment_and_variable_env_vars_are_part_of_the_key(project: Path) -> None:
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    spec = project / "mlproject.yaml"
+    assert _hit(project)
+    assert not _hit(project, "prod")
+    assert not _hit(project, variables={"anything": "x"})
+    assert cache.load(spec, "dev", {}, {"MLSPEC_VAR_LAKE_ACCOUNT": "other"}) is None
+    assert cache.load(spec, "dev", {}, {"UNRELATED": "1"}) is not None
+
+
+def test_a_corrupt_entry_is_a_miss_not_an_error(project: Path) -> None:
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    cache.cache_file(project, "dev").write_text("{not json")
+    assert not _hit(project)
+    assert load_desired(project / "mlproject.yaml", "dev", environ={}).resources
+
+
+def test_an_unchanged_plan_does_not_import_the_models_or_renderers(project: Path) -> None:
+    command = [sys.executable, "-m", "mlspec", "plan", str(project / "mlproject.yaml"), "--env", "local"]
+    subprocess.run(command, check=True, capture_output=True)  # fills the cache
+    probe = (
+        "import sys, runpy; sys.argv = ['mlspec', 'plan', sys.argv[1], '--env', 'local']\n"
+        "try:\n    runpy.run_module('mlspec', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith(('mlspec.spec_schema.models', 'mlspec.compiler.synapse', 'pydantic', 'jinja2')))\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(project / "mlproject.yaml")], capture_output=True, text=True)
+    assert "No changes" in done.stdout or "to add" in done.stdout, done.stdout + done.stderr
+    assert "HEAVY []" in done.stderr, done.stderr
