@@ -1,0 +1,88 @@
+"""Names, labels, paths and markers the AKS renderer and its checks agree on."""
+
+from __future__ import annotations
+
+import re
+
+from mlspec.compiler.addresses import access_identity
+from mlspec.spec_schema.models import MLProject
+
+CONTAINER = "scoring"
+RUN_AS = 10001
+"""UID and GID of the scoring process (non-root; the Dockerfile creates the user)."""
+SECRETS_MOUNT = "/mnt/secrets"
+TMP_MOUNT = "/tmp"
+SERVICE_PORT = 80
+PORT_NAME = "http"
+TERMINATION_GRACE_SECONDS = 30
+LIVE_PATH = "/health/live"
+READY_PATH = "/health/ready"
+
+NAME_LABEL = "app.kubernetes.io/name"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+ENVIRONMENT_LABEL = "mlspec.dev/environment"
+TRACK_LABEL = "track"
+"""Canary rollouts: ``stable`` or ``canary``."""
+SLOT_LABEL = "slot"
+"""Blue/green rollouts: ``blue`` or ``green``."""
+WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use"
+CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
+TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
+INTERNAL_LB = "service.beta.kubernetes.io/azure-load-balancer-internal"
+INTERNAL_SUBNET = "service.beta.kubernetes.io/azure-load-balancer-internal-subnet"
+LB_IPV4 = "service.beta.kubernetes.io/azure-load-balancer-ipv4"
+
+PRE_EXISTING_NAMESPACES = frozenset({"default"})
+"""Namespaces every cluster has: mlspec neither creates nor relabels them."""
+RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "gatekeeper-system"})
+
+MARKER_PREFIX = "mlspec:output:"
+"""A string value apply replaces before it sends a manifest: ``mlspec:output:<address>.<attribute>``
+(an output of another resource) or ``mlspec:output:workspace.tenant_id`` (the tenant of the
+subscription apply deploys into). Markers keep structured files valid when a value exists only
+once something has been created."""
+
+_MARKER = re.compile(r"mlspec:output:[a-z][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)+")
+
+
+def output_marker(target: str, attribute: str) -> str:
+    return f"{MARKER_PREFIX}{target}.{attribute}"
+
+
+def is_marker(value: str) -> bool:
+    return _MARKER.fullmatch(value) is not None
+
+
+def registry_host(model: MLProject) -> str | None:
+    """The project's own ACR login server (ACR login servers are lower case)."""
+    acr = model.workspace.container_registry
+    return f"{acr.lower()}.azurecr.io" if acr else None
+
+
+def client_id(model: MLProject, endpoint: str) -> str:
+    """The workload identity's client id: from the spec, else the identity the access renderer creates."""
+    deployment = model.deployment
+    if deployment is not None and deployment.identity is not None:
+        return deployment.identity.client_id
+    return output_marker(str(access_identity(endpoint)), "client_id")
+
+
+def tenant_id(model: MLProject) -> str:
+    return model.workspace.tenant_id or output_marker("workspace", "tenant_id")
+
+
+def scoring_key_secret(endpoint: str) -> str:
+    """The Key Vault secret holding the endpoint key (``auth: key``); created outside mlspec."""
+    return f"{endpoint}-key"
+
+
+def common_labels(project: str, endpoint: str, environment: str) -> dict[str, str]:
+    return {
+        NAME_LABEL: endpoint,
+        PART_OF_LABEL: project,
+        COMPONENT_LABEL: "scoring",
+        MANAGED_BY_LABEL: "mlspec",
+        ENVIRONMENT_LABEL: environment,
+    }

@@ -1,0 +1,182 @@
+"""How each rollout strategy becomes Deployments, Service selectors, an HPA target and a PDB.
+
+- ``rolling``: one Deployment ``<endpoint>``, scaled by the HPA; Kubernetes' RollingUpdate
+  with the spec's ``max_surge``/``max_unavailable``.
+- ``canary``: a stable Deployment ``<endpoint>`` (``track: stable``, scaled by the HPA) and a
+  ``<endpoint>-canary`` Deployment (``track: canary``, fixed replicas), both behind the one
+  Service, which selects the endpoint label only. A Service spreads connections evenly over
+  ready pods, so the canary's share of requests is its share of pods: the stable minimum
+  is raised to ``ceil((100 - p) / p)`` (capped at ``replicas.max``) and the canary gets
+  ``max(1, floor(stable_min * p / (100 - p)))`` pods (at most ``replicas.max``), so it never
+  gets more than ``p``% while the stable side is at its minimum, and less when the HPA scales
+  the stable side up. When ``replicas.max`` makes the split unreachable, a warning says what
+  share the pods realise.
+  The stable Deployment depends on the canary one: apply rolls a new release out to the
+  canary first and touches the stable pods only once the canary is ready.
+- ``blue_green``: ``<endpoint>-blue`` and ``<endpoint>-green`` (``slot: blue|green``). The
+  Service ``<endpoint>`` selects the active slot (HPA, PDB on it); the standby slot keeps
+  ``replicas.min`` warm pods and is reachable in-cluster through ``<endpoint>-preview`` for
+  smoke tests. The active Deployment depends on the standby one, so a release reaches the
+  standby slot (no live traffic) first and the live slot only if that succeeded. The active
+  slot is ``blue`` unless the spec's rollout names one (``active_slot``); switching is a
+  change of the Service selector, which apply makes in place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mlspec.compiler.aks.conventions import NAME_LABEL, SLOT_LABEL, TRACK_LABEL
+from mlspec.diagnostics import SpecPath
+from mlspec.spec_schema.models import Deployment
+
+SLOTS = ("blue", "green")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One Deployment of the endpoint."""
+
+    name: str
+    file: str
+    selector: dict[str, str]
+    replicas: int | None
+    """Fixed replica count; ``None`` when the HPA scales it (the manifest then leaves replicas out)."""
+    role: str
+    """``primary`` (the HPA target), ``canary`` or ``standby``."""
+    source: SpecPath
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the strategy could only approximate, reported as a warning at ``path``."""
+
+    message: str
+    path: SpecPath
+    hint: str
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    strategy: str
+    workloads: tuple[Workload, ...]
+    service_selector: dict[str, str]
+    preview_selector: dict[str, str] | None
+    hpa_min: int
+    hpa_max: int
+    pdb_selector: dict[str, str]
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def primary(self) -> Workload:
+        return next(w for w in self.workloads if w.role == "primary")
+
+    def apply_order(self) -> list[Workload]:
+        """Workloads in the order a release should reach them (the primary last)."""
+        return sorted(self.workloads, key=lambda w: w.role == "primary")
+
+
+def plan_rollout(deployment: Deployment) -> RolloutPlan:
+    strategy = deployment.rollout.strategy
+    if strategy == "canary":
+        return _canary(deployment)
+    if strategy == "blue_green":
+        return _blue_green(deployment)
+    return _rolling(deployment)
+
+
+def _rolling(d: Deployment) -> RolloutPlan:
+    base = {NAME_LABEL: d.endpoint}
+    primary = Workload(d.endpoint, "aks/deployment.yaml", base, None, "primary", ("deployment",))
+    return RolloutPlan("rolling", (primary,), base, None, d.replicas.min, d.replicas.max, base)
+
+
+def canary_replicas(percent: int, stable_min: int, stable_max: int) -> tuple[int, int]:
+    """``(stable_min, canary)`` so that canary / (stable + canary) ≤ percent/100 where reachable."""
+    needed = math.ceil((100 - percent) / percent)
+    ceiling = max(stable_max, stable_min)
+    stable = min(max(stable_min, needed), ceiling)
+    canary = min(max(1, math.floor(stable * percent / (100 - percent))), ceiling)
+    return stable, canary
+
+
+def _canary(d: Deployment) -> RolloutPlan:
+    percent = d.rollout.canary_percent or 10
+    stable_min, canary = canary_replicas(percent, d.replicas.min, d.replicas.max)
+    share = 100 * canary / (stable_min + canary)
+    notes: list[Note] = []
+    if share > percent + 0.5 or share < percent - 5:
+        notes.append(
+            Note(
+                f"canary_percent {percent} is realised as {stable_min} stable and {canary} canary pods, "
+                f"so the canary gets {share:.0f}% of requests while replicas.max is {d.replicas.max}",
+                ("deployment", "rollout", "canary_percent"),
+                "raise replicas.max or canary_percent: the split is realised by pod counts behind a Service",
+            )
+        )
+    base = {NAME_LABEL: d.endpoint}
+    annotations = {
+        "mlspec.dev/rollout": "canary",
+        "mlspec.dev/canary-percent": str(percent),
+        "mlspec.dev/canary-share-at-min": f"{share:.1f}%",
+    }
+    stable = Workload(
+        d.endpoint,
+        "aks/deployment.yaml",
+        {**base, TRACK_LABEL: "stable"},
+        None,
+        "primary",
+        ("deployment", "rollout"),
+        annotations,
+    )
+    canary_workload = Workload(
+        f"{d.endpoint}-canary",
+        "aks/deployment-canary.yaml",
+        {**base, TRACK_LABEL: "canary"},
+        canary,
+        "canary",
+        ("deployment", "rollout", "canary_percent"),
+        annotations,
+    )
+    hpa_max = max(d.replicas.max, stable_min)
+    return RolloutPlan(
+        "canary", (stable, canary_workload), base, None, stable_min, hpa_max, stable.selector, tuple(notes)
+    )
+
+
+def active_slot(d: Deployment) -> str:
+    slot = getattr(d.rollout, "active_slot", None)  # not in the v1 model yet: blue until it is
+    return slot if slot in SLOTS else SLOTS[0]
+
+
+def _blue_green(d: Deployment) -> RolloutPlan:
+    active = active_slot(d)
+    standby = SLOTS[1] if active == SLOTS[0] else SLOTS[0]
+    base = {NAME_LABEL: d.endpoint}
+    workloads = tuple(
+        Workload(
+            f"{d.endpoint}-{slot}",
+            f"aks/deployment-{slot}.yaml",
+            {**base, SLOT_LABEL: slot},
+            None if slot == active else d.replicas.min,
+            "primary" if slot == active else "standby",
+            ("deployment", "rollout"),
+            {
+                "mlspec.dev/rollout": "blue-green",
+                "mlspec.dev/slot-role": "active" if slot == active else "standby",
+            },
+        )
+        for slot in SLOTS
+    )
+    active_selector = {**base, SLOT_LABEL: active}
+    return RolloutPlan(
+        "blue_green",
+        workloads,
+        active_selector,
+        {**base, SLOT_LABEL: standby},
+        d.replicas.min,
+        d.replicas.max,
+        active_selector,
+    )
