@@ -607,21 +607,10 @@ def test_every_fragment_at_once_passes_the_platform_checks(
     from mlspec.compiler.platform_checks import check_build_dir
 
     out, _, _ = maximal
-    problems = [p for p in check_build_dir(out) if not _reads_description_as_expression(p)]
+    problems = check_build_dir(out)
     assert problems == [], "\n".join(f"{p.artifact}:{p.where}: {p.message} ({p.checker})" for p in problems)
 
 
-def _reads_description_as_expression(problem: Any) -> bool:
-    """The false positive pinned by the next test; filtered here so this test guards everything else."""
-    return problem.where.endswith("/description") and "@pipeline().parameters." in problem.message
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="platform_checks/synapse.py _check_pipeline_parameters scans every activity string, "
-    "descriptions included, for pipeline().parameters.X: text is reported as an undeclared parameter "
-    "(when fixed, drop this mark and _reads_description_as_expression)",
-)
 def test_a_transform_description_that_reads_like_an_expression_passes_the_synapse_check(
     tmp_path: Path,
 ) -> None:

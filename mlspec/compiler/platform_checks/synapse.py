@@ -172,6 +172,10 @@ def _check_pipeline_parameters(properties: dict[str, Any], label: str) -> list[P
     known = set(declared) if isinstance(declared, dict) else set()
     problems: list[PlatformProblem] = []
     for where, text in strings_in(properties.get("activities"), pointer("properties", "activities")):
+        # Synapse evaluates a string only when it starts with "@" (or interpolates "@{...}"), and
+        # never a name or a description: those are literal text even if they mention a parameter.
+        if where.endswith(("/description", "/name")) or not (text.startswith("@") or "@{" in text):
+            continue
         for name in _PIPELINE_PARAMETER.findall(text):
             if name not in known:
                 message = f"@pipeline().parameters.{name} is not declared in properties.parameters"

@@ -157,3 +157,30 @@ def test_spark_job_missing_file_and_wrong_cores() -> None:
         ("/properties/jobProperties/executorCores", "mlspec"),
     ]
     assert problems[1].message == "expected an integer, got a string '4'"
+
+
+def test_undeclared_parameter_in_an_expression_is_still_reported() -> None:
+    """The description exemption must not hide a real expression that names an undeclared parameter."""
+    from mlspec.compiler.platform_checks import check_synapse_pipeline
+
+    pipeline = {
+        "name": "p",
+        "properties": {
+            "parameters": {"environment": {"type": "string"}},
+            "activities": [
+                {
+                    "name": "a",
+                    "type": "SynapseNotebook",
+                    "description": "@pipeline().parameters.region is just text here",
+                    "typeProperties": {
+                        "notebook": {"referenceName": "a", "type": "NotebookReference"},
+                        "parameters": {"region": {"value": "@pipeline().parameters.region", "type": "Expression"}},
+                    },
+                }
+            ],
+        },
+    }
+    problems = check_synapse_pipeline(pipeline)
+    assert [p.where for p in problems if "region" in p.message] == [
+        "/properties/activities/0/typeProperties/parameters/region/value"
+    ]
