@@ -20,8 +20,8 @@ demo: install
 	mlspec apply $(EXAMPLE)/mlproject.yaml --env local --auto-approve
 
 lint:
-	$(PYTHON) -m ruff check mlspec tests bench
-	$(PYTHON) -m ruff format --check mlspec tests bench
+	$(PYTHON) -m ruff check mlspec tests bench scripts projects
+	$(PYTHON) -m ruff format --check mlspec tests bench scripts projects
 
 typecheck:
 	$(PYTHON) -m mypy mlspec

@@ -115,7 +115,8 @@ def test_projects_pass_the_platform_check(spec: Path, env: str, tmp_path: Path) 
 
 
 @pytest.mark.skipif(
-    not (SCHEMAS / "fabric").is_dir(), reason="set MLSPEC_PUBLISHED_SCHEMAS_DIR to Microsoft's json-schemas checkout"
+    not (SCHEMAS / "fabric").is_dir(),
+    reason="set MLSPEC_PUBLISHED_SCHEMAS_DIR to Microsoft's json-schemas checkout",
 )
 @pytest.mark.parametrize(("spec", "env"), CASES, ids=IDS)
 def test_every_json_file_is_valid_against_its_published_schema(spec: Path, env: str, tmp_path: Path) -> None:

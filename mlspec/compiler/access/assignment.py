@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlspec.compiler.arm import expression, literal, quote
 from mlspec.compiler.access.identities import Principal
 from mlspec.compiler.access.scopes import Scope
+from mlspec.compiler.arm import expression, literal, quote
 from mlspec.compiler.graph import Address
 from mlspec.diagnostics import SpecPath
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from mlspec.compiler import addresses
 from mlspec.compiler.access import identities, scopes
-from mlspec.compiler.arm import expression, resource_id
 from mlspec.compiler.access.assignment import Assignment
 from mlspec.compiler.access.identities import Principal
 from mlspec.compiler.access.scopes import Scope, ScopeError
+from mlspec.compiler.arm import expression, resource_id
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.graph import Address
 from mlspec.diagnostics import SpecPath

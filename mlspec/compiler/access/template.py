@@ -6,9 +6,9 @@ from typing import Any
 
 from mlspec.compiler import addresses
 from mlspec.compiler.access import identities, needs, scopes
-from mlspec.compiler.arm import literal
 from mlspec.compiler.access.assignment import IMMUTABLE, ROLE_ASSIGNMENT_TYPE, Assignment
 from mlspec.compiler.access.scopes import ScopeError
+from mlspec.compiler.arm import literal
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.graph import Address, Resource
 from mlspec.diagnostics import SpecPath

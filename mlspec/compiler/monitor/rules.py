@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlspec.compiler import addresses
+from mlspec.compiler.arm import expression, literal, resource_id
 from mlspec.compiler.artifacts import RenderContext
 from mlspec.compiler.graph import Address
 from mlspec.compiler.monitor import kql, tables
-from mlspec.compiler.arm import expression, literal, resource_id
 from mlspec.compiler.monitor.parts import ACTION_GROUP_TYPE, Part
 from mlspec.compiler.monitor.signals import OPERATORS, STATISTIC_SIGNALS, MetricSignal, metric_signal, rising
 from mlspec.compiler.monitor.windows import (

@@ -174,7 +174,9 @@ def test_undeclared_parameter_in_an_expression_is_still_reported() -> None:
                     "description": "@pipeline().parameters.region is just text here",
                     "typeProperties": {
                         "notebook": {"referenceName": "a", "type": "NotebookReference"},
-                        "parameters": {"region": {"value": "@pipeline().parameters.region", "type": "Expression"}},
+                        "parameters": {
+                            "region": {"value": "@pipeline().parameters.region", "type": "Expression"}
+                        },
                     },
                 }
             ],
