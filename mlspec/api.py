@@ -167,8 +167,12 @@ def validate(
     )
     if workers <= 1 or len(files) < 2:
         return ValidationReport([task(f) for f in files])
+    import gc
     import multiprocessing
 
+    # Everything imported so far lives as long as the process: move it out of the collector's way
+    # (fewer objects to scan on every collection, and the forked workers share the pages unmodified).
+    gc.freeze()
     context = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     )

@@ -125,7 +125,7 @@ def store(
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".build-", dir=target.parent)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(entry, stream)
+            stream.write(json.dumps(entry))  # dumps, not dump: only the one-shot call uses the C encoder
         os.replace(temporary, target)
     except OSError:
         return

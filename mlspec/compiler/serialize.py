@@ -6,7 +6,6 @@ line endings, a trailing newline).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
@@ -51,4 +50,9 @@ def to_yaml_documents(values: list[Any]) -> bytes:
 
 
 def to_json(value: Any, *, sort_keys: bool = True) -> bytes:
-    return (json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n").encode("utf-8")
+    """Two-space indented UTF-8 JSON with a trailing newline. orjson, because the standard library
+    falls back to its pure-Python encoder whenever it indents (a build serialises megabytes)."""
+    import orjson
+
+    options = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    return orjson.dumps(value, option=options)

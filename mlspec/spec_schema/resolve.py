@@ -247,12 +247,20 @@ class _Interpolator:
         return out
 
     def value(self, value: Any, path: SpecPath) -> Any:
-        if isinstance(value, str):
-            return self.string(value, path) if "$" in value else value
-        if isinstance(value, dict):
-            return {k: self.value(v, (*path, k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.value(v, (*path, i)) for i, v in enumerate(value)]
+        return self._value(value, path, None)
+
+    def _value(self, value: Any, prefix: SpecPath, trail: _Trail) -> Any:
+        # Every value is visited, so the walk stays lean: leaves that cannot change are copied
+        # without a call, and a path is built only for a string that holds a reference.
+        kind = type(value)
+        if kind is str:
+            return self.string(value, _path_of(prefix, trail)) if "$" in value else value
+        if kind is dict:
+            return {
+                k: v if _unchanging(v) else self._value(v, prefix, (trail, k)) for k, v in value.items()
+            }
+        if kind is list:
+            return [v if _unchanging(v) else self._value(v, prefix, (trail, i)) for i, v in enumerate(value)]
         return value
 
     def string(self, text: str, path: SpecPath) -> Any:
@@ -343,6 +351,24 @@ class _Interpolator:
             self.workspace_active.pop()
         self.workspace_done[key] = value
         return value
+
+
+_Trail = tuple[Any, str | int] | None
+"""A path as a chain of (parent trail, key) pairs: cheap to extend, turned into a tuple on demand."""
+
+
+def _path_of(prefix: SpecPath, trail: _Trail) -> SpecPath:
+    keys: list[str | int] = []
+    while trail is not None:
+        trail, key = trail
+        keys.append(key)
+    return (*prefix, *reversed(keys))
+
+
+def _unchanging(value: Any) -> bool:
+    """A leaf interpolation leaves as it is: not a container, not a string with a ``$``."""
+    kind = type(value)
+    return kind is not dict and kind is not list and (kind is not str or "$" not in value)
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:

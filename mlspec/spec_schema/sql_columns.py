@@ -7,6 +7,7 @@ understand gives ``None`` ("unknown"), never a guess.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
@@ -36,6 +37,12 @@ _NOT_ALIASES = frozenset(
 
 def select_columns(sql: str) -> list[str] | None:
     """Output column names of the query's outermost SELECT, or ``None`` when unknown."""
+    columns = _select_columns(sql)
+    return list(columns) if columns is not None else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _select_columns(sql: str) -> tuple[str, ...] | None:
     text = _STRINGS.sub("''", _COMMENTS.sub(" ", sql))
     tokens = _TOKEN.findall(text)
     depth = 0
@@ -72,7 +79,7 @@ def select_columns(sql: str) -> list[str] | None:
         if name is None:
             return None
         names.append(name)
-    return names or None
+    return tuple(names) or None
 
 
 def _split_commas(tokens: list[str]) -> list[list[str]]:

@@ -16,6 +16,7 @@ They run on every build (no SDK import) and point at the spec's lines:
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -96,6 +97,17 @@ def _notebook_problems(
         yield from _cell_problems(ctx, name, index, cell, at)
 
 
+@functools.lru_cache(maxsize=256)
+def _syntax_problem(code: str) -> str | None:
+    """Why ``code`` is not valid Python, or ``None``. Memoised: every notebook inlines the same
+    runtime helper cell, and parsing it once per build instead of once per notebook matters."""
+    try:
+        ast.parse(code)
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    return None
+
+
 def _cell_problems(
     ctx: RenderContext, name: str, index: int, cell: dict[str, Any], at: SpecPath
 ) -> Iterator[Diagnostic]:
@@ -112,13 +124,12 @@ def _cell_problems(
         return
     if cell.get("cell_type") != "code":
         return
-    try:
-        ast.parse(_without_magic(cell_text(cell)), filename=f"{name}[{index}]")
-    except SyntaxError as exc:
+    problem = _syntax_problem(_without_magic(cell_text(cell)))
+    if problem is not None:
         yield _error(
             ctx,
             "MLS615",
-            f"notebook {name}, cell {index} is not valid Python: line {exc.lineno}: {exc.msg}",
+            f"notebook {name}, cell {index} is not valid Python: {problem}",
             at,
             "a bug in mlspec's notebook templates: please report it with the spec",
         )

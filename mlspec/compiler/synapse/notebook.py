@@ -106,7 +106,22 @@ def render_synapse_notebook(ctx: RenderContext, name: str, transform: Transform)
     if transform.description is not None:
         properties["description"] = transform.description
     ipynb = {"nbformat": NBFORMAT, "nbformat_minor": NBFORMAT_MINOR, "metadata": metadata, "cells": cells}
-    return TransformNotebook({"name": name, "properties": properties}, copy.deepcopy(ipynb), diagnostics)
+    return TransformNotebook({"name": name, "properties": properties}, _own_cells(ipynb), diagnostics)
+
+
+def _own_cells(ipynb: dict[str, Any]) -> dict[str, Any]:
+    """The ``.ipynb`` twin with cells of its own, so a later edit of one file cannot change the other
+    (a full deepcopy costs more than the rest of the notebook's rendering)."""
+    cells = [
+        {
+            **cell,
+            "metadata": copy.deepcopy(cell["metadata"]),
+            "source": list(cell["source"]),
+            **({"outputs": list(cell["outputs"])} if "outputs" in cell else {}),
+        }
+        for cell in ipynb["cells"]
+    ]
+    return {**ipynb, "metadata": copy.deepcopy(ipynb["metadata"]), "cells": cells}
 
 
 def _template_values(ctx: RenderContext, name: str, transform: Transform) -> dict[str, Any]:
