@@ -13,11 +13,16 @@ install-test:
 	$(PIP) install -q -c constraints.txt -e ".[test,azure-checks,local,state-azure]"
 	npm install --silent --no-audit --no-fund --prefix .ci/node azurite@3.35.0 >/dev/null
 
+# `python3 -m mlspec` rather than the `mlspec` script: on a fresh pyenv machine a new console
+# script is not on PATH until a rehash.
+MLSPEC := $(PYTHON) -m mlspec
+
 demo: install
-	mlspec validate projects --all-envs
-	mlspec build $(EXAMPLE)/mlproject.yaml --env local
-	mlspec plan $(EXAMPLE)/mlproject.yaml --env local
-	mlspec apply $(EXAMPLE)/mlproject.yaml --env local --auto-approve
+	$(MLSPEC) validate projects --all-envs
+	$(MLSPEC) build $(EXAMPLE)/mlproject.yaml --env local
+	$(MLSPEC) plan $(EXAMPLE)/mlproject.yaml --env local
+	$(MLSPEC) apply $(EXAMPLE)/mlproject.yaml --env local --auto-approve
+	$(MLSPEC) plan $(EXAMPLE)/mlproject.yaml --env local --detailed-exitcode
 
 lint:
 	$(PYTHON) -m ruff check mlspec tests bench scripts projects

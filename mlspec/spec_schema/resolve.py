@@ -256,9 +256,7 @@ class _Interpolator:
         if kind is str:
             return self.string(value, _path_of(prefix, trail)) if "$" in value else value
         if kind is dict:
-            return {
-                k: v if _unchanging(v) else self._value(v, prefix, (trail, k)) for k, v in value.items()
-            }
+            return {k: v if _unchanging(v) else self._value(v, prefix, (trail, k)) for k, v in value.items()}
         if kind is list:
             return [v if _unchanging(v) else self._value(v, prefix, (trail, i)) for i, v in enumerate(value)]
         return value
