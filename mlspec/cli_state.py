@@ -84,38 +84,13 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 1 on error, 2 with changes.")
 @color_option
-def plan(
-    *,
-    path: str,
-    environment: str | None,
-    variables: tuple[str, ...],
-    refresh: bool,
-    select: tuple[str, ...],
-    destroy_mode: bool,
-    allow_destroy: bool,
-    as_json: bool,
-    out_file: Path | None,
-    detailed_exitcode: bool,
-    no_color: bool,
-) -> None:
+def plan(**options: Any) -> None:
     """Show what apply would do: desired (the spec) vs state, and drift against the live objects."""
 
     def body() -> int:
-        return _plan_body(
-            path=path,
-            environment=environment,
-            variables=variables,
-            refresh=refresh,
-            select=select,
-            destroy_mode=destroy_mode,
-            allow_destroy=allow_destroy,
-            as_json=as_json,
-            out_file=out_file,
-            detailed_exitcode=detailed_exitcode,
-            no_color=no_color,
-        )
+        return _plan_body(**options)
 
-    if not detailed_exitcode:
+    if not options["detailed_exitcode"]:
         sys.exit(handle_errors(body)())
     try:  # every error is 1 here: 2 means "changes present"
         code = handle_errors(body)()

@@ -115,3 +115,23 @@ def test_graph_command_draws_every_address(output_format: str) -> None:
         graph = json.loads(drawn)
         assert len(graph["nodes"]) == len(result.manifest.resources)
         assert all(edge["from"] in {n["address"] for n in graph["nodes"]} for edge in graph["edges"])
+
+
+def test_build_and_graph_never_import_heavy_sdks(tmp_path: Path) -> None:
+    """`mlspec build` (without --check) and `mlspec graph` stay off the Azure SDKs, PySpark and MLflow."""
+    probe = (
+        "import sys\n"
+        "from mlspec.cli import main\n"
+        "for args in (['build', sys.argv[1], '--env', 'prod', '--out', sys.argv[2], '-q'], ['graph', sys.argv[1]]):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as done:\n"
+        "        assert done.code in (0, None), done.code\n"
+        "heavy = ('azure', 'pyspark', 'mlflow', 'kubernetes_validate', 'nbformat', 'sklearn', 'pandas', 'jsonschema')\n"
+        "print('HEAVY', sorted(m for m in sys.modules if m.split('.')[0] in heavy), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(CONTRACT), str(tmp_path / "out")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stderr, done.stderr
