@@ -131,7 +131,10 @@ def test_build_and_graph_never_import_heavy_sdks(tmp_path: Path) -> None:
         "print('HEAVY', sorted(m for m in sys.modules if m.split('.')[0] in heavy), file=sys.stderr)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe, str(CONTRACT), str(tmp_path / "out")], capture_output=True, text=True, check=False
+        [sys.executable, "-c", probe, str(CONTRACT), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stderr, done.stderr
