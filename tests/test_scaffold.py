@@ -178,3 +178,18 @@ def test_cli_init_creates_a_valid_project_and_reports_a_bad_name(tmp_path: Path)
     assert refused.exit_code != 0
     assert "invalid project name 'Not_A_Name'" in refused.output
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("template", ["tabular", "images"])
+def test_scaffolded_project_builds_in_every_environment(template: str, tmp_path: Path) -> None:
+    """`validate` passing must mean `build` passes too: the scaffold is what newcomers start from."""
+    from mlspec import api
+    from mlspec.spec_schema.resolve import environment_names
+
+    project = tmp_path / "proj"
+    init_project("newproj", project, template)  # type: ignore[arg-type]
+    spec = project / "mlproject.yaml"
+    for env in environment_names(api.load(spec)):
+        result = api.build(spec, env, environ={})
+        assert result.manifest.resources, env
+        assert not [d for d in result.diagnostics if d.is_error], env

@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import re
 
-METRIC_FREQUENCIES = ("PT1M", "PT5M", "PT15M", "PT30M", "PT1H")
-METRIC_WINDOWS = ("PT1M", "PT5M", "PT15M", "PT30M", "PT1H", "PT6H", "PT12H", "P1D")
-LOG_FREQUENCIES = (
-    "PT1M",
-    "PT5M",
-    "PT10M",
-    "PT15M",
-    "PT30M",
-    "PT45M",
-    "PT1H",
-    "PT2H",
-    "PT3H",
-    "PT4H",
-    "PT5H",
-    "PT6H",
-    "P1D",
+from mlspec.spec_schema.alert_windows import (
+    LOG_FREQUENCIES,
+    LOG_MAX_LOOKBACK,
+    LOG_WINDOWS,
+    METRIC_FREQUENCIES,
+    METRIC_WINDOWS,
 )
-LOG_WINDOWS = (*LOG_FREQUENCIES, "P2D")
-LOG_MAX_LOOKBACK = "P2D"
+
+__all__ = ["LOG_FREQUENCIES", "LOG_MAX_LOOKBACK", "LOG_WINDOWS", "METRIC_FREQUENCIES", "METRIC_WINDOWS"]
 
 _ISO = re.compile(r"P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?)?")
 

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.spec_schema.alert_windows import LOG_MAX_LOOKBACK, allowed_windows, rule_kind
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.checks.naming import STORAGE_ACCOUNT
 from mlspec.spec_schema.cron import cron_problem
-from mlspec.spec_schema.durations import duration_problem
+from mlspec.spec_schema.durations import duration_problem, iso8601
 
 ABFSS = re.compile(
     r"abfss://(?P<container>[^@/]+)@(?P<account>[^./]+)\.dfs\.core\.windows\.net(?P<path>/.*)?"
@@ -203,6 +204,8 @@ def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
                 (*base, "window"),
                 "a number and m, h or d: 5m, 1h, 30d",
             )
+        if problem is None:
+            yield from _alert_window(ctx, alert.signal, alert.window, (*base, "window"))
         if alert.signal == "model_metric" and alert.metric is None:
             yield ctx.error(
                 "MLS409", f"alert {alert.name!r} (model_metric) needs metric", base, "e.g. metric: roc_auc"
@@ -232,6 +235,20 @@ def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
                 ("monitoring", "retrain", "schedule"),
                 'five fields, UTC: minute hour day-of-month month day-of-week, e.g. "0 3 * * 1"',
             )
+
+
+def _alert_window(ctx: CheckContext, signal: str, window: str, path: SpecPath) -> Iterator[Diagnostic]:
+    kind = rule_kind(signal, application_insights=ctx.model.workspace.application_insights is not None)
+    allowed = allowed_windows(kind)
+    if allowed is not None and iso8601(window) not in allowed:
+        shown = ", ".join(allowed)
+        limit = f"; log alerts look back at most {LOG_MAX_LOOKBACK}" if kind == "log" else ""
+        yield ctx.error(
+            "MLS415",
+            f"window {window!r} ({iso8601(window)}) is not one Azure Monitor accepts for {signal}, a {kind} alert{limit}",
+            path,
+            f"allowed windows (ISO 8601): {shown}",
+        )
 
 
 def _guid(ctx: CheckContext, value: str, path: SpecPath, what: str) -> Iterator[Diagnostic]:

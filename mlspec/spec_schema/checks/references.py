@@ -176,7 +176,16 @@ def _monitoring_refs(ctx: CheckContext) -> Iterator[Diagnostic]:
                 ("monitoring", "alerts", i, "signal"),
                 "add a deployment section or remove the alert",
             )
+    wired = [a.name for a in monitoring.alerts if a.action == "retrain"]
     if monitoring.retrain is not None:
+        wired += [n for n in monitoring.retrain.on_alerts if n not in wired]
+        if wired and monitoring.retrain.schedule is None:
+            yield ctx.error(
+                "MLS311",
+                f"alert-triggered retraining ({', '.join(wired)}) needs monitoring.retrain.schedule",
+                ("monitoring", "retrain"),
+                'the retrain trigger re-runs the scheduled Azure ML retraining pipeline: add schedule: a cron, e.g. "0 3 * * 1"',
+            )
         for i, ref in enumerate(monitoring.retrain.on_alerts):
             if ref not in names:
                 yield ctx.error(
@@ -283,4 +292,11 @@ def _required_workspace(ctx: CheckContext) -> Iterator[Diagnostic]:
     if m.deployment is not None and m.deployment.secrets and m.workspace.key_vault is None:
         yield ctx.error(
             "MLS316", "deployment secrets need workspace.key_vault", ("workspace",), "set workspace.key_vault"
+        )
+    elif m.deployment is not None and m.deployment.auth == "key" and m.workspace.key_vault is None:
+        yield ctx.error(
+            "MLS316",
+            "auth: key needs workspace.key_vault (the endpoint key is read from Key Vault)",
+            ("deployment", "auth"),
+            "set workspace.key_vault, or use auth: entra",
         )
