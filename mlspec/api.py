@@ -66,6 +66,11 @@ class ValidationReport:
         return all(f.ok for f in self.files)
 
     @property
+    def usage_error(self) -> bool:
+        """A path named nothing (exit 2 rather than 1)."""
+        return any(d.code == "MLS000" for d in self.diagnostics)
+
+    @property
     def error_count(self) -> int:
         return sum(1 for d in self.diagnostics if d.is_error)
 
@@ -154,7 +159,8 @@ def validate(
     Many files (a monorepo) are spread over ``jobs`` worker processes (default: one per
     core once there are enough files to pay for the workers' start-up).
     """
-    files = discover(paths)
+    files, missing = discover_all(paths)
+    not_found = [FileResult(d.location.file if d.location else "", [], [d]) for d in missing]
     task = _ValidateTask(
         list(environments) if environments else None,
         all_environments,
@@ -166,7 +172,7 @@ def validate(
         jobs if jobs is not None else (min(os.cpu_count() or 1, 8) if len(files) >= _PARALLEL_FROM else 1)
     )
     if workers <= 1 or len(files) < 2:
-        return ValidationReport([task(f) for f in files])
+        return ValidationReport([*not_found, *(task(f) for f in files)])
     import gc
     import multiprocessing
 
@@ -178,7 +184,7 @@ def validate(
     )
     with context.Pool(workers) as pool:
         results = pool.map(task, files, chunksize=max(1, len(files) // (workers * 4)))
-    return ValidationReport(results)
+    return ValidationReport([*not_found, *results])
 
 
 _PARALLEL_FROM = 64
@@ -208,10 +214,18 @@ class _ValidateTask:
 def discover(paths: Iterable[Path | str]) -> list[Path]:
     """Spec files named by ``paths``: files as given, folders searched for ``mlproject.yaml``, globs expanded.
 
-    Raises :class:`MlspecError` (a usage problem) when a path matches nothing.
+    Raises :class:`MlspecError` (a usage problem, MLS000) when a path matches nothing.
     """
+    found, missing = discover_all(paths)
+    if missing:
+        raise MlspecError(missing)
+    return found
+
+
+def discover_all(paths: Iterable[Path | str]) -> tuple[list[Path], list[Diagnostic]]:
+    """Like :func:`discover`, but a path that matches nothing is returned as an MLS000 diagnostic."""
     found: list[Path] = []
-    missing: list[str] = []
+    missing: list[Diagnostic] = []
     for raw in paths:
         text = str(raw)
         candidates = (
@@ -229,24 +243,18 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
                 found.append(candidate)
                 matched = True
         if not matched:
-            missing.append(text)
-    if missing:
-        raise MlspecError(
-            [
-                Diagnostic.error(
-                    "MLS000",
-                    f"no {SPEC_FILE_NAME} found at {m!r}",
-                    (),
-                    Location(m, 1, 1),
-                    "give a spec file, a folder containing mlproject.yaml, or a glob",
-                )
-                for m in missing
-            ]
-        )
+            if glob.has_magic(text):
+                message = f"no file matches {text!r}"
+            elif Path(text).is_dir():
+                message = f"no {SPEC_FILE_NAME} in {text!r} or below"
+            else:
+                message = f"no such file or folder: {text!r}"
+            hint = "give a spec file, a folder containing mlproject.yaml, or a glob"
+            missing.append(Diagnostic.error("MLS000", message, (), Location(text, 1, 1), hint))
     unique: dict[str, Path] = {}
     for p in found:
         unique.setdefault(os.path.normpath(p), p)
-    return list(unique.values())
+    return list(unique.values()), missing
 
 
 def _specs_below(folder: Path) -> list[Path]:

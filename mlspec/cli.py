@@ -29,7 +29,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def use_color(no_color: bool, stream: Any = None) -> bool:
     """Colour only on a terminal, never with --no-color or the NO_COLOR convention."""
     stream = stream or sys.stdout
-    return not no_color and "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+    # NO_COLOR counts only when set to a non-empty value (https://no-color.org).
+    return not no_color and not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
 
 
 def parse_vars(values: Sequence[str]) -> dict[str, str]:
@@ -154,7 +155,7 @@ def validate(
     if quiet and output_format == "text" and report.ok and not report.warning_count:
         sys.exit(EXIT_OK)
     reporter_for(output_format)(report, sys.stdout, use_color(no_color))
-    sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
+    sys.exit(EXIT_USAGE if report.usage_error else EXIT_OK if report.ok else EXIT_INVALID)
 
 
 @cli.command()

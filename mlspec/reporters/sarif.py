@@ -64,6 +64,8 @@ def write_sarif(report: ValidationReport, out: TextIO, color: bool) -> None:
                         "rules": [{"id": code, "name": code} for code in rules],
                     }
                 },
+                # mlspec counts columns in code points, as Python strings do (SARIF defaults to UTF-16 units).
+                "columnKind": "unicodeCodePoints",
                 "results": [_result(d) for d in diagnostics],
             }
         ],

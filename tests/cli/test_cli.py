@@ -51,9 +51,24 @@ def test_invalid_spec_exits_one_with_compiler_style_location(invalid_spec: Path)
 
 
 def test_missing_path_is_a_usage_error_exit_two(tmp_path: Path) -> None:
-    code, _, err = run("validate", str(tmp_path / "nope.yaml"))
+    code, out, _ = run("validate", str(tmp_path / "nope.yaml"))
     assert code == 2
-    assert "MLS000" in err
+    assert f"error MLS000: no such file or folder: '{tmp_path / 'nope.yaml'}'" in out
+
+
+def test_missing_path_still_gives_one_json_document_and_checks_the_rest(
+    tmp_path: Path, invalid_spec: Path
+) -> None:
+    code, out, _ = run("validate", str(invalid_spec), str(tmp_path / "nope.yaml"), "--format", "json")
+    document = json.loads(out)
+    assert code == 2
+    codes = {f["file"]: [d["code"] for d in f["diagnostics"]] for f in document["files"]}
+    assert codes == {str(tmp_path / "nope.yaml"): ["MLS000"], str(invalid_spec): ["MLS301"]}
+
+
+def test_sarif_declares_code_point_columns(invalid_spec: Path) -> None:
+    _, out, _ = run("validate", str(invalid_spec), "--format", "sarif")
+    assert json.loads(out)["runs"][0]["columnKind"] == "unicodeCodePoints"
 
 
 def test_unknown_flag_and_bad_var_are_usage_errors() -> None:

@@ -80,6 +80,9 @@ def test_validate_finds_specs_in_folders_and_skips_build_output(tmp_path: Path) 
 
 
 def test_validate_reports_a_path_matching_nothing(tmp_path: Path) -> None:
+    report = api.validate([tmp_path / "missing"], environ={})
+    assert [d.code for d in report.diagnostics] == ["MLS000"]
+    assert report.usage_error and not report.ok
     with pytest.raises(MlspecError) as info:
-        api.validate([tmp_path / "missing"], environ={})
+        api.discover([tmp_path / "missing"])
     assert [d.code for d in info.value.diagnostics] == ["MLS000"]
