@@ -93,8 +93,11 @@ def redact(diagnostics: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]
             text = text.replace(fragment, "[redacted]")
         return text
 
+    def clean_path(path: SpecPath) -> SpecPath:
+        return tuple(clean(p) or "" if isinstance(p, str) else p for p in path)
+
     return [
-        Diagnostic(d.code, d.severity, clean(d.message) or "", d.path, d.location, clean(d.hint))
+        Diagnostic(d.code, d.severity, clean(d.message) or "", clean_path(d.path), d.location, clean(d.hint))
         for d in diagnostics
     ]
 
@@ -112,7 +115,14 @@ def _credentials(spec: ResolvedSpec) -> Iterator[tuple[Diagnostic, str]]:
 
     for path, key, value in _long_or_secret_named_strings(document.data):
         kind = credential_kind(value)
-        if kind is not None:
+        if kind is not None and key == _KEY:
+            diagnostic = Diagnostic.error(
+                "MLS501", f"this key looks like {kind}", path, document.locate(path, at_key=True), hint
+            )
+            yield diagnostic, value
+        elif key == _KEY:
+            continue
+        elif kind is not None:
             yield source_error("MLS501", f"this value looks like {kind}", path, hint), value
         elif key is not None and _secret_named(key) and value and not _REFERENCE_ONLY.match(value):
             message = f"{key!r} holds a literal value; secrets are Key Vault references only"
@@ -147,6 +157,10 @@ def _at(data: Any, path: SpecPath) -> Any:
     return data
 
 
+_KEY = "\x00key"
+"""Marks a yielded mapping key (rather than a value) in :func:`_long_or_secret_named_strings`."""
+
+
 @functools.lru_cache(maxsize=4096)
 def _secret_named(key: str) -> bool:
     return SECRET_KEY_NAMES.search(key) is not None
@@ -160,6 +174,8 @@ def _long_or_secret_named_strings(root: Any) -> Iterator[tuple[SpecPath, str | N
         path, node = stack.pop()
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for k, v in items:
+            if isinstance(k, str) and len(k) >= 16:
+                yield (*path, k), _KEY, k  # a mapping key can hold a pasted credential too
             if isinstance(v, str):
                 key = k if isinstance(k, str) else None
                 if len(v) >= 16 or (key is not None and _secret_named(key)):
