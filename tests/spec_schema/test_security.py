@@ -300,7 +300,7 @@ def test_a_credential_pasted_as_a_mapping_key_is_reported_and_never_printed(vali
     key = "A" * 86 + "=="
     text = contract_with(('tags: {cost-center: "4711"}', f'tags: {{cost-center: "4711", "{key}": x}}'))
     checked = validate(text)
-    found = checked.one("MLS501", "this key looks like an Azure storage account key", f"\"{key}\"")
+    found = checked.one("MLS501", "this key looks like an Azure storage account key", f'"{key}"')
     assert found.path[:2] == ("project", "tags")
     assert_never_quoted(checked.diagnostics, key)
     assert all(key not in str(part) for d in checked.diagnostics for part in d.path)
