@@ -70,6 +70,42 @@ class SpecDocument:
             node = child
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
+    def locate_in_scalar(self, path: SpecPath, offset: int) -> Location:
+        """The location of character ``offset`` of the string at ``path`` (e.g. a ``${...}`` in it).
+
+        Exact for one-line plain or quoted scalars and for literal blocks (``|``); elsewhere (folded
+        or multi-line flow scalars, escapes) the scalar's own start.
+        """
+        start = self.locate(path)
+        node: yaml.Node | None = self.root
+        for part in path:
+            node = _child(node, part, want_key=False) if node is not None else None
+        if not isinstance(node, yaml.ScalarNode) or offset <= 0:
+            return start
+        value = node.value
+        if node.style in (None, "", "'", '"') and node.start_mark.line == node.end_mark.line:
+            if node.style == '"' and "\\" in self.text[node.start_mark.index : node.end_mark.index]:
+                return start  # escapes make source and value columns differ
+            if node.style == "'" and "''" in value[:offset]:
+                return start
+            quote = 1 if node.style else 0
+            return Location(self.file, start.line, start.column + quote + offset)
+        if node.style == "|":
+            line_in_block = value.count("\n", 0, offset)
+            column_in_line = offset - (value.rfind("\n", 0, offset) + 1)
+            lines = self.text.splitlines()
+            first = node.start_mark.line + 1
+            indent = next(
+                (
+                    len(line) - len(line.lstrip(" "))
+                    for line in lines[first : node.end_mark.line + 1]
+                    if line.strip()
+                ),
+                0,
+            )
+            return Location(self.file, first + line_in_block + 1, indent + column_in_line + 1)
+        return start
+
 
 def _child(node: yaml.Node, part: str | int, *, want_key: bool) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode) and isinstance(part, str):

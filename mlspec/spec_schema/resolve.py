@@ -117,9 +117,19 @@ class _Problems:
         self.items: list[Diagnostic] = []
 
     def add(
-        self, code: str, message: str, path: SpecPath, hint: str | None = None, *, source_path: bool = False
+        self,
+        code: str,
+        message: str,
+        path: SpecPath,
+        hint: str | None = None,
+        *,
+        source_path: bool = False,
+        offset: int = 0,
     ) -> None:
-        location = self.spec.document.locate(path) if source_path else self.spec.locate(path)
+        if source_path:
+            location = self.spec.document.locate(path)
+        else:  # at the reference itself: `offset` is where its ${ starts in the string
+            location = self.spec.document.locate_in_scalar(self.spec.origin(path), offset)
         self.items.append(Diagnostic(code, Severity.ERROR, message, path, location, hint))
 
 
@@ -270,7 +280,7 @@ class _Interpolator:
         def substitute(match: re.Match[str]) -> str:
             if match.group(1) is None:
                 return "${"  # $${ escape
-            value = self.lookup(match.group(1).strip(), path)
+            value = self.lookup(match.group(1).strip(), path, match.start())
             if isinstance(value, bool):
                 return "true" if value else "false"
             return "" if value is None else str(value)
@@ -280,7 +290,7 @@ class _Interpolator:
             self.spec.interpolated.append(path)
         return result
 
-    def lookup(self, reference: str, path: SpecPath) -> Any:
+    def lookup(self, reference: str, path: SpecPath, offset: int = 0) -> Any:
         namespace, _, key = reference.partition(".")
         if namespace == "var" and key:
             if key in self.spec.variables:
@@ -293,6 +303,7 @@ class _Interpolator:
                     path,
                     f"give it a default, set it in environments.{self.spec.environment}.variables, "
                     f"export {ENV_VAR_PREFIX}{key.upper()}=... or pass --var {key}=...",
+                    offset=offset,
                 )
             else:
                 names = list(declared) if isinstance(declared, dict) else []
@@ -301,6 +312,7 @@ class _Interpolator:
                     f"unknown variable ${{var.{key}}}",
                     path,
                     "declare it under `variables:`" + _did_you_mean(key, names),
+                    offset=offset,
                 )
             return ""
         if reference == "project.name" and isinstance(self.project_name, str):
@@ -308,17 +320,18 @@ class _Interpolator:
         if reference == "environment.name":
             return self.spec.environment
         if namespace == "workspace" and key:
-            return self.workspace_value(key, path)
+            return self.workspace_value(key, path, offset)
         self.problems.add(
             "MLS201",
             f"unknown reference ${{{reference}}}",
             path,
             "references are ${var.NAME}, ${project.name}, ${environment.name} and ${workspace.KEY}; "
             "write $${ for a literal ${" + _did_you_mean(reference, ["project.name", "environment.name"]),
+            offset=offset,
         )
         return ""
 
-    def workspace_value(self, key: str, path: SpecPath) -> Any:
+    def workspace_value(self, key: str, path: SpecPath, offset: int = 0) -> Any:
         if key in self.workspace_done:
             return self.workspace_done[key]
         if key not in self.raw_workspace:
@@ -329,6 +342,7 @@ class _Interpolator:
                 "workspace keys: "
                 + ", ".join(sorted(self.raw_workspace))
                 + _did_you_mean(key, list(self.raw_workspace)),
+                offset=offset,
             )
             return ""
         if key in self.workspace_active:

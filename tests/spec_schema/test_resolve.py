@@ -120,7 +120,9 @@ def test_overlay_adding_a_value_is_located_in_the_overlay(validate: Validate) ->
 
 def test_interpolation_error_in_overlay_is_located_in_the_overlay(validate: Validate) -> None:
     text = contract_with((OVERLAY, OVERLAY + "      project: {description: 'for ${var.lake_acount}'}\n"))
-    found = validate(text, "prod").only("MLS201", "unknown variable ${var.lake_acount}", "'for ${var")
+    found = validate(text, "prod").only(
+        "MLS201", "unknown variable ${var.lake_acount}", "${var.lake_acount}'}"
+    )
     assert found.hint is not None and "did you mean 'lake_account'?" in found.hint
 
 
@@ -249,14 +251,16 @@ def test_unknown_variable_is_reported_with_did_you_mean(validate: Validate) -> N
         )
     )
     found = validate(text).one(
-        "MLS201", "unknown variable ${var.lake_acount}", "abfss://raw@${var.lake_acount}"
+        "MLS201",
+        "unknown variable ${var.lake_acount}",
+        "${var.lake_acount}.dfs.core.windows.net/crm/customers/",
     )
     assert found.hint is not None and "did you mean 'lake_account'?" in found.hint
 
 
 def test_unknown_namespace_is_reported_with_the_escape_hint(validate: Validate) -> None:
     text = contract_with(("  description: Predict customer churn", "  description: home is ${env.HOME}"))
-    found = validate(text).only("MLS201", "unknown reference ${env.HOME}", "home is")
+    found = validate(text).only("MLS201", "unknown reference ${env.HOME}", "${env.HOME}")
     assert found.hint is not None and "write $${ for a literal ${" in found.hint
 
 
@@ -397,3 +401,44 @@ def test_default_environment_is_the_one_marked_default() -> None:
     assert default_environment(parse_spec(CONTRACT)) == "dev"
     unmarked = contract_with(("    default: true\n", ""))
     assert default_environment(parse_spec(unmarked)) == "local"
+
+
+REFERENCES = """\
+apiVersion: mlspec/v1
+project: {name: refs, description: "hello ${var.nope} and ${foo.bar}"}
+workspace:
+  subscription_id: 00000000-0000-0000-0000-000000000000
+  resource_group: rg-x-${workspace.nokey}
+  location: westeurope
+  synapse: syn-x
+  spark_pool: pool1
+sources:
+  s1: {path: "abfss://raw@acct01.dfs.core.windows.net/s1/", format: csv}
+transforms:
+  t1:
+    inputs: [s1]
+    sql: |
+      SELECT a, b
+      FROM s1
+      WHERE x = '${var.missing}'
+    output: {path: "abfss://cur@acct01.dfs.core.windows.net/t1/"}
+"""
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["${var.nope}", "${foo.bar}", "${workspace.nokey}", "${var.missing}"],
+)
+def test_unknown_reference_is_reported_at_the_reference_itself(reference: str) -> None:
+    """Plain, quoted and literal-block scalars: the location is the `${`, not the scalar's start."""
+    from mlspec import api
+    from mlspec.spec_schema.loader import parse_spec
+
+    resolved = api.resolve(parse_spec(REFERENCES, "refs.yaml"), "local", environ={})
+    lines = REFERENCES.splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if reference in text)
+    column = lines[line - 1].index(reference) + 1
+    found = [d for d in resolved.diagnostics if d.code == "MLS201" and reference in d.message]
+    assert len(found) == 1, resolved.diagnostics
+    assert found[0].location is not None
+    assert (found[0].location.line, found[0].location.column) == (line, column)
