@@ -81,6 +81,15 @@ def _one(spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]]) -> Di
             "MLS100", f"unknown field {field!r}", path, spec.locate(path, at_key=True), hint
         )
     if "missing" in kinds:
+        origin = spec.origin(path)
+        if origin != path:  # the environment's overlay removed it (set it to null)
+            return Diagnostic.error(
+                "MLS101",
+                f"missing required field {field!r}: environment {spec.environment!r} removes it",
+                path,
+                spec.document.locate(origin),
+                f"a required field cannot be null in an overlay; give environments.{spec.environment}.overrides a value for it",
+            )
         return Diagnostic.error(
             "MLS101", f"missing required field {field!r}", path, spec.locate(path[:-1]), f"add `{field}:`"
         )

@@ -90,7 +90,10 @@ def test_overlay_null_removes_a_key_and_checks_see_it_gone(validate: Validate) -
 
 def test_overlay_null_removing_a_required_field_reports_it_missing(validate: Validate) -> None:
     text = contract_with((OVERLAY, OVERLAY + "      model: {name: null}\n"))
-    validate(text, "prod").only("MLS101", "missing required field 'name'", "name: churn-classifier")
+    found = validate(text, "prod").only(
+        "MLS101", "missing required field 'name': environment 'prod' removes it", "null}"
+    )
+    assert found.hint is not None and "overrides" in found.hint
 
 
 def test_error_is_located_in_the_overlay_when_the_overlay_wrote_the_value(validate: Validate) -> None:

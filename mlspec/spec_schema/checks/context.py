@@ -36,5 +36,8 @@ class CheckContext:
         location = self.spec.document.locate(path, at_key=at_key)
         return Diagnostic(code, Severity.ERROR, message, path, location, hint)
 
-    def source_warning(self, code: str, message: str, path: SpecPath, hint: str | None = None) -> Diagnostic:
-        return Diagnostic(code, Severity.WARNING, message, path, self.spec.document.locate(path), hint)
+    def source_warning(
+        self, code: str, message: str, path: SpecPath, hint: str | None = None, *, at_key: bool = False
+    ) -> Diagnostic:
+        location = self.spec.document.locate(path, at_key=at_key)
+        return Diagnostic(code, Severity.WARNING, message, path, location, hint)

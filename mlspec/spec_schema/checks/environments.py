@@ -26,4 +26,5 @@ def check_environments(ctx: CheckContext) -> Iterator[Diagnostic]:
                 f"environment {name!r} is not protected",
                 ("environments", name),
                 "add protect: true so deletes and destroy need --allow-destroy",
+                at_key=True,
             )
