@@ -267,15 +267,22 @@ def _skip_dependants(pending: dict[str, set[str]], failed: set[str]) -> list[str
 
 
 def _dependencies(work: dict[str, ResourceChange]) -> dict[str, set[str]]:
-    """What each change waits for: creates/updates their dependencies, deletes their dependants."""
+    """What each change waits for.
+
+    Creates, updates and replaces wait for their (desired) dependencies. A delete waits for every
+    other change to a resource that depended on it, by the state's record or the desired graph:
+    dependants being deleted go first, and dependants being updated must stop referring to it
+    (a pipeline re-pointed at a renamed notebook) before the old one disappears.
+    """
     waits: dict[str, set[str]] = {a: set() for a in work}
     for address, change in work.items():
         if change.action is Action.DELETE:
             continue
         waits[address] |= {d for d in change.depends_on if d in work and work[d].action is not Action.DELETE}
     for address, change in work.items():
-        if change.action is Action.DELETE:
-            for dependency in change.depends_on:
-                if dependency in work and work[dependency].action is Action.DELETE:
-                    waits[dependency].add(address)
+        used_before = set(change.before.depends_on) if change.before else set()
+        used_after = set(change.after.depends_on) if change.after else set()
+        for dependency in used_before | used_after:
+            if dependency != address and dependency in work and work[dependency].action is Action.DELETE:
+                waits[dependency].add(address)
     return waits

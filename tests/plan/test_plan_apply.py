@@ -333,3 +333,20 @@ def test_the_local_environment_keeps_local_state_even_when_the_spec_names_a_blob
     shop.write_text(shop.read_text() + "\nstate: {backend: azure_blob, storage_account: stteamstate}\n")
     apply(shop, "local")
     assert len(read_state(shop, "local")["resources"]) == 11  # type: ignore[arg-type]
+
+
+def test_a_delete_waits_until_former_dependants_stop_referring_to_it(shop: Path) -> None:
+    """Renaming a transform updates the pipeline and deletes the old notebook: the pipeline first,
+    so no live object ever points at a notebook that no longer exists."""
+    apply(shop)
+    shop.write_text(shop.read_text().replace("click_stats", "visit_stats"))
+    assert acting(plan(shop))["synapse.pipeline.shop"] is Action.UPDATE
+    events: list[str] = []
+    apply(shop, progress=events.append, parallelism=4)
+    updated = next(
+        i for i, e in enumerate(events) if e.startswith("synapse.pipeline.shop") and "updated" in e
+    )
+    destroying = next(
+        i for i, e in enumerate(events) if e.startswith("synapse.notebook.click_stats") and "Destroying" in e
+    )
+    assert updated < destroying, events
