@@ -48,14 +48,24 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _key(
-    spec_bytes: bytes, environment: str | None, variables: Mapping[str, str], environ: Mapping[str, str]
-) -> str:
+def build_key(
+    spec_path: Path, environment: str | None, variables: Mapping[str, str], environ: Mapping[str, str]
+) -> str | None:
+    """The cache key for building ``spec_path`` now, or ``None`` if the spec cannot be read.
+
+    Take it *before* building and store the result under it: a spec saved while the build runs
+    then misses next time instead of being served the build of the old text.
+    """
+    try:
+        spec_bytes = spec_path.read_bytes()
+    except OSError:
+        return None
     selected = {k: v for k, v in environ.items() if k.startswith("MLSPEC_VAR_")}
     material = json.dumps(
         {
             "version": CACHE_VERSION,
             "code": _code_fingerprint(),
+            "spec_name": spec_path.name,  # artifacts name the spec file they came from
             "spec": hashlib.sha256(spec_bytes).hexdigest(),
             "environment": environment,
             "variables": sorted(variables.items()),
@@ -80,17 +90,14 @@ def cache_file(project_dir: Path, environment: str | None) -> Path:
     return project_dir / ".mlspec" / "cache" / f"build-{environment or '_default'}.json"
 
 
-def load(
-    spec_path: Path,
-    environment: str | None,
-    variables: Mapping[str, str],
-    environ: Mapping[str, str],
-) -> CachedBuild | None:
-    """The cached build for exactly these inputs, or ``None``."""
+def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBuild | None:
+    """The cached build stored under ``key`` (from :func:`build_key`), if every recorded input is unchanged."""
     project_dir = spec_path.parent
+    if key is None:
+        return None
     try:
         entry = json.loads(cache_file(project_dir, environment).read_text(encoding="utf-8"))
-        if entry.get("key") != _key(spec_path.read_bytes(), environment, variables, environ):
+        if entry.get("key") != key:
             return None
         if _inputs_digest(project_dir, entry["inputs"]) != entry["inputs"]:
             return None
@@ -106,17 +113,18 @@ def load(
 def store(
     spec_path: Path,
     environment: str | None,
-    variables: Mapping[str, str],
-    environ: Mapping[str, str],
+    key: str | None,
     manifest_document: dict[str, Any],
     files: Mapping[str, bytes],
     inputs: Mapping[str, bytes | None],
 ) -> None:
     """Remember a successful build; failures to write are ignored (the cache is an optimisation)."""
+    if key is None:
+        return
     project_dir = spec_path.parent
     target = cache_file(project_dir, environment)
     entry = {
-        "key": _key(spec_path.read_bytes(), environment, variables, environ),
+        "key": key,
         "inputs": {k: (hashlib.sha256(v).hexdigest() if v is not None else None) for k, v in inputs.items()},
         "manifest": manifest_document,
         "files": {path: base64.b64encode(content).decode("ascii") for path, content in sorted(files.items())},

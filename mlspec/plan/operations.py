@@ -57,7 +57,8 @@ def load_desired(
     spec_file = Path(spec_path) if not Path(spec_path).is_dir() else Path(spec_path) / "mlproject.yaml"
     env_map = os.environ if environ is None else environ
     cli_vars = dict(variables or {})
-    hit = cache.load(spec_file, environment, cli_vars, env_map)
+    key = cache.build_key(spec_file, environment, cli_vars, env_map)
+    hit = cache.load(spec_file, environment, key)
     if hit is not None:
         payloads = {Address.parse(address): payload for address, payload in hit.payloads.items()}
         return desired_from_parts(hit.manifest, payloads, hit.files.__getitem__, project_dir)
@@ -67,7 +68,7 @@ def load_desired(
 
     result = api.build(spec_path, environment, variables, environ=environ)
     files = {path: artifact.content for path, artifact in result.artifacts.artifacts.items()}
-    cache.store(spec_file, environment, cli_vars, env_map, manifest_document(result), files, result.inputs)
+    cache.store(spec_file, environment, key, manifest_document(result), files, result.inputs)
     return desired_from_build(result, project_dir)
 
 

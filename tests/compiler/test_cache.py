@@ -24,8 +24,16 @@ def project(tmp_path: Path) -> Path:
     return target
 
 
-def _hit(project: Path, environment: str = "dev", variables: dict[str, str] | None = None) -> bool:
-    return cache.load(project / "mlproject.yaml", environment, variables or {}, {}) is not None
+def _hit(
+    project: Path,
+    environment: str = "dev",
+    variables: dict[str, str] | None = None,
+    environ: dict[str, str] | None = None,
+    spec_name: str = "mlproject.yaml",
+) -> bool:
+    spec = project / spec_name
+    key = cache.build_key(spec, environment, variables or {}, environ or {})
+    return cache.load(spec, environment, key) is not None
 
 
 def test_second_load_is_a_hit_with_the_same_resources(project: Path) -> None:
@@ -62,8 +70,35 @@ def test_variables_environment_and_variable_env_vars_are_part_of_the_key(project
     assert _hit(project)
     assert not _hit(project, "prod")
     assert not _hit(project, variables={"anything": "x"})
-    assert cache.load(spec, "dev", {}, {"MLSPEC_VAR_LAKE_ACCOUNT": "other"}) is None
-    assert cache.load(spec, "dev", {}, {"UNRELATED": "1"}) is not None
+    assert spec.exists()
+    assert not _hit(project, environ={"MLSPEC_VAR_LAKE_ACCOUNT": "other"})
+    assert _hit(project, environ={"UNRELATED": "1"})
+
+
+def test_another_spec_file_name_misses(project: Path) -> None:
+    """Artifacts name the spec file they came from, so a copy under another name is another build."""
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    (project / "other.yaml").write_bytes((project / "mlproject.yaml").read_bytes())
+    assert not _hit(project, spec_name="other.yaml")
+
+
+def test_a_spec_saved_during_the_build_is_not_served_the_old_build(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key is taken before building: an edit that lands mid-build makes the next run miss."""
+    from mlspec import api
+
+    spec = project / "mlproject.yaml"
+    real_build = api.build
+
+    def build_then_edit(*args: object, **kwargs: object) -> object:
+        result = real_build(*args, **kwargs)  # type: ignore[arg-type]
+        spec.write_text(spec.read_text() + "\n# saved while the build ran\n")
+        return result
+
+    monkeypatch.setattr(api, "build", build_then_edit)
+    load_desired(spec, "dev", environ={})
+    assert not _hit(project)
 
 
 def test_a_corrupt_entry_is_a_miss_not_an_error(project: Path) -> None:
