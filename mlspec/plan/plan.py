@@ -338,11 +338,28 @@ def _apply_moves(
     live: dict[str, LiveObject | None] | None,
     desired: Desired,
 ) -> dict[str, str]:
-    """Rename state entries per ``moved:`` (old → new) where the old one exists and the new one does not."""
+    """Rename state entries per ``moved:`` (old → new) where the old one exists and the new one does not.
+
+    Chains (a → b, b → c) are followed, so an environment that lags several renames behind still
+    keeps its objects. A ``from`` that is still in the configuration is refused, as Terraform does:
+    two addresses would then claim one object.
+    """
+    following = {str(old): str(new) for old, new in moved}
+    wanted = {str(a) for a in desired.resources}
+    for source in following:
+        if source in wanted:
+            raise plan_error(
+                f"moved: {source} still exists in the configuration",
+                f"remove the moved entry from {source}, or rename the resource it names",
+                "MLS835",
+            )
     renamed: dict[str, str] = {}
-    for old, new in moved:
-        source, target = str(old), str(new)
-        if source in recorded and target not in recorded and new in desired.resources:
+    for source in list(following):
+        target, seen = following[source], {source}
+        while target in following and target not in seen:
+            seen.add(target)
+            target = following[target]
+        if source in recorded and target not in recorded and target in wanted:
             recorded[target] = recorded.pop(source)
             if live is not None and source in live:
                 live[target] = live.pop(source)

@@ -350,3 +350,30 @@ def test_a_delete_waits_until_former_dependants_stop_referring_to_it(shop: Path)
         i for i, e in enumerate(events) if e.startswith("synapse.notebook.click_stats") and "Destroying" in e
     )
     assert updated < destroying, events
+
+
+def test_moved_chains_are_followed(shop: Path) -> None:
+    """An environment two renames behind (a → b → c) keeps its object."""
+    apply(shop)
+    before = read_state(shop)["resources"]["synapse.notebook.click_stats"]  # type: ignore[index]
+    shop.write_text(
+        shop.read_text().replace("click_stats", "tap_stats")
+        + "\nmoved:\n"
+        + "  - {from: synapse.notebook.click_stats, to: synapse.notebook.visit_stats}\n"
+        + "  - {from: synapse.notebook.visit_stats, to: synapse.notebook.tap_stats}\n"
+    )
+    p = plan(shop)
+    change = p.change_for("synapse.notebook.tap_stats")
+    assert change is not None and change.moved_from == "synapse.notebook.click_stats"
+    assert Action.CREATE not in acting(p).values() and Action.DELETE not in acting(p).values()
+    apply(shop)
+    assert read_state(shop)["resources"]["synapse.notebook.tap_stats"]["provider_id"] == before["provider_id"]  # type: ignore[index]
+
+
+def test_a_moved_entry_whose_old_address_still_exists_is_refused(shop: Path) -> None:
+    apply(shop)
+    shop.write_text(
+        shop.read_text() + "\nmoved:\n  - {from: synapse.notebook.click_stats, to: synapse.notebook.other}\n"
+    )
+    with pytest.raises(MlspecError, match=r"moved: synapse\.notebook\.click_stats still exists"):
+        plan(shop)
