@@ -7,7 +7,6 @@ document and nothing else on stdout.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
@@ -280,7 +279,24 @@ _register_state_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    cli.main(args=list(argv) if argv is not None else None, prog_name="mlspec")
+    args = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        cli.main(args=args, prog_name="mlspec", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help() if error.ctx else str(error), err=True)
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as error:
+        error.show()
+        # `plan --detailed-exitcode` reserves 2 for "changes present": any error there is 1.
+        sys.exit(EXIT_INVALID if "--detailed-exitcode" in args else EXIT_USAGE)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(EXIT_INVALID)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
 
 
-__all__ = ["cli", "json", "main"]
+__all__ = ["cli", "main"]

@@ -186,3 +186,13 @@ def test_plan_and_apply_import_no_azure_sdk_spark_or_mlflow(shop: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert "HEAVY:\n" in result.stderr, result.stderr
+
+
+def test_detailed_exitcode_turns_a_flag_error_into_1_not_the_changes_code(tmp_path: Path) -> None:
+    """2 means "changes present" with --detailed-exitcode, so a usage error there must be 1."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "mlspec", "plan", str(tmp_path / "mlproject.yaml"), "--bogus"]
+    assert subprocess.run([*command, "--detailed-exitcode"], capture_output=True, check=False).returncode == 1
+    assert subprocess.run(command, capture_output=True, check=False).returncode == 2
