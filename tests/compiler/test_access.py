@@ -84,7 +84,13 @@ def test_assignments_are_guid_named_built_in_roles_at_their_pointers(
         assert resource.provider_type == f"arm:{part['type']}"
         if resource.address.kind == "role_assignment":
             assert part["apiVersion"] == "2022-04-01"
-            assert resource.immutable == ["name", "scope", "properties"]
+            assert resource.immutable == [
+                "name",
+                "scope",
+                "properties.roleDefinitionId",
+                "properties.principalId",
+                "properties.principalType",
+            ]
             match = ROLE_ID.match(part["properties"]["roleDefinitionId"])
             assert match is not None and match[1] in known
             assert part["properties"]["principalType"] in ("User", "Group", "ServicePrincipal")

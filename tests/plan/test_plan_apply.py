@@ -377,3 +377,14 @@ def test_a_moved_entry_whose_old_address_still_exists_is_refused(shop: Path) -> 
     )
     with pytest.raises(MlspecError, match=r"moved: synapse\.notebook\.click_stats still exists"):
         plan(shop)
+
+
+def test_immutable_paths_force_a_replace_only_below_them() -> None:
+    """A role assignment's description updates in place; another principal replaces it."""
+    from mlspec.plan.diff import FieldChange, replace_reasons
+
+    immutable = ["name", "scope", "properties.roleDefinitionId", "properties.principalId"]
+    description = FieldChange("properties.properties.description", "a", "b")
+    principal = FieldChange("properties.properties.principalId", "x", "y")
+    assert replace_reasons([description], immutable) == []
+    assert len(replace_reasons([principal], immutable)) == 1

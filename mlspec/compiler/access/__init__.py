@@ -18,7 +18,8 @@ same assignment; for a system identity the principal part is the owning resource
 is not allowed in names). Role definitions are
 ``[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '<GUID>')]`` from
 :mod:`mlspec.spec_schema.roles`. A source/transform scope is the container holding its path.
-Assignments cannot be changed in place, so their ``name``, ``scope`` and ``properties`` are immutable.
+Another role, principal or scope makes a new assignment, so ``name``, ``scope``, ``properties.roleDefinitionId``,
+``properties.principalId`` and ``properties.principalType`` are immutable; a description updates in place.
 """
 
 from __future__ import annotations

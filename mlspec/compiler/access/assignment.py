@@ -14,8 +14,14 @@ from mlspec.diagnostics import SpecPath
 
 ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 ROLE_ASSIGNMENT_API = "2022-04-01"
-IMMUTABLE = ["name", "scope", "properties"]
-"""A role assignment cannot be updated: another role, principal or scope is a new assignment."""
+IMMUTABLE = [
+    "name",
+    "scope",
+    "properties.roleDefinitionId",
+    "properties.principalId",
+    "properties.principalType",
+]
+"""Another role, principal or scope is a new assignment; its description and condition update in place."""
 
 
 @dataclass
