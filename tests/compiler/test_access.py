@@ -264,3 +264,17 @@ def test_rebuild_is_byte_identical(tmp_path: Path) -> None:
     build(CONTRACT, "prod", tmp_path / "one")
     build(CONTRACT, "prod", tmp_path / "two")
     assert (tmp_path / "one" / TEMPLATE).read_bytes() == (tmp_path / "two" / TEMPLATE).read_bytes()
+
+
+def test_scoring_pods_may_read_the_model_registry(tmp_path: Path) -> None:
+    """Pods load models:/<name>/... from the Azure ML workspace at start-up: their identity needs a role there."""
+    api.build(CONTRACT, "dev", out_dir=tmp_path, environ={})
+    template = json.loads((tmp_path / "access" / "role-assignments.json").read_text())
+    grants = [
+        r
+        for r in template["resources"]
+        if r["type"] == "Microsoft.Authorization/roleAssignments"
+        and "pods load the registered model" in r["properties"].get("description", "")
+    ]
+    assert len(grants) == 1
+    assert "Microsoft.MachineLearningServices/workspaces" in grants[0]["scope"]

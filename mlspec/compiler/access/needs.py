@@ -127,6 +127,25 @@ def _serving(ctx: RenderContext, identity: Identity | None) -> list[Assignment]:
                     arm_depends_on=[expression(resource_id(identities.IDENTITY_TYPE, name))],
                 )
             )
+        if workspace.machine_learning is not None and ctx.model.model is not None:
+            # The pods load `models:/<name>/...` from the workspace's registry at start-up; without
+            # a role there every pod gets 403 and never becomes ready.
+            scope = scopes.resource_scope(
+                scopes.WORKSPACE_RESOURCE_TYPES["machine_learning"],
+                workspace.machine_learning,
+                "machine_learning",
+            )
+            found.append(
+                _assignment(
+                    pods,
+                    "AzureML Data Scientist",
+                    scope,
+                    ("deployment",),
+                    "the scoring pods load the registered model from the Azure ML workspace",
+                    depends_on=[address],
+                    arm_depends_on=[expression(resource_id(identities.IDENTITY_TYPE, name))],
+                )
+            )
     return found
 
 
