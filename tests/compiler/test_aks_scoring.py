@@ -281,6 +281,13 @@ def test_unknown_and_missing_features_are_rejected_by_name(server: Server) -> No
     assert server.score([1, 2])[0] == 400
 
 
+def test_a_value_the_model_cannot_use_is_the_callers_error_not_a_500(server: Server) -> None:
+    """Wrong types reach the model's own checks: that is a 400, so it never pages through the error alert."""
+    status, body = server.score({"data": [{"tenure": "ten", "charges": 2.0, "plan": "basic"}]})
+    assert status == 400, body
+    assert "cannot use this input" in body["error"] or "signature" in body["error"]
+
+
 def test_the_key_is_required_for_scoring_but_not_for_health(server: Server) -> None:
     body = {"data": [{"tenure": 1, "charges": 2.0, "plan": "basic"}]}
     assert server.score(body, key=None)[0] == 401

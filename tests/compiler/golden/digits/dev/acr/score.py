@@ -232,8 +232,20 @@ class ModelHolder:
                 data: Any = rows
             else:
                 data = pandas.DataFrame(rows, columns=columns)
-            return jsonable(self.model.predict(data))
-        return jsonable(self.model.predict(_frame_or_rows(self.model, columns, rows)))
+            try:
+                return jsonable(self.model.predict(data))
+            except Exception as exc:
+                # MLflow enforces the model signature: a value of the wrong type is the caller's
+                # mistake (400), not the server's (500, which pages on-call through the error alert).
+                if getattr(exc, "error_code", None) == "INVALID_PARAMETER_VALUE":
+                    raise BadRequest(f"the input does not match the model signature: {exc}") from exc
+                if isinstance(exc, (ValueError, TypeError)):
+                    raise BadRequest(f"the model cannot use this input: {exc}") from exc
+                raise
+        try:
+            return jsonable(self.model.predict(_frame_or_rows(self.model, columns, rows)))
+        except (ValueError, TypeError) as exc:  # e.g. text where the model needs a number
+            raise BadRequest(f"the model cannot use this input: {exc}") from exc
 
 
 def load_model(source: str, is_dir: bool) -> tuple[Any, str]:
