@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from functools import wraps
@@ -123,6 +124,12 @@ def cli() -> None:
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also say, on stderr, which files and environments were checked and how long it took.",
+)
 @color_option
 @handle_errors
 def validate(
@@ -133,6 +140,7 @@ def validate(
     output_format: str,
     strict: bool,
     quiet: bool,
+    verbose: bool,
     no_color: bool,
 ) -> None:
     """Check specs: schema, references, naming, security policy.
@@ -144,6 +152,7 @@ def validate(
 
     if environment and all_envs:
         raise click.UsageError("--env and --all-envs are exclusive")
+    started = time.perf_counter()
     report = api.validate(
         paths or (".",),
         [environment] if environment else None,
@@ -151,6 +160,13 @@ def validate(
         variables=parse_vars(variables),
         strict=strict,
     )
+    if verbose:
+        for checked in report.files:
+            environments = ", ".join(checked.environments) or "-"
+            click.echo(
+                f"checked {checked.file} [{environments}]: {len(checked.diagnostics)} finding(s)", err=True
+            )
+        click.echo(f"{len(report.files)} file(s) in {time.perf_counter() - started:.3f} s", err=True)
     if quiet and output_format == "text" and report.ok and not report.warning_count:
         sys.exit(EXIT_OK)
     reporter_for(output_format)(report, sys.stdout, use_color(no_color))

@@ -109,9 +109,21 @@ def _one(spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]]) -> Di
         message = f"invalid value {_shown(value)} for {field!r}: expected {' or '.join(literal_expected)}"
         return Diagnostic.error("MLS102", message, path, spec.locate(path), None)
     type_names = sorted({_TYPE_NAMES[e["type"]] for e in errors if e["type"] in _TYPE_NAMES})
+    if isinstance(field, str) and field.rstrip().endswith(")") and "(" not in field:
+        # `{amount: decimal(10,2)}`: inside {...} the comma ends the entry, leaving a key "2)".
+        return Diagnostic.error(
+            "MLS102",
+            f"{field!r} is the tail of a value split at a comma inside {{...}}",
+            path,
+            spec.locate(path, at_key=True),
+            'quote values that contain commas in flow mappings, e.g. amount: "decimal(10,2)"',
+        )
     if type_names:
         message = f"{field!r} must be {' or '.join(type_names)}, got {_described(value)}"
-        return Diagnostic.error("MLS102", message, path, spec.locate(path), _yaml_hint(value, type_names))
+        hint = _yaml_hint(value, type_names)
+        if len(path) == 4 and path[:3] == ("model", "evaluation", "gate"):
+            hint = 'a gate is a comparison written as a string, e.g. ">= 0.80"'
+        return Diagnostic.error("MLS102", message, path, spec.locate(path), hint)
     first = errors[0]
     message = str(first["msg"]).removeprefix("Value error, ")
     return Diagnostic.error(

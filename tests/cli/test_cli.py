@@ -171,3 +171,20 @@ def test_console_entry_point_runs_as_a_module(invalid_spec: Path) -> None:
     )
     assert done.returncode == 1
     assert json.loads(done.stdout)["error_count"] == 1
+
+
+def test_verbose_lists_what_was_checked_on_stderr() -> None:
+    code, out, err = run("validate", str(CONTRACT), "--all-envs", "-v")
+    assert code == 0 and "1 spec valid" in out
+    assert f"checked {CONTRACT} [dev, prod, local]: 0 finding(s)" in err
+
+
+def test_unquoted_decimal_in_a_flow_mapping_gets_a_quoting_hint(tmp_path: Path) -> None:
+    spec = tmp_path / "mlproject.yaml"
+    spec.write_text(
+        CONTRACT.read_text().replace("churned: boolean}", "churned: boolean, amount: decimal(10,2)}")
+    )
+    code, out, _ = run("validate", str(spec))
+    assert code == 1
+    assert "'2)' is the tail of a value split at a comma inside {...}" in out
+    assert 'amount: "decimal(10,2)"' in out
