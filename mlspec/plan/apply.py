@@ -23,7 +23,7 @@ from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.desired import FileSource
 from mlspec.plan.plan import Action, Plan, ResourceChange
-from mlspec.plan.state import ResourceState, State
+from mlspec.plan.state import ResourceState, State, StateConflictError
 from mlspec.providers.base import DeployRequest, Provider, ProviderResult
 
 DEFAULT_PARALLELISM = 4
@@ -156,6 +156,13 @@ def execute(
     failed: set[str] = set()
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="mlspec-apply") as pool:
         while True:
+            if runner.conflict and pending:
+                # The state moved under us (the lock was broken): starting more work would change
+                # live objects that no state records. Stop; what is running finishes.
+                for address in sorted(pending):
+                    result.skipped.append(address)
+                    say(f"{address}: not started (the state was changed by another process)")
+                pending.clear()
             blocked = _skip_dependants(pending, failed)
             for address in blocked:
                 result.skipped.append(address)
@@ -182,6 +189,8 @@ class _Runner:
         self.recorder = recorder
         self.files = files
         self.say = say
+        self.conflict = False
+        """Set when a state write found the state changed by someone else: no new work starts."""
 
     def run(self, change: ResourceChange) -> ResourceOutcome:
         doing, done = _VERBS[change.action]
@@ -190,6 +199,8 @@ class _Runner:
         try:
             description = self._carry_out(change)
         except Exception as exc:  # any provider failure stops only this resource and its dependants
+            if isinstance(exc, StateConflictError):
+                self.conflict = True
             message = (
                 "; ".join(d.message for d in exc.diagnostics) if isinstance(exc, MlspecError) else str(exc)
             )

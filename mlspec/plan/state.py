@@ -120,3 +120,11 @@ class State:
 
 def state_error(message: str, hint: str | None = None) -> MlspecError:
     return MlspecError([Diagnostic.error("MLS801", message, hint=hint)])
+
+
+class StateConflictError(MlspecError):
+    """Someone else wrote the state while this process held the lock (it was force-unlocked)."""
+
+
+def conflict_error(message: str, hint: str | None = None) -> StateConflictError:
+    return StateConflictError([Diagnostic.error("MLS801", message, hint=hint)])

@@ -388,3 +388,27 @@ def test_immutable_paths_force_a_replace_only_below_them() -> None:
     principal = FieldChange("properties.properties.principalId", "x", "y")
     assert replace_reasons([description], immutable) == []
     assert len(replace_reasons([principal], immutable)) == 1
+
+
+def test_after_the_state_moves_under_an_apply_no_new_resource_is_started(shop: Path) -> None:
+    """Someone force-unlocked and wrote the state mid-apply: stop rather than change unrecorded objects."""
+    from plan.conftest import state_file
+
+    events: list[str] = []
+
+    def progress(line: str) -> None:
+        events.append(line)
+        if " created " in f" {line} " or "created after" in line:
+            path = state_file(shop)
+            if path.exists() and not any("bumped" in e for e in events):
+                data = json.loads(path.read_text())
+                data["serial"] += 5  # another process wrote the state
+                path.write_text(json.dumps(data))
+                events.append("bumped")
+
+    result = operations.apply_environment(shop, "dev", progress=progress, parallelism=1)
+    assert not result.ok
+    not_started = [e for e in events if "not started (the state was changed by another process)" in e]
+    assert not_started, events
+    created = [e for e in events if "created after" in e]
+    assert len(created) + len(not_started) < len(ALL) + 1

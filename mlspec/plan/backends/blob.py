@@ -23,7 +23,7 @@ from typing import Any
 
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error
-from mlspec.plan.state import State, state_error
+from mlspec.plan.state import State, conflict_error
 
 LEASE_SECONDS = 60
 RENEW_EVERY_SECONDS = 20.0
@@ -160,7 +160,7 @@ class BlobBackend:
                     data, overwrite=True, etag=self._etag, match_condition=MatchConditions.IfNotModified
                 )
         except (ResourceModifiedError, ResourceExistsError):
-            raise state_error(
+            raise conflict_error(
                 f"{self.description} was written by someone else since this process read it",
                 "was the lock broken with force-unlock while an apply ran? re-run plan",
             ) from None

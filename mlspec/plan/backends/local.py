@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error
-from mlspec.plan.state import State, state_error
+from mlspec.plan.state import State, conflict_error
 
 
 class LocalBackend:
@@ -49,7 +49,7 @@ class LocalBackend:
         if self._serial is not None:
             on_disk = _serial_of(old) if old is not None else 0
             if on_disk != self._serial:
-                raise state_error(
+                raise conflict_error(
                     f"{self.path} was written by someone else (serial {self._serial} → {on_disk}) while this "
                     "process held the lock",
                     "was the lock broken with force-unlock while an apply ran? re-run plan",
