@@ -278,3 +278,23 @@ def test_scoring_pods_may_read_the_model_registry(tmp_path: Path) -> None:
     ]
     assert len(grants) == 1
     assert "Microsoft.MachineLearningServices/workspaces" in grants[0]["scope"]
+
+
+def test_training_runs_as_the_compute_identity_which_may_read_the_training_data(tmp_path: Path) -> None:
+    """Scheduled and alert-triggered runs must not depend on who submitted them."""
+    import yaml
+
+    api.build(CONTRACT, "dev", out_dir=tmp_path, environ={})
+    compute = yaml.safe_load((tmp_path / "azureml" / "compute.yml").read_text())
+    pipeline = yaml.safe_load((tmp_path / "azureml" / "pipeline.yml").read_text())
+    assert compute["identity"] == {"type": "system_assigned"}
+    assert pipeline["identity"] == {"type": "managed"}
+    template = json.loads((tmp_path / "access" / "role-assignments.json").read_text())
+    readers = [
+        r
+        for r in template["resources"]
+        if r["type"] == "Microsoft.Authorization/roleAssignments"
+        and "as the compute cluster's identity" in r["properties"].get("description", "")
+    ]
+    assert len(readers) == 1
+    assert "workspaces/computes" in readers[0]["properties"]["principalId"]

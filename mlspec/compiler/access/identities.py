@@ -60,6 +60,17 @@ def aml_workspace(name: str) -> Principal:
     return system_identity("aml-workspace", "Microsoft.MachineLearningServices/workspaces", name, ML_API)
 
 
+def aml_compute(workspace: str, cluster: str) -> Principal:
+    """The system-assigned identity of an Azure ML compute cluster (what ``identity: managed`` jobs run as)."""
+    rid = resource_id("Microsoft.MachineLearningServices/workspaces/computes", workspace, cluster)
+    return Principal(
+        "aml-compute",
+        expression(f"reference({rid}, {quote(ML_API)}, 'Full').identity.principalId"),
+        "ServicePrincipal",
+        rid,
+    )
+
+
 def synapse_workspace(name: str) -> Principal:
     return system_identity("synapse-workspace", "Microsoft.Synapse/workspaces", name, SYNAPSE_API)
 

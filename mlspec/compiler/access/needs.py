@@ -51,9 +51,23 @@ def _azure_ml(ctx: RenderContext, out: ArtifactSet) -> list[Assignment]:
         if url is not None:
             scope = scopes.container_scope(url)
             source: SpecPath = ("model", "training", "data")
+            compute = identities.aml_compute(workspace.machine_learning, model.model.training.compute.cluster)
             found.append(
                 _assignment(
-                    aml, "Storage Blob Data Reader", scope, source, "Azure ML reads the training data"
+                    compute,
+                    "Storage Blob Data Reader",
+                    scope,
+                    source,
+                    "training jobs read the training data as the compute cluster's identity",
+                )
+            )
+            found.append(
+                _assignment(
+                    aml,
+                    "Storage Blob Data Reader",
+                    scope,
+                    source,
+                    "Azure ML studio previews the training data",
                 )
             )
     except ScopeError:

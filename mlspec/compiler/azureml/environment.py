@@ -74,6 +74,9 @@ def compute(spec: Compute, tags: dict[str, str]) -> dict[str, Any]:
         "min_instances": spec.min_nodes,
         "max_instances": spec.max_nodes,
         "idle_time_before_scale_down": IDLE_SECONDS_BEFORE_SCALE_DOWN,
+        # Jobs run as the cluster's own identity (the pipeline sets identity: managed), so scheduled
+        # and alert-triggered runs read the lake with a role mlspec grants, not the submitter's.
+        "identity": {"type": "system_assigned"},
     }
     if tags:
         data["tags"] = tags

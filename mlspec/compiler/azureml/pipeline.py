@@ -53,6 +53,7 @@ def pipeline_job(
         "default_compute": f"azureml:{model.training.compute.cluster}",
         "continue_on_step_failure": False,
     }
+    data["identity"] = {"type": "managed"}  # the compute cluster's identity, granted the lake read
     data["inputs"] = {
         "training_data": {"type": "uri_folder", "path": inert(training_data_url)},
         # Literal values: a pipeline job's inputs take no type/default form.
