@@ -37,12 +37,22 @@ _NOT_ALIASES = frozenset(
 
 def select_columns(sql: str) -> list[str] | None:
     """Output column names of the query's outermost SELECT, or ``None`` when unknown."""
-    columns = _select_columns(sql)
-    return list(columns) if columns is not None else None
+    items = _select_items(sql)
+    return [name for name, _ in items] if items is not None else None
+
+
+def select_items(sql: str) -> list[tuple[str, list[str]]] | None:
+    """``(output name, expression tokens)`` for each column of the outermost SELECT, or ``None``.
+
+    The tokens are the expression without its alias (``CAST(x AS INT) AS y`` → ``CAST ( x AS INT )``);
+    string literals are blanked to ``''``.
+    """
+    items = _select_items(sql)
+    return [(name, list(tokens)) for name, tokens in items] if items is not None else None
 
 
 @functools.lru_cache(maxsize=1024)
-def _select_columns(sql: str) -> tuple[str, ...] | None:
+def _select_items(sql: str) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
     text = _STRINGS.sub("''", _COMMENTS.sub(" ", sql))
     tokens = _TOKEN.findall(text)
     depth = 0
@@ -73,13 +83,21 @@ def _select_columns(sql: str) -> tuple[str, ...] | None:
     items = _split_commas(tokens[start:end])
     if items and items[0] and items[0][0].lower() in ("distinct", "all"):
         items[0] = items[0][1:]
-    names: list[str] = []
+    named: list[tuple[str, tuple[str, ...]]] = []
     for item in items:
         name = _item_name(item)
         if name is None:
             return None
-        names.append(name)
-    return tuple(names) or None
+        named.append((name, tuple(_without_alias(item))))
+    return tuple(named) or None
+
+
+def _without_alias(item: list[str]) -> list[str]:
+    if len(item) >= 3 and item[-2].lower() == "as":
+        return item[:-2]
+    if len(item) >= 2 and _IDENTIFIER.match(item[-1]) and (item[-2] == ")" or _IDENTIFIER.match(item[-2])):
+        return item[:-1] if item[-1].lower() not in _NOT_ALIASES else item
+    return item
 
 
 def _split_commas(tokens: list[str]) -> list[list[str]]:

@@ -365,3 +365,27 @@ def test_rebuild_is_byte_identical(tmp_path: Path) -> None:
         if p.is_file()
     }
     assert one == two and one
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT CAST(c.churned AS INT) AS churned FROM c", "int"),
+        ("SELECT CAST(amount AS decimal(12,2)) AS amount FROM c", "decimal(12,2)"),
+        ("SELECT count(x) AS churned FROM c", "bigint"),
+        ("SELECT CASE WHEN x THEN 1 ELSE 0 END AS churned FROM c", "int"),
+        ("SELECT coalesce(churned, false) AS churned FROM c", "boolean"),
+        ("SELECT c.churned FROM c", "boolean"),
+        ("SELECT churned * 2 AS churned FROM c", None),
+    ],
+)
+def test_column_types_come_from_the_expression_not_a_same_named_input(sql: str, expected: str | None) -> None:
+    """`CAST(churned AS INT) AS churned` is an int even though the input column is boolean (DAX AVERAGE
+    ignores booleans, so a wrong type silently breaks a churn-rate measure)."""
+    from mlspec.compiler.powerbi.columns import expression_type
+    from mlspec.spec_schema.sql_columns import select_items
+
+    items = select_items(sql)
+    assert items is not None
+    ((_, tokens),) = items
+    assert expression_type(tokens, {"churned": "boolean", "amount": "double"}) == expected

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from mlspec.spec_schema.models import MLProject
-from mlspec.spec_schema.sql_columns import select_columns
+from mlspec.spec_schema.sql_columns import select_items
 
 Columns = list[tuple[str, str]]
 """``[(name, TMDL data type)]``."""
@@ -68,20 +68,62 @@ def spark_columns(
         return list(transform.output.schema_.items())
     if transform.sql is None:
         return None
-    names = select_columns(transform.sql)
-    if names is None:
+    items = select_items(transform.sql)
+    if items is None:
         return None
     upstream: dict[str, str | None] = {}
     for name in transform.inputs:
         for column, kind in spark_columns(model, name, seen | {dataset}) or []:
             upstream.setdefault(column.lower(), kind)
-    return [(n, upstream.get(n.lower()) or _aggregate_type(transform.sql, n)) for n in names]
+    return [(name, expression_type(tokens, upstream)) for name, tokens in items]
 
 
-def _aggregate_type(sql: str, column: str) -> str | None:
-    pattern = rf"\b(\w+)\s*\([^()]*\)\s+as\s+`?{re.escape(column)}`?(?!\w)"
-    match = re.search(pattern, sql, re.IGNORECASE)
-    return _AGGREGATE_TYPES.get(match[1].lower()) if match else None
+_INTEGER = re.compile(r"-?\d+")
+
+
+def expression_type(tokens: list[str], upstream: dict[str, str | None]) -> str | None:
+    """The Spark type of a SELECT expression, where it can be read off the expression itself.
+
+    ``CAST(x AS t)`` is ``t``; an aggregate its result type; a ``CASE`` whose results are all
+    integer literals ``int``; ``coalesce(x, ...)`` the type of ``x``; a plain (qualified) column its
+    upstream type. Anything else is unknown (``None``), never a guess from a same-named column.
+    """
+    if not tokens:
+        return None
+    head = tokens[0].lower()
+    whole_call = len(tokens) >= 3 and tokens[1] == "(" and tokens[-1] == ")" and _balanced(tokens[1:])
+    if head == "cast" and whole_call and len(tokens) >= 6 and tokens[-3].lower() == "as":
+        return tokens[-2].lower()
+    if head == "cast" and whole_call and "as" in (t.lower() for t in tokens):
+        position = max(i for i, t in enumerate(tokens) if t.lower() == "as")
+        return "".join(tokens[position + 1 : -1]).lower() or None
+    if head in _AGGREGATE_TYPES and whole_call:
+        return _AGGREGATE_TYPES[head]
+    if head in ("min", "max", "first", "last") and whole_call:
+        return expression_type(tokens[2:-1], upstream)
+    if head == "coalesce" and whole_call:
+        argument = tokens[2 : tokens.index(",")] if "," in tokens else tokens[2:-1]
+        return expression_type(argument, upstream)
+    if head == "case" and tokens[-1].lower() == "end":
+        results = [tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t.lower() in ("then", "else")]
+        return "int" if results and all(_INTEGER.fullmatch(r) for r in results) else None
+    if (
+        all((t == ".") if i % 2 else t.replace("_", "a").isalnum() for i, t in enumerate(tokens))
+        and len(tokens) % 2
+    ):
+        return upstream.get(tokens[-1].strip("`").lower())
+    return None
+
+
+def _balanced(tokens: list[str]) -> bool:
+    """Whether the first "(" closes only at the last token (a single call, not ``f(a) + g(b)``)."""
+    depth = 0
+    for index, token in enumerate(tokens):
+        depth += token == "("
+        depth -= token == ")"
+        if depth == 0 and index != len(tokens) - 1:
+            return False
+    return depth == 0
 
 
 def dataset_columns(model: MLProject, dataset: str) -> Columns | None:
