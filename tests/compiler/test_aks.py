@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 from mlspec import api
+from mlspec.compiler import aks
 from mlspec.compiler.aks.conventions import INTERNAL_LB, INTERNAL_SUBNET, LB_IPV4
 from mlspec.compiler.aks.rollout import canary_replicas
+from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.platform_checks.kubernetes import check_kubernetes_manifests
 from mlspec.diagnostics import MlspecError
 
@@ -468,8 +470,17 @@ def test_key_auth_without_a_key_vault_is_an_error(tmp_path: Path) -> None:
         data["deployment"]["secrets"] = []
         data["access"]["secrets"] = {}
 
-    rendered = render(variant(tmp_path, change))
-    assert [(d.code, d.path) for d in rendered.errors] == [("MLS634", ("deployment", "auth"))]
+    spec = variant(tmp_path, change)
+    resolved = api.resolve(api.load(spec), None, environ={})  # validate refuses it before any rendering
+    assert [(d.code, d.path) for d in resolved.diagnostics if d.is_error] == [
+        ("MLS316", ("deployment", "auth"))
+    ]
+    ctx = RenderContext(resolved.model, resolved.spec)  # type: ignore[arg-type]
+    out = ArtifactSet()
+    aks.render(ctx, out)  # and the AKS check still catches it, as defence in depth
+    assert [(d.code, d.path) for d in aks.check(ctx, out) if d.is_error] == [
+        ("MLS634", ("deployment", "auth"))
+    ]
 
 
 def test_secrets_from_two_key_vaults_are_an_error(tmp_path: Path) -> None:

@@ -221,7 +221,9 @@ def test_a_window_azure_does_not_accept_is_reported_at_the_window(tmp_path: Path
         data["monitoring"]["alerts"][0]["window"] = "20m"
 
     spec = contract_with(tmp_path, change)
-    found = [d for d in errors_of(spec, tmp_path) if d.code == "MLS640"]
+    found = [
+        d for d in errors_of(spec, tmp_path) if d.code == "MLS415"
+    ]  # validate refuses it (build: MLS640)
     assert [d.path for d in found] == [("monitoring", "alerts", 0, "window")]
     assert found[0].location is not None and found[0].location.file == str(spec)
     assert "window:" in spec.read_text(encoding="utf-8").splitlines()[found[0].location.line - 1]
@@ -239,8 +241,8 @@ def test_alert_triggered_retraining_needs_a_retrain_schedule(tmp_path: Path) -> 
     def change(data: dict[str, Any]) -> None:
         del data["monitoring"]["retrain"]["schedule"]
 
-    found = [d for d in errors_of(contract_with(tmp_path, change), tmp_path) if d.code == "MLS647"]
-    assert [d.path for d in found] == [("monitoring", "retrain")]
+    found = [d for d in errors_of(contract_with(tmp_path, change), tmp_path) if d.code == "MLS311"]
+    assert [d.path for d in found] == [("monitoring", "retrain")]  # validate refuses it (build: MLS647)
 
 
 def test_webhooks_and_emails_go_to_the_notify_group(tmp_path: Path) -> None:
