@@ -8,7 +8,6 @@ later stage re-reads the YAML spec: ``plan`` and ``apply`` work from the manifes
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -219,4 +218,8 @@ def content_hash(parts: Iterator[bytes] | Iterable[bytes]) -> str:
 
 
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Compact, key-sorted UTF-8 JSON: the bytes content hashes are taken over (orjson: hashing a
+    build's payloads with the standard library costs more than rendering them)."""
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)

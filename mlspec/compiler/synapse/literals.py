@@ -48,15 +48,16 @@ def _literal(value: object) -> str:
 
 
 def _string_literal(text: str) -> str:
-    candidate = None
+    if '"' not in text and "\\" not in text and text.isprintable():
+        # No quote, no backslash, no line break or control character: nothing in it can end or
+        # escape a double-quoted literal, so it needs no re-parse to prove it (builds call this a lot).
+        return '"' + text + '"'
     if "\n" in text and _fits_triple_quotes(text):
         # The backslash-newline after the opening quotes is a line continuation: the text starts
         # at the beginning of the next line, unchanged.
         candidate = '"""\\\n' + text + '"""'
-    elif '"' not in text and "\\" not in text and text.isprintable():
-        candidate = '"' + text + '"'
-    if candidate is not None and ast.literal_eval(candidate) == text:
-        return candidate
+        if ast.literal_eval(candidate) == text:
+            return candidate
     return repr(text)  # always a literal of the same string: every quote and control character escaped
 
 
