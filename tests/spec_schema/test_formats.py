@@ -487,7 +487,7 @@ def test_training_script_must_exist_and_be_accepted_when_it_does(validate: Valid
 @pytest.mark.parametrize(
     ("file", "message"),
     [
-        ("../shared/features.py", "'../shared/features.py' must be a relative path inside the project"),
+        ("../common/features.py", "'../common/features.py' must be a relative path inside the project"),
         ("transforms/../../features.py", "must be a relative path inside the project"),
         ("/opt/features.py", "'/opt/features.py' must be a relative path inside the project"),
         ("transforms\\features.py", "must be a relative path inside the project"),
