@@ -42,6 +42,14 @@ class RenderContext:
         return self.model.project.name
 
     @property
+    def location(self) -> str:
+        """The Azure region; validation requires it whenever there is anything to render."""
+        location = self.model.workspace.location
+        if location is None:
+            raise ArtifactError("workspace.location is not set")
+        return location
+
+    @property
     def project_dir(self) -> Path:
         return Path(self.spec.file).parent
 

@@ -79,14 +79,20 @@ class Variable(SpecModel):
 class Workspace(SpecModel):
     """The existing Azure resources this project deploys into (one set per environment)."""
 
-    subscription_id: str = Field(description="Azure subscription GUID.", examples=["${var.subscription_id}"])
+    subscription_id: str | None = Field(
+        None,
+        description="Azure subscription GUID (needed once the project deploys anything).",
+        examples=["${var.subscription_id}"],
+    )
     tenant_id: str | None = Field(
         None, description="Entra ID tenant GUID (workload identity, Key Vault CSI)."
     )
-    resource_group: str = Field(
-        description="Resource group of the workspace resources.", examples=["rg-churn-${environment.name}"]
+    resource_group: str | None = Field(
+        None,
+        description="Resource group of the workspace resources.",
+        examples=["rg-churn-${environment.name}"],
     )
-    location: str = Field(description="Azure region.", examples=["westeurope"])
+    location: str | None = Field(None, description="Azure region.", examples=["westeurope"])
     machine_learning: str | None = Field(
         None, description="Azure ML workspace name.", examples=["mlw-churn-${environment.name}"]
     )
@@ -530,7 +536,7 @@ class MLProject(SpecModel):
     api_version: Literal["mlspec/v1"] = Field(alias="apiVersion", description="Always mlspec/v1.")
     project: Project
     variables: dict[str, Variable] = Field(default_factory=dict)
-    workspace: Workspace
+    workspace: Workspace = Field(default_factory=Workspace)
     environments: dict[str, Environment] = Field(default_factory=dict)
     access: Access = Field(default_factory=Access)
     sources: dict[str, Source] = Field(default_factory=dict)

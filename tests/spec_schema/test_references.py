@@ -343,3 +343,33 @@ def test_deployment_secrets_without_key_vault_is_reported(validate: Validate) ->
         ),
     )
     validate(text).only("MLS316", "deployment secrets need workspace.key_vault", WORKSPACE_FIRST_KEY)
+
+
+MINIMAL = "apiVersion: mlspec/v1\nproject: {name: abc}\n"
+
+
+def test_a_spec_with_only_apiversion_and_project_is_valid(validate: Validate) -> None:
+    """The contract marks only apiVersion and project as required."""
+    validate(MINIMAL).assert_clean()
+
+
+def test_anything_deployable_needs_the_workspace_it_deploys_into(validate: Validate) -> None:
+    text = MINIMAL + (
+        "sources:\n"
+        '  s1: {path: "abfss://raw@acct01.dfs.core.windows.net/s1/", format: csv, schema: {a: int, y: int}}\n'
+        "model:\n"
+        "  name: m1\n"
+        "  task: regression\n"
+        "  training: {data: s1, target: y, features: [a], estimator: sklearn.linear_model.Ridge}\n"
+        "  evaluation: {metrics: [rmse]}\n"
+    )
+    checked = validate(text)
+    messages = sorted(d.message for d in checked.diagnostics if d.code == "MLS316")
+    assert messages == [
+        "model needs workspace.location",
+        "model needs workspace.machine_learning",
+        "model needs workspace.resource_group",
+        "model needs workspace.subscription_id",
+    ]
+    for d in checked.diagnostics:
+        assert d.location is not None and (d.location.line, d.location.column) == (5, 1)  # the model: key

@@ -104,7 +104,7 @@ def _workload_identity(
     name = identities.workload_identity_name(ctx.project, deployment.endpoint)
     resource = identities.workload_identity_resource(
         name,
-        workspace.location,
+        ctx.location,
         cluster=workspace.kubernetes,
         namespace=deployment.namespace,
         endpoint=deployment.endpoint,

@@ -51,7 +51,7 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
         return
     project = ctx.project
     tags = {k: literal(v) for k, v in {**ctx.model.project.tags, "mlspec-project": project}.items()}
-    parts = _log_ingestion(ctx, workspace.log_analytics, workspace.location, tags)
+    parts = _log_ingestion(ctx, workspace.log_analytics, ctx.location, tags)
     notify = notify_group_name(project)
     parts.append(_notify_group(ctx, notify, tags))
     retrain_group = _retrain_parts(ctx, out, monitoring, parts, tags)
@@ -171,7 +171,7 @@ def _retrain_parts(
         Part(
             trigger,
             retrain.workflow_resource(
-                trigger.name, workspace.location, workspace.machine_learning, schedule.name, tags
+                trigger.name, ctx.location, workspace.machine_learning, schedule.name, tags
             ),
             source,
             depends_on=depends,

@@ -44,7 +44,10 @@ def lake_url_problem(url: str) -> str | None:
 
 def check_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
     m = ctx.model
-    yield from _guid(ctx, m.workspace.subscription_id, ("workspace", "subscription_id"), "subscription id")
+    if m.workspace.subscription_id is not None:
+        yield from _guid(
+            ctx, m.workspace.subscription_id, ("workspace", "subscription_id"), "subscription id"
+        )
     if m.workspace.tenant_id is not None:
         yield from _guid(ctx, m.workspace.tenant_id, ("workspace", "tenant_id"), "tenant id")
     for i, grant in enumerate(m.access.grants):

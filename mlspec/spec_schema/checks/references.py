@@ -267,17 +267,43 @@ _NEEDS = (
 
 def _required_workspace(ctx: CheckContext) -> Iterator[Diagnostic]:
     m = ctx.model
+    deployable = [
+        name
+        for name, present in (
+            ("transforms", bool(m.transforms)),
+            ("model", m.model is not None),
+            ("deployment", m.deployment is not None),
+            ("monitoring", m.monitoring is not None),
+            ("reports", bool(m.reports)),
+            ("access.grants", bool(m.access.grants)),
+        )
+        if present
+    ]
+    if deployable:
+        for key in ("subscription_id", "resource_group", "location"):
+            if getattr(m.workspace, key) is None:
+                has_workspace = ctx.spec.document.data.get("workspace") is not None
+                needing = tuple(deployable[0].split("."))
+                yield ctx.error(
+                    "MLS316",
+                    f"{deployable[0]} needs workspace.{key}",
+                    ("workspace",) if has_workspace else needing,
+                    f"set workspace.{key}: the Azure resources are deployed into it",
+                    at_key=not has_workspace,
+                )
     for section, keys, why in _NEEDS:
         value = getattr(m, section)
         if not value:
             continue
         for key in keys:
             if getattr(m.workspace, key) is None:
+                has_workspace = ctx.spec.document.data.get("workspace") is not None
                 yield ctx.error(
                     "MLS316",
                     f"{section} needs workspace.{key}",
-                    ("workspace",),
+                    ("workspace",) if has_workspace else (section,),
                     f"set workspace.{key}: {why}",
+                    at_key=not has_workspace,
                 )
     if m.transforms and m.workspace.spark_pool is None:
         for name, t in m.transforms.items():
