@@ -104,3 +104,33 @@ def test_default_local_state_lives_under_the_project(tmp_path: Path) -> None:
     assert backend.description == str(tmp_path / ".mlspec" / "state" / "shop" / "dev.json")
     with pytest.raises(MlspecError, match="unknown state backend"):
         backend_for({"backend": "s3"}, "shop", "dev", tmp_path)
+
+
+def test_a_competing_locker_always_sees_who_holds_the_lock(tmp_path: Path) -> None:
+    """The lock file appears with its contents at once: no loser ever reads an empty lock."""
+    import threading
+
+    from mlspec.plan.lock import LockHeldError
+
+    for _ in range(20):
+        backends = [LocalBackend(tmp_path / "race", "dev") for _ in range(6)]
+        start = threading.Barrier(len(backends))
+        won: list[object] = []
+        holders: list[str] = []
+
+        def contend(backend: LocalBackend) -> None:
+            start.wait()
+            try:
+                won.append(backend.lock("apply"))
+            except LockHeldError as refused:
+                holders.append(refused.diagnostics[0].message)
+
+        threads = [threading.Thread(target=contend, args=(b,)) for b in backends]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 1
+        assert len(holders) == len(backends) - 1
+        assert all("unreadable" not in message and "pid" in message for message in holders), holders
+        backends[0].force_unlock(won[0].id)  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error
@@ -60,19 +61,31 @@ class LocalBackend:
         self._serial = state.serial
 
     def lock(self, operation: str) -> LockInfo:
+        """Take the lock, or raise :class:`LockHeldError` naming the holder.
+
+        The lock file appears with its contents in one step: the record is written and synced
+        to a private file first, then hard-linked to the lock's name, which fails if the lock
+        exists. (Creating the lock empty and writing it after would let a competing process read
+        an empty lock and be unable to say who holds it.)
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         info = LockInfo.new(operation, str(self.lock_path))
+        handle, staging = tempfile.mkstemp(prefix=f".{self.lock_path.name}.", dir=self.folder)
         try:
-            fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            holder = self.current_lock()
-            if holder is None:  # released between our attempt and the read: try once more
-                return self.lock(operation)
-            raise LockHeldError(holder, self.environment) from None
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(info.to_json(), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(info.to_json(), stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            try:
+                os.link(staging, self.lock_path)
+            except FileExistsError:
+                holder = self.current_lock()
+                if holder is None:  # released between our attempt and the read: try once more
+                    return self.lock(operation)
+                raise LockHeldError(holder, self.environment) from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staging)
         _fsync_dir(self.folder)
         return info
 
