@@ -118,7 +118,12 @@ def test_a_competing_locker_always_sees_who_holds_the_lock(tmp_path: Path) -> No
         won: list[object] = []
         holders: list[str] = []
 
-        def contend(backend: LocalBackend) -> None:
+        def contend(
+            backend: LocalBackend,
+            start: threading.Barrier = start,
+            won: list[object] = won,
+            holders: list[str] = holders,
+        ) -> None:
             start.wait()
             try:
                 won.append(backend.lock("apply"))
