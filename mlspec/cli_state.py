@@ -54,6 +54,14 @@ def _allow_destroy_option(func: F) -> F:
     )(func)
 
 
+def _execution_options(func: F) -> F:
+    """How apply and destroy run: bounded parallelism, and whether progress lines are shown."""
+    func = click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")(func)
+    return click.option(
+        "--parallelism", type=click.IntRange(1, 64), default=4, show_default=True, help="Resources at once."
+    )(func)
+
+
 def _progress(quiet: bool) -> Callable[[str], None] | None:
     if quiet:
         return None
@@ -152,10 +160,7 @@ def _plan_body(
 )
 @_select_option
 @_allow_destroy_option
-@click.option(
-    "--parallelism", type=click.IntRange(1, 64), default=4, show_default=True, help="Resources at once."
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@_execution_options
 @color_option
 @handle_errors
 def apply(
@@ -213,10 +218,7 @@ def apply(
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking (CI).")
 @_select_option
 @_allow_destroy_option
-@click.option(
-    "--parallelism", type=click.IntRange(1, 64), default=4, show_default=True, help="Resources at once."
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@_execution_options
 @color_option
 @handle_errors
 def destroy(

@@ -1,4 +1,4 @@
-"""``--format json``: one JSON document on stdout and nothing else. Stable keys (documented in docs/cli.md)."""
+"""``--format json``: one JSON document on stdout and nothing else. Stable keys (documented in docs/ci.md)."""
 
 from __future__ import annotations
 
