@@ -1,13 +1,16 @@
-# The two commands the README opens with: `make demo` (the main job on the embedded local
-# default) and `make test` (what CI runs via .ci/run). Both install what they need.
+# The two commands the README opens with: `make demo` (the main job, `mlspec run`, on the embedded
+# local default) and `make test` (what CI runs via .ci/run). Both install what they need.
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 EXAMPLE ?= projects/churn
 
-.PHONY: install install-test demo test lint typecheck unit golden bench schema
+.PHONY: install install-local install-test demo test lint typecheck unit golden bench schema
 
 install:
 	$(PIP) install -q -c constraints.txt -e .
+
+install-local:
+	$(PIP) install -q -c constraints.txt -e ".[local]"
 
 install-test:
 	$(PIP) install -q -c constraints.txt -e ".[test,azure-checks,local,state-azure]"
@@ -17,12 +20,11 @@ install-test:
 # script is not on PATH until a rehash.
 MLSPEC := $(PYTHON) -m mlspec
 
-demo: install
+# validate every example, then run the whole chain of one on the local engines (build, apply,
+# seed → transforms → train → serve → monitor → retrain → report); it ends naming the report.
+demo: install-local
 	$(MLSPEC) validate projects --all-envs
-	$(MLSPEC) build $(EXAMPLE)/mlproject.yaml --env local
-	$(MLSPEC) plan $(EXAMPLE)/mlproject.yaml --env local
-	$(MLSPEC) apply $(EXAMPLE)/mlproject.yaml --env local --auto-approve
-	$(MLSPEC) plan $(EXAMPLE)/mlproject.yaml --env local --detailed-exitcode
+	$(MLSPEC) run $(EXAMPLE)/mlproject.yaml
 
 lint:
 	$(PYTHON) -m ruff check mlspec tests bench scripts projects
@@ -47,3 +49,4 @@ bench:
 	$(PYTHON) bench/validate.py
 	$(PYTHON) bench/build.py
 	$(PYTHON) bench/plan.py
+	$(PYTHON) bench/run.py

@@ -7,21 +7,24 @@ SDKs, PySpark or MLflow: validation must stay fast enough for every pull request
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, Severity, has_errors, sort_key
 from mlspec.spec_schema.loader import SpecDocument, load_spec
 from mlspec.spec_schema.models import MLProject
-from mlspec.spec_schema.resolve import ResolvedSpec, default_environment, environment_names
+from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT, ResolvedSpec, default_environment, environment_names
 from mlspec.spec_schema.resolve import resolve as resolve_environment
 
 if TYPE_CHECKING:
     from mlspec.compiler.build import BuildResult
+    from mlspec.runtime.chain import RunOptions
+    from mlspec.runtime.progress import RunProgress
 
 SPEC_FILE_NAME = "mlproject.yaml"
 _SKIPPED_DIRS = frozenset(
@@ -307,3 +310,90 @@ def default_build_dir(spec_path: Path | str, environment: str) -> Path:
     spec = Path(spec_path)
     folder = spec if spec.is_dir() else spec.parent
     return folder / "build" / environment
+
+
+def run(
+    path: Path | str = SPEC_FILE_NAME,
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    *,
+    lake: Path | str | None = None,
+    options: RunOptions | None = None,
+    progress: RunProgress | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """``mlspec run``: build, apply on the embedded local provider, then execute the whole chain.
+
+    Returns the run record (the ``--json`` document, ``status`` ``succeeded`` or ``failed``). Raises
+    :class:`MlspecError` for an invalid spec or an environment that does not run locally.
+    """
+    from mlspec.compiler.build import write_build
+    from mlspec.plan.desired import desired_from_build
+    from mlspec.plan.operations import apply_desired
+    from mlspec.run_project import run_project
+    from mlspec.runtime.chain import Chain, RunOptions
+    from mlspec.runtime.records import RunLayout
+
+    env = environment or LOCAL_ENVIRONMENT
+    spec_file = Path(path) / SPEC_FILE_NAME if Path(path).is_dir() else Path(path)
+    result = build(spec_file, env, variables, environ=environ)
+    if result.manifest.provider != "local":
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS812",
+                    f"environment {env!r} deploys with provider {result.manifest.provider!r}; "
+                    "`mlspec run` executes on the local engines only in this version",
+                    ("environments", env, "provider"),
+                    hint="run --env local (every project has it), or give the environment provider: local",
+                )
+            ]
+        )
+    build_dir = default_build_dir(spec_file, env)
+    write_build(result, build_dir)
+    apply_desired(desired_from_build(result, spec_file.resolve().parent))
+    model = resolve(load(spec_file), env, variables, environ).model
+    assert model is not None  # build succeeded, so the spec resolved
+    project = run_project(model, environment=env, spec_file=spec_file, build_dir=build_dir)
+    layout = RunLayout(project.project_dir, Path(lake) if lake is not None else None)
+    opts = options or RunOptions()
+    if environ is not None:
+        opts.environ = environ
+    return Chain(project, layout, opts, progress).run()
+
+
+@contextlib.contextmanager
+def serve(
+    path: Path | str = SPEC_FILE_NAME,
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    *,
+    lake: Path | str | None = None,
+    port: int = 0,
+    environ: Mapping[str, str] | None = None,
+) -> Iterator[Any]:
+    """``mlspec serve``: the local endpoint on the promoted model version, until the block ends."""
+    from mlspec.run_project import run_project
+    from mlspec.runtime.endpoint import EndpointUnavailable, start_endpoint
+    from mlspec.runtime.records import RunLayout
+
+    env = environment or LOCAL_ENVIRONMENT
+    spec_file = Path(path) / SPEC_FILE_NAME if Path(path).is_dir() else Path(path)
+    build_dir = default_build_dir(spec_file, env)
+    build(spec_file, env, variables, out_dir=build_dir, environ=environ)
+    model = resolve(load(spec_file), env, variables, environ).model
+    assert model is not None
+    project = run_project(model, environment=env, spec_file=spec_file, build_dir=build_dir)
+    layout = RunLayout(project.project_dir, Path(lake) if lake is not None else None)
+    logs = layout.runs / "serve"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        server, _served = start_endpoint(
+            project, layout, log_dir=logs, environ=dict(os.environ if environ is None else environ), port=port
+        )
+    except EndpointUnavailable as error:
+        raise MlspecError([Diagnostic.error("MLS813", str(error), ("deployment",))]) from error
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -85,6 +85,7 @@ def handle_errors(func: F) -> F:
 
 def env_option(func: F) -> F:
     return click.option(
+        "-e",
         "--env",
         "environment",
         metavar="NAME",
@@ -283,12 +284,12 @@ def graph(path: str, environment: str | None, variables: tuple[str, ...], output
 
 
 def _register_state_commands() -> None:
-    """plan / apply / destroy / force-unlock live in their own module (mlspec/cli_state.py)."""
-    try:
-        from mlspec import cli_state
-    except ImportError:  # pragma: no cover - during development the module may not exist yet
-        return
+    """plan / apply / destroy / force-unlock (mlspec/cli_state.py) and run / serve / status
+    (mlspec/cli_run.py) live in their own modules."""
+    from mlspec import cli_run, cli_state
+
     cli_state.register(cli)
+    cli_run.register(cli)
 
 
 _register_state_commands()

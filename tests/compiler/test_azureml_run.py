@@ -1,7 +1,8 @@
 """The generated Azure ML steps run: prepare → train → evaluate → register as local processes.
 
 Each step runs its component's own ``command`` with the pipeline's bindings resolved to local
-folders, so the test exercises the wiring in pipeline.yml as well as the scripts. Needs
+folders by mlspec's runner (``mlspec.runtime.training``), so the test exercises the wiring in
+pipeline.yml as well as the scripts. Needs
 scikit-learn, MLflow, pandas and pyarrow (``pip install "scikit-learn>=1.5,<1.8" "mlflow>=2.16,<3"
 pandas pyarrow``); skipped without them.
 """
@@ -10,11 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import re
-import shlex
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +21,7 @@ from mlspec import api
 from mlspec.compiler import azureml
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.diagnostics import MlspecError, has_errors
+from mlspec.runtime import training
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "tests" / "compiler" / "data" / "contract" / "mlproject.yaml"
@@ -37,8 +34,6 @@ pytestmark = [
         reason="needs scikit-learn, mlflow, pandas and pyarrow",
     ),
 ]
-
-BINDING = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
 def _build(spec: Path, env: str, folder: Path) -> None:
@@ -62,41 +57,12 @@ def _write_spec(folder: Path, data: dict[str, Any]) -> Path:
     return spec
 
 
-def run_pipeline(build: Path, data: Path, work: Path) -> dict[str, Path]:
-    """Run every job of ``build``'s pipeline.yml in order; returns each job output's folder."""
-    aml = build / "azureml"
-    pipeline = yaml.safe_load((aml / "pipeline.yml").read_text())
-    folders: dict[str, Path] = {}
-    env = {**os.environ, "MLFLOW_TRACKING_URI": (work / "mlruns").as_uri(), "PYTHONHASHSEED": "0"}
-    for step, job in pipeline["jobs"].items():
-        component = yaml.safe_load((aml / job["component"]).read_text())
-        values: dict[str, str] = {}
-        for name, value in job["inputs"].items():
-            expression = BINDING.fullmatch(value)[1]  # type: ignore[index]
-            parts = expression.split(".")
-            if parts[:2] == ["parent", "inputs"]:
-                literal = pipeline["inputs"][parts[2]]
-                values[f"inputs.{name}"] = str(data) if isinstance(literal, dict) else str(literal)
-            else:  # parent.jobs.<step>.outputs.<name>
-                values[f"inputs.{name}"] = str(folders[f"{parts[2]}.{parts[4]}"])
-        for name in component["outputs"]:
-            folder = work / step / name
-            folder.mkdir(parents=True)
-            folders[f"{step}.{name}"] = folder
-            values[f"outputs.{name}"] = str(folder)
-        command = BINDING.sub(lambda m, bound=values: bound[m[1]], component["command"])
-        code = (aml / "components" / component["code"]).resolve()
-        done = subprocess.run(
-            [sys.executable if w == "python" else w for w in shlex.split(command)],
-            cwd=code,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert done.returncode == 0, f"{step} failed:\n{done.stdout}\n{done.stderr}"
-    return folders
+def run_pipeline(build: Path, lake: Path, work: Path) -> dict[str, Path]:
+    """Every job of ``build``'s pipeline.yml as a local process (mlspec.runtime.training); step outputs."""
+    result = training.run_pipeline(
+        build, lake_root=lake, work_dir=work, tracking_uri=(work / "mlruns").as_uri()
+    )
+    return result.outputs
 
 
 def churn_frame(rows: int = 600) -> Any:
@@ -118,6 +84,10 @@ def churn_frame(rows: int = 600) -> Any:
             "churned": churned,
         }
     )
+
+
+FEATURES = ("contosolakedev", "curated", "churn", "features")
+PATIENTS = ("contosolakedev", "curated", "clinical", "patients")
 
 
 def write_delta_or_parquet(frame: Any, folder: Path, *, delta: bool = True) -> str:
@@ -142,9 +112,9 @@ def contract_spec(tmp_path: Path, data_format: str, gate: str) -> Path:
 
 
 def test_builtin_trainer_runs_and_registers_when_the_gate_passes(tmp_path: Path) -> None:
-    fmt = write_delta_or_parquet(churn_frame(), tmp_path / "lake" / "features")
+    fmt = write_delta_or_parquet(churn_frame(), tmp_path.joinpath("lake", *FEATURES))
     _build(contract_spec(tmp_path, fmt, ">= 0.6"), "dev", tmp_path / "build")
-    out = run_pipeline(tmp_path / "build", tmp_path / "lake" / "features", tmp_path / "work")
+    out = run_pipeline(tmp_path / "build", tmp_path / "lake", tmp_path / "work")
 
     assert (out["prepare.train"] / "train.parquet").is_file() and (
         out["prepare.test"] / "test.parquet"
@@ -162,9 +132,9 @@ def test_builtin_trainer_runs_and_registers_when_the_gate_passes(tmp_path: Path)
 
 
 def test_a_failed_gate_registers_nothing_and_the_pipeline_still_succeeds(tmp_path: Path) -> None:
-    fmt = write_delta_or_parquet(churn_frame(), tmp_path / "lake" / "features", delta=False)
+    fmt = write_delta_or_parquet(churn_frame(), tmp_path.joinpath("lake", *FEATURES), delta=False)
     _build(contract_spec(tmp_path, fmt, ">= 0.999"), "dev", tmp_path / "build")
-    out = run_pipeline(tmp_path / "build", tmp_path / "lake" / "features", tmp_path / "work")
+    out = run_pipeline(tmp_path / "build", tmp_path / "lake", tmp_path / "work")
 
     gate = json.loads((out["evaluate.evaluation"] / "gate.json").read_text())
     assert gate["passed"] is False and gate["failures"][0].startswith("roc_auc = ")
@@ -178,12 +148,12 @@ def test_team_script_runs_through_the_argument_contract(tmp_path: Path) -> None:
 
     frame = load_diabetes(as_frame=True, scaled=False).frame
     frame = frame.rename(columns={"target": "progression"})[["age", "bmi", "bp", "s5", "progression"]]
-    lake = tmp_path / "lake" / "patients"
-    lake.mkdir(parents=True)
-    frame.to_csv(lake / "part-00000.csv", index=False)
-    (lake / "_SUCCESS").write_text("")
+    patients = tmp_path.joinpath("lake", *PATIENTS)
+    patients.mkdir(parents=True)
+    frame.to_csv(patients / "part-00000.csv", index=False)
+    (patients / "_SUCCESS").write_text("")
     _build(SCRIPT_PROJECT, "dev", tmp_path / "build")
-    out = run_pipeline(tmp_path / "build", lake, tmp_path / "work")
+    out = run_pipeline(tmp_path / "build", tmp_path / "lake", tmp_path / "work")
 
     assert (out["train.model"] / "MLmodel").is_file()
     metrics = json.loads((out["evaluate.evaluation"] / "metrics.json").read_text())

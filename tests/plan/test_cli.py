@@ -167,7 +167,7 @@ def test_plan_and_apply_import_no_azure_sdk_spark_or_mlflow(shop: Path) -> None:
     probe = (
         "import atexit, sys\n"
         "def report():\n"
-        "    heavy = {m.split('.')[0] for m in sys.modules} & {'azure', 'pyspark', 'mlflow'}\n"
+        "    heavy = {m.split('.')[0] for m in sys.modules} & {'azure', 'pyspark', 'mlflow', 'matplotlib', 'azureml_inference_server_http', 'gunicorn'}\n"
         "    sys.stderr.write('HEAVY:' + ','.join(sorted(heavy)) + '\\n')\n"
         "atexit.register(report)\n"
         "sys.argv = ['mlspec', *sys.argv[1:]]\n"

@@ -14,7 +14,21 @@ from pathlib import Path
 from .spec_text import CONTRACT_PATH
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("pyspark", "mlflow", "kubernetes_validate", "nbformat", "sklearn", "pandas")
+HEAVY = (
+    "pyspark",
+    "mlflow",
+    "kubernetes_validate",
+    "nbformat",
+    "sklearn",
+    "pandas",
+    # the run stage's own: the plotting library, the scoring server, the progress display
+    "matplotlib",
+    "scipy",
+    "rich",
+    "azureml_inference_server_http",
+    "flask",
+    "gunicorn",
+)
 REPORT_HEAVY = textwrap.dedent(
     f"""
     import json, sys

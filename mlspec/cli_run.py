@@ -1,0 +1,231 @@
+"""``mlspec run``, ``serve`` and ``status``: the chain on the local engines (``docs/run.md``).
+
+Exit codes: 0 the run succeeded; 1 the spec is invalid or a step failed (the message names the
+step to rerun from); 2 usage or I/O error. ``--json`` prints the run record, and nothing else, on
+stdout (also when a step failed); progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlspec.cli import (
+    EXIT_INVALID,
+    color_option,
+    env_option,
+    handle_errors,
+    parse_vars,
+    use_color,
+    var_option,
+)
+
+SPEC_FILE = "mlproject.yaml"
+
+
+def _spec_path(path: str) -> Path:
+    spec = Path(path)
+    return spec / SPEC_FILE if spec.is_dir() else spec
+
+
+@click.command()
+@click.argument("path", default=SPEC_FILE, metavar="[PATH]")
+@env_option
+@var_option
+@click.option(
+    "--lake",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Local lake folder (default <project>/.mlspec/lake).",
+)
+@click.option(
+    "--spark-master", metavar="URL", help="An existing Spark cluster (spark://host:port); default local[*]."
+)
+@click.option(
+    "--traffic",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Feature rows to replay against the endpoint (CSV, Parquet or JSON lines); default the evaluation split.",
+)
+@click.option(
+    "--from",
+    "from_step",
+    type=click.Choice(["seed", "transforms", "train", "serve", "monitor", "retrain", "report"]),
+    help="Rerun from this step on.",
+)
+@click.option(
+    "--only",
+    type=click.Choice(["seed", "transforms", "train", "serve", "monitor", "retrain", "report"]),
+    help="Rerun this step alone.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as one JSON document on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@color_option
+@handle_errors
+def run(
+    path: str,
+    environment: str | None,
+    variables: tuple[str, ...],
+    lake: Path | None,
+    spark_master: str | None,
+    traffic: Path | None,
+    from_step: str | None,
+    only: str | None,
+    as_json: bool,
+    quiet: bool,
+    no_color: bool,
+) -> None:
+    """Run the whole chain locally: seed → transforms → train → serve → monitor → retrain → report."""
+    from mlspec import api
+    from mlspec.runtime.chain import RunOptions
+    from mlspec.runtime.progress import make_progress
+
+    if from_step and only:
+        raise click.UsageError("--from and --only cannot be combined")
+    options = RunOptions(spark_master=spark_master, traffic=traffic, from_step=from_step, only=only)
+    progress = make_progress(tty=sys.stderr.isatty(), color=use_color(no_color, sys.stderr), quiet=quiet)
+    record = api.run(
+        _spec_path(path), environment, parse_vars(variables), lake=lake, options=options, progress=progress
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(record, indent=2, default=str) + "\n")
+    else:
+        sys.stdout.write(summary(record))
+    if record["status"] != "succeeded":
+        sys.exit(EXIT_INVALID)
+
+
+def summary(record: dict[str, Any]) -> str:
+    """The human ending of a run: what was made, where the report is, or what failed."""
+    lines: list[str] = []
+    model = record.get("model") or {}
+    if record["status"] == "succeeded":
+        lines.append(f"Run {record['run_id']} succeeded.")
+        if model.get("version"):
+            gate = "passed" if (model.get("gate") or {}).get("passed") else "failed"
+            lines.append(f"  model    {model['name']} v{model['version']} (gate {gate})")
+        serving = record.get("serving") or {}
+        if serving:
+            lines.append(
+                f"  serving  {serving.get('requests')} requests, status {serving.get('status_counts')}"
+            )
+        monitoring = record.get("monitoring") or {}
+        fired = [a["name"] for a in monitoring.get("alerts", []) if a.get("fired")]
+        if monitoring:
+            lines.append(f"  alerts   fired: {', '.join(fired) or 'none'}")
+        retrain = record.get("retrain") or {}
+        if retrain.get("triggered"):
+            outcome = (
+                f"v{retrain['version']} now served"
+                if retrain.get("promoted")
+                else "gate failed, endpoint unchanged"
+            )
+            lines.append(f"  retrain  {outcome}")
+        report = record.get("report") or {}
+        if report.get("path"):
+            lines.append(f"  report   {report['path']}")
+            lines.append(f"           open it in a browser: file://{report['path']}")
+    else:
+        error = record.get("error") or {}
+        lines.append(f"Run {record['run_id']} failed at step {error.get('step')}:")
+        lines.extend("  " + line for line in str(error.get("message", "")).splitlines())
+        lines.append(f"Fix the cause, then rerun: {error.get('rerun')}")
+    return "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.argument("path", default=SPEC_FILE, metavar="[PATH]")
+@env_option
+@var_option
+@click.option(
+    "--lake",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Local lake folder (default <project>/.mlspec/lake).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: a free one).",
+)
+@color_option
+@handle_errors
+def serve(
+    path: str,
+    environment: str | None,
+    variables: tuple[str, ...],
+    lake: Path | None,
+    port: int,
+    no_color: bool,
+) -> None:
+    """Keep the local endpoint up in the foreground (Ctrl-C stops it)."""
+    from mlspec import api
+
+    with api.serve(_spec_path(path), environment, parse_vars(variables), lake=lake, port=port) as server:
+        click.echo(f"Serving on {server.url}  (Ctrl-C stops)")
+        for name, value in server.headers.items():
+            shown = value if name.lower() not in ("authorization", "x-api-key") else value[:10] + "…"
+            click.echo(f"  header  {name}: {shown}")
+        click.echo(f"  key     in {server.key_file}" if getattr(server, "key_file", None) else "")
+        click.echo(
+            f"  try     curl -s -X POST {server.url}/score -H 'Content-Type: application/json' -H @{server.header_file} -d @request.json"
+        )
+        click.echo(f"  log     {server.log_path}")
+        try:
+            while server.alive():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            click.echo("stopping")
+            return
+    click.echo("the scoring server exited; see its log", err=True)
+    sys.exit(EXIT_INVALID)
+
+
+@click.command()
+@click.argument("path", default=SPEC_FILE, metavar="[PATH]")
+@env_option
+@click.option(
+    "--lake",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Local lake folder (default <project>/.mlspec/lake).",
+)
+@click.option("--json", "as_json", is_flag=True, help="The last run's record as JSON on stdout.")
+@handle_errors
+def status(path: str, environment: str | None, lake: Path | None, as_json: bool) -> None:
+    """The last run, step by step."""
+    from mlspec.runtime.records import RunLayout
+
+    layout = RunLayout(_spec_path(path).resolve().parent, lake)
+    record = layout.latest_record()
+    if record is None:
+        if as_json:
+            sys.stdout.write(json.dumps({"status": "none", "runs": 0}) + "\n")
+        else:
+            click.echo("no run yet: mlspec run")
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(record, indent=2, default=str) + "\n")
+        return
+    click.echo(
+        f"run {record['run_id']} ({record.get('environment')}): {record['status']}, started {record.get('started')}"
+    )
+    for step in record.get("steps", []):
+        detail = f"  {step['detail']}" if step.get("detail") else ""
+        click.echo(f"  {step['name']:<11} {step['status']:<9} {step['seconds']:7.1f} s{detail}")
+    if record.get("error"):
+        click.echo(f"error at {record['error']['step']}: {record['error']['message']}")
+        click.echo(f"rerun: {record['error']['rerun']}")
+    if (record.get("report") or {}).get("path"):
+        click.echo(f"report: {record['report']['path']}")
+
+
+def register(cli: click.Group) -> None:
+    for command in (run, serve, status):
+        cli.add_command(command)
+
+
+__all__ = ["register", "summary"]

@@ -1,0 +1,620 @@
+"""``mlspec run``: the whole chain, in dependency order, from the compiled artifacts.
+
+Steps (each can be rerun alone with ``--only`` or onwards with ``--from``)::
+
+    seed        fill the raw sources from the project's seed program when they are all empty
+    transforms  the Synapse notebooks on PySpark, in the Synapse pipeline's order
+    train       the Azure ML pipeline's components as local processes; the gate decides registration
+    serve       the scoring image's entry script on the Azure ML inference server; traffic replayed
+    monitor     the monitor program over the prediction and serving logs; every alert rule evaluated
+    retrain     a fired alert with action retrain: transforms (if stale), training, gate, promotion
+    report      the static HTML report (the local stand-in for Power BI)
+
+A step that fails puts the lake and the model registry back as they were before it, records
+the failure and names the step to rerun; the record (``run.json``) is the ``--json`` document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlspec.runtime.lake import local_path
+from mlspec.runtime.progress import PlainProgress, RunProgress
+from mlspec.runtime.project import RunProject
+from mlspec.runtime.records import RECORD_VERSION, RunLayout, now_iso, write_record
+from mlspec.runtime.snapshot import FolderSnapshot
+
+STEPS = ("seed", "transforms", "train", "serve", "monitor", "retrain", "report")
+DEFAULT_TRAFFIC_ROWS = 1000
+TRAFFIC_BATCH_ROWS = 25
+_SKIP_SECTIONS = {"transforms": "transforms", "train": "model", "serve": "serving", "monitor": "monitoring"}
+
+
+class RunFailed(Exception):
+    """A step of the chain failed; ``step`` is where to rerun from."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.message = message
+
+
+@dataclass
+class RunOptions:
+    spark_master: str | None = None
+    traffic: Path | None = None
+    from_step: str | None = None
+    only: str | None = None
+    traffic_rows: int = DEFAULT_TRAFFIC_ROWS
+    environ: Mapping[str, str] | None = None
+
+    def selected(self) -> list[str]:
+        if self.only is not None:
+            return [self.only]
+        if self.from_step is not None:
+            return list(STEPS[STEPS.index(self.from_step) :])
+        return list(STEPS)
+
+
+class Chain:
+    """One run of the chain over one project; :meth:`run` returns the record."""
+
+    def __init__(
+        self,
+        project: RunProject,
+        layout: RunLayout,
+        options: RunOptions | None = None,
+        progress: RunProgress | None = None,
+    ) -> None:
+        self.project = project
+        self.layout = layout
+        self.options = options or RunOptions()
+        self.progress = progress or PlainProgress()
+        self.environ = dict(os.environ if self.options.environ is None else self.options.environ)
+        self.previous = layout.latest_record() or {}
+        self.run_id, self.run_dir = layout.new_run()
+        self.server: Any = None
+        self.record: dict[str, Any] = {
+            "version": RECORD_VERSION,
+            "run_id": self.run_id,
+            "project": project.name,
+            "environment": project.environment,
+            "status": "running",
+            "started": now_iso(),
+            "finished": None,
+            "lake": str(layout.lake),
+            "build": str(project.build_dir),
+            "steps": [],
+            "transforms": {},
+            "model": None,
+            "serving": None,
+            "monitoring": None,
+            "retrain": {"triggered": False},
+            "report": None,
+            "error": None,
+            "timings": {},
+        }
+        # Seconds spent inside the engines (Spark, the training processes, the scoring server's
+        # start-up); bench/run.py reports mlspec's own overhead as the rest of the wall time.
+        self.engine_seconds: dict[str, float] = {
+            "seed_program": 0.0,
+            "spark": 0.0,
+            "training_processes": 0.0,
+            "server_start": 0.0,
+        }
+        self._started = time.monotonic()
+
+    # --- the driver ----------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        selected = self.options.selected()
+        steps: dict[str, Callable[[], str]] = {
+            "seed": self._seed,
+            "transforms": self._transforms,
+            "train": self._train,
+            "serve": self._serve,
+            "monitor": self._monitor,
+            "retrain": self._retrain,
+            "report": self._report,
+        }
+        self._carry_over(selected)
+        failed = False
+        try:
+            for name in STEPS:
+                if failed or name not in selected:
+                    status = "blocked" if failed else "skipped"
+                    self.record["steps"].append({"name": name, "status": status, "seconds": 0.0})
+                    continue
+                failed = not self._run_step(name, steps[name])
+        finally:
+            self._stop_server()
+            self.progress.close()
+        self.record["status"] = "failed" if failed else "succeeded"
+        self.record["finished"] = now_iso()
+        self.record["timings"] = {
+            "total": round(time.monotonic() - self._started, 3),
+            **{k: round(v, 3) for k, v in self.engine_seconds.items()},
+        }
+        self._save()
+        self.layout.mark_latest(self.run_id)
+        return self.record
+
+    def _run_step(self, name: str, step: Callable[[], str]) -> bool:
+        self.progress.step_started(name)
+        started = time.monotonic()
+        entry: dict[str, Any] = {"name": name, "status": "running", "seconds": 0.0}
+        self.record["steps"].append(entry)
+        try:
+            detail = step()
+        except RunFailed as failure:
+            self._fail(entry, failure, started)
+            return False
+        except Exception as error:  # an engine's own error: the step failed, say where
+            self._fail(entry, RunFailed(name, f"{type(error).__name__}: {error}"), started)
+            return False
+        entry.update(status="succeeded", seconds=round(time.monotonic() - started, 3))
+        if detail:
+            entry["detail"] = detail
+        self.progress.step_finished(name, "succeeded", entry["seconds"], detail)
+        self._save()
+        return True
+
+    def _fail(self, entry: dict[str, Any], failure: RunFailed, started: float) -> None:
+        entry.update(status="failed", seconds=round(time.monotonic() - started, 3))
+        rerun = f"mlspec run {self._spec_argument()} --from {failure.step}"
+        self.record["error"] = {"step": failure.step, "message": failure.message, "rerun": rerun}
+        self.progress.step_finished(entry["name"], "failed", entry["seconds"])
+        self._save()
+
+    def _spec_argument(self) -> str:
+        try:
+            return str(self.project.spec_file.relative_to(Path.cwd()))
+        except ValueError:
+            return str(self.project.spec_file)
+
+    def _save(self) -> None:
+        write_record(self.run_dir, self.record)
+
+    def _carry_over(self, selected: list[str]) -> None:
+        """What skipped steps produced in earlier runs (``--from``/``--only`` build on it)."""
+        for step, section in _SKIP_SECTIONS.items():
+            if step not in selected and self.previous.get(section):
+                self.record[section] = self.previous[section]
+        if "transforms" not in selected and self.previous.get("sources_fingerprint"):
+            self.record["sources_fingerprint"] = self.previous["sources_fingerprint"]
+
+    # --- seed ----------------------------------------------------------------------------
+
+    def _source_paths(self) -> dict[str, Path]:
+        return {s.name: Path(self._local(s.url)) for s in self.project.sources}
+
+    def _local(self, url: str) -> str:
+        try:
+            return local_path(url, str(self.layout.lake))
+        except ValueError as error:
+            raise RunFailed("seed", str(error)) from error
+
+    def _seed(self) -> str:
+        paths = self._source_paths()
+        empty = [name for name, path in paths.items() if not _has_data(path)]
+        if not empty:
+            return f"{len(paths)} sources hold data"
+        if self.project.seed is None:
+            raise RunFailed(
+                "seed",
+                f"no data in source(s) {', '.join(empty)} ({', '.join(str(paths[n]) for n in empty)}); "
+                "put data there, point --lake at an existing lake, or name a seed program in the spec "
+                "(run: {seed: data/generate.py})",
+            )
+        if len(empty) < len(paths):
+            full = sorted(set(paths) - set(empty))
+            raise RunFailed(
+                "seed",
+                f"source(s) {', '.join(empty)} are empty but {', '.join(full)} hold data: the seed program "
+                "fills all sources at once and would overwrite them; fill the empty ones yourself or "
+                "empty the lake",
+            )
+        sources = {
+            s.name: {"url": s.url, "path": str(paths[s.name]), "format": s.format}
+            for s in self.project.sources
+        }
+        snapshot = FolderSnapshot(self.run_dir / ".snapshot-seed").take(list(paths.values()))
+        log = self.run_dir / "seed.log"
+        env = {
+            **self.environ,
+            "MLSPEC_SOURCES": json.dumps(sources),
+            "MLSPEC_LAKE_ROOT": str(self.layout.lake),
+        }
+        command = [sys.executable, str(self.project.seed), "--lake", str(self.layout.lake)]
+        seed_started = time.monotonic()
+        with log.open("wb") as sink:
+            done = subprocess.run(
+                command,
+                cwd=self.project.project_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        self.engine_seconds["seed_program"] += time.monotonic() - seed_started
+        if done.returncode != 0:
+            snapshot.restore()
+            raise RunFailed(
+                "seed", f"the seed program {self.project.seed} failed (exit {done.returncode}):\n{_tail(log)}"
+            )
+        snapshot.discard()
+        still_empty = [name for name, path in paths.items() if not _has_data(path)]
+        if still_empty:
+            raise RunFailed("seed", f"the seed program left source(s) {', '.join(still_empty)} empty")
+        return f"seeded {len(paths)} sources with {self.project.seed.name}"
+
+    # --- transforms ----------------------------------------------------------------------
+
+    def _transforms(self, step: str = "transforms") -> str:
+        from mlspec.runtime.spark import TransformFailed, run_transforms
+
+        if not self.project.transforms:
+            return "no transforms"
+        outputs = [Path(self._local(t.url)) for t in self.project.transforms]
+        snapshot = FolderSnapshot(self.run_dir / f".snapshot-{step}", link=True).take(outputs)
+        results: dict[str, Any] = {}
+
+        def done(result: Any) -> None:
+            results[result.name] = {
+                "rows": int(result.rows),
+                "path": str(result.path),
+                "url": result.url,
+                "format": result.format,
+                "seconds": round(float(result.seconds), 3),
+            }
+            self.progress.item(step, f"{result.name}: {result.rows:,} rows ({result.seconds:.1f} s)")
+
+        spark_started = time.monotonic()
+        try:
+            run_transforms(
+                self.project.build_dir,
+                self.layout.lake,
+                master=self.options.spark_master,
+                on_start=lambda name: self.progress.item(step, f"{name} …"),
+                on_done=done,
+            )
+        except TransformFailed as error:
+            snapshot.restore()
+            raise RunFailed(step, str(error)) from error
+        except BaseException:
+            snapshot.restore()
+            raise
+        finally:
+            self.engine_seconds["spark"] += time.monotonic() - spark_started
+        snapshot.discard()
+        self.record["transforms"] = results
+        self.record["sources_fingerprint"] = self._sources_fingerprint()
+        rows = sum(r["rows"] for r in results.values())
+        return f"{len(results)} transforms, {rows:,} rows written"
+
+    def _sources_fingerprint(self) -> str:
+        """Changes when any source file is added, removed or rewritten (retraining checks staleness)."""
+        digest = hashlib.sha256()
+        for name, folder in sorted(self._source_paths().items()):
+            digest.update(name.encode())
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+                if path.is_file():
+                    info = path.stat()
+                    digest.update(f"{path.relative_to(folder)}:{info.st_size}:{info.st_mtime_ns}".encode())
+        return digest.hexdigest()
+
+    # --- train ---------------------------------------------------------------------------
+
+    def _train(self, step: str = "train", work: str = "training") -> str:
+        from mlspec.runtime.training import TrainingFailed, run_pipeline
+
+        model = self.project.model
+        if model is None:
+            return "no model in the spec"
+        registry = FolderSnapshot(self.run_dir / f".snapshot-{step}").take([self.layout.mlruns / "models"])
+        try:
+            result = run_pipeline(
+                self.project.build_dir,
+                lake_root=self.layout.lake,
+                work_dir=self.run_dir / work,
+                tracking_uri=self.layout.tracking_uri,
+                experiment=self.project.name,
+                on_step=lambda name: self.progress.item(step, f"{name} …"),
+                environ=self.environ,
+            )
+        except TrainingFailed as error:
+            registry.restore()
+            raise RunFailed(step, str(error)) from error
+        except BaseException:
+            registry.restore()
+            raise
+        registry.discard()
+        self.engine_seconds["training_processes"] += sum(s.seconds for s in result.steps)
+        section = {
+            "name": model.name,
+            "version": result.version,
+            "metrics": result.metrics,
+            "gate": {
+                "passed": result.gate_passed,
+                "failures": result.gate_failures,
+                "rules": result.gate_rules,
+            },
+            "model_dir": _text(result.output("model")),
+            "train_data": _text(result.output("train")),
+            "test_data": _text(result.output("test")),
+            "run_dir": str(self.run_dir / work),
+        }
+        if step == "train":
+            self.record["model"] = section
+        if not result.gate_passed or result.version is None:
+            failures = "; ".join(result.gate_failures) or "the model was not registered"
+            if step == "train":
+                raise RunFailed(
+                    step, f"evaluation gate failed: {failures}; {model.name} is not registered and not served"
+                )
+            self.record["retrain"]["model"] = section
+            return f"gate failed: {failures}"
+        self.layout.promote(model.name, result.version, self.run_id)
+        if step != "train":
+            self.record["retrain"]["model"] = section
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
+        return f"{model.name} v{result.version} registered ({metrics})"
+
+    # --- serve ---------------------------------------------------------------------------
+
+    def _serve(self) -> str:
+        from mlspec.runtime.serving.traffic import replay
+
+        model, deployment = self.project.model, self.project.deployment
+        if model is None or deployment is None:
+            return "no deployment in the spec"
+        self._start_server("serve")
+        frame = self._traffic_frame()
+        with self._watch("serve"):
+            outcome = replay(
+                self.server, frame, list(model.features), model.target, batch_size=TRAFFIC_BATCH_ROWS
+            )
+        ground_truth = self.run_dir / "ground_truth.jsonl"
+        records = getattr(outcome, "ground_truth", None) or []
+        with ground_truth.open("w", encoding="utf-8") as handle:
+            for item in records:
+                handle.write(json.dumps(item, default=str) + "\n")
+        latencies = sorted(getattr(outcome, "latencies_ms", None) or [])
+        self.record["serving"] = {
+            "url": self.server.url,
+            "model": model.name,
+            "version": self._served["version"],
+            "requests": int(outcome.requests),
+            "rows": len(frame),
+            "status_counts": {str(k): int(v) for k, v in outcome.status_counts.items()},
+            "latency_p95_ms": _percentile(latencies, 0.95),
+            "log": str(self.server.log_path),
+            "ground_truth": str(ground_truth) if records else None,
+            "traffic": str(self.options.traffic) if self.options.traffic else "evaluation split",
+        }
+        ok = sum(v for k, v in outcome.status_counts.items() if str(k) == "200")
+        if ok == 0:
+            raise RunFailed(
+                "serve",
+                f"no request succeeded: status counts {dict(outcome.status_counts)}; see {self.server.log_path}",
+            )
+        return f"{outcome.requests} requests, {dict(outcome.status_counts)}"
+
+    def _start_server(self, step: str) -> None:
+        from mlspec.runtime.endpoint import EndpointUnavailable, start_endpoint
+
+        self._stop_server()
+        started = time.monotonic()
+        try:
+            self.server, self._served = start_endpoint(
+                self.project,
+                self.layout,
+                log_dir=self.run_dir,
+                environ=self.environ,
+                on_progress=lambda text: self.progress.item(step, text),
+            )
+        except EndpointUnavailable as error:
+            raise RunFailed(error.step or step, str(error)) from error
+        finally:
+            self.engine_seconds["server_start"] += time.monotonic() - started
+        self.progress.item(step, f"{self.server.url} is healthy")
+
+    def _traffic_frame(self) -> Any:
+        import pandas as pd
+
+        from mlspec.runtime.serving.traffic import read_traffic
+
+        if self.options.traffic is not None:
+            try:
+                return read_traffic(self.options.traffic)
+            except (OSError, ValueError) as error:
+                raise RunFailed("serve", f"cannot read --traffic {self.options.traffic}: {error}") from error
+        model = self.record.get("model") or {}
+        test = model.get("test_data")
+        if not test:
+            raise RunFailed(
+                "train", "no evaluation split to replay: run the train step first or pass --traffic FILE"
+            )
+        frame = pd.read_parquet(Path(test) / "test.parquet")
+        return frame.head(self.options.traffic_rows)
+
+    @contextmanager
+    def _watch(self, step: str) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            raise RunFailed(step, f"the scoring server stopped answering: {error}") from error
+
+    def _stop_server(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    # --- monitor -------------------------------------------------------------------------
+
+    def monitor_config(self) -> dict[str, Any]:
+        model, deployment = self.project.model, self.project.deployment
+        serving = self.record.get("serving") or {}
+        trained = self.record.get("model") or {}
+        predictions = None
+        if deployment is not None and deployment.log_predictions_url:
+            predictions = {"path": self._local(deployment.log_predictions_url)}
+        train = trained.get("train_data")
+        return {
+            "project": self.project.name,
+            "environment": self.project.environment,
+            "model": model.name if model else "",
+            "model_version": str(serving.get("version") or trained.get("version") or ""),
+            "task": model.task if model else "classification",
+            "target": model.target if model else "",
+            "features": list(model.features) if model else [],
+            "reference": {"path": str(Path(train) / "train.parquet"), "format": "parquet"} if train else None,
+            "predictions": predictions,
+            "ground_truth": {"path": serving["ground_truth"]} if serving.get("ground_truth") else None,
+            "serving_log": serving.get("log"),
+            "alerts": [alert.as_config() for alert in self.project.alerts],
+            "now": None,
+        }
+
+    def _monitor(self) -> str:
+        from mlspec.runtime import monitor_program
+
+        if self.project.model is None:
+            return "no model to monitor"
+        if not self.record.get("serving"):
+            raise RunFailed("serve", "nothing was served yet: run the serve step first")
+        config = self.monitor_config()
+        folder = self.run_dir / "monitoring"
+        folder.mkdir(parents=True, exist_ok=True)
+        config_file = folder / "monitor.json"
+        config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        table = self.layout.monitoring_dir(self.project.log_analytics)
+        log = folder / "monitor.log"
+        # The program Azure runs on a schedule, run as a program: nothing of mlspec is loaded in it.
+        command = [
+            sys.executable,
+            monitor_program.__file__,
+            "--config",
+            str(config_file),
+            "--output",
+            str(table),
+        ]
+        with log.open("wb") as sink:
+            done = subprocess.run(
+                command,
+                env=self.environ,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if done.returncode != 0:
+            raise RunFailed("monitor", f"the monitor program failed (exit {done.returncode}):\n{_tail(log)}")
+        result = json.loads((table / "monitor-result.json").read_text(encoding="utf-8"))
+        shutil.copy2(table / "monitor-result.json", folder / "monitor-result.json")
+        alerts = [
+            {
+                "name": a.get("name"),
+                "signal": a.get("signal"),
+                "value": a.get("value"),
+                "threshold": a.get("threshold"),
+                "operator": a.get("operator"),
+                "fired": bool(a.get("fired")),
+                "action": a.get("action"),
+                **({"feature": a["feature"]} if a.get("feature") else {}),
+                **({"reason": a["reason"]} if a.get("reason") else {}),
+            }
+            for a in result.get("alerts", [])
+        ]
+        self.record["monitoring"] = {
+            "drift": result.get("drift", {}),
+            "prediction_drift": result.get("prediction_drift"),
+            "serving": result.get("serving", {}),
+            "model_metrics": result.get("model_metrics", {}),
+            "alerts": alerts,
+            "table": str(table),
+            "rows": result.get("rows"),
+        }
+        fired = [a["name"] for a in alerts if a["fired"]]
+        return f"{len(alerts)} alert rules, fired: {', '.join(fired) or 'none'}"
+
+    # --- retrain -------------------------------------------------------------------------
+
+    def _retrain(self) -> str:
+        monitoring = self.record.get("monitoring") or {}
+        fired = [a["name"] for a in monitoring.get("alerts", []) if a.get("fired")]
+        triggers = [name for name in fired if name in self.project.retrain_on]
+        self.record["retrain"] = {"triggered": bool(triggers), "alerts": triggers}
+        if not triggers:
+            return "no retraining alert fired"
+        stale = self.record.get("sources_fingerprint") != self._sources_fingerprint()
+        self.record["retrain"]["transforms_rerun"] = stale
+        if stale:
+            self._transforms(step="retrain")
+        before = self.layout.served_version()
+        detail = self._train(step="retrain", work="retraining")
+        after = self.layout.served_version()
+        promoted = after is not None and after != before
+        self.record["retrain"].update(
+            version=(after or {}).get("version") if promoted else None,
+            gate_passed=promoted,
+            promoted=promoted,
+        )
+        if promoted and self.server is not None:
+            self._start_server("retrain")  # the endpoint moves to the new version
+            self.record["serving"]["version"] = self._served["version"]
+            self.record["serving"]["url"] = self.server.url
+        return f"triggered by {', '.join(triggers)}: {detail}"
+
+    # --- report --------------------------------------------------------------------------
+
+    def _report(self) -> str:
+        from mlspec.runtime.report import render_report
+        from mlspec.runtime.report_inputs import report_inputs
+
+        target = self.run_dir / "report.html"
+        render_report(report_inputs(self), target)
+        stable = self.layout.home / "report.html"
+        shutil.copy2(target, stable)
+        self.record["report"] = {"path": str(stable), "run_copy": str(target)}
+        return str(stable)
+
+
+def _has_data(folder: Path) -> bool:
+    if folder.is_file():
+        return True
+    if not folder.is_dir():
+        return False
+    return any(
+        p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+        for p in folder.rglob("*")
+    )
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    from mlspec.runtime.training import log_tail
+
+    return log_tail(log, lines)
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    index = min(len(values) - 1, max(0, round(share * (len(values) - 1))))
+    return round(float(values[index]), 3)

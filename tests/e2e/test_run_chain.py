@@ -1,0 +1,256 @@
+"""``mlspec run`` end to end on each example project, on the real engines.
+
+Each example is copied to tmp_path and run whole: its seed program fills the lake, the notebooks run
+on PySpark, the Azure ML components as processes with MLflow, the scoring script on the Azure ML
+inference server, the monitor program over the logs, and the report is written. The assertions are
+on outcomes: curated row counts, the gate metric, a registered version, one prediction per row, a
+drift value per monitored feature, a report holding every visual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlspec import api
+from mlspec.runtime.chain import RunOptions
+from tests.e2e.conditions import needs_engines
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, needs_engines]
+
+
+def copy_project(name: str, tmp: Path) -> Path:
+    target = tmp / name
+    shutil.copytree(
+        ROOT / "projects" / name, target, ignore=shutil.ignore_patterns(".mlspec", "build", "__pycache__")
+    )
+    return target / "mlproject.yaml"
+
+
+def run_cli(spec: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlspec", "run", str(spec), "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        document = json.loads(done.stdout)
+    except ValueError:
+        pytest.fail(
+            f"stdout is not one JSON document (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
+    return done.returncode, document, done.stderr
+
+
+def step_status(record: dict[str, Any]) -> dict[str, str]:
+    return {step["name"]: step["status"] for step in record["steps"]}
+
+
+def spec_data(spec: Path) -> dict[str, Any]:
+    return yaml.safe_load(spec.read_text(encoding="utf-8"))
+
+
+def monitored_features(data: dict[str, Any]) -> set[str]:
+    return {
+        f
+        for a in data.get("monitoring", {}).get("alerts", [])
+        if a["signal"] == "data_drift"
+        for f in a.get("features") or []
+    }
+
+
+def report_visual_titles(data: dict[str, Any]) -> list[str]:
+    return [
+        v["title"]
+        for r in data.get("reports", [])
+        for p in r["pages"]
+        for v in p["visuals"]
+        if v.get("title")
+    ]
+
+
+# --- churn: tabular classification, through the CLI ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def churn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, dict[str, Any], str]:
+    spec = copy_project("churn", tmp_path_factory.mktemp("churn"))
+    code, record, stderr = run_cli(spec)
+    return spec, code, record, stderr
+
+
+def test_churn_runs_the_whole_chain(churn: tuple[Path, int, dict[str, Any], str]) -> None:
+    _, code, record, stderr = churn
+    assert code == 0, f"{record.get('error')}\n{stderr}"
+    assert record["status"] == "succeeded"
+    assert set(step_status(record).values()) == {"succeeded"}
+    assert [s["name"] for s in record["steps"]] == [
+        "seed",
+        "transforms",
+        "train",
+        "serve",
+        "monitor",
+        "retrain",
+        "report",
+    ]
+    # curated outputs: one row per customer with at least the expectation's minimum
+    features = record["transforms"]["customer_features"]
+    assert features["rows"] >= 1500 and features["format"] == "delta"
+    from deltalake import DeltaTable
+
+    assert len(DeltaTable(features["path"]).to_pandas()) == features["rows"]
+    # the gate metric and a registered version
+    model = record["model"]
+    assert model["gate"]["passed"] is True and model["metrics"]["roc_auc"] >= 0.80
+    assert model["version"] == "1"
+
+
+def test_churn_endpoint_answered_every_row(churn: tuple[Path, int, dict[str, Any], str]) -> None:
+    _, _, record, _ = churn
+    serving = record["serving"]
+    assert serving["status_counts"] == {"200": serving["requests"]} and serving["requests"] > 0
+    log = Path(record["serving"]["log"])
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert any(line.get("event") == "scored" for line in lines)
+    # the prediction log in the lake holds one prediction per replayed row
+    data = spec_data(Path(record["build"]).parents[1] / "mlproject.yaml")
+    url = data["deployment"]["log_predictions"]["path"]
+    from mlspec.runtime.lake import local_path
+
+    folder = Path(local_path(url.replace("${var.lake_account}", "contosolakedev"), record["lake"]))
+    entries = [
+        json.loads(line)
+        for file in folder.glob("predictions-*.jsonl")
+        for line in file.read_text().splitlines()
+    ]
+    assert sum(len(e["predictions"]) for e in entries) == serving["rows"]
+    assert all(len(e["predictions"]) == len(e["inputs"]) for e in entries)
+
+
+def test_churn_monitoring_has_a_drift_value_per_feature(churn: tuple[Path, int, dict[str, Any], str]) -> None:
+    spec, _, record, _ = churn
+    drift = record["monitoring"]["drift"]
+    watched = monitored_features(spec_data(spec))
+    assert watched and watched <= set(drift)
+    assert all(isinstance(drift[f], float) for f in watched)
+    # traffic from the evaluation split is the training distribution: nothing drifts, nothing retrains
+    assert all(value < 0.2 for value in drift.values())
+    assert record["retrain"]["triggered"] is False
+    names = {a["name"] for a in record["monitoring"]["alerts"]}
+    assert names == {a["name"] for a in spec_data(spec)["monitoring"]["alerts"]}
+
+
+def test_churn_report_holds_every_visual(churn: tuple[Path, int, dict[str, Any], str]) -> None:
+    spec, _, record, _ = churn
+    html = Path(record["report"]["path"]).read_text(encoding="utf-8")
+    for title in report_visual_titles(spec_data(spec)):
+        assert title in html
+    assert "ROC" in html and "onfusion" in html
+    assert "<script src=" not in html and 'href="http' not in html
+
+
+def test_status_shows_the_last_run(churn: tuple[Path, int, dict[str, Any], str]) -> None:
+    spec, _, record, _ = churn
+    done = subprocess.run(
+        [sys.executable, "-m", "mlspec", "status", str(spec), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout)["run_id"] == record["run_id"]
+
+
+def test_shifted_traffic_fires_drift_and_retrains(
+    churn: tuple[Path, int, dict[str, Any], str], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    spec, _, record, _ = churn
+    frame = pd.read_parquet(Path(record["model"]["test_data"]) / "test.parquet")
+    watched = sorted(monitored_features(spec_data(spec)))
+    shifted = frame.copy()
+    for feature in watched:
+        shifted[feature] = shifted[feature] * 3 + shifted[feature].std() * 4
+    traffic = tmp_path / "shifted.parquet"
+    shifted.to_parquet(traffic)
+    code, after, stderr = run_cli(spec, "--from", "serve", "--traffic", str(traffic))
+    assert code == 0, f"{after.get('error')}\n{stderr}"
+    fired = {a["name"] for a in after["monitoring"]["alerts"] if a["fired"]}
+    assert "feature-drift" in fired
+    assert max(after["monitoring"]["drift"][f] for f in watched) > 0.2
+    assert after["retrain"]["triggered"] is True and after["retrain"]["promoted"] is True
+    assert after["retrain"]["version"] == "2"
+    assert after["serving"]["version"] == "2"  # the endpoint moved to the new version
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+def test_a_failing_expectation_stops_the_run_naming_it(tmp_path: Path) -> None:
+    spec = copy_project("churn", tmp_path)
+    data = spec_data(spec)
+    data["transforms"]["web_engagement"]["expectations"].append(
+        {"range": {"column": "visits", "min": 0, "max": 1}}
+    )
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    record = api.run(spec, options=RunOptions())
+    assert record["status"] == "failed"
+    error = record["error"]
+    assert error["step"] == "transforms" and "--from transforms" in error["rerun"]
+    assert "web_engagement" in error["message"] and "visits" in error["message"]
+    assert step_status(record)["train"] == "blocked" and record["model"] is None
+    # nothing of the failed transform was written
+    assert "web_engagement" not in record["transforms"]
+
+
+def test_a_failing_gate_blocks_registration_and_serving(tmp_path: Path) -> None:
+    spec = copy_project("churn", tmp_path)
+    data = spec_data(spec)
+    data["model"]["evaluation"]["gate"] = {"roc_auc": ">= 0.999"}
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    code, record, _ = run_cli(spec)
+    assert code == 1 and record["status"] == "failed"
+    assert record["error"]["step"] == "train"
+    message = record["error"]["message"]
+    assert "roc_auc = " in message and ">= 0.999" in message
+    assert record["model"]["version"] is None
+    assert step_status(record)["serve"] == "blocked" and record["serving"] is None
+    assert not (spec.parent / ".mlspec" / "mlruns" / "models").exists()
+
+
+# --- diabetes (regression) and digits (logs + images) ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["diabetes", "digits"])
+def test_example_runs_the_whole_chain(name: str, tmp_path: Path) -> None:
+    spec = copy_project(name, tmp_path)
+    data = spec_data(spec)
+    record = api.run(spec)
+    assert record["status"] == "succeeded", record["error"]
+    for transform, result in record["transforms"].items():
+        assert result["rows"] > 0, transform
+    model = record["model"]
+    assert model["gate"]["passed"] and model["version"] == "1"
+    gate_metric = next(iter(data["model"]["evaluation"]["gate"]))
+    assert gate_metric in model["metrics"]
+    assert record["serving"]["status_counts"] == {"200": record["serving"]["requests"]}
+    watched = monitored_features(data)
+    assert watched <= set(record["monitoring"]["drift"])
+    html = Path(record["report"]["path"]).read_text(encoding="utf-8")
+    for title in report_visual_titles(data):
+        assert title in html
+    if data["model"]["task"] == "regression":
+        assert "esidual" in html
