@@ -176,7 +176,7 @@ def serve(
         )
         click.echo(f"  log     {server.log_path}")
         try:
-            while server.alive():
+            while server.running():
                 time.sleep(0.5)
         except KeyboardInterrupt:
             click.echo("stopping")

@@ -582,14 +582,67 @@ class Chain:
 
     def _report(self) -> str:
         from mlspec.runtime.report import render_report
-        from mlspec.runtime.report_inputs import report_inputs
 
         target = self.run_dir / "report.html"
-        render_report(report_inputs(self), target)
+        render_report(self.report_inputs(), target)
         stable = self.layout.home / "report.html"
         shutil.copy2(target, stable)
         self.record["report"] = {"path": str(stable), "run_copy": str(target)}
         return str(stable)
+
+    def report_inputs(self) -> Any:
+        """What the report shows: the spec's pages over the lake tables, the model, the monitoring."""
+        from mlspec.runtime.report import ReportEvaluation, ReportInputs, ReportModel, ReportMonitoring
+
+        tables: dict[str, tuple[Path | str, str]] = {}
+        for report in self.project.reports:
+            for name in report.get("tables", []):
+                location = self.project.table_location(name)
+                if location is not None:
+                    tables[name] = (self._local(location[0]), location[1])
+        deployment = self.project.deployment
+        predictions = None
+        if deployment is not None and deployment.log_predictions_url:
+            predictions = Path(self._local(deployment.log_predictions_url))
+            tables["predictions"] = (predictions, "predictions")
+        trained, model = self.record.get("model") or {}, self.project.model
+        report_model = evaluation = monitoring = None
+        if model is not None and trained:
+            gate = trained.get("gate") or {}
+            report_model = ReportModel(
+                name=model.name,
+                version=str((self.record.get("serving") or {}).get("version") or trained.get("version") or ""),
+                task=model.task,
+                metrics=trained.get("metrics") or {},
+                gate={"passed": gate.get("passed"), "failures": gate.get("failures", []), "gate": gate.get("rules", [])},
+            )
+            if trained.get("test_data"):
+                evaluation = ReportEvaluation(
+                    test_data=Path(trained["test_data"]) / "test.parquet",
+                    target=model.target,
+                    features=list(model.features),
+                    model_dir=Path(trained["model_dir"]) if trained.get("model_dir") else None,
+                )
+        result_file = self.run_dir / "monitoring" / "monitor-result.json"
+        if not result_file.is_file() and self.previous.get("run_id"):
+            result_file = self.layout.run_dir(self.previous["run_id"]) / "monitoring" / "monitor-result.json"
+        if result_file.is_file():
+            train = trained.get("train_data")
+            monitoring = ReportMonitoring(
+                result=json.loads(result_file.read_text(encoding="utf-8")),
+                reference=(Path(train) / "train.parquet", "parquet") if train else None,
+                predictions=predictions,
+            )
+        return ReportInputs(
+            project=self.project.name,
+            environment=self.project.environment,
+            reports=list(self.project.reports),
+            tables=tables,
+            model=report_model,
+            evaluation=evaluation,
+            monitoring=monitoring,
+            alerts=[alert.as_config() for alert in self.project.alerts],
+        )
 
 
 def _has_data(folder: Path) -> bool:

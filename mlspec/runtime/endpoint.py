@@ -35,9 +35,9 @@ def start_endpoint(
     on_progress: Callable[[str], None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Start the scoring server on 127.0.0.1; returns it (healthy) and the served ``{model, version}``."""
-    from mlspec.runtime.serving.environment import scoring_python
+    from mlspec.runtime.serving.environment import ScoringEnvironmentError, scoring_python
     from mlspec.runtime.serving.secrets import SecretMissing, load_local_secrets
-    from mlspec.runtime.serving.server import start_scoring_server
+    from mlspec.runtime.serving.server import ScoringServerError, start_scoring_server
 
     say = on_progress or (lambda _text: None)
     model, deployment = project.model, project.deployment
@@ -55,20 +55,24 @@ def start_endpoint(
         secrets = load_local_secrets(project.project_dir, vault_names, environ)
     except SecretMissing as error:
         raise EndpointUnavailable(str(error), "serve") from error
-    say("scoring environment …")
-    python = scoring_python(model_dir)
-    say(f"starting the scoring server ({model.name} v{version}) …")
-    server = start_scoring_server(
-        project.build_dir / "acr" / "score.py",
-        python=python,
-        build_dir=project.build_dir,
-        model_uri=f"models:/{model.name}/{version}",
-        tracking_uri=layout.tracking_uri,
-        secrets=secrets,
-        lake_root=layout.lake,
-        log_path=log_dir / f"serving-v{version}.log",
-        port=port,
-    )
+    try:
+        say("scoring environment …")
+        python = scoring_python(model_dir)
+        say(f"starting the scoring server ({model.name} v{version}) …")
+        server = start_scoring_server(
+            project.build_dir / "acr" / "score.py",
+            python=python,
+            build_dir=project.build_dir,
+            model_uri=f"models:/{model.name}/{version}",
+            model_version=version,
+            tracking_uri=layout.tracking_uri,
+            secrets=secrets,
+            lake_root=layout.lake,
+            log_path=log_dir / f"serving-v{version}.log",
+            port=port,
+        )
+    except (ScoringEnvironmentError, ScoringServerError) as error:
+        raise EndpointUnavailable(str(error), "serve") from error
     return server, {"model": model.name, "version": version}
 
 

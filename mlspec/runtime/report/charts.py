@@ -1,0 +1,225 @@
+"""The report's charts: matplotlib figures rendered to inline SVG.
+
+Figures are made with ``matplotlib.figure.Figure`` (no pyplot, so no global state and no GUI
+backend) and saved as SVG with text kept as text, a fixed ``svg.hashsalt`` and no date in the
+metadata, so the same data gives the same bytes and the report stays diffable. The SVG is embedded
+in the page as it is: no file, no CDN, nothing fetched.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+_RC: dict[RcKeyType, Any] = {
+    "svg.hashsalt": "mlspec-report",
+    "svg.fonttype": "none",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+}
+REFERENCE_COLOR = "#7f8c9a"
+PRODUCTION_COLOR = "#d9822b"
+ACCENT = "#2b6cb0"
+_PALETTE = ("#2b6cb0", "#d9822b", "#38a169", "#c53030", "#805ad5", "#d69e2e", "#319795", "#b83280")
+MAX_CATEGORIES = 12
+MAX_LABEL = 24
+
+
+def to_svg(figure: Figure) -> str:
+    """The figure as an ``<svg>`` element (the XML prolog and doctype dropped)."""
+    buffer = io.StringIO()
+    with mpl.rc_context(_RC):
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg") :].strip()
+
+
+def _figure(width: float = 5.2, height: float = 3.0) -> Figure:
+    with mpl.rc_context(_RC):
+        return Figure(figsize=(width, height), layout="constrained")
+
+
+def _short(label: object) -> str:
+    text = str(label)
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+# --- spec visuals ----------------------------------------------------------------------------
+
+
+def bar_chart(
+    labels: Sequence[object], values: Sequence[float], *, horizontal: bool, value_label: str
+) -> str:
+    figure = _figure(5.2, max(2.4, 0.28 * len(labels) + 0.8) if horizontal else 3.0)
+    with mpl.rc_context(_RC):
+        axes = figure.subplots()
+        names = [_short(label) for label in labels]
+        if horizontal:
+            axes.barh(names[::-1], list(values)[::-1], color=ACCENT)
+            axes.set_xlabel(value_label)
+        else:
+            axes.bar(names, list(values), color=ACCENT)
+            axes.set_ylabel(value_label)
+            if len(names) > 8 or max((len(n) for n in names), default=0) > 6:
+                axes.tick_params(axis="x", labelrotation=60)
+    return to_svg(figure)
+
+
+def line_chart(labels: Sequence[object], values: Sequence[float], *, value_label: str) -> str:
+    figure = _figure()
+    with mpl.rc_context(_RC):
+        axes = figure.subplots()
+        positions = np.arange(len(labels))
+        axes.plot(positions, list(values), marker="o", color=ACCENT)
+        step = max(1, len(labels) // 10)
+        axes.set_xticks(
+            positions[::step], [_short(label) for label in labels][::step], rotation=30, ha="right"
+        )
+        axes.set_ylabel(value_label)
+    return to_svg(figure)
+
+
+def pie_chart(labels: Sequence[object], values: Sequence[float]) -> str:
+    figure = _figure(4.6, 3.2)
+    with mpl.rc_context(_RC):
+        axes = figure.subplots()
+        colors = [_PALETTE[i % len(_PALETTE)] for i in range(len(values))]
+        axes.pie(list(values), labels=[_short(label) for label in labels], colors=colors, autopct="%1.0f%%")
+        axes.set_aspect("equal")
+    return to_svg(figure)
+
+
+def scatter_chart(x: Sequence[float], y: Sequence[float], *, x_label: str, y_label: str) -> str:
+    figure = _figure()
+    with mpl.rc_context(_RC):
+        axes = figure.subplots()
+        axes.scatter(list(x), list(y), s=9, alpha=0.6, color=ACCENT, linewidths=0)
+        axes.set_xlabel(x_label)
+        axes.set_ylabel(y_label)
+    return to_svg(figure)
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+def roc_chart(curves: Sequence[tuple[str, NDArray[np.float64], NDArray[np.float64], float]]) -> str:
+    """ROC curves: ``(label, false positive rates, true positive rates, area)`` each."""
+    figure = _figure(4.2, 3.6)
+    with mpl.rc_context(_RC):
+        axes = figure.subplots()
+        for index, (label, fpr, tpr, area) in enumerate(curves):
+            color = _PALETTE[index % len(_PALETTE)]
+            axes.plot(fpr, tpr, color=color, label=f"{_short(label)} (AUC {area:.3f})")
+        axes.plot([0, 1], [0, 1], linestyle="--", color=REFERENCE_COLOR, linewidth=0.8)
+        axes.set_xlabel("False positive rate")
+        axes.set_ylabel("True positive rate")
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1.02)
+        axes.legend(loc="lower right", fontsize=8)
+    return to_svg(figure)
+
+
+def confusion_chart(matrix: NDArray[np.int64], labels: Sequence[object]) -> str:
+    size = max(3.0, 0.5 * len(labels) + 1.6)
+    figure = _figure(size + 0.6, size)
+    with mpl.rc_context(_RC):
+        axes = figure.subplots()
+        image = axes.imshow(matrix, cmap="Blues")
+        figure.colorbar(image, ax=axes, shrink=0.8)
+        names = [_short(label) for label in labels]
+        axes.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        axes.set_yticks(range(len(names)), names)
+        axes.set_xlabel("Predicted")
+        axes.set_ylabel("Actual")
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for (row, column), count in np.ndenumerate(matrix):
+            color = "white" if count > threshold else "black"
+            axes.text(column, row, str(count), ha="center", va="center", color=color)
+    return to_svg(figure)
+
+
+def residual_chart(predicted: NDArray[np.float64], residuals: NDArray[np.float64]) -> str:
+    """Residuals against predictions, and their distribution."""
+    figure = _figure(7.0, 3.0)
+    with mpl.rc_context(_RC):
+        scatter, histogram = figure.subplots(1, 2, width_ratios=[3, 2])
+        scatter.scatter(predicted, residuals, s=9, alpha=0.6, color=ACCENT, linewidths=0)
+        scatter.axhline(0.0, color=REFERENCE_COLOR, linestyle="--", linewidth=0.8)
+        scatter.set_xlabel("Predicted")
+        scatter.set_ylabel("Residual (actual - predicted)")
+        histogram.hist(residuals, bins=30, color=ACCENT)
+        histogram.set_xlabel("Residual")
+        histogram.set_ylabel("Rows")
+    return to_svg(figure)
+
+
+# --- drift -----------------------------------------------------------------------------------
+
+
+def numeric_drift_chart(reference: NDArray[np.float64], production: NDArray[np.float64], title: str) -> str:
+    """Reference and production densities over shared bins."""
+    figure = _figure(4.4, 2.6)
+    with mpl.rc_context(_RC):
+        axes = figure.subplots()
+        both = np.concatenate([reference, production])
+        edges = np.histogram_bin_edges(both, bins=min(30, max(5, int(np.sqrt(both.size))))).tolist()
+        axes.hist(reference, bins=edges, density=True, alpha=0.55, color=REFERENCE_COLOR, label="reference")
+        axes.hist(
+            production,
+            bins=edges,
+            density=True,
+            histtype="step",
+            linewidth=1.6,
+            color=PRODUCTION_COLOR,
+            label="production",
+        )
+        axes.set_title(title)
+        axes.set_ylabel("Density")
+        axes.legend(fontsize=8)
+    return to_svg(figure)
+
+
+def categorical_drift_chart(reference: Sequence[str], production: Sequence[str], title: str) -> str:
+    """Shares of the most common reference levels (the rest summed as 'other') side by side."""
+    ref_counts = _counts(reference)
+    prod_counts = _counts(production)
+    order = sorted(
+        set(ref_counts) | set(prod_counts), key=lambda k: (-ref_counts.get(k, 0), -prod_counts.get(k, 0), k)
+    )
+    shown, rest = order[:MAX_CATEGORIES], order[MAX_CATEGORIES:]
+
+    def shares(counts: dict[str, int]) -> list[float]:
+        total = sum(counts.values()) or 1
+        values = [counts.get(k, 0) / total for k in shown]
+        return [*values, sum(counts.get(k, 0) for k in rest) / total] if rest else values
+
+    labels = [*shown, "other"] if rest else shown
+    figure = _figure(4.4, 2.6)
+    with mpl.rc_context(_RC):
+        axes = figure.subplots()
+        positions = np.arange(len(labels))
+        axes.bar(positions - 0.2, shares(ref_counts), width=0.4, color=REFERENCE_COLOR, label="reference")
+        axes.bar(positions + 0.2, shares(prod_counts), width=0.4, color=PRODUCTION_COLOR, label="production")
+        axes.set_xticks(positions, [_short(label) for label in labels], rotation=30 if len(labels) > 5 else 0)
+        axes.set_title(title)
+        axes.set_ylabel("Share")
+        axes.legend(fontsize=8)
+    return to_svg(figure)
+
+
+def _counts(keys: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return counts

@@ -1,0 +1,682 @@
+"""The monitor program on synthetic logs: distances, data quality, serving, model metrics, alerts."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from sklearn import metrics as skm
+
+from mlspec.runtime import monitor_program as mp
+
+NOW = "2026-12-01T10:00:00Z"
+PROGRAM = Path(mp.__file__)
+
+
+# --- builders ------------------------------------------------------------------------------------
+
+
+def write_predictions(
+    folder: Path,
+    inputs: Sequence[dict[str, Any]],
+    predictions: Sequence[Any] | None = None,
+    *,
+    time: str = "2026-12-01T09:59:00.000+00:00",
+    probabilities: Sequence[list[float]] | None = None,
+    classes: list[Any] | None = None,
+    per_request: int = 1,
+    name: str = "predictions-20261201.jsonl",
+) -> list[str]:
+    """One request per ``per_request`` inputs; returns the request ids."""
+    folder.mkdir(parents=True, exist_ok=True)
+    predictions = list(predictions) if predictions is not None else [0] * len(inputs)
+    ids = []
+    with (folder / name).open("a", encoding="utf-8") as handle:
+        for start in range(0, len(inputs), per_request):
+            request_id = f"{name}-{start}"
+            ids.append(request_id)
+            record: dict[str, Any] = {
+                "time": time,
+                "project": "p",
+                "endpoint": "e",
+                "model": "m",
+                "model_version": "3",
+                "request_id": request_id,
+                "inputs": list(inputs[start : start + per_request]),
+                "predictions": predictions[start : start + per_request],
+            }
+            if probabilities is not None:
+                record["probabilities"] = list(probabilities[start : start + per_request])
+                record["classes"] = classes
+            handle.write(json.dumps(record) + "\n")
+    return ids
+
+
+def config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "project": "p",
+        "environment": "local",
+        "model": "m",
+        "model_version": "3",
+        "task": "classification",
+        "target": "y",
+        "features": ["x"],
+        "reference": {"path": str(tmp_path / "reference.parquet"), "format": "parquet"},
+        "predictions": {"path": str(tmp_path / "predictions")},
+        "ground_truth": None,
+        "serving_log": None,
+        "alerts": [],
+        "now": NOW,
+    }
+    base.update(overrides)
+    return base
+
+
+def alert(
+    signal: str, threshold: float, operator: str = ">", window: str = "1d", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "name": f"{signal}-{operator}-{threshold}",
+        "signal": signal,
+        "operator": operator,
+        "threshold": threshold,
+        "window": window,
+        "action": "notify",
+        "severity": 3,
+        "features": None,
+        "metric": None,
+        **extra,
+    }
+
+
+# --- distances against independent computations -------------------------------------------------
+
+
+def test_jensen_shannon_distance_of_known_frequencies() -> None:
+    p, q = [0.5, 0.5], [0.75, 0.25]
+    m = [(a + b) / 2 for a, b in zip(p, q, strict=True)]
+
+    def kl(a: list[float], b: list[float]) -> float:
+        return sum(x * math.log2(x / y) for x, y in zip(a, b, strict=True) if x > 0)
+
+    expected = math.sqrt((kl(p, m) + kl(q, m)) / 2)
+    assert mp.jensen_shannon_distance(["a", "a", "b", "b"], ["a", "a", "a", "b"]) == pytest.approx(expected)
+    assert mp.jensen_shannon_distance(["a", "b"], ["a", "b", "b", "a"]) == 0.0
+    assert mp.jensen_shannon_distance(["a"], ["b"]) == pytest.approx(1.0)  # disjoint: the maximum
+
+
+def test_population_stability_index_of_known_bins() -> None:
+    reference = np.arange(10, dtype=float)  # two bins at the median 4.5: five values each
+    production = np.array([0.0, 1.0, 2.0, 8.0])  # three below, one above
+    expected = (0.75 - 0.5) * math.log(0.75 / 0.5) + (0.25 - 0.5) * math.log(0.25 / 0.5)
+    assert mp.population_stability_index(reference, production, bins=2) == pytest.approx(expected)
+    # A value on an edge belongs to the bin above it, as in numpy.histogram.
+    tied, on_edge = np.array([1.0, 2.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0, 3.0])
+    edges = [-np.inf, 2.0, np.inf]
+    p, q = np.histogram(tied, edges)[0] / 4, np.histogram(on_edge, edges)[0] / 4
+    assert p.tolist() == [0.25, 0.75]
+    assert mp.population_stability_index(tied, on_edge, bins=2) == pytest.approx(
+        np.sum((q - p) * np.log(q / p))
+    )
+    # An empty production bin counts as epsilon instead of making the index infinite.
+    empty = np.array([0.0, 1.0])
+    eps = 1e-4
+    with_eps = (1 - 0.5) * math.log(1 / 0.5) + (eps - 0.5) * math.log(eps / 0.5)
+    assert mp.population_stability_index(reference, empty, bins=2, epsilon=eps) == pytest.approx(with_eps)
+
+
+def test_population_stability_index_bins_follow_numpy_histogram_on_deciles() -> None:
+    rng = np.random.default_rng(7)
+    reference, production = rng.normal(0, 1, 5000), rng.normal(0.3, 1.2, 800)
+    edges = np.concatenate([[-np.inf], np.quantile(reference, np.linspace(0, 1, 11))[1:-1], [np.inf]])
+    p = np.histogram(reference, edges)[0] / reference.size
+    q = np.histogram(production, edges)[0] / production.size
+    assert mp.population_stability_index(reference, production) == pytest.approx(
+        np.sum((q - p) * np.log(q / p))
+    )
+
+
+def test_normalized_wasserstein_distance_is_in_reference_standard_deviations() -> None:
+    reference = np.array([0.0, 1.0, 2.0, 3.0])
+    production = reference + 1.0  # every value moved by one: W1 = 1
+    assert mp.normalized_wasserstein_distance(reference, production) == pytest.approx(1 / np.std(reference))
+    assert mp.normalized_wasserstein_distance(reference, reference.copy()) == 0.0
+    constant = np.array([5.0, 5.0])
+    assert mp.normalized_wasserstein_distance(constant, np.array([6.0])) == pytest.approx(1 / 5)
+
+
+# --- drift over logs ---------------------------------------------------------------------------
+
+
+def drift_case(tmp_path: Path, shift: float) -> dict[str, Any]:
+    rng = np.random.default_rng(1)
+    n = 4000
+    pd.DataFrame(
+        {
+            "amount": rng.normal(50, 10, n),
+            "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.5, 0.3, 0.2]),
+            "addons": rng.integers(0, 4, n),
+            "active": rng.random(n) < 0.4,
+            "y": rng.integers(0, 2, n),
+        }
+    ).to_parquet(tmp_path / "reference.parquet")
+    m = 1500
+    inputs = [
+        {
+            "amount": float(v),
+            "plan": str(p),
+            "addons": int(a),
+            "active": bool(b),
+        }
+        for v, p, a, b in zip(
+            rng.normal(50 + shift * 10, 10, m),
+            rng.choice(["basic", "plus", "pro"], m, p=[0.5, 0.3, 0.2]),
+            rng.integers(0, 4, m),
+            rng.random(m) < 0.4,
+            strict=True,
+        )
+    ]
+    write_predictions(
+        tmp_path / "predictions", inputs, [int(v) for v in rng.integers(0, 2, m)], per_request=5
+    )
+    features = ["amount", "plan", "addons", "active"]
+    return mp.run_monitor(
+        config(tmp_path, features=features, alerts=[alert("data_drift", 0.2, features=features)]),
+        tmp_path / "out",
+    )
+
+
+def test_identically_distributed_inputs_show_no_drift(tmp_path: Path) -> None:
+    result = drift_case(tmp_path, shift=0.0)
+    assert result["feature_kinds"] == {
+        "amount": "numerical",
+        "plan": "categorical",
+        "addons": "categorical",  # few integer levels
+        "active": "categorical",
+    }
+    assert all(value is not None and value < 0.06 for value in result["drift"].values()), result["drift"]
+    assert result["drift_metrics"]["amount"]["population_stability_index"] < 0.05
+    assert result["prediction_drift"] < 0.06
+    [outcome] = result["alerts"]
+    assert outcome["fired"] is False and outcome["value"] < 0.2
+
+
+def test_a_shifted_feature_drifts_clearly_and_fires_on_it(tmp_path: Path) -> None:
+    result = drift_case(tmp_path, shift=0.8)  # mean moved by 0.8 standard deviations
+    assert result["drift"]["amount"] > 0.6
+    assert result["drift_metrics"]["amount"]["population_stability_index"] > 0.25
+    assert max(result["drift"][f] for f in ("plan", "addons", "active")) < 0.06
+    [outcome] = result["alerts"]
+    assert outcome["fired"] is True
+    assert outcome["feature"] == "amount"
+    assert outcome["metric"] == "normalized_wasserstein_distance"
+    assert outcome["value"] == pytest.approx(result["drift"]["amount"])
+
+
+def test_window_keeps_only_recent_records(tmp_path: Path) -> None:
+    pd.DataFrame({"x": np.linspace(0, 1, 200), "y": [0, 1] * 100}).to_parquet(tmp_path / "reference.parquet")
+    folder = tmp_path / "predictions"
+    write_predictions(folder, [{"x": 0.5}] * 20, time="2026-12-01T09:30:00+00:00")  # inside 1h
+    write_predictions(folder, [{"x": 9.0}] * 20, time="2026-11-28T10:00:00+00:00", name="old.jsonl")
+    write_predictions(folder, [{"x": 9.0}] * 20, time="2026-12-01T11:00:00+00:00", name="future.jsonl")
+    write_predictions(folder, [{"x": 9.0}] * 20, time="not a time", name="undated.jsonl")
+    alerts = [
+        alert("data_quality", 0.0, window="1h", metric="out_of_bounds_rate"),
+        alert("data_quality", 0.0, window="7d", metric="out_of_bounds_rate"),
+    ]
+    result = mp.run_monitor(config(tmp_path, alerts=alerts))
+    recent, week = result["alerts"]
+    assert recent["value"] == 0.0 and recent["fired"] is False
+    assert week["value"] == pytest.approx(0.5) and week["fired"] is True  # the old rows count
+    assert result["windows"]["data_quality"] == "P7D"  # the longest alert window sums up
+
+
+# --- data quality ------------------------------------------------------------------------------
+
+
+def test_data_quality_counts_nulls_type_errors_and_out_of_bounds(tmp_path: Path) -> None:
+    pd.DataFrame(
+        {
+            "n": [1.0, 2.0, 3.0, 4.0],
+            "flag": [True, False, True, False],
+            "color": ["red", "blue", "red", "blue"],
+            "y": [0, 1, 0, 1],
+        }
+    ).to_parquet(tmp_path / "reference.parquet")
+    inputs = [
+        {"n": 2.5, "flag": True, "color": "red"},
+        {"n": None, "flag": "yes", "color": "green"},  # null, type error, unseen level
+        {"n": "abc", "flag": False},  # type error, (missing) null
+        {"n": 99, "flag": float("nan"), "color": 7},  # out of bounds, null, type error
+        {"n": True, "flag": 1, "color": "blue"},  # booleans are not numbers, numbers not booleans
+    ]
+    write_predictions(tmp_path / "predictions", inputs)
+    result = mp.run_monitor(config(tmp_path, features=["n", "flag", "color"]))
+    quality = result["data_quality"]
+    assert quality["n"] == {"null_value_rate": 0.2, "data_type_error_rate": 0.4, "out_of_bounds_rate": 0.2}
+    assert quality["flag"] == {"null_value_rate": 0.2, "data_type_error_rate": 0.4, "out_of_bounds_rate": 0.0}
+    assert quality["color"] == {
+        "null_value_rate": 0.2,
+        "data_type_error_rate": 0.2,
+        "out_of_bounds_rate": 0.2,
+    }
+    # Drift reads only values of the right type: one 2.5 and one 99 for n.
+    assert set(result["drift_metrics"]["n"]) == {
+        "normalized_wasserstein_distance",
+        "population_stability_index",
+    }
+
+
+@pytest.mark.parametrize(
+    ("operator", "threshold", "fired"),
+    [
+        (">", 0.25, False),
+        (">=", 0.25, True),
+        ("<", 0.25, False),
+        ("<=", 0.25, True),
+        (">", 0.2, True),
+        ("<", 0.3, True),
+    ],
+)
+def test_alerts_fire_exactly_as_their_operator_says(
+    tmp_path: Path, operator: str, threshold: float, fired: bool
+) -> None:
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]}).to_parquet(tmp_path / "reference.parquet")
+    write_predictions(tmp_path / "predictions", [{"x": 1.0}, {"x": None}, {"x": 2.0}, {"x": 3.0}])
+    rule = alert("data_quality", threshold, operator, metric="null_value_rate")
+    [outcome] = mp.run_monitor(config(tmp_path, alerts=[rule]))["alerts"]
+    assert outcome["value"] == 0.25
+    assert outcome["fired"] is fired
+    assert outcome["operator"] == operator and outcome["threshold"] == threshold
+
+
+def test_per_feature_alert_takes_the_most_alarming_watched_feature(tmp_path: Path) -> None:
+    pd.DataFrame({"a": [1.0, 2.0], "b": [1.0, 2.0], "c": [1.0, 2.0], "y": [0, 1]}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    inputs = [{"a": None, "b": 1.0, "c": None}, {"a": 1.0, "b": 1.0, "c": None}]
+    write_predictions(tmp_path / "predictions", inputs)
+    rising = alert("data_quality", 0.4, ">", features=["a", "b"])  # c is not watched
+    falling = alert("data_quality", 0.1, "<", features=["a", "b"], metric="null_value_rate")
+    high, low = mp.run_monitor(config(tmp_path, features=["a", "b", "c"], alerts=[rising, falling]))["alerts"]
+    assert (high["feature"], high["value"], high["fired"]) == ("a", 0.5, True)
+    # With "<" the smallest value counts (per feature too: a metric named keeps the others out).
+    assert (low["feature"], low["value"], low["fired"]) == ("b", 0.0, True)
+
+
+# --- model metrics -----------------------------------------------------------------------------
+
+
+def test_ground_truth_join_gives_the_scikit_learn_metrics(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    n = 240
+    truth = rng.integers(0, 2, n)
+    positive = np.clip(truth * 0.35 + rng.random(n) * 0.65, 0, 1)
+    predicted = (positive >= 0.5).astype(int)
+    pd.DataFrame({"x": rng.random(50), "y": rng.integers(0, 2, 50)}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    ids = write_predictions(
+        tmp_path / "predictions",
+        [{"x": float(v)} for v in rng.random(n)],
+        predicted.tolist(),
+        probabilities=[[1 - p, p] for p in positive.tolist()],
+        classes=[0, 1],
+        per_request=4,
+    )
+    joined = list(range(0, n, 3))  # a third of the rows got their outcome
+    with (tmp_path / "truth.jsonl").open("w") as handle:
+        for i in joined:
+            handle.write(
+                json.dumps({"request_id": ids[i // 4], "row": i % 4, "target": int(truth[i])}) + "\n"
+            )
+        handle.write(json.dumps({"request_id": "unknown", "row": 0, "target": 1}) + "\n")
+    rule = alert("model_metric", 0.99, "<", window="7d", metric="roc_auc")
+    result = mp.run_monitor(
+        config(tmp_path, ground_truth={"path": str(tmp_path / "truth.jsonl")}, alerts=[rule])
+    )
+    y, p, score = truth[joined], predicted[joined], positive[joined]
+    expected = {
+        "accuracy": skm.accuracy_score(y, p),
+        "precision": skm.precision_score(y, p),
+        "recall": skm.recall_score(y, p),
+        "f1": skm.f1_score(y, p),
+        "roc_auc": skm.roc_auc_score(y, score),
+        "log_loss": skm.log_loss(y, np.column_stack([1 - score, score])),
+    }
+    assert result["ground_truth_rows"] == len(joined)
+    assert result["model_metrics"] == pytest.approx(expected)
+    [outcome] = result["alerts"]
+    assert outcome["value"] == pytest.approx(expected["roc_auc"]) and outcome["fired"] is True
+
+
+def test_multiclass_metrics_are_weighted_and_auc_is_one_vs_rest(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    n, labels = 300, ["cat", "dog", "eel"]
+    truth = rng.choice(labels, n)
+    raw = rng.random((n, 3)) + np.array([[0.4 * (t == c) for c in labels] for t in truth])
+    proba = raw / raw.sum(axis=1, keepdims=True)
+    predicted = np.array(labels)[proba.argmax(axis=1)]
+    pd.DataFrame({"x": [1.0, 2.0], "y": ["cat", "dog"]}).to_parquet(tmp_path / "reference.parquet")
+    ids = write_predictions(
+        tmp_path / "predictions",
+        [{"x": 1.0}] * n,
+        predicted.tolist(),
+        probabilities=proba.tolist(),
+        classes=labels,
+    )
+    with (tmp_path / "truth.jsonl").open("w") as handle:
+        for request_id, target in zip(ids, truth, strict=True):
+            handle.write(json.dumps({"request_id": request_id, "row": 0, "target": str(target)}) + "\n")
+    result = mp.run_monitor(config(tmp_path, ground_truth={"path": str(tmp_path / "truth.jsonl")}))
+    metrics = result["model_metrics"]
+    assert 0.5 < metrics["accuracy"] < 0.95  # separable enough to measure, not perfect
+    assert metrics["accuracy"] == pytest.approx(skm.accuracy_score(truth, predicted))
+    assert metrics["recall"] == pytest.approx(skm.recall_score(truth, predicted, average="weighted"))
+    assert metrics["f1"] == pytest.approx(skm.f1_score(truth, predicted, average="weighted"))
+    assert metrics["precision"] == pytest.approx(skm.precision_score(truth, predicted, average="weighted"))
+    assert metrics["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(truth, proba, multi_class="ovr", labels=labels)
+    )
+    assert metrics["log_loss"] == pytest.approx(skm.log_loss(truth, proba, labels=labels))
+
+
+def test_without_probabilities_auc_comes_from_hard_labels_and_log_loss_is_absent(tmp_path: Path) -> None:
+    truth = [True, False, True, True, False, False, True, False]
+    predicted = [True, False, False, True, True, False, True, False]
+    pd.DataFrame({"x": [1.0, 2.0], "y": [True, False]}).to_parquet(tmp_path / "reference.parquet")
+    ids = write_predictions(tmp_path / "predictions", [{"x": 1.0}] * 8, predicted)
+    (tmp_path / "truth").mkdir()
+    with (tmp_path / "truth" / "part-0.jsonl").open("w") as handle:
+        for request_id, target in zip(ids, truth, strict=True):
+            handle.write(json.dumps({"request_id": request_id, "target": target}) + "\n")  # row defaults to 0
+    result = mp.run_monitor(config(tmp_path, ground_truth={"path": str(tmp_path / "truth")}))
+    metrics = result["model_metrics"]
+    assert metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(truth, predicted))
+    assert metrics["recall"] == pytest.approx(skm.recall_score(truth, predicted))
+    assert "log_loss" not in metrics
+
+
+def test_regression_metrics_match_scikit_learn(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    truth = rng.normal(150, 40, 120)
+    predicted = truth + rng.normal(0, 20, 120)
+    pd.DataFrame({"x": rng.random(30), "y": rng.normal(150, 40, 30)}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    ids = write_predictions(tmp_path / "predictions", [{"x": 0.5}] * 120, predicted.tolist())
+    with (tmp_path / "truth.jsonl").open("w") as handle:
+        for request_id, target in zip(ids, truth, strict=True):
+            handle.write(json.dumps({"request_id": request_id, "row": 0, "target": float(target)}) + "\n")
+    rule = alert("model_metric", 15.0, ">", window="30d", metric="rmse")
+    result = mp.run_monitor(
+        config(
+            tmp_path, task="regression", ground_truth={"path": str(tmp_path / "truth.jsonl")}, alerts=[rule]
+        )
+    )
+    assert result["model_metrics"] == pytest.approx(
+        {
+            "rmse": math.sqrt(skm.mean_squared_error(truth, predicted)),
+            "mae": skm.mean_absolute_error(truth, predicted),
+            "r2": skm.r2_score(truth, predicted),
+            "mape": skm.mean_absolute_percentage_error(truth, predicted),
+        }
+    )
+    assert result["feature_kinds"] == {"x": "numerical"}
+    assert set(result["prediction_drift_metrics"]) == {
+        "normalized_wasserstein_distance",
+        "population_stability_index",
+    }
+    assert result["alerts"][0]["fired"] is True
+
+
+# --- serving -----------------------------------------------------------------------------------
+
+
+def test_serving_statistics_from_the_scoring_server_log(tmp_path: Path) -> None:
+    lines = ["not json at all", json.dumps(["a list"]), json.dumps({"message": "no event"})]
+    latencies = [float(v) for v in range(1, 101)]
+    for i, ms in enumerate(latencies):
+        when = f"2026-12-01T09:5{i % 10}:00+00:00"
+        status = (500, 503, 500, 599)[i] if i < 4 else (400 if i < 10 else 200)
+        lines.append(
+            json.dumps(
+                {"event": "request", "method": "POST", "path": "/score", "status": status, "time": when}
+            )
+        )
+        if status == 200:  # the server logs a latency for answered requests only
+            lines.append(json.dumps({"event": "scored", "ms": ms, "rows": 1, "time": when}))
+    lines.append(
+        json.dumps(
+            {"event": "request", "path": "/health/ready", "status": 500, "time": "2026-12-01T09:59:00+00:00"}
+        )
+    )
+    lines.append(
+        json.dumps({"event": "scored", "ms": 10_000, "time": "2026-12-01T08:00:00+00:00"})
+    )  # too old
+    (tmp_path / "serving.log").write_text("\n".join(lines) + "\n")
+    rules = [
+        alert("latency_p95_ms", 90, window="15m"),
+        alert("error_rate", 0.05, window="15m"),
+        alert("request_rate", 0.5, "<", window="15m"),
+    ]
+    result = mp.run_monitor(config(tmp_path, serving_log=str(tmp_path / "serving.log"), alerts=rules))
+    scored = latencies[10:]
+    assert result["serving"] == pytest.approx(
+        {
+            "latency_p95_ms": float(np.percentile(scored, 95)),
+            "latency_p99_ms": float(np.percentile(scored, 99)),
+            "error_rate": 0.04,  # 4 of 100 /score requests got a 5xx; 400s are the caller's
+            "request_rate": 100 / 900,
+        }
+    )
+    latency, errors, rate = result["alerts"]
+    assert latency["fired"] is True and errors["fired"] is False and rate["fired"] is True
+
+
+def test_a_silent_endpoint_has_request_rate_zero_but_no_error_rate(tmp_path: Path) -> None:
+    (tmp_path / "serving.log").write_text(json.dumps({"event": "listening", "time": NOW}) + "\n")
+    rules = [alert("request_rate", 0.5, "<", window="30m"), alert("error_rate", 0.01, window="10m")]
+    rate, errors = mp.run_monitor(config(tmp_path, serving_log=str(tmp_path / "serving.log"), alerts=rules))[
+        "alerts"
+    ]
+    assert rate["value"] == 0.0 and rate["fired"] is True
+    assert errors["value"] is None and errors["fired"] is False and "/score" in errors["reason"]
+
+
+# --- empty inputs, the table, the CLI ------------------------------------------------------------
+
+
+def test_nothing_to_read_gives_nulls_and_no_alert(tmp_path: Path) -> None:
+    rules = [
+        alert("data_drift", 0.2),
+        alert("prediction_drift", 0.1),
+        alert("data_quality", 0.05, window="1h"),
+        alert("model_metric", 0.75, "<", window="7d", metric="roc_auc"),
+        alert("latency_p99_ms", 100, window="5m"),
+        alert("request_rate", 0.5, "<", window="30m"),
+        alert("cpu_percent", 80, window="15m"),
+        alert("memory_percent", 90, window="15m"),
+    ]
+    cfg = config(tmp_path, reference=None, ground_truth={"path": str(tmp_path / "nope")}, alerts=rules)
+    result = mp.run_monitor(cfg, tmp_path / "out")
+    assert result["rows"] == 0 and result["table_file"] is None
+    assert result["drift"] == {"x": None} and result["prediction_drift"] is None
+    assert result["model_metrics"] == {} and set(result["serving"].values()) == {None}
+    for outcome in result["alerts"]:
+        assert outcome["value"] is None and outcome["fired"] is False, outcome
+        assert outcome["reason"]
+    assert "platform metric" in result["alerts"][-1]["reason"]
+    written = json.loads((tmp_path / "out" / "monitor-result.json").read_text())
+    assert written == result
+
+
+def test_empty_log_files_and_a_missing_target_do_not_crash(tmp_path: Path) -> None:
+    pd.DataFrame({"x": [1.0, np.nan, 3.0]}).to_parquet(tmp_path / "reference.parquet")  # no target column
+    (tmp_path / "predictions").mkdir()
+    (tmp_path / "predictions" / "predictions-20261201.jsonl").write_text("")
+    (tmp_path / "serving.log").write_text("")
+    (tmp_path / "truth.jsonl").write_text("\n")
+    cfg = config(
+        tmp_path,
+        features=["x", "absent"],
+        serving_log=str(tmp_path / "serving.log"),
+        ground_truth={"path": str(tmp_path / "truth.jsonl")},
+        alerts=[alert("prediction_drift", 0.1), alert("latency_p95_ms", 100, window="5m")],
+    )
+    result = mp.run_monitor(cfg)
+    assert result["prediction_rows"] == 0
+    assert result["feature_notes"] == {"absent": "not a column of the reference"}
+    assert all(not a["fired"] and a["value"] is None for a in result["alerts"])
+    write_predictions(tmp_path / "predictions", [{"x": 2.0}], ["a"])
+    again = mp.run_monitor(cfg)
+    assert "no usable target" in again["alerts"][0]["reason"]
+    assert again["drift"]["x"] is not None
+
+
+def test_monitoring_table_has_the_alert_rules_columns_and_each_run_appends_a_file(tmp_path: Path) -> None:
+    pd.DataFrame({"x": np.arange(20, dtype=float), "y": [0, 1] * 10}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    write_predictions(tmp_path / "predictions", [{"x": float(v)} for v in range(10)], [0, 1] * 5)
+    cfg = config(tmp_path, alerts=[alert("data_drift", 0.2, window="6h")])
+    first = mp.run_monitor(cfg, tmp_path / "out")
+    folder = tmp_path / "out" / "MlspecModelMonitoring_CL"
+    [first_file] = folder.glob("*.parquet")
+    before = first_file.read_bytes()
+    second = mp.run_monitor(cfg, tmp_path / "out")
+    assert sorted(folder.glob("*.parquet")) == sorted({first_file, Path(second["table_file"])})
+    assert first_file.read_bytes() == before
+    table = pq.read_table(first_file)
+    assert table.column_names == [
+        "TimeGenerated",
+        "Project",
+        "Environment",
+        "Model",
+        "ModelVersion",
+        "Signal",
+        "Feature",
+        "Metric",
+        "Value",
+        "Window",
+    ]
+    assert str(table.schema.field("TimeGenerated").type) == "timestamp[us, tz=UTC]"
+    assert str(table.schema.field("Value").type) == "double"
+    rows = table.to_pandas()
+    assert len(rows) == first["rows"]
+    assert set(rows["Window"]) == {
+        "PT6H",
+        "P1D",
+    }  # the alert's window, and one day for families without alerts
+    drift = rows[(rows.Signal == "data_drift") & (rows.Window == "PT6H")]
+    assert set(drift.Metric) == {"normalized_wasserstein_distance", "population_stability_index"}
+    assert set(drift.Feature) == {"x"}
+    assert set(rows[rows.Signal == "prediction_drift"].Feature) == {""}
+    assert (
+        (rows.Project == "p").all()
+        and (rows.ModelVersion == "3").all()
+        and (rows.Environment == "local").all()
+    )
+    assert rows.TimeGenerated.iloc[0] == pd.Timestamp(NOW)
+
+
+def test_reference_formats_partitioned_parquet_csv_jsonl_and_delta(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "region": ["n", "n", "s", "s"]})
+    frame.to_parquet(tmp_path / "parted", partition_cols=["region"])
+    (tmp_path / "parted" / "_SUCCESS").write_text("")
+    parted = mp.read_table(tmp_path / "parted", "parquet")
+    assert sorted(parted["region"].astype(str)) == ["n", "n", "s", "s"]  # the partition column stays
+    (tmp_path / "csv").mkdir()
+    frame.to_csv(tmp_path / "csv" / "part-0.csv", index=False)
+    assert mp.read_table(tmp_path / "csv", "csv")["x"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    frame.to_json(tmp_path / "data.jsonl", orient="records", lines=True)
+    assert mp.read_table(tmp_path / "data.jsonl")["region"].tolist() == ["n", "n", "s", "s"]
+    from deltalake import write_deltalake
+
+    write_deltalake(str(tmp_path / "delta"), frame)
+    assert mp.read_table(tmp_path / "delta")["x"].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_config_errors_name_the_field(tmp_path: Path) -> None:
+    with pytest.raises(mp.ConfigError, match="operator"):
+        mp.run_monitor(config(tmp_path, alerts=[alert("data_drift", 0.2, "=>")]))
+    with pytest.raises(mp.ConfigError, match="window"):
+        mp.run_monitor(config(tmp_path, alerts=[alert("data_drift", 0.2, window="soon")]))
+    assert mp.window_minutes("PT5M") == 5 and mp.window_minutes("P1DT2H") == 1560
+    assert mp.iso_window(mp.window_minutes("90m")) == "PT90M"
+
+
+def test_cli_runs_as_a_program(tmp_path: Path) -> None:
+    pd.DataFrame({"x": np.arange(10, dtype=float), "y": [0, 1] * 5}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    write_predictions(tmp_path / "predictions", [{"x": 50.0}] * 10, [1] * 10)
+    cfg = config(tmp_path, alerts=[alert("data_drift", 0.2), alert("prediction_drift", 0.1)])
+    (tmp_path / "monitor.json").write_text(json.dumps(cfg))
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(PROGRAM),
+            "--config",
+            str(tmp_path / "monitor.json"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "rows": json.loads(done.stdout)["rows"],
+        "alerts": 2,
+        "fired": [
+            "data_drift->-0.2",
+            "prediction_drift->-0.1",
+        ],
+    }
+    result = json.loads((tmp_path / "out" / "monitor-result.json").read_text())
+    assert (
+        result["rows"] > 0
+        and len(list((tmp_path / "out" / "MlspecModelMonitoring_CL").glob("*.parquet"))) == 1
+    )
+    (tmp_path / "bad.json").write_text(json.dumps(config(tmp_path, task="ranking")))
+    bad = subprocess.run(
+        [
+            sys.executable,
+            str(PROGRAM),
+            "--config",
+            str(tmp_path / "bad.json"),
+            "--output",
+            str(tmp_path / "o2"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "task" in bad.stderr
+
+
+def test_program_imports_nothing_but_its_allowed_libraries() -> None:
+    tree = ast.parse(PROGRAM.read_text(encoding="utf-8"))
+    allowed = {"numpy", "pandas", "pyarrow", "scipy", "deltalake", "__future__"}
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        for name in names:
+            top = name.split(".")[0]
+            assert top in allowed or top in sys.stdlib_module_names, name

@@ -1,0 +1,539 @@
+"""The HTML report: spec pages and visuals over local tables, DAX measures, model and drift figures."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlspec.runtime import monitor_program
+from mlspec.runtime.report import (
+    ReportEvaluation,
+    ReportInputs,
+    ReportModel,
+    ReportMonitoring,
+    render_report,
+)
+from mlspec.runtime.report.dax import DaxError, Evaluator, Measure, format_value
+
+NOW = "2026-12-01T10:00:00Z"
+
+
+class Elements(HTMLParser):
+    """Every element's tag and attributes, and the text inside each element with an id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.text: dict[str, list[str]] = {}
+        self._open: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        self.elements.append((tag, values))
+        if tag not in ("meta", "br", "img", "path", "use", "rect", "circle", "line", "stop"):
+            self._open.append(values.get("id"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for element_id in self._open:
+            if element_id:
+                self.text.setdefault(element_id, []).append(data)
+
+    def text_of(self, element_id: str) -> str:
+        return " ".join(" ".join(self.text.get(element_id, [])).split())
+
+    def with_attr(self, name: str, value: str | None = None) -> list[dict[str, str]]:
+        return [a for _, a in self.elements if name in a and (value is None or a[name] == value)]
+
+
+def parse(path: Path) -> Elements:
+    parser = Elements()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+# --- DAX -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sales() -> dict[str, pd.DataFrame]:
+    return {
+        "sales": pd.DataFrame(
+            {
+                "amount": [10.0, 20.0, None, 40.0, 30.0],
+                "units": [1, 2, 3, 4, 5],
+                "won": [True, False, True, True, False],
+                "region": ["n", "s", "n", None, "e"],
+            }
+        ),
+        "Cost Centers": pd.DataFrame({"budget": [100.0, 300.0]}),
+        "empty": pd.DataFrame({"amount": pd.Series([], dtype=float)}),
+    }
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("COUNTROWS(sales)", 5.0),
+        ("SUM(sales[amount])", 100.0),
+        ("AVERAGE(sales[amount])", 25.0),  # blanks are skipped
+        ("MIN(sales[amount]) + MAX(sales[amount])", 50.0),
+        ("MEDIAN(sales[units])", 3.0),
+        ("DISTINCTCOUNT(sales[region])", 4.0),  # BLANK counts as a value
+        ("COUNT(sales[amount])", 4.0),
+        ("AVERAGE(sales[won])", 0.6),
+        ("DIVIDE(SUM(sales[amount]), COUNTROWS(sales))", 20.0),
+        ("DIVIDE(1, 0, -1)", -1.0),
+        ("DIVIDE(1, 0)", None),
+        ("sum( Sales[Amount] ) / 4 * (2 - 1)", 25.0),  # names ignore case
+        ("SUM('Cost Centers'[budget]) -- a comment", 400.0),
+        ("-SUM(sales[units]) + 0.5", -14.5),
+        ("SUM(empty[amount])", None),
+        ("COUNTROWS(empty)", None),
+        ("SUM(empty[amount]) + 5", 5.0),  # BLANK + 5 is 5
+        ("SUM(empty[amount]) * 5", None),  # BLANK * 5 is BLANK
+        ("ROUND(DIVIDE(2, 3), 2)", 0.67),
+        ("[total] / [rows]", 20.0),
+    ],
+)
+def test_dax_aggregates_and_arithmetic(
+    sales: dict[str, pd.DataFrame], expression: str, expected: float | None
+) -> None:
+    measures = {
+        "m": Measure("m", "sales", expression),
+        "total": Measure("total", "sales", "SUM(sales[amount])"),
+        "rows": Measure("rows", "sales", "COUNTROWS(sales)"),
+    }
+    value = Evaluator(measures).evaluate("m", sales)
+    assert value == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ('CALCULATE(SUM(sales[amount]), sales[region] = "n")', "CALCULATE() is not evaluated locally"),
+        ('DIVIDE(1, "x")', "text values"),
+        ("ABS(1, 2)", "ABS() with 2 argument(s)"),
+        ("SUMX(sales, sales[amount])", "SUMX"),
+        ("SUM(sales[region])", "numeric column"),
+        ("SUM(sales[nope])", "no such column"),
+        ("COUNTROWS(missing)", "not available"),
+        ("sales[amount]", "needs an aggregation"),
+        ("[m] + 1", "refers to itself"),
+        ("SUM(sales[amount]", "expected"),
+    ],
+)
+def test_dax_refuses_what_it_cannot_evaluate_by_name(
+    sales: dict[str, pd.DataFrame], expression: str, message: str
+) -> None:
+    with pytest.raises(DaxError, match=re.escape(message)):
+        Evaluator({"m": Measure("m", "sales", expression)}).evaluate("m", sales)
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern", "text"),
+    [
+        (0.2534, "0.0%", "25.3%"),
+        (1234567.0, "#,0", "1,234,567"),
+        (3.14159, "0.00", "3.14"),
+        (-1234.5, "#,0.00", "-1,234.50"),
+        (1234.5, '"$"#,0.00', "$1,234.50"),
+        (12.0, '0.0 "ms"', "12.0 ms"),
+        (-0.5, "0.0%;(0.0%)", "-50.0%"),
+        (1500.0, None, "1,500"),
+        (0.12345, None, "0.12"),
+        (None, "0.0%", "(Blank)"),
+    ],
+)
+def test_power_bi_format_strings(value: float | None, pattern: str | None, text: str) -> None:
+    assert format_value(value, pattern) == text
+
+
+# --- the spec's pages and visuals ----------------------------------------------------------------
+
+
+def lake(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """The report's tables (written on the first call of a test)."""
+    sources = {
+        "customers": (tmp_path / "customers", "parquet"),
+        "stations": (tmp_path / "stations.csv", "csv"),
+        "predictions": (tmp_path / "predictions", "predictions"),
+        "absent": (tmp_path / "nowhere", "delta"),
+    }
+    if not (tmp_path / "customers").exists():
+        write_lake(tmp_path)
+    return sources
+
+
+def write_lake(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = 120
+    customers = pd.DataFrame(
+        {
+            "customer_id": np.arange(n),
+            "contract": rng.choice(["monthly", "yearly", "two-year"], n),
+            "tenure": rng.integers(1, 6, n),
+            "charges": rng.normal(60, 15, n).round(2),
+            "churned": rng.integers(0, 2, n),
+            "region": rng.choice(["north", "south"], n),
+        }
+    )
+    customers.to_parquet(tmp_path / "customers", partition_cols=["region"])  # a partitioned folder
+    stations = pd.DataFrame(
+        {"site": ["a", "b", "a", "c"], "uploads": [10, 20, 30, 40], "day": ["d1", "d1", "d2", "d2"]}
+    )
+    stations.to_csv(tmp_path / "stations.csv", index=False)
+    predictions = tmp_path / "predictions"
+    predictions.mkdir()
+    with (predictions / "predictions-20261201.jsonl").open("w") as handle:
+        for i in range(30):
+            record = {
+                "time": f"2026-12-01T0{8 + i // 15}:{i % 60:02d}:00+00:00",
+                "project": "p",
+                "endpoint": "e",
+                "model": "m",
+                "model_version": "2",
+                "request_id": f"r{i}",
+                "inputs": [{"tenure": int(i % 5 + 1), "charges": 50.0 + i, "contract": "monthly"}],
+                "predictions": [i % 3 == 0],
+            }
+            handle.write(json.dumps(record) + "\n")
+
+
+REPORT: dict[str, Any] = {
+    "name": "Churn dashboard",
+    "workspace": "w",
+    "tables": ["customers", "predictions", "stations", "absent"],
+    "measures": {
+        "customers_n": {"table": "customers", "expression": "COUNTROWS(customers)", "format": "#,0"},
+        "churn_rate": {"table": "customers", "expression": "AVERAGE(customers[churned])", "format": "0.0%"},
+        "predicted_rate": {
+            "table": "predictions",
+            "expression": "AVERAGE(predictions[prediction])",
+            "format": "0.0%",
+        },
+        "uploads": {"table": "stations", "expression": "SUM(stations[uploads])", "format": "#,0"},
+        "fancy": {"table": "customers", "expression": "CALCULATE(COUNTROWS(customers), ALL(customers))"},
+    },
+    "pages": [
+        {
+            "title": "Overview",
+            "visuals": [
+                {"type": "card", "title": "Customers", "measure": "customers_n"},
+                {"type": "card", "title": "Churn rate", "measure": "churn_rate"},
+                {"type": "bar", "title": "Churn by contract", "x": "contract", "y": "churn_rate"},
+                {
+                    "type": "column",
+                    "x": "tenure",
+                    "y": "churn_rate",
+                },  # untitled: the compiler's default title
+                {"type": "pie", "title": "Customers by region", "x": "region", "measure": "customers_n"},
+                {"type": "scatter", "title": "Charges vs tenure", "x": "tenure", "y": "charges"},
+                {"type": "card", "title": "Fancy", "measure": "fancy"},
+            ],
+        },
+        {
+            "title": "Production",
+            "visuals": [
+                {
+                    "type": "card",
+                    "title": "Predicted rate",
+                    "measure": "predicted_rate",
+                    "table": "predictions",
+                },
+                {
+                    "type": "line",
+                    "title": "Predicted rate over time",
+                    "table": "predictions",
+                    "x": "time",
+                    "y": "predicted_rate",
+                },
+                {
+                    "type": "table",
+                    "title": "Recent scores",
+                    "table": "predictions",
+                    "columns": ["time", "model", "prediction", "tenure", "nope"],
+                },
+                {"type": "bar", "title": "Uploads by site", "table": "stations", "x": "site", "y": "uploads"},
+                {"type": "card", "title": "From nowhere", "table": "absent", "measure": "uploads"},
+            ],
+        },
+    ],
+}
+
+
+def render_spec_report(tmp_path: Path, name: str = "report.html") -> Path:
+    inputs = ReportInputs(project="churn", environment="local", reports=[REPORT], tables=lake(tmp_path))
+    return render_report(inputs, tmp_path / name)
+
+
+def test_every_page_and_visual_is_there_with_a_stable_id(tmp_path: Path) -> None:
+    page = parse(render_spec_report(tmp_path))
+    pages = page.with_attr("data-page")
+    assert [p["data-page"] for p in pages] == ["Overview", "Production"]
+    visuals = page.with_attr("data-visual")
+    assert [v["id"] for v in visuals] == [f"churn-dashboard-p1-v{i}" for i in range(1, 8)] + [
+        f"churn-dashboard-p2-v{i}" for i in range(1, 6)
+    ]
+    assert [v["data-visual"] for v in visuals] == [
+        "card", "card", "bar", "column", "pie", "scatter", "card", "card", "line", "table", "bar", "card"
+    ]  # fmt: skip
+    titles = [v["data-title"] for v in visuals]
+    assert titles[3] == "churn_rate by tenure"
+    for visual in visuals:
+        assert page.text_of(visual["id"]).startswith(visual["data-title"])
+
+
+def test_measure_values_are_right_on_known_data(tmp_path: Path) -> None:
+    tables = lake(tmp_path)
+    customers = pd.read_parquet(tables["customers"][0])
+    path = render_spec_report(tmp_path)
+    page = parse(path)
+    assert page.text_of("churn-dashboard-p1-v1") == f"Customers {len(customers):,}"
+    assert page.text_of("churn-dashboard-p1-v2") == f"Churn rate {customers.churned.mean():.1%}"
+    assert page.text_of("churn-dashboard-p2-v1") == f"Predicted rate {10 / 30:.1%}"  # every third is True
+    # The bar chart's numbers, group by group (the group is the filter context of the measure).
+    text = path.read_text()
+    bar = text[text.index('id="churn-dashboard-p1-v3"') : text.index('id="churn-dashboard-p1-v4"')]
+    rows = dict(re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td></tr>", bar))
+    expected = customers.groupby("contract").churned.mean()
+    assert rows == {k: f"{v:.1%}" for k, v in expected.items()}
+    uploads = text[text.index('id="churn-dashboard-p2-v4"') : text.index('id="churn-dashboard-p2-v5"')]
+    assert dict(re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td></tr>", uploads)) == {
+        "a": "40",
+        "c": "40",
+        "b": "20",
+    }
+    # A partitioned folder keeps its partition column: the pie groups by it.
+    pie = text[text.index('id="churn-dashboard-p1-v5"') : text.index('id="churn-dashboard-p1-v6"')]
+    counts = customers.region.astype(str).value_counts()
+    assert dict(re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td></tr>", pie)) == {
+        k: f"{v:,}" for k, v in counts.items()
+    }
+
+
+def test_what_cannot_be_shown_is_a_visible_note_naming_it(tmp_path: Path) -> None:
+    page = parse(render_spec_report(tmp_path))
+    fancy = page.text_of("churn-dashboard-p1-v7")
+    assert "'fancy' could not be evaluated locally" in fancy and "CALCULATE" in fancy
+    assert "table 'absent'" in page.text_of("churn-dashboard-p2-v5")
+    assert "nope" in page.text_of("churn-dashboard-p2-v3")  # the one column the table lacks
+    notes = [a for _, a in page.elements if a.get("class") == "note"]
+    assert notes
+
+
+def test_table_visual_lists_the_first_rows_of_its_columns(tmp_path: Path) -> None:
+    text = render_spec_report(tmp_path).read_text()
+    table = text[text.index('id="churn-dashboard-p2-v3"') : text.index('id="churn-dashboard-p2-v4"')]
+    assert re.findall(r"<th>([^<]+)</th>", table) == ["time", "model", "prediction", "tenure"]
+    first = re.search(r"<tbody><tr>(.*?)</tr>", table)
+    assert first is not None
+    assert re.findall(r"<td>([^<]*)</td>", first.group(1)) == ["2026-12-01T08:00:00+00:00", "m", "True", "1"]
+    assert table.count("<tr>") == 1 + 20  # header + the first 20 of 30 rows
+    assert "showing 20 of 30 rows" in table
+
+
+def test_report_is_self_contained_and_deterministic(tmp_path: Path) -> None:
+    first = render_spec_report(tmp_path, "a.html")
+    second = render_spec_report(tmp_path, "b.html")
+    text = first.read_text()
+    assert first.read_bytes() == second.read_bytes()
+    assert text.count("<svg") >= 6  # bar, column, pie, scatter, line, bar
+    page = parse(first)
+    for tag, attrs in page.elements:
+        for name in ("src", "href", "xlink:href"):
+            assert not attrs.get(name, "").startswith(("http://", "https://", "//")), (tag, attrs)
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", text)
+    assert "<script" not in text and "<link" not in text and "@import" not in text
+    assert not re.search(r"url\((?!#)", text)  # SVG clip paths point inside the page only
+
+
+# --- model, monitoring, alerts ------------------------------------------------------------------
+
+
+def monitored(tmp_path: Path, task: str) -> tuple[ReportMonitoring, Path]:
+    rng = np.random.default_rng(4)
+    n = 600
+    reference = pd.DataFrame(
+        {"age": rng.normal(40, 8, n), "plan": rng.choice(["a", "b", "c"], n), "y": rng.integers(0, 2, n)}
+    )
+    if task == "regression":
+        reference["y"] = rng.normal(100, 20, n)
+    reference.to_parquet(tmp_path / "train.parquet")
+    folder = tmp_path / "log"
+    folder.mkdir()
+    with (folder / "predictions-20261201.jsonl").open("w") as handle:
+        for i in range(200):
+            inputs = [{"age": float(rng.normal(55, 8)), "plan": str(rng.choice(["a", "b", "c"]))}]
+            prediction = int(rng.integers(0, 2)) if task == "classification" else float(rng.normal(100, 20))
+            handle.write(
+                json.dumps(
+                    {
+                        "time": "2026-12-01T09:00:00+00:00",
+                        "request_id": f"r{i}",
+                        "inputs": inputs,
+                        "predictions": [prediction],
+                    }
+                )
+                + "\n"
+            )
+    alerts = [
+        {
+            "name": "drift",
+            "signal": "data_drift",
+            "operator": ">",
+            "threshold": 0.2,
+            "window": "1d",
+            "severity": 2,
+        },
+        {
+            "name": "cpu",
+            "signal": "cpu_percent",
+            "operator": ">",
+            "threshold": 80,
+            "window": "15m",
+            "severity": 3,
+        },
+    ]
+    config = {
+        "project": "p",
+        "environment": "local",
+        "model": "m",
+        "model_version": "1",
+        "task": task,
+        "target": "y",
+        "features": ["age", "plan"],
+        "reference": {"path": str(tmp_path / "train.parquet"), "format": "parquet"},
+        "predictions": {"path": str(folder)},
+        "alerts": alerts,
+        "now": NOW,
+    }
+    result = monitor_program.run_monitor(config)
+    return ReportMonitoring(
+        result, (tmp_path / "train.parquet", "parquet"), folder
+    ), tmp_path / "train.parquet"
+
+
+def test_monitoring_section_draws_every_feature_and_the_alert_outcomes(tmp_path: Path) -> None:
+    monitoring, _ = monitored(tmp_path, "classification")
+    spec_alerts = [
+        {"name": "drift", "severity": 2},
+        {"name": "cpu", "severity": 3},
+        {
+            "name": "never-run",
+            "signal": "error_rate",
+            "operator": ">",
+            "threshold": 0.1,
+            "window": "5m",
+            "severity": 1,
+        },
+    ]
+    path = render_report(
+        ReportInputs(project="p", environment="local", monitoring=monitoring, alerts=spec_alerts),
+        tmp_path / "r.html",
+    )
+    page = parse(path)
+    drift = page.with_attr("data-chart", "drift")
+    assert [d["data-feature"] for d in drift] == ["age", "plan", "prediction"]
+    text = path.read_text()
+    assert "normalized wasserstein distance" in text and "jensen shannon distance" in text
+    states = {a["data-alert"]: a["data-state"] for a in page.with_attr("data-alert")}
+    assert states == {"drift": "fired", "cpu": "ok", "never-run": "not-evaluated"}
+    assert "platform metric" in text
+    features = {a["data-feature"] for a in page.with_attr("data-feature")}
+    assert {"age", "plan"} <= features
+
+
+@pytest.mark.slow
+def test_classification_model_gets_roc_and_confusion_matrix(tmp_path: Path) -> None:
+    import mlflow.sklearn
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = make_classification(n_samples=400, n_features=4, random_state=0)
+    frame = pd.DataFrame(x, columns=["f1", "f2", "f3", "f4"]).assign(label=y)
+    frame.iloc[300:].to_parquet(tmp_path / "test.parquet")
+    model = LogisticRegression().fit(frame.iloc[:300][["f1", "f2", "f3", "f4"]], frame.iloc[:300].label)
+    mlflow.sklearn.save_model(model, str(tmp_path / "model"))
+    monitoring, _ = monitored(tmp_path, "classification")
+    inputs = ReportInputs(
+        project="p",
+        environment="local",
+        model=ReportModel(
+            "clf",
+            "3",
+            "classification",
+            {"roc_auc": 0.91, "accuracy": 0.85},
+            {
+                "passed": False,
+                "failures": ["roc_auc = 0.91 is not >= 0.95"],
+                "gate": [["roc_auc", ">=", 0.95]],
+            },
+        ),
+        evaluation=ReportEvaluation(
+            tmp_path / "test.parquet", "label", ["f1", "f2", "f3", "f4"], tmp_path / "model"
+        ),
+        monitoring=monitoring,
+    )
+    path = render_report(inputs, tmp_path / "model.html")
+    page = parse(path)
+    charts = [c["data-chart"] for c in page.with_attr("data-chart")]
+    assert charts[:2] == ["roc", "confusion"]
+    text = path.read_text()
+    assert "AUC 0.9" in text or "AUC 1.0" in text  # the legend gives the test-split area
+    assert page.with_attr("data-gate", "failed")
+    assert "roc_auc = 0.91 is not &gt;= 0.95" in text
+    # The confusion matrix's cells add up to the test split.
+    confusion = text[text.index('data-chart="confusion"') :]
+    confusion = confusion[: confusion.index("</figure>")]
+    rows = re.findall(r"<tr><td>[^<]*</td>((?:<td>\d+</td>)+)</tr>", confusion)  # label, then counts
+    counts = [int(n) for row in rows for n in re.findall(r"\d+", row)]
+    assert len(counts) == 4 and sum(counts) == 100
+    assert counts[0] + counts[3] >= 80  # a separable problem: mostly on the diagonal
+
+
+@pytest.mark.slow
+def test_regression_model_gets_residuals(tmp_path: Path) -> None:
+    import mlflow.sklearn
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import LinearRegression
+
+    x, y = make_regression(n_samples=200, n_features=3, noise=5.0, random_state=0)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(target=y)
+    frame.to_parquet(tmp_path / "test.parquet")
+    mlflow.sklearn.save_model(
+        LinearRegression().fit(frame[["a", "b", "c"]], frame.target), str(tmp_path / "model")
+    )
+    inputs = ReportInputs(
+        project="p",
+        environment="local",
+        model=ReportModel("reg", "1", "regression", {"rmse": 5.1}),
+        evaluation=ReportEvaluation(tmp_path / "test.parquet", "target", ["a", "b", "c"], tmp_path / "model"),
+    )
+    page = parse(render_report(inputs, tmp_path / "reg.html"))
+    assert [c["data-chart"] for c in page.with_attr("data-chart")] == ["residuals"]
+
+
+def test_a_model_that_cannot_be_scored_is_a_note(tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "MLmodel").write_text("flavors: {}\n")
+    pd.DataFrame({"a": [1.0]}).to_parquet(tmp_path / "test.parquet")
+    inputs = ReportInputs(
+        project="p",
+        environment="local",
+        model=ReportModel("m", "1", "classification", {}),
+        evaluation=ReportEvaluation(tmp_path / "test.parquet", "y", ["a"], tmp_path / "model"),
+    )
+    text = html.unescape(render_report(inputs, tmp_path / "r.html").read_text())
+    assert "could not be scored on the test split: the test split has no column 'y'" in text
