@@ -187,17 +187,20 @@ def test_lab_panel_converts_mmol_to_mg_dl() -> None:
 
 # --- data generators ---------------------------------------------------------------------------
 
-_NEEDS_SKLEARN = {"diabetes", "digits"}
+# What each generator imports beyond numpy (all in mlspec's `local` extra).
+_GENERATOR_NEEDS = {
+    "churn": ("pandas", "pyarrow", "deltalake"),
+    "diabetes": ("pandas", "sklearn"),
+    "digits": ("PIL", "sklearn"),
+}
 
 
 def _require_generator_dependencies(project: str) -> None:
-    if importlib.util.find_spec("numpy") is None:
-        pytest.skip("numpy is not installed: pip install numpy")
-    if project in _NEEDS_SKLEARN and importlib.util.find_spec("sklearn") is None:
-        pytest.skip(
-            f"scikit-learn is not installed (the {project} generator uses its bundled dataset): "
-            'pip install "scikit-learn>=1.5,<1.8"'
-        )
+    for module in ("numpy", *_GENERATOR_NEEDS.get(project, ())):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(
+                f"{module} is not installed (the {project} generator uses it): pip install 'mlspec[local]'"
+            )
 
 
 def _generate(project: str, lake: Path, *extra: str) -> None:
@@ -221,8 +224,20 @@ def _files(folder: Path, glob: str | None) -> list[Path]:
     return sorted(p for p in folder.rglob(glob or "*") if p.is_file() and "_delta_log" not in p.parts)
 
 
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+def _tree(folder: Path) -> dict[str, Any]:
+    """Every file's bytes; a Delta table by its history and rows (delta-rs names files by UUID and
+    stamps commits with the time, so its bytes differ from run to run while the data does not)."""
+    tables = {p.parent for p in folder.rglob("_delta_log")}
+    tree: dict[str, Any] = {}
+    for table in sorted(tables):
+        import deltalake
+
+        delta = deltalake.DeltaTable(str(table))
+        tree[str(table.relative_to(folder))] = (delta.version(), delta.to_pyarrow_table().to_pylist())
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not any(t in path.parents for t in tables):
+            tree[str(path.relative_to(folder))] = path.read_bytes()
+    return tree
 
 
 @pytest.fixture(scope="module")

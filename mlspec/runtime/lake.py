@@ -14,6 +14,7 @@ fetched everywhere. Without it (on Synapse) URLs are used as given and Delta goe
 Spark's ``delta`` format and ``delta.tables.DeltaTable``.
 """
 
+import datetime
 import importlib
 import os
 import re
@@ -37,8 +38,51 @@ _SPARK_QUOTE = "`"
 _DELTA_RS_QUOTE = '"'  # delta-rs (DataFusion) quotes identifiers as standard SQL does
 
 
+SAMPLE_ROWS = 5  # offending rows a failed expectation shows
+_SHOWN_VALUE_CHARS = 60
+
+
 class DataQualityError(Exception):
-    """A data-quality expectation failed; the notebook stops before it writes anything."""
+    """A data-quality expectation failed; the notebook stops before it writes anything.
+
+    ``rule`` is the expectation as the spec writes it (``unique(customer_id)``), ``count`` the
+    number of offending rows (for ``row_count``: the rows there are), ``sample`` up to
+    ``SAMPLE_ROWS`` offending rows as dicts, ``problem`` what is wrong with them. The message
+    says all of it.
+    """
+
+    def __init__(
+        self,
+        transform: str,
+        rule: str,
+        count: int,
+        problem: str,
+        sample: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        self.transform = transform
+        self.rule = rule
+        self.count = count
+        self.problem = problem
+        self.sample = [dict(row) for row in sample]
+        message = f"expectation {rule} failed on {transform}: {count} {problem}"
+        if self.sample:
+            shown = "\n".join(f"  {_row_text(row)}" for row in self.sample)
+            which = "they are" if len(self.sample) == count else f"the first {len(self.sample)}"
+            message += f"; {which}:\n{shown}"
+        super().__init__(message)
+
+    def __reduce__(self) -> Any:  # the arguments are not the message: rebuild from the fields
+        return (type(self), (self.transform, self.rule, self.count, self.problem, self.sample))
+
+
+def _row_text(row: Mapping[str, Any]) -> str:
+    """A row as ``{'column': value, ...}`` with long values (images, documents) cut short."""
+
+    def shown(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= _SHOWN_VALUE_CHARS else text[: _SHOWN_VALUE_CHARS - 3] + "..."
+
+    return "{" + ", ".join(f"{name!r}: {shown(value)}" for name, value in row.items()) + "}"
 
 
 # --- paths ---------------------------------------------------------------------------------
@@ -52,12 +96,17 @@ def lake_root() -> str | None:
 def resolve_path(url: str) -> str:
     """Where ``url`` (``abfss://<container>@<account>.dfs.core.windows.net/<path>``) is read and written.
 
-    On Synapse, the URL itself. Locally, ``<MLSPEC_LAKE_ROOT>/<account>/<container>/<path>``;
-    a URL that is not ADLS Gen2 or whose path contains ``..`` raises ``ValueError``.
+    On Synapse, the URL itself. Locally, :func:`local_path` under ``MLSPEC_LAKE_ROOT``.
     """
     root = lake_root()
-    if root is None:
-        return url
+    return url if root is None else local_path(url, root)
+
+
+def local_path(url: str, root: str) -> str:
+    """``<root>/<account>/<container>/<path>`` for an ADLS Gen2 URL.
+
+    A URL that is not ADLS Gen2 or whose path contains ``..`` raises ``ValueError``.
+    """
     match = _ABFSS.fullmatch(url)
     if match is None:
         raise ValueError(
@@ -187,7 +236,35 @@ def _plain_arrow(table: Any) -> Any:
 def _to_arrow(frame: Any) -> Any:
     schema = _module("pyspark.sql.pandas.types").to_arrow_schema(frame.schema)
     records = [row.asDict(recursive=True) for row in frame.collect()]
+    if "timestamp" in frame.schema.simpleString():
+        records = [_utc_timestamps(record, frame.schema) for record in records]
     return _module("pyarrow").Table.from_pylist(records, schema=schema)
+
+
+def _utc_timestamps(value: Any, kind: Any) -> Any:
+    """``value`` with its TimestampType values made timezone-aware.
+
+    PySpark hands timestamps to Python as naive datetimes in the process's local time zone,
+    and pyarrow reads a naive datetime as UTC: unchanged, every timestamp would move by the
+    machine's UTC offset. Timestamps without a time zone (TimestampNTZType) stay naive.
+    """
+    types = _module("pyspark.sql.types")
+    if value is None:
+        return None
+    if isinstance(kind, types.TimestampType):
+        # A naive datetime is read as local time. timezone.utc, not datetime.UTC (3.11+): Synapse
+        # pools run older Pythons, and this file runs there too.
+        return value.astimezone(datetime.timezone.utc)  # noqa: UP017
+    if isinstance(kind, types.StructType):
+        return {field.name: _utc_timestamps(value.get(field.name), field.dataType) for field in kind.fields}
+    if isinstance(kind, types.ArrayType):
+        return [_utc_timestamps(item, kind.elementType) for item in value]
+    if isinstance(kind, types.MapType):
+        return {
+            _utc_timestamps(key, kind.keyType): _utc_timestamps(item, kind.valueType)
+            for key, item in value.items()
+        }
+    return value
 
 
 def _write_delta_locally(
@@ -242,8 +319,27 @@ def _module(name: str) -> Any:
 # --- data-quality expectations -----------------------------------------------------------------
 
 
-def _fail(transform: str, what: str, rows: int) -> None:
-    raise DataQualityError(f"expectation failed on {transform}: {what} ({rows} rows)")
+def _rule(kind: str, *arguments: Any) -> str:
+    return f"{kind}({', '.join(str(a) for a in arguments)})"
+
+
+def _bound(value: float) -> str:
+    """``0`` rather than ``0.0``: bounds are shown as the spec writes them."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _rows_text(count: int) -> str:
+    return "row" if count == 1 else "rows"
+
+
+def _fail_on_rows(frame: Any, offending: Any, transform: str, rule: str, problem: str) -> None:
+    """Raise :class:`DataQualityError` if ``frame`` has rows matching the ``offending`` condition."""
+    bad = frame.filter(offending)
+    count = int(bad.count())
+    if count:
+        sample = [row.asDict(recursive=True) for row in bad.limit(SAMPLE_ROWS).collect()]
+        raise DataQualityError(transform, rule, count, f"{_rows_text(count)} {problem}", sample)
 
 
 def _columns(columns: str | Sequence[str]) -> list[str]:
@@ -257,39 +353,53 @@ def expect_not_null(frame: Any, columns: str | Sequence[str], transform: str) ->
     names = _columns(columns)
     nulls = [functions.sum(functions.col(name).isNull().cast("long")) for name in names]
     counts = frame.select([count.alias(str(i)) for i, count in enumerate(nulls)]).first()
-    for i, name in enumerate(names):
-        rows = int(counts[i] or 0)
-        if rows:
-            _fail(transform, f"{name} is null", rows)
+    missing = [name for i, name in enumerate(names) if counts[i]]
+    if missing:
+        any_null = functions.lit(False)
+        for name in missing:
+            any_null = any_null | functions.col(name).isNull()
+        problem = f"with no value in {' or '.join(missing)}"
+        _fail_on_rows(frame, any_null, transform, _rule("not_null", *names), problem)
 
 
 def expect_unique(frame: Any, columns: str | Sequence[str], transform: str) -> None:
     """No two rows share the same values in ``columns``."""
     functions = _module("pyspark.sql.functions")
+    window = _module("pyspark.sql.window").Window
 
     names = _columns(columns)
-    duplicates = frame.groupBy(*names).count().filter(functions.col("count") > 1)
-    rows = int(duplicates.agg(functions.sum("count")).first()[0] or 0)
-    if rows:
-        _fail(transform, f"{', '.join(names)} is not unique", rows)
+    marker = "__mlspec_rows_with_key"
+    counted = frame.withColumn(marker, functions.count(functions.lit(1)).over(window.partitionBy(*names)))
+    duplicated = counted.filter(functions.col(marker) > 1)
+    count = int(duplicated.count())
+    if count:
+        # Sorted by key, so the sample shows rows that clash with each other.
+        rows = duplicated.orderBy(*names).drop(marker).limit(SAMPLE_ROWS).collect()
+        problem = f"share their {', '.join(names)} with another row"
+        sample = [row.asDict(recursive=True) for row in rows]
+        raise DataQualityError(
+            transform, _rule("unique", *names), count, f"{_rows_text(count)} {problem}", sample
+        )
 
 
 def expect_row_count(frame: Any, transform: str, min: int | None = None, max: int | None = None) -> None:
     """The number of rows is within ``[min, max]`` (either bound may be absent)."""
-    rows = int(frame.count())
-    if min is not None and rows < min:
-        _fail(transform, f"row count is below the minimum {min}", rows)
-    if max is not None and rows > max:
-        _fail(transform, f"row count is above the maximum {max}", rows)
+    count = int(frame.count())
+    bounds = [f"{name}={value}" for name, value in (("min", min), ("max", max)) if value is not None]
+    rule = _rule("row_count", *bounds)
+    if min is not None and count < min:
+        raise DataQualityError(transform, rule, count, f"{_rows_text(count)}, below the minimum {min}")
+    if max is not None and count > max:
+        raise DataQualityError(transform, rule, count, f"{_rows_text(count)}, above the maximum {max}")
 
 
 def expect_accepted_values(frame: Any, column: str, values: Sequence[Any], transform: str) -> None:
     """Every non-null value of ``column`` is one of ``values``."""
     functions = _module("pyspark.sql.functions")
 
-    rows = int(frame.filter(~functions.col(column).isin(list(values))).count())
-    if rows:
-        _fail(transform, f"{column} has values outside {list(values)!r}", rows)
+    outside = ~functions.col(column).isin(list(values))
+    problem = f"with a {column} outside {list(values)!r}"
+    _fail_on_rows(frame, outside, transform, _rule("accepted_values", column), problem)
 
 
 def expect_range(
@@ -304,11 +414,11 @@ def expect_range(
         outside = outside | (value < functions.lit(min))
     if max is not None:
         outside = outside | (value > functions.lit(max))
-    rows = int(frame.filter(outside).count())
-    if rows:
-        low = "-inf" if min is None else repr(min)
-        high = "inf" if max is None else repr(max)
-        _fail(transform, f"{column} is outside [{low}, {high}]", rows)
+    bounds = [f"{name}={_bound(v)}" for name, v in (("min", min), ("max", max)) if v is not None]
+    low = "-inf" if min is None else _bound(min)
+    high = "inf" if max is None else _bound(max)
+    problem = f"with {column} outside [{low}, {high}]"
+    _fail_on_rows(frame, outside, transform, _rule("range", column, *bounds), problem)
 
 
 def expect_expression(frame: Any, expression: str, transform: str) -> None:
@@ -316,6 +426,4 @@ def expect_expression(frame: Any, expression: str, transform: str) -> None:
     functions = _module("pyspark.sql.functions")
 
     holds = functions.coalesce(functions.expr(expression), functions.lit(False))
-    rows = int(frame.filter(~holds).count())
-    if rows:
-        _fail(transform, f"{expression!r} does not hold", rows)
+    _fail_on_rows(frame, ~holds, transform, _rule("expression", expression), "where it does not hold")

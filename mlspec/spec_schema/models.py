@@ -530,6 +530,21 @@ class Moved(SpecModel):
     to: str = Field(description="The new resource address.", examples=["synapse.notebook.customer_features"])
 
 
+class RunSettings(SpecModel):
+    """How ``mlspec run`` executes the project on the local engines; no Azure artifact depends on it."""
+
+    seed: str | None = Field(
+        None,
+        description=(
+            "A Python program, relative to the spec, that fills the raw sources when they are empty. "
+            "It is run as `python <seed> --lake <lake root>` with the project folder as working "
+            "directory and MLSPEC_SOURCES holding JSON {source name: {url, path, format}} for the "
+            "environment being run (path: the source's local folder), so it never hard-codes lake paths."
+        ),
+        examples=["data/generate.py"],
+    )
+
+
 class MLProject(SpecModel):
     """An mlspec project: lake data → Spark transforms → training → gate → AKS → monitoring → reports."""
 
@@ -547,3 +562,6 @@ class MLProject(SpecModel):
     reports: list[Report] = Field(default_factory=list)
     state: StateConfig = Field(default_factory=StateConfig, description="State backend for plan/apply.")
     moved: list[Moved] = Field(default_factory=list, description="Renamed resources: old address → new.")
+    run: RunSettings = Field(
+        default_factory=RunSettings, description="How `mlspec run` works on the local engines."
+    )

@@ -59,7 +59,7 @@ def test_the_module_imports_only_the_standard_library_at_import_time() -> None:
     top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     modules = {alias.name for n in top_level if isinstance(n, ast.Import) for alias in n.names}
     modules |= {n.module or "" for n in top_level if isinstance(n, ast.ImportFrom)}
-    assert modules <= {"importlib", "os", "re", "collections.abc", "typing"}
+    assert modules <= {"datetime", "importlib", "os", "re", "collections.abc", "typing"}
     assert "__future__" not in modules  # it would not be the first statement of a notebook
 
 
@@ -76,9 +76,45 @@ def test_it_runs_as_a_notebook_cell_in_a_fresh_namespace() -> None:
     assert callable(namespace["read_input"]) and callable(namespace["expect_not_null"])
 
 
-def test_data_quality_error_message() -> None:
-    with pytest.raises(lake.DataQualityError, match=r"^expectation failed on t: x is null \(3 rows\)$"):
-        lake._fail("t", "x is null", 3)
+def test_data_quality_error_names_rule_transform_count_and_sample_rows() -> None:
+    sample = [{"customer_id": "c1", "region": "north"}, {"customer_id": "c1", "region": "south"}]
+    error = lake.DataQualityError(
+        "features", "unique(customer_id)", 2, "rows share their customer_id with another row", sample
+    )
+    assert (error.transform, error.rule, error.count, error.sample) == (
+        "features",
+        "unique(customer_id)",
+        2,
+        sample,
+    )
+    assert str(error) == (
+        "expectation unique(customer_id) failed on features: 2 rows share their customer_id with another row;"
+        " they are:\n"
+        "  {'customer_id': 'c1', 'region': 'north'}\n"
+        "  {'customer_id': 'c1', 'region': 'south'}"
+    )
+
+
+def test_data_quality_error_cuts_long_values_short_in_the_message_only() -> None:
+    image = b"\x89PNG" + bytes(500)
+    error = lake.DataQualityError(
+        "t", "not_null(label)", 7, "rows with no value in label", [{"content": image}]
+    )
+    assert "; the first 1:\n" in str(error)
+    shown = str(error).splitlines()[1]
+    assert len(shown) < 100 and shown.endswith("...}")
+    assert error.sample == [{"content": image}]
+
+
+def test_data_quality_error_survives_pickling() -> None:
+    import pickle
+
+    error = lake.DataQualityError("t", "row_count(min=10)", 3, "rows, below the minimum 10")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (
+        str(copy) == str(error) == "expectation row_count(min=10) failed on t: 3 rows, below the minimum 10"
+    )
+    assert (copy.rule, copy.count, copy.sample) == ("row_count(min=10)", 3, [])
 
 
 def test_write_refuses_merge_without_delta_and_keys() -> None:

@@ -21,6 +21,7 @@ import pytest
 from mlspec import api
 from mlspec.compiler import synapse
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.runtime import lake
 
 LAKE_PROJECT = (
     Path(__file__).resolve().parents[1] / "compiler" / "data" / "synapse" / "lake" / "mlproject.yaml"
@@ -158,6 +159,104 @@ def test_a_failing_expectation_stops_the_run_before_the_write(
     assert type(failure.value).__name__ == "DataQualityError"
     assert (
         str(failure.value)
-        == "expectation failed on customer_activity: row count is below the minimum 1000 (4 rows)"
+        == "expectation row_count(min=1000) failed on customer_activity: 4 rows, below the minimum 1000"
     )
     assert not (lake / ACCOUNT / "curated" / "lakedemo" / "customer_activity").exists()
+
+
+# --- each expectation names its rule, the offending row count and up to five offending rows ------
+
+ROWS = [(f"c{i}", "north" if i % 2 else "south", float(i), i % 3) for i in range(8)]
+
+
+def _frame(spark: Any, rows: list[tuple[Any, ...]] = ROWS) -> Any:
+    return spark.createDataFrame(rows, "id string, region string, amount double, tier int")
+
+
+@pytest.mark.parametrize(
+    ("check", "rows", "rule", "count", "problem", "sample_ids"),
+    [
+        (
+            lambda lake, f: lake.expect_not_null(f, ["id", "region"], transform="t"),
+            [*ROWS, (None, "east", 1.0, 0), ("c9", None, 2.0, 1)],
+            "not_null(id, region)",
+            2,
+            "rows with no value in id or region",
+            [None, "c9"],
+        ),
+        (
+            lambda lake, f: lake.expect_unique(f, "region", transform="t"),
+            ROWS[:3],
+            "unique(region)",
+            2,
+            "rows share their region with another row",
+            ["c0", "c2"],
+        ),
+        (
+            lambda lake, f: lake.expect_accepted_values(f, "tier", [0, 1], transform="t"),
+            ROWS,
+            "accepted_values(tier)",
+            2,
+            "rows with a tier outside [0, 1]",
+            ["c2", "c5"],
+        ),
+        (
+            lambda lake, f: lake.expect_range(f, "amount", transform="t", min=0.0, max=5.0),
+            ROWS,
+            "range(amount, min=0, max=5)",
+            2,
+            "rows with amount outside [0, 5]",
+            ["c6", "c7"],
+        ),
+        (
+            lambda lake, f: lake.expect_expression(f, "amount < 1 OR tier > 0", transform="t"),
+            ROWS,
+            "expression(amount < 1 OR tier > 0)",
+            2,
+            "rows where it does not hold",
+            ["c3", "c6"],
+        ),
+    ],
+    ids=["not_null", "unique", "accepted_values", "range", "expression"],
+)
+def test_a_failed_expectation_shows_its_rule_count_and_offending_rows(
+    spark: Any,
+    check: Any,
+    rows: list[tuple[Any, ...]],
+    rule: str,
+    count: int,
+    problem: str,
+    sample_ids: list[str | None],
+) -> None:
+    with pytest.raises(lake.DataQualityError) as failure:
+        check(lake, _frame(spark, rows))
+    error = failure.value
+    assert (error.transform, error.rule, error.count, error.problem) == ("t", rule, count, problem)
+    assert sorted(error.sample, key=lambda r: str(r["id"])) == sorted(
+        [dict(zip(("id", "region", "amount", "tier"), r, strict=True)) for r in rows if r[0] in sample_ids],
+        key=lambda r: str(r["id"]),
+    )
+    assert str(error).startswith(f"expectation {rule} failed on t: {count} {problem}; they are:\n  {{")
+
+
+def test_at_most_five_offending_rows_are_kept(spark: Any) -> None:
+    with pytest.raises(lake.DataQualityError) as failure:
+        lake.expect_range(_frame(spark), "amount", transform="t", max=0)
+    assert failure.value.count == 7 and len(failure.value.sample) == lake.SAMPLE_ROWS
+    assert "; the first 5:\n" in str(failure.value) and len(str(failure.value).splitlines()) == 6
+
+
+def test_row_count_names_its_bounds_and_passing_checks_raise_nothing(spark: Any) -> None:
+    frame = _frame(spark)
+    with pytest.raises(
+        lake.DataQualityError,
+        match=r"^expectation row_count\(min=1, max=5\) failed on t: 8 rows, above the maximum 5$",
+    ):
+        lake.expect_row_count(frame, transform="t", min=1, max=5)
+    lake.expect_row_count(frame, transform="t", min=8, max=8)
+    lake.expect_not_null(frame, ["id", "region"], transform="t")
+    lake.expect_unique(frame, ["id"], transform="t")
+    lake.expect_unique(frame, ["id", "region"], transform="t")
+    lake.expect_accepted_values(frame, "tier", [0, 1, 2], transform="t")
+    lake.expect_range(frame, "amount", transform="t", min=0, max=7)
+    lake.expect_expression(frame, "amount >= 0", transform="t")

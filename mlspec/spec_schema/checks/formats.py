@@ -80,6 +80,8 @@ def check_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
                     ("moved", i, field),
                     "addresses look like synapse.notebook.customer_features (see `mlspec graph`)",
                 )
+    if m.run.seed is not None:
+        yield from _project_file(ctx, m.run.seed, ("run", "seed"), ".py")
     yield from _model_formats(ctx)
     yield from _deployment_formats(ctx)
     yield from _monitoring_formats(ctx)

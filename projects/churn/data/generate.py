@@ -2,17 +2,16 @@
 
     python data/generate.py --lake .mlspec/lake [--account contosolakedev]
 
-``abfss://<container>@<account>.dfs.core.windows.net/<path>`` maps to
+``mlspec run`` runs it the same way, with ``MLSPEC_SOURCES`` holding each source's local folder
+(``{"customers": {"url": ..., "path": ..., "format": "csv"}, ...}``); those folders are used
+when it is set. Otherwise ``abfss://<container>@<account>.dfs.core.windows.net/<path>`` maps to
 ``<lake>/<account>/<container>/<path>``, so the four sources land in:
 
-- ``raw/crm/customers/``        CSV with a header (schema declared in mlproject.yaml)
+- ``raw/crm/customers/``        CSV with a header (schema declared in mlproject.yaml), by pandas
 - ``raw/web/logs/dt=YYYY-MM-DD/`` JSON lines, nested (device, http), anonymous visits included
-- ``raw/billing/subscriptions/`` Parquet, one row per customer
-- ``raw/billing/invoices/``      a Delta table written in two commits (history + latest month)
-
-Only the standard library and numpy are used: the Parquet files are written by the small
-PLAIN-encoded, uncompressed writer below, and the Delta table is those Parquet files plus
-the JSON transaction log (protocol 1/2) that Delta readers replay.
+- ``raw/billing/subscriptions/`` Parquet, one row per customer, by pyarrow
+- ``raw/billing/invoices/``      a Delta table in two commits (history, then the latest month
+  appended), by deltalake (delta-rs)
 
 Churn is drawn from a logistic model of the same behaviour the transforms aggregate
 (contract, tenure, charges, support and cancel-page visits, late and failed payments),
@@ -24,21 +23,24 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import struct
-import uuid
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake import write_deltalake
 
 DEFAULT_ACCOUNT = "contosolakedev"  # the dev environment's lake_account
 SEED = 42
 CUSTOMERS = 2000
 AS_OF = dt.date(2024, 6, 30)  # date of the CRM export
 LOG_DAYS = 60
-EPOCH = dt.date(1970, 1, 1)
 
 # --- where each source lives (container, path) — keep in sync with mlproject.yaml ----------
 CUSTOMERS_PATH = ("raw", "crm/customers")
@@ -47,224 +49,40 @@ SUBSCRIPTIONS_PATH = ("raw", "billing/subscriptions")
 INVOICES_PATH = ("raw", "billing/invoices")
 
 
-def lake_folder(lake: Path, account: str, location: tuple[str, str]) -> Path:
-    container, path = location
-    folder = lake / account / container / path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+SOURCES_VARIABLE = "MLSPEC_SOURCES"
 
 
-# --- a minimal Parquet writer ------------------------------------------------------------
-# One row group, one PLAIN data page per column, no compression, every column OPTIONAL
-# (nullable, as Spark writes them). Metadata is Thrift compact protocol.
-
-_T_BOOL_TRUE, _T_BOOL_FALSE, _T_I32, _T_I64, _T_BINARY, _T_LIST, _T_STRUCT = 1, 2, 5, 6, 8, 9, 12
-# Spark SQL type -> (parquet physical type, converted type or None)
-_PARQUET_TYPES: dict[str, tuple[int, int | None]] = {
-    "boolean": (0, None),
-    "int": (1, None),
-    "long": (2, None),
-    "double": (5, None),
-    "string": (6, 0),  # BYTE_ARRAY, UTF8
-    "date": (1, 6),  # INT32 days since epoch, DATE
-    "timestamp": (2, 10),  # INT64 microseconds since epoch (UTC), TIMESTAMP_MICROS
-}
-_DELTA_TYPES = {"int": "integer", "long": "long", "double": "double", "string": "string"}
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _zigzag(n: int) -> int:
-    return n << 1 if n >= 0 else ((-n) << 1) - 1
-
-
-def _thrift_value(kind: int, value: Any) -> bytes:
-    if kind in (_T_I32, _T_I64):
-        return _varint(_zigzag(value))
-    if kind == _T_BINARY:
-        data = value.encode() if isinstance(value, str) else value
-        return _varint(len(data)) + data
-    if kind == _T_STRUCT:
-        return _thrift_struct(value)
-    if kind == _T_LIST:
-        element_kind, items = value
-        size = len(items)
-        header = (
-            bytes([(size << 4) | element_kind]) if size < 15 else bytes([0xF0 | element_kind]) + _varint(size)
-        )
-        return header + b"".join(_thrift_value(element_kind, item) for item in items)
-    raise ValueError(f"unsupported thrift type {kind}")
-
-
-def _thrift_struct(fields: Sequence[tuple[int, int, Any]]) -> bytes:
-    """Fields as (id, compact type, value), ids ascending; ``None`` values are skipped."""
-    out = bytearray()
-    last = 0
-    for field_id, kind, value in fields:
-        if value is None:
-            continue
-        header_kind = (_T_BOOL_TRUE if value else _T_BOOL_FALSE) if kind == _T_BOOL_TRUE else kind
-        delta = field_id - last
-        if 0 < delta <= 15:
-            out.append((delta << 4) | header_kind)
-        else:
-            out.append(header_kind)
-            out += _varint(_zigzag(field_id))
-        last = field_id
-        if kind != _T_BOOL_TRUE:
-            out += _thrift_value(kind, value)
-    out.append(0)
-    return bytes(out)
-
-
-def _plain(spark_type: str, values: list[Any]) -> bytes:
-    if spark_type == "boolean":
-        bits = bytearray((len(values) + 7) // 8)
-        for i, v in enumerate(values):
-            if v:
-                bits[i // 8] |= 1 << (i % 8)
-        return bytes(bits)
-    if spark_type == "string":
-        return b"".join(struct.pack("<I", len(b)) + b for b in (v.encode() for v in values))
-    if spark_type == "date":
-        return struct.pack(f"<{len(values)}i", *[(v - EPOCH).days for v in values])
-    if spark_type == "timestamp":
-        micros = [
-            int((v - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds()) * 1_000_000 for v in values
-        ]
-        return struct.pack(f"<{len(values)}q", *micros)
-    code = {"int": "i", "long": "q", "double": "d"}[spark_type]
-    return struct.pack(f"<{len(values)}{code}", *values)
-
-
-def _definition_levels(values: list[Any]) -> bytes:
-    """RLE/bit-packed hybrid, bit width 1 (1 = present), length-prefixed as data page v1 wants."""
-    groups = (len(values) + 7) // 8
-    bits = bytearray(groups)
-    for i, v in enumerate(values):
-        if v is not None:
-            bits[i // 8] |= 1 << (i % 8)
-    encoded = _varint((groups << 1) | 1) + bytes(bits)
-    return struct.pack("<I", len(encoded)) + encoded
-
-
-def write_parquet(path: Path, schema: dict[str, str], rows: list[dict[str, Any]]) -> int:
-    """Write ``rows`` (column -> value, ``None`` for null) as a Parquet file; return its size."""
-    body = bytearray(b"PAR1")
-    chunks = []
-    for name, spark_type in schema.items():
-        column = [row.get(name) for row in rows]
-        present = [v for v in column if v is not None]
-        page = _definition_levels(column) + _plain(spark_type, present)
-        header = _thrift_struct(
-            [
-                (1, _T_I32, 0),  # DATA_PAGE
-                (2, _T_I32, len(page)),
-                (3, _T_I32, len(page)),
-                (5, _T_STRUCT, [(1, _T_I32, len(column)), (2, _T_I32, 0), (3, _T_I32, 3), (4, _T_I32, 3)]),
-            ]
-        )
-        offset = len(body)
-        body += header + page
-        physical, _ = _PARQUET_TYPES[spark_type]
-        meta = [
-            (1, _T_I32, physical),
-            (2, _T_LIST, (_T_I32, [0, 3])),  # PLAIN values, RLE definition levels
-            (3, _T_LIST, (_T_BINARY, [name])),
-            (4, _T_I32, 0),  # UNCOMPRESSED
-            (5, _T_I64, len(column)),
-            (6, _T_I64, len(header) + len(page)),
-            (7, _T_I64, len(header) + len(page)),
-            (9, _T_I64, offset),
-        ]
-        chunks.append([(2, _T_I64, offset), (3, _T_STRUCT, meta)])
-    schema_elements = [[(4, _T_BINARY, "spark_schema"), (5, _T_I32, len(schema))]]
-    for name, spark_type in schema.items():
-        physical, converted = _PARQUET_TYPES[spark_type]
-        schema_elements.append(
-            [(1, _T_I32, physical), (3, _T_I32, 1), (4, _T_BINARY, name), (6, _T_I32, converted)]
-        )
-    total = len(body) - 4
-    row_group = [(1, _T_LIST, (_T_STRUCT, chunks)), (2, _T_I64, total), (3, _T_I64, len(rows))]
-    footer = _thrift_struct(
-        [
-            (1, _T_I32, 1),
-            (2, _T_LIST, (_T_STRUCT, schema_elements)),
-            (3, _T_I64, len(rows)),
-            (4, _T_LIST, (_T_STRUCT, [row_group])),
-            (6, _T_BINARY, "mlspec example generator"),
-        ]
-    )
-    body += footer + struct.pack("<I", len(footer)) + b"PAR1"
-    path.write_bytes(bytes(body))
-    return len(body)
-
-
-def write_delta(
-    folder: Path, schema: dict[str, str], commits: list[list[dict[str, Any]]], table_id: str
-) -> None:
-    """A Delta table: one Parquet file and one ``_delta_log/<version>.json`` per commit (appends)."""
-    log = folder / "_delta_log"
-    log.mkdir(parents=True, exist_ok=True)
-    fields = [
-        {"name": n, "type": _DELTA_TYPES.get(t, t), "nullable": True, "metadata": {}}
-        for n, t in schema.items()
-    ]
-    created = int(dt.datetime(2024, 6, 1, tzinfo=dt.UTC).timestamp() * 1000)
-    for version, rows in enumerate(commits):
-        timestamp = created + version * 86_400_000
-        file_name = (
-            f"part-{version:05d}-{uuid.uuid5(uuid.NAMESPACE_URL, f'{table_id}/{version}')}-c000.parquet"
-        )
-        size = write_parquet(folder / file_name, schema, rows)
-        actions: list[dict[str, Any]] = [
-            {
-                "commitInfo": {
-                    "timestamp": timestamp,
-                    "operation": "WRITE",
-                    "operationParameters": {"mode": "Append" if version else "ErrorIfExists"},
-                }
-            }
-        ]
-        if version == 0:
-            actions.append({"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}})
-            actions.append(
-                {
-                    "metaData": {
-                        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, table_id)),
-                        "format": {"provider": "parquet", "options": {}},
-                        "schemaString": json.dumps({"type": "struct", "fields": fields}),
-                        "partitionColumns": [],
-                        "configuration": {},
-                        "createdTime": created,
-                    }
-                }
+def source_folders(lake: Path | None, account: str) -> dict[str, Path]:
+    """Each source's local folder: from ``MLSPEC_SOURCES`` when set, else below ``lake``/``account``."""
+    expected = {
+        "customers": (CUSTOMERS_PATH, "csv"),
+        "web_logs": (WEB_LOGS_PATH, "json"),
+        "subscriptions": (SUBSCRIPTIONS_PATH, "parquet"),
+        "invoices": (INVOICES_PATH, "delta"),
+    }
+    given = os.environ.get(SOURCES_VARIABLE)
+    if given:
+        sources = json.loads(given)
+        missing = sorted(set(expected) - set(sources))
+        if missing:
+            raise SystemExit(
+                f"{SOURCES_VARIABLE} has no source {', '.join(missing)}: this generator writes those"
             )
-        stats = json.dumps({"numRecords": len(rows)})
-        actions.append(
-            {
-                "add": {
-                    "path": file_name,
-                    "partitionValues": {},
-                    "size": size,
-                    "modificationTime": timestamp,
-                    "dataChange": True,
-                    "stats": stats,
-                }
-            }
-        )
-        text = "".join(json.dumps(a, separators=(",", ":")) + "\n" for a in actions)
-        (log / f"{version:020d}.json").write_text(text)
+        for name, (_, format_) in expected.items():
+            if sources[name].get("format") != format_:
+                raise SystemExit(
+                    f"source {name} is {sources[name].get('format')!r} in the spec; this writes {format_}"
+                )
+        folders = {name: Path(sources[name]["path"]) for name in expected}
+    elif lake is None:
+        raise SystemExit(f"give --lake, or set {SOURCES_VARIABLE}")
+    else:
+        folders = {
+            name: lake / account / location[0] / location[1] for name, (location, _) in expected.items()
+        }
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
 
 
 # --- the business data ------------------------------------------------------------------
@@ -279,23 +97,28 @@ CUSTOMER_SCHEMA = {
     "senior_citizen": "boolean",
     "churned": "boolean",
 }
-SUBSCRIPTION_SCHEMA = {
-    "customer_id": "string",
-    "plan": "string",
-    "payment_method": "string",
-    "paperless_billing": "boolean",
-    "auto_renew": "boolean",
-    "num_addons": "int",
-    "started_at": "timestamp",
-}
-INVOICE_SCHEMA = {
-    "invoice_id": "string",
-    "customer_id": "string",
-    "billing_month": "string",
-    "due_date": "date",
-    "amount": "double",
-    "status": "string",
-}
+# Arrow types of the Spark SQL types the spec declares (timestamps are UTC instants).
+SUBSCRIPTION_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("plan", pa.string()),
+        ("payment_method", pa.string()),
+        ("paperless_billing", pa.bool_()),
+        ("auto_renew", pa.bool_()),
+        ("num_addons", pa.int32()),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+INVOICE_SCHEMA = pa.schema(
+    [
+        ("invoice_id", pa.string()),
+        ("customer_id", pa.string()),
+        ("billing_month", pa.string()),
+        ("due_date", pa.date32()),
+        ("amount", pa.float64()),
+        ("status", pa.string()),
+    ]
+)
 DEVICE_OS = {"desktop": "Windows", "mobile": "Android", "tablet": "iPadOS"}
 PAGES = ["/home", "/pricing", "/account", "/billing", "/offers", "/support", "/support/contact"]
 
@@ -367,15 +190,27 @@ def draw_population(rng: np.random.Generator, n: int = CUSTOMERS) -> Population:
 
 
 def write_customers(folder: Path, people: Population, rng: np.random.Generator) -> int:
-    lines = [",".join(CUSTOMER_SCHEMA)]
-    for i, customer_id in enumerate(people.ids):
-        signup = AS_OF - dt.timedelta(days=int(people.tenure[i]) * 30 + int(rng.integers(0, 28)))
-        lines.append(
-            f"{customer_id},{signup.isoformat()},{people.region[i]},{people.contract[i]},{people.tenure[i]},"
-            f"{people.charges[i]:.2f},{str(bool(people.senior[i])).lower()},{str(bool(people.churned[i])).lower()}"
-        )
-    (folder / f"customers_{AS_OF:%Y%m%d}.csv").write_text("\n".join(lines) + "\n")
-    return len(people.ids)
+    signup = [
+        (AS_OF - dt.timedelta(days=int(people.tenure[i]) * 30 + int(rng.integers(0, 28)))).isoformat()
+        for i in range(len(people.ids))
+    ]
+    frame = pd.DataFrame(
+        {
+            "customer_id": people.ids,
+            "signup_date": signup,
+            "region": people.region,
+            "contract": people.contract,
+            "tenure_months": people.tenure,
+            "monthly_charges": people.charges,
+            # lowercase, as exports from most systems write them (Spark reads either)
+            "senior_citizen": np.where(people.senior, "true", "false"),
+            "churned": np.where(people.churned, "true", "false"),
+        },
+        columns=list(CUSTOMER_SCHEMA),
+    )
+    target = folder / f"customers_{AS_OF:%Y%m%d}.csv"
+    frame.to_csv(target, index=False, float_format="%.2f", lineterminator="\n")
+    return len(frame)
 
 
 def write_subscriptions(folder: Path, people: Population, rng: np.random.Generator) -> int:
@@ -395,7 +230,7 @@ def write_subscriptions(folder: Path, people: Population, rng: np.random.Generat
                 "started_at": started,
             }
         )
-    write_parquet(folder / "part-00000.parquet", SUBSCRIPTION_SCHEMA, rows)
+    pq.write_table(pa.Table.from_pylist(rows, schema=SUBSCRIPTION_SCHEMA), folder / "part-00000.parquet")
     return len(rows)
 
 
@@ -424,7 +259,10 @@ def write_invoices(folder: Path, people: Population, rng: np.random.Generator) -
                 "status": status,
             }
             (latest if m == months[-1] else history).append(row)
-    write_delta(folder, INVOICE_SCHEMA, [history, latest], "churn/invoices")
+    # A rerun starts the table afresh: appending to an earlier run's table would double the history.
+    shutil.rmtree(folder, ignore_errors=True)
+    write_deltalake(folder, pa.Table.from_pylist(history, schema=INVOICE_SCHEMA), mode="error")
+    write_deltalake(folder, pa.Table.from_pylist(latest, schema=INVOICE_SCHEMA), mode="append")
     return len(history) + len(latest)
 
 
@@ -474,28 +312,28 @@ def write_web_logs(folder: Path, people: Population, rng: np.random.Generator, a
     return total
 
 
-def generate(lake: Path, account: str) -> dict[str, int]:
-    """Write every source; the order of the calls is part of the fixed random sequence."""
+def generate(folders: dict[str, Path]) -> dict[str, int]:
+    """Write every source into its folder; the order of the calls is part of the fixed random sequence."""
     rng = np.random.default_rng(SEED)
     people = draw_population(rng)
     return {
-        "customers": write_customers(lake_folder(lake, account, CUSTOMERS_PATH), people, rng),
-        "subscriptions": write_subscriptions(lake_folder(lake, account, SUBSCRIPTIONS_PATH), people, rng),
-        "invoices": write_invoices(lake_folder(lake, account, INVOICES_PATH), people, rng),
-        "web_logs": write_web_logs(lake_folder(lake, account, WEB_LOGS_PATH), people, rng),
+        "customers": write_customers(folders["customers"], people, rng),
+        "subscriptions": write_subscriptions(folders["subscriptions"], people, rng),
+        "invoices": write_invoices(folders["invoices"], people, rng),
+        "web_logs": write_web_logs(folders["web_logs"], people, rng),
     }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--lake", type=Path, required=True, help="local lake folder (abfss paths map below it)"
+        "--lake", type=Path, help=f"local lake folder (abfss paths map below it; {SOURCES_VARIABLE} wins)"
     )
     parser.add_argument(
         "--account", default=DEFAULT_ACCOUNT, help=f"storage account name (default {DEFAULT_ACCOUNT})"
     )
     args = parser.parse_args(argv)
-    counts = generate(args.lake, args.account)
+    counts = generate(source_folders(args.lake, args.account))
     for source, rows in counts.items():
         print(f"{source}: {rows} rows")
 

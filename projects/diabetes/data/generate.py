@@ -2,16 +2,18 @@
 
     python data/generate.py --lake .mlspec/lake [--account contosohealthdev]
 
-``abfss://<container>@<account>.dfs.core.windows.net/<path>`` maps to
-``<lake>/<account>/<container>/<path>``. The 442 patients of scikit-learn's bundled
+``mlspec run`` runs it the same way, with ``MLSPEC_SOURCES`` holding each source's local folder
+(``{"baseline_visits": {"url": ..., "path": ..., "format": "csv"}, ...}``); those folders are
+used when it is set. Otherwise ``abfss://<container>@<account>.dfs.core.windows.net/<path>``
+maps to ``<lake>/<account>/<container>/<path>``. The 442 patients of scikit-learn's bundled
 diabetes dataset (Efron et al., 2004; no download) are laid out the way a clinic network
 would deliver them:
 
-- ``clinical/baseline/visits/``   CSV: demographics and vitals at the baseline visit
+- ``clinical/baseline/visits/``   CSV (pandas): demographics and vitals at the baseline visit
 - ``clinical/labs/results/``      JSON lines from two laboratories, one result per analyte:
   LAB-EAST reports cholesterol and glucose in mmol/L, LAB-NORTH in mg/dL; some results
   were re-run (an earlier value is superseded) and some were cancelled (value null)
-- ``clinical/outcomes/``          CSV: disease progression score one year after baseline
+- ``clinical/outcomes/``          CSV (pandas): disease progression score one year after baseline
 
 The ``lab_panel`` transform undoes all of that (units, re-runs, cancellations), so the
 joined ``patient_features`` carry exactly the dataset's original values.
@@ -22,11 +24,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 DEFAULT_ACCOUNT = "contosohealthdev"  # the dev environment's lake_account
 SEED = 7
@@ -49,18 +53,46 @@ MMOL_PER_MG_DL = {"TC": 1 / 38.67, "LDL": 1 / 38.67, "HDL": 1 / 38.67, "GLU": 1 
 CLINICS = {"clinic-north": "LAB-NORTH", "clinic-central": "LAB-NORTH", "clinic-south": "LAB-EAST"}
 
 
-def lake_folder(lake: Path, account: str, location: tuple[str, str]) -> Path:
-    container, path = location
-    folder = lake / account / container / path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+SOURCES_VARIABLE = "MLSPEC_SOURCES"
+
+
+def source_folders(lake: Path | None, account: str) -> dict[str, Path]:
+    """Each source's local folder: from ``MLSPEC_SOURCES`` when set, else below ``lake``/``account``."""
+    expected = {
+        "baseline_visits": (VISITS_PATH, "csv"),
+        "lab_results": (LABS_PATH, "json"),
+        "outcomes": (OUTCOMES_PATH, "csv"),
+    }
+    given = os.environ.get(SOURCES_VARIABLE)
+    if given:
+        sources = json.loads(given)
+        missing = sorted(set(expected) - set(sources))
+        if missing:
+            raise SystemExit(
+                f"{SOURCES_VARIABLE} has no source {', '.join(missing)}: this generator writes those"
+            )
+        for name, (_, format_) in expected.items():
+            if sources[name].get("format") != format_:
+                raise SystemExit(
+                    f"source {name} is {sources[name].get('format')!r} in the spec; this writes {format_}"
+                )
+        folders = {name: Path(sources[name]["path"]) for name in expected}
+    elif lake is None:
+        raise SystemExit(f"give --lake, or set {SOURCES_VARIABLE}")
+    else:
+        folders = {
+            name: lake / account / location[0] / location[1] for name, (location, _) in expected.items()
+        }
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
 
 
 def _iso(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def generate(lake: Path, account: str) -> dict[str, int]:
+def generate(folders: dict[str, Path]) -> dict[str, int]:
     from sklearn.datasets import load_diabetes  # bundled with scikit-learn: no download
 
     data = load_diabetes(scaled=False)
@@ -75,22 +107,29 @@ def generate(lake: Path, account: str) -> dict[str, int]:
     first = dt.date(2023, 1, 9)
     visit_dates = [first + dt.timedelta(days=int(d)) for d in rng.integers(0, 330, size=n)]
 
-    visits = ["patient_id,clinic,visit_date,age,sex,bmi,bp"]
-    outcomes = ["patient_id,assessed_on,progression"]
-    for i in range(n):
-        row = dict(zip(columns, x[i], strict=True))
-        sex = "F" if row["sex"] == 1 else "M"  # the dataset codes sex as 1/2; the mapping is a convention
-        visits.append(
-            f"{ids[i]},{clinics[i]},{visit_dates[i].isoformat()},{int(row['age'])},{sex},{row['bmi']:.1f},{row['bp']:.2f}"
-        )
-        assessed = visit_dates[i] + dt.timedelta(days=365 + int(rng.integers(-10, 11)))
-        outcomes.append(f"{ids[i]},{assessed.isoformat()},{y[i]:.1f}")
-    (lake_folder(lake, account, VISITS_PATH) / "baseline_visits_2023.csv").write_text(
-        "\n".join(visits) + "\n"
+    frame = pd.DataFrame(x, columns=columns)
+    visits = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "clinic": clinics,
+            "visit_date": [d.isoformat() for d in visit_dates],
+            "age": frame["age"].astype(int),
+            # the dataset codes sex as 1/2; the mapping is a convention
+            "sex": np.where(frame["sex"] == 1, "F", "M"),
+            "bmi": frame["bmi"].map("{:.1f}".format),
+            "bp": frame["bp"].map("{:.2f}".format),
+        }
     )
-    (lake_folder(lake, account, OUTCOMES_PATH) / "progression_2024.csv").write_text(
-        "\n".join(outcomes) + "\n"
+    assessed = [visit_dates[i] + dt.timedelta(days=365 + int(rng.integers(-10, 11))) for i in range(n)]
+    outcomes = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "assessed_on": [d.isoformat() for d in assessed],
+            "progression": [f"{value:.1f}" for value in y],
+        }
     )
+    visits.to_csv(folders["baseline_visits"] / "baseline_visits_2023.csv", index=False, lineterminator="\n")
+    outcomes.to_csv(folders["outcomes"] / "progression_2024.csv", index=False, lineterminator="\n")
 
     by_lab: dict[str, list[dict[str, Any]]] = {lab: [] for lab in sorted(set(CLINICS.values()))}
     result_no = 0
@@ -133,7 +172,7 @@ def generate(lake: Path, account: str) -> dict[str, int]:
                         },
                     }
                 )
-    folder = lake_folder(lake, account, LABS_PATH)
+    folder = folders["lab_results"]
     for lab, records in by_lab.items():
         text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
         (folder / f"{lab.lower()}_2023.json").write_text(text)
@@ -143,13 +182,13 @@ def generate(lake: Path, account: str) -> dict[str, int]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--lake", type=Path, required=True, help="local lake folder (abfss paths map below it)"
+        "--lake", type=Path, help=f"local lake folder (abfss paths map below it; {SOURCES_VARIABLE} wins)"
     )
     parser.add_argument(
         "--account", default=DEFAULT_ACCOUNT, help=f"storage account name (default {DEFAULT_ACCOUNT})"
     )
     args = parser.parse_args(argv)
-    for source, rows in generate(args.lake, args.account).items():
+    for source, rows in generate(source_folders(args.lake, args.account)).items():
         print(f"{source}: {rows} rows")
 
 

@@ -2,8 +2,10 @@
 
     python data/generate.py --lake .mlspec/lake [--account contosoopsdev]
 
-``abfss://<container>@<account>.dfs.core.windows.net/<path>`` maps to
-``<lake>/<account>/<container>/<path>``. The 1,797 handwritten digits bundled with
+``mlspec run`` runs it the same way, with ``MLSPEC_SOURCES`` holding each source's local folder
+(``{"digit_scans": {"url": ..., "path": ..., "format": "binary"}, ...}``); those folders are
+used when it is set. Otherwise ``abfss://<container>@<account>.dfs.core.windows.net/<path>``
+maps to ``<lake>/<account>/<container>/<path>``. The 1,797 handwritten digits bundled with
 scikit-learn (``load_digits``, 8x8, no download) become what the scanning stations upload:
 
 - ``scans/images/batch-NNNN/scan_NNNNNN.png``  32x32 grayscale PNGs with scanner noise
@@ -13,22 +15,23 @@ scikit-learn (``load_digits``, 8x8, no download) become what the scanning statio
 - ``scans/events/dt=YYYY-MM-DD/events.json``    JSON lines from the stations: uploads
   (with retries and latency), failed uploads and heartbeats, station details nested
 
-PNGs are written with zlib + struct only (no Pillow), choosing a scanline filter per row
-the way libpng does, so the decoder in ``transforms/decode_scans.py`` sees real PNGs.
+PNGs are encoded by Pillow (with its adaptive per-row scanline filters), so the plain-Python
+decoder in ``transforms/decode_scans.py`` meets the PNGs a real imaging library writes.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
-import struct
-import zlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, PngImagePlugin
 
 DEFAULT_ACCOUNT = "contosoopsdev"  # the dev environment's lake_account
 SEED = 3
@@ -47,54 +50,48 @@ LABELS_PATH = ("ops", "scans/labels")
 EVENTS_PATH = ("ops", "scans/events")
 
 
-def lake_folder(lake: Path, account: str, location: tuple[str, str]) -> Path:
-    container, path = location
-    folder = lake / account / container / path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+SOURCES_VARIABLE = "MLSPEC_SOURCES"
 
 
-# --- PNG encoding (8-bit grayscale) ------------------------------------------------------
-
-
-def _paeth(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    p = a + b - c
-    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-    return np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-
-
-def _filtered_rows(image: np.ndarray) -> bytes:
-    """Each scanline with the filter (None, Sub, Up, Average, Paeth) giving the smallest residuals."""
-    pixels = image.astype(np.int32)
-    left, up, up_left = (np.zeros_like(pixels) for _ in range(3))
-    left[:, 1:] = pixels[:, :-1]
-    up[1:, :] = pixels[:-1, :]
-    up_left[1:, 1:] = pixels[:-1, :-1]
-    candidates = np.stack(
-        [pixels, pixels - left, pixels - up, pixels - (left + up) // 2, pixels - _paeth(left, up, up_left)]
-    )
-    residuals = (candidates % 256).astype(np.uint8)  # (filter, row, column)
-    # libpng's heuristic: minimise the sum of the residuals read as signed bytes
-    costs = np.abs(residuals.astype(np.int8).astype(np.int32)).sum(axis=2)
-    best = costs.argmin(axis=0)
-    chosen = residuals[best, np.arange(pixels.shape[0])]
-    return np.concatenate([best[:, None].astype(np.uint8), chosen], axis=1).tobytes()
-
-
-def _chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+def source_folders(lake: Path | None, account: str) -> dict[str, Path]:
+    """Each source's local folder: from ``MLSPEC_SOURCES`` when set, else below ``lake``/``account``."""
+    expected = {
+        "digit_scans": (IMAGES_PATH, "binary"),
+        "scan_labels": (LABELS_PATH, "text"),
+        "scan_events": (EVENTS_PATH, "json"),
+    }
+    given = os.environ.get(SOURCES_VARIABLE)
+    if given:
+        sources = json.loads(given)
+        missing = sorted(set(expected) - set(sources))
+        if missing:
+            raise SystemExit(
+                f"{SOURCES_VARIABLE} has no source {', '.join(missing)}: this generator writes those"
+            )
+        for name, (_, format_) in expected.items():
+            if sources[name].get("format") != format_:
+                raise SystemExit(
+                    f"source {name} is {sources[name].get('format')!r} in the spec; this writes {format_}"
+                )
+        folders = {name: Path(sources[name]["path"]) for name in expected}
+    elif lake is None:
+        raise SystemExit(f"give --lake, or set {SOURCES_VARIABLE}")
+    else:
+        folders = {
+            name: lake / account / location[0] / location[1] for name, (location, _) in expected.items()
+        }
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
 
 
 def encode_png(image: np.ndarray, software: str) -> bytes:
-    height, width = image.shape
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale, no interlace
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"tEXt", b"Software\x00" + software.encode())
-        + _chunk(b"IDAT", zlib.compress(_filtered_rows(image), 9))
-        + _chunk(b"IEND", b"")
-    )
+    """An 8-bit grayscale PNG of ``image`` with a Software text chunk, as a scanner writes it."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", software)
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, format="PNG", pnginfo=info, optimize=True)
+    return out.getvalue()
 
 
 def scan(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -106,16 +103,16 @@ def scan(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # --- the data --------------------------------------------------------------------------------
 
 
-def generate(lake: Path, account: str) -> dict[str, int]:
+def generate(folders: dict[str, Path]) -> dict[str, int]:
     from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
 
     digits = load_digits()
     images: np.ndarray = digits.images
     target: np.ndarray = digits.target
     rng = np.random.default_rng(SEED)
-    image_root = lake_folder(lake, account, IMAGES_PATH)
-    label_root = lake_folder(lake, account, LABELS_PATH)
-    event_root = lake_folder(lake, account, EVENTS_PATH)
+    image_root = folders["digit_scans"]
+    label_root = folders["scan_labels"]
+    event_root = folders["scan_events"]
     start = dt.datetime(2024, 6, 3, 6, 0, tzinfo=dt.UTC)
 
     events: dict[str, list[dict[str, Any]]] = {}
@@ -192,13 +189,13 @@ def generate(lake: Path, account: str) -> dict[str, int]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--lake", type=Path, required=True, help="local lake folder (abfss paths map below it)"
+        "--lake", type=Path, help=f"local lake folder (abfss paths map below it; {SOURCES_VARIABLE} wins)"
     )
     parser.add_argument(
         "--account", default=DEFAULT_ACCOUNT, help=f"storage account name (default {DEFAULT_ACCOUNT})"
     )
     args = parser.parse_args(argv)
-    for source, rows in generate(args.lake, args.account).items():
+    for source, rows in generate(source_folders(args.lake, args.account)).items():
         print(f"{source}: {rows} rows")
 
 

@@ -1,0 +1,174 @@
+"""The compiled Synapse pipeline and notebooks of a build, read back as what a local run executes.
+
+A build holds ``synapse/pipelines/<project>.json`` (one ``SynapseNotebook`` activity per
+transform, ordered by ``dependsOn``) and ``synapse/notebooks/<transform>.ipynb``. This module
+reads only those files — never the spec — so a local run executes exactly what Synapse would.
+Where a notebook writes is read from the notebook itself: the literal URL and format of its
+``write_output(...)`` call.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PIPELINES_FOLDER = Path("synapse") / "pipelines"
+NOTEBOOKS_FOLDER = Path("synapse") / "notebooks"
+WRITE_CALL = "write_output"
+NOTEBOOK_ACTIVITY = "SynapseNotebook"
+
+
+class BuildUnreadable(Exception):
+    """The build's pipeline or a notebook is missing or not what mlspec writes."""
+
+
+@dataclass(frozen=True)
+class CodeCell:
+    """A notebook code cell: its position among all the notebook's cells, and its source."""
+
+    index: int
+    source: str
+
+    @property
+    def label(self) -> str:
+        """The cell's leading comment (the generated cells open with one saying what they do)."""
+        first = self.source.lstrip().splitlines()[0] if self.source.strip() else ""
+        return first.lstrip("#").strip() if first.startswith("#") else ""
+
+
+@dataclass(frozen=True)
+class CompiledNotebook:
+    """One transform's notebook as the pipeline runs it."""
+
+    name: str
+    file: Path
+    cells: tuple[CodeCell, ...]
+    output_url: str
+    output_format: str
+    depends_on: tuple[str, ...]
+
+
+def read_pipeline(build_dir: Path) -> list[CompiledNotebook]:
+    """Every notebook the build's pipeline runs, each after the ones it depends on.
+
+    Ties keep the pipeline's activity order. A build without a pipeline (no transforms) has
+    none. Raises :class:`BuildUnreadable` for missing notebooks, unknown dependencies or cycles.
+    """
+    pipeline_file = _pipeline_file(build_dir)
+    if pipeline_file is None:
+        return []
+    activities = _activities(pipeline_file)
+    notebooks = {
+        name: _read_notebook(build_dir / NOTEBOOKS_FOLDER / f"{reference}.ipynb", name, depends_on)
+        for name, reference, depends_on in activities
+    }
+    return _in_dependency_order([notebooks[name] for name, _, _ in activities], pipeline_file)
+
+
+def _pipeline_file(build_dir: Path) -> Path | None:
+    folder = build_dir / PIPELINES_FOLDER
+    manifest = build_dir / "manifest.json"
+    if manifest.is_file():
+        project = json.loads(manifest.read_text(encoding="utf-8")).get("project")
+        if isinstance(project, str) and (folder / f"{project}.json").is_file():
+            return folder / f"{project}.json"
+    found = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise BuildUnreadable(f"{folder} holds several pipelines ({names}) and no manifest.json names one")
+    return found[0] if found else None
+
+
+def _activities(pipeline_file: Path) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(activity name, notebook name, the activities it depends on) of every notebook activity."""
+    try:
+        pipeline = json.loads(pipeline_file.read_text(encoding="utf-8"))
+        activities = pipeline["properties"]["activities"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BuildUnreadable(f"{pipeline_file} is not a Synapse pipeline: {error}") from error
+    found = []
+    for activity in activities:
+        if activity.get("type") != NOTEBOOK_ACTIVITY:
+            continue
+        name = str(activity["name"])
+        reference = activity.get("typeProperties", {}).get("notebook", {}).get("referenceName", name)
+        depends_on = tuple(str(d["activity"]) for d in activity.get("dependsOn", []))
+        found.append((name, str(reference), depends_on))
+    return found
+
+
+def _read_notebook(path: Path, name: str, depends_on: tuple[str, ...]) -> CompiledNotebook:
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        raw_cells = notebook["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BuildUnreadable(f"cannot read the notebook of {name} ({path}): {error}") from error
+    cells = tuple(
+        CodeCell(index, _source_text(cell.get("source", "")))
+        for index, cell in enumerate(raw_cells)
+        if cell.get("cell_type") == "code"
+    )
+    url, format_ = _output_of(cells, path)
+    return CompiledNotebook(name, path, cells, url, format_, depends_on)
+
+
+def _source_text(source: str | Sequence[str]) -> str:
+    return source if isinstance(source, str) else "".join(source)
+
+
+def _output_of(cells: Sequence[CodeCell], path: Path) -> tuple[str, str]:
+    """URL and format of the notebook's ``write_output(frame, url, format, ...)`` call."""
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue  # the cell fails when it runs, and says why there
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _called_name(node.func) == WRITE_CALL:
+                arguments = _call_arguments(node, ("frame", "url", "format"))
+                try:
+                    url, format_ = ast.literal_eval(arguments["url"]), ast.literal_eval(arguments["format"])
+                except (KeyError, ValueError) as error:
+                    raise BuildUnreadable(
+                        f"{path} cell {cell.index}: {WRITE_CALL}(...) has no literal url and format"
+                    ) from error
+                return str(url), str(format_)
+    raise BuildUnreadable(f"{path} has no {WRITE_CALL}(...) call: cannot tell where it writes")
+
+
+def _called_name(function: ast.expr) -> str | None:
+    if isinstance(function, ast.Name):
+        return function.id
+    return function.attr if isinstance(function, ast.Attribute) else None
+
+
+def _call_arguments(call: ast.Call, positional: Sequence[str]) -> dict[str, Any]:
+    arguments: dict[str, Any] = dict(zip(positional, call.args, strict=False))
+    arguments.update({k.arg: k.value for k in call.keywords if k.arg is not None})
+    return arguments
+
+
+def _in_dependency_order(notebooks: list[CompiledNotebook], pipeline_file: Path) -> list[CompiledNotebook]:
+    known = {n.name for n in notebooks}
+    for notebook in notebooks:
+        unknown = sorted(set(notebook.depends_on) - known)
+        if unknown:
+            raise BuildUnreadable(
+                f"{pipeline_file}: {notebook.name} depends on {', '.join(unknown)}, which it does not run"
+            )
+    ordered: list[CompiledNotebook] = []
+    placed: set[str] = set()
+    waiting = list(notebooks)
+    while waiting:
+        ready = next((n for n in waiting if set(n.depends_on) <= placed), None)
+        if ready is None:
+            cycle = ", ".join(n.name for n in waiting)
+            raise BuildUnreadable(f"{pipeline_file}: the dependsOn of {cycle} form a cycle")
+        ordered.append(ready)
+        placed.add(ready.name)
+        waiting.remove(ready)
+    return ordered
