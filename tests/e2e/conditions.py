@@ -20,3 +20,12 @@ def missing_engine() -> str | None:
 
 
 needs_engines = pytest.mark.skipif(missing_engine() is not None, reason=missing_engine() or "")
+
+
+# The examples' Key Vault secrets, as a person would give them to a local run (docs/run.md).
+EXAMPLE_SECRETS = {
+    "MLSPEC_SECRET_CRM_API_KEY": "test-crm-key",
+    "MLSPEC_SECRET_APPINSIGHTS_CONNECTION_STRING": "test-appinsights",
+    "MLSPEC_SECRET_EHR_CLIENT_CERTIFICATE": "test-certificate",
+    "MLSPEC_SECRET_SORTING_LINE_API_KEY": "test-sorting-key",
+}

@@ -22,9 +22,10 @@ import yaml
 
 from mlspec import api
 from mlspec.runtime.chain import RunOptions
-from tests.e2e.conditions import needs_engines
+from tests.e2e.conditions import EXAMPLE_SECRETS, needs_engines
 
 ROOT = Path(__file__).resolve().parents[2]
+ENVIRON = {**os.environ, **EXAMPLE_SECRETS}
 pytestmark = [pytest.mark.slow, needs_engines]
 
 
@@ -43,7 +44,7 @@ def run_cli(spec: Path, *args: str) -> tuple[int, dict[str, Any], str]:
         text=True,
         timeout=1800,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, **EXAMPLE_SECRETS, "PYTHONPATH": str(ROOT)},
         stdin=subprocess.DEVNULL,
     )
     try:
@@ -206,7 +207,7 @@ def test_a_failing_expectation_stops_the_run_naming_it(tmp_path: Path) -> None:
         {"range": {"column": "visits", "min": 0, "max": 1}}
     )
     spec.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    record = api.run(spec, options=RunOptions())
+    record = api.run(spec, options=RunOptions(), environ=ENVIRON)
     assert record["status"] == "failed"
     error = record["error"]
     assert error["step"] == "transforms" and "--from transforms" in error["rerun"]
@@ -238,7 +239,7 @@ def test_a_failing_gate_blocks_registration_and_serving(tmp_path: Path) -> None:
 def test_example_runs_the_whole_chain(name: str, tmp_path: Path) -> None:
     spec = copy_project(name, tmp_path)
     data = spec_data(spec)
-    record = api.run(spec)
+    record = api.run(spec, environ=ENVIRON)
     assert record["status"] == "succeeded", record["error"]
     for transform, result in record["transforms"].items():
         assert result["rows"] > 0, transform
