@@ -130,7 +130,13 @@ def test_rolling_layout_is_one_object_per_file_with_its_address() -> None:
         )
     task = rendered.resource("acr.task.scorer")
     assert task.provider_type == "acr:task"
-    assert task.files == ["acr/task.yaml", "acr/Dockerfile", "acr/score.py", "acr/requirements.txt"]
+    assert task.files == [
+        "acr/task.yaml",
+        "acr/Dockerfile",
+        "acr/score.py",
+        "acr/gunicorn.conf.py",
+        "acr/requirements.txt",
+    ]
     assert rendered.addresses() == {*(a for a, _ in files.values()), "acr.task.scorer"}
 
 
@@ -382,8 +388,11 @@ def test_pod_runs_restricted_with_probes_resources_and_identity() -> None:
         "requests": {"cpu": "250m", "memory": "512Mi"},
         "limits": {"cpu": "250m", "memory": "1Gi"},
     }
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    # Azure ML's inference server answers GET / once the model is loaded; GET /score is the script's readiness.
+    assert container["livenessProbe"]["httpGet"]["path"] == "/"
+    assert container["startupProbe"]["httpGet"]["path"] == "/"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/score"
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     assert container["startupProbe"]["httpGet"]["port"] == "http"
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ def test_image_is_in_the_projects_registry_tagged_by_content() -> None:
     match = re.fullmatch(r"acrscoringdev\.azurecr\.io/scoring/scorer:([0-9a-f]{12})", image)
     assert match, image
     digest = hashlib.sha256()
-    for name in ("acr/Dockerfile", "acr/score.py", "acr/requirements.txt"):
+    for name in ("acr/Dockerfile", "acr/score.py", "acr/gunicorn.conf.py", "acr/requirements.txt"):
         content = rendered.out.artifacts[name].content
         digest.update(len(content).to_bytes(8, "big"))
         digest.update(content)
@@ -113,7 +114,40 @@ def test_requirements_keep_the_model_pins_and_add_serving_packages() -> None:
     assert lines == sorted(lines, key=str.lower)
     assert "PyJWT" not in text
     assert "PyJWT[crypto]" in requirements_text([], "entra")
-    assert "mlflow-skinny" not in requirements_text(["mlflow==2.16.2"], "key"), "full MLflow replaces skinny"
+    for pin in ("azureml-inference-server-http==1.5.1", "gunicorn==27.0.1", "gevent==26.9.0"):
+        assert pin in lines
+
+
+def test_full_mlflow_is_served_as_skinny_and_the_servers_pins_win() -> None:
+    """Full MLflow pins gunicorn<24, which the server's pin excludes: the image could not be built."""
+    lines = requirements_text(["mlflow==2.16.2", "gunicorn==22.0.0", "pandas==2.2.3"], "key").splitlines()
+    assert "mlflow-skinny==2.16.2" in lines and not any(line.startswith("mlflow==") for line in lines)
+    assert "gunicorn==27.0.1" in lines and "gunicorn==22.0.0" not in lines
+    assert "pandas==2.2.3" in lines
+
+
+def test_the_image_runs_azure_mls_inference_server_with_the_hardened_settings() -> None:
+    rendered = render(BASE)
+    dockerfile = rendered.text("acr/Dockerfile")
+    entrypoint = next(line for line in dockerfile.splitlines() if line.startswith("ENTRYPOINT"))
+    assert json.loads(entrypoint.removeprefix("ENTRYPOINT ")) == [
+        "python", "-m", "azureml_inference_server_http", "--entry_script", "/app/score.py", "--port", "8080"
+    ]  # fmt: skip
+    assert 'GUNICORN_CMD_ARGS="--config /app/gunicorn.conf.py"' in dockerfile
+    assert "WORKER_COUNT=2" in dockerfile and "WORKER_TIMEOUT=120" in dockerfile
+    assert "COPY gunicorn.conf.py score.py /app/" in dockerfile
+    config = rendered.text("acr/gunicorn.conf.py")
+    compile(config, "gunicorn.conf.py", "exec")
+    settings = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(config).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
+    assert settings["worker_class"] == "gevent" and settings["keepalive"] == 5
+    assert settings["graceful_timeout"] < 30 - 5, "finishes within the termination grace period after preStop"
+    assert settings["limit_request_line"] <= 8190 and settings["limit_request_fields"] <= 100
+    hooks = {node.name for node in ast.parse(config).body if isinstance(node, ast.FunctionDef)}
+    assert hooks == {"on_starting", "pre_request"}
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ Layout (one Kubernetes object per file, each its own resource ``aks.<kind>.<name
     aks/service-preview.yaml               aks.service.<endpoint>-preview  (blue/green standby)
     aks/hpa.yaml                           aks.hpa.<endpoint>
     aks/pdb.yaml                           aks.pdb.<endpoint>
-    acr/task.yaml + Dockerfile, score.py, requirements.txt    acr.task.<endpoint>
+    acr/task.yaml + Dockerfile, score.py, gunicorn.conf.py, requirements.txt    acr.task.<endpoint>
 
 Every Kubernetes object depends on the namespace; Deployments on the ACR task, ConfigMap,
 ServiceAccount, SecretProviderClass and NetworkPolicies; the Service on the Deployments; the
@@ -24,7 +24,8 @@ path: Kubernetes rejects a changed selector, so a change means replace).
 
 The image is ``<registry>.azurecr.io/<project>/<endpoint>:<tag>`` in the project's own
 registry; the tag is a content hash of the build inputs (see :mod:`.image`). The scoring
-script and Dockerfile come from ``mlspec/templates/aks/``; every other file is serialised data.
+script (an entry script of Azure ML's inference server), its gunicorn settings and the
+Dockerfile come from ``mlspec/templates/aks/``; every other file is serialised data.
 
 Values that exist only after something is created are written as markers that apply
 replaces (``mlspec:output:<address>.<attribute>``, see :mod:`.conventions`): without

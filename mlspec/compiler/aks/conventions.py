@@ -15,8 +15,12 @@ TMP_MOUNT = "/tmp"
 SERVICE_PORT = 80
 PORT_NAME = "http"
 TERMINATION_GRACE_SECONDS = 30
-LIVE_PATH = "/health/live"
-READY_PATH = "/health/ready"
+PRE_STOP_SECONDS = 5
+"""The pod keeps serving this long after it is marked terminating, while the Service stops routing to it."""
+LIVE_PATH = "/"
+"""Azure ML's inference server answers ``GET /`` once a worker has loaded the model."""
+READY_PATH = "/score"
+"""``GET /score``: the scoring script's readiness (model loaded, requests can be authenticated)."""
 
 NAME_LABEL = "app.kubernetes.io/name"
 PART_OF_LABEL = "app.kubernetes.io/part-of"

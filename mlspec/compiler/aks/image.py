@@ -1,11 +1,19 @@
-"""The serving image: ``acr/Dockerfile``, ``acr/score.py``, ``acr/requirements.txt`` and the ACR
-task (``acr/task.yaml``) that builds and pushes it to the project's own registry.
+"""The serving image: ``acr/Dockerfile``, ``acr/score.py``, ``acr/gunicorn.conf.py``,
+``acr/requirements.txt`` and the ACR task (``acr/task.yaml``) that builds and pushes it to the
+project's own registry.
 
-The Dockerfile and the scoring script are jinja2 templates (``mlspec/templates/aks/``) rendered
-with ``StrictUndefined``; every spec value reaches the script as a Python literal (``repr``), and
-the Dockerfile receives only values checked against a strict pattern. The image tag is the first
-12 hex digits of the SHA-256 over the three build inputs: the same inputs give the same tag,
-and a changed input a new one (never ``latest``).
+The image runs Microsoft's Azure ML inference server (``azmlinfsrv``, the server of Azure ML's own
+images) with the generated entry script, so the same script serves on AKS, on an Azure ML online
+endpoint and locally (``mlspec.runtime.serving``). The server runs gunicorn; ``gunicorn.conf.py``
+makes it hold up under hostile clients (gevent workers, a time limit on every request head and
+body read, request line and header limits; its docstring has the measurements behind the
+choice), and the Dockerfile bounds the workers (``WORKER_COUNT``, ``WORKER_TIMEOUT``).
+
+The Dockerfile, the scoring script and the server configuration are jinja2 templates
+(``mlspec/templates/aks/``) rendered with ``StrictUndefined``; every spec value reaches the script
+as a Python literal (``repr``), and the Dockerfile receives only values checked against a strict
+pattern. The image tag is the first 12 hex digits of the SHA-256 over the four build inputs: the
+same inputs give the same tag, and a changed input a new one (never ``latest``).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from mlspec.compiler.aks.conventions import LIVE_PATH, RUN_AS
+from mlspec.compiler.aks.conventions import LIVE_PATH, PRE_STOP_SECONDS, RUN_AS, TERMINATION_GRACE_SECONDS
 from mlspec.compiler.graph import content_hash
 from mlspec.templates.engine import code_environment
 
@@ -27,12 +35,30 @@ TASK_VERSION = "v1.1.0"
 RUN_ID = "{{.Run.ID}}"
 """ACR Tasks' own template syntax: written literally into task.yaml, which ACR renders before parsing."""
 
+SERVER_REQUIREMENTS: dict[str, str] = {
+    "azureml-inference-server-http": "azureml-inference-server-http==1.5.1",
+    "gunicorn": "gunicorn==27.0.1",
+    "gevent": "gevent==26.9.0",
+}
+"""The server and the gunicorn worker its configuration was measured with (pinned: the hardening
+depends on their parser and timeouts). ``mlspec.runtime.serving.environment`` pins the same."""
 SERVING_REQUIREMENTS: dict[str, str] = {
+    **SERVER_REQUIREMENTS,
     "azure-identity": "azure-identity>=1.17,<2",
     "azureml-mlflow": "azureml-mlflow>=1.57,<2",
     "mlflow-skinny": "mlflow-skinny>=2.16,<4",
     "pandas": "pandas>=2,<3",
 }
+WORKER_COUNT = 2
+"""gevent workers per pod: a CPU-bound prediction blocks its worker, so a second one keeps answering."""
+WORKER_TIMEOUT_SECONDS = 120
+"""gunicorn restarts a worker that has not reported for this long (e.g. a prediction that hangs)."""
+KEEPALIVE_SECONDS = 5
+BODY_IDLE_SECONDS = 10
+WORKER_CONNECTIONS = 1000
+SHUTDOWN_MARGIN_SECONDS = 5
+"""Left of the termination grace period after the preStop pause and gunicorn's graceful stop, before
+the kubelet kills the container."""
 ENTRA_REQUIREMENTS: dict[str, str] = {"pyjwt": "PyJWT[crypto]>=2.8,<3"}
 
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
@@ -58,16 +84,22 @@ def normalized_name(requirement: str) -> str:
 
 
 def requirements_text(spec_pip: list[str], auth: str) -> str:
-    """Serving dependencies plus the model's own pip packages (the model's pin wins)."""
+    """Serving dependencies plus the model's own pip packages (the model's pin wins).
+
+    A pin of the full ``mlflow`` becomes ``mlflow-skinny`` at the same version: serving needs only
+    the model loaders, and the full package pins ``gunicorn<24``, which the server's pin excludes.
+    The server's own pins always win: the image is measured with them."""
     chosen = dict(SERVING_REQUIREMENTS)
     if auth == "entra":
         chosen.update(ENTRA_REQUIREMENTS)
     for entry in spec_pip:
         if not REQUIREMENT.fullmatch(entry):
             raise UnsafeValue(entry)
-        chosen[normalized_name(entry)] = entry
-    if "mlflow" in chosen:  # the full package brings its own matching mlflow-skinny
-        chosen.pop("mlflow-skinny", None)
+        name = normalized_name(entry)
+        if name == "mlflow":
+            chosen["mlflow-skinny"] = "mlflow-skinny" + entry[len("mlflow") :]
+        elif name not in SERVER_REQUIREMENTS:
+            chosen[name] = entry
     lines = [chosen[name] for name in sorted(chosen)]
     return "# Generated by mlspec: the scoring image's Python packages.\n" + "\n".join(lines) + "\n"
 
@@ -139,6 +171,8 @@ class ImageBuild:
 
     dockerfile: str
     score: str
+    server_config: str
+    """``gunicorn.conf.py``."""
     requirements: str
     repository: str
     """``<project>/<endpoint>`` inside the registry."""
@@ -179,9 +213,24 @@ def build_image(
     if not PYTHON_VERSION.fullmatch(python_version):
         raise UnsafeValue(python_version)
     dockerfile = render_template(
-        "Dockerfile.j2", python_version=python_version, port=int(port), uid=RUN_AS, live_path=LIVE_PATH
+        "Dockerfile.j2",
+        python_version=python_version,
+        port=int(port),
+        uid=RUN_AS,
+        live_path=LIVE_PATH,
+        worker_count=WORKER_COUNT,
+        worker_timeout=WORKER_TIMEOUT_SECONDS,
     )
     score = render_template("score.py.j2", project=project, endpoint=endpoint, defaults=defaults)
-    digest = content_hash([dockerfile.encode(), score.encode(), requirements.encode()])
+    server_config = render_template(
+        "gunicorn.conf.py.j2",
+        worker_connections=WORKER_CONNECTIONS,
+        keepalive_seconds=KEEPALIVE_SECONDS,
+        graceful_seconds=TERMINATION_GRACE_SECONDS - PRE_STOP_SECONDS - SHUTDOWN_MARGIN_SECONDS,
+        body_idle_seconds=BODY_IDLE_SECONDS,
+    )
+    digest = content_hash(
+        [dockerfile.encode(), score.encode(), server_config.encode(), requirements.encode()]
+    )
     tag = digest.removeprefix("sha256:")[:12]
-    return ImageBuild(dockerfile, score, requirements, f"{project}/{endpoint}", registry, tag)
+    return ImageBuild(dockerfile, score, server_config, requirements, f"{project}/{endpoint}", registry, tag)

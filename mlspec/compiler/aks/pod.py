@@ -9,6 +9,7 @@ from mlspec.compiler.aks.conventions import (
     LIVE_PATH,
     NAME_LABEL,
     PORT_NAME,
+    PRE_STOP_SECONDS,
     READY_PATH,
     RUN_AS,
     SECRETS_MOUNT,
@@ -79,10 +80,12 @@ def _container(d: Deployment, image: str, mounts_secrets: bool) -> dict[str, Any
         "ports": [{"name": PORT_NAME, "containerPort": d.port, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": d.endpoint}}],
         "resources": resources(d),
-        # The server answers /health/live at once; loading the model may take minutes (startup probe: 10 min).
+        # The server answers only once the model is loaded, which may take minutes (startup probe: 10 min).
         "startupProbe": _probe(LIVE_PATH, period=5, failures=120),
         "livenessProbe": _probe(LIVE_PATH, period=10, failures=3),
         "readinessProbe": _probe(READY_PATH, period=5, failures=3),
+        # gunicorn stops accepting at SIGTERM; the pause lets the Service stop routing here first.
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_SECONDS)]}}},
         "securityContext": container_security_context(),
         "volumeMounts": mounts,
     }

@@ -233,6 +233,7 @@ def _add_image(ctx: RenderContext, out: ArtifactSet, d: Deployment, image: Image
         out.add_yaml("acr/task.yaml", image.task()),
         out.add_text("acr/Dockerfile", image.dockerfile),
         out.add_text("acr/score.py", image.score),
+        out.add_text("acr/gunicorn.conf.py", image.server_config),
         out.add_text("acr/requirements.txt", image.requirements),
     ]
     out.add_resource(

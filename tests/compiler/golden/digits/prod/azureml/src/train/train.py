@@ -46,6 +46,19 @@ def build_model(frame: pd.DataFrame) -> Pipeline:
     return Pipeline([("features", encoder), ("estimator", load_estimator())])
 
 
+def widened(frame: pd.DataFrame) -> pd.DataFrame:
+    """Integer and float columns at 64 bits: the model signature then accepts what a JSON request
+    carries (Spark's INT arrives here as int32; a JSON integer is int64, which MLflow will not narrow)."""
+    wider = {}
+    for column in frame.columns:
+        kind = frame[column].dtype
+        if pd.api.types.is_integer_dtype(kind) and not pd.api.types.is_bool_dtype(kind):
+            wider[column] = "Int64" if pd.api.types.is_extension_array_dtype(kind) else "int64"
+        elif pd.api.types.is_float_dtype(kind):
+            wider[column] = "float64"
+    return frame.astype(wider)
+
+
 def logged_params() -> dict[str, str]:
     """MLflow params are strings of at most 6000 characters."""
     return {str(k)[:250]: json.dumps(v, sort_keys=True, default=str)[:6000] for k, v in PARAMS.items()}
@@ -58,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     frame = pd.read_parquet(os.path.join(args.train_data, "train.parquet"))
-    features, target = frame[FEATURES], frame[TARGET]
+    features, target = widened(frame[FEATURES]), frame[TARGET]
     model = build_model(frame)
     with mlflow.start_run(nested=mlflow.active_run() is not None):
         mlflow.set_tags({"mlspec.model": MODEL_NAME, "mlspec.estimator": ESTIMATOR, "mlspec.task": TASK})

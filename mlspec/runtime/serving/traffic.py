@@ -1,0 +1,157 @@
+"""Traffic for the local endpoint: read a file of feature rows and replay it against the scoring server.
+
+A traffic file is CSV, Parquet (a file or a folder of them) or JSON lines, one feature row per
+record, optionally with the target column. :func:`replay` sends it in batches, each request with
+its own ``x-request-id``, and returns what came back and, when the rows carry the target, the
+ground truth ``{request_id, row, target}`` that the monitor joins to the prediction log.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+DEFAULT_BATCH_ROWS = 50
+REQUEST_TIMEOUT_SECONDS = 30.0
+NO_RESPONSE = 0
+"""The status counted for a request that timed out."""
+_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json", ".ndjson": "json"}
+
+
+class ScoringEndpoint(Protocol):
+    """What replay needs of a server (:class:`.server.ScoringServer` is one)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+
+class EndpointGone(ConnectionError):
+    """The scoring server stopped accepting connections during a replay."""
+
+
+@dataclass
+class ReplayResult:
+    requests: int = 0
+    rows: int = 0
+    status_counts: Counter[int] = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+    """One per answered request, in sending order."""
+    ground_truth: list[dict[str, Any]] = field(default_factory=list)
+    """``{request_id, row, target}``: ``row`` is the row's position within its request."""
+
+    @property
+    def succeeded(self) -> int:
+        return self.status_counts.get(200, 0)
+
+
+def read_traffic(path: Path) -> Any:
+    """The rows of a traffic file as a pandas DataFrame (``ValueError`` for an unknown format)."""
+    import pandas as pd
+
+    kind = "parquet" if path.is_dir() else _READERS.get(path.suffix.lower())
+    if kind is None and path.suffix.lower() == ".json":
+        kind = "json"
+    if kind == "csv":
+        return pd.read_csv(path)
+    if kind == "parquet":
+        return pd.read_parquet(path)
+    if kind == "json":
+        return pd.read_json(path, lines=True)
+    raise ValueError(f"{path}: traffic must be CSV, Parquet or JSON lines (.csv, .parquet, .jsonl)")
+
+
+def replay(
+    server: ScoringEndpoint,
+    frame: Any,
+    features: Sequence[str],
+    target: str | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_ROWS,
+    max_requests: int | None = None,
+    timeout: float = REQUEST_TIMEOUT_SECONDS,
+) -> ReplayResult:
+    """Send ``frame``'s ``features`` to ``server`` in batches of ``batch_size`` rows.
+
+    At most ``max_requests`` requests are sent (all the rows by default). A request that times out
+    counts under status 0; a refused connection raises :class:`EndpointGone`.
+    """
+    import requests
+
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        raise ValueError(f"the traffic has no column(s) {', '.join(map(repr, missing))}")
+    has_target = target is not None and target in frame.columns
+    batches = math.ceil(len(frame) / batch_size)
+    if max_requests is not None:
+        batches = min(batches, max_requests)
+    result = ReplayResult()
+    with requests.Session() as session:
+        session.headers.update({**server.headers, "Content-Type": "application/json"})
+        for number in range(batches):
+            chunk = frame.iloc[number * batch_size : (number + 1) * batch_size]
+            rid = str(uuid.uuid4())
+            body = {"columns": list(features), "data": json_rows(chunk, features)}
+            started = time.perf_counter()
+            try:
+                response = session.post(
+                    f"{server.url}/score",
+                    data=json.dumps(body, allow_nan=False),
+                    headers={"x-request-id": rid},
+                    timeout=timeout,
+                )
+            except requests.Timeout:
+                result.status_counts[NO_RESPONSE] += 1
+                result.requests += 1
+                continue
+            except requests.ConnectionError as error:
+                raise EndpointGone(
+                    f"the scoring server at {server.url} stopped answering: {error}"
+                ) from error
+            result.latencies_ms.append(round(1000 * (time.perf_counter() - started), 3))
+            result.status_counts[response.status_code] += 1
+            result.requests += 1
+            result.rows += len(chunk)
+            if has_target and response.status_code == 200:
+                assert target is not None
+                targets = [_plain(value) for value in chunk[target].tolist()]
+                result.ground_truth.extend(
+                    {"request_id": rid, "row": row, "target": value} for row, value in enumerate(targets)
+                )
+    return result
+
+
+def json_rows(chunk: Any, features: Sequence[str]) -> list[list[Any]]:
+    """The rows as JSON values: missing values as null, numpy and pandas scalars as Python ones."""
+    return [[_plain(value) for value in row] for row in chunk[list(features)].itertuples(index=False)]
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Mapping | list | tuple):
+        return json.loads(json.dumps(value, default=str))
+    import pandas as pd
+
+    if pd.isna(value):  # NaN, NaT, pd.NA, numpy's missing values
+        return None
+    if hasattr(value, "isoformat"):  # pandas Timestamp, datetime, date
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    return str(value)
