@@ -374,7 +374,7 @@ def serve(
 ) -> Iterator[Any]:
     """``mlspec serve``: the local endpoint on the promoted model version, until the block ends."""
     from mlspec.run_project import run_project
-    from mlspec.runtime.endpoint import EndpointUnavailable, start_endpoint
+    from mlspec.runtime.endpoint import EndpointUnavailable, start_endpoint, write_example_request
     from mlspec.runtime.records import RunLayout
 
     env = environment or LOCAL_ENVIRONMENT
@@ -393,6 +393,8 @@ def serve(
         )
     except EndpointUnavailable as error:
         raise MlspecError([Diagnostic.error("MLS813", str(error), ("deployment",))]) from error
+    features = list(project.model.features) if project.model else []
+    server.example_request = write_example_request(layout, features, logs / "request.json")
     try:
         yield server
     finally:

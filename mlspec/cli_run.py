@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from mlspec.cli import (
     EXIT_INVALID,
     color_option,
-    env_option,
     handle_errors,
     parse_vars,
     use_color,
@@ -26,6 +26,25 @@ from mlspec.cli import (
 )
 
 SPEC_FILE = "mlproject.yaml"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _project_options(func: F) -> F:
+    """PATH, --env, --var and --lake: which project, environment and lake a run-type command uses."""
+    func = click.option(
+        "--lake",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Local lake folder (default <project>/.mlspec/lake).",
+    )(func)
+    func = var_option(func)
+    func = click.option(
+        "-e",
+        "--env",
+        "environment",
+        metavar="NAME",
+        help="An environment with the local provider (default: local, which every project has).",
+    )(func)
+    return click.argument("path", default=SPEC_FILE, metavar="[PATH]")(func)
 
 
 def _spec_path(path: str) -> Path:
@@ -34,14 +53,7 @@ def _spec_path(path: str) -> Path:
 
 
 @click.command()
-@click.argument("path", default=SPEC_FILE, metavar="[PATH]")
-@env_option
-@var_option
-@click.option(
-    "--lake",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Local lake folder (default <project>/.mlspec/lake).",
-)
+@_project_options
 @click.option(
     "--spark-master", metavar="URL", help="An existing Spark cluster (spark://host:port); default local[*]."
 )
@@ -137,14 +149,7 @@ def summary(record: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.argument("path", default=SPEC_FILE, metavar="[PATH]")
-@env_option
-@var_option
-@click.option(
-    "--lake",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Local lake folder (default <project>/.mlspec/lake).",
-)
+@_project_options
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -167,14 +172,11 @@ def serve(
 
     with api.serve(_spec_path(path), environment, parse_vars(variables), lake=lake, port=port) as server:
         click.echo(f"Serving on {server.url}  (Ctrl-C stops)")
-        for name, value in server.headers.items():
-            shown = value if name.lower() not in ("authorization", "x-api-key") else value[:10] + "…"
-            click.echo(f"  header  {name}: {shown}")
-        click.echo(f"  key     in {server.key_file}" if getattr(server, "key_file", None) else "")
-        click.echo(
-            f"  try     curl -s -X POST {server.url}/score -H 'Content-Type: application/json' -H @{server.header_file} -d @request.json"
-        )
-        click.echo(f"  log     {server.log_path}")
+        headers = " ".join(f"-H '{name}: {value}'" for name, value in server.headers.items())
+        example = server.example_request
+        body = f"-d @{example}" if example else "-d '{\"data\": [{...}]}'"
+        click.echo(f"  try  curl -s {server.url}/score -H 'Content-Type: application/json' {headers} {body}")
+        click.echo(f"  log  {server.log_path}")
         try:
             while server.running():
                 time.sleep(0.5)
@@ -186,16 +188,12 @@ def serve(
 
 
 @click.command()
-@click.argument("path", default=SPEC_FILE, metavar="[PATH]")
-@env_option
-@click.option(
-    "--lake",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Local lake folder (default <project>/.mlspec/lake).",
-)
+@_project_options
 @click.option("--json", "as_json", is_flag=True, help="The last run's record as JSON on stdout.")
 @handle_errors
-def status(path: str, environment: str | None, lake: Path | None, as_json: bool) -> None:
+def status(
+    path: str, environment: str | None, variables: tuple[str, ...], lake: Path | None, as_json: bool
+) -> None:
     """The last run, step by step."""
     from mlspec.runtime.records import RunLayout
 

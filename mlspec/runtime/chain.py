@@ -383,9 +383,12 @@ class Chain:
         self._start_server("serve")
         frame = self._traffic_frame()
         with self._watch("serve"):
-            outcome = replay(
-                self.server, frame, list(model.features), model.target, batch_size=TRAFFIC_BATCH_ROWS
-            )
+            try:
+                outcome = replay(
+                    self.server, frame, list(model.features), model.target, batch_size=TRAFFIC_BATCH_ROWS
+                )
+            except ValueError as error:  # the traffic lacks a feature column
+                raise RunFailed("serve", f"cannot replay {self._traffic_name()}: {error}") from error
         ground_truth = self.run_dir / "ground_truth.jsonl"
         records = getattr(outcome, "ground_truth", None) or []
         with ground_truth.open("w", encoding="utf-8") as handle:
@@ -403,14 +406,19 @@ class Chain:
             "log": str(self.server.log_path),
             "ground_truth": str(ground_truth) if records else None,
             "traffic": str(self.options.traffic) if self.options.traffic else "evaluation split",
+            "first_error": outcome.first_error,
         }
         ok = sum(v for k, v in outcome.status_counts.items() if str(k) == "200")
         if ok == 0:
             raise RunFailed(
                 "serve",
-                f"no request succeeded: status counts {dict(outcome.status_counts)}; see {self.server.log_path}",
+                f"no request of {self._traffic_name()} succeeded: status counts {dict(outcome.status_counts)}; "
+                f"the first answer was {outcome.first_error}; the server's log is {self.server.log_path}",
             )
         return f"{outcome.requests} requests, {dict(outcome.status_counts)}"
+
+    def _traffic_name(self) -> str:
+        return f"--traffic {self.options.traffic}" if self.options.traffic else "the evaluation split"
 
     def _start_server(self, step: str) -> None:
         from mlspec.runtime.endpoint import EndpointUnavailable, start_endpoint
@@ -611,10 +619,16 @@ class Chain:
             gate = trained.get("gate") or {}
             report_model = ReportModel(
                 name=model.name,
-                version=str((self.record.get("serving") or {}).get("version") or trained.get("version") or ""),
+                version=str(
+                    (self.record.get("serving") or {}).get("version") or trained.get("version") or ""
+                ),
                 task=model.task,
                 metrics=trained.get("metrics") or {},
-                gate={"passed": gate.get("passed"), "failures": gate.get("failures", []), "gate": gate.get("rules", [])},
+                gate={
+                    "passed": gate.get("passed"),
+                    "failures": gate.get("failures", []),
+                    "gate": gate.get("rules", []),
+                },
             )
             if trained.get("test_data"):
                 evaluation = ReportEvaluation(

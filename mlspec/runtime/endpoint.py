@@ -92,3 +92,19 @@ def registered_model_dir(layout: RunLayout, name: str, version: str) -> Path:
     if not (path / "MLmodel").is_file():
         raise EndpointUnavailable(f"{name} v{version}: no MLflow model at {path}", "train")
     return path
+
+
+def write_example_request(layout: RunLayout, features: list[str], target: Path, rows: int = 2) -> Path | None:
+    """A request body of a few rows of the last run's evaluation split (for a person to try the endpoint)."""
+    import json
+
+    import pandas as pd
+
+    record = layout.latest_record() or {}
+    test = (record.get("model") or {}).get("test_data")
+    if not test or not (Path(test) / "test.parquet").is_file():
+        return None
+    frame = pd.read_parquet(Path(test) / "test.parquet", columns=features).head(rows)
+    body = {"data": json.loads(frame.to_json(orient="records"))}
+    target.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    return target

@@ -183,8 +183,11 @@ def test_shifted_traffic_fires_drift_and_retrains(
     frame = pd.read_parquet(Path(record["model"]["test_data"]) / "test.parquet")
     watched = sorted(monitored_features(spec_data(spec)))
     shifted = frame.copy()
-    for feature in watched:
-        shifted[feature] = shifted[feature] * 3 + shifted[feature].std() * 4
+    for feature in watched:  # far outside the training range, in the column's own type
+        moved = shifted[feature] * 3 + shifted[feature].std() * 4
+        shifted[feature] = (
+            moved.round().astype(frame[feature].dtype) if frame[feature].dtype.kind in "iu" else moved
+        )
     traffic = tmp_path / "shifted.parquet"
     shifted.to_parquet(traffic)
     code, after, stderr = run_cli(spec, "--from", "serve", "--traffic", str(traffic))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from mlspec import api
 from mlspec.runtime.training import TrainingFailed, run_pipeline
+from tests.compiler.test_azureml_run import churn_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "tests" / "compiler" / "data" / "contract" / "mlproject.yaml"
@@ -27,26 +27,6 @@ pytestmark = [
         reason="needs scikit-learn, mlflow, pandas and deltalake (pip install -e '.[local]')",
     ),
 ]
-
-
-def churn_frame(rows: int = 500) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(7)
-    tenure = rng.integers(1, 72, rows)
-    charges = rng.normal(70, 20, rows).round(2)
-    visits = rng.poisson(5, rows)
-    churned = rng.random(rows) < 1 / (1 + np.exp(-(-0.08 * tenure + 0.04 * charges - 0.3 * visits + 1.0)))
-    return pd.DataFrame(
-        {
-            "customer_id": [f"c{i}" for i in range(rows)],
-            "tenure_months": tenure,
-            "monthly_charges": charges,
-            "visits": visits,
-            "churned": churned,
-        }
-    )
 
 
 def build_contract(tmp_path: Path, gate: str) -> Path:
@@ -129,7 +109,9 @@ def test_a_binding_to_an_unknown_step_output_is_refused(tmp_path: Path) -> None:
     data["jobs"]["train"]["inputs"]["train_data"] = "${{parent.jobs.prepare.outputs.nope}}"
     pipeline.write_text(yaml.safe_dump(data), encoding="utf-8")
     seed_features(tmp_path / "lake")
-    with pytest.raises(TrainingFailed, match=r"reads parent\.jobs\.prepare\.outputs\.nope, which no earlier step"):
+    with pytest.raises(
+        TrainingFailed, match=r"reads parent\.jobs\.prepare\.outputs\.nope, which no earlier step"
+    ):
         run_pipeline(
             build,
             lake_root=tmp_path / "lake",

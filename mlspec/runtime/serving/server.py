@@ -72,6 +72,8 @@ class ScoringServer:
     headers: dict[str, str] = field(repr=False)
     """What every scoring request must carry: ``Authorization: Bearer <the one-off key>``."""
     workdir: Path = field(repr=False)
+    example_request: Path | None = None
+    """A request body file a person can send (``mlspec serve`` writes one from the evaluation split)."""
 
     @property
     def port(self) -> int:

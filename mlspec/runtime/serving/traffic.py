@@ -48,6 +48,8 @@ class ReplayResult:
     """One per answered request, in sending order."""
     ground_truth: list[dict[str, Any]] = field(default_factory=list)
     """``{request_id, row, target}``: ``row`` is the row's position within its request."""
+    first_error: str | None = None
+    """The status and body of the first answer that was not a 200 (cut to 500 characters)."""
 
     @property
     def succeeded(self) -> int:
@@ -122,6 +124,8 @@ def replay(
             result.latencies_ms.append(round(1000 * (time.perf_counter() - started), 3))
             result.status_counts[response.status_code] += 1
             result.requests += 1
+            if response.status_code != 200 and result.first_error is None:
+                result.first_error = f"{response.status_code}: {response.text[:500]}"
             result.rows += len(chunk)
             if has_target and response.status_code == 200:
                 assert target is not None
