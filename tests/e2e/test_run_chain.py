@@ -200,6 +200,35 @@ def test_shifted_traffic_fires_drift_and_retrains(
     assert after["serving"]["version"] == "2"  # the endpoint moved to the new version
 
 
+def test_a_failed_step_puts_the_lake_back(churn: tuple[Path, int, dict[str, Any], str]) -> None:
+    """Rerunning the transforms with an expectation the last one cannot meet: the two transforms that
+    ran before it are rewritten, then put back; the failed one never writes; state is as before."""
+    from deltalake import DeltaTable
+
+    spec, _, record, _ = churn
+    before = {name: _folder_state(Path(t["path"])) for name, t in record["transforms"].items()}
+    versions = DeltaTable(record["transforms"]["customer_features"]["path"]).version()
+    original = spec.read_text(encoding="utf-8")
+    data = spec_data(spec)
+    data["transforms"]["customer_features"]["expectations"].append({"row_count": {"max": 10}})
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    try:
+        failed = api.run(spec, options=RunOptions(only="transforms"), environ=ENVIRON)
+    finally:
+        spec.write_text(original, encoding="utf-8")
+    assert failed["status"] == "failed" and failed["error"]["step"] == "transforms"
+    assert (
+        "row_count(max=10)" in failed["error"]["message"]
+        and "customer_features" in failed["error"]["message"]
+    )
+    assert {name: _folder_state(Path(t["path"])) for name, t in record["transforms"].items()} == before
+    assert DeltaTable(record["transforms"]["customer_features"]["path"]).version() == versions
+
+
+def _folder_state(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 # --- failures ------------------------------------------------------------------------------------
 
 
