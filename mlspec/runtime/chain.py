@@ -509,29 +509,13 @@ class Chain:
         config_file = folder / "monitor.json"
         config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
         table = self.layout.monitoring_dir(self.project.log_analytics)
-        log = folder / "monitor.log"
-        # The program Azure runs on a schedule, run as a program: nothing of mlspec is loaded in it.
-        command = [
-            sys.executable,
-            monitor_program.__file__,
-            "--config",
-            str(config_file),
-            "--output",
-            str(table),
-        ]
-        with log.open("wb") as sink:
-            done = subprocess.run(
-                command,
-                env=self.environ,
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                check=False,
-            )
-        if done.returncode != 0:
-            raise RunFailed("monitor", f"the monitor program failed (exit {done.returncode}):\n{_tail(log)}")
-        result = json.loads((table / "monitor-result.json").read_text(encoding="utf-8"))
-        shutil.copy2(table / "monitor-result.json", folder / "monitor-result.json")
+        # The program Azure runs on a schedule (standalone: numpy, pandas, scipy, pyarrow), called
+        # in this process; `python monitor_program.py --config monitor.json --output DIR` is the same.
+        try:
+            result = monitor_program.run_monitor(config, output=table)
+        except (monitor_program.ConfigError, OSError) as error:
+            raise RunFailed("monitor", f"the monitor program cannot run: {error}") from error
+        shutil.copy2(table / monitor_program.RESULT_FILE, folder / monitor_program.RESULT_FILE)
         alerts = [
             {
                 "name": a.get("name"),

@@ -537,3 +537,14 @@ def test_a_model_that_cannot_be_scored_is_a_note(tmp_path: Path) -> None:
     )
     text = html.unescape(render_report(inputs, tmp_path / "r.html").read_text())
     assert "could not be scored on the test split: the test split has no column 'y'" in text
+
+
+def test_a_wide_model_draws_the_watched_features_and_the_most_drifted_others() -> None:
+    from mlspec.runtime.report import MAX_DRIFT_FIGURES, _features_to_draw
+
+    drift = {f"px{i}": i / 100 for i in range(40)}
+    shown = _features_to_draw(drift, {"px0", "px1"})
+    assert len(shown) == MAX_DRIFT_FIGURES == 16
+    assert set(shown) == {"px0", "px1", *(f"px{i}" for i in range(26, 40))}
+    assert shown == [f for f in drift if f in set(shown)]  # in the table's order
+    assert _features_to_draw({"a": 0.1, "b": None}, set()) == ["a", "b"]

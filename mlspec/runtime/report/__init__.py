@@ -33,6 +33,7 @@ from mlspec.runtime.report import charts as report_charts
 from mlspec.runtime.report.dax import Evaluator, Measure
 from mlspec.runtime.report.visuals import Visual, cell_text, note, render_visual
 
+MAX_DRIFT_FIGURES = 16
 TableSource = tuple[Path | str, str]
 """``(local path, format)``; format is csv, parquet, json, delta or predictions (the prediction log)."""
 
@@ -92,7 +93,8 @@ def render_report(inputs: ReportInputs, output: Path) -> Path:
     if inputs.model is not None or inputs.evaluation is not None:
         sections.append(("model", "Model", _model_section(inputs.model, inputs.evaluation)))
     if inputs.monitoring is not None:
-        sections.append(("monitoring", "Monitoring", _monitoring_section(inputs.monitoring)))
+        watched = {f for alert in inputs.alerts for f in (alert.get("features") or [])}
+        sections.append(("monitoring", "Monitoring", _monitoring_section(inputs.monitoring, watched)))
     if inputs.alerts or inputs.monitoring is not None:
         outcomes = (inputs.monitoring.result.get("alerts") if inputs.monitoring else None) or []
         sections.append(("alerts", "Alerts", _alerts_section(inputs.alerts, outcomes)))
@@ -221,7 +223,7 @@ def _data_rows(rows: Sequence[Sequence[str]]) -> str:
 # --- monitoring ------------------------------------------------------------------------------
 
 
-def _monitoring_section(monitoring: ReportMonitoring) -> str:
+def _monitoring_section(monitoring: ReportMonitoring, watched: set[str]) -> str:
     result = monitoring.result
     windows = result.get("windows") or {}
     parts = [
@@ -242,7 +244,7 @@ def _monitoring_section(monitoring: ReportMonitoring) -> str:
     ]
     notes = result.get("notes") or {}
     parts += [note(f"{family}: {text}") for family, text in sorted(notes.items())]
-    parts.append(_drift_charts(monitoring))
+    parts.append(_drift_charts(monitoring, watched))
     return "".join(parts)
 
 
@@ -270,8 +272,10 @@ def _feature_table(result: Mapping[str, Any]) -> str:
     return f"<h3>Features (drift window {html.escape(str(window))})</h3><table class='features'><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _drift_charts(monitoring: ReportMonitoring) -> str:
+def _drift_charts(monitoring: ReportMonitoring, watched: set[str]) -> str:
     result = monitoring.result
+    drift: Mapping[str, Any] = result.get("drift") or {}
+    shown = _features_to_draw(drift, watched)
     if monitoring.reference is None or not Path(monitoring.reference[0]).exists():
         return note("no reference data for the drift figures")
     try:
@@ -284,20 +288,40 @@ def _drift_charts(monitoring: ReportMonitoring) -> str:
         minutes = monitor.window_minutes(str((result.get("windows") or {}).get("data_drift") or "P1D"))
         production = production.within(end - pd.Timedelta(minutes=minutes).to_pytimedelta(), end)
     figures = []
-    for feature in result.get("drift") or {}:
+    for feature in shown:
         if feature not in reference.columns:
             continue
         column = production.inputs.get(feature, pd.Series([], dtype=object))
-        figures.append(
-            _drift_figure(feature, reference[feature], column, result.get("drift", {}).get(feature), None)
-        )
+        figures.append(_drift_figure(feature, reference[feature], column, drift.get(feature), None))
     target = str(result.get("target") or "")
     if target in reference.columns:
         kind = "numerical" if result.get("task") == "regression" else "categorical"
         predictions = production.meta["prediction"]
         value = result.get("prediction_drift")
         figures.append(_drift_figure("prediction", reference[target], predictions, value, kind))
-    return "<h3>Reference and production distributions</h3><div class='charts'>" + "".join(figures) + "</div>"
+    heading = "<h3>Reference and production distributions</h3>"
+    if len(shown) < len(drift):
+        heading += note(
+            f"figures for the {len(shown)} features the alerts watch or that drifted most, of {len(drift)}; "
+            "every feature is in the table above"
+        )
+    return heading + "<div class='charts'>" + "".join(figures) + "</div>"
+
+
+def _features_to_draw(drift: Mapping[str, Any], watched: set[str]) -> list[str]:
+    """The features the alerts watch, then the most drifted others, up to :data:`MAX_DRIFT_FIGURES`.
+
+    A wide model (64 pixel features) would otherwise spend most of the report's time and size on
+    figures nobody reads; the table lists every feature's statistics regardless."""
+
+    def drifted(feature: str) -> float:
+        value = drift.get(feature)
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0
+
+    first = [f for f in drift if f in watched]
+    rest = sorted((f for f in drift if f not in watched), key=lambda f: (-drifted(f), f))
+    chosen = set((first + rest)[: max(MAX_DRIFT_FIGURES, len(first))])
+    return [f for f in drift if f in chosen]
 
 
 def _drift_figure(

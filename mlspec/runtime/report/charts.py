@@ -40,7 +40,8 @@ def to_svg(figure: Figure) -> str:
     """The figure as an ``<svg>`` element (the XML prolog and doctype dropped)."""
     buffer = io.StringIO()
     with mpl.rc_context(_RC):
-        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        # The figure is laid out "constrained" already; bbox_inches="tight" would draw it twice.
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     return text[text.index("<svg") :].strip()
 
