@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from mlspec.compiler.build import BuildResult
     from mlspec.runtime.chain import RunOptions
     from mlspec.runtime.progress import RunProgress
+    from mlspec.runtime.project import RunProject
+    from mlspec.runtime.records import RunLayout
 
 SPEC_FILE_NAME = "mlproject.yaml"
 _SKIPPED_DIRS = frozenset(
@@ -325,13 +327,34 @@ def run(
     """``mlspec run``: build, apply on the embedded local provider, then execute the whole chain.
 
     Returns the run record (the ``--json`` document, ``status`` ``succeeded`` or ``failed``). Raises
-    :class:`MlspecError` for an invalid spec or an environment that does not run locally.
+    :class:`MlspecError` for an invalid spec, an environment that does not run locally, or a project
+    another run holds; ``KeyboardInterrupt`` (also for SIGTERM) after recording the interrupted run.
     """
-    from mlspec.compiler.build import write_build
     from mlspec.plan.desired import desired_from_build
     from mlspec.plan.operations import apply_desired
-    from mlspec.run_project import run_project
     from mlspec.runtime.chain import Chain, RunOptions
+
+    opts = options or RunOptions()
+    if environ is not None:
+        opts.environ = environ
+    opts.variables = dict(variables or {})
+    opts.lake_given = lake is not None
+    project, layout, result = _local_project(path, environment, variables, lake, environ)
+    with _run_lock(layout, "run"):
+        apply_desired(desired_from_build(result, project.project_dir))
+        return Chain(project, layout, opts, progress).run()
+
+
+def _local_project(
+    path: Path | str,
+    environment: str | None,
+    variables: Mapping[str, str] | None,
+    lake: Path | str | None,
+    environ: Mapping[str, str] | None,
+) -> tuple[RunProject, RunLayout, BuildResult]:
+    """Build the spec into ``build/<env>/`` for an environment that runs on this machine."""
+    from mlspec.compiler.build import write_build
+    from mlspec.run_project import run_project
     from mlspec.runtime.records import RunLayout
 
     env = environment or LOCAL_ENVIRONMENT
@@ -343,23 +366,31 @@ def run(
                 Diagnostic.error(
                     "MLS812",
                     f"environment {env!r} deploys with provider {result.manifest.provider!r}; "
-                    "`mlspec run` executes on the local engines only in this version",
+                    "`mlspec run` and `mlspec serve` execute on the local engines only in this version",
                     ("environments", env, "provider"),
-                    hint="run --env local (every project has it), or give the environment provider: local",
+                    hint="use --env local (every project has it), or give the environment provider: local",
                 )
             ]
         )
     build_dir = default_build_dir(spec_file, env)
     write_build(result, build_dir)
-    apply_desired(desired_from_build(result, spec_file.resolve().parent))
     model = resolve(load(spec_file), env, variables, environ).model
-    assert model is not None  # build succeeded, so the spec resolved
+    assert model is not None  # the build succeeded, so the spec resolved
     project = run_project(model, environment=env, spec_file=spec_file, build_dir=build_dir)
-    layout = RunLayout(project.project_dir, Path(lake) if lake is not None else None)
-    opts = options or RunOptions()
-    if environ is not None:
-        opts.environ = environ
-    return Chain(project, layout, opts, progress).run()
+    if lake is not None and Path(lake).exists() and not Path(lake).is_dir():
+        raise MlspecError([Diagnostic.error("MLS000", f"--lake {lake} is not a folder")])
+    return project, RunLayout(project.project_dir, Path(lake) if lake is not None else None), result
+
+
+@contextlib.contextmanager
+def _run_lock(layout: RunLayout, what: str) -> Iterator[None]:
+    from mlspec.runtime.records import RunLocked
+
+    try:
+        with layout.lock(what):
+            yield
+    except RunLocked as error:
+        raise MlspecError([Diagnostic.error("MLS814", str(error))]) from None
 
 
 @contextlib.contextmanager
@@ -373,29 +404,25 @@ def serve(
     environ: Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
     """``mlspec serve``: the local endpoint on the promoted model version, until the block ends."""
-    from mlspec.run_project import run_project
     from mlspec.runtime.endpoint import EndpointUnavailable, start_endpoint, write_example_request
-    from mlspec.runtime.records import RunLayout
 
-    env = environment or LOCAL_ENVIRONMENT
-    spec_file = Path(path) / SPEC_FILE_NAME if Path(path).is_dir() else Path(path)
-    build_dir = default_build_dir(spec_file, env)
-    build(spec_file, env, variables, out_dir=build_dir, environ=environ)
-    model = resolve(load(spec_file), env, variables, environ).model
-    assert model is not None
-    project = run_project(model, environment=env, spec_file=spec_file, build_dir=build_dir)
-    layout = RunLayout(project.project_dir, Path(lake) if lake is not None else None)
+    project, layout, _ = _local_project(path, environment, variables, lake, environ)
     logs = layout.runs / "serve"
     logs.mkdir(parents=True, exist_ok=True)
-    try:
-        server, _served = start_endpoint(
-            project, layout, log_dir=logs, environ=dict(os.environ if environ is None else environ), port=port
-        )
-    except EndpointUnavailable as error:
-        raise MlspecError([Diagnostic.error("MLS813", str(error), ("deployment",))]) from error
-    features = list(project.model.features) if project.model else []
-    server.example_request = write_example_request(layout, features, logs / "request.json")
-    try:
-        yield server
-    finally:
-        server.stop()
+    with _run_lock(layout, "serve"):
+        try:
+            server, _served = start_endpoint(
+                project,
+                layout,
+                log_dir=logs,
+                environ=dict(os.environ if environ is None else environ),
+                port=port,
+            )
+        except EndpointUnavailable as error:
+            raise MlspecError([Diagnostic.error("MLS813", str(error))]) from error
+        features = list(project.model.features) if project.model else []
+        server.example_request = write_example_request(layout, features, logs / "request.json")
+        try:
+            yield server
+        finally:
+            server.stop()

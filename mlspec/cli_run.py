@@ -24,8 +24,11 @@ from mlspec.cli import (
     use_color,
     var_option,
 )
+from mlspec.diagnostics import MlspecError
+from mlspec.runtime.records import RunLayout, RunRecordCorrupt
 
 SPEC_FILE = "mlproject.yaml"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -99,15 +102,41 @@ def run(
         raise click.UsageError("--from and --only cannot be combined")
     options = RunOptions(spark_master=spark_master, traffic=traffic, from_step=from_step, only=only)
     progress = make_progress(tty=sys.stderr.isatty(), color=use_color(no_color, sys.stderr), quiet=quiet)
-    record = api.run(
-        _spec_path(path), environment, parse_vars(variables), lake=lake, options=options, progress=progress
-    )
+    spec = _spec_path(path)
+    try:
+        record = api.run(
+            spec, environment, parse_vars(variables), lake=lake, options=options, progress=progress
+        )
+    except MlspecError as error:
+        if as_json:  # still one document on stdout; the diagnostics go to stderr as usual
+            sys.stdout.write(json.dumps(_refused(error), indent=2) + "\n")
+        raise
+    except KeyboardInterrupt:
+        latest = RunLayout(spec.resolve().parent, lake).latest_record() or {}
+        if as_json:
+            sys.stdout.write(json.dumps(latest, indent=2, default=str) + "\n")
+        else:
+            sys.stdout.write(summary(latest) if latest.get("status") == "interrupted" else "interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2, default=str) + "\n")
     else:
         sys.stdout.write(summary(record))
     if record["status"] != "succeeded":
         sys.exit(EXIT_INVALID)
+
+
+def _refused(error: MlspecError) -> dict[str, Any]:
+    """The ``--json`` document of a run that could not start (invalid spec, wrong environment, locked)."""
+    from mlspec.reporters.text import format_diagnostic
+
+    messages = [format_diagnostic(d, color=False) for d in error.diagnostics]
+    return {
+        "status": "failed",
+        "steps": [],
+        "error": {"step": "build", "message": "\n".join(messages), "rerun": None},
+        "diagnostics": [{"code": d.code, "message": d.message} for d in error.diagnostics],
+    }
 
 
 def summary(record: dict[str, Any]) -> str:
@@ -142,7 +171,8 @@ def summary(record: dict[str, Any]) -> str:
             lines.append(f"           open it in a browser: file://{report['path']}")
     else:
         error = record.get("error") or {}
-        lines.append(f"Run {record['run_id']} failed at step {error.get('step')}:")
+        verb = "was interrupted during" if record["status"] == "interrupted" else "failed at step"
+        lines.append(f"Run {record['run_id']} {verb} {error.get('step')}:")
         lines.extend("  " + line for line in str(error.get("message", "")).splitlines())
         lines.append(f"Fix the cause, then rerun: {error.get('rerun')}")
     return "\n".join(lines) + "\n"
@@ -195,10 +225,15 @@ def status(
     path: str, environment: str | None, variables: tuple[str, ...], lake: Path | None, as_json: bool
 ) -> None:
     """The last run, step by step."""
-    from mlspec.runtime.records import RunLayout
-
-    layout = RunLayout(_spec_path(path).resolve().parent, lake)
-    record = layout.latest_record()
+    spec = _spec_path(path)
+    if not spec.is_file():
+        raise click.BadParameter(f"{spec} does not exist", param_hint="PATH")
+    layout = RunLayout(spec.resolve().parent, lake)
+    try:
+        record = layout.latest_record()
+    except RunRecordCorrupt as error:
+        click.echo(f"mlspec: the last run's record cannot be read: {error}", err=True)
+        sys.exit(EXIT_INVALID)
     if record is None:
         if as_json:
             sys.stdout.write(json.dumps({"status": "none", "runs": 0}) + "\n")

@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -42,7 +44,8 @@ _SKIP_SECTIONS = {"transforms": "transforms", "train": "model", "serve": "servin
 
 
 class RunFailed(Exception):
-    """A step of the chain failed; ``step`` is where to rerun from."""
+    """A step of the chain failed; ``step`` is the step to rerun from once the cause is fixed
+    (the running step itself, or an earlier one whose output is missing)."""
 
     def __init__(self, step: str, message: str) -> None:
         super().__init__(message)
@@ -58,6 +61,10 @@ class RunOptions:
     only: str | None = None
     traffic_rows: int = DEFAULT_TRAFFIC_ROWS
     environ: Mapping[str, str] | None = None
+    variables: Mapping[str, str] | None = None
+    """``--var`` values, repeated in the rerun hint."""
+    lake_given: bool = False
+    """Whether ``--lake`` was given (the rerun hint repeats it)."""
 
     def selected(self) -> list[str]:
         if self.only is not None:
@@ -82,7 +89,8 @@ class Chain:
         self.options = options or RunOptions()
         self.progress = progress or PlainProgress()
         self.environ = dict(os.environ if self.options.environ is None else self.options.environ)
-        self.previous = layout.latest_record() or {}
+        self.history = list(layout.records())
+        self.previous = self.history[0] if self.history else {}
         self.run_id, self.run_dir = layout.new_run()
         self.server: Any = None
         self.record: dict[str, Any] = {
@@ -129,25 +137,40 @@ class Chain:
             "report": self._report,
         }
         self._carry_over(selected)
-        failed = False
+        failed = interrupted = False
+        previous_handler = _terminate_as_interrupt()
         try:
+            try:
+                self._preflight(selected)
+            except RunFailed as failure:
+                self._fail({"name": failure.step}, failure, time.monotonic(), ran=False)
+                failed = True
             for name in STEPS:
                 if failed or name not in selected:
                     status = "blocked" if failed else "skipped"
                     self.record["steps"].append({"name": name, "status": status, "seconds": 0.0})
                     continue
                 failed = not self._run_step(name, steps[name])
+        except KeyboardInterrupt:
+            interrupted = True
+            done = {s["name"] for s in self.record["steps"]}
+            self.record["steps"] += [
+                {"name": n, "status": "blocked", "seconds": 0.0} for n in STEPS if n not in done
+            ]
         finally:
             self._stop_server()
             self.progress.close()
-        self.record["status"] = "failed" if failed else "succeeded"
-        self.record["finished"] = now_iso()
-        self.record["timings"] = {
-            "total": round(time.monotonic() - self._started, 3),
-            **{k: round(v, 3) for k, v in self.engine_seconds.items()},
-        }
-        self._save()
-        self.layout.mark_latest(self.run_id)
+            _restore_handler(previous_handler)
+            self.record["status"] = "interrupted" if interrupted else "failed" if failed else "succeeded"
+            self.record["finished"] = now_iso()
+            self.record["timings"] = {
+                "total": round(time.monotonic() - self._started, 3),
+                **{k: round(v, 3) for k, v in self.engine_seconds.items()},
+            }
+            self._save()
+            self.layout.mark_latest(self.run_id)
+        if interrupted:
+            raise KeyboardInterrupt
         return self.record
 
     def _run_step(self, name: str, step: Callable[[], str]) -> bool:
@@ -160,8 +183,17 @@ class Chain:
         except RunFailed as failure:
             self._fail(entry, failure, started)
             return False
+        except KeyboardInterrupt:
+            entry.update(status="interrupted", seconds=round(time.monotonic() - started, 3))
+            self.record["error"] = {
+                "step": name,
+                "message": f"interrupted during {name}; what the step was writing was put back",
+                "rerun": self._rerun_hint(name),
+            }
+            self.progress.step_finished(name, "interrupted", entry["seconds"])
+            raise
         except Exception as error:  # an engine's own error: the step failed, say where
-            self._fail(entry, RunFailed(name, f"{type(error).__name__}: {error}"), started)
+            self._fail(entry, RunFailed(name, f"{type(error).__name__}: {_short(str(error))}"), started)
             return False
         entry.update(status="succeeded", seconds=round(time.monotonic() - started, 3))
         if detail:
@@ -170,12 +202,62 @@ class Chain:
         self._save()
         return True
 
-    def _fail(self, entry: dict[str, Any], failure: RunFailed, started: float) -> None:
-        entry.update(status="failed", seconds=round(time.monotonic() - started, 3))
-        rerun = f"mlspec run {self._spec_argument()} --from {failure.step}"
-        self.record["error"] = {"step": failure.step, "message": failure.message, "rerun": rerun}
-        self.progress.step_finished(entry["name"], "failed", entry["seconds"])
+    def _preflight(self, selected: list[str]) -> None:
+        """What can be checked before anything runs: the lake is writable, the Spark master URL, the
+        traffic file, the deployment's secrets. A run that would fail after minutes fails at once."""
+        try:
+            self.layout.lake.mkdir(parents=True, exist_ok=True)
+            probe = self.layout.lake / f".mlspec-write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise RunFailed(
+                selected[0], f"cannot write to the lake {self.layout.lake}: {error.strerror or error}"
+            ) from error
+        master = self.options.spark_master
+        if master is not None and not master.startswith(("spark://", "local")):
+            raise RunFailed(
+                "transforms",
+                f"--spark-master {master!r} is not spark://host:port (or local, local[N], local[*])",
+            )
+        serving = {"serve", "retrain"} & set(selected) and self.project.deployment is not None
+        if serving and self.project.deployment is not None:
+            from mlspec.runtime.serving.secrets import SecretMissing, load_local_secrets
+
+            names = [self.project.secret_names.get(n, n) for n in self.project.deployment.secrets]
+            try:
+                load_local_secrets(self.project.project_dir, names, self.environ)
+            except SecretMissing as error:
+                raise RunFailed("serve", str(error)) from error
+        if "serve" in selected and self.options.traffic is not None:
+            self._traffic_frame()
+
+    def _fail(self, entry: dict[str, Any], failure: RunFailed, started: float, *, ran: bool = True) -> None:
+        self.record["error"] = {
+            "step": entry["name"],
+            "message": failure.message,
+            "rerun": self._rerun_hint(failure.step),
+        }
+        if ran:
+            entry.update(status="failed", seconds=round(time.monotonic() - started, 3))
+            self.progress.step_finished(entry["name"], "failed", entry["seconds"])
         self._save()
+
+    def _rerun_hint(self, step: str) -> str:
+        """The command that reruns from ``step`` with the options this run was given."""
+        words = ["mlspec", "run", self._spec_argument()]
+        if self.project.environment != "local":
+            words += ["--env", self.project.environment]
+        for name, value in (self.options.variables or {}).items():
+            words += ["--var", f"{name}={value}"]
+        if self.options.lake_given:
+            words += ["--lake", str(self.layout.lake)]
+        if self.options.spark_master:
+            words += ["--spark-master", self.options.spark_master]
+        if self.options.traffic and STEPS.index(step) <= STEPS.index("serve"):
+            words += ["--traffic", str(self.options.traffic)]
+        words += ["--from", step]
+        return " ".join(shlex.quote(w) for w in words)
 
     def _spec_argument(self) -> str:
         try:
@@ -187,12 +269,34 @@ class Chain:
         write_record(self.run_dir, self.record)
 
     def _carry_over(self, selected: list[str]) -> None:
-        """What skipped steps produced in earlier runs (``--from``/``--only`` build on it)."""
+        """What skipped steps produced in earlier runs (``--from``/``--only`` build on it): for each,
+        the newest run in which that step succeeded (a later failed or partial run does not erase it)."""
         for step, section in _SKIP_SECTIONS.items():
-            if step not in selected and self.previous.get(section):
-                self.record[section] = self.previous[section]
-        if "transforms" not in selected and self.previous.get("sources_fingerprint"):
-            self.record["sources_fingerprint"] = self.previous["sources_fingerprint"]
+            if step in selected:
+                continue
+            found = self._last_success(step, section)
+            if found is not None:
+                self.record[section] = found[section]
+                if step == "transforms" and found.get("sources_fingerprint"):
+                    self.record["sources_fingerprint"] = found["sources_fingerprint"]
+        promoted = self.layout.served_version()
+        if "train" not in selected and promoted is not None:
+            for record in self.history:  # the model the endpoint serves, maybe from a retrain
+                retrained = (record.get("retrain") or {}).get("model") or {}
+                if retrained.get("version") == promoted.get("version") and retrained.get(
+                    "name"
+                ) == promoted.get("model"):
+                    self.record["model"] = retrained
+                    break
+                if (record.get("model") or {}).get("version") == promoted.get("version"):
+                    break
+
+    def _last_success(self, step: str, section: str) -> dict[str, Any] | None:
+        for record in self.history:
+            succeeded = any(s.get("name") == step and s.get("status") == "succeeded" for s in record["steps"])
+            if succeeded and isinstance(record.get(section), dict) and record[section]:
+                return record
+        return None
 
     # --- seed ----------------------------------------------------------------------------
 
@@ -254,10 +358,15 @@ class Chain:
             raise RunFailed(
                 "seed", f"the seed program {self.project.seed} failed (exit {done.returncode}):\n{_tail(log)}"
             )
-        snapshot.discard()
         still_empty = [name for name, path in paths.items() if not _has_data(path)]
         if still_empty:
-            raise RunFailed("seed", f"the seed program left source(s) {', '.join(still_empty)} empty")
+            snapshot.restore()  # all or nothing: a half-seeded lake would refuse the next seed
+            raise RunFailed(
+                "seed",
+                f"the seed program {self.project.seed} left source(s) {', '.join(still_empty)} empty "
+                "(what it wrote was removed); it must write every source of MLSPEC_SOURCES",
+            )
+        snapshot.discard()
         return f"seeded {len(paths)} sources with {self.project.seed.name}"
 
     # --- transforms ----------------------------------------------------------------------
@@ -287,7 +396,7 @@ class Chain:
                 self.project.build_dir,
                 self.layout.lake,
                 master=self.options.spark_master,
-                on_start=lambda name: self.progress.item(step, f"{name} …"),
+                on_start=lambda name: self.progress.item(step, f"{name} ..."),
                 on_done=done,
             )
         except TransformFailed as error:
@@ -323,6 +432,18 @@ class Chain:
         model = self.project.model
         if model is None:
             return "no model in the spec"
+        location = self.project.table_location(model.training_data)
+        if location is not None and not _has_data(Path(self._local(location[0]))):
+            before = (
+                "transforms"
+                if any(t.name == model.training_data for t in self.project.transforms)
+                else "seed"
+            )
+            raise RunFailed(
+                before,
+                f"the training data {model.training_data} has no data yet at {self._local(location[0])}: "
+                f"run the {before} step first",
+            )
         registry = FolderSnapshot(self.run_dir / f".snapshot-{step}").take([self.layout.mlruns / "models"])
         try:
             result = run_pipeline(
@@ -331,7 +452,7 @@ class Chain:
                 work_dir=self.run_dir / work,
                 tracking_uri=self.layout.tracking_uri,
                 experiment=self.project.name,
-                on_step=lambda name: self.progress.item(step, f"{name} …"),
+                on_step=lambda name: self.progress.item(step, f"{name} ..."),
                 environ=self.environ,
             )
         except TrainingFailed as error:
@@ -369,6 +490,7 @@ class Chain:
         self.layout.promote(model.name, result.version, self.run_id)
         if step != "train":
             self.record["retrain"]["model"] = section
+            self.record["model"] = section  # the model the endpoint now serves
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
         return f"{model.name} v{result.version} registered ({metrics})"
 
@@ -380,8 +502,8 @@ class Chain:
         model, deployment = self.project.model, self.project.deployment
         if model is None or deployment is None:
             return "no deployment in the spec"
+        frame = self._traffic_frame()  # checked before the server starts: a bad file fails at once
         self._start_server("serve")
-        frame = self._traffic_frame()
         with self._watch("serve"):
             try:
                 outcome = replay(
@@ -415,7 +537,7 @@ class Chain:
                 f"no request of {self._traffic_name()} succeeded: status counts {dict(outcome.status_counts)}; "
                 f"the first answer was {outcome.first_error}; the server's log is {self.server.log_path}",
             )
-        return f"{outcome.requests} requests, {dict(outcome.status_counts)}"
+        return f"{outcome.requests} requests, {_counts(outcome.status_counts)}"
 
     def _traffic_name(self) -> str:
         return f"--traffic {self.options.traffic}" if self.options.traffic else "the evaluation split"
@@ -440,23 +562,41 @@ class Chain:
         self.progress.item(step, f"{self.server.url} is healthy")
 
     def _traffic_frame(self) -> Any:
+        """The rows to replay, checked against what the model was trained on."""
         import pandas as pd
 
-        from mlspec.runtime.serving.traffic import read_traffic
+        from mlspec.runtime.serving.traffic import check_traffic, read_traffic
 
+        model = self.project.model
+        assert model is not None
+        trained = self.record.get("model") or {}
+        if not trained.get("train_data"):
+            raise RunFailed("train", "no model has been trained yet: run the train step first")
+        reference = pd.read_parquet(Path(trained["train_data"]) / "train.parquet")
         if self.options.traffic is not None:
             try:
-                return read_traffic(self.options.traffic)
+                frame = read_traffic(self.options.traffic)
             except (OSError, ValueError) as error:
                 raise RunFailed("serve", f"cannot read --traffic {self.options.traffic}: {error}") from error
-        model = self.record.get("model") or {}
-        test = model.get("test_data")
-        if not test:
-            raise RunFailed(
-                "train", "no evaluation split to replay: run the train step first or pass --traffic FILE"
+        else:
+            frame = pd.read_parquet(Path(trained["test_data"]) / "test.parquet").head(
+                self.options.traffic_rows
             )
-        frame = pd.read_parquet(Path(test) / "test.parquet")
-        return frame.head(self.options.traffic_rows)
+        classes = (
+            sorted(reference[model.target].dropna().unique().tolist(), key=str)
+            if model.task == "classification"
+            else None
+        )
+        numeric = [
+            f for f in model.features if f in reference and pd.api.types.is_numeric_dtype(reference[f])
+        ]
+        try:
+            check_traffic(
+                frame, list(model.features), model.target, classes=classes, numeric_features=numeric
+            )
+        except ValueError as error:
+            raise RunFailed("serve", f"{self._traffic_name()}: {error}") from error
+        return frame
 
     @contextmanager
     def _watch(self, step: str) -> Iterator[None]:
@@ -641,6 +781,41 @@ class Chain:
             monitoring=monitoring,
             alerts=[alert.as_config() for alert in self.project.alerts],
         )
+
+
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM ends a run as Ctrl-C does (children stopped, outputs put back, the record written)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+def _restore_handler(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _short(message: str, lines: int = 12) -> str:
+    """An engine's message without its stack frames (Java ``at ...`` lines, Python tracebacks)."""
+    kept = [
+        line
+        for line in message.splitlines()
+        if not line.lstrip().startswith(("at ", "... ")) and "more lines" not in line
+    ]
+    return "\n".join(kept[:lines])
+
+
+def _counts(status_counts: Mapping[Any, int]) -> str:
+    """``HTTP 200: 16, 400: 2`` (status: requests)."""
+    return "HTTP " + ", ".join(
+        f"{code}: {n}" for code, n in sorted(status_counts.items(), key=lambda i: str(i[0]))
+    )
 
 
 def _has_data(folder: Path) -> bool:

@@ -56,9 +56,9 @@ def start_endpoint(
     except SecretMissing as error:
         raise EndpointUnavailable(str(error), "serve") from error
     try:
-        say("scoring environment …")
+        say("scoring environment ...")
         python = scoring_python(model_dir)
-        say(f"starting the scoring server ({model.name} v{version}) …")
+        say(f"starting the scoring server ({model.name} v{version}) ...")
         server = start_scoring_server(
             project.build_dir / "acr" / "score.py",
             python=python,

@@ -15,16 +15,28 @@ The monitoring table (``MlspecModelMonitoring_CL`` on Azure) lives in the lake, 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 RECORD_FILE = "run.json"
 RECORD_VERSION = 1
+LOCK_FILE = "run.lock"
+
+
+class RunRecordCorrupt(Exception):
+    """A run's ``run.json`` cannot be read as a run record."""
+
+
+class RunLocked(Exception):
+    """Another ``mlspec run`` (or ``serve``) holds this project's run lock."""
 
 
 class RunLayout:
@@ -66,8 +78,48 @@ class RunLayout:
         return run_id if run_id and (self.runs / run_id / RECORD_FILE).is_file() else None
 
     def latest_record(self) -> dict[str, Any] | None:
-        run_id = self.latest_id()
-        return None if run_id is None else read_record(self.runs / run_id)
+        """The newest run's record; raises :class:`RunRecordCorrupt` when it cannot be read."""
+        try:
+            run_id = (self.runs / "latest").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        if not run_id:
+            return None
+        return load_record(self.runs / run_id)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every readable run record, newest first (unreadable ones are passed over)."""
+        if not self.runs.is_dir():
+            return
+        for folder in sorted(
+            (p for p in self.runs.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True
+        ):
+            record = read_record(folder)
+            if record is not None:
+                yield record
+
+    @contextmanager
+    def lock(self, what: str) -> Iterator[None]:
+        """Hold the project's run lock (one run or serve at a time); the OS releases it if we die."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        path = self.runs / LOCK_FILE
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise RunLocked(
+                    f"another mlspec command is running on this project ({holder}); wait for it to end"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"mlspec {what}, pid {os.getpid()}, since {now_iso()}\n")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
 
     def mark_latest(self, run_id: str) -> None:
         write_atomically(self.runs / "latest", run_id + "\n")
@@ -90,11 +142,49 @@ def now_iso() -> str:
 
 
 def read_record(run_dir: Path) -> dict[str, Any] | None:
+    """The record of a run, or ``None`` when it is missing or unreadable."""
     try:
-        data = json.loads((run_dir / RECORD_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return load_record(run_dir)
+    except RunRecordCorrupt:
         return None
-    return data if isinstance(data, dict) else None
+
+
+def load_record(run_dir: Path) -> dict[str, Any]:
+    """The record of a run; raises :class:`RunRecordCorrupt` naming the file and what is wrong."""
+    path = run_dir / RECORD_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunRecordCorrupt(
+            f"{path} is missing (the run was interrupted before it wrote its record?)"
+        ) from None
+    except OSError as error:
+        raise RunRecordCorrupt(f"cannot read {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError:
+        raise RunRecordCorrupt(f"{path} is not UTF-8 text") from None
+    except ValueError as error:
+        raise RunRecordCorrupt(f"{path} is not valid JSON: {error}") from None
+    problem = _record_problem(data)
+    if problem:
+        raise RunRecordCorrupt(f"{path} is not a run record: {problem}")
+    return data  # type: ignore[no-any-return]
+
+
+def _record_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "it is not a JSON object"
+    if not isinstance(data.get("run_id"), str) or not isinstance(data.get("status"), str):
+        return "run_id and status must be strings"
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("status"), str)
+        for s in steps
+    ):
+        return "steps must be a list of {name, status, ...}"
+    for section in ("transforms", "model", "serving", "monitoring", "retrain", "report", "error"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            return f"{section} must be an object or null"
+    return None
 
 
 def write_record(run_dir: Path, record: dict[str, Any]) -> None:

@@ -229,6 +229,45 @@ def _folder_state(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def test_sigterm_stops_the_run_its_children_and_records_it(
+    churn: tuple[Path, int, dict[str, Any], str],
+) -> None:
+    import signal
+    import time
+
+    spec, _, _, _ = churn
+    run = subprocess.Popen(
+        [sys.executable, "-m", "mlspec", "run", str(spec), "--only", "train"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **EXAMPLE_SECRETS, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.stderr is not None
+    deadline = time.monotonic() + 300
+    for line in run.stderr:  # wait until a training process is running
+        if "train: train" in line or time.monotonic() > deadline:
+            break
+    time.sleep(1.0)
+    run.send_signal(signal.SIGTERM)
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, out
+    assert "interrupted during train" in out
+    record = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "mlspec", "status", str(spec), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert record["status"] == "interrupted" and step_status(record)["train"] == "interrupted"
+    time.sleep(1.0)
+    left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert str(spec.parent) not in left  # no training step outlived the run
+
+
 # --- failures ------------------------------------------------------------------------------------
 
 
