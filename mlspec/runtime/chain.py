@@ -774,6 +774,8 @@ class Chain:
         return ReportInputs(
             project=self.project.name,
             environment=self.project.environment,
+            run_id=self.run_id,
+            generated=now_iso(),
             reports=list(self.project.reports),
             tables=tables,
             model=report_model,

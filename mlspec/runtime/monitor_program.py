@@ -51,6 +51,15 @@ repeats it); ``Feature`` is empty unless the statistic is per feature; ``Window`
 (``P1D``). ``TimeGenerated`` is ``now`` when the config gives it, else the clock. A statistic
 without a finite value is not written. Each run adds one file, ``<time>-<random>.parquet``.
 
+Model version: when the config names a ``model_version``, the production statistics (data drift,
+prediction drift, data quality, model metrics) read only the prediction-log records of that
+version, and those that name no version (logs written before the field existed). Otherwise a
+retrain would feed itself: the drift of the previous version's traffic, still in the window after
+the new version is promoted, would keep firing the retrain alert. ``other_version_rows`` in the
+result counts the rows left out, ``prediction_rows`` the rows counted. The serving statistics read
+the whole scoring-server log, and ``now`` (when the config gives none) is the newest record of any
+version.
+
 Windows: a statistic is computed over each window an alert on it names, back from ``now`` (the
 newest logged record when the config gives none), and over the family's *summary window*, the one
 the result's summary fields report: the config's ``window``, else the family's longest alert window,
@@ -349,6 +358,16 @@ class PredictionLog:
         times = self.meta["time"]
         mask = (times > pd.Timestamp(start)) & (times <= pd.Timestamp(end))
         return PredictionLog(self.meta[mask], self.inputs[mask])
+
+    def of_version(self, version: str) -> tuple[PredictionLog, int]:
+        """The rows of model ``version`` and those naming no version, and how many were left out.
+
+        An empty ``version`` keeps every row."""
+        if not version:
+            return self, 0
+        logged = self.meta["model_version"]
+        mask = logged.isna() | (logged == version)
+        return PredictionLog(self.meta[mask], self.inputs[mask]), int((~mask).sum())
 
     def flat(self) -> pd.DataFrame:
         """One table as the report reads it: the features, then what the scoring server added."""
@@ -798,6 +817,10 @@ class MonitorData:
     ground_truth: pd.DataFrame
     serving: pd.DataFrame
     has_serving_log: bool
+    other_version_rows: int = 0
+    """Prediction-log rows of another model version than the config's, left out of ``predictions``."""
+    newest_prediction: pd.Timestamp | None = None
+    """The newest logged prediction of any version (the anchor when the config gives no ``now``)."""
 
 
 @dataclass
@@ -817,12 +840,17 @@ def load_data(config: MonitorConfig) -> MonitorData:
     if config.reference is not None and config.reference[0].exists():
         reference = read_table(*config.reference)
     log_file = config.serving_log
+    logged = read_prediction_log(config.predictions)
+    current, left_out = logged.of_version(config.model_version)
+    times = logged.meta["time"].dropna()
     return MonitorData(
         reference=reference,
-        predictions=read_prediction_log(config.predictions),
+        predictions=current,
         ground_truth=read_ground_truth(config.ground_truth),
         serving=read_serving_log(log_file),
         has_serving_log=log_file is not None and log_file.is_file(),
+        other_version_rows=left_out,
+        newest_prediction=times.max() if len(times) else None,
     )
 
 
@@ -830,7 +858,9 @@ def anchor_time(config: MonitorConfig, data: MonitorData) -> datetime:
     """``now`` of the config, else the newest logged record, else the clock."""
     if config.now is not None:
         return config.now
-    times = pd.concat([data.predictions.meta["time"], data.serving["time"]]).dropna()
+    times = data.serving["time"].dropna()
+    if data.newest_prediction is not None:
+        times = pd.concat([times, pd.Series([data.newest_prediction])])
     return times.max().to_pydatetime() if len(times) else datetime.now(UTC)
 
 
@@ -863,7 +893,7 @@ def compute(config: MonitorConfig, data: MonitorData, now: datetime) -> Computed
                 continue
             production = data.predictions.within(start, now)
             if not len(production):
-                out.notes[(family, minutes)] = f"no logged prediction in the {window} window"
+                out.notes[(family, minutes)] = _no_prediction_note(config, data, window)
                 continue
             found = _family_statistics(family, config, profiles, target, production, data, window)
             out.statistics += found.statistics
@@ -872,6 +902,15 @@ def compute(config: MonitorConfig, data: MonitorData, now: datetime) -> Computed
             if family == "model_metric":
                 out.joined_rows[minutes] = found.joined
     return out
+
+
+def _no_prediction_note(config: MonitorConfig, data: MonitorData, window: str) -> str:
+    if data.other_version_rows:
+        return (
+            f"no logged prediction of model version {config.model_version} in the {window} window "
+            f"({data.other_version_rows} logged rows of other versions are left out)"
+        )
+    return f"no logged prediction in the {window} window"
 
 
 @dataclass
@@ -1084,7 +1123,9 @@ def run_monitor(config: Mapping[str, Any], output: Path | str | None = None) -> 
         "table_file": str(table_file) if table_file else None,
         "task": settings.task,
         "target": settings.target,
+        "model_version": settings.model_version or None,
         "prediction_rows": len(data.predictions),
+        "other_version_rows": data.other_version_rows,
         **summarize(settings, computed),
         "alerts": [evaluate_alert(a, computed, settings.task) for a in settings.alerts],
     }

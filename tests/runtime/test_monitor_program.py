@@ -36,6 +36,7 @@ def write_predictions(
     classes: list[Any] | None = None,
     per_request: int = 1,
     name: str = "predictions-20261201.jsonl",
+    version: str | None = "3",
 ) -> list[str]:
     """One request per ``per_request`` inputs; returns the request ids."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,11 +51,12 @@ def write_predictions(
                 "project": "p",
                 "endpoint": "e",
                 "model": "m",
-                "model_version": "3",
                 "request_id": request_id,
                 "inputs": list(inputs[start : start + per_request]),
                 "predictions": predictions[start : start + per_request],
             }
+            if version is not None:  # older logs name no version
+                record["model_version"] = version
             if probabilities is not None:
                 record["probabilities"] = list(probabilities[start : start + per_request])
                 record["classes"] = classes
@@ -239,6 +241,48 @@ def test_window_keeps_only_recent_records(tmp_path: Path) -> None:
     assert recent["value"] == 0.0 and recent["fired"] is False
     assert week["value"] == pytest.approx(0.5) and week["fired"] is True  # the old rows count
     assert result["windows"]["data_quality"] == "P7D"  # the longest alert window sums up
+
+
+def test_only_the_configured_model_versions_records_are_measured(tmp_path: Path) -> None:
+    """After a retrain promotes version 3, version 2's drifted traffic no longer fires the alert."""
+    pd.DataFrame({"x": np.linspace(0, 1, 200), "y": [0, 1] * 100}).to_parquet(tmp_path / "reference.parquet")
+    folder = tmp_path / "predictions"
+    fresh = [{"x": float(v)} for v in np.linspace(0, 1, 30)]
+    current = write_predictions(folder, fresh, [1] * 30, name="v3.jsonl")
+    unversioned = write_predictions(folder, fresh[::3], [1] * 10, name="old-format.jsonl", version=None)
+    stale = write_predictions(folder, [{"x": 9.0}] * 40, [0] * 40, name="v2.jsonl", version="2")
+    with (tmp_path / "truth.jsonl").open("w") as handle:
+        for request_id in current + unversioned + stale:
+            handle.write(json.dumps({"request_id": request_id, "row": 0, "target": 1}) + "\n")
+    rules = [
+        alert("data_drift", 0.2),
+        alert("data_quality", 0.0, metric="out_of_bounds_rate"),
+        alert("prediction_drift", 0.5, metric="population_stability_index"),
+    ]
+    cfg = config(tmp_path, ground_truth={"path": str(tmp_path / "truth.jsonl")}, alerts=rules)
+    result = mp.run_monitor(cfg)
+    assert result["model_version"] == "3"
+    assert result["prediction_rows"] == 40 and result["other_version_rows"] == 40
+    assert [a["fired"] for a in result["alerts"]] == [False, False, True]  # predictions all 1 vs 50/50
+    assert result["data_quality"]["x"]["out_of_bounds_rate"] == 0.0
+    assert result["ground_truth_rows"] == 40 and result["model_metrics"]["accuracy"] == 1.0
+    # Without a version every record counts, and version 2's inputs fire the drift alert.
+    everything = mp.run_monitor({**cfg, "model_version": ""})
+    assert everything["other_version_rows"] == 0 and everything["prediction_rows"] == 80
+    assert everything["alerts"][0]["fired"] is True
+    assert everything["model_metrics"]["accuracy"] == 0.5
+
+
+def test_a_window_with_only_other_versions_says_so(tmp_path: Path) -> None:
+    pd.DataFrame({"x": np.linspace(0, 1, 200), "y": [0, 1] * 100}).to_parquet(tmp_path / "reference.parquet")
+    write_predictions(tmp_path / "predictions", [{"x": 9.0}] * 5, version="2")
+    result = mp.run_monitor(config(tmp_path, now=None, alerts=[alert("data_drift", 0.2)]))
+    assert result["now"] == "2026-12-01T09:59:00+00:00"  # the newest record of any version
+    [outcome] = result["alerts"]
+    assert outcome["fired"] is False and outcome["value"] is None
+    assert outcome["reason"] == (
+        "no logged prediction of model version 3 in the P1D window (5 logged rows of other versions are left out)"
+    )
 
 
 # --- data quality ------------------------------------------------------------------------------

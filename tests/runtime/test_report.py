@@ -22,6 +22,7 @@ from mlspec.runtime.report import (
     render_report,
 )
 from mlspec.runtime.report.dax import DaxError, Evaluator, Measure, format_value
+from mlspec.runtime.report.visuals import MAX_GROUPS
 
 NOW = "2026-12-01T10:00:00Z"
 
@@ -548,3 +549,186 @@ def test_a_wide_model_draws_the_watched_features_and_the_most_drifted_others() -
     assert set(shown) == {"px0", "px1", *(f"px{i}" for i in range(26, 40))}
     assert shown == [f for f in drift if f in set(shown)]  # in the table's order
     assert _features_to_draw({"a": 0.1, "b": None}, set()) == ["a", "b"]
+
+
+# --- review findings: tables not written yet, axes, header, layout -------------------------------
+
+
+def visual_texts(path: Path, slug: str, count: int) -> list[str]:
+    page = parse(path)
+    return [page.text_of(f"{slug}-p1-v{i}") for i in range(1, count + 1)]
+
+
+def test_tables_not_written_yet_say_no_data_yet(tmp_path: Path) -> None:
+    (tmp_path / "empty_delta").mkdir()
+    (tmp_path / "marker_only").mkdir()
+    (tmp_path / "marker_only" / "_SUCCESS").write_text("")
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "predictions-20261201.jsonl").write_text("")
+    sources = {
+        "missing": (tmp_path / "missing", "delta"),
+        "empty_delta": (tmp_path / "empty_delta", "delta"),
+        "marker_only": (tmp_path / "marker_only", "parquet"),
+        "empty_log": (tmp_path / "log", "predictions"),
+        "no_log": (tmp_path / "no-log", "predictions"),
+    }
+    visuals = [
+        {"type": "table", "title": name, "table": name, "columns": ["tenure_months"]} for name in sources
+    ]
+    report = {"name": "r", "tables": list(sources), "pages": [{"title": "p", "visuals": visuals}]}
+    path = render_report(
+        ReportInputs(project="p", environment="local", reports=[report], tables=sources), tmp_path / "r.html"
+    )
+    texts = visual_texts(path, "r", len(sources))
+    for (name, (where, _)), text in zip(sources.items(), texts, strict=True):
+        assert (
+            text == f"{name} table {name!r}: no data yet at {where} (run the transforms / serve step first)"
+        )
+    page_text = html.unescape(path.read_text())
+    assert "could not be read" not in page_text and "not a column" not in page_text
+
+
+def axis_rows(path: Path, visual_id: str) -> list[tuple[str, str]]:
+    text = path.read_text()
+    start = text.index(f'id="{visual_id}"')
+    end = text.index("</figure>", start)
+    return re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td></tr>", text[start:end])
+
+
+def render_axes(
+    tmp_path: Path, frame: pd.DataFrame, visuals: list[dict[str, Any]], fmt: str = "parquet"
+) -> Path:
+    table = tmp_path / ("t.csv" if fmt == "csv" else "t.parquet")
+    if fmt == "csv":
+        frame.to_csv(table, index=False)
+    else:
+        frame.to_parquet(table)
+    report = {
+        "name": "axes",
+        "tables": ["t"],
+        "measures": {"n": {"table": "t", "expression": "COUNTROWS(t)", "format": "0"}},
+        "pages": [{"title": "p", "visuals": visuals}],
+    }
+    inputs = ReportInputs(project="p", environment="local", reports=[report], tables={"t": (table, fmt)})
+    return render_report(inputs, tmp_path / "axes.html")
+
+
+def test_a_numeric_axis_with_many_values_is_binned_in_order(tmp_path: Path) -> None:
+    tenure = np.arange(1, 93)  # 92 distinct months, one row each
+    frame = pd.DataFrame({"tenure": tenure, "few": [10, 9, 100, 2] * 23})
+    path = render_axes(
+        tmp_path,
+        frame,
+        [
+            {"type": "column", "title": "by tenure", "x": "tenure", "measure": "n"},
+            {"type": "bar", "title": "by few", "x": "few", "measure": "n"},
+        ],
+    )
+    binned = axis_rows(path, "axes-p1-v1")
+    dash = "\N{EN DASH}"
+    assert binned[0] == (f"0{dash}5", "4") and binned[1] == (f"5{dash}10", "5")
+    assert binned[-1] == (f"90{dash}95", "3")
+    assert len(binned) == 19 and sum(int(n) for _, n in binned) == 92
+    assert "showing the first" not in path.read_text()
+    assert [label for label, _ in axis_rows(path, "axes-p1-v2")] == ["2", "9", "10", "100"]
+
+
+def test_dates_and_decimals_from_parquet_are_ordered_by_value(tmp_path: Path) -> None:
+    import datetime
+    import decimal
+
+    days = [datetime.date(2026, 11, d) for d in (3, 1, 2, 3, 3, 1)]  # by count: 3rd, 1st, 2nd
+    prices = [decimal.Decimal(v) for v in ("10.5", "9.25", "100", "10.5", "10.5", "9.25")]
+    path = render_axes(
+        tmp_path,
+        pd.DataFrame({"day": days, "price": prices}),
+        [
+            {"type": "bar", "title": "rows", "x": "day", "measure": "n"},
+            {"type": "column", "title": "rows", "x": "price", "measure": "n"},
+        ],
+    )
+    assert axis_rows(path, "axes-p1-v1") == [("2026-11-01", "2"), ("2026-11-02", "1"), ("2026-11-03", "3")]
+    assert [label for label, _ in axis_rows(path, "axes-p1-v2")] == ["9.25", "10.5", "100"]
+
+
+def test_a_line_over_text_timestamps_groups_by_day_or_by_the_grain_its_title_names(tmp_path: Path) -> None:
+    start = pd.Timestamp("2026-11-29T00:00:00Z")
+    times = [start + pd.Timedelta(minutes=37 * i) for i in range(200)]  # ~5 days, 200 instants
+    frame = pd.DataFrame({"time": [t.isoformat() for t in times]})  # a CSV keeps them as text
+    path = render_axes(
+        tmp_path,
+        frame,
+        [
+            {"type": "line", "title": "Requests over time", "x": "time", "measure": "n"},
+            {"type": "line", "title": "Requests per hour", "x": "time", "measure": "n"},
+        ],
+        fmt="csv",
+    )
+    by_day = axis_rows(path, "axes-p1-v1")
+    expected = pd.Series(1, index=[t.strftime("%Y-%m-%d") for t in times]).groupby(level=0).sum()
+    assert by_day == [(day, str(n)) for day, n in expected.items()]
+    by_hour = axis_rows(path, "axes-p1-v2")
+    assert by_hour[0] == ("2026-11-29 00:00", "2") and len(by_hour) == MAX_GROUPS
+    assert "showing the first 50 of" in path.read_text()  # ~123 hours: the grain the title asked for
+
+
+def test_roc_legend_names_the_class() -> None:
+    from mlspec.runtime.report.charts import roc_chart
+
+    svg = roc_chart([("1", np.array([0.0, 0.2, 1.0]), np.array([0.0, 0.8, 1.0]), 0.894)])
+    assert "class 1, AUC 0.894" in svg
+
+
+def test_wide_tables_scroll_inside_the_page(tmp_path: Path) -> None:
+    monitoring, _ = monitored(tmp_path, "classification")
+    path = render_report(
+        ReportInputs(project="p", environment="local", monitoring=monitoring), tmp_path / "r.html"
+    )
+    text = path.read_text()
+    assert "<div class=\"scroll\"><table class='features'>" in text
+    assert "<div class=\"scroll\"><table class='alerts'>" in text
+    css = re.search(r"<style>(.*)</style>", text, re.DOTALL)
+    assert css is not None and ".scroll{max-width:100%;overflow-x:auto}" in css.group(1)
+
+
+def header_of(path: Path) -> str:
+    found = re.search(r"<header>(.*?)<nav>", path.read_text(), re.DOTALL)
+    assert found is not None
+    return html.unescape(re.sub(r"<[^>]+>", " ", found.group(1)))
+
+
+def test_header_shows_model_version_run_and_time_only_when_given(tmp_path: Path) -> None:
+    model = ReportModel("churn-clf", "3", "classification", {"accuracy": 0.8})
+    given = ReportInputs(
+        project="p", environment="dev", model=model, run_id="run-42", generated="2026-12-01 10:00 UTC"
+    )
+    header = " ".join(header_of(render_report(given, tmp_path / "a.html")).split())
+    assert (
+        "environment dev · model churn-clf version 3 · run run-42 · generated 2026-12-01 10:00 UTC" in header
+    )
+    bare = header_of(render_report(ReportInputs(project="p", environment="dev"), tmp_path / "b.html"))
+    assert "version" not in bare and "run " not in bare.replace("local run report", "")
+    assert "generated" not in bare
+
+
+def test_drift_figures_leave_out_other_model_versions(tmp_path: Path) -> None:
+    monitoring, _ = monitored(tmp_path, "classification")
+    assert monitoring.predictions is not None
+    with (monitoring.predictions / "predictions-20261201.jsonl").open("a") as handle:
+        for i in range(50):  # an earlier version's traffic, far outside the reference
+            record = {"time": "2026-12-01T09:30:00+00:00", "request_id": f"old{i}", "model_version": "0"}
+            handle.write(
+                json.dumps({**record, "inputs": [{"age": 500.0, "plan": "z"}], "predictions": [1]}) + "\n"
+            )
+    assert monitoring.result["model_version"] == "1"
+
+    def plan_levels(result: dict[str, Any], name: str) -> list[str]:
+        shown = ReportMonitoring(result, monitoring.reference, monitoring.predictions)
+        path = render_report(
+            ReportInputs(project="p", environment="local", monitoring=shown), tmp_path / name
+        )
+        figure = path.read_text().split('data-chart="drift" data-feature="plan"', 1)[1].split("</figure>")[0]
+        return re.findall(r">([a-z])</text>", figure)
+
+    assert sorted(plan_levels(dict(monitoring.result), "v1.html")) == ["a", "b", "c"]
+    assert "z" in plan_levels({**monitoring.result, "model_version": None}, "all.html")  # the test can fail

@@ -80,6 +80,11 @@ class ReportInputs:
     monitoring: ReportMonitoring | None = None
     alerts: Sequence[Mapping[str, Any]] = ()
     """The spec's alerts as plain dicts (name, signal, operator, threshold, window, severity, ...)."""
+    run_id: str | None = None
+    """The run the report belongs to, shown in the header when set."""
+    generated: str | None = None
+    """When the report was made, as the caller wants it shown (the header leaves it out when
+    ``None``, so the same inputs keep giving the same bytes)."""
 
 
 def render_report(inputs: ReportInputs, output: Path) -> Path:
@@ -107,20 +112,39 @@ def render_report(inputs: ReportInputs, output: Path) -> Path:
 
 
 def load_tables(sources: Mapping[str, TableSource]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """The tables that could be read, and for the others what went wrong."""
+    """The tables that could be read, and for the others what went wrong.
+
+    A table whose path does not exist, holds no file or reads as no row has no data yet (the
+    report was made before the step that writes it ran): that is what its problem says, rather
+    than what the engine says about an empty folder or which columns an empty log lacks."""
     tables: dict[str, pd.DataFrame] = {}
     problems: dict[str, str] = {}
     for name, (path, fmt) in sources.items():
+        where = Path(path)
+        no_data = f"table {name!r}: no data yet at {where} (run the transforms / serve step first)"
+        if not _holds_files(where):
+            problems[name] = no_data
+            continue
         try:
             if fmt == "predictions":
-                tables[name] = monitor.read_prediction_log(Path(path)).flat()
-            elif not Path(path).exists():
-                problems[name] = f"table {name!r}: {path} does not exist"
+                frame = monitor.read_prediction_log(where).flat()
             else:
-                tables[name] = monitor.read_table(Path(path), fmt)
+                frame = monitor.read_table(where, fmt)
         except Exception as error:  # any reader failure: the report shows it instead of failing
             problems[name] = f"table {name!r} could not be read: {error}"
+            continue
+        if frame.empty:
+            problems[name] = no_data
+        else:
+            tables[name] = frame
     return tables, problems
+
+
+def _holds_files(path: Path) -> bool:
+    """Whether ``path`` is a file or a folder with one that is not a marker (``_SUCCESS``, ``.crc``)."""
+    if path.is_file():
+        return True
+    return path.is_dir() and any(p.is_file() and not p.name.startswith(("_", ".")) for p in path.rglob("*"))
 
 
 # --- spec reports --------------------------------------------------------------------------
@@ -143,7 +167,7 @@ def _report(
         figures = []
         for visual_index, raw in enumerate(page.get("visuals") or [], start=1):
             visual = Visual.from_spec(raw, names[0] if names else "")
-            body = render_visual(visual, tables, evaluator)
+            body = render_visual(visual, tables, evaluator, problems)
             figures.append(
                 f'<figure class="visual visual-{_attr(visual.type)}" id="{page_id}-v{visual_index}" '
                 f'data-visual="{_attr(visual.type)}" data-title="{_attr(visual.title)}">'
@@ -226,15 +250,17 @@ def _data_rows(rows: Sequence[Sequence[str]]) -> str:
 def _monitoring_section(monitoring: ReportMonitoring, watched: set[str]) -> str:
     result = monitoring.result
     windows = result.get("windows") or {}
+    facts = [
+        ("Computed at", str(result.get("now") or "—")),
+        ("Logged predictions", str(result.get("prediction_rows", "—"))),
+        ("Rows with ground truth", str(result.get("ground_truth_rows", "—"))),
+        ("Statistics written", str(result.get("rows", "—"))),
+    ]
+    if result.get("other_version_rows"):
+        version = result.get("model_version")
+        facts.insert(2, (f"Left out (not model version {version})", str(result["other_version_rows"])))
     parts = [
-        _facts(
-            [
-                ("Computed at", str(result.get("now") or "—")),
-                ("Logged predictions", str(result.get("prediction_rows", "—"))),
-                ("Rows with ground truth", str(result.get("ground_truth_rows", "—"))),
-                ("Statistics written", str(result.get("rows", "—"))),
-            ]
-        ),
+        _facts(facts),
         _key_values(f"Serving (window {windows.get('serving', '—')})", result.get("serving") or {}),
         _key_values(
             f"Model metrics on ground truth (window {windows.get('model_metric', '—')})",
@@ -269,7 +295,13 @@ def _feature_table(result: Mapping[str, Any]) -> str:
             + "</tr>"
         )
     window = (result.get("windows") or {}).get("data_drift", "—")
-    return f"<h3>Features (drift window {html.escape(str(window))})</h3><table class='features'><tr>{head}</tr>{''.join(rows)}</table>"
+    table = f"<table class='features'><tr>{head}</tr>{''.join(rows)}</table>"
+    return f"<h3>Features (drift window {html.escape(str(window))})</h3>{_scrolling(table)}"
+
+
+def _scrolling(table: str) -> str:
+    """A wide table in a box that scrolls sideways, so the page itself keeps its width."""
+    return f'<div class="scroll">{table}</div>'
 
 
 def _drift_charts(monitoring: ReportMonitoring, watched: set[str]) -> str:
@@ -282,7 +314,10 @@ def _drift_charts(monitoring: ReportMonitoring, watched: set[str]) -> str:
         reference = monitor.read_table(Path(monitoring.reference[0]), monitoring.reference[1])
     except Exception as error:  # the figures are optional: say why they are missing
         return note(f"the reference data could not be read: {error}")
-    production = monitor.read_prediction_log(monitoring.predictions)
+    # The records the monitor measured: those of the monitored model version (and unversioned ones).
+    production, _ = monitor.read_prediction_log(monitoring.predictions).of_version(
+        str(result.get("model_version") or "")
+    )
     if result.get("now"):
         end = pd.Timestamp(str(result["now"])).to_pydatetime()
         minutes = monitor.window_minutes(str((result.get("windows") or {}).get("data_drift") or "P1D"))
@@ -386,7 +421,7 @@ def _alerts_section(spec: Sequence[Mapping[str, Any]], outcomes: Sequence[Mappin
     if not rows:
         return "<p>No alert is declared.</p>"
     head = "".join(f"<th>{h}</th>" for h in headings)
-    return f"<table class='alerts'><tr>{head}</tr>{''.join(rows)}</table>"
+    return _scrolling(f"<table class='alerts'><tr>{head}</tr>{''.join(rows)}</table>")
 
 
 # --- page ------------------------------------------------------------------------------------
@@ -405,6 +440,7 @@ th{background:#edf2f7}.note{color:#975a16;background:#fefcbf;padding:4px 8px;bor
 .badge{padding:1px 8px;border-radius:10px;background:#e2e8f0;font-size:12px}.badge.ok{background:#c6f6d5}
 .badge.bad{background:#fed7d7}dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 14px}
 dl.facts dt{color:#4a5568}dl.facts dd{margin:0;font-weight:600}details.data{font-size:12px;margin-top:4px}
+.scroll{max-width:100%;overflow-x:auto}
 """
 
 
@@ -415,14 +451,26 @@ def _page(inputs: ReportInputs, sections: Sequence[tuple[str, str, str]]) -> str
         for anchor, heading, content in sections
     )
     title = f"{inputs.project} ({inputs.environment})"
+    facts = " · ".join(html.escape(fact) for fact in _header_facts(inputs))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)} — mlspec report</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{html.escape(inputs.project)}</h1><p>environment {html.escape(inputs.environment)} · "
-        "local run report (the Power BI stand-in)</p>"
+        f'<header><h1>{html.escape(inputs.project)}</h1><p class="run">{facts}</p>'
         f"<nav>{nav}</nav></header><main>{body}</main></body></html>\n"
     )
+
+
+def _header_facts(inputs: ReportInputs) -> list[str]:
+    """What the header says about the run: only what the inputs hold (no clock, no guess)."""
+    facts = [f"environment {inputs.environment}"]
+    if inputs.model is not None and inputs.model.version:
+        facts.append(f"model {inputs.model.name} version {inputs.model.version}")
+    if inputs.run_id:
+        facts.append(f"run {inputs.run_id}")
+    if inputs.generated:
+        facts.append(f"generated {inputs.generated}")
+    return [*facts, "local run report (the Power BI stand-in)"]
 
 
 def _facts(items: Sequence[tuple[str, str]]) -> str:

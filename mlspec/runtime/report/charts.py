@@ -115,13 +115,14 @@ def scatter_chart(x: Sequence[float], y: Sequence[float], *, x_label: str, y_lab
 
 
 def roc_chart(curves: Sequence[tuple[str, NDArray[np.float64], NDArray[np.float64], float]]) -> str:
-    """ROC curves: ``(label, false positive rates, true positive rates, area)`` each."""
+    """ROC curves: ``(label, false positive rates, true positive rates, area)`` each; the legend
+    names the positive class of each ("class 1, AUC 0.894")."""
     figure = _figure(4.2, 3.6)
     with mpl.rc_context(_RC):
         axes = figure.subplots()
         for index, (label, fpr, tpr, area) in enumerate(curves):
             color = _PALETTE[index % len(_PALETTE)]
-            axes.plot(fpr, tpr, color=color, label=f"{_short(label)} (AUC {area:.3f})")
+            axes.plot(fpr, tpr, color=color, label=f"class {_short(label)}, AUC {area:.3f}")
         axes.plot([0, 1], [0, 1], linestyle="--", color=REFERENCE_COLOR, linewidth=0.8)
         axes.set_xlabel("False positive rate")
         axes.set_ylabel("True positive rate")

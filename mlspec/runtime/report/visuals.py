@@ -6,21 +6,35 @@ number, the count of anything else). ``card`` shows that value over the whole ta
 with the measure's format string; ``bar``/``column``/``line``/``pie`` group the table by ``x`` and
 evaluate the value per group (the group is the filter context); ``scatter`` plots ``x`` against
 ``y`` row by row when ``y`` is a column, else the value per ``x``; ``table`` lists the first rows
-of its ``columns``. A date-time axis is grouped at the coarsest of day, hour, minute and second
-that gives more than one point (Power BI's date hierarchy lets a reader drill down the same way).
+of its ``columns``.
+
+The axis of a grouped visual is ordered by value when ``x`` is a number or a date/time (text that
+reads as ISO dates, and ``datetime.date``/``Decimal`` values as Parquet gives them, count as such),
+else a bar or column chart is ordered by its value, largest first. A numeric ``x`` with more than
+``MAX_DISTINCT_NUMBERS`` distinct values is binned into about ``NUMBER_BINS`` equal-width ranges
+with round edges, labelled by the edges joined with an en dash (``10`` to ``15`` holding
+10 <= x < 15), rather than one bar per value. A date-time axis is grouped by the grain its title
+names (``daily``, ``per day``, ``by hour``, ...), else at the coarsest of day, hour, minute and
+second that gives more than one point, so data that spans days is grouped by day (Power BI's date
+hierarchy lets a reader drill down the same way).
 Anything that cannot be shown (a missing table or column, a measure the local evaluator cannot
 compute) becomes a visible note naming it.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from mlspec.runtime.report import charts as report_charts
 from mlspec.runtime.report.dax import DaxError, Evaluator, Tables, Value, format_value
@@ -28,7 +42,15 @@ from mlspec.runtime.report.dax import DaxError, Evaluator, Tables, Value, format
 MAX_GROUPS = 50
 TABLE_ROWS = 20
 MAX_POINTS = 2000
+MAX_DISTINCT_NUMBERS = 30
+NUMBER_BINS = 20
 _BUCKETS = (("D", "%Y-%m-%d"), ("h", "%Y-%m-%d %H:00"), ("min", "%Y-%m-%d %H:%M"), ("s", "%Y-%m-%d %H:%M:%S"))
+_TITLE_GRAINS = (
+    ("D", re.compile(r"\b(daily|per day|by day|each day|days?)\b", re.IGNORECASE)),
+    ("h", re.compile(r"\b(hourly|per hour|by hour|each hour|hours?)\b", re.IGNORECASE)),
+)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+BLANK = "(Blank)"
 
 
 class VisualProblem(Exception):
@@ -67,10 +89,14 @@ def _default_title(raw: Mapping[str, Any]) -> str:
     return str(value or raw.get("x") or ", ".join(raw.get("columns") or []) or raw.get("type") or "visual")
 
 
-def render_visual(visual: Visual, tables: Tables, evaluator: Evaluator) -> str:
-    """The visual's body (a card value, a chart, a table or a note), as HTML."""
+def render_visual(
+    visual: Visual, tables: Tables, evaluator: Evaluator, problems: Mapping[str, str] | None = None
+) -> str:
+    """The visual's body (a card value, a chart, a table or a note), as HTML.
+
+    ``problems`` says, per table that could not be loaded, why: the note of a visual on it."""
     try:
-        frame = _frame(tables, visual.table)
+        frame = _frame(tables, visual.table, problems or {})
         if visual.type == "card":
             return _card(visual, tables, evaluator)
         if visual.type == "table":
@@ -86,9 +112,9 @@ def note(text: str) -> str:
     return f'<p class="note" role="note">{html.escape(text)}</p>'
 
 
-def _frame(tables: Tables, name: str) -> pd.DataFrame:
+def _frame(tables: Tables, name: str, problems: Mapping[str, str]) -> pd.DataFrame:
     if name not in tables:
-        raise VisualProblem(f"table {name!r} is not available locally")
+        raise VisualProblem(problems.get(name) or f"table {name!r} is not available locally")
     return tables[name]
 
 
@@ -122,35 +148,96 @@ def _card(visual: Visual, tables: Tables, evaluator: Evaluator) -> str:
     return f'<p class="card-value" data-value="{"" if value is None else repr(value)}">{text}</p>'
 
 
-def _groups(frame: pd.DataFrame, column: str) -> tuple[pd.Series, bool]:
-    """The grouping key of each row, and whether the axis is ordered (numbers, times)."""
-    series = frame[column]
+@dataclass(frozen=True)
+class _Axis:
+    """The grouping key of each row, whether keys are ordered values, and the label of each key."""
+
+    keys: pd.Series
+    ordered: bool
+    labels: Mapping[Any, str] = field(default_factory=dict)
+
+    def label(self, key: Any) -> Any:
+        if key in self.labels:
+            return self.labels[key]
+        # A number column with blanks groups by floats: 3.0 is shown as 3.
+        if isinstance(key, float) and key.is_integer():
+            return str(int(key))
+        return key
+
+
+def _axis(series: pd.Series, title: str) -> _Axis:
+    series = typed_axis(series)
     if pd.api.types.is_datetime64_any_dtype(series):
-        for unit, pattern in _BUCKETS:
-            buckets = series.dt.floor(unit)
-            if buckets.nunique() > 1 or unit == "s":
-                return buckets.dt.strftime(pattern).fillna("(Blank)"), True
-    ordered = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-    return series.astype(object).where(series.notna(), "(Blank)"), ordered
+        return _time_axis(series, title)
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        if series.nunique() > MAX_DISTINCT_NUMBERS:
+            return _binned_axis(series)
+        return _Axis(series.astype(object).where(series.notna(), BLANK), True)
+    return _Axis(series.astype(object).where(series.notna(), BLANK), False)
+
+
+def typed_axis(series: pd.Series) -> pd.Series:
+    """``series`` as numbers or times when its values are those in another dress: ``datetime.date``
+    and ``Decimal`` objects (Parquet date and decimal columns) or ISO date text (CSV, JSON)."""
+    if series.dtype != object:
+        return series
+    values = series.dropna()
+    if values.empty:
+        return series
+    if all(isinstance(v, (datetime.date, pd.Timestamp)) for v in values):
+        return pd.to_datetime(series, utc=True, errors="coerce")
+    if all(isinstance(v, (decimal.Decimal, int, float)) and not isinstance(v, bool) for v in values):
+        return pd.to_numeric(series, errors="coerce")
+    if all(isinstance(v, str) and _ISO_DATE.match(v) for v in values):
+        times = pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")
+        if times.notna().sum() == len(values):
+            return times
+    return series
+
+
+def _time_axis(series: pd.Series, title: str) -> _Axis:
+    named = next((unit for unit, words in _TITLE_GRAINS if words.search(title)), None)
+    for unit, pattern in _BUCKETS:
+        if named is not None and unit != named:
+            continue
+        buckets = series.dt.floor(unit)
+        if named is not None or buckets.nunique() > 1 or unit == "s":
+            return _Axis(buckets.dt.strftime(pattern).fillna(BLANK), True)
+    raise AssertionError("unreachable: the second grain always groups")
+
+
+def _binned_axis(series: pd.Series) -> _Axis:
+    """About :data:`NUMBER_BINS` equal-width ranges with round edges; a key is the range's index."""
+    numbers = pd.to_numeric(series, errors="coerce").astype(float)
+    low, high = float(numbers.min()), float(numbers.max())
+    integer = pd.api.types.is_integer_dtype(series)
+    locator = MaxNLocator(nbins=NUMBER_BINS, steps=[1, 2, 2.5, 5, 10], integer=integer)
+    edges = [float(e) for e in locator.tick_values(low, high)]
+    if edges[-1] <= high:  # the last range must hold the maximum
+        edges.append(edges[-1] + (edges[-1] - edges[-2]))
+    index = np.clip(np.searchsorted(edges, numbers.to_numpy(), side="right") - 1, 0, len(edges) - 2)
+    keys = pd.Series(index, index=series.index, dtype=object).where(numbers.notna(), BLANK)
+    labels = {i: f"{edges[i]:g}\N{EN DASH}{edges[i + 1]:g}" for i in range(len(edges) - 1)}
+    return _Axis(keys, True, labels)
 
 
 def _grouped(visual: Visual, frame: pd.DataFrame, tables: Tables, evaluator: Evaluator) -> str:
     if visual.x is None:
         raise VisualProblem(f"a {visual.type} visual needs an x column to group by")
     column = _column(frame, visual.x, visual.table)
-    keys, ordered = _groups(frame, column)
+    axis = _axis(frame[column], visual.title)
     points: list[tuple[Any, float]] = []
-    for key, rows in frame.groupby(keys, sort=False, dropna=False):
+    for key, rows in frame.groupby(axis.keys, sort=False, dropna=False):
         context = {**tables, visual.table: rows}
         value = _value(visual, context, evaluator) if visual.value else float(len(rows))
         if value is not None and math.isfinite(value):  # Power BI leaves out groups whose value is blank
             points.append((key, value))
     if not points:
         raise VisualProblem("no group has a value")
-    by_axis = ordered or visual.type == "line" or pd.api.types.is_datetime64_any_dtype(frame[column])
+    by_axis = axis.ordered or visual.type == "line"
     points.sort(key=(lambda p: _sortable(p[0])) if by_axis else (lambda p: -p[1]))
     shown = points[:MAX_GROUPS]
-    labels, values = [p[0] for p in shown], [p[1] for p in shown]
+    labels, values = [axis.label(p[0]) for p in shown], [p[1] for p in shown]
     value_label = visual.value or "rows"
     if visual.type == "pie":
         chart = report_charts.pie_chart(labels, values)
@@ -167,8 +254,8 @@ def _grouped(visual: Visual, frame: pd.DataFrame, tables: Tables, evaluator: Eva
 
 
 def _sortable(key: Any) -> tuple[int, Any]:
-    if isinstance(key, (int, float)) and not isinstance(key, bool):
-        return (0, key)
+    if isinstance(key, (int, float, np.integer, np.floating)) and not isinstance(key, (bool, np.bool_)):
+        return (0, float(key))
     return (1, str(key))
 
 
