@@ -98,6 +98,20 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def folder_contents(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every entry under ``folder`` with its size and modification time."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.fixture(scope="session")
+def built_contents(build: Path) -> dict[str, tuple[int, int]]:
+    """The build folder as the compiler left it, before any server ran from it."""
+    return folder_contents(build)
+
+
 @pytest.fixture(scope="session")
 def server_settings(build: Path) -> dict[str, Any]:
     """The gunicorn settings the build wrote (the tests hold the server to them)."""
@@ -136,7 +150,11 @@ class Running:
 
 @pytest.fixture(scope="module")
 def running(
-    python: Path, build: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    python: Path,
+    build: Path,
+    built_contents: dict[str, tuple[int, int]],
+    model_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Running]:
     lake = tmp_path_factory.mktemp("lake")
     server = start_scoring_server(
@@ -271,6 +289,13 @@ def test_log_lines_carry_what_the_serving_alerts_query_and_never_a_secret(runnin
     key = running.server.headers["Authorization"].split()[1]
     for value in (key, *SECRETS.values()):
         assert value not in log
+
+
+def test_serving_writes_nothing_into_the_build_folder(
+    running: Running, build: Path, built_contents: dict[str, tuple[int, int]]
+) -> None:
+    assert running.score({"columns": FEATURES, "data": ROWS}).status_code == 200
+    assert folder_contents(build) == built_contents, "no __pycache__, no log, no other file"
 
 
 def test_secrets_are_mounted_as_files_like_the_csi_driver_does(running: Running) -> None:

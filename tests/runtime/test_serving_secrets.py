@@ -47,6 +47,16 @@ def test_a_missing_secret_names_itself_and_both_ways_to_provide_it(tmp_path: Pat
     assert "value-that-must-not-leak" not in message
 
 
+def test_every_missing_secret_is_named_with_its_own_variable(tmp_path: Path) -> None:
+    with pytest.raises(SecretMissing) as raised:
+        load_local_secrets(tmp_path, ["crm-api-key", "partner.password", "crm-api-key"], {})
+    message = str(raised.value)
+    assert "MLSPEC_SECRET_CRM_API_KEY for 'crm-api-key'" in message
+    assert "MLSPEC_SECRET_PARTNER_PASSWORD for 'partner.password'" in message
+    assert message.count("MLSPEC_SECRET_") == 2, "each secret once, even when asked for twice"
+    assert str(secrets_file(tmp_path)) in message
+
+
 def test_without_a_secrets_file_the_environment_is_enough(tmp_path: Path) -> None:
     assert load_local_secrets(tmp_path, ["k"], {"MLSPEC_SECRET_K": "v"}) == {"k": "v"}
     assert load_local_secrets(tmp_path, [], {}) == {}

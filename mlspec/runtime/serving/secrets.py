@@ -50,14 +50,26 @@ def load_local_secrets(
         else:
             values[name] = value
     if missing:
-        listed = ", ".join(repr(name) for name in missing)
-        example = missing[0]
-        raise SecretMissing(
-            f"the deployment needs the Key Vault secret(s) {listed}, which have no local value: "
-            f"add them to {secrets_file(project_dir)} ({example}: <value>; keep the file out of git) "
-            f"or set {environment_variable(example)}"
-        )
+        raise SecretMissing(_missing_message(secrets_file(project_dir), missing))
     return values
+
+
+def _missing_message(path: Path, missing: list[str]) -> str:
+    """Every missing secret with its own variable, and the file that can hold them all."""
+    if len(missing) == 1:
+        (name,) = missing
+        return (
+            f"the deployment needs the Key Vault secret {name!r}, which has no local value: "
+            f"set {environment_variable(name)} or add `{name}: <value>` to {path} "
+            "(keep that file out of git)"
+        )
+    listed = ", ".join(repr(name) for name in missing)
+    variables = ", ".join(f"{environment_variable(name)} for {name!r}" for name in missing)
+    return (
+        f"the deployment needs the Key Vault secrets {listed}, which have no local value: "
+        f"set {variables}, or add a `<secret name>: <value>` line for each to {path} "
+        "(keep that file out of git)"
+    )
 
 
 def _read_secrets_file(path: Path) -> dict[str, str]:

@@ -231,6 +231,9 @@ def _server_environment(
         WORKER_COUNT=str(workers),
         AML_APP_ROOT=str(workdir),
         PYTHONUNBUFFERED="1",  # log lines reach the file as they happen
+        # The entry script and its gunicorn settings are imported from the build folder, which
+        # is the compiler's output: no __pycache__ may land in it (nor in the model's folder).
+        PYTHONDONTWRITEBYTECODE="1",
     )
     if model_dir is not None:
         environ["MODEL_DIR"] = str(model_dir.resolve())

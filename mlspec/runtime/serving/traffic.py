@@ -1,9 +1,10 @@
-"""Traffic for the local endpoint: read a file of feature rows and replay it against the scoring server.
+"""Traffic for the local endpoint: replay a file of feature rows against the scoring server.
 
 A traffic file is CSV, Parquet (a file or a folder of them) or JSON lines, one feature row per
-record, optionally with the target column. :func:`replay` sends it in batches, each request with
-its own ``x-request-id``, and returns what came back and, when the rows carry the target, the
-ground truth ``{request_id, row, target}`` that the monitor joins to the prediction log.
+record, optionally with the target column; :func:`read_traffic` and :func:`check_traffic` (from
+:mod:`.traffic_input`) read it and hold it to the model. :func:`replay` sends it in batches, each
+request with its own ``x-request-id``, and returns what came back and, when the rows carry the
+target, the ground truth ``{request_id, row, target}`` that the monitor joins to the prediction log.
 """
 
 from __future__ import annotations
@@ -15,14 +16,28 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
+
+# Reading and checking a traffic file live in their own module; callers may import them from here.
+from mlspec.runtime.serving.traffic_input import check_traffic, read_traffic
+
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "NO_RESPONSE",
+    "REQUEST_TIMEOUT_SECONDS",
+    "EndpointGone",
+    "ReplayResult",
+    "ScoringEndpoint",
+    "check_traffic",
+    "json_rows",
+    "read_traffic",
+    "replay",
+]
 
 DEFAULT_BATCH_ROWS = 50
 REQUEST_TIMEOUT_SECONDS = 30.0
 NO_RESPONSE = 0
 """The status counted for a request that timed out."""
-_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json", ".ndjson": "json"}
 
 
 class ScoringEndpoint(Protocol):
@@ -54,22 +69,6 @@ class ReplayResult:
     @property
     def succeeded(self) -> int:
         return self.status_counts.get(200, 0)
-
-
-def read_traffic(path: Path) -> Any:
-    """The rows of a traffic file as a pandas DataFrame (``ValueError`` for an unknown format)."""
-    import pandas as pd
-
-    kind = "parquet" if path.is_dir() else _READERS.get(path.suffix.lower())
-    if kind is None and path.suffix.lower() == ".json":
-        kind = "json"
-    if kind == "csv":
-        return pd.read_csv(path)
-    if kind == "parquet":
-        return pd.read_parquet(path)
-    if kind == "json":
-        return pd.read_json(path, lines=True)
-    raise ValueError(f"{path}: traffic must be CSV, Parquet or JSON lines (.csv, .parquet, .jsonl)")
 
 
 def replay(
