@@ -150,8 +150,11 @@ def summary(record: dict[str, Any]) -> str:
             lines.append(f"  model    {model['name']} v{model['version']} (gate {gate})")
         serving = record.get("serving") or {}
         if serving:
+            counts = ", ".join(
+                f"{code}: {n}" for code, n in sorted((serving.get("status_counts") or {}).items())
+            )
             lines.append(
-                f"  serving  {serving.get('requests')} requests, status {serving.get('status_counts')}"
+                f"  serving  {serving.get('requests')} requests (HTTP {counts}) to v{serving.get('version')}"
             )
         monitoring = record.get("monitoring") or {}
         fired = [a["name"] for a in monitoring.get("alerts", []) if a.get("fired")]

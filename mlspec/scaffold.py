@@ -13,6 +13,7 @@ add a placeholder fed by anything less constrained; render data with ``yaml.safe
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal, get_args
@@ -109,7 +110,28 @@ def init_project(name: str, destination: Path, template: Template = "tabular") -
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         created.append(path)
+    created.append(write_local_secrets(destination, files["mlproject.yaml"]))
     return sorted(created)
+
+
+def write_local_secrets(project: Path, spec_text: str) -> Path:
+    """``.mlspec/secrets.yaml`` (git-ignored, 0600) with a random local stand-in for each Key Vault
+    secret the scaffold's spec names, so ``mlspec run`` works at once; the values are only for this
+    machine's local endpoint and never leave it."""
+    import secrets
+
+    import yaml
+
+    spec = yaml.safe_load(spec_text)
+    names = sorted(str(ref["name"]) for ref in ((spec.get("access") or {}).get("secrets") or {}).values())
+    target = project / ".mlspec" / "secrets.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    body = "# Local stand-ins for the Key Vault secrets of mlproject.yaml (docs/run.md); never commit.\n"
+    body += yaml.safe_dump({name: f"local-{secrets.token_hex(16)}" for name in names}, sort_keys=True)
+    handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(body)
+    return target
 
 
 def render_template(template: str, values: dict[str, str]) -> dict[str, str]:

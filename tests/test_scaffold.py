@@ -26,6 +26,7 @@ EXPECTED_FILES = {
         "mlproject.yaml",
         "data/generate.py",
         "transforms/clean_customers.py",
+        ".mlspec/secrets.yaml",
     },
     "images": {
         ".gitignore",
@@ -33,6 +34,7 @@ EXPECTED_FILES = {
         "mlproject.yaml",
         "data/generate.py",
         "transforms/image_features.py",
+        ".mlspec/secrets.yaml",
     },
 }
 
@@ -193,3 +195,21 @@ def test_scaffolded_project_builds_in_every_environment(template: str, tmp_path:
         result = api.build(spec, env, environ={})
         assert result.manifest.resources, env
         assert not [d for d in result.diagnostics if d.is_error], env
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_scaffold_gives_each_secret_a_private_local_stand_in(template: str, tmp_path: Path) -> None:
+    import stat
+
+    import yaml
+
+    init_project("demo", tmp_path / "demo", template)  # type: ignore[arg-type]
+    spec = yaml.safe_load((tmp_path / "demo" / "mlproject.yaml").read_text())
+    names = {ref["name"] for ref in spec["access"]["secrets"].values()}
+    local = tmp_path / "demo" / ".mlspec" / "secrets.yaml"
+    values = yaml.safe_load(local.read_text())
+    assert set(values) == names and all(v.startswith("local-") and len(v) > 20 for v in values.values())
+    assert stat.S_IMODE(local.stat().st_mode) == 0o600
+    other = tmp_path / "other"
+    init_project("demo", other, template)  # type: ignore[arg-type]
+    assert yaml.safe_load((other / ".mlspec" / "secrets.yaml").read_text()) != values  # random, per project
