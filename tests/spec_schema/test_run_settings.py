@@ -46,7 +46,7 @@ def test_a_missing_seed_is_reported_at_its_value(validate: Validate, tmp_path: P
 @pytest.mark.parametrize(
     ("seed", "message"),
     [
-        ("../shared/generate.py", "'../shared/generate.py' must be a relative path inside the project"),
+        ("../outside/generate.py", "'../outside/generate.py' must be a relative path inside the project"),
         ("data/../../generate.py", "must be a relative path inside the project"),
         ("/opt/generate.py", "'/opt/generate.py' must be a relative path inside the project"),
         ("data\\generate.py", "must be a relative path inside the project"),
