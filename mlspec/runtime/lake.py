@@ -15,6 +15,7 @@ Spark's ``delta`` format and ``delta.tables.DeltaTable``.
 """
 
 import datetime
+import fnmatch
 import importlib
 import os
 import re
@@ -34,6 +35,9 @@ _SPARK_READ_FORMATS = {"binary": "binaryFile"}
 # text/binary files have Spark's fixed schemas (value; path, modificationTime, length, content).
 _SCHEMA_ON_READ = ("csv", "json")
 _CAST_AFTER_READ = ("parquet", "delta")
+# Spark's error conditions for a read that finds nothing: the path is missing, or it holds no
+# file to take a schema from.
+_NO_DATA_CONDITIONS = ("PATH_NOT_FOUND", "UNABLE_TO_INFER_SCHEMA")
 _SPARK_QUOTE = "`"
 _DELTA_RS_QUOTE = '"'  # delta-rs (DataFusion) quotes identifiers as standard SQL does
 
@@ -73,6 +77,24 @@ class DataQualityError(Exception):
 
     def __reduce__(self) -> Any:  # the arguments are not the message: rebuild from the fields
         return (type(self), (self.transform, self.rule, self.count, self.problem, self.sample))
+
+
+class InputMissing(Exception):
+    """An input has no data where it is read: its folder is missing or holds no data file.
+
+    ``url`` is the input's URL as the notebook names it, ``path`` where it was looked for
+    (the URL itself on Synapse), ``problem`` what was found there. Raised when the input is
+    read, so that the error names the input rather than a later line that used it.
+    """
+
+    def __init__(self, url: str, path: str, problem: str) -> None:
+        self.url = url
+        self.path = path
+        self.problem = problem
+        super().__init__(f"no data at {path}: {problem}")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.url, self.path, self.problem))
 
 
 def _row_text(row: Mapping[str, Any]) -> str:
@@ -143,7 +165,10 @@ def read_input(
     if format not in INPUT_FORMATS:
         raise ValueError(f"cannot read format {format!r}; known: {', '.join(INPUT_FORMATS)}")
     path = resolve_path(url)
-    if format == "delta" and lake_root() is not None:
+    local = lake_root() is not None
+    if local:
+        _check_local_input(url, path, format, glob)
+    if format == "delta" and local:
         frame = _read_delta_locally(spark, path)
     else:
         reader = spark.read.format(_SPARK_READ_FORMATS.get(format, format))
@@ -153,7 +178,14 @@ def read_input(
             reader = reader.option("pathGlobFilter", glob)
         if schema_ddl and format in _SCHEMA_ON_READ:
             reader = reader.schema(schema_ddl)
-        frame = reader.load(path)
+        try:
+            frame = reader.load(path)
+        except Exception as error:
+            # On Synapse the lake cannot be listed from here: Spark's own error says it.
+            condition = getattr(error, "getErrorClass", lambda: None)()
+            if condition in _NO_DATA_CONDITIONS:
+                raise InputMissing(url, path, str(error).strip().splitlines()[0]) from error
+            raise
     if schema_ddl and format in _CAST_AFTER_READ:
         frame = _cast_to_schema(spark, frame, schema_ddl)
     return frame
@@ -190,6 +222,30 @@ def write_output(
         if format == "delta" and mode == "overwrite":
             writer = writer.option("overwriteSchema", "true")  # the output is replaced as a whole
         writer.save(path)
+
+
+def _check_local_input(url: str, path: str, format: str, glob: str | None) -> None:
+    """Raise :class:`InputMissing` unless ``path`` holds data Spark (or delta-rs) would read."""
+    if not os.path.exists(path):
+        raise InputMissing(url, path, "the path does not exist")
+    if format == "delta":
+        if not _module("deltalake").DeltaTable.is_deltatable(path):
+            raise InputMissing(url, path, "it is not a Delta table (no _delta_log)")
+        return
+    if os.path.isfile(path) or _has_data_file(path, glob):
+        return
+    which = f"no file matching {glob!r}" if glob else "no data file"
+    raise InputMissing(url, path, f"the folder holds {which}")
+
+
+def _has_data_file(folder: str, glob: str | None) -> bool:
+    # Spark skips names starting with "_" or "." (_SUCCESS, .crc files, _delta_log) at any depth.
+    for _, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(("_", "."))]
+        for name in files:
+            if not name.startswith(("_", ".")) and (glob is None or fnmatch.fnmatchcase(name, glob)):
+                return True
+    return False
 
 
 def _option_text(value: Any) -> str:

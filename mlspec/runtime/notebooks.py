@@ -4,7 +4,7 @@ A build holds ``synapse/pipelines/<project>.json`` (one ``SynapseNotebook`` acti
 transform, ordered by ``dependsOn``) and ``synapse/notebooks/<transform>.ipynb``. This module
 reads only those files — never the spec — so a local run executes exactly what Synapse would.
 Where a notebook writes is read from the notebook itself: the literal URL and format of its
-``write_output(...)`` call.
+``write_output(...)`` call; what it reads, from its ``inputs["<name>"] = read_input(...)`` calls.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 PIPELINES_FOLDER = Path("synapse") / "pipelines"
 NOTEBOOKS_FOLDER = Path("synapse") / "notebooks"
 WRITE_CALL = "write_output"
+READ_CALL = "read_input"
 NOTEBOOK_ACTIVITY = "SynapseNotebook"
 
 
@@ -41,6 +42,20 @@ class CodeCell:
 
 
 @dataclass(frozen=True)
+class NotebookInput:
+    """One ``inputs["<name>"] = read_input(spark, "<url>", "<format>", options={...})`` of a notebook."""
+
+    name: str
+    url: str
+    format: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    def option(self, key: str) -> str | None:
+        """The reader option ``key`` (Spark's option names are case-insensitive)."""
+        return next((value for name, value in self.options if name.lower() == key.lower()), None)
+
+
+@dataclass(frozen=True)
 class CompiledNotebook:
     """One transform's notebook as the pipeline runs it."""
 
@@ -50,6 +65,7 @@ class CompiledNotebook:
     output_url: str
     output_format: str
     depends_on: tuple[str, ...]
+    inputs: tuple[NotebookInput, ...] = ()
 
 
 def read_pipeline(build_dir: Path) -> list[CompiledNotebook]:
@@ -113,7 +129,7 @@ def _read_notebook(path: Path, name: str, depends_on: tuple[str, ...]) -> Compil
         if cell.get("cell_type") == "code"
     )
     url, format_ = _output_of(cells, path)
-    return CompiledNotebook(name, path, cells, url, format_, depends_on)
+    return CompiledNotebook(name, path, cells, url, format_, depends_on, _inputs_of(cells))
 
 
 def _source_text(source: str | Sequence[str]) -> str:
@@ -138,6 +154,36 @@ def _output_of(cells: Sequence[CodeCell], path: Path) -> tuple[str, str]:
                     ) from error
                 return str(url), str(format_)
     raise BuildUnreadable(f"{path} has no {WRITE_CALL}(...) call: cannot tell where it writes")
+
+
+def _inputs_of(cells: Sequence[CodeCell]) -> tuple[NotebookInput, ...]:
+    """Every ``inputs["<name>"] = read_input(...)`` with a literal name, URL and format.
+
+    Only used to name an input in an error, so anything else is skipped rather than refused.
+    """
+    found = []
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+                continue
+            if _called_name(node.value.func) != READ_CALL or len(node.targets) != 1:
+                continue
+            target = node.targets[0]
+            arguments = _call_arguments(node.value, ("spark", "url", "format"))
+            try:
+                name = ast.literal_eval(target.slice) if isinstance(target, ast.Subscript) else None
+                url, format_ = ast.literal_eval(arguments["url"]), ast.literal_eval(arguments["format"])
+                options = ast.literal_eval(arguments["options"]) if "options" in arguments else {}
+            except (KeyError, ValueError):
+                continue
+            if isinstance(name, str) and isinstance(options, dict):
+                pairs = tuple((str(k), str(v)) for k, v in options.items())
+                found.append(NotebookInput(name, str(url), str(format_), pairs))
+    return tuple(found)
 
 
 def _called_name(function: ast.expr) -> str | None:

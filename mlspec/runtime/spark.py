@@ -12,26 +12,50 @@ is cheap, and ``mlspec validate/build/plan`` never load it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import dataclasses
+import functools
 import os
+import re
+import shutil
 import sys
 import tempfile
 import time
-import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlspec.runtime import spark_errors
 from mlspec.runtime.lake import LAKE_ROOT_VARIABLE, local_path
-from mlspec.runtime.notebooks import BuildUnreadable, CodeCell, CompiledNotebook, read_pipeline
+from mlspec.runtime.notebooks import BuildUnreadable, CompiledNotebook, read_pipeline
+from mlspec.runtime.spark_cancellation import INTERRUPTED, MASTER_LOST, Cancellation, answers
+from mlspec.runtime.transform_failure import RunContext, TransformFailed, cell_file, engine_stopped, explain
+
+__all__ = [  # TransformFailed lives with the code that explains failures; callers catch it here
+    "DEFAULT_MASTER",
+    "SHUFFLE_PARTITIONS",
+    "SparkUnavailable",
+    "TransformFailed",
+    "TransformResult",
+    "check_master",
+    "count_rows",
+    "run_transforms",
+    "spark_session",
+]
 
 DEFAULT_MASTER = "local[*]"
 SHUFFLE_PARTITIONS = "4"  # sample-sized data: Spark's default of 200 tasks per shuffle is all overhead
-_MESSAGE_LINES = 12  # of an engine error shown in TransformFailed (Java traces run to hundreds)
+ACCEPTED_MASTERS = "local, local[N], local[*], local[N,F] or spark://host:port[,host:port...]"
+MASTER_CONNECT_TIMEOUT = 3.0  # seconds for a spark:// master to accept a connection
+_LOCAL_MASTER = re.compile(r"local(?:\[(?:\*|[1-9][0-9]*)(?:,[1-9][0-9]*)?\])?")
+_ENDPOINT = re.compile(r"(?P<host>[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
 
 # Spark's own console output at ERROR only, to stderr, so the run's progress stays readable.
 # Read by log4j when the driver JVM starts (a session that already runs gets setLogLevel).
+# A failed task is logged by the executor and the task set with its whole Java stack, a lost
+# executor by the scheduler: the runner reports those errors itself, in short, so they are off.
 _LOG4J2_PROPERTIES = """\
 rootLogger.level = error
 rootLogger.appenderRef.console.ref = console
@@ -44,6 +68,12 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
 # instead of announcing a default of WARN.
 logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
 logger.gateway.level = error
+logger.executor.name = org.apache.spark.executor.Executor
+logger.executor.level = off
+logger.tasks.name = org.apache.spark.scheduler.TaskSetManager
+logger.tasks.level = off
+logger.scheduler.name = org.apache.spark.scheduler.TaskSchedulerImpl
+logger.scheduler.level = off
 """
 
 
@@ -59,52 +89,53 @@ class TransformResult:
     seconds: float
 
 
-class TransformFailed(Exception):
-    """A transform's notebook stopped; nothing after it ran.
+class SparkUnavailable(Exception):
+    """No Spark session could be had on the master asked for (it does not answer, or went away)."""
 
-    ``cell`` is the index of the failing cell in the notebook (``None`` when the build itself
-    could not be read). For a data-quality failure ``rule`` (``unique(customer_id)``),
-    ``count`` (offending rows) and ``sample`` (up to five of them, as dicts) are set, and the
-    notebook wrote nothing.
+
+def check_master(master: str) -> tuple[tuple[str, int], ...]:
+    """The ``(host, port)`` endpoints of a ``spark://`` master URL; ``()`` for a ``local`` one.
+
+    Raises ``ValueError`` naming ``master`` and the accepted forms for anything else (Spark
+    itself would wait a minute, or fail to start its gateway, before saying so).
     """
-
-    def __init__(
-        self,
-        transform: str,
-        message: str,
-        *,
-        cell: int | None = None,
-        rule: str | None = None,
-        count: int | None = None,
-        sample: Sequence[Mapping[str, Any]] = (),
-    ) -> None:
-        super().__init__(message)
-        self.transform = transform
-        self.cell = cell
-        self.rule = rule
-        self.count = count
-        self.sample = [dict(row) for row in sample]
+    if _LOCAL_MASTER.fullmatch(master):
+        return ()
+    if master.startswith("spark://"):
+        endpoints = [_ENDPOINT.fullmatch(part) for part in master.removeprefix("spark://").split(",")]
+        if all(endpoints) and all(1 <= int(e["port"]) <= 65535 for e in endpoints if e):
+            return tuple((e["host"].strip("[]"), int(e["port"])) for e in endpoints if e)
+    raise ValueError(f"unsupported Spark master {master!r}: use {ACCEPTED_MASTERS}")
 
 
 def spark_session(master: str | None = None, *, app_name: str = "mlspec", ui: bool = False) -> Any:
-    """A Spark session for running notebooks: ``local[*]`` unless ``master`` (``spark://host:port``).
+    """A Spark session for running notebooks: ``local[*]`` unless ``master``.
 
+    ``master`` is checked first (:func:`check_master`); a ``spark://`` master must accept a
+    connection within :data:`MASTER_CONNECT_TIMEOUT` seconds, else :class:`SparkUnavailable`.
     UTC session time zone, few shuffle partitions, the Spark UI off unless ``ui``, the driver
-    on the loopback interface, Spark's console logging at ERROR. An active session is reused
-    when ``master`` is ``None`` or names its master; one on another master is stopped first
-    (a process has one Spark session). The session stays up for the caller to reuse or stop.
+    on the loopback interface, Spark's console logging at ERROR, scratch folders (the SQL
+    warehouse, Derby's home) in a temporary folder rather than the current directory. An
+    active session is reused when ``master`` is ``None`` or names its master; one on another
+    master is stopped first (a process has one Spark session). The session stays up for the
+    caller to reuse or stop.
     """
+    endpoints = check_master(master) if master is not None else ()
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
+    if active is not None and (master is None or active.sparkContext.master == master):
+        _apply_session_settings(active)
+        return active
+    if endpoints and not answers(endpoints, timeout=MASTER_CONNECT_TIMEOUT):
+        raise SparkUnavailable(f"no Spark master answers at {master} (waited {MASTER_CONNECT_TIMEOUT:.0f} s)")
     if active is not None:
-        if master is None or active.sparkContext.master == master:
-            _apply_session_settings(active)
-            return active
         active.stop()
     # Executors start Python workers with PYSPARK_PYTHON: this interpreter, unless told otherwise.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    scratch = _scratch_folder()
     with _quiet_log_configuration() as log_configuration:
+        java_options = f"-Dlog4j2.configurationFile=file:{log_configuration} -Dderby.system.home={scratch}"
         builder = (
             SparkSession.builder.master(master or DEFAULT_MASTER)
             .appName(app_name)
@@ -112,13 +143,28 @@ def spark_session(master: str | None = None, *, app_name: str = "mlspec", ui: bo
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", SHUFFLE_PARTITIONS)
+            .config("spark.sql.warehouse.dir", str(scratch / "spark-warehouse"))
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_configuration}")
+            .config("spark.driver.extraJavaOptions", java_options)
         )
-        session = builder.getOrCreate()
+        try:
+            session = builder.getOrCreate()
+        except Exception as error:
+            if not endpoints:
+                raise
+            message = spark_errors.short_message(error)
+            raise SparkUnavailable(f"cannot start a Spark application on {master}: {message}") from error
     _apply_session_settings(session)
     return session
+
+
+@functools.cache
+def _scratch_folder() -> Path:
+    """One temporary folder per process for what Spark would write into the current directory."""
+    folder = Path(tempfile.mkdtemp(prefix="mlspec-spark-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 @contextlib.contextmanager
@@ -152,33 +198,48 @@ def run_transforms(
 
     ``only`` restricts the run to those transforms (still in pipeline order; their inputs must
     already be in the lake). ``on_start(name)`` and ``on_done(result)`` report progress. The
-    first failure raises :class:`TransformFailed` and nothing after it runs; a failed
-    expectation stops its notebook before it writes.
+    first failure raises :class:`TransformFailed` (a short message; the engine's full error is
+    its ``__cause__``) and nothing after it runs; a failed expectation stops its notebook before
+    it writes. A master that is malformed, does not answer or goes away is a ``TransformFailed``
+    too (transform ``"(spark)"`` when no notebook ran yet). Ctrl-C, or SIGTERM when the caller
+    handles it, cancels Spark's jobs and raises ``KeyboardInterrupt``.
     """
     try:
-        notebooks = read_pipeline(Path(build_dir))
+        pipeline = read_pipeline(Path(build_dir))
     except (BuildUnreadable, OSError, ValueError) as error:
         raise TransformFailed(
             "(build)", f"cannot read the compiled pipeline in {build_dir}: {error}"
         ) from error
-    notebooks = _selected(notebooks, only)
+    notebooks = _selected(pipeline, only)
     if not notebooks:
         return []
-    session = spark_session(master)
+    try:
+        session = spark_session(master)
+    except (ValueError, SparkUnavailable) as error:
+        raise TransformFailed("(spark)", str(error)) from error
+    running_on = str(session.sparkContext.master)
+    endpoints: tuple[tuple[str, int], ...] = ()
+    with contextlib.suppress(ValueError):  # a session the caller made on a master of another kind
+        endpoints = check_master(running_on)
+    context = RunContext(Path(lake_root).resolve(), running_on, {n.output_url: n.name for n in pipeline})
     results: list[TransformResult] = []
-    root = Path(lake_root).resolve()
-    with _lake_root_set(root):
+    with _lake_root_set(context.lake_root), Cancellation(session, endpoints) as cancellation:
         for notebook in notebooks:
             if on_start is not None:
                 on_start(notebook.name)
             started = time.perf_counter()
-            path = _output_path(notebook, root)
+            path = _output_path(notebook, context.lake_root)
             try:
-                _run_notebook(notebook)
-                rows = _output_rows(session, notebook, path)
+                _run_notebook(notebook, context, cancellation)
+                rows = _output_rows(session, notebook, path, context, cancellation)
             finally:
-                with contextlib.suppress(Exception):  # a broken session must not hide the notebook's error
-                    _forget_session_state(session)
+                # Not once cancelled: the run stops, and listing views runs a Spark job, which
+                # would wait forever for the executors of a master that went away.
+                if cancellation.reason is None:
+                    with contextlib.suppress(
+                        Exception
+                    ):  # a broken session must not hide the notebook's error
+                        _forget_session_state(session)
             result = TransformResult(
                 notebook.name,
                 notebook.output_url,
@@ -224,66 +285,34 @@ def _lake_root_set(root: Path) -> Iterator[None]:
             os.environ[LAKE_ROOT_VARIABLE] = previous
 
 
-def _run_notebook(notebook: CompiledNotebook) -> None:
+def _run_notebook(notebook: CompiledNotebook, context: RunContext, cancellation: Cancellation) -> None:
     """Execute the code cells in order in a fresh namespace, as a notebook kernel does."""
     # "__main__", as in a kernel: cloudpickle then ships functions defined in a cell (UDFs) by value.
     namespace: dict[str, Any] = {"__name__": "__main__"}
     for cell in notebook.cells:
         try:
-            exec(compile(cell.source, _cell_file(notebook, cell), "exec"), namespace)
+            exec(compile(cell.source, cell_file(notebook, cell), "exec"), namespace)
         except Exception as error:
-            raise _failure(notebook, cell, error, namespace) from error
+            _raise_if_cancelled(cancellation)
+            raise explain(notebook, cell, error, namespace, _current(context, cancellation)) from error
+        _raise_if_cancelled(cancellation, notebook.name, context)
 
 
-def _cell_file(notebook: CompiledNotebook, cell: CodeCell) -> str:
-    """The file name tracebacks show for a cell's code."""
-    return f"<{notebook.name} cell {cell.index}>"
+def _raise_if_cancelled(
+    cancellation: Cancellation, transform: str | None = None, context: RunContext | None = None
+) -> None:
+    """An interrupt is ``KeyboardInterrupt`` — what the job it cancelled raised is beside the point.
+    A lost master stops the run even when the cell that ran did not notice."""
+    if cancellation.reason == INTERRUPTED:
+        raise KeyboardInterrupt
+    if cancellation.reason == MASTER_LOST and transform is not None and context is not None:
+        failure = engine_stopped(transform, RuntimeError(), _current(context, cancellation))
+        if failure is not None:
+            raise failure
 
 
-def _failure(
-    notebook: CompiledNotebook, running: CodeCell, error: Exception, namespace: Mapping[str, Any]
-) -> TransformFailed:
-    transform = notebook.name
-    quality_error = namespace.get("DataQualityError")
-    if isinstance(quality_error, type) and isinstance(error, quality_error):
-        return TransformFailed(
-            transform,
-            str(error),
-            cell=running.index,
-            rule=getattr(error, "rule", None),
-            count=getattr(error, "count", None),
-            sample=getattr(error, "sample", ()),
-        )
-    cell, line = _origin(notebook, running, error)
-    where = f"cell {cell.index}" + (f" ({cell.label})" if cell.label else "")
-    if line is not None:
-        source = cell.source.splitlines()[line - 1].strip() if line <= len(cell.source.splitlines()) else ""
-        where += f", line {line}: {source}" if source else f", line {line}"
-    return TransformFailed(
-        transform, f"transform {transform} failed in {where}\n{_error_text(error)}", cell=cell.index
-    )
-
-
-def _origin(
-    notebook: CompiledNotebook, running: CodeCell, error: BaseException
-) -> tuple[CodeCell, int | None]:
-    """The notebook cell and line closest to where ``error`` was raised.
-
-    The project's transform code is a cell of its own and is called from a later cell, so the
-    innermost notebook frame of the traceback is meant, not the cell that was running.
-    """
-    cells = {_cell_file(notebook, cell): cell for cell in notebook.cells}
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if frame.filename in cells:
-            return cells[frame.filename], frame.lineno
-    return running, None
-
-
-def _error_text(error: BaseException) -> str:
-    lines = f"{type(error).__name__}: {error}".strip().splitlines()
-    if len(lines) > _MESSAGE_LINES:
-        lines = [*lines[:_MESSAGE_LINES], f"... ({len(lines) - _MESSAGE_LINES} more lines)"]
-    return "\n".join(lines)
+def _current(context: RunContext, cancellation: Cancellation) -> RunContext:
+    return dataclasses.replace(context, master_lost=cancellation.reason == MASTER_LOST)
 
 
 def _forget_session_state(session: Any) -> None:
@@ -295,11 +324,18 @@ def _forget_session_state(session: Any) -> None:
     session.catalog.clearCache()
 
 
-def _output_rows(session: Any, notebook: CompiledNotebook, path: Path) -> int:
+def _output_rows(
+    session: Any, notebook: CompiledNotebook, path: Path, context: RunContext, cancellation: Cancellation
+) -> int:
     try:
         return count_rows(session, path, notebook.output_format)
     except Exception as error:
-        message = f"transform {notebook.name} ran, but its {notebook.output_format} output at {path} cannot be read: {_error_text(error)}"
+        _raise_if_cancelled(cancellation)
+        stopped = engine_stopped(notebook.name, error, _current(context, cancellation))
+        if stopped is not None:
+            raise stopped from error
+        problem = spark_errors.short_message(error)
+        message = f"transform {notebook.name} ran, but its {notebook.output_format} output at {path} cannot be read: {problem}"
         raise TransformFailed(notebook.name, message) from error
 
 

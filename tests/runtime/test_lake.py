@@ -59,7 +59,7 @@ def test_the_module_imports_only_the_standard_library_at_import_time() -> None:
     top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     modules = {alias.name for n in top_level if isinstance(n, ast.Import) for alias in n.names}
     modules |= {n.module or "" for n in top_level if isinstance(n, ast.ImportFrom)}
-    assert modules <= {"datetime", "importlib", "os", "re", "collections.abc", "typing"}
+    assert modules <= {"datetime", "fnmatch", "importlib", "os", "re", "collections.abc", "typing"}
     assert "__future__" not in modules  # it would not be the first statement of a notebook
 
 
@@ -131,3 +131,60 @@ def test_unknown_formats_are_refused() -> None:
         lake.read_input(None, "abfss://c1@acct.dfs.core.windows.net/x", "xml")
     with pytest.raises(ValueError, match="cannot write format 'text'"):
         lake.write_output(None, "abfss://c1@acct.dfs.core.windows.net/x", "text")
+
+
+@pytest.mark.parametrize(
+    ("files", "format", "glob", "problem"),
+    [
+        (None, "csv", None, "the path does not exist"),
+        ([], "json", None, "the folder holds no data file"),
+        (["_SUCCESS", ".part-0.crc", "_delta_log/0.json"], "parquet", None, "the folder holds no data file"),
+        (["notes.txt"], "json", "*.json", "the folder holds no file matching '*.json'"),
+        (["part-0.parquet"], "delta", None, "it is not a Delta table (no _delta_log)"),
+    ],
+)
+def test_an_input_without_data_is_refused_where_it_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    files: list[str] | None,
+    format: str,
+    glob: str | None,
+    problem: str,
+) -> None:
+    """Before Spark is asked (it would say "cell 2, line 158" of the inlined helper, or nothing)."""
+    monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(tmp_path))
+    url = "abfss://raw@acct.dfs.core.windows.net/web/logs/"
+    folder = tmp_path / "acct" / "raw" / "web" / "logs"
+    if files is not None:
+        folder.mkdir(parents=True)
+    for name in files or []:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("{}")
+    with pytest.raises(lake.InputMissing) as missing:
+        lake.read_input(None, url, format, glob=glob)  # no Spark session is needed to tell
+    assert (missing.value.url, missing.value.path, missing.value.problem) == (url, str(folder), problem)
+    assert str(missing.value) == f"no data at {folder}: {problem}"
+
+
+def test_data_files_in_partition_folders_count_as_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(tmp_path))
+    part = tmp_path / "acct" / "raw" / "t" / "region=north"
+    part.mkdir(parents=True)
+    (part / "part-0.csv").write_text("a\n1\n")
+    with pytest.raises(AttributeError):  # past the check: the (missing) Spark session is asked next
+        lake.read_input(None, "abfss://raw@acct.dfs.core.windows.net/t", "csv", glob="*.csv")
+
+
+def test_input_missing_survives_pickling() -> None:
+    import pickle
+
+    error = lake.InputMissing("abfss://c@a.dfs.core.windows.net/x", "/lake/a/c/x", "the path does not exist")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.url, copy.path, copy.problem, str(copy)) == (
+        error.url,
+        error.path,
+        error.problem,
+        "no data at /lake/a/c/x: the path does not exist",
+    )

@@ -214,11 +214,14 @@ environments:
   broken:
     overrides:
       transforms: {hub_load: {python: transforms/broken.py}}
+  slow:
+    overrides:
+      transforms: {hub_load: {python: transforms/slow.py}}
 sources:
   scans:
     path: abfss://landing@parcelslake.dfs.core.windows.net/hubs/scans/
     format: csv
-    options: {header: true}
+    options: {header: true, mode: FAILFAST}
     schema: {parcel: string, hub: string, grams: int}
 transforms:
   parcel_weights:
@@ -256,6 +259,12 @@ def transform(spark, **inputs):
     hubs = inputs["parcel_weights"]
     raise ValueError(f"no hub table for {hubs.count()} parcels")
 """
+SLOW = """\
+def transform(spark, **inputs):
+    print("hub_load is busy", flush=True)
+    spark.range(10**13).selectExpr("sum(id) AS total").collect()  # hours on one core
+    return inputs["parcel_weights"]
+"""
 
 
 @pytest.fixture
@@ -265,6 +274,7 @@ def parcels(tmp_path: Path) -> Path:
     (project / "mlproject.yaml").write_text(SMALL_SPEC)
     (project / "transforms" / "hub_load.py").write_text(HUB_LOAD)
     (project / "transforms" / "broken.py").write_text(BROKEN)
+    (project / "transforms" / "slow.py").write_text(SLOW)
     return project / "mlproject.yaml"
 
 
@@ -350,6 +360,126 @@ def test_any_other_error_names_the_transform_cell_and_line(spark: Any, parcels: 
     assert len(delta_rows(lake / "parcelslake" / "refined" / "parcels" / "weights")) == 5
 
 
+def assert_short(message: str) -> None:
+    """No Java frames, no cut-off stacks: what a user reads."""
+    assert "\tat " not in message and "more lines" not in message and "Caused by" not in message
+    assert "Py4J" not in message and "An error occurred while calling" not in message
+    assert len(message.splitlines()) <= 2, message
+
+
+@pytest.mark.parametrize("lake_state", ["missing", "empty"])
+def test_a_source_without_data_is_named_as_the_source(
+    spark: Any, parcels: Path, tmp_path: Path, lake_state: str
+) -> None:
+    from mlspec.runtime.spark import TransformFailed
+
+    out, lake = build(parcels, tmp_path / "build", "dev"), tmp_path / "lake"
+    folder = lake / "parcelslake" / "landing" / "hubs" / "scans"
+    if lake_state == "empty":
+        folder.mkdir(parents=True)
+        (folder / "_SUCCESS").write_text("")  # Spark's marker files are not data
+    with pytest.raises(TransformFailed) as failure:
+        _run(out, lake)
+    error = failure.value
+    problem = "the path does not exist" if lake_state == "missing" else "the folder holds no data file"
+    assert str(error) == f"transform parcel_weights failed: source scans has no data at {folder} ({problem})"
+    assert (error.transform, error.source, error.cell) == ("parcel_weights", "scans", None)
+    assert type(error.__cause__).__name__ == "InputMissing"
+
+
+def test_a_malformed_record_blames_the_source_it_was_read_from(
+    spark: Any, parcels: Path, tmp_path: Path
+) -> None:
+    from py4j.protocol import Py4JJavaError
+
+    from mlspec.runtime.spark import TransformFailed
+
+    out, lake = build(parcels, tmp_path / "build", "dev"), tmp_path / "lake"
+    write_scans(lake, [*SCANS, "p6,ams,heavy"])  # grams is an int: FAILFAST stops on the row
+    with pytest.raises(TransformFailed) as failure:
+        _run(out, lake)
+    error = failure.value
+    message = str(error)
+    folder = lake / "parcelslake" / "landing" / "hubs" / "scans"
+    assert message.startswith(
+        f"transform parcel_weights failed: source scans: malformed record in its csv data at {folder}: "
+        "[MALFORMED_RECORD_IN_PARSING"
+    )
+    assert message.endswith('(NumberFormatException: For input string: "heavy")')
+    assert_short(message)
+    assert error.source == "scans"
+    # the full engine error, Java stack and all, stays available
+    assert isinstance(error.__cause__, Py4JJavaError) and "\tat " in str(error.__cause__)
+
+
+def test_an_engine_error_is_cut_to_its_first_meaningful_line(spark: Any) -> None:
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import AnalysisException
+
+    from mlspec.runtime.spark_errors import short_message
+
+    with pytest.raises(Py4JJavaError) as failure:  # a task fails on the executor
+        spark.sql("SELECT assert_true(id < 0, 'no negative ids here') FROM range(3)").collect()
+    assert "\tat " in str(failure.value)
+    assert short_message(failure.value) == "no negative ids here"
+    with pytest.raises(AnalysisException) as analysis:
+        spark.sql("SELECT nope FROM range(3)")
+    text = short_message(analysis.value)
+    assert text.startswith(
+        "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `nope`"
+    )
+    assert_short(text)
+
+
+INTERRUPTED_RUN = """\
+import signal, sys
+from pathlib import Path
+from mlspec.runtime.spark import run_transforms, spark_session
+
+if sys.argv[3] == "SIGTERM":  # what mlspec run does: SIGTERM ends the run as Ctrl-C does
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+spark = spark_session("local[1]")
+try:
+    run_transforms(Path(sys.argv[1]), Path(sys.argv[2]), on_start=lambda name: print("started", name, flush=True))
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+print("still usable:", spark.range(3).count(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupt_while_spark_is_busy_is_a_quiet_keyboard_interrupt(
+    parcels: Path, tmp_path: Path, signal_name: str
+) -> None:
+    import signal
+    import time
+
+    out, lake = build(parcels, tmp_path / "build", "slow"), tmp_path / "lake"
+    write_scans(lake, SCANS)
+    run = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_RUN, str(out), str(lake), signal_name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert run.stdout is not None
+        lines = iter(run.stdout.readline, "")
+        assert next(line for line in lines if line.startswith("hub_load is busy"))
+        time.sleep(3)  # well inside the Spark job
+        signalled = time.monotonic()
+        run.send_signal(getattr(signal, signal_name))
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert time.monotonic() - signalled < 30  # the job was cancelled, not run to its end
+    assert run.returncode == 0, stderr
+    assert stdout.splitlines() == ["interrupted", "still usable: 3"]
+    assert stderr.strip() == ""  # no py4j tracebacks, no Spark ERROR lines
+
+
 def test_only_runs_the_named_transforms_and_refuses_unknown_ones(
     spark: Any, parcels: Path, tmp_path: Path
 ) -> None:
@@ -395,6 +525,56 @@ def test_a_build_without_transforms_runs_nothing(tmp_path: Path) -> None:
 # --- the session ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("master", "endpoints"),
+    [
+        ("local", ()),
+        ("local[2]", ()),
+        ("local[*]", ()),
+        ("local[2,3]", ()),
+        ("spark://h1:7077", (("h1", 7077),)),
+        ("spark://h1:7077,10.0.0.2:7078", (("h1", 7077), ("10.0.0.2", 7078))),
+    ],
+)
+def test_the_spark_master_forms_spark_knows_are_accepted(master: str, endpoints: tuple[Any, ...]) -> None:
+    from mlspec.runtime.spark import check_master
+
+    assert check_master(master) == endpoints
+
+
+@pytest.mark.parametrize(
+    "master",
+    ["http://x", "spark://h1", "spark://h1:99999", "local[0]", "local[two]", "yarn", "spark://:7077", ""],
+)
+def test_another_spark_master_is_refused_before_spark_starts(master: str) -> None:
+    from mlspec.runtime.spark import ACCEPTED_MASTERS, spark_session
+
+    with pytest.raises(ValueError) as refused:
+        spark_session(master)
+    assert str(refused.value) == f"unsupported Spark master {master!r}: use {ACCEPTED_MASTERS}"
+    assert ACCEPTED_MASTERS == "local, local[N], local[*], local[N,F] or spark://host:port[,host:port...]"
+
+
+def test_a_spark_master_that_does_not_answer_fails_at_once(spark: Any, parcels: Path, tmp_path: Path) -> None:
+    import time
+
+    from mlspec.runtime.spark import SparkUnavailable, TransformFailed, spark_session
+
+    started = time.monotonic()
+    with pytest.raises(SparkUnavailable, match=r"^no Spark master answers at spark://127\.0\.0\.1:1 "):
+        spark_session("spark://127.0.0.1:1")
+    out = build(parcels, tmp_path / "build", "dev")
+    with pytest.raises(
+        TransformFailed, match=r"^no Spark master answers at spark://127\.0\.0\.1:1 "
+    ) as failed:
+        _run(out, tmp_path / "lake", master="spark://127.0.0.1:1")
+    assert failed.value.transform == "(spark)"
+    assert time.monotonic() - started < 10  # Spark alone waits a minute, then prints a Java stack
+    from pyspark.sql import SparkSession
+
+    assert SparkSession.getActiveSession() is spark  # the working session was left alone
+
+
 def test_the_session_is_utc_small_and_without_ui(spark: Any) -> None:
     from mlspec.runtime.spark import SHUFFLE_PARTITIONS, spark_session
 
@@ -414,24 +594,32 @@ frame = spark.sql("SELECT timestamp'2024-06-30 12:00:00' AS at, named_struct('at
 lake.write_output(frame, "abfss://c1@acct.dfs.core.windows.net/t", "delta")
 back = lake.read_input(spark, "abfss://c1@acct.dfs.core.windows.net/t", "delta")
 print(back.selectExpr("CAST(at AS STRING) AS at", "CAST(n.at AS STRING) AS nested").first())
+spark.sql("CREATE TABLE kept (id INT) USING parquet")  # the catalog creates its warehouse folder
+spark.catalog.listTables()
 """
 
 
 def test_a_new_session_keeps_spark_quiet_and_timestamps_exact_off_utc(tmp_path: Path) -> None:
     """In a fresh process on a machine in Tokyo: Spark prints nothing (no WARN lines, no default
-    log level banner), and a timestamp survives a local Delta round trip unshifted."""
+    log level banner), a timestamp survives a local Delta round trip unshifted, and Spark leaves
+    nothing (spark-warehouse/, derby.log, metastore_db/) in the current directory."""
     from deltalake import DeltaTable
 
-    environ = {**os.environ, "TZ": "Asia/Tokyo"}
+    # Run from another directory, so this tree's mlspec is put on the path explicitly.
+    environ = {**os.environ, "TZ": "Asia/Tokyo", "PYTHONPATH": str(PROJECTS.parent)}
+    current = tmp_path / "current"
+    current.mkdir()
     done = subprocess.run(
         [sys.executable, "-c", SESSION_PROBE, str(tmp_path)],
         capture_output=True,
         text=True,
         env=environ,
+        cwd=current,
         check=False,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in current.iterdir()) == []
     assert done.stderr.strip() == ""
     assert done.stdout.strip() == "Row(at='2024-06-30 12:00:00', nested='2024-06-30 12:00:00')"
     [stored] = DeltaTable(str(tmp_path / "acct" / "c1" / "t")).to_pyarrow_table().to_pylist()
@@ -467,6 +655,38 @@ def test_the_notebooks_run_on_a_standalone_cluster_on_loopback(
     for pid in pids:  # both daemons (and their process groups) are gone
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)
+
+
+def test_a_master_that_goes_away_during_the_run_stops_it_with_a_short_error(
+    spark: Any, parcels: Path, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    from mlspec.runtime.spark import TransformFailed
+    from mlspec.runtime.spark_cluster import StandaloneCluster
+
+    out, lake = build(parcels, tmp_path / "build", "slow"), tmp_path / "lake"
+    write_scans(lake, SCANS)
+    stopped: list[float] = []
+    with StandaloneCluster(cores=1, memory="1g") as cluster:
+
+        def stop_cluster_soon(name: str) -> None:
+            if name == "hub_load":  # its job runs for hours: the cluster goes away under it
+                threading.Timer(5, lambda: (cluster.stop(), stopped.append(time.monotonic()))).start()
+
+        with pytest.raises(TransformFailed) as failure:
+            _run(out, lake, master=cluster.url, on_start=stop_cluster_soon)
+        url = cluster.url
+    assert time.monotonic() - stopped[0] < 30  # Spark alone would wait for executors forever
+    assert str(failure.value) == (
+        f"transform hub_load failed: the Spark master {url} stopped answering; the run cannot go on"
+    )
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    assert active is not None
+    active.stop()
 
 
 def _get(url: str) -> str:
