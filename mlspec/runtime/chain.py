@@ -90,7 +90,6 @@ class Chain:
         self.progress = progress or PlainProgress()
         self.environ = dict(os.environ if self.options.environ is None else self.options.environ)
         self.history = list(layout.records())
-        self.previous = self.history[0] if self.history else {}
         self.run_id, self.run_dir = layout.new_run()
         self.server: Any = None
         self.record: dict[str, Any] = {
@@ -475,6 +474,7 @@ class Chain:
             "model_dir": _text(result.output("model")),
             "train_data": _text(result.output("train")),
             "test_data": _text(result.output("test")),
+            "evaluation_dir": _text(result.output("evaluation")),
             "run_dir": str(self.run_dir / work),
         }
         if step == "train":
@@ -666,6 +666,7 @@ class Chain:
                 "fired": bool(a.get("fired")),
                 "action": a.get("action"),
                 **({"feature": a["feature"]} if a.get("feature") else {}),
+                **({"rows": a["rows"]} if a.get("rows") is not None else {}),
                 **({"reason": a["reason"]} if a.get("reason") else {}),
             }
             for a in result.get("alerts", [])
@@ -678,6 +679,7 @@ class Chain:
             "alerts": alerts,
             "table": str(table),
             "rows": result.get("rows"),
+            "result": str(folder / monitor_program.RESULT_FILE),
         }
         fired = [a["name"] for a in alerts if a["fired"]]
         return f"{len(alerts)} alert rules, fired: {', '.join(fired) or 'none'}"
@@ -724,7 +726,7 @@ class Chain:
 
     def report_inputs(self) -> Any:
         """What the report shows: the spec's pages over the lake tables, the model, the monitoring."""
-        from mlspec.runtime.report import ReportEvaluation, ReportInputs, ReportModel, ReportMonitoring
+        from mlspec.runtime.report import ReportInputs, ReportModel, ReportMonitoring
 
         tables: dict[str, tuple[Path | str, str]] = {}
         for report in self.project.reports:
@@ -754,17 +756,12 @@ class Chain:
                     "gate": gate.get("rules", []),
                 },
             )
-            if trained.get("test_data"):
-                evaluation = ReportEvaluation(
-                    test_data=Path(trained["test_data"]) / "test.parquet",
-                    target=model.target,
-                    features=list(model.features),
-                    model_dir=Path(trained["model_dir"]) if trained.get("model_dir") else None,
-                )
-        result_file = self.run_dir / "monitoring" / "monitor-result.json"
-        if not result_file.is_file() and self.previous.get("run_id"):
-            result_file = self.layout.run_dir(self.previous["run_id"]) / "monitoring" / "monitor-result.json"
-        if result_file.is_file():
+            if trained.get("evaluation_dir"):
+                evaluation = Path(trained["evaluation_dir"])
+        # This run's monitoring, or (--only/--from after it) the last run's whose monitor step succeeded.
+        result = (self.record.get("monitoring") or {}).get("result")
+        result_file = Path(result) if result else None
+        if result_file is not None and result_file.is_file():
             train = trained.get("train_data")
             monitoring = ReportMonitoring(
                 result=json.loads(result_file.read_text(encoding="utf-8")),

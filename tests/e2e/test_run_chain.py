@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import yaml
 
 from mlspec import api
 from mlspec.runtime.chain import RunOptions
+from mlspec.runtime.progress import PlainProgress
 from tests.e2e.conditions import EXAMPLE_SECRETS, needs_engines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +163,22 @@ def test_churn_report_holds_every_visual(churn: tuple[Path, int, dict[str, Any],
         assert title in html
     assert "ROC" in html and "onfusion" in html
     assert "<script src=" not in html and 'href="http' not in html
+
+
+def test_report_alone_twice_still_draws_the_last_monitoring(
+    churn: tuple[Path, int, dict[str, Any], str],
+) -> None:
+    """--only report takes the monitoring of the last run whose monitor step ran, not of the last run."""
+    spec, _, record, _ = churn
+    for _ in range(2):
+        again = api.run(
+            spec, options=RunOptions(only="report"), environ=ENVIRON, progress=PlainProgress(quiet=True)
+        )
+        assert again["status"] == "succeeded", again["error"]
+        assert again["monitoring"]["result"] == record["monitoring"]["result"]
+    html = Path(again["report"]["path"]).read_text(encoding="utf-8")
+    drawn = set(re.findall(r'data-chart="drift" data-feature="([^"]+)"', html))
+    assert monitored_features(spec_data(spec)) <= drawn
 
 
 def test_status_shows_the_last_run(churn: tuple[Path, int, dict[str, Any], str]) -> None:

@@ -259,7 +259,10 @@ def test_only_the_configured_model_versions_records_are_measured(tmp_path: Path)
         alert("data_quality", 0.0, metric="out_of_bounds_rate"),
         alert("prediction_drift", 0.5, metric="population_stability_index"),
     ]
-    cfg = config(tmp_path, ground_truth={"path": str(tmp_path / "truth.jsonl")}, alerts=rules)
+    # 40 rows of the version: few, but a clear change (min_drift_rows is tested on its own below).
+    cfg = config(
+        tmp_path, ground_truth={"path": str(tmp_path / "truth.jsonl")}, alerts=rules, min_drift_rows=20
+    )
     result = mp.run_monitor(cfg)
     assert result["model_version"] == "3"
     assert result["prediction_rows"] == 40 and result["other_version_rows"] == 40
@@ -613,6 +616,7 @@ def test_monitoring_table_has_the_alert_rules_columns_and_each_run_appends_a_fil
         "Metric",
         "Value",
         "Window",
+        "SampleCount",
     ]
     assert str(table.schema.field("TimeGenerated").type) == "timestamp[us, tz=UTC]"
     assert str(table.schema.field("Value").type) == "double"
@@ -625,6 +629,7 @@ def test_monitoring_table_has_the_alert_rules_columns_and_each_run_appends_a_fil
     drift = rows[(rows.Signal == "data_drift") & (rows.Window == "PT6H")]
     assert set(drift.Metric) == {"normalized_wasserstein_distance", "population_stability_index"}
     assert set(drift.Feature) == {"x"}
+    assert set(drift.SampleCount) == {10}  # the ten logged rows
     assert set(rows[rows.Signal == "prediction_drift"].Feature) == {""}
     assert (
         (rows.Project == "p").all()
@@ -632,6 +637,59 @@ def test_monitoring_table_has_the_alert_rules_columns_and_each_run_appends_a_fil
         and (rows.Environment == "local").all()
     )
     assert rows.TimeGenerated.iloc[0] == pd.Timestamp(NOW)
+
+
+def test_the_programs_table_has_the_columns_the_compiled_log_analytics_table_declares() -> None:
+    from mlspec.compiler.monitor.tables import MONITORING_TABLE, TABLE_COLUMNS
+
+    arrow_types = {"dateTime": "timestamp[us, tz=UTC]", "string": "string", "real": "double", "long": "int64"}
+    declared = [(name, arrow_types[kind]) for name, kind in TABLE_COLUMNS[MONITORING_TABLE]]
+    assert [(f.name, str(f.type)) for f in mp.TABLE_SCHEMA] == declared
+    assert mp.MONITORING_TABLE == MONITORING_TABLE
+
+
+def small_sample_case(tmp_path: Path, rows: int, shift: float, **settings: Any) -> dict[str, Any]:
+    """``rows`` logged inputs drawn from the reference's own distribution, moved by ``shift`` sd."""
+    rng = np.random.default_rng(7)
+    pd.DataFrame({"x": rng.normal(0, 1, 4000), "y": rng.integers(0, 2, 4000)}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    inputs = [{"x": float(v)} for v in rng.normal(shift, 1, rows)]
+    write_predictions(
+        tmp_path / f"predictions-{rows}-{shift}", inputs, [int(v) for v in rng.integers(0, 2, rows)]
+    )
+    cfg = config(
+        tmp_path,
+        predictions={"path": str(tmp_path / f"predictions-{rows}-{shift}")},
+        alerts=[alert("data_drift", 0.2)],
+        **settings,
+    )
+    return mp.run_monitor(cfg)
+
+
+def test_a_drift_alert_is_not_decided_on_too_few_rows(tmp_path: Path) -> None:
+    # 12 rows of unchanged traffic measure above the 0.2 threshold by chance alone ...
+    small = small_sample_case(tmp_path, rows=12, shift=0.0)
+    [outcome] = small["alerts"]
+    assert outcome["value"] > 0.2 and small["drift"]["x"] == pytest.approx(outcome["value"])
+    assert outcome["fired"] is False and outcome["rows"] == 12
+    assert outcome["reason"] == (
+        "only 12 production values in the P1D window: a drift decision needs at least 100 "
+        "(a small sample drifts by chance)"
+    )
+    # ... the same rows decide when the minimum is lowered, and enough rows decide by default.
+    [lowered] = small_sample_case(tmp_path, rows=12, shift=0.0, min_drift_rows=10)["alerts"]
+    assert lowered["fired"] is True and "reason" not in lowered
+    [steady] = small_sample_case(tmp_path, rows=1500, shift=0.0)["alerts"]
+    assert steady["fired"] is False and "reason" not in steady and steady["rows"] == 1500
+    [moved] = small_sample_case(tmp_path, rows=150, shift=1.0)["alerts"]
+    assert moved["fired"] is True and moved["rows"] == 150
+
+
+@pytest.mark.parametrize("value", [0, -5, 2.5, "100", True])
+def test_min_drift_rows_must_be_a_positive_whole_number(tmp_path: Path, value: Any) -> None:
+    with pytest.raises(mp.ConfigError, match="min_drift_rows must be a whole number of at least 1"):
+        mp.parse_config(config(tmp_path, min_drift_rows=value))
 
 
 def test_reference_formats_partitioned_parquet_csv_jsonl_and_delta(tmp_path: Path) -> None:
@@ -665,7 +723,8 @@ def test_cli_runs_as_a_program(tmp_path: Path) -> None:
         tmp_path / "reference.parquet"
     )
     write_predictions(tmp_path / "predictions", [{"x": 50.0}] * 10, [1] * 10)
-    cfg = config(tmp_path, alerts=[alert("data_drift", 0.2), alert("prediction_drift", 0.1)])
+    alerts = [alert("data_drift", 0.2), alert("prediction_drift", 0.1)]
+    cfg = config(tmp_path, alerts=alerts, min_drift_rows=10)  # ten rows, all far out of the reference
     (tmp_path / "monitor.json").write_text(json.dumps(cfg))
     done = subprocess.run(
         [

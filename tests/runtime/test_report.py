@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,7 +16,6 @@ import pytest
 
 from mlspec.runtime import monitor_program
 from mlspec.runtime.report import (
-    ReportEvaluation,
     ReportInputs,
     ReportModel,
     ReportMonitoring,
@@ -450,23 +450,59 @@ def test_monitoring_section_draws_every_feature_and_the_alert_outcomes(tmp_path:
     text = path.read_text()
     assert "normalized wasserstein distance" in text and "jensen shannon distance" in text
     states = {a["data-alert"]: a["data-state"] for a in page.with_attr("data-alert")}
-    assert states == {"drift": "fired", "cpu": "ok", "never-run": "not-evaluated"}
+    assert states == {"drift": "fired", "cpu": "not-evaluated", "never-run": "not-evaluated"}
     assert "platform metric" in text
     features = {a["data-feature"] for a in page.with_attr("data-feature")}
     assert {"age", "plan"} <= features
 
 
+def evaluated(tmp_path: Path, task: str, frame: pd.DataFrame, model: Any, target: str) -> Path:
+    """The evaluation folder the build's own evaluate.py writes for ``model`` on ``frame``."""
+    import subprocess
+    import sys
+
+    import mlflow.sklearn
+
+    from mlspec.compiler.azureml.scripts import render_script
+
+    features = [c for c in frame.columns if c != target]
+    metric = "roc_auc" if task == "classification" else "rmse"
+    script = tmp_path / "evaluate.py"
+    script.write_text(
+        render_script(
+            "evaluate.py.j2", target=target, features=features, task=task, metrics=[metric], gate=[]
+        )
+    )
+    (tmp_path / "test").mkdir()
+    frame.to_parquet(tmp_path / "test" / "test.parquet")
+    mlflow.sklearn.save_model(model, str(tmp_path / "model"))
+    subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--model",
+            str(tmp_path / "model"),
+            "--test-data",
+            str(tmp_path / "test"),
+            "--evaluation",
+            str(tmp_path / "evaluation"),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": (tmp_path / "mlruns").as_uri()},
+    )
+    return tmp_path / "evaluation"
+
+
 @pytest.mark.slow
 def test_classification_model_gets_roc_and_confusion_matrix(tmp_path: Path) -> None:
-    import mlflow.sklearn
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
 
     x, y = make_classification(n_samples=400, n_features=4, random_state=0)
     frame = pd.DataFrame(x, columns=["f1", "f2", "f3", "f4"]).assign(label=y)
-    frame.iloc[300:].to_parquet(tmp_path / "test.parquet")
     model = LogisticRegression().fit(frame.iloc[:300][["f1", "f2", "f3", "f4"]], frame.iloc[:300].label)
-    mlflow.sklearn.save_model(model, str(tmp_path / "model"))
+    evaluation = evaluated(tmp_path, "classification", frame.iloc[300:], model, "label")
     monitoring, _ = monitored(tmp_path, "classification")
     inputs = ReportInputs(
         project="p",
@@ -482,9 +518,7 @@ def test_classification_model_gets_roc_and_confusion_matrix(tmp_path: Path) -> N
                 "gate": [["roc_auc", ">=", 0.95]],
             },
         ),
-        evaluation=ReportEvaluation(
-            tmp_path / "test.parquet", "label", ["f1", "f2", "f3", "f4"], tmp_path / "model"
-        ),
+        evaluation=evaluation,
         monitoring=monitoring,
     )
     path = render_report(inputs, tmp_path / "model.html")
@@ -492,7 +526,9 @@ def test_classification_model_gets_roc_and_confusion_matrix(tmp_path: Path) -> N
     charts = [c["data-chart"] for c in page.with_attr("data-chart")]
     assert charts[:2] == ["roc", "confusion"]
     text = path.read_text()
-    assert "AUC 0.9" in text or "AUC 1.0" in text  # the legend gives the test-split area
+    # The legend gives the area the evaluate step measured on the test split.
+    measured = json.loads((evaluation / "metrics.json").read_text())["roc_auc"]
+    assert f"class 1, AUC {measured:.3f}" in text
     assert page.with_attr("data-gate", "failed")
     assert "roc_auc = 0.91 is not &gt;= 0.95" in text
     # The confusion matrix's cells add up to the test split.
@@ -505,39 +541,70 @@ def test_classification_model_gets_roc_and_confusion_matrix(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_regression_model_gets_residuals(tmp_path: Path) -> None:
-    import mlflow.sklearn
-    from sklearn.datasets import make_regression
+def test_multiclass_and_regression_charts_from_the_evaluate_step(tmp_path: Path) -> None:
+    from sklearn.datasets import load_iris, make_regression
     from sklearn.linear_model import LinearRegression
+    from sklearn.tree import DecisionTreeClassifier
 
-    x, y = make_regression(n_samples=200, n_features=3, noise=5.0, random_state=0)
-    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(target=y)
-    frame.to_parquet(tmp_path / "test.parquet")
-    mlflow.sklearn.save_model(
-        LinearRegression().fit(frame[["a", "b", "c"]], frame.target), str(tmp_path / "model")
+    iris = load_iris(as_frame=True).frame.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
+    features = [c for c in iris.columns if c != "target"]
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(iris[features], iris.target)
+    (tmp_path / "iris").mkdir()
+    charts = json.loads(
+        (evaluated(tmp_path / "iris", "classification", iris, tree, "target") / "charts.json").read_text()
     )
+    assert charts["confusion"]["labels"] == ["0", "1", "2"]
+    assert sum(map(sum, charts["confusion"]["matrix"])) == 150
+    assert [c["label"] for c in charts["roc"]["curves"]] == ["0", "1", "2"]  # one-vs-rest per class
+    assert charts["roc"]["scored_by"] == "probabilities"
+
+    x, y = make_regression(n_samples=3000, n_features=3, noise=5.0, random_state=0)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(target=y)
+    (tmp_path / "reg").mkdir()
+    evaluation = evaluated(tmp_path / "reg", "regression", frame, LinearRegression().fit(x, y), "target")
+    residuals = json.loads((evaluation / "charts.json").read_text())["residuals"]
+    assert residuals["rows"] == 3000 and len(residuals["predicted"]) == 2000  # the scatter is thinned
+    assert sum(residuals["histogram"]["counts"]) == 3000  # the histogram counts every row
     inputs = ReportInputs(
         project="p",
         environment="local",
         model=ReportModel("reg", "1", "regression", {"rmse": 5.1}),
-        evaluation=ReportEvaluation(tmp_path / "test.parquet", "target", ["a", "b", "c"], tmp_path / "model"),
+        evaluation=evaluation,
     )
-    page = parse(render_report(inputs, tmp_path / "reg.html"))
+    path = render_report(inputs, tmp_path / "reg.html")
+    page = parse(path)
     assert [c["data-chart"] for c in page.with_attr("data-chart")] == ["residuals"]
+    assert "2000 of 3000 rows in the scatter" in path.read_text()
 
 
-def test_a_model_that_cannot_be_scored_is_a_note(tmp_path: Path) -> None:
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "MLmodel").write_text("flavors: {}\n")
-    pd.DataFrame({"a": [1.0]}).to_parquet(tmp_path / "test.parquet")
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "the evaluate step wrote no charts.json"),
+        ("{not json", "cannot read"),
+        (
+            '{"task": "classification", "confusion": {"labels": ["a"]}}',
+            "is not as the evaluate step writes it",
+        ),
+        (
+            '{"task": "regression", "residuals": {"predicted": [1, "x"]}}',
+            "is not as the evaluate step writes it",
+        ),
+    ],
+)
+def test_charts_that_cannot_be_drawn_are_a_note(tmp_path: Path, content: str | None, problem: str) -> None:
+    (tmp_path / "evaluation").mkdir()
+    if content is not None:
+        (tmp_path / "evaluation" / "charts.json").write_text(content)
     inputs = ReportInputs(
         project="p",
         environment="local",
         model=ReportModel("m", "1", "classification", {}),
-        evaluation=ReportEvaluation(tmp_path / "test.parquet", "y", ["a"], tmp_path / "model"),
+        evaluation=tmp_path / "evaluation",
     )
     text = html.unescape(render_report(inputs, tmp_path / "r.html").read_text())
-    assert "could not be scored on the test split: the test split has no column 'y'" in text
+    assert "no model charts: " in text and problem in text
+    assert 'data-chart="' not in text
 
 
 def test_a_wide_model_draws_the_watched_features_and_the_most_drifted_others() -> None:

@@ -68,7 +68,7 @@ STEP_DEFINITIONS: dict[str, Step] = {
             Port("model", "model", "mlflow_model", "The trained model."),
             Port("test_data", "test-data", "uri_folder", "The test split (test.parquet)."),
         ),
-        (Port("evaluation", "evaluation", "uri_folder", "metrics.json and gate.json"),),
+        (Port("evaluation", "evaluation", "uri_folder", "metrics.json, gate.json and charts.json"),),
     ),
     "register": Step(
         "register",

@@ -19,6 +19,7 @@ monitoring run, written by the monitoring job:
     Metric         string    jensen_shannon_distance, null_value_rate, roc_auc, ...
     Value          real      the statistic
     Window         string    ISO 8601 duration the statistic was computed over (the alert's window)
+    SampleCount    long      production rows the statistic was computed from (empty for serving)
 
 Rows arrive through the Logs Ingestion API: the data collection endpoint (DCE) receives them and the
 data collection rule (DCR) routes stream ``Custom-MlspecModelMonitoring_CL`` into the table. A writer
@@ -52,6 +53,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Metric", "string"),
         ("Value", "real"),
         ("Window", "string"),
+        ("SampleCount", "long"),
     ),
 }
 _STREAM_TYPES = {
@@ -59,6 +61,7 @@ _STREAM_TYPES = {
     "string": "string",
     "real": "real",
     "int": "int",
+    "long": "long",
     "boolean": "boolean",
 }
 _DESTINATION = "logs"

@@ -49,16 +49,6 @@ class ReportModel:
 
 
 @dataclass(frozen=True)
-class ReportEvaluation:
-    """The test split and the model to score it with (for ROC, confusion matrix or residuals)."""
-
-    test_data: Path
-    target: str
-    features: Sequence[str]
-    model_dir: Path | None = None
-
-
-@dataclass(frozen=True)
 class ReportMonitoring:
     """The monitor program's result, and the data behind its drift figures."""
 
@@ -76,7 +66,8 @@ class ReportInputs:
     format}}, pages: [{title, visuals: [{type, title, measure, x, y, columns, table}]}]}``."""
     tables: Mapping[str, TableSource] = field(default_factory=dict)
     model: ReportModel | None = None
-    evaluation: ReportEvaluation | None = None
+    evaluation: Path | None = None
+    """The evaluate step's output folder: the model charts are drawn from its ``charts.json``."""
     monitoring: ReportMonitoring | None = None
     alerts: Sequence[Mapping[str, Any]] = ()
     """The spec's alerts as plain dicts (name, signal, operator, threshold, window, severity, ...)."""
@@ -183,7 +174,7 @@ def _report(
 # --- the model -------------------------------------------------------------------------------
 
 
-def _model_section(model: ReportModel | None, evaluation: ReportEvaluation | None) -> str:
+def _model_section(model: ReportModel | None, evaluation: Path | None) -> str:
     parts = []
     if model is not None:
         parts.append(
@@ -192,7 +183,7 @@ def _model_section(model: ReportModel | None, evaluation: ReportEvaluation | Non
             + _key_values("Test metrics", model.metrics)
         )
     if evaluation is not None:
-        parts.append(_model_charts(model.task if model else "classification", evaluation))
+        parts.append(_model_charts(evaluation))
     return "".join(parts)
 
 
@@ -216,17 +207,13 @@ def _gate(model: ReportModel) -> str:
     )
 
 
-def _model_charts(task: str, evaluation: ReportEvaluation) -> str:
-    if evaluation.model_dir is None or not (evaluation.model_dir / "MLmodel").is_file():
-        return note("no MLflow model folder to score the test split with")
-    from mlspec.runtime.report.model_charts import model_charts
+def _model_charts(evaluation: Path) -> str:
+    from mlspec.runtime.report.model_charts import ChartsUnreadable, model_charts
 
     try:
-        charts = model_charts(
-            task, evaluation.test_data, evaluation.target, evaluation.features, evaluation.model_dir
-        )
-    except Exception as error:  # loading or scoring the model: shown, the rest of the report still renders
-        return note(f"the model could not be scored on the test split: {error}")
+        charts = model_charts(evaluation)
+    except ChartsUnreadable as error:  # shown; the rest of the report still renders
+        return note(f"no model charts: {error}")
     figures = "".join(
         f'<figure class="chart" data-chart="{c.kind}"><figcaption>{html.escape(c.title)}</figcaption>'
         f"{c.svg}{_data_rows(c.table)}</figure>"
@@ -372,10 +359,11 @@ def _drift_figure(
     if len(values) == 0:
         chart = note(f"{label}: no production value in the window")
     elif isinstance(values, list):
-        chart = report_charts.categorical_drift_chart(profile.keys, values, title)
+        chart = report_charts.categorical_drift_chart(profile.keys, values)
     else:
-        chart = report_charts.numeric_drift_chart(profile.numbers, values, title)
-    return f'<figure class="chart" data-chart="drift" data-feature="{_attr(name)}">{chart}</figure>'
+        chart = report_charts.numeric_drift_chart(profile.numbers, values)
+    caption = f"<figcaption>{html.escape(title)}</figcaption>"
+    return f'<figure class="chart" data-chart="drift" data-feature="{_attr(name)}">{caption}{chart}</figure>'
 
 
 # --- alerts ----------------------------------------------------------------------------------
@@ -402,7 +390,13 @@ def _alerts_section(spec: Sequence[Mapping[str, Any]], outcomes: Sequence[Mappin
     for name in dict.fromkeys([*declared, *measured]):
         rule, outcome = declared.get(name, {}), measured.get(name)
         merged = {**rule, **(outcome or {})}
-        state = "not evaluated" if outcome is None else ("fired" if outcome.get("fired") else "ok")
+        # A rule the monitor could not decide (no data, too few rows, a platform metric) is not "ok".
+        if outcome is not None and outcome.get("fired"):
+            state = "fired"
+        elif outcome is None or outcome.get("reason"):
+            state = "not evaluated"
+        else:
+            state = "ok"
         badge = {"fired": "bad", "ok": "ok"}.get(state, "")
         cells = [
             html.escape(name),

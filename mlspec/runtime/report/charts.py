@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import text_to_path
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
@@ -46,9 +49,11 @@ def to_svg(figure: Figure) -> str:
     return text[text.index("<svg") :].strip()
 
 
-def _figure(width: float = 5.2, height: float = 3.0) -> Figure:
+def _figure(
+    width: float = 5.2, height: float = 3.0, *, layout: Literal["constrained"] | None = "constrained"
+) -> Figure:
     with mpl.rc_context(_RC):
-        return Figure(figsize=(width, height), layout="constrained")
+        return Figure(figsize=(width, height), layout=layout)
 
 
 def _short(label: object) -> str:
@@ -151,8 +156,15 @@ def confusion_chart(matrix: NDArray[np.int64], labels: Sequence[object]) -> str:
     return to_svg(figure)
 
 
-def residual_chart(predicted: NDArray[np.float64], residuals: NDArray[np.float64]) -> str:
-    """Residuals against predictions, and their distribution."""
+def residual_chart(
+    predicted: NDArray[np.float64],
+    residuals: NDArray[np.float64],
+    *,
+    counts: NDArray[np.float64],
+    edges: NDArray[np.float64],
+) -> str:
+    """Residuals against predictions, and their distribution (a histogram counted beforehand:
+    ``counts`` rows between consecutive ``edges``)."""
     figure = _figure(7.0, 3.0)
     with mpl.rc_context(_RC):
         scatter, histogram = figure.subplots(1, 2, width_ratios=[3, 2])
@@ -160,7 +172,7 @@ def residual_chart(predicted: NDArray[np.float64], residuals: NDArray[np.float64
         scatter.axhline(0.0, color=REFERENCE_COLOR, linestyle="--", linewidth=0.8)
         scatter.set_xlabel("Predicted")
         scatter.set_ylabel("Residual (actual - predicted)")
-        histogram.hist(residuals, bins=30, color=ACCENT)
+        histogram.stairs(counts, edges, fill=True, color=ACCENT)
         histogram.set_xlabel("Residual")
         histogram.set_ylabel("Rows")
     return to_svg(figure)
@@ -169,30 +181,44 @@ def residual_chart(predicted: NDArray[np.float64], residuals: NDArray[np.float64
 # --- drift -----------------------------------------------------------------------------------
 
 
-def numeric_drift_chart(reference: NDArray[np.float64], production: NDArray[np.float64], title: str) -> str:
-    """Reference and production densities over shared bins."""
-    figure = _figure(4.4, 2.6)
+def numeric_drift_chart(reference: NDArray[np.float64], production: NDArray[np.float64]) -> str:
+    """The share of reference and production rows in each of the same bins.
+
+    Drawn as two step outlines (one artist each rather than a patch per bar) on fixed margins:
+    a wide model has a figure per feature, and constrained layout would measure every one of
+    them twice over. The y axis is a share (``0%`` to ``100%``), so its labels fit the margin.
+    """
+    figure = _figure(4.4, 2.4, layout=None)
+    figure.subplots_adjust(left=0.15, right=0.97, bottom=0.19, top=0.88)
     with mpl.rc_context(_RC):
         axes = figure.subplots()
-        both = np.concatenate([reference, production])
-        edges = np.histogram_bin_edges(both, bins=min(30, max(5, int(np.sqrt(both.size))))).tolist()
-        axes.hist(reference, bins=edges, density=True, alpha=0.55, color=REFERENCE_COLOR, label="reference")
-        axes.hist(
-            production,
-            bins=edges,
-            density=True,
-            histtype="step",
-            linewidth=1.6,
-            color=PRODUCTION_COLOR,
-            label="production",
+        edges = _bin_edges(np.concatenate([reference, production]))
+        styles: tuple[tuple[NDArray[np.float64], dict[str, Any]], ...] = (
+            (reference, {"fill": True, "alpha": 0.55, "color": REFERENCE_COLOR, "label": "reference"}),
+            (production, {"linewidth": 1.6, "color": PRODUCTION_COLOR, "label": "production"}),
         )
-        axes.set_title(title)
-        axes.set_ylabel("Density")
-        axes.legend(fontsize=8)
+        for values, style in styles:
+            counts, _ = np.histogram(values, bins=edges)
+            axes.stairs(counts / max(values.size, 1), edges, **style)
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        # Few x ticks, large or tiny values as a power of ten at the axis end: labels never overlap.
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=6))
+        axes.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+        axes.set_ylabel("Rows")
+        # Above the plot, beside the title: inside it would hide bars.
+        axes.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False)
     return to_svg(figure)
 
 
-def categorical_drift_chart(reference: Sequence[str], production: Sequence[str], title: str) -> str:
+def _bin_edges(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A bin per value for few whole numbers (counts, pixel levels), else up to 30 even bins."""
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    if np.all(np.mod(values, 1) == 0) and high - low < 30:
+        return np.arange(low - 0.5, high + 1.0)
+    return np.histogram_bin_edges(values, bins=min(30, max(5, int(np.sqrt(values.size)))))
+
+
+def categorical_drift_chart(reference: Sequence[str], production: Sequence[str]) -> str:
     """Shares of the most common reference levels (the rest summed as 'other') side by side."""
     ref_counts = _counts(reference)
     prod_counts = _counts(production)
@@ -206,18 +232,36 @@ def categorical_drift_chart(reference: Sequence[str], production: Sequence[str],
         values = [counts.get(k, 0) / total for k in shown]
         return [*values, sum(counts.get(k, 0) for k in rest) / total] if rest else values
 
-    labels = [*shown, "other"] if rest else shown
-    figure = _figure(4.4, 2.6)
+    labels = [_short(label) for label in ([*shown, "other"] if rest else shown)]
+    # Levels down the side, so that their names read across; the most common on top.
+    width, height = 4.4, max(1.7, 0.7 + 0.27 * len(labels))
+    figure = _figure(width, height, layout=None)
+    left = (_text_width_inches(labels) + 0.2) / width
+    figure.subplots_adjust(left=min(left, 0.5), right=0.97, bottom=0.45 / height, top=1 - 0.3 / height)
     with mpl.rc_context(_RC):
         axes = figure.subplots()
-        positions = np.arange(len(labels))
-        axes.bar(positions - 0.2, shares(ref_counts), width=0.4, color=REFERENCE_COLOR, label="reference")
-        axes.bar(positions + 0.2, shares(prod_counts), width=0.4, color=PRODUCTION_COLOR, label="production")
-        axes.set_xticks(positions, [_short(label) for label in labels], rotation=30 if len(labels) > 5 else 0)
-        axes.set_title(title)
-        axes.set_ylabel("Share")
-        axes.legend(fontsize=8)
+        positions = np.arange(len(labels))[::-1]
+        axes.barh(positions + 0.2, shares(ref_counts), height=0.4, color=REFERENCE_COLOR, label="reference")
+        axes.barh(
+            positions - 0.2, shares(prod_counts), height=0.4, color=PRODUCTION_COLOR, label="production"
+        )
+        axes.set_yticks(positions, labels)
+        axes.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        axes.set_xlabel("Rows")
+        axes.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False)
     return to_svg(figure)
+
+
+def _text_width_inches(texts: Sequence[str]) -> float:
+    """How wide the widest of ``texts`` is in the report's tick font.
+
+    Drift figures are laid out by hand from this one measurement: constrained layout measures every
+    artist of a figure, twice, and is most of the time a wide model's report takes to draw.
+    """
+    with mpl.rc_context(_RC):
+        font = FontProperties(size=mpl.rcParams["ytick.labelsize"])
+        widths = [text_to_path.get_text_width_height_descent(t, font, ismath=False)[0] for t in texts]
+    return max(widths, default=0.0) / 72.0  # points
 
 
 def _counts(keys: Sequence[str]) -> dict[str, int]:

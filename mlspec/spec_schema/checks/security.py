@@ -12,39 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.redaction import credential_kind
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.resolve import ResolvedSpec
-
-CREDENTIAL_PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
-    # (what it is, substrings one of which must be present, the pattern). The substring guard
-    # makes the common case — an ordinary value — a few `in` tests instead of ten regex scans.
-    ("a private key", ("PRIVATE KEY",), re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
-    (
-        "a connection string with a key",
-        ("=",),
-        re.compile(r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)\s*="),
-    ),
-    (
-        "a connection string with a password",
-        ("=",),
-        re.compile(r"(?i)(?:^|;)\s*(?:password|pwd)\s*=\s*[^;\s]"),
-    ),
-    ("a SAS token", ("sig=", "SIG=", "Sig="), re.compile(r"(?i)(?:^|[?&])sig=[A-Za-z0-9%+/=]{16,}")),
-    (
-        "a JSON web token",
-        ("eyJ",),
-        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    ),
-    ("an Azure storage account key", ("==",), re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==")),
-    (
-        "an Entra ID client secret",
-        ("Q~",),
-        re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"),
-    ),
-    ("an AWS access key", ("AKIA", "ASIA"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", ("gh",), re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}")),
-    ("a URL with a password", ("://",), re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
-)
 
 SECRET_KEY_NAMES = re.compile(
     # A secret word as a whole segment of the key, so Spark's own option names are caught too:
@@ -53,19 +23,6 @@ SECRET_KEY_NAMES = re.compile(
     r"account[_.-]?key|sas|sas[_-]?token|connection[_-]?string|private[_-]?key)(?:$|\.)"
 )
 _REFERENCE_ONLY = re.compile(r"^\$\{[^{}]+\}$")
-
-
-def credential_kind(value: str) -> str | None:
-    """What kind of credential ``value`` looks like, or ``None``."""
-    if len(value) < 16:
-        return None
-    for kind, guards, pattern in CREDENTIAL_PATTERNS:
-        for guard in guards:
-            if guard in value:
-                if pattern.search(value):
-                    return kind
-                break
-    return None
 
 
 def check_security(ctx: CheckContext) -> Iterator[Diagnostic]:

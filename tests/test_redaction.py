@@ -1,0 +1,79 @@
+"""The redaction layer: no credential survives a message, and lock fields cannot drive a terminal."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlspec.redaction import REDACTED, printable, redact, strip_query
+
+SAS = "sv=2022-11-02&ss=b&srt=co&sp=rwdlac&se=2026-12-31T00:00:00Z&sig=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789%2B%2F%3D"
+ACCOUNT_KEY = "Zm9v" * 21 + "ab=="  # 86 base64 characters and the padding
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "gone"),
+    [
+        (
+            f"cannot reach https://acct.blob.core.windows.net/state?{SAS}: timed out",
+            "cannot reach https://acct.blob.core.windows.net/state: timed out",
+            "sig=",
+        ),
+        (
+            f"'https://a.blob.core.windows.net/c/x.json?{SAS}'",
+            "'https://a.blob.core.windows.net/c/x.json'",
+            "sv=",
+        ),
+        (
+            f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={ACCOUNT_KEY};EndpointSuffix=core.windows.net",
+            f"AccountKey={REDACTED};EndpointSuffix",
+            ACCOUNT_KEY,
+        ),
+        ("Server=db;User Id=ml;Password=hunter2hunter2;", f"Password={REDACTED};", "hunter2"),
+        (f"token {JWT} refused", "token <redacted: a JSON web token> refused", JWT),
+        (f"key {ACCOUNT_KEY}", "key <redacted: an Azure storage account key>", ACCOUNT_KEY),
+        (
+            "postgres://ml:s3cretpass@db.internal:5432/x",
+            f"postgres://ml:{REDACTED}@db.internal:5432/x",
+            "s3cret",
+        ),
+        ("ghp_" + "a" * 36 + " leaked", "<redacted: a GitHub token> leaked", "ghp_"),
+        ("AKIAABCDEFGHIJKLMNOP", "<redacted: an AWS access key>", "AKIAABCD"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- after",
+            "<redacted: a private key> after",
+            "MIIEow",
+        ),
+        ("abc1Q~" + "x" * 34, "<redacted: an Entra ID client secret>", "Q~xxx"),
+    ],
+)
+def test_credentials_never_survive(text: str, kept: str, gone: str) -> None:
+    cleaned = redact(text)
+    assert kept in cleaned
+    assert gone not in cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "abfss://raw@lake.dfs.core.windows.net/customers/",
+        "mlproject.yaml:12:5: MLS201 unknown field 'tages' (did you mean 'tags'?)",
+        "spark://127.0.0.1:7077",
+        "password must be set",  # the word alone is no credential
+        "",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_strip_query_drops_query_and_fragment() -> None:
+    assert strip_query(f"https://a.blob.core.windows.net/c?{SAS}#x") == "https://a.blob.core.windows.net/c"
+    assert strip_query("https://a.blob.core.windows.net/c") == "https://a.blob.core.windows.net/c"
+
+
+def test_printable_escapes_terminal_control_and_bounds_length() -> None:
+    assert printable("ci\x1b[2J\nrm -rf") == "ci\\x1b[2J\\nrm -rf"
+    assert printable("evil\u202etxt") == "evil\\u202etxt"
+    assert printable("x" * 500, limit=20) == "x" * 17 + "..."
+    assert printable("alice@host (pid 42)") == "alice@host (pid 42)"
