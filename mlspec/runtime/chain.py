@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlspec.runtime import warm_imports
 from mlspec.runtime.lake import local_path
 from mlspec.runtime.progress import PlainProgress, RunProgress
 from mlspec.runtime.project import RunProject
@@ -136,6 +137,8 @@ class Chain:
             "report": self._report,
         }
         self._carry_over(selected)
+        if selected and selected[0] not in warm_imports.STEP_MODULES:  # the first step waits on an engine
+            warm_imports.warm(selected)
         failed = interrupted = False
         previous_handler = _terminate_as_interrupt()
         try:
