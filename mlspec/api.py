@@ -244,7 +244,7 @@ def discover_all(paths: Iterable[Path | str]) -> tuple[list[Path], list[Diagnost
                 specs = _specs_below(candidate)
                 matched = matched or bool(specs)
                 found.extend(specs)
-            elif candidate.is_file():
+            elif candidate.exists():  # a FIFO or device too: loading it says it is not a regular file
                 found.append(candidate)
                 matched = True
         if not matched:

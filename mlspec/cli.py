@@ -19,9 +19,11 @@ from typing import Any, TypeVar
 import click
 
 from mlspec.diagnostics import Diagnostic, MlspecError, sort_key
+from mlspec.redaction import printable, redact
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-_USAGE_CODES = frozenset({"MLS000"})  # a path that does not exist / cannot be read
+# A path that does not exist / cannot be read; a build folder refused (MLS602) or not writable (MLS603).
+_USAGE_CODES = frozenset({"MLS000", "MLS602", "MLS603"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,12 +35,30 @@ def use_color(no_color: bool, stream: Any = None) -> bool:
     return not no_color and not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
 
 
+def configure_output_streams() -> None:
+    """Never crash on the terminal's encoding: what it cannot show is escaped (``\\u2026``), not fatal.
+
+    ``PYTHONIOENCODING=ascii``, a C locale or a Windows code page would otherwise turn the first
+    ``…`` in a plan into a UnicodeEncodeError.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def shown(user_text: str) -> str:
+    """What the user typed (``--env``, a ``--var`` name), safe to echo: no credential, no control characters."""
+    return printable(redact(user_text))
+
+
 def parse_vars(values: Sequence[str]) -> dict[str, str]:
     parsed: dict[str, str] = {}
     for item in values:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--var")
+            # Without "=" the whole item may be the secret value itself: never echo it as typed.
+            raise click.BadParameter(f"'{shown(name)}' is not NAME=VALUE", param_hint="--var")
         parsed[name.strip()] = value
     return parsed
 
@@ -70,10 +90,11 @@ def handle_errors(func: F) -> F:
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except OSError as error:
-            click.echo(f"mlspec: {error.strerror or error}: {error.filename or ''}".rstrip(": "), err=True)
+            text = f"mlspec: {error.strerror or error}: {error.filename or ''}".rstrip(": ")
+            click.echo(redact(text), err=True)
             sys.exit(EXIT_USAGE)
         except Exception as error:  # a bug in mlspec, not the user's mistake: say so, briefly
-            click.echo(f"mlspec: internal error: {type(error).__name__}: {error}", err=True)
+            click.echo(redact(f"mlspec: internal error: {type(error).__name__}: {error}"), err=True)
             if os.environ.get("MLSPEC_DEBUG"):
                 traceback.print_exc()
             else:
@@ -165,7 +186,8 @@ def validate(
         for checked in report.files:
             environments = ", ".join(checked.environments) or "-"
             click.echo(
-                f"checked {checked.file} [{environments}]: {len(checked.diagnostics)} finding(s)", err=True
+                redact(f"checked {checked.file} [{environments}]: {len(checked.diagnostics)} finding(s)"),
+                err=True,
             )
         click.echo(f"{len(report.files)} file(s) in {time.perf_counter() - started:.3f} s", err=True)
     if quiet and output_format == "text" and report.ok and not report.warning_count:
@@ -297,13 +319,15 @@ _register_state_commands()
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(argv) if argv is not None else sys.argv[1:]
+    configure_output_streams()
     try:
         cli.main(args=args, prog_name="mlspec", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as error:
         click.echo(error.ctx.get_help() if error.ctx else str(error), err=True)
         sys.exit(EXIT_USAGE)
     except click.UsageError as error:
-        error.show()
+        # The message may quote a flag's value (an --env that is a pasted URL with a token).
+        click.UsageError(redact(error.message), error.ctx).show()
         # `plan --detailed-exitcode` reserves 2 for "changes present": any error there is 1.
         sys.exit(EXIT_INVALID if "--detailed-exitcode" in args else EXIT_USAGE)
     except click.ClickException as error:

@@ -25,6 +25,7 @@ from mlspec.cli import (
     var_option,
 )
 from mlspec.diagnostics import MlspecError
+from mlspec.redaction import redact
 from mlspec.runtime.records import RunLayout, RunRecordCorrupt
 
 SPEC_FILE = "mlproject.yaml"
@@ -178,7 +179,8 @@ def summary(record: dict[str, Any]) -> str:
         lines.append(f"Run {record['run_id']} {verb} {error.get('step')}:")
         lines.extend("  " + line for line in str(error.get("message", "")).splitlines())
         lines.append(f"Fix the cause, then rerun: {error.get('rerun')}")
-    return "\n".join(lines) + "\n"
+    # A step's error quotes what failed (a URL, a process's output): it may carry a credential.
+    return redact("\n".join(lines)) + "\n"
 
 
 @click.command()
@@ -253,7 +255,7 @@ def status(
         detail = f"  {step['detail']}" if step.get("detail") else ""
         click.echo(f"  {step['name']:<11} {step['status']:<9} {step['seconds']:7.1f} s{detail}")
     if record.get("error"):
-        click.echo(f"error at {record['error']['step']}: {record['error']['message']}")
+        click.echo(redact(f"error at {record['error']['step']}: {record['error']['message']}"))
         click.echo(f"rerun: {record['error']['rerun']}")
     if (record.get("report") or {}).get("path"):
         click.echo(f"report: {record['report']['path']}")

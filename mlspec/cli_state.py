@@ -27,6 +27,7 @@ from mlspec.cli import (
     var_option,
 )
 from mlspec.diagnostics import MlspecError
+from mlspec.redaction import printable
 
 if TYPE_CHECKING:
     from mlspec.plan.plan import Plan
@@ -186,11 +187,13 @@ def apply(
             raise click.UsageError(
                 "--var and --select belong to `mlspec plan`; a saved plan is applied as it is"
             )
-        saved = operations.load_plan(target)
+        saved = operations.load_plan(target)  # refused here if it was changed after it was saved
         if environment and environment != saved.plan.environment:
             raise click.UsageError(
-                f"{target} is a plan for environment {saved.plan.environment!r}, not {environment!r}"
+                f"{target} is a plan for environment {printable(saved.plan.environment)!r}, "
+                f"not {printable(environment)!r}"
             )
+        operations.check_saved_plan(saved)  # a stale plan is refused before it is shown
         sys.stdout.write(render_plan(saved.plan, color=color))
         result = operations.apply_plan(saved, parallelism=parallelism, progress=_progress(quiet))
     else:
@@ -265,9 +268,9 @@ def force_unlock(lock_id: str, path: str, environment: str | None, variables: tu
     from mlspec.plan import operations
 
     removed = operations.force_unlock(path, environment, lock_id, parse_vars(variables))
-    click.echo(
-        f"Lock {removed.id} removed (was held by {removed.who}, "
-        f"operation {removed.operation}, since {removed.created})."
+    click.echo(  # the fields come from a lock file anyone may have written: escaped
+        f"Lock {printable(removed.id)} removed (was held by {printable(removed.who)}, "
+        f"operation {printable(removed.operation)}, since {printable(removed.created)})."
     )
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mlspec.redaction import redact
+
 SpecPath = tuple[str | int, ...]
 """A path into the spec document: mapping keys and sequence indexes."""
 
@@ -75,6 +77,24 @@ class Diagnostic:
 
     def with_severity(self, severity: Severity) -> Diagnostic:
         return Diagnostic(self.code, severity, self.message, self.path, self.location, self.hint)
+
+    def redacted(self) -> Diagnostic:
+        """This diagnostic as it may be shown: every credential in its text, path and location removed.
+
+        The reporters call it on the way out, so a message that quotes a SAS URL or a token (a state
+        backend's address, a mistyped ``--env``) never reaches a terminal, a CI log or a SARIF file.
+        """
+        location = self.location
+        if location is not None:
+            location = Location(redact(location.file), location.line, location.column)
+        return Diagnostic(
+            self.code,
+            self.severity,
+            redact(self.message),
+            tuple(redact(part) if isinstance(part, str) else part for part in self.path),
+            location,
+            redact(self.hint) if self.hint is not None else None,
+        )
 
 
 def format_path(path: SpecPath) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from mlspec.compiler.graph import Address, Resource
 from mlspec.compiler.serialize import to_json, to_yaml, to_yaml_documents
 from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.project_files import read_project_file
 from mlspec.spec_schema.models import MLProject
 from mlspec.spec_schema.resolve import ResolvedSpec
 
@@ -24,9 +25,13 @@ class RenderContext:
     """Project files the renderers read (``None``: missing), so a build cache can tell it is stale."""
 
     def read_project_file(self, relative: str) -> str:
-        """A project file's UTF-8 text. Renderers read project files only through here."""
+        """A project file's UTF-8 text. Renderers read project files only through here.
+
+        Raises :class:`~mlspec.project_files.ProjectFileError` (an ``OSError``) for a file outside the
+        project (symlinks included), one that is not a regular file or is too large, or a missing one.
+        """
         try:
-            content = (self.project_dir / relative).read_bytes()
+            content = read_project_file(self.project_dir, relative)
         except OSError:
             self.inputs[relative] = None
             raise

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mlspec.compiler.artifacts import ArtifactError, ArtifactSet, RenderContext
 from mlspec.compiler.graph import Address, Manifest, Resource, canonical_json, content_hash, topological_order
 from mlspec.compiler.serialize import to_json
-from mlspec.diagnostics import Diagnostic, MlspecError, has_errors
+from mlspec.diagnostics import Diagnostic, Location, MlspecError, has_errors
+from mlspec.project_files import read_regular_file
 from mlspec.spec_schema.models import MLProject
 from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT, ResolvedSpec
 
@@ -42,6 +44,10 @@ class BuildResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     inputs: dict[str, bytes | None] = field(default_factory=dict)
     """Project files the renderers read, besides the spec (for the build cache)."""
+    spec_file: str | None = None
+    """The spec built (``<string>`` for text): its folder is the project a build must never overwrite."""
+    project_files: tuple[str, ...] = ()
+    """Files the spec names (code, training script, seed program), relative to the spec's folder."""
 
     @property
     def ok(self) -> bool:
@@ -94,7 +100,17 @@ def compile_spec(spec: ResolvedSpec, model: MLProject) -> BuildResult:
         manifest.hashes[resource.address] = content_hash(
             [resource.provider_type.encode(), canonical_json(payload(out, resource))]
         )
-    return BuildResult(out, manifest, diagnostics, dict(ctx.inputs))
+    spec_file = spec.file if spec.file != "<string>" else None
+    return BuildResult(out, manifest, diagnostics, dict(ctx.inputs), spec_file, _named_files(model))
+
+
+def _named_files(model: MLProject) -> tuple[str, ...]:
+    named = [t.python for t in model.transforms.values() if t.python is not None]
+    if model.model is not None and model.model.training.script is not None:
+        named.append(model.model.training.script)
+    if model.run.seed is not None:
+        named.append(model.run.seed)
+    return tuple(named)
 
 
 def payload(out: ArtifactSet, resource: Resource) -> dict[str, Any]:
@@ -127,34 +143,184 @@ def manifest_document(result: BuildResult) -> dict[str, Any]:
 def write_build(result: BuildResult, out_dir: Path) -> list[Path]:
     """Replace ``out_dir`` with the build's files and ``manifest.json``; returns the written paths.
 
-    The new tree is written beside the old one and swapped in, so an interrupted build
-    never leaves half of each.
+    The new tree is written beside the old one and swapped in, so an interrupted build never
+    leaves half of each. Only a folder mlspec owns is replaced (see :func:`check_output_folder`);
+    staging folders a killed build left beside it are removed first. Raises :class:`MlspecError`:
+    MLS602 for a folder mlspec must not replace, MLS603 when writing fails (a full disk): the
+    previous build is then left as it was.
     """
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    out = Path(os.path.abspath(out_dir))  # absolute, but symlinks kept: they are checked, not followed
+    check_output_folder(result, out)
+    remove_stale_staging(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}-", suffix=_STAGING, dir=out.parent)
+        )
+    except OSError as exc:
+        raise _write_failed(out, exc) from None
     written: list[Path] = []
     try:
+        (staging / BUILD_MARKER).write_bytes(_MARKER_TEXT)
+        written.append(out / BUILD_MARKER)
         for artifact in sorted(result.artifacts.artifacts.values(), key=lambda a: a.path):
             target = staging / artifact.path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(artifact.content)
-            written.append(out_dir / artifact.path)
+            written.append(out / artifact.path)
         (staging / MANIFEST_FILE).write_bytes(to_json(manifest_document(result)))
-        written.append(out_dir / MANIFEST_FILE)
-        if out_dir.exists():
-            retired = out_dir.with_name(f".{out_dir.name}.old")
-            if retired.exists():
-                shutil.rmtree(retired)
-            out_dir.rename(retired)
-            staging.rename(out_dir)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out_dir)
+        written.append(out / MANIFEST_FILE)
+        _swap_in(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _write_failed(out, exc) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return written
+
+
+BUILD_MARKER = ".mlspec-build"
+"""Written into every build folder: only a folder carrying it (or an empty one) is ever replaced."""
+
+_MARKER_TEXT = b"Written by `mlspec build`: the next build replaces this whole folder.\n"
+_STAGING, _RETIRED = ".staging", ".retired"
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put ``staging`` at ``out``; the old build is renamed aside first and removed last."""
+    if not os.path.lexists(out):
+        os.rename(staging, out)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}-", suffix=_RETIRED, dir=out.parent))
+    os.rmdir(retired)  # only its unique name is wanted: rename needs the target gone
+    os.rename(out, retired)  # rename moves a link itself, never what it points at
+    try:
+        os.rename(staging, out)
+    except BaseException:
+        os.rename(retired, out)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)  # left over on failure: the next build removes it
+
+
+def check_output_folder(result: BuildResult, out: Path) -> None:
+    """Refuse (MLS602) an output folder mlspec does not own.
+
+    Refused: a symlink (replacing it would be done to whatever it points at), a folder inside the
+    project that a symlink leads out of it, a folder that is, contains or is inside the project's
+    spec or code, a file, and a non-empty folder mlspec did not write (see :func:`_owned`).
+    """
+    if os.path.islink(out):
+        _refuse(
+            out, f"it is a symlink (to {os.readlink(out)})", "remove the link, or pass --out a real folder"
+        )
+    real_out = os.path.realpath(out)
+    if result.spec_file:
+        project = os.path.abspath(os.path.dirname(result.spec_file))
+        real_project = os.path.realpath(project)
+        if _within(os.path.abspath(out), project) and not _within(real_out, real_project):
+            _refuse(
+                out,
+                f"it leads outside the project through a symlink (to {real_out})",
+                "make build/ a real folder of the project, or pass --out a folder outside it",
+            )
+        if _within(real_project, real_out):
+            _refuse(out, f"it is or contains the project folder {project}")
+        for relative in result.project_files:
+            code = os.path.realpath(os.path.join(real_project, relative))
+            if _within(code, real_out) or _within(real_out, code):
+                _refuse(out, f"it is, contains or is inside the project file {relative!r}")
+    if not os.path.lexists(out):
+        return
+    if not os.path.isdir(out):
+        _refuse(out, "it is a file, not a folder")
+    if not _owned(out) and any(os.scandir(out)):
+        _refuse(
+            out,
+            f"it is not empty and mlspec did not create it (it has no {BUILD_MARKER})",
+            f"give a new or empty folder; mlspec replaces only folders marked with {BUILD_MARKER}",
+        )
+
+
+def _owned(folder: Path) -> bool:
+    """Whether ``folder`` is a build mlspec wrote: it carries the marker, or (written before markers
+    existed) it holds an mlspec ``manifest.json``."""
+    if os.path.isfile(folder / BUILD_MARKER):
+        return True
+    try:
+        document = json.loads(read_regular_file(folder / MANIFEST_FILE, limit=_MAX_MANIFEST_BYTES))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and document.keys() >= _MANIFEST_KEYS
+
+
+_MANIFEST_KEYS = frozenset({"version", "project", "environment", "spec_file", "resources"})
+_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+def remove_stale_staging(out: Path) -> None:
+    """Remove the staging and retired folders of builds into ``out`` that were killed.
+
+    Their names carry the writing process's id; one whose process still runs is a concurrent build
+    and is left alone. Only folders that are empty or carry :data:`BUILD_MARKER` are touched.
+    """
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(\d+)-[A-Za-z0-9_]+({_STAGING}|{_RETIRED})")
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or not entry.is_dir(follow_symlinks=False) or _process_alive(int(match[1])):
+            continue
+        folder = Path(entry.path)
+        if os.path.isfile(folder / BUILD_MARKER) or not any(os.scandir(folder)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process, or not a pid at all: leave it
+        return True
+    return True
+
+
+def _within(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def _refuse(out: Path, reason: str, hint: str | None = None) -> NoReturn:
+    raise MlspecError(
+        [
+            Diagnostic.error(
+                "MLS602",
+                f"will not build into {out}: {reason}",
+                (),
+                Location(str(out), 1, 1),
+                hint or "build into a folder of its own, e.g. build/<env>/ beside the spec (the default)",
+            )
+        ]
+    )
+
+
+def _write_failed(out: Path, error: OSError) -> MlspecError:
+    kept = "the previous build there is unchanged" if os.path.isdir(out) else "nothing was written"
+    return MlspecError(
+        [
+            Diagnostic.error(
+                "MLS603",
+                f"cannot write the build into {out}: {error.strerror or error}",
+                (),
+                Location(str(out), 1, 1),
+                f"{kept}; free space (or fix permissions) and build again",
+            )
+        ]
+    )
 
 
 def read_manifest(build_dir: Path) -> tuple[Manifest, dict[str, dict[str, Any]]]:

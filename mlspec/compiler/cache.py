@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from mlspec.compiler.graph import Manifest
+from mlspec.project_files import MAX_PROJECT_FILE_BYTES, read_project_file, read_regular_file
 
 CACHE_VERSION = 1
+MAX_ENTRY_BYTES = 64 * 1024 * 1024
+"""An entry holds a build's artifacts; anything bigger (or a FIFO, a device) is not one mlspec wrote."""
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -57,8 +60,8 @@ def build_key(
     then misses next time instead of being served the build of the old text.
     """
     try:
-        spec_bytes = spec_path.read_bytes()
-    except OSError:
+        spec_bytes = read_regular_file(spec_path, limit=MAX_PROJECT_FILE_BYTES)
+    except OSError:  # a FIFO, a device, too large, missing: the build says what is wrong
         return None
     selected = {k: v for k, v in environ.items() if k.startswith("MLSPEC_VAR_")}
     material = json.dumps(
@@ -80,7 +83,7 @@ def _inputs_digest(project_dir: Path, inputs: Mapping[str, str | None]) -> dict[
     now: dict[str, str | None] = {}
     for relative in inputs:
         try:
-            now[relative] = hashlib.sha256((project_dir / relative).read_bytes()).hexdigest()
+            now[relative] = hashlib.sha256(read_project_file(project_dir, relative)).hexdigest()
         except OSError:
             now[relative] = None
     return now
@@ -96,7 +99,7 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
     if key is None:
         return None
     try:
-        entry = json.loads(cache_file(project_dir, environment).read_text(encoding="utf-8"))
+        entry = json.loads(read_regular_file(cache_file(project_dir, environment), limit=MAX_ENTRY_BYTES))
         if entry.get("key") != key:
             return None
         if _inputs_digest(project_dir, entry["inputs"]) != entry["inputs"]:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
+from mlspec.redaction import printable, redact, strip_query
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,31 @@ class LockInfo:
             where=where,
         )
 
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: str) -> LockInfo:
+        """Parse a lock file; anything but the object :meth:`to_json` writes is a located MLS801.
+
+        A lock file appears whole (it is hard-linked into place), so an unreadable one is damaged,
+        not half-written: it is reported, never silently treated as free or as held by nobody.
+        """
+        from mlspec.plan.state import parse_json_document, state_error
+
+        data = parse_json_document(raw, where, "lock")
+        fields = ("id", "who", "operation", "created")
+        if not isinstance(data, dict) or not all(isinstance(data.get(f), str) for f in fields):
+            raise state_error(
+                f"{where} is not a lock written by mlspec (an object with string {', '.join(fields)})",
+                "if no mlspec process works on this environment, delete the file",
+                where,
+            )
+        return cls(data["id"], data["who"], data["operation"], data["created"], where)
+
     def describe(self) -> str:
-        return f"{self.who}, operation {self.operation}, since {self.created} (lock id {self.id})"
+        """Who holds the lock, escaped: the fields come from a file anyone may have written."""
+        return (
+            f"{printable(self.who)}, operation {printable(self.operation)}, "
+            f"since {printable(self.created)} (lock id {printable(self.id)})"
+        )
 
 
 class LockHeldError(MlspecError):
@@ -60,20 +84,21 @@ class LockHeldError(MlspecError):
             [
                 Diagnostic.error(
                     "MLS802",
-                    f"the state of environment {environment!r} is locked: held by {holder.describe()}",
+                    f"the state of environment {printable(environment)!r} is locked: held by {holder.describe()}",
                     (),
-                    Location(holder.where, 1, 1) if holder.where else None,
+                    Location(strip_query(holder.where), 1, 1) if holder.where else None,
                     hint=(
                         "wait for that operation to finish; if its process is gone, break the lock with "
-                        f"`mlspec force-unlock {holder.id} --env {environment}`"
+                        f"`mlspec force-unlock {printable(holder.id)} --env {printable(environment)}`"
                     ),
                 )
             ]
         )
 
 
-def lock_error(message: str, hint: str | None = None) -> MlspecError:
-    return MlspecError([Diagnostic.error("MLS803", message, hint=hint)])
+def lock_error(message: str, hint: str | None = None, where: str | None = None) -> MlspecError:
+    location = Location(strip_query(where), 1, 1) if where else None
+    return MlspecError([Diagnostic.error("MLS803", redact(message), location=location, hint=hint)])
 
 
 def holder_name() -> str:

@@ -19,15 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlspec.compiler.graph import Address
-from mlspec.diagnostics import Diagnostic, MlspecError
+from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.desired import Desired
 from mlspec.plan.lock import LockInfo
-from mlspec.plan.plan import Action, Plan, make_plan, plan_error
+from mlspec.plan.ownership import read_state
+from mlspec.plan.plan import Action, Plan, make_plan
 from mlspec.plan.planfile import SavedPlan, load_plan, save_plan
 from mlspec.plan.state import State
 from mlspec.plan.target import PlanResult, Target, project_dir_of, state_config_for, target_of_spec
-from mlspec.providers.base import LiveObject, Provider
+from mlspec.providers.base import LiveObject, Provider, ProviderError
+from mlspec.redaction import printable, strip_query
 
 if TYPE_CHECKING:  # the apply engine (a thread pool) is imported only when applying
     from mlspec.plan.apply import ApplyResult, Progress
@@ -78,8 +80,13 @@ def locked(backend: StateBackend, operation: str) -> Iterator[LockInfo]:
     info = backend.lock(operation)
     try:
         yield info
-    finally:
-        backend.unlock(info)
+    except BaseException:
+        # The operation's own error is what the user needs; a failing release (the network that
+        # broke the operation) must not replace it. A blob lease then expires by itself.
+        with contextlib.suppress(MlspecError):
+            backend.unlock(info)
+        raise
+    backend.unlock(info)
 
 
 def plan_environment(
@@ -126,7 +133,7 @@ def plan_desired(
             plan = make_plan(
                 desired,
                 state,
-                live=refresh_live(provider, state),
+                live=refresh_live(provider, state, backend.description),
                 select=select,
                 destroy=destroy,
                 allow_destroy=allow_destroy,
@@ -189,7 +196,7 @@ def apply_desired(
     backend = target.backend()
     with locked(backend, "destroy" if destroy else "apply"):
         state = read_state(backend, target)
-        live = refresh_live(provider, state) if refresh else None
+        live = refresh_live(provider, state, backend.description) if refresh else None
         plan = make_plan(
             desired, state, live=live, select=select, destroy=destroy, allow_destroy=allow_destroy
         )
@@ -260,14 +267,8 @@ def apply_plan(
     backend = target.backend()
     with locked(backend, "destroy" if plan.destroy else "apply"):
         state = read_state(backend, target)
-        lineage, serial = (state.lineage, state.serial) if state else (None, 0)
-        if (lineage, serial) != (plan.state_lineage, plan.state_serial):
-            raise plan_error(
-                f"the saved plan is stale: it was made against state serial {plan.state_serial} "
-                f"(lineage {plan.state_lineage}), the state is now serial {serial} (lineage {lineage})",
-                "run `mlspec plan --out FILE` again and apply the new plan",
-                "MLS832",
-            )
+        refuse_stale(saved, state, backend.description)
+        serial = state.serial if state else 0
         if not plan.has_changes:
             return ApplyResult(plan, state_serial=serial)
         return execute(
@@ -295,24 +296,57 @@ def force_unlock(
     return target.backend().force_unlock(lock_id)
 
 
-def read_state(backend: StateBackend, target: Target) -> State | None:
-    state = backend.read()
-    if state is not None and (state.project, state.environment) != (target.project, target.environment):
-        raise plan_error(
-            f"{backend.description} holds the state of {state.project}/{state.environment}, "
-            f"not {target.project}/{target.environment}",
-            "two projects with one name share a state location; give one a different project.name",
+def refuse_stale(saved: SavedPlan, state: State | None, where: str) -> None:
+    """Refuse (MLS832) a saved plan made against another state than ``state``."""
+    plan = saved.plan
+    lineage, serial = (state.lineage, state.serial) if state else (None, 0)
+    if (lineage, serial) != (plan.state_lineage, plan.state_serial):
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS832",
+                    f"the saved plan is stale: it was made against state serial {plan.state_serial} "
+                    f"(lineage {printable(str(plan.state_lineage))}), the state is now serial {serial} "
+                    f"(lineage {lineage})",
+                    (),
+                    Location(strip_query(where), 1, 1),
+                    "run `mlspec plan --out FILE` again and apply the new plan",
+                )
+            ]
         )
-    return state
 
 
-def refresh_live(provider: Provider, state: State | None) -> dict[str, LiveObject | None]:
-    """The provider's view of every resource in state, by state address."""
+def check_saved_plan(saved: SavedPlan, *, state_dir: Path | None = None) -> None:
+    """Refuse a stale saved plan before it is shown (read without the lock; :func:`apply_plan` checks
+    again under it)."""
+    target = saved.target
+    if state_dir is not None:
+        target.state_dir = state_dir
+    backend = target.backend()
+    refuse_stale(saved, read_state(backend, target), backend.description)
+
+
+def refresh_live(
+    provider: Provider, state: State | None, where: str = "state"
+) -> dict[str, LiveObject | None]:
+    """The provider's view of every resource in state, by state address. A provider refusing an entry
+    (a provider id outside its workspace: the state was edited) is located at the state."""
     if state is None:
         return {}
-    return {
-        address: provider.read(Address.parse(address), entry) for address, entry in state.resources.items()
-    }
+    live: dict[str, LiveObject | None] = {}
+    for address, entry in state.resources.items():
+        try:
+            live[address] = provider.read(Address.parse(address), entry)
+        except ProviderError as exc:
+            raise MlspecError(
+                [
+                    Diagnostic.error(
+                        d.code, d.message, d.path, d.location or Location(strip_query(where), 1, 1), d.hint
+                    )
+                    for d in exc.diagnostics
+                ]
+            ) from None
+    return live
 
 
 def refuse_protected_destroy(target: Target, allow_destroy: bool) -> None:
@@ -354,6 +388,7 @@ __all__ = [
     "apply_desired",
     "apply_environment",
     "apply_plan",
+    "check_saved_plan",
     "destroy",
     "force_unlock",
     "load_desired",

@@ -12,7 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlspec.diagnostics import Diagnostic, MlspecError
+from mlspec.compiler.graph import Address
+from mlspec.diagnostics import Diagnostic, Location, MlspecError
+from mlspec.redaction import printable, redact, strip_query
 
 STATE_VERSION = 1
 
@@ -41,15 +43,18 @@ class ResourceState:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ResourceState:
+    def from_json(cls, data: Any, where: str = "state", address: str = "?") -> ResourceState:
+        """Parse one resource entry; every field is type-checked (the file may have been edited)."""
+        context = f"resource {printable(address)!r}"
+        entry = _mapping(data, where, context)
         return cls(
-            provider_type=str(data["provider_type"]),
-            properties=data.get("properties"),
-            attachments={str(k): str(v) for k, v in dict(data.get("attachments") or {}).items()},
-            hash=str(data.get("hash", "")),
-            provider_id=str(data.get("provider_id", "")),
-            outputs=dict(data.get("outputs") or {}),
-            depends_on=[str(d) for d in data.get("depends_on") or []],
+            provider_type=_text(entry, "provider_type", where, context, required=True),
+            properties=entry.get("properties"),
+            attachments=_text_map(entry.get("attachments"), where, f"{context} attachments"),
+            hash=_text(entry, "hash", where, context),
+            provider_id=_text(entry, "provider_id", where, context),
+            outputs=_mapping(entry.get("outputs") or {}, where, f"{context} outputs"),
+            depends_on=_addresses(entry.get("depends_on"), where, f"{context} depends_on"),
         )
 
 
@@ -86,45 +91,137 @@ class State:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "state") -> State:
+        """Parse a state document, refusing anything that is not exactly what :meth:`to_json` writes."""
         if not isinstance(data, dict):
-            raise state_error(f"{where} is not a JSON object")
-        if data.get("version") != STATE_VERSION:
+            raise state_error(f"{where} is not a JSON object", where=where)
+        if data.get("version") != STATE_VERSION or isinstance(data.get("version"), bool):
             raise state_error(
-                f"{where} has state version {data.get('version')!r}; "
-                f"this mlspec reads version {STATE_VERSION}"
+                f"{where} has state version {printable(repr(data.get('version')), 40)}; "
+                f"this mlspec reads version {STATE_VERSION}",
+                where=where,
             )
-        try:
-            return cls(
-                project=str(data["project"]),
-                environment=str(data["environment"]),
-                lineage=str(data["lineage"]),
-                serial=int(data["serial"]),
-                resources={str(a): ResourceState.from_json(r) for a, r in dict(data["resources"]).items()},
+        serial = data.get("serial")
+        if not isinstance(serial, int) or isinstance(serial, bool) or not 0 <= serial < 2**63:
+            raise state_error(
+                f"{where} is malformed: serial must be a whole number from 0, "
+                f"not {printable(repr(serial), 40)}",
+                _HAND_EDITED,
+                where,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise state_error(f"{where} is malformed: {exc}") from None
+        resources = data.get("resources")
+        if not isinstance(resources, dict):
+            raise state_error(f"{where} is malformed: resources must be an object", _HAND_EDITED, where)
+        parsed: dict[str, ResourceState] = {}
+        for address, entry in resources.items():
+            _address(address, where, "resources")
+            parsed[address] = ResourceState.from_json(entry, where, address)
+        return cls(
+            project=_text(data, "project", where, "the state", required=True),
+            environment=_text(data, "environment", where, "the state", required=True),
+            lineage=_text(data, "lineage", where, "the state", required=True),
+            serial=serial,
+            resources=parsed,
+        )
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: str = "state") -> State:
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise state_error(
-                f"{where} is not valid JSON ({exc}); the previous version is kept beside it as .backup"
-            ) from None
-        return cls.from_json(data, where)
+        return cls.from_json(parse_json_document(raw, where, "state"), where)
 
     def copy(self) -> State:
         return State.from_json(json.loads(json.dumps(self.to_json())))
 
 
-def state_error(message: str, hint: str | None = None) -> MlspecError:
-    return MlspecError([Diagnostic.error("MLS801", message, hint=hint)])
+def state_error(message: str, hint: str | None = None, where: str | None = None) -> MlspecError:
+    """An MLS801: the state (or its lock) cannot be used; located at ``where``, the file or blob."""
+    location = Location(strip_query(where), 1, 1) if where else None
+    return MlspecError([Diagnostic.error("MLS801", redact(message), location=location, hint=hint)])
+
+
+def parse_json_document(raw: bytes, where: str, what: str) -> Any:
+    """``raw`` (the ``what``: state or lock) as JSON, or a located MLS801 when it is not UTF-8, not JSON or nested too deeply
+    for the parser (a damaged or hostile file must never be a traceback)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _document_error(f"{where} is not UTF-8 (byte {exc.start})", where, what) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _document_error(
+            f"{where} is not valid JSON: {exc.msg}", where, what, exc.lineno, exc.colno
+        ) from None
+    except (RecursionError, ValueError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise _document_error(f"{where} is not valid JSON: {reason}", where, what) from None
+
+
+def _document_error(message: str, where: str, what: str, line: int = 1, column: int = 1) -> MlspecError:
+    hint = (
+        f"the previous version is kept beside it as .backup; restore it if this {what} was damaged"
+        if what == "state"
+        else None
+    )
+    return MlspecError(
+        [
+            Diagnostic.error(
+                "MLS801", redact(message), location=Location(strip_query(where), line, column), hint=hint
+            )
+        ]
+    )
+
+
+_HAND_EDITED = "the file was damaged or edited by hand; restore it from its .backup"
+
+
+def _mapping(value: Any, where: str, context: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise state_error(f"{where} is malformed: {context} must be an object", _HAND_EDITED, where)
+    return value
+
+
+def _text(data: dict[str, Any], key: str, where: str, context: str, *, required: bool = False) -> str:
+    value = data.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise state_error(f"{where} is malformed: {context}: {key} must be a string", _HAND_EDITED, where)
+    return value
+
+
+def _text_map(value: Any, where: str, context: str) -> dict[str, str]:
+    found = _mapping(value if value is not None else {}, where, context)
+    if not all(isinstance(v, str) for v in found.values()):
+        raise state_error(f"{where} is malformed: {context} must map names to strings", _HAND_EDITED, where)
+    return dict(found)
+
+
+def _addresses(value: Any, where: str, context: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise state_error(f"{where} is malformed: {context} must be a list", _HAND_EDITED, where)
+    return [_address(item, where, context) for item in value]
+
+
+def _address(value: Any, where: str, context: str) -> str:
+    try:
+        if not isinstance(value, str):
+            raise ValueError("not a string")
+        Address.parse(value)
+    except ValueError:
+        raise state_error(
+            f"{where} is malformed: {context}: {printable(repr(value), 80)} is not a resource address "
+            "(<service>.<kind>.<name>)",
+            _HAND_EDITED,
+            where,
+        ) from None
+    return value
 
 
 class StateConflictError(MlspecError):
     """Someone else wrote the state while this process held the lock (it was force-unlocked)."""
 
 
-def conflict_error(message: str, hint: str | None = None) -> StateConflictError:
-    return StateConflictError([Diagnostic.error("MLS801", message, hint=hint)])
+def conflict_error(message: str, hint: str | None = None, where: str | None = None) -> StateConflictError:
+    location = Location(strip_query(where), 1, 1) if where else None
+    return StateConflictError([Diagnostic.error("MLS801", redact(message), location=location, hint=hint)])

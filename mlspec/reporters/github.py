@@ -17,7 +17,7 @@ def _escape_property(text: str) -> str:
 
 def write_github(report: ValidationReport, out: TextIO, color: bool) -> None:
     for file in report.files:
-        for d in file.diagnostics:
+        for d in (diagnostic.redacted() for diagnostic in file.diagnostics):
             command = "error" if d.is_error else "warning"
             props = []
             if d.location:

@@ -7,11 +7,13 @@ from typing import Any, TextIO
 
 from mlspec.api import ValidationReport
 from mlspec.diagnostics import Diagnostic
+from mlspec.redaction import redact
 
 SCHEMA_VERSION = 1
 
 
 def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+    d = d.redacted()
     return {
         "code": d.code,
         "severity": d.severity.value,
@@ -32,7 +34,7 @@ def write_json(report: ValidationReport, out: TextIO, color: bool) -> None:
         "warning_count": report.warning_count,
         "files": [
             {
-                "file": f.file,
+                "file": redact(f.file),
                 "valid": f.ok,
                 "environments": f.environments,
                 "diagnostics": [diagnostic_json(d) for d in f.diagnostics],

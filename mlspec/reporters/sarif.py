@@ -49,7 +49,7 @@ def write_sarif(report: ValidationReport, out: TextIO, color: bool) -> None:
         tool_version = version("mlspec")
     except PackageNotFoundError:
         tool_version = "0.0.0"
-    diagnostics = report.diagnostics
+    diagnostics = [d.redacted() for d in report.diagnostics]
     rules = sorted({d.code for d in diagnostics})
     document = {
         "$schema": SARIF_SCHEMA,

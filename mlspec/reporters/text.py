@@ -19,6 +19,7 @@ _RED, _YELLOW, _BOLD, _DIM, _GREEN, _RESET = (
 
 
 def format_diagnostic(d: Diagnostic, *, color: bool) -> str:
+    d = d.redacted()
     where = str(d.location) if d.location else "<spec>"
     severity = d.severity.value
     if color:
@@ -35,6 +36,7 @@ def format_diagnostic(d: Diagnostic, *, color: bool) -> str:
 
 
 def write_text(report: ValidationReport, out: TextIO, color: bool) -> None:
+    # format_diagnostic redacts each diagnostic (the one redaction layer, mlspec/redaction.py).
     for file in report.files:
         for d in file.diagnostics:
             out.write(format_diagnostic(d, color=color) + "\n")

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import yaml
 
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, Severity, SpecPath
+from mlspec.project_files import FileTooLargeError, read_regular_file
 
 MAX_SPEC_BYTES = 1024 * 1024
 """A spec is a page or two of YAML; a megabyte is a mistake or an attack."""
@@ -215,12 +216,9 @@ def load_spec(path: Path | str) -> SpecDocument:
     """Read and parse one spec file; raise :class:`MlspecError` with located diagnostics."""
     file = str(path)
     try:
-        raw = Path(path).read_bytes() if Path(path).stat().st_size <= MAX_SPEC_BYTES else None
-    except OSError as exc:
-        raise MlspecError(
-            [_diag("MLS000", f"cannot read the spec: {exc.strerror or exc}", file, None)]
-        ) from exc
-    if raw is None:
+        # Bounded and regular files only: a FIFO would block, /dev/zero never ends, /proc lies about sizes.
+        raw = read_regular_file(path, limit=MAX_SPEC_BYTES)
+    except FileTooLargeError:
         raise MlspecError(
             [
                 _diag(
@@ -231,7 +229,11 @@ def load_spec(path: Path | str) -> SpecDocument:
                     "a spec describes a project in a few hundred lines; keep data and code in their own files",
                 )
             ]
-        )
+        ) from None
+    except OSError as exc:
+        raise MlspecError(
+            [_diag("MLS000", f"cannot read the spec: {exc.strerror or exc}", file, None)]
+        ) from None
     return parse_spec(raw, file)
 
 

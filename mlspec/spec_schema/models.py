@@ -40,6 +40,21 @@ DRIFT_SIGNALS = frozenset({"data_drift", "prediction_drift", "data_quality"})
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 
+# Number ranges: what the services that receive a value accept, so validate refuses what a deploy
+# would (and a number no JSON consumer takes never reaches build). Every integer anywhere in a spec,
+# free-form fields included, must also fit a signed 64-bit integer and every float be finite
+# (``structure.check_structure``).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SEED_MAX = 2**32 - 1
+"""numpy's and scikit-learn's ``random_state`` take 0..2**32-1."""
+AML_MAX_NODES = 65_000
+"""Azure ML's maximum nodes in one compute cluster (``maxNodeCount`` is an Int32; the service caps it)."""
+INT32_MAX = 2**31 - 1
+"""Kubernetes int-or-string fields (maxSurge, maxUnavailable) are int32."""
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+"""A float that is a number: YAML's ``.nan``/``.inf`` are refused (ARM and JSON take neither)."""
+
 
 class SpecModel(BaseModel):
     """Base of every spec model: unknown fields are errors, values are immutable."""
@@ -213,8 +228,12 @@ class Source(SpecModel):
 
 
 class ExecutorRange(SpecModel):
-    min: int = Field(2, ge=1, le=200)
-    max: int = Field(2, ge=1, le=200)
+    min: int = Field(
+        2, ge=1, le=200, description="Fewest Spark executors (a Synapse pool has at most 200 nodes)."
+    )
+    max: int = Field(
+        2, ge=1, le=200, description="Most Spark executors (a Synapse pool has at most 200 nodes)."
+    )
 
 
 class SparkSettings(SpecModel):
@@ -237,8 +256,8 @@ class TransformOutput(SpecModel):
 
 
 class RowCount(SpecModel):
-    min: int | None = Field(None, ge=0)
-    max: int | None = Field(None, ge=0)
+    min: int | None = Field(None, ge=0, le=INT64_MAX)
+    max: int | None = Field(None, ge=0, le=INT64_MAX)
 
 
 class AcceptedValues(SpecModel):
@@ -248,8 +267,8 @@ class AcceptedValues(SpecModel):
 
 class ValueRange(SpecModel):
     column: str
-    min: float | None = None
-    max: float | None = None
+    min: FiniteFloat | None = None
+    max: FiniteFloat | None = None
 
 
 class Expectation(SpecModel):
@@ -302,15 +321,25 @@ class Transform(SpecModel):
 
 
 class Split(SpecModel):
-    test_size: float = Field(0.2, gt=0, lt=1)
-    seed: int = 42
+    test_size: float = Field(0.2, gt=0, lt=1, allow_inf_nan=False)
+    seed: int = Field(
+        42,
+        ge=0,
+        le=SEED_MAX,
+        description="Seed of the train/test split; numpy and scikit-learn take 0..4294967295 (32 bits).",
+    )
 
 
 class Compute(SpecModel):
     cluster: str = Field("cpu-cluster", description="Azure ML compute cluster name.")
     size: str = Field("Standard_DS3_v2", description="VM size.")
-    min_nodes: int = Field(0, ge=0)
-    max_nodes: int = Field(4, ge=1)
+    min_nodes: int = Field(0, ge=0, le=AML_MAX_NODES, description="Nodes kept running (0 scales to zero).")
+    max_nodes: int = Field(
+        4,
+        ge=1,
+        le=AML_MAX_NODES,
+        description="Most nodes; Azure ML caps a cluster at 65000 (quota permitting).",
+    )
 
 
 class PythonEnvironment(SpecModel):
@@ -363,9 +392,18 @@ class ModelSpec(SpecModel):
 
 
 class Replicas(SpecModel):
-    min: int = Field(2, ge=1, le=1000)
-    max: int = Field(10, ge=1, le=1000)
-    target_cpu_percent: int = Field(70, ge=1, le=100)
+    min: int = Field(
+        2, ge=1, le=1000, description="Fewest scoring pods (HorizontalPodAutoscaler minReplicas)."
+    )
+    max: int = Field(
+        10, ge=1, le=1000, description="Most scoring pods (HorizontalPodAutoscaler maxReplicas)."
+    )
+    target_cpu_percent: int = Field(
+        70,
+        ge=1,
+        le=100,
+        description="Average CPU utilisation, in percent of the request, the autoscaler aims at.",
+    )
 
 
 def _number_as_quantity(value: Any) -> Any:
@@ -404,13 +442,17 @@ class Rollout(SpecModel):
     canary_percent: int | None = Field(
         None, ge=1, le=99, description="Traffic share of the canary (canary only)."
     )
-    max_surge: str | int = Field("25%", description="Rolling update maxSurge.")
-    max_unavailable: str | int = Field(0, description="Rolling update maxUnavailable.")
+    max_surge: str | Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(
+        "25%", description="Rolling update maxSurge: pods or a percentage."
+    )
+    max_unavailable: str | Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(
+        0, description="Rolling update maxUnavailable: pods or a percentage."
+    )
 
 
 class PredictionLog(SpecModel):
     path: str = Field(description="abfss:// folder where served requests and predictions are logged.")
-    sample_rate: float = Field(1.0, ge=0, le=1)
+    sample_rate: float = Field(1.0, ge=0, le=1, allow_inf_nan=False)
 
 
 class Identity(SpecModel):
@@ -455,9 +497,9 @@ class Alert(SpecModel):
     name: str
     signal: Signal
     operator: Comparison = Field(">", description="How the signal compares to the threshold to fire.")
-    threshold: float
+    threshold: FiniteFloat
     window: str = Field(description="Duration: a number and m, h or d.", examples=["5m", "1d"])
-    severity: int = Field(3, ge=0, le=4)
+    severity: int = Field(3, ge=0, le=4, description="Azure Monitor severity: 0 critical ... 4 verbose.")
     features: list[str] | None = Field(None, description="Features watched (data_drift, data_quality).")
     metric: str | None = Field(None, description="Model metric watched (model_metric).")
     action: Literal["notify", "retrain"] = "notify"

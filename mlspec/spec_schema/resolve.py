@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlspec.diagnostics import Diagnostic, Location, Severity, SpecPath
+from mlspec.redaction import printable, redact
 from mlspec.spec_schema.loader import SpecDocument
 
 LOCAL_ENVIRONMENT = "local"
@@ -151,7 +152,7 @@ def resolve(
         problems.items.append(
             Diagnostic.error(
                 "MLS205",
-                f"unknown environment {environment!r}",
+                f"unknown environment '{_typed(environment)}'",
                 ("environments",),
                 document.locate(("environments",)),
                 f"declared environments: {', '.join(known)}" + _did_you_mean(environment, known),
@@ -223,7 +224,7 @@ def _variable_values(
             problems.items.append(
                 Diagnostic.error(
                     "MLS203",
-                    f"--var {name}: variable {name!r} is not declared",
+                    f"--var {_typed(name)}: variable '{_typed(name)}' is not declared",
                     ("variables",),
                     document.locate(("variables",)),
                     "declare it under `variables:`" + _did_you_mean(name, list(declared)),
@@ -381,6 +382,12 @@ def _unchanging(value: Any) -> bool:
     """A leaf interpolation leaves as it is: not a container, not a string with a ``$``."""
     kind = type(value)
     return kind is not dict and kind is not list and (kind is not str or "$" not in value)
+
+
+def _typed(text: str) -> str:
+    """A name the user typed on the command line, safe to quote: a mistyped ``--env`` may be a
+    pasted SAS URL or token, and may carry terminal escapes."""
+    return printable(redact(text))
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:

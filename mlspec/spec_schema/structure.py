@@ -8,14 +8,16 @@ terms ("expected a string, got the number 3.1 — quote it").
 from __future__ import annotations
 
 import difflib
+import math
 import typing
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from mlspec.diagnostics import Diagnostic, SpecPath
-from mlspec.spec_schema.models import API_VERSION, MLProject
+from mlspec.spec_schema.models import API_VERSION, INT64_MAX, INT64_MIN, MLProject
 from mlspec.spec_schema.resolve import ResolvedSpec
 
 _TYPE_NAMES = {
@@ -34,11 +36,53 @@ _TYPE_NAMES = {
 }
 
 
+_RANGE_ERRORS = frozenset(
+    {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}
+)
+_BOUND_KEYS = ("ge", "gt", "le", "lt")
+
+
 def check_structure(spec: ResolvedSpec) -> tuple[MLProject | None, list[Diagnostic]]:
     try:
-        return MLProject.model_validate(spec.data), []
+        model: MLProject | None = MLProject.model_validate(spec.data)
+        found: list[Diagnostic] = []
     except ValidationError as exc:
-        return None, _diagnostics(spec, exc)
+        model, found = None, _diagnostics(spec, exc)
+    # Numbers no consumer takes, in every field (free-form ones such as params and options too);
+    # a field whose own range the models already refused is not reported twice.
+    reported = {d.path for d in found}
+    unusable = [d for d in _unusable_numbers(spec, spec.data, ()) if d.path not in reported]
+    return (model if not unusable else None), [*found, *unusable]
+
+
+def _unusable_numbers(spec: ResolvedSpec, value: Any, path: SpecPath) -> Iterator[Diagnostic]:
+    """Integers past 64 bits and NaN/infinity: JSON, ARM, Kubernetes and orjson take neither."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _unusable_numbers(spec, item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unusable_numbers(spec, item, (*path, index))
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        field = path[-1] if path else "spec"
+        yield Diagnostic.error(
+            "MLS102",
+            f"{field!r} must be a whole number between {INT64_MIN} and {INT64_MAX} (64 bits), got {_shown(value)}",
+            path,
+            spec.locate(path),
+            "no Azure service, Kubernetes or JSON reader takes a wider integer",
+        )
+    elif isinstance(value, float) and not math.isfinite(value):
+        field = path[-1] if path else "spec"
+        yield Diagnostic.error(
+            "MLS102",
+            f"{field!r} must be a finite number, got {value}",
+            path,
+            spec.locate(path),
+            "NaN and infinity (.nan, .inf) are not values Azure or Kubernetes accept; give a number",
+        )
 
 
 def _diagnostics(spec: ResolvedSpec, exc: ValidationError) -> list[Diagnostic]:
@@ -102,6 +146,8 @@ def _one(spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]]) -> Di
             f"this mlspec reads `apiVersion: {API_VERSION}`",
         )
     value = errors[0].get("input")
+    if isinstance(value, int | float) and not isinstance(value, bool) and kinds & _RANGE_ERRORS:
+        return _out_of_range(spec, path, errors, value)
     literal_expected = [
         str(e["ctx"]["expected"]) for e in errors if e["type"] == "literal_error" and "ctx" in e
     ]
@@ -129,6 +175,55 @@ def _one(spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]]) -> Di
     return Diagnostic.error(
         "MLS102", f"{field!r}: {message}" if path else message, path, spec.locate(path), None
     )
+
+
+def _out_of_range(
+    spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]], value: float
+) -> Diagnostic:
+    """``'seed' must be between 0 and 4294967295, got -1``: the whole accepted range, not one bound."""
+    field = path[-1] if path else "spec"
+    bounds, description = _field_bounds(path)
+    for error in errors:  # constraints on a union member (max_surge's int) are only in the errors
+        for key in _BOUND_KEYS:
+            if key in (error.get("ctx") or {}):
+                bounds.setdefault(key, error["ctx"][key])
+    accepted = _range_text(bounds)
+    if any(e["type"] == "finite_number" for e in errors):
+        message = f"{field!r} must be a finite number" + (f" {accepted}" if accepted else "")
+    else:
+        message = f"{field!r} must be {accepted or 'in range'}"
+    return Diagnostic.error("MLS102", f"{message}, got {_shown(value)}", path, spec.locate(path), description)
+
+
+def _field_bounds(path: SpecPath) -> tuple[dict[str, Any], str | None]:
+    """The ``ge``/``gt``/``le``/``lt`` constraints and description of the model field at ``path``."""
+    model = _model_at(path[:-1]) if path else None
+    if model is None or not isinstance(path[-1], str):
+        return {}, None
+    fields = {(f.alias or n): f for n, f in model.model_fields.items()}
+    info = fields.get(path[-1])
+    if info is None:
+        return {}, None
+    bounds = {
+        key: getattr(item, key)
+        for item in info.metadata
+        for key in _BOUND_KEYS
+        if getattr(item, key, None) is not None
+    }
+    return bounds, info.description
+
+
+def _range_text(bounds: dict[str, Any]) -> str:
+    def shown(number: Any) -> str:
+        return str(int(number)) if isinstance(number, float) and number.is_integer() else str(number)
+
+    low = f"at least {shown(bounds['ge'])}" if "ge" in bounds else None
+    low = f"greater than {shown(bounds['gt'])}" if "gt" in bounds else low
+    high = f"at most {shown(bounds['le'])}" if "le" in bounds else None
+    high = f"less than {shown(bounds['lt'])}" if "lt" in bounds else high
+    if "ge" in bounds and "le" in bounds:
+        return f"between {shown(bounds['ge'])} and {shown(bounds['le'])}"
+    return " and ".join(part for part in (low, high) if part)
 
 
 def _allowed_fields(path: SpecPath) -> list[str]:

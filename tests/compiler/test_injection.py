@@ -70,6 +70,11 @@ def one_line(text: str) -> str:
     return "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
 
 
+def tag_value(text: str) -> str:
+    """``text`` as Azure takes a tag value (MLS401 otherwise): no control characters, at most 256."""
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)[:256]
+
+
 def expression_text(text: str) -> str:
     """``text`` with control characters other than tabs and line breaks as spaces, and no run of three
     backticks (TMDL's verbatim-expression delimiter)."""
@@ -96,7 +101,7 @@ class FreeText:
 FIELDS: dict[str, FreeText] = {
     "project.description": FreeText(("project", "description")),
     "project.owner": FreeText(("project", "owner")),
-    "project.tags": FreeText(("project", "tags", "cost-center")),
+    "project.tags": FreeText(("project", "tags", "cost-center"), refused=tag_value),
     "variable.description": FreeText(("variables", "lake_account", "description")),
     "grant.description": FreeText(("access", "grants", 0, "description")),
     "source.description": FreeText(("sources", "customers", "description")),

@@ -317,7 +317,7 @@ def test_canary_percent_with_another_strategy_is_a_warning(validate: Validate) -
 def test_canary_percent_out_of_range_is_a_schema_error(validate: Validate, percent: str) -> None:
     text = contract_with((ROLLOUT, f"rollout: {{strategy: canary, canary_percent: {percent}}}"))
     validate(text).only(
-        "MLS102", "'canary_percent': Input should be", f"{percent}}}", after="canary_percent: "
+        "MLS102", "'canary_percent' must be between 1 and 99", f"{percent}}}", after="canary_percent: "
     )
 
 

@@ -98,15 +98,13 @@ def test_overlay_null_removing_a_required_field_reports_it_missing(validate: Val
 
 def test_error_is_located_in_the_overlay_when_the_overlay_wrote_the_value(validate: Validate) -> None:
     text = contract_with((OVERLAY, "      deployment: {replicas: {min: 0, max: 20}}\n"))
-    validate(text, "prod").only("MLS102", "'min': Input should be greater than or equal to 1", "0, max: 20")
+    validate(text, "prod").only("MLS102", "'min' must be between 1 and 1000, got 0", "0, max: 20")
     validate(text, "dev").assert_clean()
 
 
 def test_error_is_located_in_the_base_when_the_base_wrote_the_value(validate: Validate) -> None:
     text = contract_with(("target_cpu_percent: 70}", "target_cpu_percent: 700}"))
-    validate(text, "prod").only(
-        "MLS102", "'target_cpu_percent': Input should be less than or equal to 100", "700"
-    )
+    validate(text, "prod").only("MLS102", "'target_cpu_percent' must be between 1 and 100", "700")
 
 
 def test_overlay_list_item_error_is_located_in_the_overlay(validate: Validate) -> None:

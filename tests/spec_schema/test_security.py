@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from mlspec.diagnostics import Diagnostic, Severity
-from mlspec.spec_schema.checks.security import credential_kind
+from mlspec.redaction import credential_kind
 
 from .spec_text import CONTRACT, Validate, contract_with
 

@@ -134,7 +134,7 @@ def test_list_where_mapping_expected(validate: Validate) -> None:
 
 def test_number_out_of_range_is_reported_at_the_number(validate: Validate) -> None:
     text = contract_with(("split: {test_size: 0.2, seed: 42}", "split: {test_size: 1.5, seed: 42}"))
-    validate(text).only("MLS102", "'test_size': Input should be less than 1", "1.5, seed")
+    validate(text).only("MLS102", "'test_size' must be greater than 0 and less than 1, got 1.5", "1.5, seed")
 
 
 def test_bad_enum_value_lists_the_choices(validate: Validate) -> None:

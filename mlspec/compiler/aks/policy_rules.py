@@ -16,7 +16,8 @@ from mlspec.compiler.aks.conventions import (
 )
 from mlspec.compiler.aks.view import ArtifactView, containers, dig, meta, name_of
 from mlspec.diagnostics import Diagnostic, SpecPath
-from mlspec.spec_schema.checks.security import SECRET_KEY_NAMES, credential_kind
+from mlspec.redaction import credential_kind
+from mlspec.spec_schema.checks.security import SECRET_KEY_NAMES
 
 # --- MLS635 -------------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.lock import LockInfo
 from mlspec.plan.state import State
 
+BACKEND_KINDS = ("local", "azure_blob")
+"""The values ``state.backend`` may take."""
+
 
 class StateBackend(Protocol):
     """Stores one project/environment's state document and its lock."""
@@ -48,6 +51,11 @@ class StateBackend(Protocol):
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         """Remove the lock whose id is ``lock_id``, whoever holds it; returns what was removed."""
+        ...
+
+    def neighbours(self) -> list[tuple[str, State]]:
+        """States of the same environment stored beside this one that may have owned its objects
+        (where each lives, the state): after a project rename, the old name's state is there."""
         ...
 
 

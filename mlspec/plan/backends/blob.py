@@ -18,40 +18,16 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from mlspec.diagnostics import Diagnostic, MlspecError
+from mlspec.plan.backends.blob_connection import CONNECTION_STRING_ENV, azure_errors, client_options
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error
 from mlspec.plan.state import State, conflict_error
+from mlspec.redaction import printable, strip_query
 
 LEASE_SECONDS = 60
 RENEW_EVERY_SECONDS = 20.0
-CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
-
-
-@contextlib.contextmanager
-def _azure_errors(where: str) -> Iterator[None]:
-    """Authentication and network failures become diagnostics that say what to do, not tracebacks."""
-    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
-
-    try:
-        yield
-    except ClientAuthenticationError as exc:
-        raise MlspecError(
-            [
-                Diagnostic.error(
-                    "MLS807",
-                    f"cannot authenticate to the state storage {where}: {str(exc).splitlines()[0]}",
-                    ("state",),
-                    hint=f"sign in (`az login`), use a managed identity, or set {CONNECTION_STRING_ENV}",
-                )
-            ]
-        ) from None
-    except ServiceRequestError as exc:
-        raise MlspecError(
-            [Diagnostic.error("MLS807", f"cannot reach the state storage {where}: {exc}", ("state",))]
-        ) from None
 
 
 def _sdk() -> Any:
@@ -88,11 +64,29 @@ class BlobBackend:
         self._renewer: threading.Thread | None = None
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], project: str, environment: str) -> BlobBackend:
+    def from_config(
+        cls, config: dict[str, Any], project: str, environment: str, **overrides: Any
+    ) -> BlobBackend:
+        """The backend for the spec's ``state:`` settings; ``client_options`` (tests: ``transport=``)
+        are passed to the SDK client on top of :func:`client_options`."""
         sdk = _sdk()
+        options = {**client_options(sdk), **overrides}
         connection = os.environ.get(CONNECTION_STRING_ENV)
         if connection:
-            service = sdk.BlobServiceClient.from_connection_string(connection)
+            try:
+                service = sdk.BlobServiceClient.from_connection_string(connection, **options)
+            except ValueError:  # the SDK's message may quote the string (and its key): never show it
+                raise MlspecError(
+                    [
+                        Diagnostic.error(
+                            "MLS806",
+                            f"{CONNECTION_STRING_ENV} is not a storage connection string",
+                            ("state",),
+                            hint="it looks like BlobEndpoint=https://...;SharedAccessSignature=... "
+                            "or DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...",
+                        )
+                    ]
+                ) from None
         else:
             account = config.get("storage_account")
             if not account:
@@ -109,19 +103,33 @@ class BlobBackend:
             from azure.identity import DefaultAzureCredential
 
             service = sdk.BlobServiceClient(
-                f"https://{account}.blob.core.windows.net", credential=DefaultAzureCredential()
+                f"https://{account}.blob.core.windows.net", credential=DefaultAzureCredential(), **options
             )
         container = service.get_container_client(str(config.get("container") or "mlspec-state"))
         return cls(container, str(config.get("prefix") or project), environment)
 
     @property
+    def container_url(self) -> str:
+        """The container's URL without its query string (a SAS token must never be printed)."""
+        return strip_query(self.container.url).rstrip("/")
+
+    @property
     def description(self) -> str:
-        return f"{self.container.url.rstrip('/')}/{self.state_name}"
+        return f"{self.container_url}/{self.state_name}"
+
+    @property
+    def lock_url(self) -> str:
+        return f"{self.container_url}/{self.lock_name}"
+
+    def neighbours(self) -> list[tuple[str, State]]:
+        """None: a container is shared by many projects by design, so another project's state beside
+        this one is no evidence of a rename (the recorded owner is still checked on every read)."""
+        return []
 
     # --- state ----------------------------------------------------------------------------
 
     def read(self) -> State | None:
-        with _azure_errors(self.container.url):
+        with azure_errors(self.container_url):
             return self._read()
 
     def _read(self) -> State | None:
@@ -138,7 +146,7 @@ class BlobBackend:
         return State.from_bytes(raw, self.description)
 
     def write(self, state: State) -> None:
-        with _azure_errors(self.container.url):
+        with azure_errors(self.container_url):
             self._write(state)
 
     def _write(self, state: State) -> None:
@@ -163,13 +171,14 @@ class BlobBackend:
             raise conflict_error(
                 f"{self.description} was written by someone else since this process read it",
                 "was the lock broken with force-unlock while an apply ran? re-run plan",
+                self.description,
             ) from None
         self._etag, self._raw = response["etag"], data
 
     # --- lock -----------------------------------------------------------------------------
 
     def lock(self, operation: str) -> LockInfo:
-        with _azure_errors(self.container.url):
+        with azure_errors(self.container_url):
             return self._lock(operation)
 
     def _lock(self, operation: str) -> LockInfo:
@@ -179,7 +188,7 @@ class BlobBackend:
         blob = self.container.get_blob_client(self.lock_name)
         with contextlib.suppress(ResourceExistsError, HttpResponseError):
             blob.upload_blob(b"", overwrite=False)
-        info = LockInfo.new(operation, f"{self.container.url.rstrip('/')}/{self.lock_name}")
+        info = LockInfo.new(operation, self.lock_url)
         try:
             lease = blob.acquire_lease(lease_duration=LEASE_SECONDS, lease_id=info.id)
         except HttpResponseError as exc:
@@ -197,6 +206,10 @@ class BlobBackend:
         return info
 
     def unlock(self, info: LockInfo) -> None:
+        with azure_errors(self.container_url):
+            self._unlock(info)
+
+    def _unlock(self, info: LockInfo) -> None:
         from azure.core.exceptions import HttpResponseError
 
         self._stop_renewing.set()
@@ -210,6 +223,10 @@ class BlobBackend:
             lease.release()
 
     def current_lock(self) -> LockInfo | None:
+        with azure_errors(self.container_url):
+            return self._current_lock()
+
+    def _current_lock(self) -> LockInfo | None:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
@@ -218,23 +235,22 @@ class BlobBackend:
             return None
         if props.lease.state != "leased":
             return None
-        return LockInfo.from_json(
-            dict(props.metadata or {}), f"{self.container.url.rstrip('/')}/{self.lock_name}"
-        )
+        return LockInfo.from_json(dict(props.metadata or {}), self.lock_url)
 
     def force_unlock(self, lock_id: str) -> LockInfo:
-        with _azure_errors(self.container.url):
+        with azure_errors(self.container_url):
             return self._force_unlock(lock_id)
 
     def _force_unlock(self, lock_id: str) -> LockInfo:
         sdk = _sdk()
-        current = self.current_lock()
+        current = self._current_lock()
         if current is None:
-            raise lock_error(f"no lock to remove: {self.lock_name} is not leased")
+            raise lock_error(f"no lock to remove: {self.lock_url} is not leased", where=self.lock_url)
         if current.id != lock_id:
             raise lock_error(
-                f"lock id {lock_id!r} does not match the current lock, held by {current.describe()}",
+                f"lock id {printable(lock_id)!r} does not match the current lock, held by {current.describe()}",
                 "pass the lock id exactly as the error that named the holder printed it",
+                self.lock_url,
             )
         sdk.BlobLeaseClient(self.container.get_blob_client(self.lock_name)).break_lease(lease_break_period=0)
         return current
@@ -245,13 +261,11 @@ class BlobBackend:
         """Who holds the lease; waits briefly for a holder that has not written its metadata yet."""
         holder: LockInfo | None = None
         for _ in range(20):
-            holder = self.current_lock()
+            holder = self._current_lock()
             if holder is not None and holder.id != "?":
                 return holder
             time.sleep(0.05)
-        return holder or LockInfo(
-            "?", "unknown (lock blob leased without metadata)", "?", "?", self.lock_name
-        )
+        return holder or LockInfo("?", "unknown (lock blob leased without metadata)", "?", "?", self.lock_url)
 
     def _renew(self) -> None:
         while not self._stop_renewing.wait(RENEW_EVERY_SECONDS):

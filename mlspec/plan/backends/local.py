@@ -11,11 +11,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 
+from mlspec.diagnostics import MlspecError
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error
-from mlspec.plan.state import State, conflict_error
+from mlspec.plan.state import State, conflict_error, state_error
+from mlspec.redaction import printable
 
 
 class LocalBackend:
@@ -37,6 +41,10 @@ class LocalBackend:
         except FileNotFoundError:
             self._serial = 0
             return None
+        except OSError as exc:
+            raise state_error(
+                f"cannot read {self.path}: {exc.strerror or exc}", where=str(self.path)
+            ) from None
         state = State.from_bytes(raw, str(self.path))
         self._serial = state.serial
         return state
@@ -54,6 +62,7 @@ class LocalBackend:
                     f"{self.path} was written by someone else (serial {self._serial} → {on_disk}) while this "
                     "process held the lock",
                     "was the lock broken with force-unlock while an apply ran? re-run plan",
+                    str(self.path),
                 )
         if old is not None:
             _write_atomic(self.backup_path, old)
@@ -70,7 +79,8 @@ class LocalBackend:
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         info = LockInfo.new(operation, str(self.lock_path))
-        handle, staging = tempfile.mkstemp(prefix=f".{self.lock_path.name}.", dir=self.folder)
+        # The pid in the name lets a later run tell a dead process's leftover from a live one's.
+        handle, staging = tempfile.mkstemp(prefix=f".{self.lock_path.name}.{os.getpid()}.", dir=self.folder)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 json.dump(info.to_json(), stream)
@@ -87,10 +97,14 @@ class LocalBackend:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(staging)
         _fsync_dir(self.folder)
+        remove_leftovers(self.folder, self.environment)
         return info
 
     def unlock(self, info: LockInfo) -> None:
-        current = self.current_lock()
+        try:
+            current = self.current_lock()
+        except MlspecError:  # replaced by a damaged file meanwhile: not ours, leave it for a human
+            return
         if current is None or current.id != info.id:
             return  # broken by force-unlock meanwhile: nothing of ours to remove
         with contextlib.suppress(FileNotFoundError):
@@ -99,23 +113,41 @@ class LocalBackend:
 
     def current_lock(self) -> LockInfo | None:
         try:
-            raw = self.lock_path.read_text(encoding="utf-8")
+            raw = self.lock_path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            where = str(self.lock_path)
+            raise state_error(f"cannot read {where}: {exc.strerror or exc}", where=where) from None
+        return LockInfo.from_bytes(raw, str(self.lock_path))
+
+    def neighbours(self) -> list[tuple[str, State]]:
+        """The states of this environment kept beside this one under other project names (one folder per
+        project in the same state root): after a project rename, the old name's state is among them."""
+        found: list[tuple[str, State]] = []
+        root = self.folder.parent
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError:
-            data = {"id": "?", "who": "unknown (unreadable lock file)", "operation": "?", "created": "?"}
-        return LockInfo.from_json(data, str(self.lock_path))
+            candidates = sorted(root.glob(f"*/{self.environment}.json"))
+        except OSError:
+            return []
+        for path in candidates:
+            if path.parent == self.folder or path.is_symlink():
+                continue
+            try:
+                found.append((str(path), State.from_bytes(path.read_bytes(), str(path))))
+            except (OSError, MlspecError):
+                continue  # unreadable: not evidence of an owner either way
+        return found
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         current = self.current_lock()
         if current is None:
-            raise lock_error(f"no lock to remove: {self.lock_path} does not exist")
+            raise lock_error(f"no lock to remove: {self.lock_path} does not exist", where=str(self.lock_path))
         if current.id != lock_id:
             raise lock_error(
-                f"lock id {lock_id!r} does not match the current lock, held by {current.describe()}",
+                f"lock id {printable(lock_id)!r} does not match the current lock, held by {current.describe()}",
                 "pass the lock id exactly as the error that named the holder printed it",
+                str(self.lock_path),
             )
         self.lock_path.unlink()
         _fsync_dir(self.folder)
@@ -124,9 +156,61 @@ class LocalBackend:
 
 def _serial_of(raw: bytes) -> int:
     try:
-        return int(json.loads(raw)["serial"])
-    except (ValueError, KeyError, TypeError):
+        serial = json.loads(raw)["serial"]
+    except (ValueError, KeyError, TypeError, RecursionError):
         return -1
+    return serial if isinstance(serial, int) and not isinstance(serial, bool) else -1
+
+
+STALE_LEFTOVER_SECONDS = 600.0
+"""A temporary file whose writer still runs is younger than this (writes take milliseconds); an older
+one with a live pid belongs to a recycled pid."""
+
+
+def remove_leftovers(folder: Path, environment: str) -> list[Path]:
+    """Delete what killed processes left behind for ``environment`` in ``folder``: the temporary files
+    of atomic writes (``.<env>.json.<pid>.tmp``, ``.<env>.json.backup.<pid>.tmp``) and lock staging
+    files (``.<env>.lock.<pid>.<random>``). Called with the lock held; a file whose pid is alive on
+    this machine is kept unless it is older than :data:`STALE_LEFTOVER_SECONDS`."""
+    name = re.escape(environment)
+    pattern = re.compile(
+        rf"\.{name}\.(?:json(?:\.backup)?\.(?P<pid>\d+)\.tmp|lock\.(?:(?P<lpid>\d+)\.)?[\w-]+)"
+    )
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        raw_pid = match.group("pid") or match.group("lpid")
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        dead = raw_pid is not None and not _pid_alive(int(raw_pid))
+        if dead or age > STALE_LEFTOVER_SECONDS:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or a number no process can have
+        return False
+    except OSError:  # e.g. EPERM: it exists, under another user
+        return True
+    return True
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.project_files import ProjectFileError, check_project_file
 from mlspec.spec_schema.alert_windows import LOG_MAX_LOOKBACK, allowed_windows, rule_kind
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.checks.naming import STORAGE_ACCOUNT
@@ -281,6 +283,21 @@ def _project_file(ctx: CheckContext, relative: str, path: SpecPath, suffix: str)
     if pure.suffix != suffix:
         yield ctx.error("MLS413", f"{relative!r} must be a {suffix} file", path)
         return
+    if ctx.spec.file == "<string>":
+        return
     project_dir = Path(ctx.spec.file).parent
-    if ctx.spec.file != "<string>" and not (project_dir / pure).is_file():
-        yield ctx.error("MLS413", f"file {relative!r} does not exist", path, f"create {project_dir / pure}")
+    try:
+        # Resolved, not just lexical: a symlink to /proc/self/environ would put the CI's tokens in the build.
+        check_project_file(project_dir, relative)
+    except ProjectFileError as problem:
+        if problem.errno in (errno.ENOENT, errno.ENOTDIR):
+            yield ctx.error(
+                "MLS413", f"file {relative!r} does not exist", path, f"create {project_dir / pure}"
+            )
+        else:
+            yield ctx.error(
+                "MLS413",
+                f"file {relative!r} cannot be used: {problem.strerror}",
+                path,
+                "name a regular file inside the project folder; a symlink may point only inside it",
+            )

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.redaction import printable
 from mlspec.spec_schema.checks.context import CheckContext
 
 
@@ -141,9 +142,21 @@ ENVIRONMENT = _rule(
 )
 
 
+# Azure Resource Manager's tag limits ("Use tags to organize your Azure resources", Limitations).
+# Tags never become Kubernetes labels: the AKS renderer labels objects with the project, endpoint
+# and environment names, which have their own rules above.
+TAG_NAME_MAX, TAG_VALUE_MAX, TAGS_PER_RESOURCE = 512, 256, 50
+TAG_NAME_FORBIDDEN = frozenset("<>%&\\?/")
+TAG_RESERVED_PREFIXES = ("microsoft", "azure", "windows")
+MLSPEC_TAGS = ("mlspec-project",)
+"""Tags mlspec puts on every resource it deploys besides the project's own."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def check_naming(ctx: CheckContext) -> Iterator[Diagnostic]:
     m = ctx.model
     yield from _name(ctx, PROJECT, m.project.name, ("project", "name"))
+    yield from _tags(ctx)
     ws = m.workspace
     workspace_rules = (
         ("resource_group", RESOURCE_GROUP),
@@ -190,6 +203,59 @@ def check_naming(ctx: CheckContext) -> Iterator[Diagnostic]:
         yield from _name(ctx, REPORT, report.name, ("reports", i, "name"))
     for name in m.environments:
         yield from _name(ctx, ENVIRONMENT, name, ("environments", name), at_key=True, source=True)
+
+
+def _tags(ctx: CheckContext) -> Iterator[Diagnostic]:
+    tags = ctx.model.project.tags
+    base: SpecPath = ("project", "tags")
+    hint = (
+        f"Azure tag names: 1-{TAG_NAME_MAX} characters, none of < > % & \\ ? / or control characters, "
+        f"not starting with {', '.join(TAG_RESERVED_PREFIXES)}; values: at most {TAG_VALUE_MAX} characters"
+    )
+    room = TAGS_PER_RESOURCE - len(MLSPEC_TAGS)
+    if len(tags) > room:
+        yield ctx.error(
+            "MLS401",
+            f"{len(tags)} tags: Azure takes {TAGS_PER_RESOURCE} tags on a resource and mlspec sets "
+            f"{len(MLSPEC_TAGS)} ({', '.join(MLSPEC_TAGS)}), which leaves {room}",
+            base,
+            "keep the tags that cost reporting and policy need",
+            at_key=True,
+        )
+    for key, value in tags.items():
+        problem = _tag_name_problem(key)
+        if problem:
+            yield ctx.error(
+                "MLS401",
+                f"invalid tag name '{printable(key, 60)}': {problem}",
+                (*base, key),
+                hint,
+                at_key=True,
+            )
+        if len(value) > TAG_VALUE_MAX:
+            problem = f"{len(value)} characters; Azure takes at most {TAG_VALUE_MAX}"
+        elif _CONTROL.search(value):
+            problem = "control characters are not allowed"
+        else:
+            continue
+        yield ctx.error(
+            "MLS401", f"invalid tag value '{printable(value, 60)}' for {key!r}: {problem}", (*base, key), hint
+        )
+
+
+def _tag_name_problem(key: str) -> str | None:
+    if not key:
+        return "a tag name cannot be empty"
+    if len(key) > TAG_NAME_MAX:
+        return f"{len(key)} characters; Azure takes at most {TAG_NAME_MAX}"
+    refused = sorted(set(key) & TAG_NAME_FORBIDDEN)
+    if refused:
+        return f"Azure refuses {' '.join(refused)} in tag names"
+    if _CONTROL.search(key):
+        return "control characters are not allowed"
+    if key.lower().startswith(TAG_RESERVED_PREFIXES):
+        return f"the prefixes {', '.join(TAG_RESERVED_PREFIXES)} are reserved for Azure"
+    return None
 
 
 def _name(
