@@ -405,11 +405,13 @@ def serve(
 ) -> Iterator[Any]:
     """``mlspec serve``: the local endpoint on the promoted model version, until the block ends."""
     from mlspec.runtime.endpoint import EndpointUnavailable, start_endpoint, write_example_request
+    from mlspec.runtime.interrupts import sigterm_as_interrupt
 
     project, layout, _ = _local_project(path, environment, variables, lake, environ)
     logs = layout.runs / "serve"
     logs.mkdir(parents=True, exist_ok=True)
-    with _run_lock(layout, "serve"):
+    # SIGTERM (kill, systemd, docker stop) stops the server and removes its secret files as Ctrl-C does.
+    with sigterm_as_interrupt(), _run_lock(layout, "serve"):
         try:
             server, _served = start_endpoint(
                 project,

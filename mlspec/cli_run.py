@@ -33,11 +33,19 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _lake_given(context: click.Context, parameter: click.Parameter, value: str | None) -> Path | None:
+    # An empty --lake would silently be the current directory, where a seed program then writes.
+    if value is not None and not value.strip():
+        raise click.BadParameter("--lake is empty: name the lake folder")
+    return Path(value) if value is not None else None
+
+
 def _project_options(func: F) -> F:
     """PATH, --env, --var and --lake: which project, environment and lake a run-type command uses."""
     func = click.option(
         "--lake",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(file_okay=False),
+        callback=_lake_given,
         help="Local lake folder (default <project>/.mlspec/lake).",
     )(func)
     func = var_option(func)

@@ -87,6 +87,16 @@ def test_scaffold_gitignore_and_code(template: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
+def test_scaffold_logs_predictions_for_its_drift_alerts(template: str, tmp_path: Path) -> None:
+    import yaml
+
+    init_project("demo", tmp_path / "demo", template)  # type: ignore[arg-type]
+    spec = yaml.safe_load((tmp_path / "demo" / "mlproject.yaml").read_text())
+    assert any(a["signal"] in ("data_drift", "prediction_drift") for a in spec["monitoring"]["alerts"])
+    assert spec["deployment"]["log_predictions"]["path"].startswith("abfss://")
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
 def test_scaffold_generator_writes_every_source(template: str, tmp_path: Path) -> None:
     project = tmp_path / "demo-project"
     init_project("demo-project", project, template)  # type: ignore[arg-type]

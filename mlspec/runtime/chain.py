@@ -21,7 +21,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from mlspec.runtime import warm_imports
+from mlspec.runtime.interrupts import sigterm_as_interrupt
 from mlspec.runtime.lake import local_path
 from mlspec.runtime.progress import PlainProgress, RunProgress
 from mlspec.runtime.project import RunProject
 from mlspec.runtime.records import RECORD_VERSION, RunLayout, now_iso, write_record
-from mlspec.runtime.snapshot import FolderSnapshot
+from mlspec.runtime.snapshot import AppendedFiles, FolderSnapshot
 
 STEPS = ("seed", "transforms", "train", "serve", "monitor", "retrain", "report")
 DEFAULT_TRAFFIC_ROWS = 1000
@@ -108,7 +108,7 @@ class Chain:
             "model": None,
             "serving": None,
             "monitoring": None,
-            "retrain": {"triggered": False},
+            "retrain": {"triggered": False, "alerts": []},
             "report": None,
             "error": None,
             "timings": {},
@@ -140,37 +140,39 @@ class Chain:
         if selected and selected[0] not in warm_imports.STEP_MODULES:  # the first step waits on an engine
             warm_imports.warm(selected)
         failed = interrupted = False
-        previous_handler = _terminate_as_interrupt()
-        try:
+        with sigterm_as_interrupt():  # children stopped, outputs put back, the record written
             try:
-                self._preflight(selected)
-            except RunFailed as failure:
-                self._fail({"name": failure.step}, failure, time.monotonic(), ran=False)
-                failed = True
-            for name in STEPS:
-                if failed or name not in selected:
-                    status = "blocked" if failed else "skipped"
-                    self.record["steps"].append({"name": name, "status": status, "seconds": 0.0})
-                    continue
-                failed = not self._run_step(name, steps[name])
-        except KeyboardInterrupt:
-            interrupted = True
-            done = {s["name"] for s in self.record["steps"]}
-            self.record["steps"] += [
-                {"name": n, "status": "blocked", "seconds": 0.0} for n in STEPS if n not in done
-            ]
-        finally:
-            self._stop_server()
-            self.progress.close()
-            _restore_handler(previous_handler)
-            self.record["status"] = "interrupted" if interrupted else "failed" if failed else "succeeded"
-            self.record["finished"] = now_iso()
-            self.record["timings"] = {
-                "total": round(time.monotonic() - self._started, 3),
-                **{k: round(v, 3) for k, v in self.engine_seconds.items()},
-            }
-            self._save()
-            self.layout.mark_latest(self.run_id)
+                try:
+                    self._preflight(selected)
+                except RunFailed as failure:
+                    # Nothing ran: the rerun is this same command once the cause is fixed.
+                    self._fail(
+                        {"name": failure.step}, failure, time.monotonic(), ran=False, rerun=selected[0]
+                    )
+                    failed = True
+                for name in STEPS:
+                    if failed or name not in selected:
+                        status = "blocked" if failed else "skipped"
+                        self.record["steps"].append({"name": name, "status": status, "seconds": 0.0})
+                        continue
+                    failed = not self._run_step(name, steps[name])
+            except KeyboardInterrupt:
+                interrupted = True
+                done = {s["name"] for s in self.record["steps"]}
+                self.record["steps"] += [
+                    {"name": n, "status": "blocked", "seconds": 0.0} for n in STEPS if n not in done
+                ]
+            finally:
+                self._stop_server()
+                self.progress.close()
+                self.record["status"] = "interrupted" if interrupted else "failed" if failed else "succeeded"
+                self.record["finished"] = now_iso()
+                self.record["timings"] = {
+                    "total": round(time.monotonic() - self._started, 3),
+                    **{k: round(v, 3) for k, v in self.engine_seconds.items()},
+                }
+                self._save()
+                self.layout.mark_latest(self.run_id)
         if interrupted:
             raise KeyboardInterrupt
         return self.record
@@ -217,11 +219,13 @@ class Chain:
                 selected[0], f"cannot write to the lake {self.layout.lake}: {error.strerror or error}"
             ) from error
         master = self.options.spark_master
-        if master is not None and not master.startswith(("spark://", "local")):
-            raise RunFailed(
-                "transforms",
-                f"--spark-master {master!r} is not spark://host:port (or local, local[N], local[*])",
-            )
+        if master is not None and {"transforms", "retrain"} & set(selected):
+            from mlspec.runtime.spark import check_master  # the form only: no Spark is started here
+
+            try:
+                check_master(master)
+            except ValueError as error:
+                raise RunFailed("transforms", f"--spark-master: {error}") from error
         serving = {"serve", "retrain"} & set(selected) and self.project.deployment is not None
         if serving and self.project.deployment is not None:
             from mlspec.runtime.serving.secrets import SecretMissing, load_local_secrets
@@ -234,11 +238,19 @@ class Chain:
         if "serve" in selected and self.options.traffic is not None:
             self._traffic_frame()
 
-    def _fail(self, entry: dict[str, Any], failure: RunFailed, started: float, *, ran: bool = True) -> None:
+    def _fail(
+        self,
+        entry: dict[str, Any],
+        failure: RunFailed,
+        started: float,
+        *,
+        ran: bool = True,
+        rerun: str | None = None,
+    ) -> None:
         self.record["error"] = {
             "step": entry["name"],
             "message": failure.message,
-            "rerun": self._rerun_hint(failure.step),
+            "rerun": self._rerun_hint(rerun or failure.step),
         }
         if ran:
             entry.update(status="failed", seconds=round(time.monotonic() - started, 3))
@@ -258,7 +270,10 @@ class Chain:
             words += ["--spark-master", self.options.spark_master]
         if self.options.traffic and STEPS.index(step) <= STEPS.index("serve"):
             words += ["--traffic", str(self.options.traffic)]
-        words += ["--from", step]
+        if self.options.only == step:
+            words += ["--only", step]
+        elif step != STEPS[0]:
+            words += ["--from", step]
         return " ".join(shlex.quote(w) for w in words)
 
     def _spec_argument(self) -> str:
@@ -403,6 +418,10 @@ class Chain:
             )
         except TransformFailed as error:
             snapshot.restore()
+            raw = {source.name for source in self.project.sources}
+            if error.empty and error.source in raw and self.project.seed is not None:
+                # An empty raw source is the seed program's to fill: the rerun starts there.
+                raise RunFailed("seed", f"{error}; the seed step fills empty sources") from error
             raise RunFailed(step, str(error)) from error
         except BaseException:
             snapshot.restore()
@@ -506,14 +525,22 @@ class Chain:
         if model is None or deployment is None:
             return "no deployment in the spec"
         frame = self._traffic_frame()  # checked before the server starts: a bad file fails at once
-        self._start_server("serve")
-        with self._watch("serve"):
-            try:
-                outcome = replay(
-                    self.server, frame, list(model.features), model.target, batch_size=TRAFFIC_BATCH_ROWS
-                )
-            except ValueError as error:  # the traffic lacks a feature column
-                raise RunFailed("serve", f"cannot replay {self._traffic_name()}: {error}") from error
+        # A failed or interrupted replay takes its predictions back out of the log: the monitor
+        # must not judge traffic of a step that did not happen.
+        logged = (
+            AppendedFiles(Path(self._local(deployment.log_predictions_url)))
+            if deployment.log_predictions_url
+            else None
+        )
+        if logged is not None:
+            logged.take()
+        try:
+            outcome = self._replay(frame, model, replay)
+        except BaseException:
+            self._stop_server()  # nothing may append while the log is put back
+            if logged is not None:
+                logged.restore()
+            raise
         ground_truth = self.run_dir / "ground_truth.jsonl"
         records = getattr(outcome, "ground_truth", None) or []
         with ground_truth.open("w", encoding="utf-8") as handle:
@@ -535,12 +562,32 @@ class Chain:
         }
         ok = sum(v for k, v in outcome.status_counts.items() if str(k) == "200")
         if ok == 0:
+            if logged is not None:
+                self._stop_server()
+                logged.restore()
             raise RunFailed(
                 "serve",
                 f"no request of {self._traffic_name()} succeeded: status counts {dict(outcome.status_counts)}; "
                 f"the first answer was {outcome.first_error}; the server's log is {self.server.log_path}",
             )
         return f"{outcome.requests} requests, {_counts(outcome.status_counts)}"
+
+    def _replay(self, frame: Any, model: Any, replay: Callable[..., Any]) -> Any:
+        self._start_server("serve")
+        with self._watch("serve"):
+            try:
+                return replay(
+                    self.server,
+                    frame,
+                    list(model.features),
+                    model.target,
+                    batch_size=TRAFFIC_BATCH_ROWS,
+                    on_progress=lambda sent, total: self.progress.item(
+                        "serve", f"replayed {sent:,} of {total:,} rows"
+                    ),
+                )
+            except ValueError as error:  # the traffic lacks a feature column
+                raise RunFailed("serve", f"cannot replay {self._traffic_name()}: {error}") from error
 
     def _traffic_name(self) -> str:
         return f"--traffic {self.options.traffic}" if self.options.traffic else "the evaluation split"
@@ -593,9 +640,15 @@ class Chain:
         numeric = [
             f for f in model.features if f in reference and pd.api.types.is_numeric_dtype(reference[f])
         ]
+        whole = [f for f in numeric if pd.api.types.is_integer_dtype(reference[f])]
         try:
             check_traffic(
-                frame, list(model.features), model.target, classes=classes, numeric_features=numeric
+                frame,
+                list(model.features),
+                model.target,
+                classes=classes,
+                numeric_features=numeric,
+                whole_number_features=whole,
             )
         except ValueError as error:
             raise RunFailed("serve", f"{self._traffic_name()}: {error}") from error
@@ -644,6 +697,8 @@ class Chain:
 
         if self.project.model is None:
             return "no model to monitor"
+        if self.project.deployment is None:
+            return "no deployment in the spec: nothing is served to monitor"
         if not self.record.get("serving"):
             raise RunFailed("serve", "nothing was served yet: run the serve step first")
         config = self.monitor_config()
@@ -783,24 +838,6 @@ class Chain:
             monitoring=monitoring,
             alerts=[alert.as_config() for alert in self.project.alerts],
         )
-
-
-def _terminate_as_interrupt() -> Any:
-    """SIGTERM ends a run as Ctrl-C does (children stopped, outputs put back, the record written)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    return signal.signal(signal.SIGTERM, interrupt)
-
-
-def _restore_handler(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _short(message: str, lines: int = 12) -> str:

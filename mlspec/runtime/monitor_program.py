@@ -543,13 +543,25 @@ def population_stability_index(
 def normalized_wasserstein_distance(reference: NDArray[np.float64], production: NDArray[np.float64]) -> float:
     """Wasserstein-1 distance in units of the reference's standard deviation.
 
-    A constant reference has no spread to measure by: its magnitude (at least 1) stands in.
+    Production values are first clipped to the reference's range widened by its width on each
+    side (:func:`drift_range`): the distance moves mass, so one value of 2**62 among thousands
+    would otherwise measure as a drift of 1e13. A shift of the whole distribution still measures
+    large; values that far out are what ``out_of_bounds_rate`` counts. A constant reference has no
+    spread to measure by: its magnitude (at least 1) stands in.
     """
-    distance = float(wasserstein_distance(reference, production))
+    low, high = drift_range(reference)
+    distance = float(wasserstein_distance(reference, np.clip(production, low, high)))
     scale = float(np.std(reference))
     if scale == 0.0:
         scale = max(abs(float(reference[0])), 1.0)
     return distance / scale
+
+
+def drift_range(reference: NDArray[np.float64]) -> tuple[float, float]:
+    """The reference's [min, max] widened by its width on each side (by 1 for a constant one)."""
+    low, high = float(np.min(reference)), float(np.max(reference))
+    width = high - low or max(abs(low), 1.0)
+    return low - width, high + width
 
 
 # --- per-feature statistics --------------------------------------------------------------------
@@ -933,6 +945,8 @@ def compute(config: MonitorConfig, data: MonitorData, now: datetime) -> Computed
 
 
 def _no_prediction_note(config: MonitorConfig, data: MonitorData, window: str) -> str:
+    if config.predictions is None:
+        return "the deployment logs no predictions: set deployment.log_predictions in the spec"
     if data.other_version_rows:
         return (
             f"no logged prediction of model version {config.model_version} in the {window} window "

@@ -57,3 +57,36 @@ def _link_or_copy(source: str, target: str) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+class AppendedFiles:
+    """Put a folder of append-only logs back as it was: files cut back to their length, new ones removed.
+
+    The prediction log is JSON lines appended by the scoring server, possibly gigabytes: copying it
+    before every serve step would cost more than the step. Appending never changes what is already
+    written, so each file's length is all there is to keep.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._lengths: dict[Path, int] = {}
+        self._existed = folder.exists()
+
+    def take(self) -> AppendedFiles:
+        if self._existed:
+            self._lengths = {p: p.stat().st_size for p in self.folder.rglob("*") if p.is_file()}
+        return self
+
+    def restore(self) -> None:
+        if not self.folder.exists():
+            return
+        for path in sorted(self.folder.rglob("*"), reverse=True):  # files before their folders
+            if path.is_file() and path in self._lengths:
+                if path.stat().st_size > self._lengths[path]:
+                    os.truncate(path, self._lengths[path])
+            elif path.is_file() or path.is_symlink():
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()) and path != self.folder:
+                path.rmdir()
+        if not self._existed and not any(self.folder.iterdir()):
+            self.folder.rmdir()

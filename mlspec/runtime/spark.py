@@ -48,6 +48,7 @@ __all__ = [  # TransformFailed lives with the code that explains failures; calle
 DEFAULT_MASTER = "local[*]"
 SHUFFLE_PARTITIONS = "4"  # sample-sized data: Spark's default of 200 tasks per shuffle is all overhead
 ACCEPTED_MASTERS = "local, local[N], local[*], local[N,F] or spark://host:port[,host:port...]"
+MAX_LOCAL_THREADS = 256  # local[N]: a thread per task; far more than cores only starves the driver
 MASTER_CONNECT_TIMEOUT = 3.0  # seconds for a spark:// master to accept a connection
 _LOCAL_MASTER = re.compile(r"local(?:\[(?:\*|[1-9][0-9]*)(?:,[1-9][0-9]*)?\])?")
 _ENDPOINT = re.compile(r"(?P<host>[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
@@ -74,6 +75,8 @@ logger.tasks.name = org.apache.spark.scheduler.TaskSetManager
 logger.tasks.level = off
 logger.scheduler.name = org.apache.spark.scheduler.TaskSchedulerImpl
 logger.scheduler.level = off
+logger.broadcast.name = org.apache.spark.broadcast.TorrentBroadcast
+logger.broadcast.level = off
 """
 
 
@@ -99,7 +102,14 @@ def check_master(master: str) -> tuple[tuple[str, int], ...]:
     Raises ``ValueError`` naming ``master`` and the accepted forms for anything else (Spark
     itself would wait a minute, or fail to start its gateway, before saying so).
     """
-    if _LOCAL_MASTER.fullmatch(master):
+    local = _LOCAL_MASTER.fullmatch(master)
+    if local:
+        threads = re.match(r"local\[([0-9]+)", master)
+        if threads and int(threads[1]) > MAX_LOCAL_THREADS:
+            raise ValueError(
+                f"Spark master {master!r} asks for {threads[1]} threads: at most {MAX_LOCAL_THREADS} "
+                "(local[*] takes one per core)"
+            )
         return ()
     if master.startswith("spark://"):
         endpoints = [_ENDPOINT.fullmatch(part) for part in master.removeprefix("spark://").split(",")]

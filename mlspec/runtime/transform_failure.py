@@ -27,7 +27,8 @@ class TransformFailed(Exception):
     could not be read, or the failure is not a cell's). For a data-quality failure ``rule``
     (``unique(customer_id)``), ``count`` (offending rows) and ``sample`` (up to five of them,
     as dicts) are set, and the notebook wrote nothing. ``source`` names the input to blame
-    when there is one (it has no data, or a record of it is malformed).
+    when there is one (it has no data, or a record of it is malformed); ``empty`` is true when it
+    has no data.
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class TransformFailed(Exception):
         count: int | None = None,
         sample: Sequence[Mapping[str, Any]] = (),
         source: str | None = None,
+        empty: bool = False,
     ) -> None:
         super().__init__(message)
         self.transform = transform
@@ -48,6 +50,7 @@ class TransformFailed(Exception):
         self.count = count
         self.sample = [dict(row) for row in sample]
         self.source = source
+        self.empty = empty
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,10 @@ def explain(
         message = f"transform {transform} failed: {title} has no data at {getattr(error, 'path', url)}"
         problem = getattr(error, "problem", "")
         return TransformFailed(
-            transform, message + (f" ({problem})" if problem else ""), source=known.name if known else None
+            transform,
+            message + (f" ({problem})" if problem else ""),
+            source=known.name if known else None,
+            empty=True,
         )
     if spark_errors.is_malformed_record(error):
         culprit = _malformed_source(notebook, namespace)

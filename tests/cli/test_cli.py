@@ -188,3 +188,10 @@ def test_unquoted_decimal_in_a_flow_mapping_gets_a_quoting_hint(tmp_path: Path) 
     assert code == 1
     assert "'2)' is the tail of a value split at a comma inside {...}" in out
     assert 'amount: "decimal(10,2)"' in out
+
+
+@pytest.mark.parametrize("command", ["run", "serve", "status"])
+def test_an_empty_lake_option_is_refused_rather_than_meaning_the_current_folder(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, str(CONTRACT), "--lake", ""], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "--lake is empty: name the lake folder" in result.output

@@ -147,7 +147,7 @@ def test_the_image_runs_azure_mls_inference_server_with_the_hardened_settings() 
     assert settings["graceful_timeout"] < 30 - 5, "finishes within the termination grace period after preStop"
     assert settings["limit_request_line"] <= 8190 and settings["limit_request_fields"] <= 100
     hooks = {node.name for node in ast.parse(config).body if isinstance(node, ast.FunctionDef)}
-    assert hooks == {"on_starting", "pre_request"}
+    assert hooks == {"on_starting", "pre_request", "post_request"}
 
 
 @pytest.mark.parametrize(

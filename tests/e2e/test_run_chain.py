@@ -290,6 +290,71 @@ def test_sigterm_stops_the_run_its_children_and_records_it(
     assert str(spec.parent) not in left  # no training step outlived the run
 
 
+def test_an_interrupted_replay_takes_its_predictions_back_out_of_the_log(
+    churn: tuple[Path, int, dict[str, Any], str], tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    import pandas as pd
+
+    spec, _, record, _ = churn
+    [log] = (spec.parent / ".mlspec" / "lake").glob("*/monitoring/churn/predictions")
+    before = _folder_state(log)
+    frame = pd.read_parquet(Path(record["model"]["test_data"]) / "test.parquet")
+    traffic = tmp_path / "long.parquet"
+    pd.concat([frame] * 100, ignore_index=True).to_parquet(traffic)  # long enough to interrupt
+    run = subprocess.Popen(
+        [sys.executable, "-m", "mlspec", "run", str(spec), "--only", "serve", "--traffic", str(traffic)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **EXAMPLE_SECRETS, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.stderr is not None
+    deadline = time.monotonic() + 300
+    for line in run.stderr:
+        if "is healthy" in line or time.monotonic() > deadline:
+            break
+    time.sleep(3.0)  # requests are being answered and logged
+    run.send_signal(signal.SIGTERM)
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, out
+    assert _folder_state(log) == before
+
+
+def test_sigterm_stops_serve_and_removes_its_secret_files(
+    churn: tuple[Path, int, dict[str, Any], str], tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    spec, _, _, _ = churn
+    scratch = tmp_path / "tmp"  # the server's private folder (and its secret files) goes here
+    scratch.mkdir()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "mlspec", "serve", str(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **EXAMPLE_SECRETS, "PYTHONPATH": str(ROOT), "TMPDIR": str(scratch)},
+        stdin=subprocess.DEVNULL,
+    )
+    assert serve.stdout is not None
+    deadline = time.monotonic() + 300
+    for line in serve.stdout:
+        if line.startswith("Serving on") or time.monotonic() > deadline:
+            break
+    secrets = list(scratch.glob("mlspec-scoring-*/secrets/*"))
+    assert secrets, "the server should have its Key Vault secrets as files while it runs"
+    serve.send_signal(signal.SIGTERM)
+    out, _ = serve.communicate(timeout=60)
+    assert serve.returncode == 0, out
+    assert "stopping" in out
+    assert not [p for p in scratch.glob("mlspec-scoring-*") if p.is_dir()]  # secrets and all removed
+
+
 # --- failures ------------------------------------------------------------------------------------
 
 
@@ -310,6 +375,24 @@ def test_a_failing_expectation_stops_the_run_naming_it(tmp_path: Path) -> None:
     assert "web_engagement" not in record["transforms"]
 
 
+def test_rerun_hints_lead_to_the_step_that_fixes_the_cause(tmp_path: Path) -> None:
+    spec = copy_project("churn", tmp_path)
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("MLSPEC_SECRET_")}
+    # A preflight failure: nothing ran, so the hint is the same command.
+    record = api.run(spec, environ=bare, progress=PlainProgress(quiet=True))
+    assert record["status"] == "failed" and "MLSPEC_SECRET_" in record["error"]["message"]
+    assert "--from" not in record["error"]["rerun"] and "--only" not in record["error"]["rerun"]
+    only = api.run(spec, options=RunOptions(only="serve"), environ=bare, progress=PlainProgress(quiet=True))
+    assert only["error"]["rerun"].endswith("--only serve")
+    # An empty raw source: the seed step fills it, so the hint starts the run from the beginning.
+    empty = api.run(
+        spec, options=RunOptions(only="transforms"), environ=ENVIRON, progress=PlainProgress(quiet=True)
+    )
+    assert empty["error"]["step"] == "transforms" and "has no data" in empty["error"]["message"]
+    assert "the seed step fills empty sources" in empty["error"]["message"]
+    assert "--from" not in empty["error"]["rerun"]
+
+
 def test_a_failing_gate_blocks_registration_and_serving(tmp_path: Path) -> None:
     spec = copy_project("churn", tmp_path)
     data = spec_data(spec)
@@ -323,6 +406,29 @@ def test_a_failing_gate_blocks_registration_and_serving(tmp_path: Path) -> None:
     assert record["model"]["version"] is None
     assert step_status(record)["serve"] == "blocked" and record["serving"] is None
     assert not (spec.parent / ".mlspec" / "mlruns" / "models").exists()
+
+
+def test_a_spec_without_a_deployment_runs_to_the_end(tmp_path: Path) -> None:
+    """Nothing served: serve, monitor and retrain have nothing to do, and the run still succeeds."""
+    spec = copy_project("churn", tmp_path)
+    data = spec_data(spec)
+    for section in ("deployment", "monitoring"):
+        data.pop(section)
+    data["reports"] = [r for r in data.get("reports", []) if "predictions" not in str(r)]
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    code, record, stderr = run_cli(spec, "--from", "serve")
+    assert code == 0, f"{record.get('error')}\n{stderr}"
+    assert step_status(record) == {
+        "seed": "skipped",
+        "transforms": "skipped",
+        "train": "skipped",
+        "serve": "succeeded",
+        "monitor": "succeeded",
+        "retrain": "succeeded",
+        "report": "succeeded",
+    }
+    details = {step["name"]: step.get("detail", "") for step in record["steps"]}
+    assert "no deployment" in details["serve"] and "no deployment" in details["monitor"]
 
 
 # --- diabetes (regression) and digits (logs + images) ------------------------------------------------

@@ -783,3 +783,26 @@ def test_program_imports_nothing_but_its_allowed_libraries() -> None:
         for name in names:
             top = name.split(".")[0]
             assert top in allowed or top in sys.stdlib_module_names, name
+
+
+def test_a_deployment_that_logs_no_predictions_says_how_to_log_them(tmp_path: Path) -> None:
+    pd.DataFrame({"x": np.arange(10, dtype=float), "y": [0, 1] * 5}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    result = mp.run_monitor(config(tmp_path, predictions=None, alerts=[alert("data_drift", 0.2)]))
+    [outcome] = result["alerts"]
+    assert outcome["fired"] is False and outcome["value"] is None
+    assert (
+        outcome["reason"] == "the deployment logs no predictions: set deployment.log_predictions in the spec"
+    )
+
+
+def test_one_far_outlier_does_not_make_the_drift_absurd() -> None:
+    rng = np.random.default_rng(3)
+    reference = rng.normal(50, 10, 4000)
+    production = rng.normal(50, 10, 2000)
+    calm = mp.normalized_wasserstein_distance(reference, production)
+    production[0] = 2.0**62  # the endpoint answered it; the monitor must not report 1e13
+    assert mp.normalized_wasserstein_distance(reference, production) < calm + 0.1
+    # A shift of the whole distribution, even far beyond the reference's range, still measures large.
+    assert mp.normalized_wasserstein_distance(reference, production + 500) > 5

@@ -441,6 +441,43 @@ def test_idle_and_half_sent_connections_are_closed_within_the_configured_timeout
     assert half_body.closed and half_body.statuses == [408] and half_body.seconds < body_idle + 5
 
 
+def test_a_body_sent_a_byte_at_a_time_is_cut_off_at_the_whole_body_deadline(
+    running: Running, server_settings: dict[str, Any], build: Path
+) -> None:
+    """Each byte arrives within the idle timeout, yet the body as a whole must not take longer
+    than the script's deadline: a drip cannot hold a connection (one of a bounded number)."""
+    script = ast.parse((build / "acr" / "score.py").read_text(encoding="utf-8"))
+    [deadline] = [
+        ast.literal_eval(node.value)
+        for node in script.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "BODY_READ_SECONDS"
+    ]
+    body_idle = server_settings["BODY_IDLE_SECONDS"]
+    started = time.monotonic()
+    received = b""
+    with socket.create_connection(("127.0.0.1", running.port), timeout=2) as connection:
+        connection.sendall(head(running, "Content-Length: 100000") + b'{"data": [')
+        while time.monotonic() - started < deadline + 20:
+            try:
+                connection.sendall(b" ")
+            except OSError:  # closed by the server
+                break
+            try:
+                chunk = connection.recv(65536)
+            except TimeoutError:
+                continue  # nothing yet: the next byte comes within the idle timeout
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        seconds = time.monotonic() - started
+    assert body_idle > 2  # the drip (one byte per 2 s receive timeout) stays within the idle timeout
+    assert received.startswith(b"HTTP/1.1 408"), received[:200]
+    assert b"did not arrive within" in received
+    assert deadline - 1 < seconds < deadline + 6  # ended by the server: the rest of the body is never read
+
+
 def test_many_half_open_connections_do_not_stop_a_normal_request(running: Running) -> None:
     import requests
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,34 @@ def test_every_problem_is_reported_at_once_and_good_traffic_passes() -> None:
 
 def test_traffic_without_rows_is_refused() -> None:
     assert _check_error(pd.DataFrame({"a": []}), ["a"]) == "the traffic has no rows"
+
+
+def test_an_empty_value_where_the_model_takes_whole_numbers_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("months,spend\n3,1.5\n,2.5\n4,\n")
+    frame = read_traffic(tmp_path / "t.csv")
+    message = _check_error(
+        frame, ["months", "spend"], numeric_features=["months", "spend"], whole_number_features=["months"]
+    )
+    assert message == (
+        "column 'months' has 1 empty value(s), the first in row 2: "
+        "the model was trained on whole numbers there, which cannot be missing"
+    )
+    # An empty float is the model's to handle (an imputer may fill it): not refused here.
+    check_traffic(
+        frame.dropna(subset=["months"]), ["months", "spend"], None, whole_number_features=["months"]
+    )
+
+
+def test_the_first_error_is_the_servers_message_cut_at_a_word() -> None:
+    from mlspec.runtime.serving.traffic import _error_text
+
+    class Answer:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def json(self) -> Any:
+            return json.loads(self.text)
+
+    long = "word " * 200
+    assert _error_text(Answer(json.dumps({"error": long, "request_id": "r"}))).endswith("word ...")
+    assert _error_text(Answer("plain failure")) == "plain failure"

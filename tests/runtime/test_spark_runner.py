@@ -555,6 +555,42 @@ def test_another_spark_master_is_refused_before_spark_starts(master: str) -> Non
     assert ACCEPTED_MASTERS == "local, local[N], local[*], local[N,F] or spark://host:port[,host:port...]"
 
 
+def test_a_local_master_with_absurdly_many_threads_is_refused() -> None:
+    from mlspec.runtime.spark import MAX_LOCAL_THREADS, check_master
+
+    assert check_master(f"local[{MAX_LOCAL_THREADS}]") == ()
+    with pytest.raises(ValueError, match="asks for 1000000 threads: at most 256"):
+        check_master("local[1000000]")
+
+
+def test_the_run_checks_the_master_with_the_same_rules_before_any_step(tmp_path: Path) -> None:
+    """Preflight refuses what the Spark runner would refuse, with the runner's message."""
+    from mlspec.runtime.chain import Chain, RunOptions
+    from mlspec.runtime.progress import PlainProgress
+    from mlspec.runtime.project import RunProject
+    from mlspec.runtime.records import RunLayout
+
+    project = RunProject(
+        name="p",
+        environment="local",
+        project_dir=tmp_path,
+        spec_file=tmp_path / "mlproject.yaml",
+        build_dir=tmp_path / "build",
+    )
+    for master in ("local[abc]", "spark://127.0.0.1:99999", "local[1000000]"):
+        chain = Chain(
+            project,
+            RunLayout(tmp_path),
+            RunOptions(only="transforms", spark_master=master),
+            PlainProgress(quiet=True),
+        )
+        record = chain.run()
+        assert record["status"] == "failed" and record["error"]["step"] == "transforms"
+        assert record["error"]["message"].startswith("--spark-master: ")
+        assert master in record["error"]["message"]
+        assert [s["status"] for s in record["steps"] if s["name"] == "transforms"] == ["blocked"]
+
+
 def test_a_spark_master_that_does_not_answer_fails_at_once(spark: Any, parcels: Path, tmp_path: Path) -> None:
     import time
 

@@ -20,6 +20,8 @@ from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from numpy.typing import NDArray
 
+from mlspec.runtime.monitor_program import drift_range
+
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
@@ -192,6 +194,9 @@ def numeric_drift_chart(reference: NDArray[np.float64], production: NDArray[np.f
     figure.subplots_adjust(left=0.15, right=0.97, bottom=0.19, top=0.88)
     with mpl.rc_context(_RC):
         axes = figure.subplots()
+        # As the distance measures them: far outliers sit at the edge instead of stretching the axis.
+        low, high = drift_range(reference)
+        production = np.clip(production, low, high)
         edges = _bin_edges(np.concatenate([reference, production]))
         styles: tuple[tuple[NDArray[np.float64], dict[str, Any]], ...] = (
             (reference, {"fill": True, "alpha": 0.55, "color": REFERENCE_COLOR, "label": "reference"}),

@@ -14,7 +14,7 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,11 +80,13 @@ def replay(
     batch_size: int = DEFAULT_BATCH_ROWS,
     max_requests: int | None = None,
     timeout: float = REQUEST_TIMEOUT_SECONDS,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     """Send ``frame``'s ``features`` to ``server`` in batches of ``batch_size`` rows.
 
     At most ``max_requests`` requests are sent (all the rows by default). A request that times out
-    counts under status 0; a refused connection raises :class:`EndpointGone`.
+    counts under status 0; a refused connection raises :class:`EndpointGone`. ``on_progress(rows
+    sent, rows in all)`` is called at most once a second, and after the last request.
     """
     import requests
 
@@ -98,6 +100,8 @@ def replay(
     if max_requests is not None:
         batches = min(batches, max_requests)
     result = ReplayResult()
+    total = min(len(frame), batches * batch_size)
+    reported = time.monotonic()
     with requests.Session() as session:
         session.headers.update({**server.headers, "Content-Type": "application/json"})
         for number in range(batches):
@@ -124,8 +128,11 @@ def replay(
             result.status_counts[response.status_code] += 1
             result.requests += 1
             if response.status_code != 200 and result.first_error is None:
-                result.first_error = f"{response.status_code}: {response.text[:500]}"
+                result.first_error = f"{response.status_code}: {_error_text(response)}"
             result.rows += len(chunk)
+            if on_progress is not None and (time.monotonic() - reported >= 1.0 or number == batches - 1):
+                on_progress(result.rows, total)
+                reported = time.monotonic()
             if has_target and response.status_code == 200:
                 assert target is not None
                 targets = [_plain(value) for value in chunk[target].tolist()]
@@ -158,3 +165,17 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return _plain(value.item())
     return str(value)
+
+
+def _error_text(response: Any, limit: int = 500) -> str:
+    """The server's ``error`` field (else the body), cut at a word boundary when long."""
+    text = str(response.text)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        text = body["error"]
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."

@@ -68,6 +68,7 @@ def check_traffic(
     *,
     classes: Sequence[Any] | None = None,
     numeric_features: Iterable[str] | None = None,
+    whole_number_features: Iterable[str] | None = None,
 ) -> None:
     """Raise ``ValueError`` naming every problem that would keep the model from scoring ``frame``.
 
@@ -75,7 +76,9 @@ def check_traffic(
     that is not a number or does not fit float64 / int64 (the column and the first such row, rows
     counted from 1 in the file's order); and, when ``classes`` (the labels the model was trained on)
     is given and ``frame`` has the ``target`` column, target values that are not among them.
-    Missing values are never a problem here: the server sends them as null.
+    Missing values are a problem only in ``whole_number_features`` (columns the model's signature
+    takes as int64, which has no missing value: MLflow refuses the whole request); elsewhere the
+    server sends them as null and the model decides.
     """
     if len(frame) == 0:
         raise ValueError("the traffic has no rows")
@@ -87,6 +90,11 @@ def check_traffic(
     found: list[str | None] = [
         _numeric_problem(frame[name], name)
         for name in dict.fromkeys(numeric_features or ())
+        if name in frame.columns
+    ]
+    found += [
+        _missing_problem(frame[name], name)
+        for name in dict.fromkeys(whole_number_features or ())
         if name in frame.columns
     ]
     if classes is not None and target is not None and target in frame.columns:
@@ -217,6 +225,16 @@ def _json_float(text: str) -> float | str:
 
 
 # --- checking --------------------------------------------------------------------------------
+
+
+def _missing_problem(column: Any, name: str) -> str | None:
+    empty = column.isna().to_numpy(dtype=bool)
+    if not empty.any():
+        return None
+    return (
+        f"column {name!r} has {int(empty.sum())} empty value(s), the first in row {int(empty.argmax()) + 1}: "
+        "the model was trained on whole numbers there, which cannot be missing"
+    )
 
 
 def _numeric_problem(column: Any, name: str) -> str | None:

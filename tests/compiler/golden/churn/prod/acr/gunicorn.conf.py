@@ -21,6 +21,7 @@ closes the connection: a request smuggled behind them is never read.
 """
 
 import os
+import socket
 
 worker_class = "gevent"
 worker_connections = 1000
@@ -55,3 +56,19 @@ def pre_request(worker, req):
     sock = getattr(getattr(req, "unreader", None), "sock", None)
     if sock is not None:
         sock.settimeout(BODY_IDLE_SECONDS)
+
+
+def post_request(worker, req, environ, resp):
+    """Close the connection after an answer to a body that was not read to its end (408, 413).
+
+    gunicorn 27 ignores a ``Connection: close`` header from the application, and the unread rest
+    of the body would be parsed as the next request. Shutting the socket down once the answer is
+    written ends the keep-alive loop: its next read sees the end of the stream.
+    """
+    if environ and environ.get("mlspec.close_connection"):
+        sock = environ.get("gunicorn.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

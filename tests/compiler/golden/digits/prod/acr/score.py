@@ -70,6 +70,7 @@ Authentication of ``POST /score`` (``MLSPEC_AUTH``)
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -102,6 +103,9 @@ DEFAULTS: dict[str, str] = {
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 BODY_READ_SECONDS = 30.0
+# The rest of a body refused part-way is still on the connection and must not be read as the
+# next request: the flag asks gunicorn.conf.py's post_request to close the connection.
+CLOSE_CONNECTION = "mlspec.close_connection"
 """The whole body must arrive within this; each read also times out (``gunicorn.conf.py``)."""
 READ_CHUNK_BYTES = 64 * 1024
 MAX_INTEGER_DIGITS = 19
@@ -125,12 +129,19 @@ class HttpError(Exception):
     status = 400
 
     def __init__(
-        self, message: str, status: int | None = None, headers: dict[str, str] | None = None
+        self,
+        message: str,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         if status is not None:
             self.status = status
-        self.headers = headers or {}
+        self.headers = dict(headers or {})  # a copy: the response may add to it
+        self.close = close
+        """The body was not read to its end: the connection must be closed after the answer."""
 
 
 class BadRequest(HttpError):
@@ -391,30 +402,46 @@ def _names(names: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def _deadline(seconds: float, error: Exception) -> Any:
+    """Raise ``error`` in this request's greenlet after ``seconds`` (gevent workers, as gunicorn.conf.py
+    configures); under a worker without gevent the deadline is checked between reads only."""
+    try:
+        from gevent import Timeout
+    except ImportError:
+        return contextlib.nullcontext()
+    return Timeout(seconds, error)
+
+
 def read_body(request: Any) -> bytes:
     """The request body, bounded in size and time (413, 408; 400 when it cannot be read)."""
     declared = request.content_length
     if declared is not None and declared > MAX_BODY_BYTES:
-        raise HttpError(f"the body is larger than {MAX_BODY_BYTES} bytes", 413)
+        raise HttpError(f"the body is larger than {MAX_BODY_BYTES} bytes", 413, close=True)
     deadline = time.monotonic() + BODY_READ_SECONDS
+    late = HttpError(f"the body did not arrive within {BODY_READ_SECONDS:g} s", 408, close=True)
     stream = request.stream
     chunks: list[bytes] = []
     size = 0
     try:
-        while True:
-            if time.monotonic() > deadline:
-                raise HttpError(f"the body did not arrive within {BODY_READ_SECONDS:g} s", 408)
-            chunk = stream.read(min(READ_CHUNK_BYTES, MAX_BODY_BYTES + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise HttpError(f"the body is larger than {MAX_BODY_BYTES} bytes", 413)
+        # Each socket read waits at most gunicorn's idle timeout, but a client sending a byte now
+        # and then never lets one expire: the whole body gets a wall-clock deadline of its own.
+        with _deadline(BODY_READ_SECONDS, late):
+            while True:
+                if time.monotonic() > deadline:
+                    raise late
+                chunk = stream.read(min(READ_CHUNK_BYTES, MAX_BODY_BYTES + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise HttpError(f"the body is larger than {MAX_BODY_BYTES} bytes", 413, close=True)
     except HttpError:
         raise
     except TimeoutError:
-        raise HttpError("the body stopped arriving", 408) from None
+        if time.monotonic() >= deadline:
+            raise late from None
+        raise HttpError("the body stopped arriving", 408, close=True) from None
     except Exception as exc:  # a malformed chunked body, a client gone mid-body
         raise BadRequest(f"the body could not be read ({type(exc).__name__})") from None
     if declared is not None and size < declared:
@@ -810,6 +837,8 @@ def run(request: Any) -> AMLResponse:
         response = Loaded.scorer.score(request, rid)
     except HttpError as exc:
         response = respond(exc.status, {"error": str(exc), "request_id": rid}, exc.headers)
+        if exc.close:
+            request.environ[CLOSE_CONNECTION] = True
     except Exception:
         LOG.exception("prediction failed", extra={"fields": {"event": "predict_failed", "request_id": rid}})
         response = respond(500, {"error": "the model could not score this request", "request_id": rid})
