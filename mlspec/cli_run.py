@@ -214,13 +214,15 @@ def serve(
     from mlspec import api
 
     with api.serve(_spec_path(path), environment, parse_vars(variables), lake=lake, port=port) as server:
-        click.echo(f"Serving on {server.url}  (Ctrl-C stops)")
-        headers = " ".join(f"-H '{name}: {value}'" for name, value in server.headers.items())
-        example = server.example_request
-        body = f"-d @{example}" if example else "-d '{\"data\": [{...}]}'"
-        click.echo(f"  try  curl -s {server.url}/score -H 'Content-Type: application/json' {headers} {body}")
-        click.echo(f"  log  {server.log_path}")
-        try:
+        try:  # from here on, Ctrl-C or SIGTERM (even while the lines below print) stops cleanly
+            click.echo(f"Serving on {server.url}  (Ctrl-C stops)")
+            headers = " ".join(f"-H '{name}: {value}'" for name, value in server.headers.items())
+            example = server.example_request
+            body = f"-d @{example}" if example else "-d '{\"data\": [{...}]}'"
+            click.echo(
+                f"  try  curl -s {server.url}/score -H 'Content-Type: application/json' {headers} {body}"
+            )
+            click.echo(f"  log  {server.log_path}")
             while server.running():
                 time.sleep(0.5)
         except KeyboardInterrupt:
