@@ -168,6 +168,8 @@ def running(
     )
     with server:
         yield Running(server, lake)
+    # Stopped: its private folder, with the secret files, is gone (a worker may have been writing).
+    assert not server.workdir.exists()
 
 
 def records(rows: list[list[Any]]) -> list[dict[str, Any]]:

@@ -44,6 +44,7 @@ PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 """The only variables of mlspec's own environment the server sees (never PYTHONPATH or credentials)."""
 READY_TIMEOUT_SECONDS = 180.0
 STOP_TIMEOUT_SECONDS = 30.0
+REMOVE_ATTEMPTS = 10  # of removing the private folder, 0.2 s apart, while a killed worker exits
 LOG_TAIL_LINES = 40
 DIE_WITH_PARENT = (
     "import ctypes, os, signal, sys\n"
@@ -101,7 +102,7 @@ class ScoringServer:
                 _signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout)
         _signal_group(self.process.pid, signal.SIGKILL)  # a worker the master left behind
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        _remove_private_folder(self.workdir)
 
     def __enter__(self) -> ScoringServer:
         return self
@@ -110,6 +111,20 @@ class ScoringServer:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _remove_private_folder(workdir: Path) -> None:
+    """Remove the server's folder, its secret files first.
+
+    A worker killed a moment ago may still be writing into it (MLflow's files), and rmtree then
+    fails on a folder that is not empty: it is tried again, briefly, until the folder is gone.
+    """
+    shutil.rmtree(workdir / "secrets", ignore_errors=True)
+    for _ in range(REMOVE_ATTEMPTS):
+        shutil.rmtree(workdir, ignore_errors=True)
+        if not workdir.exists():
+            return
+        time.sleep(0.2)
 
 
 def start_scoring_server(
