@@ -22,8 +22,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
 
+    interrupted = False
+
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        # Once only: a second SIGTERM (``timeout`` and ``pkill`` together, a supervisor that sends
+        # it twice) must not break off the clean-up the first one started.
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:

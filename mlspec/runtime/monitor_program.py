@@ -662,13 +662,9 @@ def comparable_values(reference: FeatureProfile, production: pd.Series) -> list[
     return finite
 
 
-def drift_metrics(reference: FeatureProfile, production: pd.Series) -> dict[str, float]:
-    """The drift metrics of one column; empty when production has no value of the right type."""
-    return drift_between(reference, comparable_values(reference, production))
-
-
 def drift_between(reference: FeatureProfile, values: list[str] | NDArray[np.float64]) -> dict[str, float]:
-    """The drift metrics of the comparable production ``values`` (see :func:`comparable_values`)."""
+    """The drift metrics of the comparable production ``values`` (see :func:`comparable_values`);
+    empty when there is none."""
     if len(values) == 0:
         return {}
     if isinstance(values, list):
