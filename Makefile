@@ -4,7 +4,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 EXAMPLE ?= projects/churn
 
-.PHONY: install install-local install-test demo test lint typecheck unit golden bench schema
+.PHONY: install install-local install-test demo test lint typecheck unit golden bench schema diagnostics
 
 install:
 	$(PIP) install -q -c constraints.txt -e .
@@ -28,7 +28,7 @@ DEMO_SECRETS := MLSPEC_SECRET_CRM_API_KEY=local-demo MLSPEC_SECRET_APPINSIGHTS_C
 	MLSPEC_SECRET_EHR_CLIENT_CERTIFICATE=local-demo MLSPEC_SECRET_SORTING_LINE_API_KEY=local-demo
 
 demo: install-local
-	$(MLSPEC) validate projects --all-envs
+	$(MLSPEC) validate projects
 	env $(DEMO_SECRETS) $(MLSPEC) run $(EXAMPLE)/mlproject.yaml
 
 lint:
@@ -49,6 +49,10 @@ golden:
 
 schema:
 	$(PYTHON) -m mlspec.spec_schema.export
+
+# docs/diagnostics.md from the registry of codes in mlspec/diagnostic_codes/ (a test fails when it is stale).
+diagnostics:
+	$(PYTHON) -m mlspec.diagnostic_codes --write docs/diagnostics.md
 
 bench:
 	$(PYTHON) bench/validate.py

@@ -104,6 +104,7 @@ def resolve(
     from mlspec.spec_schema.checks import CheckContext, run_checks
     from mlspec.spec_schema.checks.security import redact, scan_credentials
     from mlspec.spec_schema.structure import check_structure
+    from mlspec.spec_schema.variable_findings import fold_given_variable_errors
 
     env = environment or default_environment(document)
     spec, found = resolve_environment(document, env, variables, environ)
@@ -116,6 +117,7 @@ def resolve(
         found.extend(structural)
         if model is not None:
             found.extend(run_checks(CheckContext(spec, model)))
+    found = fold_given_variable_errors(spec, found)
     if strict:
         found = [d.with_severity(Severity.ERROR) for d in found]
     return Resolved(spec, model, _unique(redact(found, secrets)))
@@ -130,22 +132,40 @@ def validate_file(
     environ: Mapping[str, str] | None = None,
     strict: bool = False,
 ) -> FileResult:
-    """Validate one spec file for the given environments (default: its default one)."""
+    """Validate one spec file for the given environments (default: every declared one, and ``local``).
+
+    A finding that holds in some of the checked environments only (an overlay's, or a base value that
+    one environment's variables break) names them in ``Diagnostic.environments``.
+    ``all_environments`` is kept for callers of the ``--all-envs`` days: every environment is the default.
+    """
     result = FileResult(str(path))
     try:
         document = load(path)
     except MlspecError as exc:
         result.diagnostics = exc.diagnostics
         return result
-    if all_environments:
-        envs = environment_names(document)
+    if environments and not all_environments:
+        envs = list(environments)
     else:
-        envs = list(environments) if environments else [default_environment(document)]
+        # An environment whose own name is invalid (MLS401, reported by every other one) is not resolved
+        # itself: every resource name it would derive (syn-x-Staging) would repeat that one mistake.
+        from mlspec.spec_schema.checks.naming import ENVIRONMENT
+
+        envs = [
+            e for e in environment_names(document) if e == LOCAL_ENVIRONMENT or ENVIRONMENT.problem(e) is None
+        ]
     result.environments = envs
-    found: list[Diagnostic] = []
+    found: dict[tuple[object, ...], tuple[Diagnostic, list[str]]] = {}
     for env in envs:
-        found.extend(resolve(document, env, variables, environ, strict=strict).diagnostics)
-    result.diagnostics = sorted(_unique(found), key=sort_key)
+        for diagnostic in resolve(document, env, variables, environ, strict=strict).diagnostics:
+            found.setdefault(_identity(diagnostic), (diagnostic, []))[1].append(env)
+    result.diagnostics = sorted(
+        (
+            diagnostic.in_environments(where) if len(envs) > 1 and len(where) < len(envs) else diagnostic
+            for diagnostic, where in found.values()
+        ),
+        key=sort_key,
+    )
     return result
 
 
@@ -271,11 +291,16 @@ def _specs_below(folder: Path) -> list[Path]:
     return specs
 
 
+def _identity(d: Diagnostic) -> tuple[object, ...]:
+    """Two findings are one when they say the same thing at the same place."""
+    return (d.code, d.location, d.message)
+
+
 def _unique(found: list[Diagnostic]) -> list[Diagnostic]:
     seen: set[tuple[object, ...]] = set()
     out: list[Diagnostic] = []
     for d in found:
-        key = (d.code, d.location, d.message)
+        key = _identity(d)
         if key not in seen:
             seen.add(key)
             out.append(d)
@@ -301,6 +326,7 @@ def build(
     if resolved.model is None or not resolved.ok:
         raise MlspecError(sorted(resolved.diagnostics, key=sort_key))
     result = compile_spec(resolved.spec, resolved.model)
+    result.spec_data = resolved.spec.data
     result.diagnostics = [*resolved.diagnostics, *result.diagnostics]
     if out_dir is not None:
         write_build(result, Path(out_dir))

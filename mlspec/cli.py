@@ -18,12 +18,14 @@ from typing import Any, TypeVar
 
 import click
 
+from mlspec.cli_output import format_option, json_failures, print_json, wants_json
 from mlspec.diagnostics import Diagnostic, MlspecError, sort_key
 from mlspec.redaction import printable, redact
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 # A path that does not exist / cannot be read; a build folder refused (MLS602) or not writable (MLS603).
-_USAGE_CODES = frozenset({"MLS000", "MLS602", "MLS603"})
+_USAGE_CODES = frozenset({"MLS000", "MLS602", "MLS603", "MLS604"})
+DISTRIBUTION = "mlspec-azure"  # the name pip installs this project by (`mlspec` on PyPI is another project)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,7 +55,11 @@ def shown(user_text: str) -> str:
 
 
 def parse_vars(values: Sequence[str]) -> dict[str, str]:
+    """``--var`` values over those of every ``--var-file`` (in the order given)."""
     parsed: dict[str, str] = {}
+    context = click.get_current_context(silent=True)
+    for file in context.meta.get(_VAR_FILES, ()) if context is not None else ():
+        parsed.update(read_var_file(file))
     for item in values:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
@@ -77,6 +83,16 @@ def exit_code_for(error: MlspecError) -> int:
     return EXIT_INVALID
 
 
+def quiet_broken_pipe() -> None:
+    """The reader went away (``mlspec state list | head -1``): stop without a word, as cat and git do.
+
+    Python would otherwise complain about the unflushed stdout once more at exit; point it at devnull.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_INVALID)
+
+
 def handle_errors(func: F) -> F:
     """Turn library errors into diagnostics and exit codes; never a traceback for a user mistake."""
 
@@ -89,6 +105,8 @@ def handle_errors(func: F) -> F:
             sys.exit(exit_code_for(error))
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            quiet_broken_pipe()
         except OSError as error:
             text = f"mlspec: {error.strerror or error}: {error.filename or ''}".rstrip(": ")
             click.echo(redact(text), err=True)
@@ -115,9 +133,60 @@ def env_option(func: F) -> F:
 
 
 def var_option(func: F) -> F:
+    func = click.option(
+        "--var-file",
+        "var_files",
+        multiple=True,
+        metavar="FILE",
+        expose_value=False,
+        callback=_remember_var_files,
+        help="Variables from a YAML file of NAME: VALUE (repeatable; --var wins over it).",
+    )(func)
     return click.option(
         "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeatable)."
     )(func)
+
+
+_VAR_FILES = "mlspec.var_files"
+
+
+def _remember_var_files(ctx: click.Context, _param: click.Parameter, files: tuple[str, ...]) -> None:
+    """Kept on the context so that :func:`parse_vars` (every command calls it) merges them under --var."""
+    ctx.meta[_VAR_FILES] = files
+
+
+def read_var_file(file: str) -> dict[str, str]:
+    """A ``--var-file``: a YAML mapping of variable names to scalars, read with the spec's own hardened
+    loader (size cap, regular files only, duplicate keys, YAML bombs), refused at its line otherwise."""
+    from mlspec.spec_schema.loader import load_spec
+
+    if not Path(file).exists():
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS000",
+                    f"--var-file {shown(file)}: no such file",
+                    hint="give a YAML file of NAME: VALUE",
+                )
+            ]
+        )
+    document = load_spec(Path(file))
+    values: dict[str, str] = {}
+    for name, value in document.data.items():
+        if isinstance(value, dict | list) or value is None:
+            raise MlspecError(
+                [
+                    Diagnostic.error(
+                        "MLS209",
+                        f"variable {shown(str(name))!r} in --var-file is not a single value",
+                        (name,),
+                        document.locate((name,)),
+                        "write NAME: VALUE, one per line (a string, number or true/false)",
+                    )
+                ]
+            )
+        values[str(name)] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return values
 
 
 def color_option(func: F) -> F:
@@ -127,15 +196,23 @@ def color_option(func: F) -> F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="mlspec", message="mlspec %(version)s")
+@click.version_option(package_name=DISTRIBUTION, message="mlspec %(version)s")
 def cli() -> None:
     """mlspec: one mlproject.yaml → a working Azure machine-learning system."""
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, metavar="[PATHS]...")
-@env_option
-@click.option("--all-envs", is_flag=True, help="Validate every environment (and local).")
+@click.option(
+    "-e",
+    "--env",
+    "environment",
+    metavar="NAME",
+    help="Check only this environment (default: every declared one, and local).",
+)
+@click.option(
+    "--all-envs", is_flag=True, hidden=True, help="Every environment (the default; kept for old scripts)."
+)
 @var_option
 @click.option(
     "--format",
@@ -197,12 +274,27 @@ def validate(
 
 
 @cli.command()
+@click.option(
+    "--write",
+    "write_to",
+    is_flag=False,
+    flag_value=".mlspec/schema",
+    default=None,
+    metavar="[DIR]",
+    help="Write it to DIR (or a .json file path) instead, default .mlspec/schema/, and print the path.",
+)
 @handle_errors
-def schema() -> None:
-    """Print the JSON Schema of mlproject.yaml (for editors and other validators)."""
-    from mlspec.spec_schema.export import published_schema_text
+def schema(write_to: str | None) -> None:
+    """Print the JSON Schema of mlproject.yaml (for editors and other validators).
 
-    sys.stdout.write(published_schema_text())
+    `--write` puts it where `mlspec init` points a spec's `# yaml-language-server: $schema=` line.
+    """
+    from mlspec.spec_schema.export import published_schema_text, write_schema
+
+    if write_to is None:
+        sys.stdout.write(published_schema_text())
+    else:
+        click.echo(write_schema(Path(write_to)))
 
 
 @cli.command()
@@ -243,8 +335,10 @@ def init(name: str, template: str, directory: Path | None) -> None:
     help="Also check every artifact with the Azure SDKs' own offline validators (slower).",
 )
 @click.option("-q", "--quiet", is_flag=True)
+@format_option
 @color_option
 @handle_errors
+@json_failures
 def build(
     path: str,
     environment: str | None,
@@ -256,7 +350,10 @@ def build(
 ) -> None:
     """Render every Azure artifact and manifest.json for one environment."""
     from mlspec import api
+    from mlspec.reporters.json_report import diagnostic_json
 
+    if deep_check:
+        _require_checkers()
     result = api.build(path, environment, parse_vars(variables))
     target = out_dir or api.default_build_dir(path, result.manifest.environment)
     from mlspec.compiler.build import write_build
@@ -265,6 +362,15 @@ def build(
     warnings = [d for d in result.diagnostics if not d.is_error]
     if warnings:
         print_diagnostics(warnings, color=use_color(no_color, sys.stderr))
+    document = {
+        "version": 1,
+        "ok": True,
+        "project": result.manifest.project,
+        "environment": result.manifest.environment,
+        "out": str(target),
+        "resources": len(result.manifest.resources),
+        "diagnostics": [diagnostic_json(d) for d in warnings],
+    }
     if deep_check:
         from mlspec.compiler.platform_checks.build_dir import check_build_dir
 
@@ -276,11 +382,43 @@ def build(
             )
         if problems:
             click.echo(f"{len(problems)} artifact problem(s) found by the platform checks", err=True)
+            if wants_json():
+                document["ok"] = False
+                document["platform_problems"] = [
+                    {
+                        "artifact": p.artifact,
+                        "where": str(p.where),
+                        "checker": p.checker,
+                        "message": p.message,
+                    }
+                    for p in problems
+                ]
+                print_json(document)
             sys.exit(EXIT_INVALID)
-    if not quiet:
+    if wants_json():
+        print_json(document)
+    elif not quiet:
         click.echo(
             f"built {len(result.manifest.resources)} resources for {result.manifest.project}/{result.manifest.environment} "
             f"into {target}"
+        )
+
+
+def _require_checkers() -> None:
+    """`build --check` needs the SDKs' validators: say which extra installs them (MLS604, exit 2)."""
+    from mlspec.compiler.platform_checks.build_dir import CHECKS_EXTRA, missing_checkers
+
+    missing = missing_checkers()
+    if missing:
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS604",
+                    f"build --check runs the artifacts through the Azure SDKs' own validators, and "
+                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed",
+                    hint=f"pip install '{DISTRIBUTION}[{CHECKS_EXTRA}]' (or build without --check)",
+                )
+            ]
         )
 
 
@@ -306,11 +444,12 @@ def graph(path: str, environment: str | None, variables: tuple[str, ...], output
 
 
 def _register_state_commands() -> None:
-    """plan / apply / destroy / force-unlock (mlspec/cli_state.py) and run / serve / status
-    (mlspec/cli_run.py) live in their own modules."""
-    from mlspec import cli_run, cli_state
+    """plan / apply / destroy / force-unlock (mlspec/cli_state.py), state list|show|rm|mv / output
+    (mlspec/cli_state_commands.py) and run / serve / status (mlspec/cli_run.py) live in their own modules."""
+    from mlspec import cli_run, cli_state, cli_state_commands
 
     cli_state.register(cli)
+    cli_state_commands.register(cli)
     cli_run.register(cli)
 
 
@@ -322,6 +461,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_output_streams()
     try:
         cli.main(args=args, prog_name="mlspec", standalone_mode=False)
+        sys.stdout.flush()  # here, not at exit: a reader gone away is then one quiet exit
+    except BrokenPipeError:
+        quiet_broken_pipe()
     except click.exceptions.NoArgsIsHelpError as error:
         click.echo(error.ctx.get_help() if error.ctx else str(error), err=True)
         sys.exit(EXIT_USAGE)

@@ -24,6 +24,7 @@ from mlspec.cli import (
     use_color,
     var_option,
 )
+from mlspec.cli_output import format_option, wants_json
 from mlspec.diagnostics import MlspecError
 from mlspec.redaction import redact
 from mlspec.runtime.records import RunLayout, RunRecordCorrupt
@@ -85,7 +86,8 @@ def _spec_path(path: str) -> Path:
     type=click.Choice(["seed", "transforms", "train", "serve", "monitor", "retrain", "report"]),
     help="Rerun this step alone.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run record as one JSON document on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json: the run record on stdout.")
+@format_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @color_option
 @handle_errors
@@ -107,6 +109,7 @@ def run(
     from mlspec.runtime.chain import RunOptions
     from mlspec.runtime.progress import make_progress
 
+    as_json = wants_json(as_json)
     if from_step and only:
         raise click.UsageError("--from and --only cannot be combined")
     options = RunOptions(spark_master=spark_master, traffic=traffic, from_step=from_step, only=only)
@@ -234,12 +237,14 @@ def serve(
 
 @click.command()
 @_project_options
-@click.option("--json", "as_json", is_flag=True, help="The last run's record as JSON on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json: the last run's record.")
+@format_option
 @handle_errors
 def status(
     path: str, environment: str | None, variables: tuple[str, ...], lake: Path | None, as_json: bool
 ) -> None:
     """The last run, step by step."""
+    as_json = wants_json(as_json)
     spec = _spec_path(path)
     if not spec.is_file():
         raise click.BadParameter(f"{spec} does not exist", param_hint="PATH")

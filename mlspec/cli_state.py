@@ -26,6 +26,7 @@ from mlspec.cli import (
     use_color,
     var_option,
 )
+from mlspec.cli_output import format_option, json_failures, print_json, select_json, wants_json
 from mlspec.diagnostics import MlspecError
 from mlspec.redaction import printable
 
@@ -84,7 +85,8 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
 @_select_option
 @click.option("--destroy", "destroy_mode", is_flag=True, help="Plan the deletion of everything in state.")
 @_allow_destroy_option
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document (docs/plan.md).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (docs/plan.md).")
+@format_option
 @click.option(
     "--out",
     "out_file",
@@ -96,6 +98,10 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
 def plan(**options: Any) -> None:
     """Show what apply would do: desired (the spec) vs state, and drift against the live objects."""
 
+    select_json(options["as_json"])
+    options["as_json"] = wants_json(options["as_json"])
+
+    @json_failures
     def body() -> int:
         return _plan_body(**options)
 
@@ -162,8 +168,10 @@ def _plan_body(
 @_select_option
 @_allow_destroy_option
 @_execution_options
+@format_option
 @color_option
 @handle_errors
+@json_failures
 def apply(
     *,
     target: str,
@@ -179,7 +187,7 @@ def apply(
 ) -> None:
     """Apply the spec (a fresh plan, after confirmation) or exactly a saved PLANFILE."""
     from mlspec.plan import operations
-    from mlspec.plan.render import render_apply, render_plan
+    from mlspec.plan.render import render_apply
 
     color = use_color(no_color)
     if _is_plan_file(target):
@@ -194,7 +202,7 @@ def apply(
                 f"not {printable(environment)!r}"
             )
         operations.check_saved_plan(saved)  # a stale plan is refused before it is shown
-        sys.stdout.write(render_plan(saved.plan, color=color))
+        _show_plan(saved.plan, color)
         result = operations.apply_plan(saved, parallelism=parallelism, progress=_progress(quiet))
     else:
         result = operations.apply_environment(
@@ -209,7 +217,9 @@ def apply(
             progress=_progress(quiet),
         )
         if not result.plan.has_changes:
-            sys.stdout.write(render_plan(result.plan, color=color))
+            _show_plan(result.plan, color)
+            if wants_json():
+                print_json(_apply_document(result))
             sys.exit(EXIT_OK)
     _finish(result, color, render_apply)
 
@@ -222,8 +232,10 @@ def apply(
 @_select_option
 @_allow_destroy_option
 @_execution_options
+@format_option
 @color_option
 @handle_errors
+@json_failures
 def destroy(
     *,
     path: str,
@@ -238,7 +250,7 @@ def destroy(
 ) -> None:
     """Delete everything mlspec created in an environment (refused where protect: true)."""
     from mlspec.plan import operations
-    from mlspec.plan.render import render_apply, render_plan
+    from mlspec.plan.render import render_apply
 
     color = use_color(no_color)
     result = operations.destroy(
@@ -252,7 +264,9 @@ def destroy(
         progress=_progress(quiet),
     )
     if not result.plan.has_changes:
-        sys.stdout.write(render_plan(result.plan, color=color))
+        _show_plan(result.plan, color)
+        if wants_json():
+            print_json(_apply_document(result))
         sys.exit(EXIT_OK)
     _finish(result, color, render_apply)
 
@@ -262,12 +276,44 @@ def destroy(
 @click.argument("path", default="mlproject.yaml", metavar="[PATH]")
 @env_option
 @var_option
+@click.option("--force", is_flag=True, help="Do not ask for confirmation (CI).")
 @handle_errors
-def force_unlock(lock_id: str, path: str, environment: str | None, variables: tuple[str, ...]) -> None:
-    """Remove a lock whose holder is gone (the id is in the error that named the holder)."""
-    from mlspec.plan import operations
+def force_unlock(
+    lock_id: str, path: str, environment: str | None, variables: tuple[str, ...], force: bool
+) -> None:
+    """Remove a lock whose holder is gone (the id is in the error that named the holder).
 
-    removed = operations.force_unlock(path, environment, lock_id, parse_vars(variables))
+    Asks first, showing the holder (and whether its process is gone, when it ran on this host);
+    --force skips the question. Breaking the lock of a running apply can corrupt its state.
+    """
+    from mlspec.plan import operations
+    from mlspec.plan.lock import LockInfo
+
+    def confirm(holder: LockInfo) -> bool:
+        if force:
+            return True
+        click.echo(f"The lock is held by {holder.describe()}.")
+        if not sys.stdin.isatty():
+            raise MlspecError(
+                [
+                    _usage_diagnostic(
+                        "refusing to break a lock without confirmation: stdin is not a terminal",
+                        f"pass --force once you are sure the holder is gone: `mlspec force-unlock {printable(lock_id)} --force`",
+                    )
+                ]
+            )
+        answer = click.prompt(
+            "Break it? Only do this when that operation no longer runs. Only 'yes' is accepted",
+            default="",
+            show_default=False,
+            prompt_suffix=": ",
+        )
+        return bool(answer.strip() == "yes")
+
+    removed = operations.force_unlock(path, environment, lock_id, parse_vars(variables), confirm=confirm)
+    if removed is None:
+        click.echo("Force-unlock cancelled: the lock stays.")
+        sys.exit(EXIT_INVALID)
     click.echo(  # the fields come from a lock file anyone may have written: escaped
         f"Lock {printable(removed.id)} removed (was held by {printable(removed.who)}, "
         f"operation {printable(removed.operation)}, since {printable(removed.created)})."
@@ -275,6 +321,9 @@ def force_unlock(lock_id: str, path: str, environment: str | None, variables: tu
 
 
 def _finish(result: Any, color: bool, render_apply: Callable[..., str]) -> None:
+    if wants_json():
+        print_json(_apply_document(result))
+        sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
     if result.cancelled:
         click.echo("Apply cancelled: nothing changed.")
         sys.exit(EXIT_INVALID)
@@ -282,10 +331,51 @@ def _finish(result: Any, color: bool, render_apply: Callable[..., str]) -> None:
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
 
 
+def _show_plan(the_plan: Plan, color: bool) -> None:
+    from mlspec.plan.render import render_plan
+
+    if not wants_json():  # with json the plan is part of the one document printed at the end
+        sys.stdout.write(render_plan(the_plan, color=color))
+
+
+def _apply_document(result: Any) -> dict[str, Any]:
+    """``apply``/``destroy --format json``: the plan, then what happened to each resource."""
+    return {
+        "version": 1,
+        "ok": bool(result.ok),
+        "cancelled": bool(result.cancelled),
+        "state_serial": result.state_serial,
+        "plan": result.plan.to_json(),
+        "outcomes": [
+            {
+                "address": o.address,
+                "action": o.action.value,
+                "ok": o.ok,
+                "seconds": round(o.seconds, 3),
+                "error": o.error or None,
+            }
+            for o in result.outcomes
+        ],
+        "skipped": list(result.skipped),
+        "moved": [list(pair) for pair in result.moved],
+    }
+
+
 def _confirmer(auto_approve: bool, color: bool, question: str) -> Callable[[Plan], bool]:
     from mlspec.plan.render import render_plan
 
     def confirm(the_plan: Plan) -> bool:
+        if wants_json():
+            if not auto_approve:
+                raise MlspecError(
+                    [
+                        _usage_diagnostic(
+                            "--format json asks nothing: stdout holds one JSON document",
+                            "pass --auto-approve, or apply a saved plan (`mlspec plan --out FILE`)",
+                        )
+                    ]
+                )
+            return True
         sys.stdout.write(render_plan(the_plan, color=color))
         sys.stdout.flush()
         if auto_approve:

@@ -8,7 +8,7 @@ or SARIF.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from mlspec.redaction import redact
@@ -44,6 +44,8 @@ class Diagnostic:
     path: SpecPath = ()
     location: Location | None = None
     hint: str | None = None
+    environments: tuple[str, ...] = ()
+    """The environments this finding holds in, when not in every one that was checked (an overlay's)."""
 
     @classmethod
     def error(
@@ -72,11 +74,22 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
     @property
+    def environment_note(self) -> str:
+        """``in environment prod`` (``in environments dev, prod``), or nothing when it holds everywhere."""
+        if not self.environments:
+            return ""
+        noun = "environment" if len(self.environments) == 1 else "environments"
+        return f"in {noun} {', '.join(self.environments)}"
+
+    @property
     def dotted_path(self) -> str:
         return format_path(self.path)
 
     def with_severity(self, severity: Severity) -> Diagnostic:
-        return Diagnostic(self.code, severity, self.message, self.path, self.location, self.hint)
+        return replace(self, severity=severity)
+
+    def in_environments(self, environments: Iterable[str]) -> Diagnostic:
+        return replace(self, environments=tuple(environments))
 
     def redacted(self) -> Diagnostic:
         """This diagnostic as it may be shown: every credential in its text, path and location removed.
@@ -94,6 +107,7 @@ class Diagnostic:
             tuple(redact(part) if isinstance(part, str) else part for part in self.path),
             location,
             redact(self.hint) if self.hint is not None else None,
+            tuple(redact(name) for name in self.environments),
         )
 
 

@@ -7,7 +7,7 @@ template's Python files away from the linters and type checkers that check mlspe
 
 Rendering YAML with a text template is safe here **only** because every value put into it
 is derived from ``name`` after ``name`` has been checked against ``[a-z][a-z0-9-]*`` (a
-lowercase DNS label): no quote, colon, brace, ``#`` or newline can reach the YAML. Do not
+lowercase DNS label), or is a constant of mlspec (the schema path): no quote, colon, brace, ``#`` or newline can reach the YAML. Do not
 add a placeholder fed by anything less constrained; render data with ``yaml.safe_dump``.
 """
 
@@ -21,7 +21,7 @@ from typing import Literal, get_args
 import jinja2
 
 from mlspec.diagnostics import Diagnostic, MlspecError
-from mlspec.spec_schema.export import SCHEMA_ID
+from mlspec.spec_schema.export import PROJECT_SCHEMA_PATH, write_schema
 
 Template = Literal["tabular", "images"]
 TEMPLATES: tuple[str, ...] = get_args(Template)
@@ -66,7 +66,8 @@ def template_values(name: str) -> dict[str, str]:
         "short": re.sub(r"-+", "-", name)[:_SHORT_LENGTH].rstrip("-"),
         "compact": compact,
         "lake_account": "st" + compact[:_ACCOUNT_STEM_LENGTH],
-        "schema_url": SCHEMA_ID,
+        # Relative to the spec, so the YAML language server resolves it offline (see init_project).
+        "schema_path": PROJECT_SCHEMA_PATH.as_posix(),
     }
 
 
@@ -111,7 +112,15 @@ def init_project(name: str, destination: Path, template: Template = "tabular") -
         path.write_text(text, encoding="utf-8")
         created.append(path)
     created.append(write_local_secrets(destination, files["mlproject.yaml"]))
+    created.append(write_editor_schema(destination))
     return sorted(created)
+
+
+def write_editor_schema(project: Path) -> Path:
+    """The JSON Schema the spec's ``# yaml-language-server: $schema=`` line points at, so editor
+    hints work the moment the project exists, offline. It lives in the git-ignored ``.mlspec/``
+    (it belongs to the installed mlspec, not to the project); ``mlspec schema --write`` recreates it."""
+    return write_schema(project / PROJECT_SCHEMA_PATH)
 
 
 def write_local_secrets(project: Path, spec_text: str) -> Path:

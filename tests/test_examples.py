@@ -199,7 +199,7 @@ def _require_generator_dependencies(project: str) -> None:
     for module in ("numpy", *_GENERATOR_NEEDS.get(project, ())):
         if importlib.util.find_spec(module) is None:
             pytest.skip(
-                f"{module} is not installed (the {project} generator uses it): pip install 'mlspec[local]'"
+                f"{module} is not installed (the {project} generator uses it): pip install 'mlspec-azure[local]'"
             )
 
 

@@ -27,6 +27,7 @@ EXPECTED_FILES = {
         "data/generate.py",
         "transforms/clean_customers.py",
         ".mlspec/secrets.yaml",
+        ".mlspec/schema/mlproject.v1.schema.json",  # what the spec's `$schema=` line points at
     },
     "images": {
         ".gitignore",
@@ -35,6 +36,7 @@ EXPECTED_FILES = {
         "data/generate.py",
         "transforms/image_features.py",
         ".mlspec/secrets.yaml",
+        ".mlspec/schema/mlproject.v1.schema.json",  # what the spec's `$schema=` line points at
     },
 }
 
@@ -63,7 +65,7 @@ def test_scaffold_validates_without_any_diagnostic_in_every_environment(
     spec = api.load(destination / "mlproject.yaml")
     assert spec.data["project"]["name"] == name
     assert spec.data["environments"]["prod"]["protect"] is True
-    assert spec.text.startswith("# yaml-language-server: $schema=")
+    assert spec.text.startswith("# yaml-language-server: $schema=.mlspec/schema/mlproject.v1.schema.json\n")
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -205,6 +207,24 @@ def test_scaffolded_project_builds_in_every_environment(template: str, tmp_path:
         result = api.build(spec, env, environ={})
         assert result.manifest.resources, env
         assert not [d for d in result.diagnostics if d.is_error], env
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_a_scaffold_plans_and_applies_at_once_with_no_cloud_account(template: str, tmp_path: Path) -> None:
+    """`mlspec init` then a bare `mlspec plan` / `apply` (no --env): the embedded local environment,
+    never an Azure one that this version cannot deploy (MLS810)."""
+    project = tmp_path / "proj"
+    init_project("newproj", project, template)  # type: ignore[arg-type]
+    runner = CliRunner()
+    for command in (["validate"], ["build", "-q"], ["plan"], ["apply", "--auto-approve", "-q"]):
+        done = runner.invoke(
+            cli,
+            [*command, str(project / "mlproject.yaml")]
+            if command[0] != "validate"
+            else [*command, str(project)],
+        )
+        assert done.exit_code == 0, f"{command}: {done.output}"
+    assert "Apply complete!" in done.stdout
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

@@ -48,6 +48,8 @@ class BuildResult:
     """The spec built (``<string>`` for text): its folder is the project a build must never overwrite."""
     project_files: tuple[str, ...] = ()
     """Files the spec names (code, training script, seed program), relative to the spec's folder."""
+    spec_data: dict[str, Any] | None = None
+    """The resolved spec the build was made from (plan names the spec fields behind a change)."""
 
     @property
     def ok(self) -> bool:

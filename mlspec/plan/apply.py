@@ -259,6 +259,7 @@ def _entry(change: ResourceChange, outcome: ProviderResult) -> ResourceState:
         provider_id=outcome.provider_id,
         outputs=dict(outcome.outputs),
         depends_on=list(after.depends_on),
+        spec_fields=dict(after.spec_fields) if after.spec_fields is not None else None,
     )
 
 

@@ -2,22 +2,43 @@
 
 Built in memory from :func:`mlspec.api.build` (nothing is written to ``build/``); tests build
 it from synthetic manifests with :func:`desired_from_parts`.
+
+Each resource also carries its *spec fields*: the resolved spec values under the spec path it
+was built from (its manifest ``source``), flattened to ``dotted.path: value``. Apply records
+them in state, so the next plan can say which spec fields caused a change to generated code
+(``model.training.params.max_depth: 3 → 5``) instead of only a changed file hash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlspec.compiler.graph import Address, Manifest, Resource
+from mlspec.diagnostics import SpecPath, format_path
+from mlspec.redaction import redact
 
 if TYPE_CHECKING:
     from mlspec.compiler.build import BuildResult
 
 FileSource = Callable[[str], bytes]
 """Returns the bytes of a build-relative artifact path."""
+
+SPEC_FIELDS_KEY = "spec_fields"
+"""The optional key of a payload mapping given to :func:`desired_from_parts` (and of a build cache
+entry's payload) that holds the resource's spec fields; it is not part of the payload or its hash."""
+SPEC_FIELD_LIMIT = 300
+SPEC_FIELDS_BYTES = 8 * 1024
+"""At most this many fields, and this many bytes of JSON, are recorded per resource: a resource built
+from a whole section (a pipeline over every transform) records its bigger parts as digests instead."""
+SPEC_VALUE_CHARS = 512
+"""A longer string (a SQL query) is recorded as its start, its length and a digest."""
+_SUBTREE_FIELDS = 40
+_SUBTREE_BYTES = 1024
 
 
 @dataclass
@@ -32,6 +53,10 @@ class DesiredResource:
     depends_on: list[Address] = field(default_factory=list)
     immutable: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    source: str = ""
+    """The spec path the resource is built from (dotted), e.g. ``model.training``."""
+    spec_fields: dict[str, Any] | None = None
+    """The resolved spec values under ``source`` (see :func:`spec_fields`); ``None`` when unknown."""
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -56,11 +81,19 @@ class Desired:
         return self.manifest.environment
 
 
-def desired_from_build(result: BuildResult, project_dir: Path) -> Desired:
+def desired_from_build(
+    result: BuildResult, project_dir: Path, spec_data: Mapping[str, Any] | None = None
+) -> Desired:
+    """Desired state of a build; each resource carries its spec fields, taken from ``spec_data`` or
+    else the build's own resolved spec (``BuildResult.spec_data``)."""
     from mlspec.compiler.build import payload
 
     artifacts = result.artifacts.artifacts
     payloads = {r.address: payload(result.artifacts, r) for r in result.manifest.resources}
+    spec_data = result.spec_data if spec_data is None else spec_data
+    if spec_data is not None:
+        for resource in result.manifest.resources:
+            payloads[resource.address][SPEC_FIELDS_KEY] = spec_fields(spec_data, resource.source)
 
     def read_file(path: str) -> bytes:
         return artifacts[path].content
@@ -74,7 +107,8 @@ def desired_from_parts(
     files: FileSource,
     project_dir: Path,
 ) -> Desired:
-    """Desired state from a manifest and each resource's ``{properties, attachments}`` payload.
+    """Desired state from a manifest and each resource's ``{properties, attachments}`` payload
+    (optionally with :data:`SPEC_FIELDS_KEY`, its spec fields).
 
     Hashes come from the manifest when it has them, else are computed as the build does.
     """
@@ -85,13 +119,15 @@ def desired_from_parts(
         body = payloads[resource.address]
         resources[resource.address] = _desired(resource, body, manifest.hashes.get(resource.address, ""))
         if not resources[resource.address].hash:
+            deployed = {k: v for k, v in body.items() if k != SPEC_FIELDS_KEY}
             resources[resource.address].hash = content_hash(
-                [resource.provider_type.encode(), canonical_json(body)]
+                [resource.provider_type.encode(), canonical_json(deployed)]
             )
     return Desired(manifest, resources, files, project_dir)
 
 
 def _desired(resource: Resource, body: dict[str, Any], digest: str) -> DesiredResource:
+    recorded = body.get(SPEC_FIELDS_KEY)
     return DesiredResource(
         address=resource.address,
         provider_type=resource.provider_type,
@@ -101,4 +137,115 @@ def _desired(resource: Resource, body: dict[str, Any], digest: str) -> DesiredRe
         depends_on=list(resource.depends_on),
         immutable=list(resource.immutable),
         files=list(resource.files),
+        # a manifest read back from JSON has list indexes as strings: ``reports[0]``, not ``reports.0``
+        source=format_path(
+            tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in resource.source)
+        ),
+        spec_fields=dict(recorded) if isinstance(recorded, dict) else None,
     )
+
+
+def spec_fields(data: Mapping[str, Any], source: SpecPath) -> dict[str, Any]:
+    """The resolved spec values under ``source``, flattened to ``{dotted.path: value}``, bounded.
+
+    Leaves are JSON scalars or empty lists/maps; strings pass through :func:`redact` (the resolved
+    spec holds no secrets, and state must never). When the fields exceed :data:`SPEC_FIELD_LIMIT`
+    or :data:`SPEC_FIELDS_BYTES`, big subtrees become one digest entry each (``transforms.x: "(12
+    fields, sha256 …)"``), then every child of ``source``, then ``source`` itself: a change there
+    still shows, only less precisely. ``{}`` when the spec has nothing at ``source``.
+    """
+    located = _locate(data, source)
+    if located is None:
+        return {}
+    root_path, root = located
+    leaves = dict(_leaves(root, root_path))
+    if _fits(leaves):
+        return leaves
+    children = list(_children(root, root_path))
+    shrunk: dict[str, Any] = {}
+    for path, child in children:  # first only the big children become digests
+        child_leaves = dict(_leaves(child, path))
+        small = len(child_leaves) <= _SUBTREE_FIELDS and _size(child_leaves) <= _SUBTREE_BYTES
+        shrunk.update(child_leaves if small else {format_path(path): _digest(child_leaves)})
+    if _fits(shrunk):
+        return shrunk
+    every = {format_path(path): _digest(dict(_leaves(child, path))) for path, child in children}
+    if _fits(every):
+        return every
+    return {format_path(root_path): _digest(leaves)}
+
+
+def with_spec_fields(document: dict[str, Any], desired: Desired) -> dict[str, Any]:
+    """A manifest document (``mlspec.compiler.build.manifest_document``) whose payloads also hold
+    each resource's spec fields, so a build cache hit yields them as :func:`desired_from_parts` reads them."""
+    by_address = {str(a): r for a, r in desired.resources.items()}
+    for entry in document["resources"]:
+        resource = by_address.get(entry["address"])
+        if resource is not None and resource.spec_fields is not None:
+            entry["payload"] = {**entry["payload"], SPEC_FIELDS_KEY: resource.spec_fields}
+    return document
+
+
+def _locate(data: Any, source: SpecPath) -> tuple[SpecPath, Any] | None:
+    """The value at ``source`` and its path with list indexes as ints (a manifest read back from
+    JSON has them as strings); ``None`` when the spec has nothing there."""
+    node = data
+    path: list[str | int] = []
+    for part in source:
+        if isinstance(node, list):
+            index = part if isinstance(part, int) else int(part) if part.isdigit() else -1
+            if not 0 <= index < len(node):
+                return None
+            node = node[index]
+            path.append(index)
+        elif isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+            path.append(str(part))
+        else:
+            return None
+    return tuple(path), node
+
+
+def _children(value: Any, path: SpecPath) -> Iterator[tuple[SpecPath, Any]]:
+    if isinstance(value, dict) and value:
+        for key, child in value.items():
+            yield (*path, str(key)), child
+    elif isinstance(value, list) and value:
+        for index, child in enumerate(value):
+            yield (*path, index), child
+    else:
+        yield path, value
+
+
+def _leaves(value: Any, path: SpecPath) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict | list) and value:
+        for child_path, child in _children(value, path):
+            yield from _leaves(child, child_path)
+        return
+    yield format_path(path), _recordable(value)
+
+
+def _recordable(value: Any) -> Any:
+    if isinstance(value, dict | list):  # only empty ones reach here
+        return type(value)()
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = redact(value if isinstance(value, str) else str(value))
+    if len(text) <= SPEC_VALUE_CHARS:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return f"{text[: SPEC_VALUE_CHARS // 2]}… ({len(text)} characters, sha256 {digest})"
+
+
+def _digest(leaves: dict[str, Any]) -> str:
+    canonical = json.dumps(leaves, sort_keys=True, ensure_ascii=False, default=str)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+    return f"({len(leaves)} field{'s' * (len(leaves) != 1)}, sha256 {digest})"
+
+
+def _size(fields: dict[str, Any]) -> int:
+    return len(json.dumps(fields, ensure_ascii=False, default=str))
+
+
+def _fits(fields: dict[str, Any]) -> bool:
+    return len(fields) <= SPEC_FIELD_LIMIT and _size(fields) <= SPEC_FIELDS_BYTES

@@ -71,6 +71,33 @@ def diff_values(before: Any, after: Any, path: str) -> list[FieldChange]:
     return [FieldChange(path, before, after)]
 
 
+def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
+    """Differences of two flat ``{dotted.path: value}`` maps (spec fields), in ``after``'s order, then
+    the removed paths in ``before``'s: a path is one key here, never split at its dots."""
+    changes = [
+        FieldChange(path, before.get(path, MISSING), value)
+        for path, value in after.items()
+        if path not in before or not _same(before[path], value)
+    ]
+    changes += [FieldChange(path, value, MISSING) for path, value in before.items() if path not in after]
+    return changes
+
+
+def leaves(value: Any, path: str) -> list[tuple[str, Any]]:
+    """Every leaf of ``value`` with its path (an empty map or list is a leaf)."""
+    if isinstance(value, dict) and value:
+        out: list[tuple[str, Any]] = []
+        for key in sorted(value, key=str):
+            out.extend(leaves(value[key], f"{path}.{key}"))
+        return out
+    if isinstance(value, list) and value:
+        out = []
+        for index, item in enumerate(value):
+            out.extend(leaves(item, f"{path}[{index}]"))
+        return out
+    return [(path, value)]
+
+
 def diff_payloads(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
     """Differences of ``{properties, attachments}`` payloads (attachments are compared per file)."""
     changes = diff_values(before.get("properties"), after.get("properties"), "properties")

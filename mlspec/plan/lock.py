@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -69,10 +70,21 @@ class LockInfo:
 
     def describe(self) -> str:
         """Who holds the lock, escaped: the fields come from a file anyone may have written."""
+        stale = " — stale: that process is no longer running on this host" if self.holder_is_gone() else ""
         return (
             f"{printable(self.who)}, operation {printable(self.operation)}, "
-            f"since {printable(self.created)} (lock id {printable(self.id)})"
+            f"since {printable(self.created)} (lock id {printable(self.id)}){stale}"
         )
+
+    def holder_is_gone(self) -> bool:
+        """True when the holder was a process on this host (``user@host pid N``) that no longer runs.
+
+        Only then can mlspec know; a holder elsewhere (a CI runner, a colleague) is never called stale.
+        """
+        match = _HOLDER.fullmatch(self.who)
+        if match is None or match["host"] != socket.gethostname():
+            return False
+        return not pid_alive(int(match["pid"]))
 
 
 class LockHeldError(MlspecError):
@@ -88,7 +100,10 @@ class LockHeldError(MlspecError):
                     (),
                     Location(strip_query(holder.where), 1, 1) if holder.where else None,
                     hint=(
-                        "wait for that operation to finish; if its process is gone, break the lock with "
+                        f"its process is gone: break the lock with `mlspec force-unlock {printable(holder.id)} "
+                        f"--env {printable(environment)}`"
+                        if holder.holder_is_gone()
+                        else "wait for that operation to finish; if its process is gone, break the lock with "
                         f"`mlspec force-unlock {printable(holder.id)} --env {printable(environment)}`"
                     ),
                 )
@@ -99,6 +114,24 @@ class LockHeldError(MlspecError):
 def lock_error(message: str, hint: str | None = None, where: str | None = None) -> MlspecError:
     location = Location(strip_query(where), 1, 1) if where else None
     return MlspecError([Diagnostic.error("MLS803", redact(message), location=location, hint=hint)])
+
+
+_HOLDER = re.compile(r"[^@\s]+@(?P<host>\S+) pid (?P<pid>\d{1,10})")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (one under another user counts: it exists)."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or a number no process can have
+        return False
+    except OSError:  # e.g. EPERM: it exists, under another user
+        return True
+    return True
 
 
 def holder_name() -> str:

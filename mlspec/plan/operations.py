@@ -53,7 +53,7 @@ def load_desired(
     import os
 
     from mlspec.compiler import cache
-    from mlspec.plan.desired import desired_from_build, desired_from_parts
+    from mlspec.plan.desired import desired_from_build, desired_from_parts, with_spec_fields
 
     project_dir = project_dir_of(spec_path)
     spec_file = Path(spec_path) if not Path(spec_path).is_dir() else Path(spec_path) / "mlproject.yaml"
@@ -69,9 +69,11 @@ def load_desired(
     from mlspec.compiler.build import manifest_document
 
     result = api.build(spec_path, environment, variables, environ=environ)
+    desired = desired_from_build(result, project_dir)
     files = {path: artifact.content for path, artifact in result.artifacts.artifacts.items()}
-    cache.store(spec_file, environment, key, manifest_document(result), files, result.inputs)
-    return desired_from_build(result, project_dir)
+    document = with_spec_fields(manifest_document(result), desired)
+    cache.store(spec_file, environment, key, document, files, result.inputs)
+    return desired
 
 
 @contextlib.contextmanager
@@ -290,10 +292,20 @@ def force_unlock(
     *,
     state_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
-) -> LockInfo:
-    """Remove the lock ``lock_id`` of one environment's state; returns who held it."""
+    confirm: Callable[[LockInfo], bool] | None = None,
+) -> LockInfo | None:
+    """Remove the lock ``lock_id`` of one environment's state; returns who held it.
+
+    ``confirm`` is shown the current holder first (a human decides that it is gone); when it says no,
+    nothing is removed and ``None`` comes back.
+    """
     target = target_of_spec(spec_path, environment, variables, environ, state_dir)
-    return target.backend().force_unlock(lock_id)
+    backend = target.backend()
+    if confirm is not None:
+        current = backend.current_lock()
+        if current is not None and current.id == lock_id and not confirm(current):
+            return None
+    return backend.force_unlock(lock_id)
 
 
 def refuse_stale(saved: SavedPlan, state: State | None, where: str) -> None:

@@ -8,8 +8,6 @@ objects a second time.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.state import State
@@ -28,8 +26,11 @@ def read_state(backend: StateBackend, target: Target) -> State | None:
             raise owner_error(
                 f"{where} holds the state of {printable(state.project)}/{printable(state.environment)}, "
                 f"not {target.project}/{target.environment}",
-                "two projects share one state location (the same state.prefix, or one project.name): "
-                "give this one its own state.prefix or project.name",
+                "if this project was renamed from "
+                f"{printable(state.project)!r}, adopt its state: `mlspec state mv --from-project "
+                f"{printable(state.project)} --env {target.environment}`; if two projects share one state "
+                "location (the same state.prefix, or one project.name), give this one its own state.prefix "
+                "or project.name",
                 where,
             )
         return state
@@ -40,10 +41,9 @@ def read_state(backend: StateBackend, target: Target) -> State | None:
                 f"the state of environment {target.environment!r} is owned by project {old!r} ({place}, "
                 f"{len(other.resources)} resource(s)), and this spec names project {target.project!r}: "
                 "applying would make a second state claim the same objects",
-                f"if the project was renamed, set project.name back to {old!r}, or move its state by hand: "
-                f'rename the folder {Path(place).parent} to {Path(where).parent} and set "project": '
-                f"{target.project!r} in {Path(where).name} (mlspec has no `state mv`, and `moved:` renames "
-                f"resources, not projects); if {old!r} is another project, destroy its objects first",
+                f"if the project was renamed, adopt the old state: `mlspec state mv --from-project {old} "
+                f"--env {target.environment}` (or set project.name back to {old!r}); if {old!r} is another "
+                "project, destroy its objects first",
                 where,
             )
     return None

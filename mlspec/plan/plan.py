@@ -11,6 +11,7 @@ stable interface (``docs/plan.md``).
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,7 +20,7 @@ from typing import Any
 from mlspec.compiler.graph import Address, Resource, dependency_closure, topological_order
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.desired import Desired, DesiredResource
-from mlspec.plan.diff import FieldChange, diff_payloads, replace_reasons
+from mlspec.plan.diff import FieldChange, diff_fields, diff_payloads, leaves, replace_reasons
 from mlspec.plan.lock import utc_now
 from mlspec.plan.state import ResourceState, State
 from mlspec.providers.base import LiveObject
@@ -37,7 +38,11 @@ class Action(StrEnum):
 
 @dataclass
 class Snapshot:
-    """One side of a change: a payload with its hash, dependencies and (after) the files it ships."""
+    """One side of a change: a payload with its hash, dependencies and (after) the files it ships.
+
+    ``spec_fields`` are the spec values the payload was built from (``None``: not known, as in a
+    state written before they were recorded); ``source`` is the spec path they come from (after).
+    """
 
     provider_type: str
     properties: Any
@@ -45,6 +50,8 @@ class Snapshot:
     hash: str
     depends_on: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    spec_fields: dict[str, Any] | None = None
+    source: str = ""
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -60,6 +67,10 @@ class Snapshot:
         }
         if self.files:
             out["files"] = list(self.files)
+        if self.source:
+            out["source"] = self.source
+        if self.spec_fields is not None:
+            out["spec_fields"] = dict(self.spec_fields)
         return out
 
     @classmethod
@@ -73,12 +84,19 @@ class Snapshot:
             hash=str(data.get("hash", "")),
             depends_on=list(data.get("depends_on") or []),
             files=list(data.get("files") or []),
+            spec_fields=dict(fields) if isinstance(fields := data.get("spec_fields"), dict) else None,
+            source=str(data.get("source") or ""),
         )
 
     @classmethod
     def of_state(cls, entry: ResourceState) -> Snapshot:
         return cls(
-            entry.provider_type, entry.properties, entry.attachments, entry.hash, list(entry.depends_on)
+            entry.provider_type,
+            entry.properties,
+            entry.attachments,
+            entry.hash,
+            list(entry.depends_on),
+            spec_fields=entry.spec_fields,
         )
 
     @classmethod
@@ -90,6 +108,8 @@ class Snapshot:
             resource.hash,
             sorted(str(d) for d in resource.depends_on),
             list(resource.files),
+            spec_fields=resource.spec_fields,
+            source=resource.source,
         )
 
 
@@ -101,7 +121,9 @@ class ResourceChange:
     to ``after``; ``drift`` lists where the live object differs from the state;
     ``replace_reasons`` say why an update cannot happen in place; ``moved_from`` is the old
     address of a ``moved:`` rename (the state entry is renamed, the object kept);
-    ``gone`` means refresh found the object deleted outside mlspec.
+    ``gone`` means refresh found the object deleted outside mlspec; ``causes`` (updates and
+    replaces) are the spec fields that changed since the last apply, from the fields the state
+    recorded to those of the build — ``None`` when the state recorded none (an older state).
     """
 
     address: str
@@ -114,6 +136,7 @@ class ResourceChange:
     drift: list[FieldChange] = field(default_factory=list)
     moved_from: str | None = None
     gone: bool = False
+    causes: list[FieldChange] | None = None
 
     @property
     def depends_on(self) -> list[str]:
@@ -129,6 +152,7 @@ class ResourceChange:
             "gone": self.gone,
             "replace_reasons": list(self.replace_reasons),
             "changes": [c.to_json() for c in self.changes],
+            "causes": [c.to_json() for c in self.causes] if self.causes is not None else None,
             "drift": [c.to_json() for c in self.drift],
             "before": self.before.to_json() if self.before else None,
             "after": self.after.to_json() if self.after else None,
@@ -147,6 +171,11 @@ class ResourceChange:
             drift=[FieldChange.from_json(c) for c in data.get("drift") or []],
             moved_from=data.get("moved_from"),
             gone=bool(data.get("gone", False)),
+            causes=(
+                [FieldChange.from_json(c) for c in causes]
+                if isinstance(causes := data.get("causes"), list)
+                else None
+            ),
         )
 
 
@@ -199,6 +228,11 @@ class Plan:
     def change_for(self, address: str) -> ResourceChange | None:
         return next((c for c in self.changes if c.address == address), None)
 
+    @property
+    def suggested_moves(self) -> list[tuple[str, str]]:
+        """(old, new) pairs that look like a rename written without ``moved:`` (see :func:`suggest_moves`)."""
+        return suggest_moves(self.changes)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format_version": PLAN_FORMAT_VERSION,
@@ -215,6 +249,7 @@ class Plan:
             "has_changes": self.has_changes,
             "summary": self.summary,
             "blocked": [c.address for c in self.blocked],
+            "suggested_moves": [{"from": old, "to": new} for old, new in self.suggested_moves],
             "resource_changes": [c.to_json() for c in self.changes],
         }
 
@@ -271,6 +306,8 @@ def make_plan(
             lived = live_view.get(address) if live_view is not None and current is not None else None
             change = _change_for(resource, current, lived, refreshed=live_view is not None)
             change.moved_from = moved_from.get(address)
+            if change.action in (Action.UPDATE, Action.REPLACE):
+                change.causes = spec_causes(change.before, change.after, moved=change.moved_from is not None)
             changes.append(change)
     for address in _delete_order({a: r for a, r in recorded.items() if a not in wanted}):
         if chosen is None or address in chosen:
@@ -298,6 +335,71 @@ def make_plan(
         allow_destroy=allow_destroy,
         select=list(select),
     )
+
+
+def spec_causes(
+    before: Snapshot | None, after: Snapshot | None, *, moved: bool = False
+) -> list[FieldChange] | None:
+    """The spec fields that changed between the last apply and this build; ``None`` when either side
+    has none recorded (a state from before they were kept), or when a ``moved:`` rename left no
+    field path in common (they are under the old name: comparing them would list every field)."""
+    if before is None or after is None or before.spec_fields is None or after.spec_fields is None:
+        return None
+    if moved and before.spec_fields and not set(before.spec_fields) & set(after.spec_fields):
+        return None
+    return diff_fields(before.spec_fields, after.spec_fields)
+
+
+RENAME_SIMILARITY = 0.5
+"""Of two resources of one kind, one destroyed and one created, with several of that kind each side,
+the pair is a likely rename when this share of their payload leaves is equal."""
+
+
+def suggest_moves(changes: Iterable[ResourceChange]) -> list[tuple[str, str]]:
+    """Deletes paired with creates of the same ``service.kind`` that look like a rename without a
+    ``moved:`` entry: the only delete and the only create of their kind, or else the most similar
+    pairs by payload. Applying such a plan destroys the object and creates a new one; a ``moved:``
+    entry keeps it."""
+    deletes: dict[str, list[ResourceChange]] = {}
+    creates: dict[str, list[ResourceChange]] = {}
+    for change in changes:
+        kind = ".".join(change.address.split(".", 2)[:2])  # service.kind: a name may hold dots
+        if change.action is Action.DELETE and not change.moved_from:
+            deletes.setdefault(kind, []).append(change)
+        elif change.action is Action.CREATE and change.before is None:
+            creates.setdefault(kind, []).append(change)
+    pairs: list[tuple[str, str]] = []
+    for kind, gone in deletes.items():
+        new = creates.get(kind, [])
+        if len(gone) == 1 and len(new) == 1:
+            pairs.append((gone[0].address, new[0].address))
+            continue
+        scored = sorted(
+            ((_similarity(old, fresh), old.address, fresh.address) for old in gone for fresh in new),
+            key=lambda item: (-item[0], item[1], item[2]),
+        )
+        taken: set[str] = set()
+        for score, old_address, new_address in scored:
+            if score >= RENAME_SIMILARITY and old_address not in taken and new_address not in taken:
+                pairs.append((old_address, new_address))
+                taken |= {old_address, new_address}
+    return sorted(pairs)
+
+
+def _similarity(deleted: ResourceChange, created: ResourceChange) -> float:
+    """The share of equal leaves of two payloads (attachments by content, whatever their file name)."""
+
+    def facts(side: Snapshot | None) -> set[str]:
+        if side is None:
+            return set()
+        found = {
+            f"{path}={json.dumps(value, sort_keys=True, default=str)}"
+            for path, value in leaves(side.properties, "properties")
+        }
+        return found | {f"attachment={digest}" for digest in side.attachments.values()}
+
+    old, new = facts(deleted.before), facts(created.after)
+    return len(old & new) / len(old | new) if old | new else 1.0
 
 
 def current_payload(entry: ResourceState) -> dict[str, Any]:

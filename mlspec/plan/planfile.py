@@ -274,6 +274,7 @@ def _check_change(change: Any, where: str) -> None:
             f"{where}.{side}.depends_on",
         )
         _expect(_strings(snapshot.get("files", [])), f"{where}.{side}.files")
+        _expect(isinstance(snapshot.get("spec_fields", {}), dict | None), f"{where}.{side}.spec_fields")
     # apply deploys ``after`` for everything but a delete
     _expect(change.get("action") == Action.DELETE.value or change.get("after") is not None, f"{where}.after")
 

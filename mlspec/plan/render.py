@@ -7,10 +7,11 @@ this module only renders text. Colour is ANSI, and only when the caller asks for
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from mlspec.plan.apply import ApplyResult
-from mlspec.plan.diff import MISSING, FieldChange
+from mlspec.plan.diff import MISSING, FieldChange, leaves
 from mlspec.plan.plan import Action, Plan, ResourceChange
 
 _GREEN, _YELLOW, _RED, _MAGENTA, _BOLD, _DIM, _RESET = (
@@ -29,7 +30,12 @@ _MARKERS = {
     Action.DELETE: ("-", _RED, "will be destroyed"),
 }
 CREATE_FIELD_LIMIT = 12
-VALUE_WIDTH = 72
+CAUSE_LIMIT = 10
+VALUE_WIDTH = 76
+"""Wide enough for a quoted content hash (`"sha256:` and 64 hex digits)."""
+DIFF_CONTEXT = 24
+"""A long changed value is cut to VALUE_WIDTH characters starting this many before its first
+difference, so the part that changed shows (``…abc[the change]xyz…``), not only its start."""
 
 
 class _Paint:
@@ -66,8 +72,22 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
     )
     lines.append("")
     blocked = {c.address for c in plan.blocked}
+    moves = plan.suggested_moves
+    renamed_to = {new: old for old, new in moves}
+    plan_causes = list({c.path: c for change in plan.changes for c in change.causes or []}.values())
     for change in acting:
-        lines.extend(_change_block(change, paint, blocked=change.address in blocked))
+        lines.extend(
+            _change_block(
+                change,
+                paint,
+                blocked=change.address in blocked,
+                renamed_from=renamed_to.get(change.address),
+                plan_causes=plan_causes,
+            )
+        )
+        lines.append("")
+    if moves:
+        lines.extend(_moves_hint(moves, paint))
         lines.append("")
     lines.append(summary_line(plan, paint))
     return "\n".join(lines) + "\n"
@@ -85,7 +105,14 @@ def summary_line(plan: Plan, paint: _Paint | None = None) -> str:
     return paint(_BOLD, text)
 
 
-def _change_block(change: ResourceChange, paint: _Paint, *, blocked: bool) -> list[str]:
+def _change_block(
+    change: ResourceChange,
+    paint: _Paint,
+    *,
+    blocked: bool,
+    renamed_from: str | None = None,
+    plan_causes: list[FieldChange] | None = None,
+) -> list[str]:
     lines: list[str] = []
     if change.moved_from:
         lines.append(paint(_DIM, f"  # {change.address} has moved from {change.moved_from}"))
@@ -99,6 +126,14 @@ def _change_block(change: ResourceChange, paint: _Paint, *, blocked: bool) -> li
         lines.append(paint(_MAGENTA, f"      # replace: {reason}"))
     if blocked:
         lines.append(paint(_RED, "      # refused: the environment is protected (--allow-destroy to allow)"))
+    if renamed_from is not None:
+        lines.append(
+            paint(
+                _DIM, f"      # looks like {renamed_from} renamed (destroyed below): see `moved:` at the end"
+            )
+        )
+    if change.causes is not None:
+        lines.extend(_cause_lines(change, paint, plan_causes or []))
     if change.action is Action.CREATE:
         assert change.after is not None
         lines.extend(_leaf_lines("+", _GREEN, change.after.payload, paint))
@@ -114,6 +149,58 @@ def _change_block(change: ResourceChange, paint: _Paint, *, blocked: bool) -> li
                 paint(_DIM, "      # the live object already matches the spec; the state catches up")
             )
     return lines
+
+
+def _cause_lines(change: ResourceChange, paint: _Paint, plan_causes: list[FieldChange]) -> list[str]:
+    """Which spec fields changed since the last apply (the state records those it applied)."""
+    causes = change.causes or []
+    if causes:
+        return _listed(causes, "      # caused by: ", paint)
+    source = change.after.source if change.after else ""
+    where = f"`{source}`" if source else "its spec section"
+    section = re.split(r"[.\[]", source, maxsplit=1)[0]
+    nearby = [c for c in plan_causes if section and re.split(r"[.\[]", c.path, maxsplit=1)[0] == section]
+    if nearby:  # its payload also uses other parts of its section (replicas split by a canary share)
+        return [
+            paint(_DIM, f"      # caused by: no spec field under {where} changed; elsewhere in `{section}`:"),
+            *_listed(nearby, "      #   ", paint),
+        ]
+    return [
+        paint(
+            _DIM,
+            f"      # caused by: no spec field under {where} changed (another section it uses did, "
+            "or this mlspec generates it differently)",
+        )
+    ]
+
+
+def _listed(causes: list[FieldChange], prefix: str, paint: _Paint) -> list[str]:
+    lines = []
+    for cause in causes[:CAUSE_LIMIT]:
+        if cause.before is MISSING:
+            old, new = "(not set)", _value(cause.after)
+        elif cause.after is MISSING:
+            old, new = _value(cause.before), "(not set)"
+        else:
+            old, new = _value_pair(cause.before, cause.after)
+        lines.append(f"{prefix}{cause.path}: {old} → {new}")
+    if len(causes) > CAUSE_LIMIT:
+        lines.append(
+            paint(_DIM, f"      # … {len(causes) - CAUSE_LIMIT} more spec fields (--json shows all)")
+        )
+    return lines
+
+
+def _moves_hint(moves: list[tuple[str, str]], paint: _Paint) -> list[str]:
+    """How to write the ``moved:`` entry that turns a destroy-and-create into a rename in state."""
+    entries = ", ".join(f"{{from: {old}, to: {new}}}" for old, new in moves)
+    pairs = "; ".join(f"{old} → {new}" for old, new in moves)
+    return [
+        paint(_BOLD, "Renamed? ") + f"this plan destroys and creates resources of the same kind ({pairs}).",
+        "If they are the same objects under new names, keep them (and their data) instead: add to the spec",
+        f"  moved: [{entries}]",
+        "(or add the entries to its existing `moved:` list) and plan again.",
+    ]
 
 
 def _drift_block(change: ResourceChange, paint: _Paint) -> list[str]:
@@ -140,39 +227,23 @@ def _field_lines(change: FieldChange, paint: _Paint, *, forces: bool) -> list[st
             f"      {paint(_YELLOW, '~')} {change.path}:{suffix}",
             *_text_diff(change.before, change.after, paint),
         ]
-    return [
-        f"      {paint(_YELLOW, '~')} {change.path}: {paint(_RED, _value(change.before))} → "
-        f"{paint(_GREEN, _value(change.after))}{suffix}"
-    ]
+    old, new = _value_pair(change.before, change.after)
+    return [f"      {paint(_YELLOW, '~')} {change.path}: {paint(_RED, old)} → {paint(_GREEN, new)}{suffix}"]
 
 
 def _leaf_lines(marker: str, code: str, payload: dict[str, Any], paint: _Paint) -> list[str]:
-    leaves = list(_leaves(payload.get("properties"), "properties"))
-    leaves += [
+    fields = leaves(payload.get("properties"), "properties")
+    fields += [
         (f"attachments.{name}", digest) for name, digest in sorted((payload.get("attachments") or {}).items())
     ]
     lines = [
-        f"      {paint(code, marker)} {path} = {_value(value)}" for path, value in leaves[:CREATE_FIELD_LIMIT]
+        f"      {paint(code, marker)} {path} = {_value(value)}" for path, value in fields[:CREATE_FIELD_LIMIT]
     ]
-    if len(leaves) > CREATE_FIELD_LIMIT:
+    if len(fields) > CREATE_FIELD_LIMIT:
         lines.append(
-            paint(_DIM, f"        … {len(leaves) - CREATE_FIELD_LIMIT} more fields (--json shows all)")
+            paint(_DIM, f"        … {len(fields) - CREATE_FIELD_LIMIT} more fields (--json shows all)")
         )
     return lines
-
-
-def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
-    if isinstance(value, dict) and value:
-        out: list[tuple[str, Any]] = []
-        for key in sorted(value, key=str):
-            out.extend(_leaves(value[key], f"{path}.{key}"))
-        return out
-    if isinstance(value, list) and value:
-        out = []
-        for index, item in enumerate(value):
-            out.extend(_leaves(item, f"{path}[{index}]"))
-        return out
-    return [(path, value)]
 
 
 def _multiline(value: Any) -> bool:
@@ -196,14 +267,46 @@ def _text_diff(before: Any, after: Any, paint: _Paint) -> list[str]:
 
 
 def _value(value: Any) -> str:
+    text = _full_text(value)
+    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+
+
+def _full_text(value: Any) -> str:
     if isinstance(value, str) and "\n" in value:
-        text = (
+        return (
             json.dumps(value.splitlines()[0] + " …", ensure_ascii=False)
             + f" ({value.count(chr(10)) + 1} lines)"
         )
-    else:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+    return _json(value)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _value_pair(before: Any, after: Any) -> tuple[str, str]:
+    """Both sides of a change as JSON, each cut to :data:`VALUE_WIDTH` around their first difference:
+    two long values that differ only at the end show their ends, not two identical beginnings (a
+    multi-line string stays one line, newlines escaped, so a change on its third line shows too)."""
+    old, new = _json(before), _json(after)
+    if len(old) <= VALUE_WIDTH and len(new) <= VALUE_WIDTH:
+        return old, new
+    same = next(
+        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new))
+    )
+    start = max(0, same - DIFF_CONTEXT)
+    return _window(old, start), _window(new, start)
+
+
+def _window(text: str, start: int) -> str:
+    if len(text) <= VALUE_WIDTH:
+        return text
+    begin = max(0, min(start, len(text) - (VALUE_WIDTH - 1)))  # a short tail still fills the width
+    head = "…" if begin else ""
+    body = text[begin : begin + VALUE_WIDTH - len(head)]
+    if begin + len(body) < len(text):
+        body = body[:-1] + "…"
+    return head + body
 
 
 def render_apply(result: ApplyResult, *, color: bool = False) -> str:

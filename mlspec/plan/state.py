@@ -30,9 +30,12 @@ class ResourceState:
     provider_id: str
     outputs: dict[str, Any] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
+    spec_fields: dict[str, Any] | None = None
+    """The spec values the applied payload was built from (``dotted.path: value``), so a later plan
+    can name the spec fields that cause a change; ``None`` in states written before they were kept."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "provider_type": self.provider_type,
             "properties": self.properties,
             "attachments": dict(sorted(self.attachments.items())),
@@ -41,6 +44,9 @@ class ResourceState:
             "outputs": self.outputs,
             "depends_on": sorted(self.depends_on),
         }
+        if self.spec_fields is not None:
+            out["spec_fields"] = dict(self.spec_fields)
+        return out
 
     @classmethod
     def from_json(cls, data: Any, where: str = "state", address: str = "?") -> ResourceState:
@@ -55,6 +61,7 @@ class ResourceState:
             provider_id=_text(entry, "provider_id", where, context),
             outputs=_mapping(entry.get("outputs") or {}, where, f"{context} outputs"),
             depends_on=_addresses(entry.get("depends_on"), where, f"{context} depends_on"),
+            spec_fields=_spec_fields(entry.get("spec_fields"), where, f"{context} spec_fields"),
         )
 
 
@@ -193,6 +200,28 @@ def _text_map(value: Any, where: str, context: str) -> dict[str, str]:
     if not all(isinstance(v, str) for v in found.values()):
         raise state_error(f"{where} is malformed: {context} must map names to strings", _HAND_EDITED, where)
     return dict(found)
+
+
+def _spec_fields(value: Any, where: str, context: str) -> dict[str, Any] | None:
+    """Absent in states written before spec fields were recorded; else an object of leaf values."""
+    if value is None:
+        return None
+    found = _mapping(value, where, context)
+    if not all(_spec_leaf(v) for v in found.values()):
+        raise state_error(
+            f"{where} is malformed: {context} must map paths to strings, numbers, booleans or null",
+            _HAND_EDITED,
+            where,
+        )
+    return dict(found)
+
+
+def _spec_leaf(value: Any) -> bool:
+    return (
+        value is None
+        or isinstance(value, str | int | float | bool)
+        or (isinstance(value, list | dict) and not value)
+    )
 
 
 def _addresses(value: Any, where: str, context: str) -> list[str]:

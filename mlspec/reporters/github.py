@@ -27,5 +27,6 @@ def write_github(report: ValidationReport, out: TextIO, color: bool) -> None:
                     f"col={d.location.column}",
                 ]
             props.append(f"title={_escape_property(d.code)}")
-            message = d.message + (f"\n{d.hint}" if d.hint else "")
+            scope = f" ({d.environment_note})" if d.environments else ""
+            message = d.message + scope + (f"\n{d.hint}" if d.hint else "")
             out.write(f"::{command} {','.join(props)}::{_escape_data(message)}\n")

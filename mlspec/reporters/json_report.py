@@ -23,6 +23,7 @@ def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
         "line": d.location.line if d.location else None,
         "column": d.location.column if d.location else None,
         "hint": d.hint,
+        "environments": list(d.environments),  # empty: it holds in every environment checked
     }
 
 

@@ -20,7 +20,8 @@ _RED, _YELLOW, _BOLD, _DIM, _GREEN, _RESET = (
 
 def format_diagnostic(d: Diagnostic, *, color: bool) -> str:
     d = d.redacted()
-    where = str(d.location) if d.location else "<spec>"
+    # A finding without a place (a held run lock, a refused environment) is not the spec's: no file prefix.
+    where = str(d.location) if d.location else "mlspec"
     severity = d.severity.value
     if color:
         paint = _RED if d.is_error else _YELLOW
@@ -29,7 +30,10 @@ def format_diagnostic(d: Diagnostic, *, color: bool) -> str:
         head = f"{where}: {severity} {d.code}: {d.message}"
     lines = [head]
     if d.path:
-        lines.append(f"    at {d.dotted_path}" if not color else f"    {_DIM}at {d.dotted_path}{_RESET}")
+        at = f"at {d.dotted_path}" + (f", {d.environment_note}" if d.environments else "")
+        lines.append(f"    {at}" if not color else f"    {_DIM}{at}{_RESET}")
+    elif d.environments:
+        lines.append(f"    {d.environment_note}")
     if d.hint:
         lines.append(f"    hint: {d.hint}")
     return "\n".join(lines)

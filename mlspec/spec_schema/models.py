@@ -177,7 +177,10 @@ class Principal(SpecModel):
 
 
 class Grant(SpecModel):
-    principal: Principal
+    principal: Principal = Field(
+        description="Who gets the role: exactly one of user, group or service_principal (an object id).",
+        examples=[{"group": "00000000-0000-0000-0000-000000000001"}],
+    )
     role: str = Field(
         description="Built-in role name or role definition GUID.", examples=["AzureML Data Scientist"]
     )
@@ -185,7 +188,7 @@ class Grant(SpecModel):
         description="A workspace key (machine_learning, storage_account, key_vault, ...) or a source/transform name.",
         examples=["machine_learning"],
     )
-    description: str | None = None
+    description: str | None = Field(None, description="Why the grant exists (for reviewers).")
 
 
 class SecretRef(SpecModel):
@@ -211,7 +214,10 @@ class Source(SpecModel):
         description="abfss://container@account.dfs.core.windows.net/path",
         examples=["abfss://raw@${var.lake_account}.dfs.core.windows.net/crm/customers/"],
     )
-    format: SourceFormat = Field(description="csv | parquet | json | delta | text | binary")
+    format: SourceFormat = Field(
+        description="How the files are read: csv | parquet | json | delta | text | binary (media).",
+        examples=["parquet"],
+    )
     options: dict[str, Scalar] = Field(
         default_factory=dict, description="Spark reader options.", examples=[{"header": True}]
     )
@@ -224,7 +230,7 @@ class Source(SpecModel):
     glob: str | None = Field(
         None, description="File name pattern (pathGlobFilter), e.g. for media files.", examples=["*.wav"]
     )
-    description: str | None = None
+    description: str | None = Field(None, description="What the data is and where it comes from.")
 
 
 class ExecutorRange(SpecModel):
@@ -238,16 +244,29 @@ class ExecutorRange(SpecModel):
 
 class SparkSettings(SpecModel):
     pool: str | None = Field(None, description="Synapse Spark pool; the workspace's spark_pool when absent.")
-    executor_size: ExecutorSize = "Small"
-    executors: ExecutorRange = Field(default_factory=ExecutorRange)
+    executor_size: ExecutorSize = Field(
+        "Small", description="Synapse executor node size: Small | Medium | Large | XLarge | XXLarge."
+    )
+    executors: ExecutorRange = Field(
+        default_factory=ExecutorRange,
+        description="Autoscale range of the Spark executors.",
+        examples=[{"min": 2, "max": 6}],
+    )
 
 
 class TransformOutput(SpecModel):
     path: str = Field(description="abfss:// folder the result is written to.")
-    format: OutputFormat = "delta"
-    mode: Literal["overwrite", "append", "merge"] = "overwrite"
+    format: OutputFormat = Field("delta", description="File format written: parquet | delta | csv | json.")
+    mode: Literal["overwrite", "append", "merge"] = Field(
+        "overwrite",
+        description="overwrite replaces the output, append adds rows, merge upserts on merge_keys (delta only).",
+    )
     merge_keys: list[str] = Field(default_factory=list, description="Columns matched on when mode is merge.")
-    partition_by: list[str] = Field(default_factory=list)
+    partition_by: list[str] = Field(
+        default_factory=list,
+        description="Columns the output is partitioned by (they become folder names, col=value).",
+        examples=[["country"]],
+    )
     schema_: dict[str, str] | None = Field(
         None,
         alias="schema",
@@ -256,19 +275,21 @@ class TransformOutput(SpecModel):
 
 
 class RowCount(SpecModel):
-    min: int | None = Field(None, ge=0, le=INT64_MAX)
-    max: int | None = Field(None, ge=0, le=INT64_MAX)
+    min: int | None = Field(None, ge=0, le=INT64_MAX, description="Fewest rows the output may have.")
+    max: int | None = Field(None, ge=0, le=INT64_MAX, description="Most rows the output may have.")
 
 
 class AcceptedValues(SpecModel):
-    column: str
-    values: list[Scalar] = Field(min_length=1)
+    column: str = Field(description="The column checked.")
+    values: list[Scalar] = Field(
+        min_length=1, description="The only values the column may hold (nulls aside).", examples=[[0, 1]]
+    )
 
 
 class ValueRange(SpecModel):
-    column: str
-    min: FiniteFloat | None = None
-    max: FiniteFloat | None = None
+    column: str = Field(description="The (numeric) column checked.")
+    min: FiniteFloat | None = Field(None, description="Smallest allowed value (inclusive).")
+    max: FiniteFloat | None = Field(None, description="Largest allowed value (inclusive).")
 
 
 class Expectation(SpecModel):
@@ -276,9 +297,19 @@ class Expectation(SpecModel):
 
     not_null: str | list[str] | None = Field(None, description="Column(s) that must have no nulls.")
     unique: str | list[str] | None = Field(None, description="Column(s) whose combination must be unique.")
-    row_count: RowCount | None = None
-    accepted_values: AcceptedValues | None = None
-    range: ValueRange | None = None
+    row_count: RowCount | None = Field(
+        None, description="Bounds on the number of rows.", examples=[{"min": 100}]
+    )
+    accepted_values: AcceptedValues | None = Field(
+        None,
+        description="A column holds only the listed values.",
+        examples=[{"column": "churned", "values": [0, 1]}],
+    )
+    range: ValueRange | None = Field(
+        None,
+        description="A numeric column lies between min and max.",
+        examples=[{"column": "tenure_months", "min": 0}],
+    )
     expression: str | None = Field(None, description="A Spark SQL boolean that must hold on every row.")
 
     @model_validator(mode="after")
@@ -305,10 +336,14 @@ class Transform(SpecModel):
         description="Path to a .py file defining transform(spark, **inputs) -> DataFrame.",
         examples=["transforms/features.py"],
     )
-    output: TransformOutput
-    spark: SparkSettings = Field(default_factory=SparkSettings)
-    expectations: list[Expectation] = Field(default_factory=list)
-    description: str | None = None
+    output: TransformOutput = Field(description="Where and how the result is written.")
+    spark: SparkSettings = Field(default_factory=SparkSettings, description="The Spark pool and its sizing.")
+    expectations: list[Expectation] = Field(
+        default_factory=list,
+        description="Data-quality gates on the output; a failing one stops the run.",
+        examples=[[{"not_null": "customer_id"}, {"row_count": {"min": 100}}]],
+    )
+    description: str | None = Field(None, description="What the transform produces.")
 
     @model_validator(mode="after")
     def _sql_or_python(self) -> Transform:
@@ -321,7 +356,9 @@ class Transform(SpecModel):
 
 
 class Split(SpecModel):
-    test_size: float = Field(0.2, gt=0, lt=1, allow_inf_nan=False)
+    test_size: float = Field(
+        0.2, gt=0, lt=1, allow_inf_nan=False, description="Share of the rows held out for evaluation (0..1)."
+    )
     seed: int = Field(
         42,
         ge=0,
@@ -344,15 +381,23 @@ class Compute(SpecModel):
 
 class PythonEnvironment(SpecModel):
     python: str = Field("3.11", description='Python version; quote it ("3.10" unquoted is the number 3.1).')
-    pip: list[str] = Field(default_factory=list, examples=[["scikit-learn==1.5.2", "pandas"]])
+    pip: list[str] = Field(
+        default_factory=list,
+        description="pip requirements (pin versions for reproducible training).",
+        examples=[["scikit-learn==1.5.2", "pandas"]],
+    )
     conda: list[str] = Field(default_factory=list, description="Conda packages installed before pip.")
     image: str | None = Field(None, description="Base image; the Azure ML curated CPU image when absent.")
 
 
 class Training(SpecModel):
-    data: str = Field(description="A transform or source name.")
-    target: str
-    features: list[str] = Field(min_length=1)
+    data: str = Field(description="A transform or source name.", examples=["customer_features"])
+    target: str = Field(description="The column predicted (the label).", examples=["churned"])
+    features: list[str] = Field(
+        min_length=1,
+        description="The input columns of the model.",
+        examples=[["tenure_months", "monthly_charges"]],
+    )
     estimator: str | None = Field(
         None,
         description="Dotted path of a scikit-learn compatible estimator (built-in trainer).",
@@ -360,9 +405,13 @@ class Training(SpecModel):
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Estimator constructor arguments.")
     script: str | None = Field(None, description="The team's own training script, relative to the spec.")
-    split: Split = Field(default_factory=Split)
-    compute: Compute = Field(default_factory=Compute)
-    environment: PythonEnvironment = Field(default_factory=PythonEnvironment)
+    split: Split = Field(default_factory=Split, description="The train/test split.")
+    compute: Compute = Field(
+        default_factory=Compute, description="The Azure ML compute cluster training runs on."
+    )
+    environment: PythonEnvironment = Field(
+        default_factory=PythonEnvironment, description="The Python environment of training and scoring."
+    )
 
     @model_validator(mode="after")
     def _estimator_or_script(self) -> Training:
@@ -372,7 +421,14 @@ class Training(SpecModel):
 
 
 class Evaluation(SpecModel):
-    metrics: list[Metric] = Field(min_length=1)
+    metrics: list[Metric] = Field(
+        min_length=1,
+        description=(
+            "Metrics computed on the test split: accuracy, precision, recall, f1, roc_auc, log_loss "
+            "(classification) or rmse, mae, r2, mape (regression)."
+        ),
+        examples=[["roc_auc", "accuracy"]],
+    )
     gate: dict[str, str] = Field(
         default_factory=dict,
         description='Metric → comparison; below the gate the model is not registered, e.g. {roc_auc: ">= 0.80"}.',
@@ -382,10 +438,12 @@ class Evaluation(SpecModel):
 
 class ModelSpec(SpecModel):
     name: str = Field(description="Azure ML model name.", examples=["churn-classifier"])
-    task: Literal["classification", "regression"]
-    training: Training
-    evaluation: Evaluation
-    description: str | None = None
+    task: Literal["classification", "regression"] = Field(
+        description="classification | regression: decides which metrics apply."
+    )
+    training: Training = Field(description="What the model learns from and how it is trained.")
+    evaluation: Evaluation = Field(description="The metrics and the gate a model must pass to be registered.")
+    description: str | None = Field(None, description="What the model predicts.")
 
 
 # --- deployment ------------------------------------------------------------------------------
@@ -393,10 +451,18 @@ class ModelSpec(SpecModel):
 
 class Replicas(SpecModel):
     min: int = Field(
-        2, ge=1, le=1000, description="Fewest scoring pods (HorizontalPodAutoscaler minReplicas)."
+        2,
+        ge=1,
+        le=1000,
+        description="Fewest scoring pods (HorizontalPodAutoscaler minReplicas).",
+        examples=[2],
     )
     max: int = Field(
-        10, ge=1, le=1000, description="Most scoring pods (HorizontalPodAutoscaler maxReplicas)."
+        10,
+        ge=1,
+        le=1000,
+        description="Most scoring pods (HorizontalPodAutoscaler maxReplicas).",
+        examples=[10],
     )
     target_cpu_percent: int = Field(
         70,
@@ -438,7 +504,10 @@ class Network(SpecModel):
 
 
 class Rollout(SpecModel):
-    strategy: Literal["rolling", "blue_green", "canary"] = "rolling"
+    strategy: Literal["rolling", "blue_green", "canary"] = Field(
+        "rolling",
+        description="rolling replaces pods in place; blue_green switches between two slots; canary sends canary_percent of the traffic to the new version.",
+    )
     canary_percent: int | None = Field(
         None, ge=1, le=99, description="Traffic share of the canary (canary only)."
     )
@@ -452,7 +521,9 @@ class Rollout(SpecModel):
 
 class PredictionLog(SpecModel):
     path: str = Field(description="abfss:// folder where served requests and predictions are logged.")
-    sample_rate: float = Field(1.0, ge=0, le=1, allow_inf_nan=False)
+    sample_rate: float = Field(
+        1.0, ge=0, le=1, allow_inf_nan=False, description="Share of the requests logged (0..1)."
+    )
 
 
 class Identity(SpecModel):
@@ -462,22 +533,43 @@ class Identity(SpecModel):
 
 
 class Deployment(SpecModel):
-    target: Literal["aks"] = "aks"
+    target: Literal["aks"] = Field(
+        "aks", description="Where the model is served: aks (Azure Kubernetes Service)."
+    )
     endpoint: str = Field(
         description="Endpoint name (DNS-1123 label); names the Kubernetes objects.",
         examples=["churn-scoring"],
     )
     namespace: str = Field("default", description="Kubernetes namespace (DNS-1123 label).")
-    replicas: Replicas = Field(default_factory=Replicas)
-    resources: Resources = Field(default_factory=Resources)
-    network: Network = Field(default_factory=Network)
-    auth: Literal["key", "entra"] = "key"
+    replicas: Replicas = Field(
+        default_factory=Replicas,
+        description="Autoscaling of the scoring pods.",
+        examples=[{"min": 2, "max": 10, "target_cpu_percent": 70}],
+    )
+    resources: Resources = Field(
+        default_factory=Resources,
+        description="CPU and memory of one scoring pod.",
+        examples=[{"cpu": "500m", "memory": "1Gi"}],
+    )
+    network: Network = Field(default_factory=Network, description="Load balancer and network policy.")
+    auth: Literal["key", "entra"] = Field(
+        "key",
+        description="How callers authenticate: key (an API key from Key Vault) | entra (Entra ID tokens).",
+    )
     secrets: list[str] = Field(
         default_factory=list, description="Names from access.secrets, mounted via the Key Vault CSI driver."
     )
-    rollout: Rollout = Field(default_factory=Rollout)
-    log_predictions: PredictionLog | None = None
-    identity: Identity | None = None
+    rollout: Rollout = Field(
+        default_factory=Rollout,
+        description="How a new model version replaces the serving one.",
+        examples=[{"strategy": "canary", "canary_percent": 10}],
+    )
+    log_predictions: PredictionLog | None = Field(
+        None, description="Log served requests and predictions (what drift monitoring compares)."
+    )
+    identity: Identity | None = Field(
+        None, description="The managed identity the scoring pods use (workload identity)."
+    )
     port: int = Field(
         8080, ge=1024, le=65535, description="Container port of the scoring server (non-root: ≥ 1024)."
     )
@@ -487,23 +579,41 @@ class Deployment(SpecModel):
 
 
 class Notify(SpecModel):
-    email: list[str] = Field(default_factory=list)
+    email: list[str] = Field(
+        default_factory=list,
+        description="Addresses alerts are sent to.",
+        examples=[["ml-oncall@contoso.com"]],
+    )
     webhook: list[str] = Field(
         default_factory=list, description="HTTPS webhook URLs (no secrets in the URL)."
     )
 
 
 class Alert(SpecModel):
-    name: str
-    signal: Signal
+    name: str = Field(
+        description="Unique alert name; retrain.on_alerts refers to it.", examples=["high-latency"]
+    )
+    signal: Signal = Field(
+        description=(
+            "What is watched: latency_p95_ms, latency_p99_ms, error_rate, request_rate, cpu_percent, "
+            "memory_percent (serving), data_drift, prediction_drift, data_quality (drift monitoring) "
+            "or model_metric."
+        ),
+        examples=["latency_p95_ms"],
+    )
     operator: Comparison = Field(">", description="How the signal compares to the threshold to fire.")
-    threshold: FiniteFloat
+    threshold: FiniteFloat = Field(
+        description="The value the signal is compared with, in the signal's unit (ms, a 0..1 rate, percent, a drift score).",
+        examples=[250, 0.2],
+    )
     window: str = Field(description="Duration: a number and m, h or d.", examples=["5m", "1d"])
     severity: int = Field(3, ge=0, le=4, description="Azure Monitor severity: 0 critical ... 4 verbose.")
     features: list[str] | None = Field(None, description="Features watched (data_drift, data_quality).")
     metric: str | None = Field(None, description="Model metric watched (model_metric).")
-    action: Literal["notify", "retrain"] = "notify"
-    description: str | None = None
+    action: Literal["notify", "retrain"] = Field(
+        "notify", description="notify sends to monitoring.notify; retrain also starts retraining."
+    )
+    description: str | None = Field(None, description="What firing means and what to do.")
 
 
 class Retrain(SpecModel):
@@ -514,43 +624,58 @@ class Retrain(SpecModel):
 
 
 class Monitoring(SpecModel):
-    notify: Notify = Field(default_factory=Notify)
-    alerts: list[Alert] = Field(default_factory=list)
-    retrain: Retrain | None = None
+    notify: Notify = Field(default_factory=Notify, description="Where alerts are sent.")
+    alerts: list[Alert] = Field(default_factory=list, description="Azure Monitor alert rules.")
+    retrain: Retrain | None = Field(
+        None, description="When the model is retrained: on a schedule and/or when alerts fire."
+    )
 
 
 # --- reports ---------------------------------------------------------------------------------
 
 
 class Visual(SpecModel):
-    type: Literal["card", "bar", "column", "line", "pie", "table", "scatter"]
-    title: str | None = None
-    measure: str | None = None
-    x: str | None = None
-    y: str | None = None
-    columns: list[str] | None = None
+    type: Literal["card", "bar", "column", "line", "pie", "table", "scatter"] = Field(
+        description="card | bar | column | line | pie | table | scatter."
+    )
+    title: str | None = Field(None, description="Title shown on the visual.")
+    measure: str | None = Field(
+        None,
+        description="The value a card shows: a measure of the report, or a column of the visual's table (aggregated).",
+        examples=["churn_rate"],
+    )
+    x: str | None = Field(None, description="Category axis of a chart: a column of the visual's table.")
+    y: str | None = Field(
+        None,
+        description="Value axis of a chart: a measure of the report, or a column of the visual's table (aggregated).",
+    )
+    columns: list[str] | None = Field(None, description="Columns a table visual lists.")
     table: str | None = Field(
         None, description="Table the visual reads; the report's first table when absent."
     )
 
 
 class Page(SpecModel):
-    title: str
-    visuals: list[Visual] = Field(default_factory=list)
+    title: str = Field(description="Page title (the report's tab).")
+    visuals: list[Visual] = Field(
+        default_factory=list,
+        description="The visuals on the page.",
+        examples=[[{"type": "card", "measure": "churn_rate"}]],
+    )
 
 
 class Measure(SpecModel):
-    table: str
+    table: str = Field(description="The report table the measure belongs to.")
     expression: str = Field(description="DAX expression.", examples=["AVERAGE(customer_features[churned])"])
-    format: str | None = Field(None, examples=["0.0%"])
+    format: str | None = Field(None, description="Power BI format string.", examples=["0.0%"])
 
 
 class Report(SpecModel):
-    name: str
+    name: str = Field(description="Report name in Power BI.", examples=["churn-dashboard"])
     workspace: str = Field(description="Power BI workspace.")
     tables: list[str] = Field(min_length=1, description="Transforms, sources, or `predictions`.")
     measures: dict[str, Measure] = Field(default_factory=dict, description="DAX measures by name.")
-    pages: list[Page] = Field(default_factory=list)
+    pages: list[Page] = Field(default_factory=list, description="The report's pages.")
 
 
 # --- state, moved and the whole spec -----------------------------------------------------
@@ -559,7 +684,10 @@ class Report(SpecModel):
 class StateConfig(SpecModel):
     """Where plan/apply keep state: a local file (default) or an Azure Blob (lease-locked)."""
 
-    backend: Literal["local", "azure_blob"] = "local"
+    backend: Literal["local", "azure_blob"] = Field(
+        "local",
+        description="local: a file under .mlspec/; azure_blob: a blob, lease-locked, for teams and CI.",
+    )
     storage_account: str | None = Field(None, description="Storage account of the azure_blob backend.")
     container: str = Field("mlspec-state", description="Blob container of the azure_blob backend.")
     prefix: str | None = Field(None, description="Blob name prefix; the project name when absent.")
@@ -591,17 +719,31 @@ class MLProject(SpecModel):
     """An mlspec project: lake data → Spark transforms → training → gate → AKS → monitoring → reports."""
 
     api_version: Literal["mlspec/v1"] = Field(alias="apiVersion", description="Always mlspec/v1.")
-    project: Project
-    variables: dict[str, Variable] = Field(default_factory=dict)
-    workspace: Workspace = Field(default_factory=Workspace)
-    environments: dict[str, Environment] = Field(default_factory=dict)
-    access: Access = Field(default_factory=Access)
-    sources: dict[str, Source] = Field(default_factory=dict)
-    transforms: dict[str, Transform] = Field(default_factory=dict)
-    model: ModelSpec | None = None
-    deployment: Deployment | None = None
-    monitoring: Monitoring | None = None
-    reports: list[Report] = Field(default_factory=list)
+    project: Project = Field(description="Name, owner and tags of the project.")
+    variables: dict[str, Variable] = Field(
+        default_factory=dict,
+        description="Declared variables, used as ${var.NAME}; every one used must be declared.",
+        examples=[{"lake_account": {"default": "contosolakedev"}}],
+    )
+    workspace: Workspace = Field(
+        default_factory=Workspace, description="The existing Azure resources the project deploys into."
+    )
+    environments: dict[str, Environment] = Field(
+        default_factory=dict,
+        description="Environments by name (short lowercase), each an overlay on this spec; `local` always exists.",
+        examples=[{"dev": {}, "prod": {"protect": True}}],
+    )
+    access: Access = Field(default_factory=Access, description="RBAC grants and Key Vault secret references.")
+    sources: dict[str, Source] = Field(
+        default_factory=dict, description="Lake data read by the transforms, by name."
+    )
+    transforms: dict[str, Transform] = Field(
+        default_factory=dict, description="Spark transforms by name; each becomes a Synapse notebook."
+    )
+    model: ModelSpec | None = Field(None, description="The model trained and gated in Azure ML.")
+    deployment: Deployment | None = Field(None, description="Serving the model on AKS.")
+    monitoring: Monitoring | None = Field(None, description="Alerts, notifications and retraining.")
+    reports: list[Report] = Field(default_factory=list, description="Power BI reports.")
     state: StateConfig = Field(default_factory=StateConfig, description="State backend for plan/apply.")
     moved: list[Moved] = Field(default_factory=list, description="Renamed resources: old address → new.")
     run: RunSettings = Field(

@@ -50,6 +50,10 @@ class ResolvedSpec:
     variables: dict[str, Any] = field(default_factory=dict)
     interpolated: list[SpecPath] = field(default_factory=list)
     """Paths of the values that interpolation changed (the security scan re-checks only these)."""
+    variable_uses: dict[SpecPath, set[str]] = field(default_factory=dict)
+    """Which variables each interpolated value used."""
+    given_variables: dict[str, str] = field(default_factory=dict)
+    """Variables given from outside the spec, with how: ``--var`` or the ``MLSPEC_VAR_*`` name."""
 
     @property
     def file(self) -> str:
@@ -183,8 +187,25 @@ def resolve(
     if "environments" in data:
         merged["environments"] = data["environments"]
     spec.variables = _variable_values(document, environment, env_def, cli_vars or {}, environ, problems)
+    spec.given_variables = _given_variables(document, cli_vars or {}, environ)
     spec.data = _Interpolator(spec, merged, problems).run()
     return spec, problems.items
+
+
+def _given_variables(
+    document: SpecDocument, cli_vars: Mapping[str, str], environ: Mapping[str, str]
+) -> dict[str, str]:
+    declared = document.data.get("variables")
+    names = list(declared) if isinstance(declared, dict) else []
+    by_upper = {name.upper(): name for name in names}
+    given: dict[str, str] = {}
+    for env_key in environ:
+        if env_key.startswith(ENV_VAR_PREFIX) and (
+            name := by_upper.get(env_key[len(ENV_VAR_PREFIX) :].upper())
+        ):
+            given[name] = env_key
+    given.update({name: "--var" for name in cli_vars if name in names})
+    return given
 
 
 def _variable_values(
@@ -294,15 +315,18 @@ class _Interpolator:
     def lookup(self, reference: str, path: SpecPath, offset: int = 0) -> Any:
         namespace, _, key = reference.partition(".")
         if namespace == "var" and key:
+            self.spec.variable_uses.setdefault(path, set()).add(key)
             if key in self.spec.variables:
                 return self.spec.variables[key]
             declared = self.spec.document.data.get("variables")
             if isinstance(declared, dict) and key in declared:
                 self.problems.add(
                     "MLS204",
-                    f"variable {key!r} has no value in environment {self.spec.environment!r}",
+                    # No environment in the message: the same finding in several environments is one,
+                    # and validate names the environments it holds in.
+                    f"variable {key!r} has no value",
                     path,
-                    f"give it a default, set it in environments.{self.spec.environment}.variables, "
+                    "give it a default, set it in the environment's `variables:`, "
                     f"export {ENV_VAR_PREFIX}{key.upper()}=... or pass --var {key}=...",
                     offset=offset,
                 )

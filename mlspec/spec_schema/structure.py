@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import typing
 from collections import defaultdict
 from collections.abc import Iterator
@@ -153,7 +154,9 @@ def _one(spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]]) -> Di
     ]
     if literal_expected:
         message = f"invalid value {_shown(value)} for {field!r}: expected {' or '.join(literal_expected)}"
-        return Diagnostic.error("MLS102", message, path, spec.locate(path), None)
+        return Diagnostic.error(
+            "MLS102", message, path, spec.locate(path), _closest_choice(value, literal_expected)
+        )
     type_names = sorted({_TYPE_NAMES[e["type"]] for e in errors if e["type"] in _TYPE_NAMES})
     if isinstance(field, str) and field.rstrip().endswith(")") and "(" not in field:
         # `{amount: decimal(10,2)}`: inside {...} the comma ends the entry, leaving a key "2)".
@@ -175,6 +178,18 @@ def _one(spec: ResolvedSpec, path: SpecPath, errors: list[dict[str, Any]]) -> Di
     return Diagnostic.error(
         "MLS102", f"{field!r}: {message}" if path else message, path, spec.locate(path), None
     )
+
+
+def _closest_choice(value: Any, expected: list[str]) -> str | None:
+    """``did you mean 'canary'?`` for ``canry`` (or ``Canary``): only ever a value the field accepts."""
+    if not isinstance(value, str):
+        return None
+    choices = [c for text in expected for c in re.findall(r"'((?:[^'\\]|\\.)*)'", text)]
+    folded = {c.casefold(): c for c in choices}
+    if value.casefold() in folded:
+        return f"did you mean {folded[value.casefold()]!r}? (values are case-sensitive)"
+    close = difflib.get_close_matches(value.casefold(), list(folded), n=1, cutoff=0.6)
+    return f"did you mean {folded[close[0]]!r}?" if close else None
 
 
 def _out_of_range(

@@ -21,9 +21,9 @@ def test_checked_in_schema_matches_the_models() -> None:
 
 def test_schema_fields_have_descriptions_for_editor_hover() -> None:
     schema = generate_schema()
-    transform = schema["$defs"]["Transform"]["properties"]
+    transform = schema["definitions"]["Transform"]["properties"]
     assert transform["python"]["description"]
-    assert schema["$defs"]["Source"]["properties"]["path"]["examples"]
+    assert schema["definitions"]["Source"]["properties"]["path"]["examples"]
 
 
 def test_every_example_spec_passes_the_json_schema_and_declares_it() -> None:

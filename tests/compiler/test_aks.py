@@ -12,10 +12,10 @@ import yaml
 from mlspec import api
 from mlspec.compiler import aks
 from mlspec.compiler.aks.conventions import INTERNAL_LB, INTERNAL_SUBNET, LB_IPV4
-from mlspec.compiler.aks.rollout import canary_replicas
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.platform_checks.kubernetes import check_kubernetes_manifests
 from mlspec.diagnostics import MlspecError
+from mlspec.spec_schema.canary import canary_replicas
 
 
 def _support() -> Any:
@@ -37,6 +37,7 @@ def _support() -> Any:
 _s = _support()
 BASE, CONTRACT, HOSTILE = _s.BASE, _s.CONTRACT, _s.HOSTILE
 Rendered, example_cases, render, variant = _s.Rendered, _s.example_cases, _s.render, _s.variant
+spec_diagnostics = _s.spec_diagnostics
 CASES = example_cases()
 
 # --- every example ------------------------------------------------------------------------
@@ -173,9 +174,10 @@ def test_default_namespace_is_used_but_never_created_or_relabelled(tmp_path: Pat
 
 def test_system_namespace_is_rejected_at_its_line(tmp_path: Path) -> None:
     spec = variant(tmp_path, lambda d: d["deployment"].update(namespace="kube-system"))
-    rendered = render(spec)
+    found = [d for d in spec_diagnostics(spec) if d.is_error]  # validate refuses it
+    assert [(d.code, d.path) for d in found] == [("MLS638", ("deployment", "namespace"))]
+    rendered = render(spec, checked=False)  # and the renderer still refuses it, as defence in depth
     assert [d.code for d in rendered.errors] == ["MLS638"]
-    assert rendered.errors[0].path == ("deployment", "namespace")
     assert rendered.out.resources == []
 
 
@@ -249,8 +251,8 @@ def test_canary_is_a_stable_and_a_canary_deployment_behind_one_service(tmp_path:
 
 def test_canary_split_that_replicas_max_cannot_realise_is_a_warning(tmp_path: Path) -> None:
     rendered = _strategy(tmp_path, {"strategy": "canary", "canary_percent": 5}, min=2, max=6)
-    assert rendered.codes() == ["MLS639"]
-    warning = rendered.diagnostics[0]
+    assert rendered.codes() == [], "validate warns, not the renderer (build shows the warning once)"
+    [warning] = [d for d in spec_diagnostics(Path(rendered.ctx.spec.file)) if d.code == "MLS639"]
     assert not warning.is_error
     assert warning.path == ("deployment", "rollout", "canary_percent")
     assert "14%" in warning.message
@@ -343,18 +345,22 @@ def test_network_policies_deny_by_default_and_admit_allow_from_on_the_port() -> 
 
 
 def test_empty_allow_from_admits_the_port_from_anywhere_with_a_warning(tmp_path: Path) -> None:
-    rendered = render(variant(tmp_path, lambda d: d["deployment"]["network"].update(allow_from=[])))
-    assert rendered.codes() == ["MLS639"]
+    spec = variant(tmp_path, lambda d: d["deployment"]["network"].update(allow_from=[]))
+    rendered = render(spec)
+    assert rendered.codes() == [], "validate warns, not the renderer (build shows the warning once)"
+    [warning] = [d for d in spec_diagnostics(spec) if d.code == "MLS639"]
+    assert not warning.is_error and warning.path == ("deployment", "network")
     assert rendered.doc("aks/networkpolicy.yaml")["spec"]["ingress"] == [
         {"ports": [{"protocol": "TCP", "port": 8080}]}
     ]
 
 
 def test_subnet_that_is_not_an_azure_name_is_rejected(tmp_path: Path) -> None:
-    rendered = render(
-        variant(tmp_path, lambda d: d["deployment"]["network"].update(subnet="snet\n  evil: x"))
-    )
-    assert [(d.code, d.path) for d in rendered.errors] == [("MLS638", ("deployment", "network", "subnet"))]
+    spec = variant(tmp_path, lambda d: d["deployment"]["network"].update(subnet="snet\n  evil: x"))
+    expected = [("MLS638", ("deployment", "network", "subnet"))]
+    assert [(d.code, d.path) for d in spec_diagnostics(spec) if d.is_error] == expected
+    rendered = render(spec, checked=False)  # the renderer refuses it too, as defence in depth
+    assert [(d.code, d.path) for d in rendered.errors] == expected
 
 
 # --- pod ----------------------------------------------------------------------------------
@@ -492,10 +498,11 @@ def test_key_auth_without_a_key_vault_is_an_error(tmp_path: Path) -> None:
 
 
 def test_secrets_from_two_key_vaults_are_an_error(tmp_path: Path) -> None:
-    rendered = render(
-        variant(tmp_path, lambda d: d["access"]["secrets"]["pinned"].update(key_vault="kv-elsewhere"))
-    )
-    assert [(d.code, d.path) for d in rendered.errors] == [("MLS634", ("deployment", "secrets"))]
+    spec = variant(tmp_path, lambda d: d["access"]["secrets"]["pinned"].update(key_vault="kv-elsewhere"))
+    expected = [("MLS634", ("deployment", "secrets"))]
+    assert [(d.code, d.path) for d in spec_diagnostics(spec) if d.is_error] == expected
+    rendered = render(spec, checked=False)  # the renderer refuses it too, as defence in depth
+    assert [(d.code, d.path) for d in rendered.errors] == expected
 
 
 def test_config_map_holds_settings_and_secret_file_paths_never_values() -> None:

@@ -222,8 +222,10 @@ def test_a_kubernetes_secret_in_the_build_is_reported() -> None:
 
 def test_both_surge_and_unavailable_zero_is_an_error(tmp_path: Path) -> None:
     spec = variant(tmp_path, lambda d: d["deployment"]["rollout"].update(max_surge=0, max_unavailable="0%"))
-    found = render(spec).errors
-    assert [(d.code, d.path) for d in found] == [("MLS639", ("deployment", "rollout"))]
+    expected = [("MLS639", ("deployment", "rollout"))]
+    assert [(d.code, d.path) for d in _s.spec_diagnostics(spec) if d.is_error] == expected  # validate
+    found = render(spec, checked=False).errors  # and the rendered-manifest check, as defence in depth
+    assert [(d.code, d.path) for d in found] == expected
 
 
 def test_checks_are_silent_without_a_deployment(tmp_path: Path) -> None:

@@ -20,9 +20,10 @@ from mlspec import api
 from mlspec.compiler.build import BuildResult
 from mlspec.compiler.platform_checks import check_pbip_project
 from mlspec.compiler.powerbi import mquery, tmdl
-from mlspec.compiler.powerbi.project import folder_name_problem
 from mlspec.diagnostics import MlspecError
+from mlspec.spec_schema.report_model import folder_name_problem
 from mlspec.spec_schema.resolve import environment_names
+from mlspec.spec_schema.tmdl_text import single_line_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "tests" / "compiler" / "data" / "contract" / "mlproject.yaml"
@@ -157,12 +158,15 @@ def test_one_resource_per_report_carries_all_its_files(spec: Path, env: str, tmp
 
 
 def test_an_undeclared_measure_gets_a_placeholder_and_a_warning(tmp_path: Path) -> None:
-    result = build(CONTRACT, "dev", tmp_path)
+    spec = contract_with(tmp_path, lambda data: data["reports"][0].pop("measures"))
+    result = build(spec, "dev", tmp_path / "out")
     warned = [d for d in result.diagnostics if d.code == "MLS663"]
     assert [d.path for d in warned] == [("reports", 0, "pages", 0, "visuals", 0, "measure")]
+    validated = api.validate_file(spec, environ={}).diagnostics
+    assert [(d.code, d.location) for d in validated] == [(w.code, w.location) for w in warned]
     table = (
         tmp_path
-        / "powerbi/churn-dashboard/churn-dashboard.SemanticModel/definition/tables/customer_features.tmdl"
+        / "out/powerbi/churn-dashboard/churn-dashboard.SemanticModel/definition/tables/customer_features.tmdl"
     )
     text = table.read_text(encoding="utf-8")
     assert (
@@ -347,7 +351,7 @@ def test_a_report_name_with_spaces_is_a_folder_and_an_address(tmp_path: Path) ->
 def test_tmdl_and_m_quoting() -> None:
     assert tmdl.name("it's") == "'it''s'"
     assert tmdl.text('say "hi"') == '"say ""hi"""'
-    assert tmdl.single_line_problem("a\u2028b") is not None
+    assert single_line_problem("a\u2028b") is not None
     assert mquery.string('a"b#(lf)c\n\u2029') == '"a""b#(#)(lf)c#(000A)#(2029)"'
 
 
@@ -382,7 +386,7 @@ def test_rebuild_is_byte_identical(tmp_path: Path) -> None:
 def test_column_types_come_from_the_expression_not_a_same_named_input(sql: str, expected: str | None) -> None:
     """`CAST(churned AS INT) AS churned` is an int even though the input column is boolean (DAX AVERAGE
     ignores booleans, so a wrong type silently breaks a churn-rate measure)."""
-    from mlspec.compiler.powerbi.columns import expression_type
+    from mlspec.spec_schema.report_columns import expression_type
     from mlspec.spec_schema.sql_columns import select_items
 
     items = select_items(sql)

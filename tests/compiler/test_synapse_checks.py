@@ -1,4 +1,7 @@
-"""mlspec's own Synapse checks (MLS610-619): each rule fires on the broken artifact or spec it names."""
+"""mlspec's own Synapse checks (MLS610-619): each rule fires on the broken artifact or spec it names.
+
+What a spec alone decides (MLS610-614) is reported by the check stage as well: tests/spec_schema/test_parity_synapse.py.
+"""
 
 from __future__ import annotations
 
@@ -241,7 +244,10 @@ def test_python_transform_without_a_transform_function(tmp_path: Path) -> None:
 
 
 def test_column_type_that_is_not_one_spark_type(tmp_path: Path) -> None:
+    """Decided from the spec: the check stage reports it; the renderer refuses to paste it."""
     data = copy.deepcopy(lake_spec())
     data["sources"]["customers"]["schema"]["region"] = "string, injected int"
-    _, out = render_spec(tmp_path / "types", data)
-    assert codes(out.diagnostics) == [("MLS613", "sources.customers.schema.region")]
+    with pytest.raises(ValueError, match="is not a Spark SQL type"):  # never pasted into a DDL string
+        render_spec(tmp_path / "types", data)
+    resolved = api.resolve(api.load(tmp_path / "types" / "mlproject.yaml"), "dev", environ={})
+    assert codes(resolved.diagnostics) == [("MLS613", "sources.customers.schema.region")]

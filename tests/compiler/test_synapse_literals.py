@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mlspec.compiler.synapse import cells
 from mlspec.compiler.synapse.literals import markdown_code, python_identifier, python_literal
-from mlspec.compiler.synapse.spark_types import is_spark_type, schema_ddl
+from mlspec.spec_schema.spark_types import is_spark_type, schema_ddl
 
 scalars = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()

@@ -127,7 +127,11 @@ def test_a_held_lock_names_its_holder_and_force_unlock_breaks_it(shop: Path) -> 
     )  # reads without the lock
     wrong = run_cli(["force-unlock", "not-the-id", "--env", "dev"], shop.parent)
     assert wrong.returncode == 1 and "does not match" in wrong.stderr
-    removed = run_cli(["force-unlock", held.id, "--env", "dev"], shop.parent)
+    assert "stale" not in blocked.stderr  # its holder (this test) still runs
+    unconfirmed = run_cli(["force-unlock", held.id, "--env", "dev"], shop.parent)  # stdin is no terminal
+    assert unconfirmed.returncode == 2 and "without confirmation" in unconfirmed.stderr  # as apply: usage
+    assert "--force" in unconfirmed.stderr and backend.current_lock() == held
+    removed = run_cli(["force-unlock", held.id, "--env", "dev", "--force"], shop.parent)
     assert removed.returncode == 0 and f"Lock {held.id} removed" in removed.stdout
     assert run_cli(["plan", "--env", "dev"], shop.parent).returncode == 0
 

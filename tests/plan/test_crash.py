@@ -50,6 +50,8 @@ def test_apply_killed_after_each_resource_converges_on_rerun(tmp_path: Path) -> 
             refused = run_cli(["apply", "--env", "dev", "--auto-approve"], project)
             assert refused.returncode == 1
             assert f"pid {process.pid}, operation apply" in refused.stderr
+            assert "stale: that process is no longer running on this host" in refused.stderr
+            assert "its process is gone: break the lock" in refused.stderr
             found = re.search(r"mlspec force-unlock (\S+) --env dev", refused.stderr)
             assert found is not None and found.group(1) == lock["id"]
         operations.force_unlock(project / "mlproject.yaml", "dev", lock["id"])

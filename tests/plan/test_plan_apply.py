@@ -307,6 +307,7 @@ def test_plan_json_is_the_documented_shape(shop: Path) -> None:
         "has_changes",
         "summary",
         "blocked",
+        "suggested_moves",
         "resource_changes",
     }
     assert data["format_version"] == 1 and data["state"]["serial"] == 11
@@ -319,6 +320,7 @@ def test_plan_json_is_the_documented_shape(shop: Path) -> None:
         "gone",
         "replace_reasons",
         "changes",
+        "causes",
         "drift",
         "before",
         "after",

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from mlspec.diagnostics import MlspecError
-from mlspec.plan import operations
+from mlspec.plan import operations, state_commands
 from mlspec.plan.backends.local import STALE_LEFTOVER_SECONDS, LocalBackend
-from plan.conftest import edit, state_file
+from plan.conftest import SYNTHETIC_CLI, cli_env, edit, state_file
 
 
 def _dead_pid() -> int:
@@ -38,25 +38,43 @@ def test_a_renamed_project_is_refused_with_the_way_to_move_its_state(shop: Path,
         assert d.code == "MLS808"
         assert "owned by project 'shop'" in d.message
         assert d.location is not None and d.location.file == str(state_file(shop, project="boutique"))
+        assert "mlspec state mv --from-project shop --env dev" in (d.hint or "")
         assert "set project.name back to 'shop'" in (d.hint or "")
-        assert str(state_file(shop).parent) in (d.hint or "")
     assert not state_file(shop, project="boutique").exists()
 
 
 def test_the_move_the_hint_describes_works(shop: Path, synthetic: None) -> None:
     assert operations.apply_environment(shop, "dev").ok
     edit(shop, "name: shop\n", "name: boutique\n")
-    old = state_file(shop).parent
-    new = old.with_name("boutique")
-    old.rename(new)
-    data = json.loads((new / "dev.json").read_text())
-    data["project"] = "boutique"
-    (new / "dev.json").write_text(json.dumps(data))
+    count, kept = state_commands.adopt_project_state(shop, "dev", "shop")
+    assert count > 0 and kept == str(state_file(shop)) + ".moved"
+    adopted = json.loads(state_file(shop, project="boutique").read_text())
+    assert adopted["project"] == "boutique" and len(adopted["resources"]) == count
+    assert not state_file(shop).exists()  # the old one no longer claims the objects
     plan = operations.plan_environment(shop, "dev").plan
     actions = {c.address: c.action.value for c in plan.changes}
     assert actions.pop("synapse.pipeline.shop") == "delete"  # its name is the project's
     assert actions.pop("synapse.pipeline.boutique") == "create"
     assert set(actions.values()) == {"no-op"}  # every other object stays with the moved state
+
+
+def test_the_move_by_cli_as_the_hint_prints_it(shop: Path, synthetic: None) -> None:
+    assert operations.apply_environment(shop, "dev").ok
+    edit(shop, "name: shop\n", "name: boutique\n")
+    with pytest.raises(MlspecError) as raised:
+        operations.plan_environment(shop, "dev")
+    hint = raised.value.diagnostics[0].hint or ""
+    command = hint.split("`")[1].split()  # `mlspec state mv --from-project shop --env dev`
+    done = subprocess.run(
+        [sys.executable, str(SYNTHETIC_CLI), *command[1:], str(shop)],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Adopted the state of project 'shop'" in done.stdout
+    assert operations.plan_environment(shop, "dev").plan.changes
 
 
 def test_a_destroyed_old_project_does_not_block_the_new_name(shop: Path, synthetic: None) -> None:

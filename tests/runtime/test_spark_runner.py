@@ -32,7 +32,7 @@ PROJECTS = Path(__file__).resolve().parents[2] / "projects"
 def _missing() -> str | None:
     for module in ("pyspark", "deltalake", "pyarrow", "pandas", "PIL", "sklearn"):
         if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed (pip install 'mlspec[local]')"
+            return f"{module} is not installed (pip install 'mlspec-azure[local]')"
     if shutil.which("java") is None:
         return "no Java runtime for local Spark"
     return None

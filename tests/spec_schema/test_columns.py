@@ -57,7 +57,13 @@ def test_select_star_gives_unknown_columns(validate: Validate) -> None:
             "      SELECT *, \n",
         ),
     )
-    validate(text).assert_clean()
+    # The column checks cannot tell; the report declares the column it cannot find as text (as build does).
+    validate(text).only(
+        "MLS667",
+        "'tenure_months' is not a known column of 'customer_features'",
+        "tenure_months, y:",
+        severity=Severity.WARNING,
+    )
 
 
 def test_declared_output_schema_is_used_instead_of_the_sql(validate: Validate) -> None:
@@ -141,7 +147,9 @@ def test_expression_expectation_is_not_column_checked(validate: Validate) -> Non
 
 def test_target_listed_as_feature_is_reported(validate: Validate) -> None:
     text = contract_with((FEATURES, "features: [tenure_months, monthly_charges, visits, churned]"))
-    found = validate(text).only("MLS309", "the target 'churned' is also a feature", "churned]")
+    found = validate(text).only(
+        "MLS309", "the target 'churned' is also a feature", "churned]", after="visits, "
+    )
     assert found.hint is not None and "leaks" in found.hint
 
 

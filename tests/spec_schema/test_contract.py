@@ -1,4 +1,8 @@
-"""The contract example (mlproject-v1.md, copied verbatim into data/contract.yaml) and the validate API."""
+"""The contract example (mlproject-v1.md, copied into data/contract.yaml) and the validate API.
+
+The copy declares the measure its visuals name (``churn_rate``): the card leaves it undeclared, which
+gives a BLANK() placeholder and a warning (MLS663), and the example is to validate without one.
+"""
 
 from __future__ import annotations
 
@@ -45,10 +49,10 @@ def test_invalid_spec_resolves_without_a_model() -> None:
     assert [d.code for d in resolved.diagnostics] == ["MLS102"]
 
 
-def test_validate_file_defaults_to_the_default_environment(tmp_path: Path) -> None:
+def test_validate_file_checks_every_environment_by_default(tmp_path: Path) -> None:
     path = tmp_path / "mlproject.yaml"
     path.write_text(CONTRACT, encoding="utf-8")
-    assert api.validate_file(path, environ={}).environments == ["dev"]
+    assert api.validate_file(path, environ={}).environments == ["dev", "prod", "local"]
     assert api.validate_file(path, ["prod", "local"], environ={}).environments == ["prod", "local"]
 
 

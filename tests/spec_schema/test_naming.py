@@ -182,6 +182,7 @@ def test_transform_name_is_reported_at_its_key(validate: Validate) -> None:
         ("  customer_features:\n", "  2features:\n"),
         ("    data: customer_features      #", "    data: 2features              #"),
         ("tables: [customer_features, predictions]", "tables: [2features, predictions]"),
+        ("        table: customer_features\n", "        table: 2features\n"),  # the report's measure
     )
     validate(text).only("MLS401", "invalid source/transform name '2features'", "2features:")
 

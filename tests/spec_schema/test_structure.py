@@ -275,3 +275,24 @@ def test_section_of_the_wrong_shape_is_one_error(
 ) -> None:
     checked = validate(contract_with(edit))
     checked.one("MLS102", message, at)
+
+
+# --- MLS102 enum values: did you mean -------------------------------------------------------------
+
+
+def test_a_misspelt_enum_value_gets_the_closest_allowed_one(validate: Validate) -> None:
+    text = contract_with(("task: classification", "task: clasification"))
+    found = validate(text).only("MLS102", "invalid value 'clasification' for 'task'", "clasification")
+    assert found.hint == "did you mean 'classification'?"
+
+
+def test_an_enum_value_in_the_wrong_case_is_named_as_such(validate: Validate) -> None:
+    text = contract_with(("executor_size: Small", "executor_size: small"))
+    found = validate(text).only("MLS102", "invalid value 'small' for 'executor_size'", "small")
+    assert found.hint == "did you mean 'Small'? (values are case-sensitive)"
+
+
+def test_an_enum_value_far_from_every_choice_gets_no_guess(validate: Validate) -> None:
+    text = contract_with(("task: classification", "task: zzzzzz"))
+    found = validate(text).only("MLS102", "invalid value 'zzzzzz' for 'task'", "zzzzzz")
+    assert found.hint is None

@@ -1,9 +1,9 @@
 """mlspec's own checks of ``access/role-assignments.json`` (MLS650-659), at the spec line they come from.
 
 MLS650 a grant's role has no role definition GUID, or a rendered roleDefinitionId is not one ·
-MLS651 two grants give the same principal the same role on the same scope · MLS652 a scope this
-template cannot assign on (reported by the renderer) · MLS653 the scoring pods' identity is given by
-client id, so mlspec cannot grant it its Key Vault role.
+MLS651 two rendered role assignments share a name. What the spec alone decides (duplicate grants
+MLS651, scopes MLS652, an identity given by client id MLS653) is checked before a build, by
+:mod:`mlspec.spec_schema.checks.access_rules`; these look at what was rendered (defence in depth).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _ROLE_ID = re.compile(
 
 
 def check(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
-    found = _grant_roles(ctx) + _duplicate_grants(ctx) + _client_id_identity(ctx)
+    found = _grant_roles(ctx)
     artifact = out.artifacts.get(template.TEMPLATE_FILE)
     if artifact is None or not isinstance(artifact.data, dict):
         return found
@@ -52,55 +52,4 @@ def _grant_roles(ctx: RenderContext) -> list[Diagnostic]:
         ctx.error("MLS650", f"role {g.role!r} has no role definition GUID", ("access", "grants", i, "role"))
         for i, g in enumerate(ctx.model.access.grants)
         if role_definition_guid(g.role) is None
-    ]
-
-
-def _duplicate_grants(ctx: RenderContext) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
-    seen: dict[tuple[str, str, str], int] = {}
-    for i, grant in enumerate(ctx.model.access.grants):
-        role = role_definition_guid(grant.role) or grant.role
-        key = (grant.principal.object_id.lower(), role, grant.scope)
-        if key in seen:
-            found.append(
-                ctx.error(
-                    "MLS651",
-                    f"grant repeats grants[{seen[key]}]: same principal, role and scope",
-                    ("access", "grants", i),
-                    "remove one of them (a role assignment exists once)",
-                )
-            )
-        else:
-            seen[key] = i
-    return found
-
-
-def _client_id_identity(ctx: RenderContext) -> list[Diagnostic]:
-    deployment = ctx.model.deployment
-    if deployment is None or deployment.identity is None:
-        return []
-    needs_vault = bool(deployment.secrets) or deployment.auth == "key"
-    vault_roles = {
-        role_definition_guid(r)
-        for r in ("Key Vault Secrets User", "Key Vault Secrets Officer", "Key Vault Administrator")
-    }
-    granted = any(
-        g.scope == "key_vault"
-        and g.principal.kind == "service_principal"
-        and role_definition_guid(g.role) in vault_roles
-        for g in ctx.model.access.grants
-    )
-    if not needs_vault or granted:
-        return []
-    path = ("deployment", "identity", "client_id")
-    return [
-        Diagnostic.warning(
-            "MLS653",
-            "the scoring pods' identity is given by client id; mlspec cannot grant it Key Vault Secrets User",
-            path,
-            ctx.spec.locate(path),
-            "grant it yourself, or add a grant with its object id: "
-            "{principal: {service_principal: <object id>}, "
-            "role: Key Vault Secrets User, scope: key_vault}",
-        )
     ]

@@ -21,6 +21,7 @@ from mlspec.compiler.arm import expression, resource_id
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.graph import Address
 from mlspec.diagnostics import SpecPath
+from mlspec.spec_schema.grant_scopes import dataset_url
 from mlspec.spec_schema.roles import role_definition_guid
 
 Identity = tuple[Address, str, dict[str, Any]]
@@ -46,7 +47,7 @@ def _azure_ml(ctx: RenderContext, out: ArtifactSet) -> list[Assignment]:
         return []
     aml = identities.aml_workspace(workspace.machine_learning)
     found: list[Assignment] = []
-    url = scopes.dataset_url(model, model.model.training.data)
+    url = dataset_url(model, model.model.training.data)
     try:
         if url is not None:
             scope = scopes.container_scope(url)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from mlspec.compiler.arm import resource_id
 from mlspec.spec_schema.checks.formats import ABFSS, lake_url_problem
+from mlspec.spec_schema.grant_scopes import SUBSCRIPTION_SCOPE_PROBLEM, dataset_url
 from mlspec.spec_schema.models import MLProject
 
 WORKSPACE_RESOURCE_TYPES = {
@@ -65,24 +66,12 @@ def container_scope(url: str) -> Scope:
 RESOURCE_GROUP = Scope("resource_group", None, "resourceGroup().id")
 
 
-def dataset_url(model: MLProject, name: str) -> str | None:
-    """The lake URL of a source, or the output URL of a transform."""
-    if name in model.sources:
-        return model.sources[name].path
-    if name in model.transforms:
-        return model.transforms[name].output.path
-    return None
-
-
 def grant_scope(model: MLProject, scope: str) -> Scope:
     """The scope a grant names. Raises :class:`ScopeError` for what a resource-group template cannot do."""
     if scope == "resource_group":
         return RESOURCE_GROUP
     if scope == "subscription":
-        raise ScopeError(
-            "a subscription-wide grant needs a subscription-level deployment; "
-            "this template deploys to the resource group"
-        )
+        raise ScopeError(SUBSCRIPTION_SCOPE_PROBLEM)  # refused by the spec checks (MLS652)
     if scope in WORKSPACE_RESOURCE_TYPES:
         name = getattr(model.workspace, scope)
         if name is None:

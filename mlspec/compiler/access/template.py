@@ -48,7 +48,7 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
     for assignment in assignments:
         address = addresses.access_role_assignment(assignment.label)
         if str(address) in seen:
-            continue  # a duplicate grant; the check reports it at its line
+            continue  # a duplicate grant; the spec checks refuse it at its line (MLS651)
         seen.add(str(address))
         graph.append(
             Resource(

@@ -13,9 +13,14 @@ the spec line the offending value came from.
 - MLS635 the image comes from the project's own registry with a pinned tag, built by its ACR task
 - MLS636 the restricted Pod Security Standard fields are present
 - MLS637 no environment variable or ConfigMap entry holds a secret value
-- MLS638 spec values that cannot be rendered safely (reported while rendering)
+- MLS638 spec values that cannot be rendered safely (refused by the spec checks; the renderer
+  refuses them again if called on an unchecked spec)
 - MLS639 rollout and network: the strategy is realisable, the load balancer is internal unless
   the spec publishes it on purpose
+
+What the spec alone decides (MLS630 a request above its limit, MLS634 the vaults and versions, MLS638,
+MLS639 a rollout that cannot start, a canary split, an empty ``allow_from``) is checked before a build
+by :mod:`mlspec.spec_schema.checks.deployment`; on a spec that validate accepts these never fire.
 """
 
 from __future__ import annotations

@@ -40,7 +40,6 @@ LB_IPV4 = "service.beta.kubernetes.io/azure-load-balancer-ipv4"
 
 PRE_EXISTING_NAMESPACES = frozenset({"default"})
 """Namespaces every cluster has: mlspec neither creates nor relabels them."""
-RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "gatekeeper-system"})
 
 MARKER_PREFIX = "mlspec:output:"
 """A string value apply replaces before it sends a manifest: ``mlspec:output:<address>.<attribute>``
@@ -75,11 +74,6 @@ def client_id(model: MLProject, endpoint: str) -> str:
 
 def tenant_id(model: MLProject) -> str:
     return model.workspace.tenant_id or output_marker("workspace", "tenant_id")
-
-
-def scoring_key_secret(endpoint: str) -> str:
-    """The Key Vault secret holding the endpoint key (``auth: key``); created outside mlspec."""
-    return f"{endpoint}-key"
 
 
 def common_labels(project: str, endpoint: str, environment: str) -> dict[str, str]:

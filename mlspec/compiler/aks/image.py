@@ -27,6 +27,7 @@ from typing import Any
 
 from mlspec.compiler.aks.conventions import LIVE_PATH, PRE_STOP_SECONDS, RUN_AS, TERMINATION_GRACE_SECONDS
 from mlspec.compiler.graph import content_hash
+from mlspec.spec_schema.serving_inputs import REQUIREMENT
 from mlspec.templates.engine import code_environment
 
 TEMPLATE_PACKAGE = "mlspec"
@@ -61,14 +62,6 @@ SHUTDOWN_MARGIN_SECONDS = 5
 the kubelet kills the container."""
 ENTRA_REQUIREMENTS: dict[str, str] = {"pyjwt": "PyJWT[crypto]>=2.8,<3"}
 
-_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-_VERSION_CLAUSE = r"(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+"
-REQUIREMENT = re.compile(
-    rf"(?P<name>{_NAME})(?:\[{_NAME}(?:, *{_NAME})*\])?"
-    rf"(?: *{_VERSION_CLAUSE}(?: *, *{_VERSION_CLAUSE})*)?"
-    r"(?: *; *[A-Za-z0-9_.<>=!~'\"() ]+)?"
-)
-"""A PEP 508 requirement by name and version only: no options (``--index-url``), URLs or line breaks."""
 PYTHON_VERSION = re.compile(r"3\.\d{1,2}(?:\.\d{1,2})?")
 SAFE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 

@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import yaml
 
-from mlspec.compiler.aks.conventions import scoring_key_secret
 from mlspec.compiler.aks.view import ArtifactView, Manifest, containers, dig, name_of, pod_labels, selects
 from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.spec_schema.quantities import quantity
+from mlspec.spec_schema.serving_secrets import scoring_key_secret
 
 # --- MLS630 -------------------------------------------------------------------------------
-
-# Kubernetes quantities (k8s.io/apimachinery resource.Quantity): a decimal number, then a binary (Ki..Ei),
-# decimal (n, u, m, k, M..E) or exponent suffix. The build path keeps its own copy of the grammar: the
-# platform checks package is for tests and --check only.
-_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))((?:[KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?")
-_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-
-
-def quantity(value: object) -> Decimal | None:
-    """The number a Kubernetes quantity stands for (``"500m"`` → 0.5), ``None`` if it is not one."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    match = _QUANTITY.fullmatch(str(value))
-    if match is None:
-        return None
-    number, suffix = Decimal(match.group(1)), match.group(2) or ""
-    if suffix in _BINARY:
-        return number * Decimal(2 ** _BINARY[suffix])
-    if suffix[:1] in ("e", "E"):
-        return number.scaleb(int(suffix[1:]))
-    return number.scaleb(_DECIMAL[suffix])
 
 
 def check_resources(v: ArtifactView) -> Iterator[Diagnostic]:

@@ -147,6 +147,8 @@ def _names_mounted_files(value: str) -> bool:
 
 
 def check_rollout_and_network(v: ArtifactView) -> Iterator[Diagnostic]:
+    """Defence in depth: the spec checks refuse a rollout that cannot start and warn about an empty
+    ``allow_from`` (mlspec.spec_schema.checks.deployment); this looks at what was rendered."""
     rollout, net = v.d.rollout, v.d.network
     if str(rollout.max_surge).strip("%") == "0" and str(rollout.max_unavailable).strip("%") == "0":
         yield v.error(
@@ -172,10 +174,3 @@ def check_rollout_and_network(v: ArtifactView) -> Iterator[Diagnostic]:
                 f"Service {name_of(service)} is not placed in subnet {net.subnet!r}",
                 ("deployment", "network", "subnet"),
             )
-    if not net.allow_from:
-        yield v.warning(
-            "MLS639",
-            "network.allow_from is empty: any caller that reaches the load balancer can call the endpoint",
-            ("deployment", "network"),
-            "name the callers' CIDRs in network.allow_from",
-        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,13 +10,11 @@ from mlspec.compiler.addresses import access_identity, acr_task, aks
 from mlspec.compiler.aks import objects, pod
 from mlspec.compiler.aks.conventions import (
     PRE_EXISTING_NAMESPACES,
-    RESERVED_NAMESPACES,
     SECRETS_MOUNT,
     client_id,
     common_labels,
     is_marker,
     registry_host,
-    scoring_key_secret,
     tenant_id,
 )
 from mlspec.compiler.aks.image import ImageBuild, UnsafeValue, build_image, requirements_text
@@ -25,9 +22,11 @@ from mlspec.compiler.aks.rollout import RolloutPlan, plan_rollout
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.graph import Address, Resource, canonical_json, content_hash
 from mlspec.diagnostics import Diagnostic, SpecPath, has_errors
+from mlspec.spec_schema.checks.context import CheckContext
+from mlspec.spec_schema.checks.deployment import serving_inputs
 from mlspec.spec_schema.models import Deployment, MLProject, ModelSpec
+from mlspec.spec_schema.serving_secrets import mount_problem, mounted_secrets, scoring_key_secret
 
-SUBNET_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?")
 BAKED_SETTINGS = ("MLSPEC_AUTH", "MLSPEC_FEATURES", "MLSPEC_TASK", "MODEL_NAME", "MODEL_URI", "PORT")
 """ConfigMap settings also written into score.py as defaults (for local runs). Only values that are the
 same in every environment, so one image can be promoted from dev to prod unchanged."""
@@ -60,10 +59,6 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
         out.diagnostics.extend(vault_problems)
         return
     plan = plan_rollout(d)
-    out.diagnostics.extend(
-        Diagnostic.warning("MLS639", note.message, note.path, ctx.spec.locate(note.path), note.hint)
-        for note in plan.notes
-    )
     settings = config_settings(ctx, d, model, mount)
     try:
         image = build_image(
@@ -83,46 +78,10 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
 
 
 def _input_problems(ctx: RenderContext, d: Deployment) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
-    if d.namespace in RESERVED_NAMESPACES or d.namespace.startswith("kube-"):
-        found.append(
-            ctx.error(
-                "MLS638",
-                f"namespace {d.namespace!r} belongs to the cluster's own components",
-                ("deployment", "namespace"),
-                "give the endpoint a namespace of its own, e.g. the project name",
-            )
-        )
-    subnet = d.network.subnet
-    if subnet is not None and not SUBNET_NAME.fullmatch(subnet):
-        found.append(
-            ctx.error(
-                "MLS638",
-                "network.subnet is not an Azure subnet name",
-                ("deployment", "network", "subnet"),
-                "1-80 letters, digits, '_', '.' and '-'; starts with a letter or digit",
-            )
-        )
-    if ctx.model.model is None:
-        found.append(
-            ctx.error(
-                "MLS638",
-                "the deployment serves the spec's model, but there is no model section",
-                ("deployment",),
-            )
-        )
-    elif ctx.model.model.training.environment.conda:
-        path: SpecPath = ("model", "training", "environment", "conda")
-        found.append(
-            Diagnostic.warning(
-                "MLS638",
-                "conda packages are not installed in the serving image (it is built with pip)",
-                path,
-                ctx.spec.locate(path),
-                "list the model's runtime packages under pip",
-            )
-        )
-    return found
+    """The spec checks' errors about the serving inputs (build refuses on them before rendering, so
+    these are defence in depth for a caller that renders an unchecked spec); their warnings are the
+    spec checks' alone."""
+    return [found for found in serving_inputs(CheckContext(ctx.spec, ctx.model), d) if found.is_error]
 
 
 def _unsafe(ctx: RenderContext, model: ModelSpec, value: str) -> Diagnostic:
@@ -143,45 +102,30 @@ def _unsafe(ctx: RenderContext, model: ModelSpec, value: str) -> Diagnostic:
 
 
 def _key_vault_mount(ctx: RenderContext, d: Deployment) -> tuple[KeyVaultMount | None, list[Diagnostic]]:
-    """The deployment's secrets (and the endpoint key with ``auth: key``) from one Key Vault."""
-    wanted: list[tuple[str, str, str, str, SpecPath]] = []  # (local name, vault, secret, version, where)
-    for i, local in enumerate(d.secrets):
-        ref = ctx.model.access.secrets.get(local)
-        if ref is not None:  # an undeclared name is reported by the spec checks
-            wanted.append((local, ref.key_vault, ref.name, ref.version or "", ("deployment", "secrets", i)))
-    key_vault = ctx.model.workspace.key_vault
-    if d.auth == "key":
-        if key_vault is None:
-            return None, [
-                ctx.error(
-                    "MLS634",
-                    "auth: key needs workspace.key_vault: the endpoint key is read from it, not the spec",
-                    ("deployment", "auth"),
-                    f"set workspace.key_vault and store the key in it as {scoring_key_secret(d.endpoint)!r}",
-                )
-            ]
-        wanted.append(("", key_vault, scoring_key_secret(d.endpoint), "", ("deployment", "auth")))
-    if not wanted:
-        return None, []
-    vaults = sorted({vault for _, vault, _, _, _ in wanted})
-    if len(vaults) > 1:
+    """The deployment's secrets (and the endpoint key with ``auth: key``) from one Key Vault.
+
+    The spec checks refuse what one SecretProviderClass cannot mount (MLS316, MLS634) before a build
+    renders; the errors here are defence in depth for a caller that renders an unchecked spec."""
+    if d.auth == "key" and ctx.model.workspace.key_vault is None:
         return None, [
             ctx.error(
                 "MLS634",
-                f"the deployment's secrets come from {len(vaults)} Key Vaults ({', '.join(vaults)}); "
-                "a SecretProviderClass mounts from one",
-                ("deployment", "secrets"),
-                "keep the serving secrets (and the endpoint key) in one vault",
+                "auth: key needs workspace.key_vault: the endpoint key is read from it, not the spec",
+                ("deployment", "auth"),
+                f"set workspace.key_vault and store the key in it as {scoring_key_secret(d.endpoint)!r}",
             )
         ]
-    mount = KeyVaultMount(vaults[0])
-    versions: dict[str, str] = {}
-    for local, _vault, name, version, path in wanted:
-        if versions.setdefault(name, version) != version:
-            return None, [ctx.error("MLS634", f"secret {name!r} is mounted at two versions", path)]
-        if local:
-            mount.files[local] = f"{SECRETS_MOUNT}/{name}"
-    mount.objects = list(versions.items())
+    wanted = mounted_secrets(ctx.model)
+    if not wanted:
+        return None, []
+    problem = mount_problem(wanted)
+    if problem is not None:
+        return None, [ctx.error("MLS634", problem.message, problem.path, problem.hint)]
+    mount = KeyVaultMount(wanted[0].vault)
+    for secret in wanted:
+        if secret.local:
+            mount.files[secret.local] = f"{SECRETS_MOUNT}/{secret.name}"
+    mount.objects = list({s.name: s.version for s in wanted}.items())
     return mount, []
 
 

@@ -9,8 +9,8 @@
   is raised to ``ceil((100 - p) / p)`` (capped at ``replicas.max``) and the canary gets
   ``max(1, floor(stable_min * p / (100 - p)))`` pods (at most ``replicas.max``), so it never
   gets more than ``p``% while the stable side is at its minimum, and less when the HPA scales
-  the stable side up. When ``replicas.max`` makes the split unreachable, a warning says what
-  share the pods realise.
+  the stable side up (:mod:`mlspec.spec_schema.canary`). When ``replicas.max`` makes the split
+  unreachable, the spec checks warn (MLS639) what share the pods realise.
   The stable Deployment depends on the canary one: apply rolls a new release out to the
   canary first and touches the stable pods only once the canary is ready.
 - ``blue_green``: ``<endpoint>-blue`` and ``<endpoint>-green`` (``slot: blue|green``). The
@@ -24,11 +24,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from mlspec.compiler.aks.conventions import NAME_LABEL, SLOT_LABEL, TRACK_LABEL
 from mlspec.diagnostics import SpecPath
+from mlspec.spec_schema.canary import canary_split
 from mlspec.spec_schema.models import Deployment
 
 SLOTS = ("blue", "green")
@@ -50,15 +50,6 @@ class Workload:
 
 
 @dataclass(frozen=True)
-class Note:
-    """Something the strategy could only approximate, reported as a warning at ``path``."""
-
-    message: str
-    path: SpecPath
-    hint: str
-
-
-@dataclass(frozen=True)
 class RolloutPlan:
     strategy: str
     workloads: tuple[Workload, ...]
@@ -67,7 +58,6 @@ class RolloutPlan:
     hpa_min: int
     hpa_max: int
     pdb_selector: dict[str, str]
-    notes: tuple[Note, ...] = ()
 
     @property
     def primary(self) -> Workload:
@@ -93,29 +83,9 @@ def _rolling(d: Deployment) -> RolloutPlan:
     return RolloutPlan("rolling", (primary,), base, None, d.replicas.min, d.replicas.max, base)
 
 
-def canary_replicas(percent: int, stable_min: int, stable_max: int) -> tuple[int, int]:
-    """``(stable_min, canary)`` so that canary / (stable + canary) ≤ percent/100 where reachable."""
-    needed = math.ceil((100 - percent) / percent)
-    ceiling = max(stable_max, stable_min)
-    stable = min(max(stable_min, needed), ceiling)
-    canary = min(max(1, math.floor(stable * percent / (100 - percent))), ceiling)
-    return stable, canary
-
-
 def _canary(d: Deployment) -> RolloutPlan:
-    percent = d.rollout.canary_percent or 10
-    stable_min, canary = canary_replicas(percent, d.replicas.min, d.replicas.max)
-    share = 100 * canary / (stable_min + canary)
-    notes: list[Note] = []
-    if share > percent + 0.5 or share < percent - 5:
-        notes.append(
-            Note(
-                f"canary_percent {percent} is realised as {stable_min} stable and {canary} canary pods, "
-                f"so the canary gets {share:.0f}% of requests while replicas.max is {d.replicas.max}",
-                ("deployment", "rollout", "canary_percent"),
-                "raise replicas.max or canary_percent: the split is realised by pod counts behind a Service",
-            )
-        )
+    split = canary_split(d)  # a split replicas.max cannot realise is warned about by the spec checks
+    percent, stable_min, canary, share = split.percent, split.stable_min, split.canary, split.share
     base = {NAME_LABEL: d.endpoint}
     annotations = {
         "mlspec.dev/rollout": "canary",
@@ -141,9 +111,7 @@ def _canary(d: Deployment) -> RolloutPlan:
         annotations,
     )
     hpa_max = max(d.replicas.max, stable_min)
-    return RolloutPlan(
-        "canary", (stable, canary_workload), base, None, stable_min, hpa_max, stable.selector, tuple(notes)
-    )
+    return RolloutPlan("canary", (stable, canary_workload), base, None, stable_min, hpa_max, stable.selector)
 
 
 def active_slot(d: Deployment) -> str:

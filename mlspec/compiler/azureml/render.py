@@ -13,7 +13,6 @@ Layout::
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -23,12 +22,11 @@ from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.azureml import components, environment, names, pipeline, schedules
 from mlspec.compiler.azureml.scripts import render_script
 from mlspec.compiler.graph import Address, Resource
-from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.spec_schema.checks.columns import GATE
 from mlspec.spec_schema.models import ModelSpec
+from mlspec.spec_schema.monitor_signals import monitor_alerts
 
 TEAM_FOLDER = "team"
-TRAINING_FORMATS = frozenset({"parquet", "delta", "csv", "json"})
 
 # Where in the spec each resource comes from (error locations).
 SOURCES: dict[str, tuple[str, ...]] = {
@@ -60,16 +58,6 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
     data = _training_data(ctx, model)
     if data is None:
         return  # an unknown training dataset: the spec checks have reported it
-    if data.format not in TRAINING_FORMATS:
-        out.diagnostics.append(
-            ctx.error(
-                "MLS627",
-                f"training data {model.training.data!r} is {data.format}; the prepare step reads "
-                f"{', '.join(sorted(TRAINING_FORMATS))}",
-                ("model", "training", "data"),
-                "train on a transform that writes parquet or delta",
-            )
-        )
     tags = {names.inert(k): names.inert(v) for k, v in ctx.model.project.tags.items()}
     description = model.description or ctx.model.project.description
 
@@ -211,15 +199,7 @@ def _train_sources(
             )
         }
     assert training.script is not None  # the model guarantees estimator xor script
-    for i, feature in enumerate(common["features"]):
-        if "," in feature:
-            out.diagnostics.append(
-                ctx.error(
-                    "MLS628",
-                    f"feature {feature!r} contains a comma; training scripts get --features comma-separated",
-                    ("model", "training", "features", i),
-                )
-            )
+    # A feature with a comma is refused by the spec checks (MLS628): scripts get --features comma-separated.
     team_name = PurePosixPath(training.script).name
     files = {
         "train.py": render_script(
@@ -249,18 +229,7 @@ def _read_team_script(ctx: RenderContext, out: ArtifactSet, script: str) -> str 
             )
         )
         return None
-    try:
-        ast.parse(text, filename=script)
-    except SyntaxError as exc:
-        out.diagnostics.append(
-            _warning(
-                ctx,
-                "MLS626",
-                f"training script {script!r} is not valid Python (line {exc.lineno}): {exc.msg}",
-                path,
-            )
-        )
-    return text
+    return text  # whether it parses as Python is a spec check (MLS626, a warning)
 
 
 def _gate(ctx: RenderContext, out: ArtifactSet, model: ModelSpec) -> list[tuple[str, str, float]]:
@@ -303,21 +272,11 @@ def _render_monitor(ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data
     monitoring, deployment = ctx.model.monitoring, ctx.model.deployment
     if monitoring is None or deployment is None:
         return
-    alerts = schedules.monitor_alerts(monitoring.alerts)
+    alerts = monitor_alerts(monitoring.alerts)
     if not alerts:
         return
     if deployment.log_predictions is None:
-        out.diagnostics.append(
-            _warning(
-                ctx,
-                "MLS629",
-                "drift and data-quality alerts need the serving log as production data; "
-                "no model monitor is rendered",
-                ("deployment",),
-                "set deployment.log_predictions.path",
-            )
-        )
-        return
+        return  # the spec checks warn that no monitor is rendered (MLS629)
     monitor = schedules.monitor_schedule(
         model,
         alerts,
@@ -334,9 +293,3 @@ def _render_monitor(ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data
         ["schedules/monitor.yml"],
         origin="monitor",
     )
-
-
-def _warning(
-    ctx: RenderContext, code: str, message: str, path: SpecPath, hint: str | None = None
-) -> Diagnostic:
-    return Diagnostic.warning(code, message, path, ctx.spec.locate(path), hint)

@@ -1,4 +1,7 @@
-"""Checks of the rendered schedules: cron and trigger of the retrain schedule, the monitor's signals."""
+"""Checks of the rendered schedules: cron and trigger of the retrain schedule, the monitor's signals.
+
+What the spec alone decides (an unknown metric, an operator pointing the wrong way) is checked before a
+build by :mod:`mlspec.spec_schema.checks.azureml`; these look at what was rendered (defence in depth)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from mlspec.compiler.azureml import names, schedules
 from mlspec.compiler.azureml.findings import Findings
 from mlspec.diagnostics import SpecPath
 from mlspec.spec_schema.cron import cron_problem
+from mlspec.spec_schema.monitor_signals import SIGNAL_METRICS
 
 _ISO_DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?")
 
@@ -66,11 +70,11 @@ def check_monitor(found: Findings, path: str, doc: Any) -> None:
 
 def _signal(found: Findings, path: str, name: str, signal: Any) -> None:
     alert_path = _alert_path(found, name)
-    if not isinstance(signal, dict) or signal.get("type") not in schedules.SIGNAL_METRICS:
+    if not isinstance(signal, dict) or signal.get("type") not in SIGNAL_METRICS:
         kind = signal.get("type") if isinstance(signal, dict) else signal
         found.add("MLS625", path, f"signal {name!r} has type {kind!r}", alert_path)
         return
-    numerical, categorical = schedules.SIGNAL_METRICS[signal["type"]]
+    numerical, categorical = SIGNAL_METRICS[signal["type"]]
     thresholds = signal.get("metric_thresholds")
     if not isinstance(thresholds, dict) or not thresholds:
         found.add("MLS625", path, f"signal {name!r} has no metric_thresholds", alert_path)
@@ -125,7 +129,6 @@ def _signal(found: Findings, path: str, name: str, signal: Any) -> None:
                     f"signal {name!r}: {role}.data_window.{key} {value!r} is not an ISO 8601 duration",
                     alert_path,
                 )
-    _direction(found, name, signal, alert_path)
 
 
 def _alert_path(found: Findings, name: str) -> SpecPath:
@@ -140,22 +143,3 @@ def _alert_has_metric(found: Findings, alert_path: SpecPath) -> bool:
     monitoring = found.ctx.model.monitoring
     index = alert_path[2] if len(alert_path) == 3 else None
     return monitoring is not None and isinstance(index, int) and monitoring.alerts[index].metric is not None
-
-
-def _direction(found: Findings, name: str, signal: dict[str, Any], alert_path: SpecPath) -> None:
-    """A distance or rate alerts when it rises; a statistical test's p-value when it falls."""
-    monitoring = found.ctx.model.monitoring
-    if monitoring is None or len(alert_path) != 3 or not isinstance(alert_path[2], int):
-        return
-    alert = monitoring.alerts[alert_path[2]]
-    metric = schedules.alert_metric(alert)
-    rising = alert.operator in (">", ">=")
-    if (metric in schedules.STATISTICAL_TESTS) == rising:
-        way = "below" if metric in schedules.STATISTICAL_TESTS else "above"
-        found.warn(
-            "MLS625",
-            names.path("schedules", "monitor.yml"),
-            f"signal {name!r}: Azure ML alerts when {metric} is {way} the threshold, "
-            f"but the alert says {alert.operator!r}",
-            (*alert_path, "operator"),
-        )

@@ -14,32 +14,8 @@ from typing import Any
 from mlspec.compiler.azureml.names import inert, monitor_name, retrain_schedule_name
 from mlspec.spec_schema.durations import duration_minutes, iso8601
 from mlspec.spec_schema.models import Alert, ModelSpec
+from mlspec.spec_schema.monitor_signals import SIGNAL_METRICS, alert_metric
 
-DRIFT_NUMERICAL = frozenset(
-    {
-        "jensen_shannon_distance",
-        "normalized_wasserstein_distance",
-        "population_stability_index",
-        "two_sample_kolmogorov_smirnov_test",
-    }
-)
-DRIFT_CATEGORICAL = frozenset(
-    {"jensen_shannon_distance", "population_stability_index", "pearsons_chi_squared_test"}
-)
-QUALITY = frozenset({"null_value_rate", "data_type_error_rate", "out_of_bounds_rate"})
-STATISTICAL_TESTS = frozenset({"two_sample_kolmogorov_smirnov_test", "pearsons_chi_squared_test"})
-"""Their value is a p-value: drift is a value *below* the threshold."""
-
-SIGNAL_METRICS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "data_drift": (DRIFT_NUMERICAL, DRIFT_CATEGORICAL),
-    "prediction_drift": (DRIFT_NUMERICAL, DRIFT_CATEGORICAL),
-    "data_quality": (QUALITY, QUALITY),
-}
-DEFAULT_METRIC = {
-    "data_drift": "jensen_shannon_distance",
-    "prediction_drift": "jensen_shannon_distance",
-    "data_quality": "null_value_rate",
-}
 PRODUCTION_CONTEXT = {
     "data_drift": "model_inputs",
     "data_quality": "model_inputs",
@@ -61,15 +37,6 @@ def retrain_schedule(model: ModelSpec, expression: str, description: str | None)
     data["trigger"] = {"type": "cron", "expression": expression, "time_zone": "UTC"}
     data["create_job"] = "../pipeline.yml"
     return data
-
-
-def monitor_alerts(alerts: list[Alert]) -> list[tuple[int, Alert]]:
-    """The alerts the model monitor watches, with their index in ``monitoring.alerts``."""
-    return [(i, a) for i, a in enumerate(alerts) if a.signal in SIGNAL_METRICS]
-
-
-def alert_metric(alert: Alert) -> str:
-    return alert.metric or DEFAULT_METRIC[alert.signal]
 
 
 def monitor_schedule(

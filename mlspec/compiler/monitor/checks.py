@@ -2,15 +2,15 @@
 
 MLS640 window / evaluation frequency not accepted by Azure Monitor · MLS641 action group short name ·
 MLS642 an alert's action group is not in the template · MLS643 empty or foreign KQL · MLS644 the
-watched resource is not named in ``workspace`` · MLS645 a webhook URL carries a credential · MLS646
-``retrain.on_alerts`` and ``action`` disagree · MLS647 retrain trigger without a retrain schedule.
+watched resource is not named in ``workspace`` · MLS647 retrain trigger without a retrain schedule.
+What the spec alone decides (a webhook carrying a credential MLS645, ``retrain.on_alerts`` and ``action``
+disagreeing MLS646) is checked before a build by :mod:`mlspec.spec_schema.checks.monitoring`.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.monitor import rules, tables, template
@@ -28,14 +28,13 @@ from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.spec_schema.durations import duration_problem
 
 _ACTION_GROUP_ID = re.compile(r"^\[resourceId\('Microsoft\.Insights/actionGroups', '((?:[^']|'')+)'\)\]$")
-_CREDENTIAL_QUERY = re.compile(r"(?i)^(?:sig|code|token|access_token|key|apikey|api-key|secret|password|sv)$")
 
 
 def check(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
     monitoring = ctx.model.monitoring
     if monitoring is None:
         return []
-    found = list(_webhooks(ctx)) + list(_retrain_consistency(ctx, out))
+    found = _retrain_consistency(ctx, out)
     artifact = out.artifacts.get(template.TEMPLATE_FILE)
     if artifact is None or not isinstance(artifact.data, dict):
         return found
@@ -162,43 +161,11 @@ def _query(ctx: RenderContext, rule: dict[str, Any], path: SpecPath) -> list[Dia
     return found
 
 
-def _webhooks(ctx: RenderContext) -> list[Diagnostic]:
-    monitoring = ctx.model.monitoring
-    if monitoring is None:
-        return []
-    found: list[Diagnostic] = []
-    for i, url in enumerate(monitoring.notify.webhook):
-        keys = [k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
-        if any(_CREDENTIAL_QUERY.match(k) for k in keys) or "@" in urlsplit(url).netloc:
-            found.append(
-                ctx.error(
-                    "MLS645",
-                    "this webhook URL carries a credential; it would be stored in the ARM template in clear",
-                    ("monitoring", "notify", "webhook", i),
-                    "use a webhook that authenticates otherwise (e.g. Entra ID), or a Logic App receiver",
-                )
-            )
-    return found
-
-
 def _retrain_consistency(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
     monitoring, model = ctx.model.monitoring, ctx.model.model
     if monitoring is None:
         return []
     found: list[Diagnostic] = []
-    on_alerts = monitoring.retrain.on_alerts if monitoring.retrain else []
-    for i, alert in enumerate(monitoring.alerts):
-        if alert.name in on_alerts and alert.action != "retrain":
-            found.append(
-                Diagnostic.warning(
-                    "MLS646",
-                    f"alert {alert.name!r} is in retrain.on_alerts but says action: {alert.action}; "
-                    "it retrains",
-                    ("monitoring", "alerts", i, "action"),
-                    ctx.spec.locate(("monitoring", "alerts", i, "action")),
-                    "write action: retrain to say so",
-                )
-            )
     wired = any(template.retrain_wired(a, monitoring) for a in monitoring.alerts)
     if wired and model is not None and not out.address_exists(template.retrain_schedule(model.name)):
         path: SpecPath = ("monitoring", "retrain") if monitoring.retrain is not None else ("monitoring",)

@@ -33,6 +33,35 @@ _COMPUTE_TYPES = frozenset({"amlcompute", "computeinstance", "kubernetes", "virt
 _PBIP_PARTS = (".pbip", ".Report", ".SemanticModel")
 
 
+# What `build --check` runs the artifacts through: the SDKs' own loaders and models (the
+# `azure-checks` extra). Imported lazily by each check; looked for up front so that a missing one is
+# one clear sentence, not an ImportError in the middle of the checks.
+CHECKER_MODULES = (
+    "azure.ai.ml",
+    "azure.synapse.artifacts",
+    "azure.mgmt.monitor",
+    "kubernetes_validate",
+    "nbformat",
+    "jsonschema",
+)
+CHECKS_EXTRA = "azure-checks"
+
+
+def missing_checkers() -> list[str]:
+    """The modules of :data:`CHECKER_MODULES` that cannot be imported here."""
+    import importlib.util
+
+    missing = []
+    for module in CHECKER_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a parent package missing, or a module set to None
+            found = False
+        if not found:
+            missing.append(module)
+    return missing
+
+
 def check_build_dir(root: Path, kubernetes_version: str = "1.30.0") -> list[PlatformProblem]:
     """Every platform problem in the artifacts under ``root``, files in path order."""
     problems: list[PlatformProblem] = []

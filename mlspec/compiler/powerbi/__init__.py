@@ -10,10 +10,12 @@
 One resource, ``powerbi.report.<Name>`` (provider type ``powerbi:pbip``), carries all the files, the
 ``.pbip`` first. The semantic model imports each report table from its lake folder (M partitions, see
 :mod:`.mquery`; one lake-endpoint parameter per storage account in ``expressions.tmdl``); its columns
-and types come from the spec (:mod:`.columns`), its measures from ``report.measures``; how visuals
-bind to them -- and what happens to an undeclared measure -- is in :mod:`.model`. TMDL is written line by
-line with every value quoted (:mod:`.tmdl`); every JSON file names its published ``$schema``.
-A report name becomes a folder name and must be a plain file name (MLS664).
+and types come from the spec (:mod:`mlspec.spec_schema.report_columns`), its measures from
+``report.measures``; how visuals bind to them -- and what happens to an undeclared measure -- is in
+:mod:`mlspec.spec_schema.report_model`, which the check stage reports from (MLS660-667) before this
+package renders. TMDL is written line by line with every value quoted (:mod:`.tmdl`); every JSON
+file names its published ``$schema``. A report name becomes a folder name and must be a plain file
+name (MLS664).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """mlspec's own checks of the rendered Power BI projects (MLS660-669), at the report's spec line.
 
-Raised while building the model (see :mod:`.model`): MLS660 a visual field that is no column ·
+Reported by the check stage from the spec (:mod:`mlspec.spec_schema.report_model`, before any
+renderer runs): MLS660 a visual field that is no column ·
 MLS661 names that clash · MLS662 a name TMDL cannot hold · MLS663 an undeclared measure (warning) ·
 MLS664 a report name that is no safe folder name · MLS665 a DAX expression TMDL cannot hold ·
 MLS666 a format string TMDL cannot hold · MLS667 a column declared on a table of unknown columns.

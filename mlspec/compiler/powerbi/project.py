@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from mlspec.compiler import addresses
-from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.compiler.artifacts import ArtifactError, ArtifactSet, RenderContext
 from mlspec.compiler.graph import Address, Resource
 from mlspec.compiler.powerbi import report as pbir
 from mlspec.compiler.powerbi import semantic
 from mlspec.compiler.powerbi.model import SemanticModel, build_model
-from mlspec.diagnostics import has_errors
+from mlspec.diagnostics import Severity
 from mlspec.spec_schema.models import Report
+from mlspec.spec_schema.report_model import folder_name_problem
 
 FOLDER = "powerbi"
-SAFE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 _-]{0,62}[A-Za-z0-9_-])?")
-"""Report names become folder and file names: letters, digits, space, ``_`` and ``-``; no dots, no
-separators, no leading/trailing space (Windows drops those)."""
-_RESERVED = frozenset(
-    {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
-)
-
-
-def folder_name_problem(name: str) -> str | None:
-    if not SAFE_NAME.fullmatch(name):
-        return (
-            "report names become folder names: 1-64 letters, digits, spaces, '_' or '-', "
-            "starting and ending with a letter or digit"
-        )
-    if name.lower() in _RESERVED:
-        return f"{name!r} is a reserved device name on Windows"
-    return None
 
 
 def project_root(name: str) -> str:
@@ -43,24 +25,17 @@ def report_address(name: str) -> Address:
 
 
 def render(ctx: RenderContext, out: ArtifactSet) -> None:
-    """Add one PBIP project per report (skipped, with located errors, when a report cannot be written)."""
-    taken: set[str] = set()
+    """Add one PBIP project per report.
+
+    The check stage has reported every problem of the reports' names and models
+    (:mod:`mlspec.spec_schema.checks.reports`) and a build with errors stops before rendering, so
+    nothing is reported again here: a warning (MLS663, MLS667) would show twice.
+    """
     for index, spec in enumerate(ctx.model.reports):
-        problem = folder_name_problem(spec.name)
-        key = str(report_address(spec.name)).casefold()
-        if problem is None and key in taken:
-            problem = (
-                "another report has the same folder name (names differing only in case or ' '/'_' clash)"
-            )
-        taken.add(key)
-        if problem is not None:
-            out.diagnostics.append(
-                ctx.error("MLS664", f"report name {spec.name!r}: {problem}", ("reports", index, "name"))
-            )
-            continue
+        if folder_name_problem(spec.name) is not None:  # MLS664 in the check stage; never a path here
+            raise ArtifactError(f"report name {spec.name!r} is no plain folder name")
         model = build_model(ctx, index, spec)
-        out.diagnostics.extend(model.diagnostics)
-        if has_errors(model.diagnostics) or not model.tables:
+        if any(p.severity is Severity.ERROR for p in model.problems) or not model.tables:
             continue
         files = _write_project(out, spec, model)
         out.add_resource(

@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from mlspec.compiler.powerbi.model import Field, SemanticModel
+from mlspec.compiler.powerbi.model import SemanticModel
 from mlspec.spec_schema.models import Visual
+from mlspec.spec_schema.report_model import Field
 
 _BASE = "https://developer.microsoft.com/json-schemas/fabric/"
 PBIR_SCHEMA = _BASE + "item/report/definitionProperties/2.0.0/schema.json"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from mlspec.compiler.powerbi.model import NUMERIC, SemanticModel, Table, lineage_tag
+from mlspec.compiler.powerbi.model import SemanticModel, lineage_tag
 from mlspec.compiler.powerbi.tmdl import Document, name, text
+from mlspec.spec_schema.report_model import NUMERIC, Table
 
 PBISM_SCHEMA = "https://developer.microsoft.com/json-schemas/fabric/item/semanticModel/definitionProperties/1.0.0/schema.json"
 COMPATIBILITY_LEVEL = 1567
@@ -77,7 +78,7 @@ def table_tmdl(model: SemanticModel, table: Table) -> str:
     doc.line(1, f"partition {name(table.name)} = m")
     doc.property(2, "mode", "import")
     doc.line(2, "source =")
-    doc.expression(3, table.query)
+    doc.expression(3, model.queries[table.name])
     doc.blank()
     doc.line(1, "annotation PBI_ResultType = Table")
     return doc.render()

@@ -2,7 +2,8 @@
 
 - Object names are always single-quoted, ``'`` doubled (``'Sales ''24'``).
 - Text property values are always double-quoted, ``"`` doubled; they are single-line by definition,
-  so a value holding a line break is refused before it gets here (:func:`single_line_problem`).
+  so a value holding a line break is refused before it gets here (the check stage, with
+  :func:`mlspec.spec_schema.tmdl_text.single_line_problem`).
 - Expressions (DAX, M) start on the line after ``=`` and every line of them is indented one level
   deeper than the owning object's properties: whatever the text holds, it cannot reach a shallower
   indentation and so cannot end the expression or declare a property or object.
@@ -13,11 +14,7 @@ Indentation is tabs (what Power BI Desktop writes).
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
-_LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-"""Every character Python's ``splitlines`` (and .NET readers) may treat as a line break."""
+from mlspec.spec_schema.tmdl_text import LINE_BREAKS
 
 
 def name(value: str) -> str:
@@ -26,35 +23,13 @@ def name(value: str) -> str:
 
 
 def text(value: str) -> str:
-    """A text property value: in double quotes, ``"`` doubled (check :func:`single_line_problem` first)."""
+    """A text property value: in double quotes, ``"`` doubled (the check stage refuses line breaks)."""
     return '"' + value.replace('"', '""') + '"'
-
-
-def single_line_problem(value: str) -> str | None:
-    """Why ``value`` cannot be a TMDL name or text property value, or ``None``."""
-    if not value.strip():
-        return "it is empty"
-    for char in value:
-        if _LINE_BREAKS.match(char) or (unicodedata.category(char) in ("Cc", "Cf") and char != "\t"):
-            return f"it contains the control character U+{ord(char):04X}"
-    return None
-
-
-def expression_problem(value: str) -> str | None:
-    """Why ``value`` cannot be written as a TMDL expression, or ``None``."""
-    if not value.strip():
-        return "it is empty"
-    if "```" in value:
-        return "it contains ``` (TMDL's verbatim-expression delimiter)"
-    for char in _LINE_BREAKS.sub("\n", value):
-        if char not in "\n\t" and unicodedata.category(char) == "Cc":
-            return f"it contains the control character U+{ord(char):04X}"
-    return None
 
 
 def expression_lines(value: str) -> list[str]:
     """The lines of an expression: line breaks normalised, trailing blanks and outer blank lines dropped."""
-    lines = [line.rstrip() for line in _LINE_BREAKS.sub("\n", value).split("\n")]
+    lines = [line.rstrip() for line in LINE_BREAKS.sub("\n", value).split("\n")]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:

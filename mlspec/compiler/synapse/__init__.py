@@ -9,19 +9,20 @@ Files, under ``synapse/``:
 
 JSON is serialised from data structures; only cell code comes from templates (see
 :mod:`~mlspec.compiler.synapse.cells`), so no spec value can change an artifact's structure.
+
+What the spec decides (column types are Spark SQL types, transform code is a usable Python file,
+names Synapse allows) is checked before any renderer runs, by
+:mod:`mlspec.spec_schema.checks.synapse`; this package relies on it.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 from mlspec.compiler.addresses import synapse_notebook, synapse_pipeline
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.graph import Resource
 from mlspec.compiler.synapse import notebook, pipeline
 from mlspec.compiler.synapse.checks import check_synapse
-from mlspec.compiler.synapse.spark_types import is_spark_type
-from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.diagnostics import Diagnostic
 
 __all__ = ["check", "render"]
 
@@ -31,7 +32,6 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
     model = ctx.model
     if not model.transforms:
         return
-    out.diagnostics.extend(_schema_type_problems(ctx))
     notebooks = []
     for name in pipeline.transform_order(model):
         rendered = notebook.render_synapse_notebook(ctx, name, model.transforms[name])
@@ -64,28 +64,3 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
 def check(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
     """mlspec's own checks of the Synapse artifacts (what the SDK models and nbformat miss)."""
     return check_synapse(ctx, out)
-
-
-def _schema_type_problems(ctx: RenderContext) -> Iterator[Diagnostic]:
-    """Column types a notebook passes to Spark: each must be one Spark SQL type (MLS613)."""
-    model = ctx.model
-    read = {i for t in model.transforms.values() for i in t.inputs}
-    schemas: list[tuple[SpecPath, dict[str, str]]] = [
-        (("sources", name, "schema"), source.schema_)
-        for name, source in model.sources.items()
-        if name in read and source.schema_
-    ]
-    schemas += [
-        (("transforms", name, "output", "schema"), t.output.schema_)
-        for name, t in model.transforms.items()
-        if name in read and t.output.schema_
-    ]
-    for path, schema in schemas:
-        for column, kind in schema.items():
-            if not is_spark_type(kind):
-                yield ctx.error(
-                    "MLS613",
-                    f"column {column!r}: {kind!r} is not a Spark SQL type",
-                    (*path, column),
-                    "e.g. string, int, bigint, double, decimal(10,2), boolean, date, timestamp",
-                )

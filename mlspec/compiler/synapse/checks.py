@@ -3,7 +3,8 @@
 They run on every build (no SDK import) and point at the spec's lines:
 
 - MLS614: a notebook, pipeline or activity name Synapse would refuse (characters, length:
-  activity names are at most 55 characters).
+  activity names are at most 55 characters); a spec that makes one is refused by the check stage
+  first (:mod:`mlspec.spec_schema.checks.synapse`), this one guards the renderer.
 - MLS615: a code cell that is not valid Python, or whose ``source`` is not a list of lines.
 - MLS616: notebooks and pipeline out of step: a transform without a notebook, ``.ipynb`` twin
   or activity; an activity running a notebook the build does not produce.
@@ -26,13 +27,13 @@ from mlspec.compiler.synapse.cells import cell_text
 from mlspec.compiler.synapse.notebook import PARAMETERS_TAG, ipynb_file, notebook_file
 from mlspec.compiler.synapse.pipeline import ACTIVITY_TYPE, pipeline_file, upstream_transforms
 from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.spec_schema.synapse_names import (
+    ACTIVITY_NAME_MAX,
+    NOTEBOOK_NAME_MAX,
+    PIPELINE_NAME_MAX,
+    artifact_name_problems,
+)
 
-# Synapse artifact names (notebooks, pipelines, activities): start with a letter, digit or
-# underscore; none of . + ? / < > * % & : \ (the Data Factory/Synapse naming rules).
-_ARTIFACT_NAME = re.compile(r"[A-Za-z0-9_][^.+?/<>*%&:\\\n\r\t]*")
-NOTEBOOK_NAME_MAX = 140
-PIPELINE_NAME_MAX = 140
-ACTIVITY_NAME_MAX = 55
 _PIPELINE_PARAMETER = re.compile(r"@pipeline\(\)\.parameters\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -270,19 +271,5 @@ def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
 def _name_problems(
     ctx: RenderContext, what: str, name: str, longest: int, at: SpecPath
 ) -> Iterator[Diagnostic]:
-    if len(name) > longest:
-        yield _error(
-            ctx,
-            "MLS614",
-            f"{what} name {name!r} is {len(name)} characters; Synapse allows at most {longest}",
-            at,
-            "shorten the transform name" if what != "pipeline" else "shorten the project name",
-        )
-    if not _ARTIFACT_NAME.fullmatch(name) or name != name.strip():
-        yield _error(
-            ctx,
-            "MLS614",
-            f"{what} name {name!r} is not allowed by Synapse",
-            at,
-            "start with a letter, digit or underscore; do not use . + ? / < > * % & : or \\",
-        )
+    for problem in artifact_name_problems(what, name, longest):
+        yield _error(ctx, "MLS614", problem.message, at, problem.hint)

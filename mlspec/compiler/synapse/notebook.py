@@ -12,7 +12,6 @@ needs a ``%%pyspark`` magic line, and each one ``ast.parse``-s as it is.
 
 from __future__ import annotations
 
-import ast
 import copy
 import importlib.resources
 import os
@@ -24,9 +23,10 @@ from mlspec.compiler.artifacts import RenderContext
 from mlspec.compiler.synapse.cells import code_cell, markdown_cell, render_template
 from mlspec.compiler.synapse.literals import python_literal
 from mlspec.compiler.synapse.spark import pool_name, session_properties
-from mlspec.compiler.synapse.spark_types import schema_ddl
 from mlspec.diagnostics import Diagnostic
 from mlspec.spec_schema.models import Expectation, Transform
+from mlspec.spec_schema.spark_types import schema_ddl
+from mlspec.spec_schema.transform_code import transform_code_problem, unreadable_code
 
 PROVIDER_TYPE = "Microsoft.Synapse/workspaces/notebooks"
 NBFORMAT = 4
@@ -196,26 +196,22 @@ def _expectation(expectation: Expectation) -> dict[str, Any]:
 
 
 def _project_code(ctx: RenderContext, name: str, relative: str) -> tuple[str, list[Diagnostic]]:
-    """The project's transform code, checked; or a cell that stops the run, and the error saying why."""
-    path = ("transforms", name, "python")
+    """The project's transform code; or a cell that stops the run, and the error saying why.
+
+    The check stage has judged the file already (:mod:`mlspec.spec_schema.transform_code`); the same
+    judgement here only catches a file changed between validation and rendering.
+    """
     try:
         text = ctx.read_project_file(relative)
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        hint = "the path is relative to the folder of the spec file"
-        return _stop_cell(f"cannot read {relative}"), [
-            ctx.error("MLS610", f"cannot read transform code {relative!r}: {reason}", path, hint)
-        ]
-    try:
-        tree = ast.parse(text, filename=relative)
-    except SyntaxError as exc:
-        message = f"{relative!r} is not valid Python: line {exc.lineno}: {exc.msg}"
-        return _stop_cell(f"{relative} is not valid Python"), [ctx.error("MLS611", message, path)]
-    if not any(isinstance(node, ast.FunctionDef) and node.name == "transform" for node in tree.body):
-        hint = "define def transform(spark, **inputs) returning a DataFrame; inputs are passed by name"
-        message = f"{relative!r} defines no top-level function transform(spark, **inputs)"
-        return _stop_cell(message), [ctx.error("MLS612", message, path, hint)]
-    return text, []
+        problem = unreadable_code(relative, exc)
+    else:
+        found = transform_code_problem(relative, text)
+        if found is None:
+            return text, []
+        problem = found
+    diagnostic = ctx.error(problem.code, problem.message, ("transforms", name, "python"), problem.hint)
+    return _stop_cell(problem.reason), [diagnostic]
 
 
 def _stop_cell(reason: str) -> str:

@@ -53,6 +53,11 @@ class StateBackend(Protocol):
         """Remove the lock whose id is ``lock_id``, whoever holds it; returns what was removed."""
         ...
 
+    def retire(self) -> str:
+        """Take the state out of use after ``mlspec state mv --from-project`` copied it elsewhere: it is
+        kept beside, renamed ``.moved`` (nothing is lost), and no longer read. Returns where it went."""
+        ...
+
     def neighbours(self) -> list[tuple[str, State]]:
         """States of the same environment stored beside this one that may have owned its objects
         (where each lives, the state): after a project rename, the old name's state is there."""

@@ -175,6 +175,33 @@ class BlobBackend:
             ) from None
         self._etag, self._raw = response["etag"], data
 
+    def retire(self) -> str:
+        with azure_errors(self.container_url):
+            return self._retire()
+
+    def _retire(self) -> str:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError
+
+        if not self._seen:
+            self._read()
+        if self._raw is None:
+            return self.description
+        moved = f"{self.state_name}.moved"
+        self.container.get_blob_client(moved).upload_blob(self._raw, overwrite=True)
+        try:
+            self.container.get_blob_client(self.state_name).delete_blob(
+                etag=self._etag, match_condition=MatchConditions.IfNotModified
+            )
+        except ResourceModifiedError:
+            raise conflict_error(
+                f"{self.description} was written by someone else while it was being moved",
+                "re-run the move",
+                self.description,
+            ) from None
+        self._etag, self._raw = None, None
+        return f"{self.container_url}/{moved}"
+
     # --- lock -----------------------------------------------------------------------------
 
     def lock(self, operation: str) -> LockInfo:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from mlspec.diagnostics import MlspecError
-from mlspec.plan.lock import LockHeldError, LockInfo, lock_error
+from mlspec.plan.lock import LockHeldError, LockInfo, lock_error, pid_alive
 from mlspec.plan.state import State, conflict_error, state_error
 from mlspec.redaction import printable
 
@@ -139,6 +139,18 @@ class LocalBackend:
                 continue  # unreadable: not evidence of an owner either way
         return found
 
+    def retire(self) -> str:
+        moved = self.path.with_name(f"{self.path.name}.moved")
+        try:
+            os.replace(self.path, moved)
+        except OSError as exc:
+            raise state_error(
+                f"cannot move {self.path} aside: {exc.strerror or exc}", where=str(self.path)
+            ) from None
+        _fsync_dir(self.folder)
+        self._serial = 0
+        return str(moved)
+
     def force_unlock(self, lock_id: str) -> LockInfo:
         current = self.current_lock()
         if current is None:
@@ -191,26 +203,12 @@ def remove_leftovers(folder: Path, environment: str) -> list[Path]:
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        dead = raw_pid is not None and not _pid_alive(int(raw_pid))
+        dead = raw_pid is not None and not pid_alive(int(raw_pid))
         if dead or age > STALE_LEFTOVER_SECONDS:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # gone, or a number no process can have
-        return False
-    except OSError:  # e.g. EPERM: it exists, under another user
-        return True
-    return True
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

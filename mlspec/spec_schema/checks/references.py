@@ -7,9 +7,7 @@ from collections.abc import Iterator
 
 from mlspec.diagnostics import Diagnostic
 from mlspec.spec_schema.checks.context import CheckContext
-
-PREDICTIONS_TABLE = "predictions"
-"""The served predictions log, usable as a report table when deployment.log_predictions is set."""
+from mlspec.spec_schema.report_columns import PREDICTIONS_TABLE  # a report table when logs are set
 
 WORKSPACE_SCOPES = (
     "subscription",

@@ -54,7 +54,14 @@ def is_spark_type(text: str) -> bool:
 
 
 def schema_ddl(schema: Mapping[str, str]) -> str:
-    """``{"id": "string", "n": "int"}`` → ``"`id` string, `n` int"`` (see :func:`is_spark_type`)."""
+    """``{"id": "string", "n": "int"}`` → ``"`id` string, `n` int"``.
+
+    Raises ``ValueError`` for a type that is not one Spark SQL type (:func:`is_spark_type`): the
+    check stage refuses such a spec (MLS613), so only a caller that skipped it can get here.
+    """
+    for name, kind in schema.items():
+        if not is_spark_type(kind):
+            raise ValueError(f"column {name!r}: {kind!r} is not a Spark SQL type (MLS613)")
     return ", ".join(f"{quote_name(name)} {kind.strip()}" for name, kind in schema.items())
 
 

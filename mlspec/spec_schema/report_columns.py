@@ -10,6 +10,7 @@ declared schema, a JSON source without one).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from mlspec.spec_schema.models import MLProject
@@ -17,6 +18,9 @@ from mlspec.spec_schema.sql_columns import select_items
 
 Columns = list[tuple[str, str]]
 """``[(name, TMDL data type)]``."""
+
+PREDICTIONS_TABLE = "predictions"
+"""The report table of served predictions (``deployment.log_predictions``)."""
 
 _FORMAT_COLUMNS = {
     "text": [("value", "string")],
@@ -49,12 +53,34 @@ def tmdl_type(spark_type: str | None) -> str:
     return "string"
 
 
+SparkColumns = list[tuple[str, str | None]]
+"""``[(name, Spark type or None)]``."""
+
+
 def spark_columns(
-    model: MLProject, dataset: str, seen: frozenset[str] = frozenset()
-) -> list[tuple[str, str | None]] | None:
-    """``[(name, Spark type or None)]`` of a source or transform, or ``None`` when unknown."""
+    model: MLProject,
+    dataset: str,
+    seen: frozenset[str] = frozenset(),
+    known: dict[str, SparkColumns | None] | None = None,
+) -> SparkColumns | None:
+    """``[(name, Spark type or None)]`` of a source or transform, or ``None`` when unknown.
+
+    ``known`` memoises the transforms' columns across calls on one spec (a report's tables share
+    their upstream transforms); the lists it holds must not be changed.
+    """
     if dataset in seen:
         return None
+    if known is not None and dataset in known:
+        return known[dataset]
+    found = _spark_columns(model, dataset, seen, known)
+    if known is not None and dataset in model.transforms:
+        known[dataset] = found
+    return found
+
+
+def _spark_columns(
+    model: MLProject, dataset: str, seen: frozenset[str], known: dict[str, SparkColumns | None] | None
+) -> SparkColumns | None:
     if dataset in model.sources:
         source = model.sources[dataset]
         if source.schema_:
@@ -68,14 +94,23 @@ def spark_columns(
         return list(transform.output.schema_.items())
     if transform.sql is None:
         return None
-    items = select_items(transform.sql)
-    if items is None:
+    if select_items(transform.sql) is None:
         return None
     upstream: dict[str, str | None] = {}
     for name in transform.inputs:
-        for column, kind in spark_columns(model, name, seen | {dataset}) or []:
+        for column, kind in spark_columns(model, name, seen | {dataset}, known) or []:
             upstream.setdefault(column.lower(), kind)
-    return [(name, expression_type(tokens, upstream)) for name, tokens in items]
+    return list(_select_types(transform.sql, tuple(upstream.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _select_types(
+    sql: str, upstream: tuple[tuple[str, str | None], ...]
+) -> tuple[tuple[str, str | None], ...]:
+    """The SELECT list's ``(name, type)`` given the inputs' columns. Memoised: validate derives the
+    same transform's columns for every environment and every report that reads it."""
+    known = dict(upstream)
+    return tuple((name, expression_type(tokens, known)) for name, tokens in select_items(sql) or [])
 
 
 _INTEGER = re.compile(r"-?\d+")
@@ -126,25 +161,40 @@ def _balanced(tokens: list[str]) -> bool:
     return depth == 0
 
 
-def dataset_columns(model: MLProject, dataset: str) -> Columns | None:
-    found = spark_columns(model, dataset)
+def dataset_columns(
+    model: MLProject, dataset: str, known: dict[str, SparkColumns | None] | None = None
+) -> Columns | None:
+    found = spark_columns(model, dataset, known=known)
     return None if found is None else [(n, tmdl_type(t)) for n, t in found]
 
 
 PREDICTION_FIXED: Columns = [("time", "dateTime"), ("endpoint", "string"), ("model", "string")]
 
 
-def prediction_columns(model: MLProject) -> tuple[Columns, list[str]]:
+def prediction_columns(
+    model: MLProject, known: dict[str, SparkColumns | None] | None = None
+) -> tuple[Columns, list[str]]:
     """Columns of the served predictions log and the feature names read from each request."""
     spec = model.model
     if spec is None:
         return [*PREDICTION_FIXED, ("prediction", "string")], []
-    trained = {n.lower(): t for n, t in spark_columns(model, spec.training.data) or []}
+    trained = {n.lower(): t for n, t in spark_columns(model, spec.training.data, known=known) or []}
     reserved = {c for c, _ in PREDICTION_FIXED} | {"prediction"}
-    features = [f for f in spec.training.features if f not in reserved]
+    features = [f for f in _once(spec.training.features) if f not in reserved]
     columns = [*PREDICTION_FIXED, *((f, tmdl_type(trained.get(f.lower()))) for f in features)]
     if spec.task == "regression":
         prediction = "double"
     else:
         prediction = tmdl_type(trained.get(spec.training.target.lower()))
     return [*columns, ("prediction", prediction)], features
+
+
+def _once(names: list[str]) -> list[str]:
+    """``names`` without repeats, ignoring case (a feature listed twice is one column, MLS319)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        if name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append(name)
+    return out

@@ -1,0 +1,499 @@
+"""MLS6xx: what ``mlspec build`` reports, located at the spec line that caused it."""
+
+from __future__ import annotations
+
+from mlspec.diagnostic_codes.entries import (
+    BUILD,
+    BUILD_ACCESS,
+    BUILD_AKS,
+    BUILD_AZUREML,
+    BUILD_MONITOR,
+    BUILD_POWERBI,
+    BUILD_SYNAPSE,
+    ERROR,
+    ERROR_OR_WARNING,
+    WARNING,
+    DiagnosticCode,
+    code,
+)
+
+_REPORT_IT = "a bug in mlspec, not in the spec: please report it with the spec"
+
+BUILD_CODES: tuple[DiagnosticCode, ...] = (
+    # --- the build itself -----------------------------------------------------------------------------
+    code(
+        "MLS601",
+        ERROR,
+        BUILD,
+        "unsafe artifact path",
+        "an artifact cannot be written because its path, made from names in the spec, would leave the build "
+        "folder: names must not contain path separators or `..`",
+    ),
+    code(
+        "MLS602",
+        ERROR,
+        BUILD,
+        "will not write into the output folder",
+        "`build`/`run` will not write into the output folder: it is a symlink, a folder inside the project "
+        "that a symlink leads out of, it is, contains or is inside the project folder or a file the spec "
+        "names, it is a file, or it is a non-empty folder mlspec did not create. mlspec writes "
+        "`.mlspec-build` into every build folder and replaces only folders carrying it (or empty ones)",
+        exit_code=2,
+    ),
+    code(
+        "MLS603",
+        ERROR,
+        BUILD,
+        "writing the build failed",
+        "writing the build failed, e.g. the disk is full: nothing is swapped in, the previous build is left "
+        "as it was, and the staging folder is removed",
+        exit_code=2,
+    ),
+    code(
+        "MLS604",
+        ERROR,
+        BUILD,
+        "`build --check` without the SDK validators installed",
+        "`build --check` runs every artifact through the Azure SDKs' own loaders and models (azure-ai-ml, "
+        "azure-synapse-artifacts, azure-mgmt-monitor, kubernetes-validate, nbformat, jsonschema); when one "
+        "is missing it names it and the extra that installs them all (`azure-checks`), before building",
+        exit_code=2,
+    ),
+    code(
+        "MLS699",
+        ERROR,
+        BUILD,
+        "internal error",
+        "the compiler produced something inconsistent (e.g. a resource that depends on one the build does "
+        f"not produce); {_REPORT_IT}",
+    ),
+    # --- Synapse --------------------------------------------------------------------------------------
+    code(
+        "MLS610",
+        ERROR,
+        BUILD_SYNAPSE,
+        "transform code cannot be read",
+        "the file named by `transforms.<t>.python` cannot be read at build time (not UTF-8, an I/O error, or "
+        "it fails the MLS413 checks, in which case it is refused at its field and never read)",
+    ),
+    code(
+        "MLS611",
+        ERROR,
+        BUILD_SYNAPSE,
+        "transform code is not valid Python",
+        "the file named by `transforms.<t>.python` does not parse as Python (the message gives the line and "
+        "the parser's reason)",
+    ),
+    code(
+        "MLS612",
+        ERROR,
+        BUILD_SYNAPSE,
+        "transform code defines no `transform` function",
+        "the file named by `transforms.<t>.python` defines no top-level function "
+        "`transform(spark, **inputs)` returning a DataFrame (inputs are passed by name)",
+    ),
+    code(
+        "MLS613",
+        ERROR,
+        BUILD_SYNAPSE,
+        "a column type is not a Spark SQL type",
+        "a column type in a `schema` is not a Spark SQL type, e.g. `string`, `int`, `bigint`, `double`, "
+        "`decimal(10,2)`, `boolean`, `date`, `timestamp`",
+    ),
+    code(
+        "MLS614",
+        ERROR,
+        BUILD_SYNAPSE,
+        "a name Synapse does not allow",
+        "a notebook, pipeline activity or pipeline name (made from the transform or project name) is longer "
+        "than Synapse allows, or does not start with a letter, digit or underscore, or contains one of "
+        "`. + ? / < > * % & :` or `\\`",
+    ),
+    code(
+        "MLS615",
+        ERROR,
+        BUILD_SYNAPSE,
+        "a rendered notebook cell is not valid",
+        f"a cell of a rendered notebook has a source that is not a list of lines, or a code cell that is not "
+        f"valid Python; {_REPORT_IT}",
+    ),
+    code(
+        "MLS616",
+        ERROR,
+        BUILD_SYNAPSE,
+        "a Synapse notebook, pipeline or activity is missing",
+        "a transform without a notebook or without an activity in the pipeline, transforms without a "
+        "pipeline, a notebook whose `.ipynb` twin is missing or has other cells, or an activity that runs a "
+        "notebook the build does not produce",
+    ),
+    code(
+        "MLS617",
+        ERROR,
+        BUILD_SYNAPSE,
+        "pipeline activity dependencies are wrong",
+        "a pipeline activity depends on an unknown activity, on other activities than its transform's "
+        "inputs, or the activities depend on each other in a cycle",
+    ),
+    code(
+        "MLS618",
+        ERROR,
+        BUILD_SYNAPSE,
+        "notebook parameters do not match",
+        "a notebook has not exactly one cell tagged `parameters`, or an activity passes a pipeline parameter "
+        "that is not declared or a parameter the notebook does not set",
+    ),
+    code(
+        "MLS619",
+        ERROR,
+        BUILD_SYNAPSE,
+        "no Spark pool",
+        "a notebook or pipeline activity has no Spark pool: set `workspace.spark_pool` or the transform's "
+        "`spark.pool`",
+    ),
+    # --- Azure ML -------------------------------------------------------------------------------------
+    code(
+        "MLS620",
+        ERROR,
+        BUILD_AZUREML,
+        "the Azure ML pipeline job does not hold together",
+        "a rendered Azure ML file is not readable YAML, or the pipeline job is not a mapping of type "
+        "`pipeline`, its `settings.default_compute` is not the rendered cluster, its inputs or outputs are "
+        "not typed data, it has no jobs, a `${{parent...}}` binding names an input, output or step that does "
+        "not exist, or steps read their own or each other's outputs in a cycle",
+    ),
+    code(
+        "MLS621",
+        ERROR,
+        BUILD_AZUREML,
+        "an Azure ML command component is not valid",
+        "a component is not a mapping of type `command`, has no command, a command binding that is not "
+        "`inputs.<name>`/`outputs.<name>` or that the component does not declare, a port of the wrong type, "
+        "no code folder or one that ships no files or not the script the command runs, or an environment "
+        "that is not the rendered one",
+    ),
+    code(
+        "MLS622",
+        ERROR,
+        BUILD_AZUREML,
+        "a pipeline step does not match its component",
+        "a step (`jobs.<step>`) is not a mapping, names no component file or one that is not rendered, has "
+        "an unknown key or a type other than `command`, passes inputs or outputs its component does not "
+        "declare, or does not pass a required input",
+    ),
+    code(
+        "MLS623",
+        ERROR,
+        BUILD_AZUREML,
+        "Azure ML binding syntax where no binding belongs",
+        "a value in a rendered Azure ML file holds binding syntax (`${{` or `$[[`), typically from a spec "
+        "value, where Azure ML would try to resolve it",
+    ),
+    code(
+        "MLS624",
+        ERROR,
+        BUILD_AZUREML,
+        "the retrain schedule is not valid",
+        "the retrain schedule is not a mapping with a cron trigger, its cron expression is not valid, its "
+        "time zone is not UTC (the spec's cron is UTC), or it does not create the rendered pipeline job",
+    ),
+    code(
+        "MLS625",
+        ERROR_OR_WARNING,
+        BUILD_AZUREML,
+        "the model monitor is not valid",
+        "the model monitor schedule has no recurrence trigger (frequency, positive interval), no monitoring "
+        "signals, a signal of an unknown type, without metric thresholds, with a metric that is not one of "
+        "its type's or a threshold below 0, or production/reference data with an invalid `data_context` or "
+        "a `data_window` that is not an ISO 8601 duration (errors); an alert whose operator points the other "
+        "way than Azure ML alerts — a distance or rate alerts when it rises, a statistical test's p-value "
+        "when it falls — is a warning",
+    ),
+    code(
+        "MLS626",
+        ERROR_OR_WARNING,
+        BUILD_AZUREML,
+        "the training script cannot be used",
+        "the file named by `model.training.script` cannot be read at build time (not UTF-8, an I/O error, or "
+        "it fails the MLS413 checks, in which case it is refused at its field and never read): an error; a "
+        "script that is not valid Python (the line is given) is a warning",
+    ),
+    code(
+        "MLS627",
+        ERROR,
+        BUILD_AZUREML,
+        "training data in a format the prepare step does not read",
+        "`model.training.data` is in a format the prepare step does not read (it reads parquet, delta, csv "
+        "and json)",
+    ),
+    code(
+        "MLS628",
+        ERROR,
+        BUILD_AZUREML,
+        "a training argument cannot be passed",
+        "a feature name contains a comma (training scripts get `--features` comma-separated), or an "
+        'evaluation gate is not a comparison like `">= 0.80"`',
+    ),
+    code(
+        "MLS629",
+        WARNING,
+        BUILD_AZUREML,
+        "drift alerts without a prediction log: no model monitor",
+        "drift and data-quality alerts need the serving log as production data: without "
+        "`deployment.log_predictions.path` no model monitor is rendered",
+    ),
+    # --- AKS ------------------------------------------------------------------------------------------
+    code(
+        "MLS630",
+        ERROR,
+        BUILD_AKS,
+        "resource requests and limits",
+        "a container has no cpu or memory request or limit, one that is not a Kubernetes quantity, or a "
+        "request more than its limit (a limit is at least the request, or none)",
+    ),
+    code(
+        "MLS631",
+        ERROR,
+        BUILD_AKS,
+        "selectors do not match the pods",
+        "the selector of a Deployment, PodDisruptionBudget or NetworkPolicy does not match the labels of the "
+        "endpoint's pods",
+    ),
+    code(
+        "MLS632",
+        ERROR,
+        BUILD_AKS,
+        "a Service selects no pod or a port the pods do not expose",
+    ),
+    code(
+        "MLS633",
+        ERROR,
+        BUILD_AKS,
+        "a manifest refers to an object that is not rendered",
+        "a HorizontalPodAutoscaler scales a workload that is not rendered or has `minReplicas` above "
+        "`maxReplicas`, or a Deployment runs as a service account, reads a ConfigMap or mounts a "
+        "SecretProviderClass that is not rendered",
+    ),
+    code(
+        "MLS634",
+        ERROR,
+        BUILD_AKS,
+        "Key Vault secrets are not mounted correctly",
+        "`auth: key` without `workspace.key_vault` (the endpoint key is read from it, not the spec), secrets "
+        "from more than one Key Vault (a SecretProviderClass mounts from one), a secret mounted at two "
+        "versions, or a rendered SecretProviderClass that is missing, does not parse as the CSI driver "
+        "expects, does not mount a secret the deployment names, reads another vault, or is not mounted by "
+        "the Deployment",
+    ),
+    code(
+        "MLS635",
+        ERROR,
+        BUILD_AKS,
+        "the image is not the project's pinned image",
+        "an image is not from the project's own registry, has no pinned tag (images are tagged by content, "
+        "never `latest`), or is not pushed by the project's ACR task (`acr/task.yaml`)",
+    ),
+    code(
+        "MLS636",
+        ERROR,
+        BUILD_AKS,
+        "the restricted Pod Security Standard is not met",
+        "a pod or container `securityContext` field the restricted Pod Security Standard requires is missing, "
+        "a container does not drop ALL capabilities, host namespaces are used, a volume type is not allowed, "
+        "or the namespace does not enforce the restricted standard",
+    ),
+    code(
+        "MLS637",
+        ERROR,
+        BUILD_AKS,
+        "a secret value would go into the manifests",
+        "a manifest value looks like a credential, a secret-named key holds a literal value (rather than "
+        "naming a mounted file), or a Kubernetes Secret would put secret values into the build",
+    ),
+    code(
+        "MLS638",
+        ERROR_OR_WARNING,
+        BUILD_AKS,
+        "the deployment cannot be rendered as written",
+        "the namespace belongs to the cluster's own components (`kube-*` and the like), `network.subnet` is "
+        "not an Azure subnet name, the deployment has no model section to serve, a pip entry cannot go into "
+        "the image's `requirements.txt`, the Python version cannot be an image base, or a name cannot be put "
+        "into the image build safely (errors); conda packages, which the pip-built serving image does not "
+        "install, are a warning",
+    ),
+    code(
+        "MLS639",
+        ERROR_OR_WARNING,
+        BUILD_AKS,
+        "rollout and network of the endpoint",
+        "`max_surge` and `max_unavailable` both 0 (a rolling update could never start), a Service that would "
+        "get a public load balancer, or one not placed in `network.subnet` (errors); a canary whose pod "
+        "counts give it another share of requests than `canary_percent`, or an empty `network.allow_from` "
+        "(any caller that reaches the load balancer can call the endpoint) are warnings",
+    ),
+    # --- Azure Monitor --------------------------------------------------------------------------------
+    code(
+        "MLS640",
+        ERROR,
+        BUILD_MONITOR,
+        "an alert window or frequency Azure Monitor does not accept",
+        "the window of an alert rule is not one Azure Monitor accepts for its kind, or the evaluation "
+        "frequency does not fit the window (the message lists what is allowed)",
+    ),
+    code(
+        "MLS641",
+        ERROR,
+        BUILD_MONITOR,
+        "action group short name too long",
+        "the action group's short name, made from `project.name`, is not 1…12 characters",
+    ),
+    code(
+        "MLS642",
+        ERROR,
+        BUILD_MONITOR,
+        "an alert rule notifies no action group of the template",
+        "an alert rule names an action group the template lacks, or notifies none",
+    ),
+    code(
+        "MLS643",
+        ERROR,
+        BUILD_MONITOR,
+        "a log alert's query is empty or reads an undeclared table",
+    ),
+    code(
+        "MLS644",
+        ERROR,
+        BUILD_MONITOR,
+        "an alert's signal needs a workspace resource that is not set",
+        "an alert watches a signal measured on a workspace resource (e.g. `workspace.application_insights`, "
+        "`workspace.kubernetes`) that is not set",
+    ),
+    code(
+        "MLS645",
+        ERROR,
+        BUILD_MONITOR,
+        "a webhook URL carries a credential",
+        "a `monitoring.notify.webhook` URL carries a credential, which would be stored in the ARM template in "
+        "clear: use a webhook that authenticates otherwise (e.g. Entra ID), or a Logic App receiver",
+    ),
+    code(
+        "MLS646",
+        WARNING,
+        BUILD_MONITOR,
+        "an alert in `retrain.on_alerts` says another action",
+        "an alert listed in `monitoring.retrain.on_alerts` says another `action` than `retrain`: it retrains "
+        "all the same (write `action: retrain` to say so)",
+    ),
+    code(
+        "MLS647",
+        ERROR,
+        BUILD_MONITOR,
+        "alert-triggered retraining without a retrain schedule",
+        "alert-triggered retraining re-runs the Azure ML retrain schedule's pipeline job, and there is none: "
+        "set `monitoring.retrain.schedule`",
+    ),
+    # --- access ---------------------------------------------------------------------------------------
+    code(
+        "MLS650",
+        ERROR,
+        BUILD_ACCESS,
+        "a role has no built-in role definition GUID",
+        "a grant's role has no role definition GUID, or a rendered role assignment names a role definition "
+        "id that is not a built-in role GUID",
+    ),
+    code(
+        "MLS651",
+        ERROR,
+        BUILD_ACCESS,
+        "two role assignments would be the same",
+        "a grant repeats another (same principal, role and scope: a role assignment exists once), or two "
+        "rendered role assignments would have the same name",
+    ),
+    code(
+        "MLS652",
+        ERROR,
+        BUILD_ACCESS,
+        "a grant scope cannot be made an Azure resource scope",
+        "a grant's `scope` cannot be turned into the Azure resource id the role assignment is made on (the "
+        "message says why)",
+    ),
+    code(
+        "MLS653",
+        WARNING,
+        BUILD_ACCESS,
+        "the scoring identity cannot be granted Key Vault access",
+        "the scoring pods' identity is given by client id (`deployment.identity.client_id`), so mlspec cannot "
+        "grant it Key Vault Secrets User: grant it yourself, or add a grant with its object id",
+    ),
+    # --- Power BI -------------------------------------------------------------------------------------
+    code(
+        "MLS660",
+        ERROR,
+        BUILD_POWERBI,
+        "a column or field is not in the semantic model",
+        "a report names a column its table does not have (the message lists the columns), or a rendered "
+        "visual uses a field that is not in the semantic model",
+    ),
+    code(
+        "MLS661",
+        ERROR,
+        BUILD_POWERBI,
+        "a name is declared twice in the semantic model",
+        "two columns of a table with one name (names ignore case), a measure declared twice or in two tables, "
+        "a measure with the name of a column of its table, a table declared twice, or a TMDL table file that "
+        "does not start with a quoted table declaration",
+    ),
+    code(
+        "MLS662",
+        ERROR,
+        BUILD_POWERBI,
+        "a column or measure name cannot go into TMDL",
+        "a column or measure name is empty or contains a line break or control character",
+    ),
+    code(
+        "MLS663",
+        WARNING,
+        BUILD_POWERBI,
+        "a visual names neither a measure nor a column: BLANK() placeholder",
+        "a visual names something that is neither a measure of its report nor a column of its table: a "
+        "placeholder measure (`BLANK()`) stands in for it; declare it under `reports[<i>].measures`",
+    ),
+    code(
+        "MLS664",
+        ERROR,
+        BUILD_POWERBI,
+        "a report name cannot be a PBIP folder name",
+        "a report name cannot be a folder name, or two reports would get the same folder (names differing "
+        "only in case or ` `/`_` clash)",
+    ),
+    code(
+        "MLS665",
+        ERROR,
+        BUILD_POWERBI,
+        "a measure's DAX expression cannot go into TMDL",
+        "a measure's DAX expression is empty or contains three backticks (TMDL's verbatim-expression delimiter) "
+        "or a control character",
+    ),
+    code(
+        "MLS666",
+        ERROR,
+        BUILD_POWERBI,
+        "a measure's format string cannot go into TMDL",
+        "a measure's format string is empty or contains a line break or control character",
+    ),
+    code(
+        "MLS667",
+        WARNING,
+        BUILD_POWERBI,
+        "a column not known to be in its table: declared as text",
+        "a visual names a column that is not a known column of a table whose columns are open (the "
+        "predictions log holds the features, the prediction and what the scoring server adds): it is "
+        "declared as a text column",
+    ),
+    code(
+        "MLS668",
+        ERROR,
+        BUILD_POWERBI,
+        "a PBIP JSON file names no `$schema`",
+        f"a rendered `.json`, `.pbip`, `.pbir` or `.pbism` file names no `$schema`; {_REPORT_IT}",
+    ),
+)

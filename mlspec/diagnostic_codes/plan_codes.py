@@ -1,0 +1,178 @@
+"""MLS8xx: plan, apply, state, providers (``mlspec plan|apply|destroy|force-unlock``) and the local run."""
+
+from __future__ import annotations
+
+from mlspec.diagnostic_codes.entries import ERROR, PLAN_STATE, RUN, DiagnosticCode, code
+
+PLAN_CODES: tuple[DiagnosticCode, ...] = (
+    code(
+        "MLS801",
+        ERROR,
+        PLAN_STATE,
+        "the state or a lock file cannot be used",
+        "the state file or blob cannot be read, parsed or written (located at it), a lock file is not a lock "
+        "record, or the state was written by another process while this one held the lock (a broken lock: "
+        "apply then starts no further resource)",
+    ),
+    code(
+        "MLS802",
+        ERROR,
+        PLAN_STATE,
+        "the state is locked by another process",
+        "the state is locked by another process; the message names who, since when, the operation and the "
+        "lock id",
+    ),
+    code(
+        "MLS803",
+        ERROR,
+        PLAN_STATE,
+        "a lock problem",
+        "a lock problem: releasing a lock this process does not hold, `force-unlock` with a wrong id",
+    ),
+    code("MLS804", ERROR, PLAN_STATE, "unknown state backend", "the state backend: unknown kind"),
+    code(
+        "MLS805",
+        ERROR,
+        PLAN_STATE,
+        "the blob state backend needs `azure-storage-blob`",
+        "the state backend: `azure-storage-blob` missing",
+    ),
+    code(
+        "MLS806",
+        ERROR,
+        PLAN_STATE,
+        "the blob state backend has no storage account",
+        "the state backend: `state.storage_account` missing (or `AZURE_STORAGE_CONNECTION_STRING` unparseable)",
+    ),
+    code(
+        "MLS807",
+        ERROR,
+        PLAN_STATE,
+        "the state storage cannot be used",
+        "the state backend: cannot authenticate, reach or use the storage (the container URL without its "
+        "query string, and the cause)",
+    ),
+    code(
+        "MLS808",
+        ERROR,
+        PLAN_STATE,
+        "the state belongs to another owner",
+        "the state belongs to another owner: recorded for another project/environment, or a renamed project "
+        "would start a second state over the old name's objects (the hint says how to move it)",
+    ),
+    code(
+        "MLS810",
+        ERROR,
+        PLAN_STATE,
+        "the Azure provider is not available",
+        "the environment deploys with the Azure provider, which this version does not have (use `--env "
+        "local` or `provider: local`)",
+    ),
+    code("MLS811", ERROR, PLAN_STATE, "unknown provider"),
+    code(
+        "MLS820",
+        ERROR,
+        PLAN_STATE,
+        "a provider operation failed",
+        "a provider operation failed for one resource (its dependants are skipped; the state stays true; a "
+        "rerun continues)",
+    ),
+    code(
+        "MLS830",
+        ERROR,
+        PLAN_STATE,
+        "a plan cannot be made",
+        "a plan cannot be made (e.g. the manifest's graph)",
+    ),
+    code("MLS831", ERROR, PLAN_STATE, "`--select` matches no resource"),
+    code(
+        "MLS832",
+        ERROR,
+        PLAN_STATE,
+        "a saved plan is stale",
+        "a saved plan is stale: the state's serial or lineage moved since it was made",
+    ),
+    code(
+        "MLS833",
+        ERROR,
+        PLAN_STATE,
+        "destroy in a protected environment",
+        "`destroy` in a protected environment without `--allow-destroy`",
+    ),
+    code(
+        "MLS834",
+        ERROR,
+        PLAN_STATE,
+        "a protected environment refuses a delete or replace",
+        "a protected environment refuses a delete or replace without `--allow-destroy`",
+    ),
+    code(
+        "MLS835",
+        ERROR,
+        PLAN_STATE,
+        "a `moved` entry whose old address is still configured",
+        "a `moved` entry whose old address is still in the configuration (two addresses would claim one "
+        "object)",
+    ),
+    code(
+        "MLS836",
+        ERROR,
+        PLAN_STATE,
+        "a saved plan was changed after it was saved",
+        "a saved plan was changed after it was saved (its digest is missing or does not match) or its content "
+        "is not what `mlspec plan --out` writes; refused before it is shown or applied",
+    ),
+    code(
+        "MLS837",
+        ERROR,
+        PLAN_STATE,
+        "an address is not in the state",
+        "`mlspec state show|rm` (or `state mv`) names an address the environment's state does not hold; the "
+        "hint names the closest addresses (`mlspec state list` prints them all)",
+    ),
+    code(
+        "MLS838",
+        ERROR,
+        PLAN_STATE,
+        "`state mv` cannot move to that address",
+        "`mlspec state mv SOURCE DESTINATION` with an address that does not parse "
+        "(`<service>.<kind>.<name>`), a destination of another service or kind (a move keeps the kind of "
+        "object), or a destination already in the state",
+    ),
+    code(
+        "MLS839",
+        ERROR,
+        PLAN_STATE,
+        "a renamed project's state cannot be adopted",
+        "`mlspec state mv --from-project OLD_NAME`: the old name is this project's own, the state found "
+        "under it belongs to another project or environment, or this project's state already holds "
+        "resources (two states cannot be merged)",
+    ),
+    # --- run and serve --------------------------------------------------------------------------------
+    code(
+        "MLS812",
+        ERROR,
+        RUN,
+        "`run` and `serve` need an environment with the local provider",
+        "the environment deploys with another provider than `local`; `mlspec run` and `mlspec serve` execute "
+        "on the local engines only in this version (use `--env local`, which every project has, or give the "
+        "environment `provider: local`)",
+    ),
+    code(
+        "MLS813",
+        ERROR,
+        RUN,
+        "the local endpoint cannot start",
+        "`mlspec serve` cannot start the local endpoint: the spec has no model and deployment to serve, no "
+        "model version has passed its evaluation gate yet (run `mlspec run` first) or it is missing from the "
+        "local registry, a secret has no local value, or the scoring environment or server does not come up",
+    ),
+    code(
+        "MLS814",
+        ERROR,
+        RUN,
+        "another `mlspec run` or `serve` holds the project",
+        "another `mlspec run` or `mlspec serve` holds the project (the lock in `.mlspec/runs/run.lock`, "
+        "released by the operating system if that process dies); the message names it",
+    ),
+)

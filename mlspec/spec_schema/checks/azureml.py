@@ -1,0 +1,143 @@
+"""Training and the model monitor in Azure ML: what the Azure ML build refuses or leaves out, at the spec's line.
+
+- MLS625 a drift or data-quality alert's metric that its signal does not have, or an operator that
+  points against how Azure ML alerts on the metric (a warning)
+- MLS626 a training script that cannot be read as UTF-8 text (an error), or is not valid Python (a warning)
+- MLS627 training data in a format the prepare step does not read
+- MLS628 a feature with a comma, which cannot reach a training script (``--features`` is comma-separated)
+- MLS629 drift and data-quality alerts without a serving log: no model monitor is rendered (a warning)
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+
+from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.project_files import ProjectFileError, check_project_file, read_project_file
+from mlspec.spec_schema.checks.context import CheckContext
+from mlspec.spec_schema.models import ModelSpec
+from mlspec.spec_schema.monitor_signals import SIGNAL_METRICS, STATISTICAL_TESTS, alert_metric, monitor_alerts
+
+TRAINING_FORMATS = frozenset({"parquet", "delta", "csv", "json"})
+"""What the generated prepare step reads."""
+
+
+def check_azureml(ctx: CheckContext) -> Iterator[Diagnostic]:
+    model = ctx.model.model
+    if model is None:
+        return
+    data_format = _training_format(ctx, model)
+    if data_format is None:
+        return  # an unknown training dataset: MLS302
+    if data_format not in TRAINING_FORMATS:
+        yield ctx.error(
+            "MLS627",
+            f"training data {model.training.data!r} is {data_format}; the prepare step reads "
+            f"{', '.join(sorted(TRAINING_FORMATS))}",
+            ("model", "training", "data"),
+            "train on a transform that writes parquet or delta",
+        )
+    if model.training.script is not None:
+        for i, feature in enumerate(model.training.features):
+            if "," in feature:
+                yield ctx.error(
+                    "MLS628",
+                    f"feature {feature!r} contains a comma; training scripts get --features comma-separated",
+                    ("model", "training", "features", i),
+                )
+        yield from _training_script(ctx, model.training.script)
+    yield from _monitor(ctx)
+
+
+def _training_format(ctx: CheckContext, model: ModelSpec) -> str | None:
+    name = model.training.data
+    if name in ctx.model.transforms:
+        return ctx.model.transforms[name].output.format
+    if name in ctx.model.sources:
+        return ctx.model.sources[name].format
+    return None
+
+
+def _training_script(ctx: CheckContext, script: str) -> Iterator[Diagnostic]:
+    if ctx.spec.file == "<string>":
+        return
+    path: SpecPath = ("model", "training", "script")
+    project_dir = Path(ctx.spec.file).parent
+    try:
+        status = os.stat(project_dir / script)  # a cheap key: the full project-file check runs on a miss
+    except (OSError, ValueError):
+        return  # reported by the format checks (MLS413)
+    problem = _script_problem(str(project_dir), script, status.st_ino, status.st_mtime_ns, status.st_size)
+    if problem is None:
+        return
+    is_error, message = problem
+    if is_error:
+        yield ctx.error("MLS626", message, path, f"expected at {project_dir / script}")
+    else:
+        yield ctx.warning("MLS626", message, path)
+
+
+@lru_cache(maxsize=64)
+def _script_problem(
+    project_dir: str, script: str, inode: int, mtime_ns: int, size: int
+) -> tuple[bool, str] | None:
+    """``(is_error, message)`` for a script that cannot be read or parsed; cached per file version,
+    so validating every environment (and every spec of a repository) reads and parses it once."""
+    try:
+        check_project_file(project_dir, script)
+    except ProjectFileError:
+        return None  # outside the project, not a regular file, too large: the format checks (MLS413)
+    try:
+        text = read_project_file(project_dir, script).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+        return True, f"cannot read training script {script!r}: {reason}"
+    try:
+        ast.parse(text, filename=script)
+    except SyntaxError as exc:
+        return False, f"training script {script!r} is not valid Python (line {exc.lineno}): {exc.msg}"
+    return None
+
+
+def _monitor(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """The model monitor exists with a deployment and drift or data-quality alerts (as the renderer decides)."""
+    monitoring, deployment = ctx.model.monitoring, ctx.model.deployment
+    if monitoring is None or deployment is None:
+        return
+    alerts = monitor_alerts(monitoring.alerts)
+    if not alerts:
+        return
+    if deployment.log_predictions is None:
+        yield ctx.warning(
+            "MLS629",
+            "drift and data-quality alerts need the serving log as production data; "
+            "no model monitor is rendered",
+            ("deployment",),
+            "set deployment.log_predictions.path",
+        )
+        return
+    for index, alert in alerts:
+        base: SpecPath = ("monitoring", "alerts", index)
+        metric = alert_metric(alert)
+        numerical, categorical = SIGNAL_METRICS[alert.signal]
+        if metric not in numerical | categorical:
+            yield ctx.error(
+                "MLS625",
+                f"signal {alert.name!r}: {metric!r} is not a numerical {alert.signal} metric "
+                f"(one of {', '.join(sorted(numerical))})",
+                (*base, "metric"),
+            )
+            continue
+        rising = alert.operator in (">", ">=")
+        if (metric in STATISTICAL_TESTS) == rising:
+            way = "below" if metric in STATISTICAL_TESTS else "above"
+            yield ctx.warning(
+                "MLS625",
+                f"signal {alert.name!r}: Azure ML alerts when {metric} is {way} the threshold, "
+                f"but the alert says {alert.operator!r}",
+                (*base, "operator"),
+            )
