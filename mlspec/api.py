@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, Severity, has_errors, sort_key
 from mlspec.spec_schema.loader import SpecDocument, load_spec
 from mlspec.spec_schema.models import MLProject
-from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT, ResolvedSpec, default_environment, environment_names
+from mlspec.spec_schema.resolve import (
+    LOCAL_ENVIRONMENT,
+    ResolvedSpec,
+    default_environment,
+    environment_names,
+    variable_environ,
+)
 from mlspec.spec_schema.resolve import resolve as resolve_environment
 
 if TYPE_CHECKING:
@@ -103,6 +109,7 @@ def resolve(
     """Merge, interpolate, validate and check ``document`` for one environment."""
     from mlspec.spec_schema.checks import CheckContext, run_checks
     from mlspec.spec_schema.checks.security import redact, scan_credentials
+    from mlspec.spec_schema.named_paths import with_item_names
     from mlspec.spec_schema.structure import check_structure
     from mlspec.spec_schema.variable_findings import fold_given_variable_errors
 
@@ -117,7 +124,7 @@ def resolve(
         found.extend(structural)
         if model is not None:
             found.extend(run_checks(CheckContext(spec, model)))
-    found = fold_given_variable_errors(spec, found)
+    found = [with_item_names(spec.data, d) for d in fold_given_variable_errors(spec, found)]
     if strict:
         found = [d.with_severity(Severity.ERROR) for d in found]
     return Resolved(spec, model, _unique(redact(found, secrets)))
@@ -155,6 +162,7 @@ def validate_file(
             e for e in environment_names(document) if e == LOCAL_ENVIRONMENT or ENVIRONMENT.problem(e) is None
         ]
     result.environments = envs
+    environ = variable_environ(os.environ if environ is None else environ)
     found: dict[tuple[object, ...], tuple[Diagnostic, list[str]]] = {}
     for env in envs:
         for diagnostic in resolve(document, env, variables, environ, strict=strict).diagnostics:
@@ -190,7 +198,7 @@ def validate(
         list(environments) if environments else None,
         all_environments,
         dict(variables or {}),
-        dict(os.environ if environ is None else environ),
+        variable_environ(os.environ if environ is None else environ),
         strict,
     )
     workers = (

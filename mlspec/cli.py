@@ -23,8 +23,9 @@ from mlspec.diagnostics import Diagnostic, MlspecError, sort_key
 from mlspec.redaction import printable, redact
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-# A path that does not exist / cannot be read; a build folder refused (MLS602) or not writable (MLS603).
-_USAGE_CODES = frozenset({"MLS000", "MLS602", "MLS603", "MLS604"})
+# A path that does not exist / cannot be read; a build folder refused (MLS602) or not writable (MLS603);
+# a `plan --out` file refused (MLS840) or not writable (MLS841).
+_USAGE_CODES = frozenset({"MLS000", "MLS602", "MLS603", "MLS604", "MLS840", "MLS841"})
 DISTRIBUTION = "mlspec-azure"  # the name pip installs this project by (`mlspec` on PyPI is another project)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,6 +37,31 @@ if TYPE_CHECKING:
 EXIT_CHANGES = 2  # plan --detailed-exitcode
 SPEC_SUFFIXES = (".yaml", ".yml")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def _interruptible(func: F) -> F:
+    """Ctrl-C or SIGTERM (CI cancel, ``timeout``) during apply/destroy: the resources in flight finish
+    and are recorded, nothing new starts, the lock is released, and a re-run continues."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from mlspec.runtime.interrupts import sigterm_as_interrupt
+
+        try:
+            with sigterm_as_interrupt():
+                return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo(
+                "\nInterrupted: what was in flight finished and is recorded in state; nothing else was "
+                "started and the lock is released. Run the same command again to continue.",
+                err=True,
+            )
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _select_option(func: F) -> F:
@@ -131,7 +157,7 @@ def _plan_body(
     detailed_exitcode: bool,
     no_color: bool,
 ) -> int:
-    from mlspec.plan.operations import plan_environment, refuse_blocked, save_plan
+    from mlspec.plan.operations import check_plan_out, plan_environment, refuse_blocked, save_plan
     from mlspec.plan.render import render_plan
 
     result = plan_environment(
@@ -144,6 +170,8 @@ def _plan_body(
         destroy=destroy_mode,
     )
     the_plan = result.plan
+    if out_file is not None:
+        check_plan_out(result, out_file)  # a refused --out (the spec, a symlink…) fails before any output
     if as_json:
         sys.stdout.write(json.dumps(the_plan.to_json(), indent=2, ensure_ascii=False) + "\n")
     else:
@@ -171,6 +199,7 @@ def _plan_body(
 @format_option
 @color_option
 @handle_errors
+@_interruptible
 @json_failures
 def apply(
     *,
@@ -235,6 +264,7 @@ def apply(
 @format_option
 @color_option
 @handle_errors
+@_interruptible
 @json_failures
 def destroy(
     *,

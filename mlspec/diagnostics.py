@@ -46,6 +46,8 @@ class Diagnostic:
     hint: str | None = None
     environments: tuple[str, ...] = ()
     """The environments this finding holds in, when not in every one that was checked (an overlay's)."""
+    item_names: tuple[tuple[int, str], ...] = ()
+    """Names of the list items on ``path`` (position in the path, the item's name or title)."""
 
     @classmethod
     def error(
@@ -85,6 +87,11 @@ class Diagnostic:
     def dotted_path(self) -> str:
         return format_path(self.path)
 
+    @property
+    def named_path(self) -> str:
+        """The path as people read it: list items by name (``reports['churn'].pages['Overview']``)."""
+        return format_path(self.path, dict(self.item_names))
+
     def with_severity(self, severity: Severity) -> Diagnostic:
         return replace(self, severity=severity)
 
@@ -108,15 +115,18 @@ class Diagnostic:
             location,
             redact(self.hint) if self.hint is not None else None,
             tuple(redact(name) for name in self.environments),
+            tuple((position, redact(name)) for position, name in self.item_names),
         )
 
 
-def format_path(path: SpecPath) -> str:
-    """``("transforms", "x", "inputs", 1)`` → ``transforms.x.inputs[1]``."""
+def format_path(path: SpecPath, names: dict[int, str] | None = None) -> str:
+    """``("transforms", "x", "inputs", 1)`` → ``transforms.x.inputs[1]``; with ``names`` (path position →
+    the item's name) a named item reads ``reports['churn']``."""
     out: list[str] = []
-    for part in path:
+    for position, part in enumerate(path):
         if isinstance(part, int):
-            out.append(f"[{part}]")
+            name = (names or {}).get(position)
+            out.append(f"[{name!r}]" if name is not None else f"[{part}]")
         else:
             out.append(f".{part}" if out else part)
     return "".join(out)

@@ -7,6 +7,9 @@ too. It must be a regular file: checked before opening (a FIFO would block ``ope
 act on it) and again on the open descriptor. It is read with a bounded read, so the size limit
 holds for the bytes actually read — ``/proc`` files report a size of 0 and ``/dev/zero`` never ends.
 
+mlspec's own files (the local state, its backup and lock, the local provider's objects) are read
+with :func:`read_own_file` under the same rules, except that a symlink is refused outright.
+
 Every failure is one :class:`ProjectFileError` (an ``OSError``: ``strerror`` says why in words,
 ``filename`` is the path as the spec wrote it); callers turn it into a diagnostic at the spec field
 that named the file.
@@ -95,8 +98,27 @@ def read_regular_file(path: Path | str, *, limit: int) -> bytes:
     return _read(Path(path), shown, limit, follow_symlink=True)
 
 
-def _read(path: Path, shown: str, limit: int, *, follow_symlink: bool) -> bytes:
-    # O_NONBLOCK: should the file have become a FIFO since it was checked, open must not wait for a writer.
+def read_own_file(path: Path | str, *, limit: int) -> bytes:
+    """The bytes of a file mlspec wrote for itself (a state, its backup or lock, a local provider
+    object): a symlink in its place is refused, never followed — mlspec never links its own files, so
+    one there was planted — and it must be a regular file of at most ``limit`` bytes. Nothing is checked
+    before opening: ``O_NOFOLLOW | O_NONBLOCK`` make the open itself safe, the descriptor is checked.
+
+    A missing file is a :class:`ProjectFileError` with ``errno`` ENOENT (callers treat it as absent).
+    """
+    shown = str(path)
+    return _read(Path(path), shown, limit, follow_symlink=False, link_reason="it is a symlink")
+
+
+def _read(
+    path: Path,
+    shown: str,
+    limit: int,
+    *,
+    follow_symlink: bool,
+    link_reason: str = "it was replaced by a symlink while being read",
+) -> bytes:
+    # O_NONBLOCK: should the file be (or have become) a FIFO, open must not wait for a writer.
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
     if not follow_symlink:
         flags |= getattr(os, "O_NOFOLLOW", 0)
@@ -104,9 +126,7 @@ def _read(path: Path, shown: str, limit: int, *, follow_symlink: bool) -> bytes:
         descriptor = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_symlink:
-            raise ProjectFileError(
-                exc.errno, "it was replaced by a symlink while being read", shown
-            ) from None
+            raise ProjectFileError(exc.errno, link_reason, shown) from None
         raise ProjectFileError(exc.errno, exc.strerror, shown) from None
     try:
         _require_regular(os.fstat(descriptor), shown)

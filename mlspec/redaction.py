@@ -63,7 +63,9 @@ _URL_QUERY = re.compile(
 )
 # key=value pairs whose value is a secret, in connection strings and loose text.
 _SECRET_ASSIGNMENT = re.compile(
-    r"(?i)\b(AccountKey|SharedAccessKey|SharedAccessSignature|password|pwd|sig)(\s*=\s*)[^;&\s'\"]+"
+    # The value ends at a separator; a comma or full stop right before a space is the sentence's, not the value's.
+    r"(?i)\b(AccountKey|SharedAccessKey|SharedAccessSignature|password|pwd|sig)(\s*=\s*)[^;&\s'\"]+?"
+    r"(?=[,.]?(?:[;&\s'\"]|$))"
 )
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
 _PRIVATE_KEY_BLOCK = re.compile(

@@ -77,3 +77,9 @@ def test_printable_escapes_terminal_control_and_bounds_length() -> None:
     assert printable("evil\u202etxt") == "evil\\u202etxt"
     assert printable("x" * 500, limit=20) == "x" * 17 + "..."
     assert printable("alice@host (pid 42)") == "alice@host (pid 42)"
+
+
+def test_a_secret_value_ends_before_the_sentence_punctuation_after_it() -> None:
+    text = "held by x?sig=abcdefghijklmnopqrstuvwxyz0123456789ABCD, operation apply"
+    assert redact(text) == "held by x?sig=<redacted>, operation apply"
+    assert redact("pwd=a,b,c end") == "pwd=<redacted> end"  # a comma inside the value is the value's

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlspec.artifact_paths import ArtifactError, safe_relative_path
 from mlspec.compiler.graph import Address, Resource
 from mlspec.compiler.serialize import to_json, to_yaml, to_yaml_documents
 from mlspec.diagnostics import Diagnostic, SpecPath
@@ -63,10 +63,6 @@ class RenderContext:
         return Diagnostic.error(code, message, path, self.spec.locate(path), hint)
 
 
-class ArtifactError(ValueError):
-    """A renderer tried to write outside its folder or twice to one path (a compiler bug or hostile name)."""
-
-
 @dataclass
 class Artifact:
     path: str
@@ -114,13 +110,3 @@ class ArtifactSet:
             raise ArtifactError(f"two artifacts would be written to {normal!r}")
         self.artifacts[normal] = Artifact(normal, content, data)
         return normal
-
-
-def safe_relative_path(path: str) -> str:
-    """``path`` normalised, or :class:`ArtifactError` if it would leave the build folder."""
-    if not path or "\\" in path or "\x00" in path or path.startswith("/"):
-        raise ArtifactError(f"unsafe artifact path {path!r}")
-    normal = posixpath.normpath(path)
-    if normal.startswith("..") or normal == "." or any(part in ("", "..") for part in normal.split("/")):
-        raise ArtifactError(f"unsafe artifact path {path!r}")
-    return normal

@@ -11,18 +11,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mlspec.compiler.artifacts import ArtifactError, ArtifactSet, RenderContext
+from mlspec.artifact_paths import ArtifactError
+from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.graph import Address, Manifest, Resource, canonical_json, content_hash, topological_order
 from mlspec.compiler.serialize import to_json
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, has_errors
-from mlspec.project_files import read_regular_file
 from mlspec.spec_schema.models import MLProject
 from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT, ResolvedSpec
 
@@ -156,9 +158,7 @@ def write_build(result: BuildResult, out_dir: Path) -> list[Path]:
     remove_stale_staging(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(
-            tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}-", suffix=_STAGING, dir=out.parent)
-        )
+        staging = _make_staging_folder(out)
     except OSError as exc:
         raise _write_failed(out, exc) from None
     written: list[Path] = []
@@ -187,6 +187,18 @@ BUILD_MARKER = ".mlspec-build"
 
 _MARKER_TEXT = b"Written by `mlspec build`: the next build replaces this whole folder.\n"
 _STAGING, _RETIRED = ".staging", ".retired"
+
+
+def _make_staging_folder(out: Path) -> Path:
+    """A new, uniquely named folder beside ``out``. Created with mode 0o777 as mkdir(2) takes it, so the
+    umask decides, as for the files in it (``mkdtemp`` would make the build folder 0700)."""
+    while True:
+        staging = out.parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}{_STAGING}"
+        try:
+            os.mkdir(staging, 0o777)
+        except FileExistsError:
+            continue
+        return staging
 
 
 def _swap_in(staging: Path, out: Path) -> None:
@@ -237,27 +249,38 @@ def check_output_folder(result: BuildResult, out: Path) -> None:
     if not os.path.isdir(out):
         _refuse(out, "it is a file, not a folder")
     if not _owned(out) and any(os.scandir(out)):
+        older = os.path.lexists(out / MANIFEST_FILE)
         _refuse(
             out,
-            f"it is not empty and mlspec did not create it (it has no {BUILD_MARKER})",
-            f"give a new or empty folder; mlspec replaces only folders marked with {BUILD_MARKER}",
+            f"it is not empty and mlspec did not create it (it has no {BUILD_MARKER} written by mlspec)",
+            f"give a new or empty folder; mlspec replaces only folders marked with {BUILD_MARKER}"
+            + (
+                f". If it is a build of an older mlspec (which wrote no marker), delete it once: rm -r {out}"
+                if older
+                else ""
+            ),
         )
 
 
 def _owned(folder: Path) -> bool:
-    """Whether ``folder`` is a build mlspec wrote: it carries the marker, or (written before markers
-    existed) it holds an mlspec ``manifest.json``."""
-    if os.path.isfile(folder / BUILD_MARKER):
-        return True
+    """Whether ``folder`` is a build mlspec wrote: it carries :data:`BUILD_MARKER` as mlspec writes it —
+    a regular file (not a symlink to some build's marker) holding exactly :data:`_MARKER_TEXT`.
+    Nothing else counts: a ``manifest.json`` looks the same in any folder someone copied one into."""
+    marker = folder / BUILD_MARKER
     try:
-        document = json.loads(read_regular_file(folder / MANIFEST_FILE, limit=_MAX_MANIFEST_BYTES))
-    except (OSError, ValueError):
+        status = os.lstat(marker)
+        if not stat.S_ISREG(status.st_mode) or status.st_size != len(_MARKER_TEXT):
+            return False
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(marker, flags)
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return False
+            return os.read(descriptor, len(_MARKER_TEXT) + 1) == _MARKER_TEXT
+        finally:
+            os.close(descriptor)
+    except OSError:
         return False
-    return isinstance(document, dict) and document.keys() >= _MANIFEST_KEYS
-
-
-_MANIFEST_KEYS = frozenset({"version", "project", "environment", "spec_file", "resources"})
-_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 def remove_stale_staging(out: Path) -> None:
@@ -276,7 +299,7 @@ def remove_stale_staging(out: Path) -> None:
         if match is None or not entry.is_dir(follow_symlinks=False) or _process_alive(int(match[1])):
             continue
         folder = Path(entry.path)
-        if os.path.isfile(folder / BUILD_MARKER) or not any(os.scandir(folder)):
+        if _owned(folder) or not any(os.scandir(folder)):
             shutil.rmtree(folder, ignore_errors=True)
 
 

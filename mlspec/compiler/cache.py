@@ -35,6 +35,8 @@ class CachedBuild:
     manifest: Manifest
     payloads: dict[str, dict[str, Any]]
     files: dict[str, bytes]
+    project_files: tuple[str, ...] = ()
+    """The files the spec names (``BuildResult.project_files``)."""
 
 
 def _code_fingerprint() -> str:
@@ -108,9 +110,12 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
         manifest = Manifest.from_json(manifest_document)
         payloads = {r["address"]: r["payload"] for r in manifest_document["resources"]}
         files = {path: base64.b64decode(data) for path, data in entry["files"].items()}
+        project_files = tuple(entry.get("project_files", ()))
+        if not all(isinstance(f, str) for f in project_files):
+            return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return CachedBuild(manifest, payloads, files)
+    return CachedBuild(manifest, payloads, files, project_files)
 
 
 def store(
@@ -120,6 +125,7 @@ def store(
     manifest_document: dict[str, Any],
     files: Mapping[str, bytes],
     inputs: Mapping[str, bytes | None],
+    project_files: tuple[str, ...] = (),
 ) -> None:
     """Remember a successful build; failures to write are ignored (the cache is an optimisation)."""
     if key is None:
@@ -131,6 +137,7 @@ def store(
         "inputs": {k: (hashlib.sha256(v).hexdigest() if v is not None else None) for k, v in inputs.items()},
         "manifest": manifest_document,
         "files": {path: base64.b64encode(content).decode("ascii") for path, content in sorted(files.items())},
+        "project_files": list(project_files),
     }
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

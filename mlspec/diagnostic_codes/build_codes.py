@@ -37,7 +37,9 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         "`build`/`run` will not write into the output folder: it is a symlink, a folder inside the project "
         "that a symlink leads out of, it is, contains or is inside the project folder or a file the spec "
         "names, it is a file, or it is a non-empty folder mlspec did not create. mlspec writes "
-        "`.mlspec-build` into every build folder and replaces only folders carrying it (or empty ones)",
+        "`.mlspec-build` into every build folder and replaces only folders carrying it (or empty ones): a "
+        "regular file, not a symlink, holding the text mlspec writes. A `manifest.json` alone does not make "
+        "a folder a build (a build of an older mlspec that wrote no marker is deleted once by hand)",
         exit_code=2,
     ),
     code(
@@ -454,8 +456,9 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         WARNING,
         BUILD_POWERBI,
         "a visual names neither a measure nor a column: BLANK() placeholder",
-        "a visual names something that is neither a measure of its report nor a column of its table: a "
-        "placeholder measure (`BLANK()`) stands in for it; declare it under `reports[<i>].measures`",
+        "a visual's `measure` or `y` names something that is neither a measure of its report, nor an "
+        "aggregate shorthand, nor a column of the report's tables: a placeholder measure (`BLANK()`) "
+        "stands in for it, reported at the visual's field; declare it under `reports[<i>].measures`",
     ),
     code(
         "MLS664",
@@ -495,5 +498,31 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         BUILD_POWERBI,
         "a PBIP JSON file names no `$schema`",
         f"a rendered `.json`, `.pbip`, `.pbir` or `.pbism` file names no `$schema`; {_REPORT_IT}",
+    ),
+    code(
+        "MLS669",
+        ERROR,
+        BUILD_POWERBI,
+        "a column name found in several of the report's tables",
+        "a visual names a column that its own table does not have and several of the report's other tables "
+        "do: write `table.column` (the message lists the candidates)",
+    ),
+    code(
+        "MLS670",
+        ERROR,
+        BUILD_POWERBI,
+        "a relationship the semantic model cannot hold",
+        "a declared relationship (`reports[].relationships`) whose end is not `table.column` of a table of "
+        "the report, that joins a table to itself or columns of two data types, relates two tables that "
+        "are related already, or closes a loop of relationships (Power BI filters along one path)",
+    ),
+    code(
+        "MLS671",
+        ERROR,
+        BUILD_POWERBI,
+        "an aggregate shorthand DAX cannot compute",
+        "a visual's `sum|avg|min|max|count|distinct_count|median(column)` names another function, "
+        "aggregates a column DAX refuses (sum, avg or median of text, dates or booleans; min or max of "
+        "booleans; anything of binary), or stands where a column belongs (`x`, `columns`)",
     ),
 )

@@ -90,7 +90,7 @@ BUILD = Stage(
     "Build",
     "`mlspec build` (and `mlspec run`, which builds first) writing its output. The MLS6xx codes are build "
     "errors, located at the spec line that caused them: MLS61x Synapse, MLS62x Azure ML, MLS63x AKS, "
-    "MLS64x Monitor, MLS65x access, MLS66x Power BI. A code file read at build time that fails the MLS413 "
+    "MLS64x Monitor, MLS65x access, MLS66x-67x Power BI. A code file read at build time that fails the MLS413 "
     "checks is refused at its field too (MLS610 transform code, MLS626 training script), never read. Where a "
     "rule can be decided from the spec alone, `mlspec validate` reports it too, with the same code.",
 )

@@ -75,7 +75,9 @@ PLAN_CODES: tuple[DiagnosticCode, ...] = (
         PLAN_STATE,
         "a provider operation failed",
         "a provider operation failed for one resource (its dependants are skipped; the state stays true; a "
-        "rerun continues)",
+        "rerun continues); or a local provider object file cannot be read (a symlink, not a regular file, "
+        "too large, not UTF-8 or not JSON it can use): located at the file, the plan stops, and the hint says "
+        "to delete the object's folder so the next apply recreates it",
     ),
     code(
         "MLS830",
@@ -147,6 +149,27 @@ PLAN_CODES: tuple[DiagnosticCode, ...] = (
         "`mlspec state mv --from-project OLD_NAME`: the old name is this project's own, the state found "
         "under it belongs to another project or environment, or this project's state already holds "
         "resources (two states cannot be merged)",
+    ),
+    code(
+        "MLS840",
+        ERROR,
+        PLAN_STATE,
+        "`plan --out` will not write there",
+        "`mlspec plan --out FILE` will not replace that file: a name ending in `.yaml`/`.yml` (`apply` would "
+        "read it as a spec), a symlink (a plan is never written through a link), an existing folder, FIFO or "
+        "device, the spec itself, a file the spec names (transform code, training script, seed program), or a "
+        "path inside the project's `.mlspec/` folder or the state folder. Refused before the plan is shown",
+        exit_code=2,
+    ),
+    code(
+        "MLS841",
+        ERROR,
+        PLAN_STATE,
+        "writing the plan file failed",
+        "writing the plan file failed, e.g. the disk is full (or the plan is larger than `mlspec apply` reads "
+        "back): the plan is written beside the target and renamed over it, so an older file there is left as "
+        "it was and no temporary file stays behind",
+        exit_code=2,
     ),
     # --- run and serve --------------------------------------------------------------------------------
     code(

@@ -71,6 +71,8 @@ class Desired:
     resources: dict[Address, DesiredResource]
     files: FileSource
     project_dir: Path
+    project_files: tuple[str, ...] = ()
+    """Files the spec names, relative to ``project_dir`` (``plan --out`` must never overwrite them)."""
 
     @property
     def project(self) -> str:
@@ -98,7 +100,9 @@ def desired_from_build(
     def read_file(path: str) -> bytes:
         return artifacts[path].content
 
-    return desired_from_parts(result.manifest, payloads, read_file, project_dir)
+    desired = desired_from_parts(result.manifest, payloads, read_file, project_dir)
+    desired.project_files = result.project_files
+    return desired
 
 
 def desired_from_parts(

@@ -4,12 +4,19 @@ Paths are dotted from the payload root, with list indexes in brackets:
 ``properties.spec.replicas``, ``properties.containers[0].image``, ``attachments.src/train.py``.
 Mappings are compared key by key; lists of the same length element by element; anything
 else (scalars, lists whose length changed, a type change) as one value.
+
+A :class:`FieldChange` holds its values redacted (:mod:`mlspec.redaction`): they are shown in the text
+plan, its JSON and saved plans, and the live side comes from files anyone may have edited. Nothing
+decides on these values — apply deploys the payload, never a field change — so redacting costs nothing.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+from mlspec.redaction import REDACTED, redact
 
 ADD, REMOVE, CHANGE = "add", "remove", "change"
 
@@ -29,6 +36,11 @@ class FieldChange:
     path: str
     before: Any
     after: Any
+
+    def __post_init__(self) -> None:
+        secret_key = _names_a_secret(self.path)
+        object.__setattr__(self, "before", _redacted(self.before, secret_key))
+        object.__setattr__(self, "after", _redacted(self.after, secret_key))
 
     @property
     def action(self) -> str:
@@ -119,6 +131,33 @@ def replace_reasons(changes: list[FieldChange], immutable: list[str]) -> list[st
         if hit is not None:
             reasons.append(f"{prefix} cannot be changed in place (changed at {hit.path})")
     return reasons
+
+
+_LAST_KEY = re.compile(r"([^.\[\]]+)(?:\[\d+\])*$")
+
+
+def _names_a_secret(path: str) -> bool:
+    """Whether the path's last key is one whose value the redaction layer hides (``password``,
+    ``AccountKey``, ...): asked of :func:`redact` itself, so the two never disagree."""
+    found = _LAST_KEY.search(path)
+    if found is None:
+        return False
+    probe = f"{found.group(1)}=x"
+    return redact(probe) != probe
+
+
+def _redacted(value: Any, secret_key: bool) -> Any:
+    if value is MISSING or value is None or isinstance(value, bool):
+        return value
+    if secret_key and not isinstance(value, dict | list):
+        return REDACTED
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(item, False) for item in value]
+    if isinstance(value, dict):
+        return {key: _redacted(item, _names_a_secret(str(key))) for key, item in value.items()}
+    return value
 
 
 def _under(path: str, prefix: str) -> bool:

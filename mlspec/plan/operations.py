@@ -5,7 +5,8 @@
 - :func:`apply_plan` — apply exactly a saved plan, refused if the state moved since;
 - :func:`destroy` — delete everything in state (refused in protected environments);
 - :func:`force_unlock` — break a lock whose holder is gone;
-- :func:`save_plan` / :func:`load_plan` — the plan file (:mod:`mlspec.plan.planfile`).
+- :func:`save_plan` / :func:`load_plan` — the plan file (:mod:`mlspec.plan.planfile`); :func:`check_plan_out`
+  says whether ``plan --out`` may write a path, before the plan is shown.
 
 Every refreshed plan, apply and destroy holds the state lock from reading the state to the
 last state write; a second process fails at once, naming the holder.
@@ -25,7 +26,7 @@ from mlspec.plan.desired import Desired
 from mlspec.plan.lock import LockInfo
 from mlspec.plan.ownership import read_state
 from mlspec.plan.plan import Action, Plan, make_plan
-from mlspec.plan.planfile import SavedPlan, load_plan, save_plan
+from mlspec.plan.planfile import SavedPlan, check_plan_out, load_plan, save_plan
 from mlspec.plan.state import State
 from mlspec.plan.target import PlanResult, Target, project_dir_of, state_config_for, target_of_spec
 from mlspec.providers.base import LiveObject, Provider, ProviderError
@@ -63,7 +64,9 @@ def load_desired(
     hit = cache.load(spec_file, environment, key)
     if hit is not None:
         payloads = {Address.parse(address): payload for address, payload in hit.payloads.items()}
-        return desired_from_parts(hit.manifest, payloads, hit.files.__getitem__, project_dir)
+        desired = desired_from_parts(hit.manifest, payloads, hit.files.__getitem__, project_dir)
+        desired.project_files = hit.project_files
+        return desired
 
     from mlspec import api
     from mlspec.compiler.build import manifest_document
@@ -72,7 +75,7 @@ def load_desired(
     desired = desired_from_build(result, project_dir)
     files = {path: artifact.content for path, artifact in result.artifacts.artifacts.items()}
     document = with_spec_fields(manifest_document(result), desired)
-    cache.store(spec_file, environment, key, document, files, result.inputs)
+    cache.store(spec_file, environment, key, document, files, result.inputs, result.project_files)
     return desired
 
 
@@ -143,7 +146,7 @@ def plan_desired(
     else:
         state = read_state(backend, target)
         plan = make_plan(desired, state, select=select, destroy=destroy, allow_destroy=allow_destroy)
-    return PlanResult(plan, target, desired.files)
+    return PlanResult(plan, target, desired.files, desired.project_files)
 
 
 def apply_environment(
@@ -400,6 +403,7 @@ __all__ = [
     "apply_desired",
     "apply_environment",
     "apply_plan",
+    "check_plan_out",
     "check_saved_plan",
     "destroy",
     "force_unlock",

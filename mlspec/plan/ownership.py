@@ -8,6 +8,8 @@ objects a second time.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.state import State
@@ -22,6 +24,15 @@ def read_state(backend: StateBackend, target: Target) -> State | None:
     state = backend.read()
     where = backend.description
     if state is not None:
+        if state.project == target.project and state.environment != target.environment:
+            raise owner_error(
+                f"{where} holds the state of environment {printable(state.environment)!r} of this project, "
+                f"not of {target.environment!r}: it was copied or moved here",
+                f"put back {target.environment!r}'s own state (its previous version is {Path(where).name}.backup "
+                "beside it, if it had one), or remove the file if this environment was never applied; states "
+                "are never shared between environments",
+                where,
+            )
         if (state.project, state.environment) != (target.project, target.environment):
             raise owner_error(
                 f"{where} holds the state of {printable(state.project)}/{printable(state.environment)}, "

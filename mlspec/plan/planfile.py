@@ -7,34 +7,56 @@ if the spec changed since. ``.json`` files are plain JSON; any other name is gzi
 ``digest`` is a SHA-256 over the whole document (the state lineage and serial it was made against
 included): a plan changed after it was saved — a property, a hash, the serial — is refused before it
 is shown or applied. The digest guards against damage and careless edits, not against someone who
-recomputes it; the state's lineage/serial check at apply still guards against stale plans.
+recomputes it; the state's lineage/serial check at apply still guards against stale plans. So the
+content is also held to what ``save_plan`` writes: every file path stays inside the build folder, the
+project and state folders are absolute and normalised, and the file is read with a bounded read.
+
+``save_plan`` writes only where it cannot destroy anything (:func:`check_plan_out`): never over the
+spec, a file the spec names or mlspec's own ``.mlspec/`` folder, never a name ``apply`` would read as a
+spec, never through a symlink or into a special file. It writes a temporary file beside the target and
+renames it over the target, so a full disk leaves an older plan there as it was.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import gzip
 import hashlib
 import hmac
 import json
+import os
 import re
+import secrets
+import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from mlspec.artifact_paths import is_build_path
 from mlspec.compiler.graph import Address
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import BACKEND_KINDS
+from mlspec.plan.lock import pid_alive
 from mlspec.plan.plan import PLAN_FORMAT_VERSION, Action, Plan, plan_error
 from mlspec.plan.target import PlanResult, Target
+from mlspec.project_files import ProjectFileError, read_regular_file
 from mlspec.redaction import printable
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
-MAX_PLAN_BYTES = 512 * 2**20
-"""A compressed plan larger than this once inflated is refused (a gzip bomb must not exhaust memory)."""
+MAX_PLAN_BYTES = 128 * 2**20
+"""A plan's JSON is at most this large (inflated, for a compressed one): a build's changed artifact
+files and their properties take a few MiB; a gzip bomb or a huge hand-made file must not exhaust memory.
+``save_plan`` refuses to write a plan that ``load_plan`` would not read back."""
+MAX_PLAN_FILE_BYTES = MAX_PLAN_BYTES
+"""At most this many bytes are read from a plan file (either form), counting the bytes actually read."""
+SPEC_SUFFIXES = (".yaml", ".yml")
+"""``mlspec apply FILE`` reads a file with one of these suffixes as a spec, never as a plan."""
+_MLSPEC_FOLDER = ".mlspec"
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp")
 
 
 @dataclass
@@ -55,8 +77,11 @@ class SavedPlan:
 def save_plan(result: PlanResult, path: Path | str) -> Path:
     """Write the plan with everything applying it needs (the artifact files of what it changes).
 
-    A path ending in ``.json`` gets plain JSON; any other gets the same JSON gzip-compressed.
+    A path ending in ``.json`` gets plain JSON; any other gets the same JSON gzip-compressed. Raises
+    :class:`MlspecError`: MLS840 for a path :func:`check_plan_out` refuses, MLS841 when writing fails
+    (a full disk) — an older file at ``path`` is then left as it was.
     """
+    out = check_plan_out(result, path)
     plan, target = result.plan, result.target
     needed = sorted(
         {
@@ -68,17 +93,172 @@ def save_plan(result: PlanResult, path: Path | str) -> Path:
     )
     document = plan.to_json()
     document["saved"] = {
-        "project_dir": str(target.project_dir),
+        "project_dir": os.path.abspath(target.project_dir),
         "state_backend": target.state_config,
-        "state_dir": str(target.state_dir) if target.state_dir else None,
+        "state_dir": os.path.abspath(target.state_dir) if target.state_dir else None,
         "files": {f: base64.b64encode(result.files(f)).decode("ascii") for f in needed},
     }
     # The digest is taken over the document as it will be read back, so both sides agree exactly.
     document["digest"] = plan_digest(json.loads(json.dumps(document, ensure_ascii=False)))
     raw = json.dumps(document, indent=1, sort_keys=False, ensure_ascii=False).encode("utf-8")
-    out = Path(path)
-    out.write_bytes(raw if out.suffix == ".json" else gzip.compress(raw, mtime=0))
+    if len(raw) > MAX_PLAN_BYTES:
+        raise _write_failed(
+            out,
+            f"the plan is larger than {MAX_PLAN_BYTES // 2**20} MiB, more than `mlspec apply` reads back",
+            "plan fewer resources at once (--select), or apply the spec directly",
+        )
+    _remove_stale_temporaries(out)
+    _write_replacing(out, raw if out.suffix == ".json" else gzip.compress(raw, mtime=0))
     return out
+
+
+def check_plan_out(result: PlanResult, path: Path | str) -> Path:
+    """Refuse (MLS840, a usage error) a ``plan --out`` path whose file must not be replaced; returns it.
+
+    Refused: a name ending in ``.yaml``/``.yml`` (``apply`` would read it as a spec), a symlink (it would
+    be written through, or the link replaced by surprise), an existing folder, FIFO or device, the spec
+    itself, a file the spec names (transform code, training script, seed program) or a path inside one,
+    and anything inside the project's ``.mlspec/`` folder or the state folder (state, locks, cache,
+    local objects). Paths are compared after resolving symlinks, so another spelling is no way round.
+    """
+    out = Path(path)
+    try:
+        status: os.stat_result | None = os.lstat(out)
+    except OSError:  # missing (the usual case), or unreachable: writing says why
+        status = None
+    if status is not None and stat.S_ISLNK(status.st_mode):
+        _refuse_out(
+            out,
+            f"it is a symlink (to {printable(os.readlink(out), 200)}): a plan is never written through a link",
+            "remove the link, or pass --out the path of a regular file",
+        )
+    real_out = os.path.realpath(out)
+    target = result.target
+    project = os.path.realpath(target.project_dir)
+    spec_name = getattr(target, "spec_file", None)
+    if spec_name and real_out == os.path.realpath(os.path.join(project, spec_name)):
+        _refuse_out(out, f"it is the spec {printable(spec_name, 200)!r}")
+    for relative in result.project_files:
+        if _within(real_out, os.path.realpath(os.path.join(project, relative))):
+            _refuse_out(out, f"it is a file the spec names ({printable(relative, 200)!r})")
+    for folder in (os.path.join(project, _MLSPEC_FOLDER), target.state_dir):
+        if folder is not None and _within(real_out, os.path.realpath(folder)):
+            _refuse_out(
+                out, f"it is inside mlspec's own folder {folder} (state, locks, cache, local objects)"
+            )
+    if out.suffix.lower() in SPEC_SUFFIXES:
+        _refuse_out(
+            out,
+            f"its name ends in {out.suffix}: `mlspec apply` would read it as a spec",
+            "name the plan file e.g. plan.bin (gzip-compressed) or plan.json",
+        )
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        _refuse_out(out, f"it is {_file_kind(status.st_mode)}, not a regular file")
+    return out
+
+
+def _write_replacing(out: Path, data: bytes) -> None:
+    """Write ``data`` to a new file beside ``out`` and rename it over ``out``: the rename replaces a
+    directory entry, never writes through one, and a failure leaves ``out`` as it was."""
+    temporary, descriptor = _create_temporary(out)
+    try:
+        try:
+            _write_all(descriptor, data)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, out)
+    except OSError as exc:
+        _unlink_quietly(temporary)
+        raise _write_failed(out, exc.strerror or str(exc)) from None
+    except BaseException:
+        _unlink_quietly(temporary)
+        raise
+
+
+def _create_temporary(out: Path) -> tuple[Path, int]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        temporary = out.parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        try:
+            # 0o666 as open(2) gets it: the umask decides the mode, as for any file the user writes
+            return temporary, os.open(temporary, flags, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _write_failed(out, exc.strerror or str(exc)) from None
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Remove the temporary files a killed ``plan --out`` to the same path left (their writer is gone)."""
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match is None or match["name"] != out.name or pid_alive(int(match["pid"])):
+            continue
+        if entry.is_file(follow_symlinks=False):
+            _unlink_quietly(Path(entry.path))
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _within(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _refuse_out(out: Path, reason: str, hint: str | None = None) -> NoReturn:
+    raise MlspecError(
+        [
+            Diagnostic.error(
+                "MLS840",
+                f"will not write the plan to {out}: {reason}",
+                (),
+                Location(str(out), 1, 1),
+                hint or "save the plan to a file of its own, e.g. `--out plan.bin` beside the spec",
+            )
+        ]
+    )
+
+
+def _write_failed(out: Path, reason: str, hint: str | None = None) -> MlspecError:
+    return MlspecError(
+        [
+            Diagnostic.error(
+                "MLS841",
+                f"cannot write the plan to {out}: {reason}",
+                (),
+                Location(str(out), 1, 1),
+                hint
+                or (
+                    "nothing was written (a file already there is unchanged); free space or fix "
+                    "permissions, or pass --out another path"
+                ),
+            )
+        ]
+    )
 
 
 def load_plan(path: Path | str) -> SavedPlan:
@@ -89,9 +269,9 @@ def load_plan(path: Path | str) -> SavedPlan:
     """
     source = Path(path)
     where = str(source)
-    try:
-        raw = source.read_bytes()
-    except OSError as exc:
+    try:  # a FIFO, a device or a file beyond the bound is refused before (or while) reading
+        raw = read_regular_file(source, limit=MAX_PLAN_FILE_BYTES)
+    except ProjectFileError as exc:
         raise _not_a_plan(where, exc.strerror or str(exc)) from None
     document = _decode(raw, where)
     _verify_digest(document, where)
@@ -181,9 +361,9 @@ def _decode(raw: bytes, where: str) -> dict[str, Any]:
                 raise _not_a_plan(where, "the compressed data is truncated")
         except zlib.error:
             raise _not_a_plan(where, "the compressed data is damaged") from None
-    try:
+    try:  # ValueError: malformed JSON, and an integer longer than Python reads (4300 digits)
         document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         raise _not_a_plan(where) from None
     if not isinstance(document, dict) or "saved" not in document or "format_version" not in document:
         raise _not_a_plan(where)
@@ -224,13 +404,10 @@ def _check_structure(document: dict[str, Any]) -> None:
         _check_change(change, f"resource_changes[{index}]")
     saved = document["saved"]
     _expect(isinstance(saved, dict), "saved")
-    project_dir = saved.get("project_dir")
-    _expect(
-        isinstance(project_dir, str) and "\0" not in project_dir and Path(project_dir).is_absolute(),
-        "saved.project_dir",
-    )
-    state_dir = saved.get("state_dir")
-    _expect(state_dir is None or (isinstance(state_dir, str) and "\0" not in state_dir), "saved.state_dir")
+    # apply works in these folders as they are written: only the absolute, normalised paths save_plan writes
+    _expect_folder(saved.get("project_dir"), "saved.project_dir")
+    if saved.get("state_dir") is not None:
+        _expect_folder(saved.get("state_dir"), "saved.state_dir")
     backend: Any = saved.get("state_backend") or {}
     _expect(
         isinstance(backend, dict) and all(isinstance(v, str) for v in backend.values()), "saved.state_backend"
@@ -238,6 +415,7 @@ def _check_structure(document: dict[str, Any]) -> None:
     _expect(backend.get("backend", "local") in BACKEND_KINDS, "saved.state_backend.backend")
     files = saved.get("files") or {}
     _expect(isinstance(files, dict) and all(isinstance(v, str) for v in files.values()), "saved.files")
+    _expect_build_paths(files, "saved.files")
 
 
 def _check_change(change: Any, where: str) -> None:
@@ -268,12 +446,14 @@ def _check_change(change: Any, where: str) -> None:
             isinstance(attachments, dict) and all(isinstance(v, str) for v in attachments.values()),
             f"{where}.{side}.attachments",
         )
+        _expect_build_paths(attachments, f"{where}.{side}.attachments")
         depends_on = snapshot.get("depends_on", [])
         _expect(
             isinstance(depends_on, list) and all(_is_address(d) for d in depends_on),
             f"{where}.{side}.depends_on",
         )
         _expect(_strings(snapshot.get("files", [])), f"{where}.{side}.files")
+        _expect_build_paths(snapshot.get("files", []), f"{where}.{side}.files")
         _expect(isinstance(snapshot.get("spec_fields", {}), dict | None), f"{where}.{side}.spec_fields")
     # apply deploys ``after`` for everything but a delete
     _expect(change.get("action") == Action.DELETE.value or change.get("after") is not None, f"{where}.after")
@@ -282,6 +462,26 @@ def _check_change(change: Any, where: str) -> None:
 def _expect(condition: bool, field: str) -> None:
     if not condition:
         raise _Malformed(f"{printable(field, 120)} is missing or has the wrong type")
+
+
+def _expect_folder(value: Any, field: str) -> None:
+    if not (
+        isinstance(value, str)
+        and "\0" not in value
+        and value.startswith("/")
+        and os.path.normpath(value) == value
+    ):
+        raise _Malformed(f"{field} is not an absolute, normalised folder: {printable(repr(value), 120)}")
+
+
+def _expect_build_paths(paths: Any, field: str) -> None:
+    """Every path is one a build writes (the MLS601 rule): relative, normalised, no ``..``, no
+    backslash or NUL — apply writes these files into the provider's folders."""
+    for path in paths:
+        if not is_build_path(path):
+            raise _Malformed(
+                f"{field} holds a file path that leaves the build folder: {printable(repr(path), 120)}"
+            )
 
 
 def _strings(value: Any) -> bool:

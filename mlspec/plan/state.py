@@ -8,6 +8,7 @@ wrote the state is refused. Backends (:mod:`mlspec.plan.backends`) store the doc
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,14 +146,15 @@ def state_error(message: str, hint: str | None = None, where: str | None = None)
 
 
 def parse_json_document(raw: bytes, where: str, what: str) -> Any:
-    """``raw`` (the ``what``: state or lock) as JSON, or a located MLS801 when it is not UTF-8, not JSON or nested too deeply
-    for the parser (a damaged or hostile file must never be a traceback)."""
+    """``raw`` (the ``what``: state or lock) as JSON, or a located MLS801 when it is not UTF-8, not JSON,
+    nested too deeply for the parser, or holds a number JSON has not (NaN, Infinity, 1e999) or Python
+    will not convert (an integer of thousands of digits): a damaged or hostile file is never a traceback."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _document_error(f"{where} is not UTF-8 (byte {exc.start})", where, what) from None
     try:
-        return json.loads(text)
+        return strict_json_loads(text)
     except json.JSONDecodeError as exc:
         raise _document_error(
             f"{where} is not valid JSON: {exc.msg}", where, what, exc.lineno, exc.colno
@@ -160,6 +162,25 @@ def parse_json_document(raw: bytes, where: str, what: str) -> Any:
     except (RecursionError, ValueError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise _document_error(f"{where} is not valid JSON: {reason}", where, what) from None
+
+
+def strict_json_loads(text: str) -> Any:
+    """``json.loads`` without Python's extensions: NaN, Infinity and numbers beyond a float (1e999)
+    raise ``ValueError``, as an integer of thousands of digits already does."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON has not: mlspec never writes them, and one
+    # read back would print as bare `NaN` in --json output that no other JSON reader accepts.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: JSON syntax, but beyond a float — infinity by another name
+        raise ValueError(f"{printable(text, 40)} is beyond the range of a number")
+    return value
 
 
 def _document_error(message: str, where: str, what: str, line: int = 1, column: int = 1) -> MlspecError:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlspec.diagnostics import MlspecError
+from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.backends import StateBackend, backend_for
 from mlspec.plan.desired import Desired, FileSource
 from mlspec.plan.plan import Plan
@@ -36,14 +36,41 @@ class Target:
             self.state_config, self.project, self.environment, self.project_dir, self.state_dir
         )
 
+    spec_file: str | None = None
+    """The spec's file name in ``project_dir``: a refused provider is located at its line there."""
+
     def provider_instance(self) -> Provider:
-        return provider_for(self.provider, self.project_dir, self.environment)
+        try:
+            return provider_for(self.provider, self.project_dir, self.environment)
+        except MlspecError as error:
+            raise MlspecError([self._located(d) for d in error.diagnostics]) from None
+
+    def _located(self, d: Diagnostic) -> Diagnostic:
+        """``d`` at its spec path's line (an environment's ``provider:``, or the environment when absent)."""
+        if d.location is not None or not d.path or self.spec_file is None:
+            return d
+        from mlspec import api
+
+        try:
+            document = api.load(self.project_dir / self.spec_file)
+        except MlspecError:
+            return d
+        return Diagnostic(d.code, d.severity, d.message, d.path, document.locate(d.path), d.hint)
 
     @classmethod
     def of(cls, desired: Desired, state_dir: Path | None = None) -> Target:
         m = desired.manifest
         config = state_config_for(m.environment, m.state)
-        return cls(m.project, m.environment, desired.project_dir, config, m.provider, m.protect, state_dir)
+        return cls(
+            m.project,
+            m.environment,
+            desired.project_dir,
+            config,
+            m.provider,
+            m.protect,
+            state_dir,
+            m.spec_file,
+        )
 
 
 def state_config_for(environment: str, configured: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,6 +88,8 @@ class PlanResult:
     plan: Plan
     target: Target
     files: FileSource
+    project_files: tuple[str, ...] = ()
+    """Files the spec names, relative to the project folder (``plan --out`` never overwrites them)."""
 
 
 def project_dir_of(spec_path: Path | str) -> Path:
@@ -95,4 +124,5 @@ def target_of_spec(
         provider,
         bool(env and env.protect),
         state_dir,
+        Path(resolved.spec.file).name,
     )

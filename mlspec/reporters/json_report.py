@@ -37,7 +37,7 @@ def write_json(report: ValidationReport, out: TextIO, color: bool) -> None:
             {
                 "file": redact(f.file),
                 "valid": f.ok,
-                "environments": f.environments,
+                "environments": [redact(name) for name in f.environments],  # an --env may be a pasted token
                 "diagnostics": [diagnostic_json(d) for d in f.diagnostics],
             }
             for f in report.files

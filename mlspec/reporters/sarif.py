@@ -60,7 +60,7 @@ def _result(d: Diagnostic) -> dict[str, Any]:
                     "artifactLocation": {"uri": _uri(d.location.file)},
                     "region": {"startLine": d.location.line, "startColumn": d.location.column},
                 },
-                **({"logicalLocations": [{"fullyQualifiedName": d.dotted_path}]} if d.path else {}),
+                **({"logicalLocations": [{"fullyQualifiedName": d.named_path}]} if d.path else {}),
             }
         ]
     return result

@@ -30,7 +30,7 @@ def format_diagnostic(d: Diagnostic, *, color: bool) -> str:
         head = f"{where}: {severity} {d.code}: {d.message}"
     lines = [head]
     if d.path:
-        at = f"at {d.dotted_path}" + (f", {d.environment_note}" if d.environments else "")
+        at = f"at {d.named_path}" + (f", {d.environment_note}" if d.environments else "")
         lines.append(f"    {at}" if not color else f"    {_DIM}{at}{_RESET}")
     elif d.environments:
         lines.append(f"    {d.environment_note}")

@@ -56,6 +56,8 @@ class SpecDocument:
     data: dict[str, Any]
     root: yaml.MappingNode
     text: str = field(repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Results that depend on the document alone, computed once for all its environments."""
 
     def locate(self, path: SpecPath, *, at_key: bool = False) -> Location:
         """The location of ``path``, or of its deepest existing ancestor.

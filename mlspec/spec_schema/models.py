@@ -641,17 +641,41 @@ class Visual(SpecModel):
     title: str | None = Field(None, description="Title shown on the visual.")
     measure: str | None = Field(
         None,
-        description="The value a card shows: a measure of the report, or a column of the visual's table (aggregated).",
-        examples=["churn_rate"],
+        description=(
+            "The value a card shows: a measure of the report, an aggregate shorthand "
+            "(sum|avg|min|max|count|distinct_count|median of a column, e.g. `sum(amount)` or "
+            "`avg(orders.amount)`), or a column (aggregated). Columns are looked up in the visual's table "
+            "first, then in the report's other tables; `table.column` names one."
+        ),
+        examples=["churn_rate", "sum(orders.amount)"],
     )
-    x: str | None = Field(None, description="Category axis of a chart: a column of the visual's table.")
+    x: str | None = Field(
+        None,
+        description=(
+            "Category axis of a chart: a column of any of the report's tables (the visual's table first); "
+            "`table.column` when several other tables have it."
+        ),
+        examples=["region", "customer_features.region"],
+    )
     y: str | None = Field(
         None,
-        description="Value axis of a chart: a measure of the report, or a column of the visual's table (aggregated).",
+        description=(
+            "Value axis of a chart: a measure of the report, an aggregate shorthand "
+            "(`sum(amount)`, `avg(orders.amount)`, `count(order_id)`, ...), or a column (aggregated)."
+        ),
+        examples=["churn_rate", "avg(monthly_charges)"],
     )
-    columns: list[str] | None = Field(None, description="Columns a table visual lists.")
+    columns: list[str] | None = Field(
+        None,
+        description="Columns a table visual lists: names or `table.column`, from any of the report's tables.",
+        examples=[["region", "customer_features.tenure_months"]],
+    )
     table: str | None = Field(
-        None, description="Table the visual reads; the report's first table when absent."
+        None,
+        description=(
+            "The visual's table: its columns win over same-named columns of the report's other tables. "
+            "The report's first table when absent."
+        ),
     )
 
 
@@ -670,10 +694,36 @@ class Measure(SpecModel):
     format: str | None = Field(None, description="Power BI format string.", examples=["0.0%"])
 
 
+class Relationship(SpecModel):
+    """A relationship of the report's semantic model: many rows of ``from`` to one row of ``to``."""
+
+    from_: str = Field(
+        alias="from",
+        description="`table.column` on the many side: a table of the report and one of its columns.",
+        examples=["predictions.customer_id"],
+    )
+    to: str = Field(
+        description=(
+            "`table.column` on the one side: its values must be unique (Power BI refuses the refresh "
+            "otherwise)."
+        ),
+        examples=["customer_features.customer_id"],
+    )
+
+
 class Report(SpecModel):
     name: str = Field(description="Report name in Power BI.", examples=["churn-dashboard"])
     workspace: str = Field(description="Power BI workspace.")
     tables: list[str] = Field(min_length=1, description="Transforms, sources, or `predictions`.")
+    relationships: list[Relationship] = Field(
+        default_factory=list,
+        description=(
+            "Relationships between the report's tables, besides those inferred from a shared key column "
+            "(a column two tables have that is unique in one of them: a single-column `unique` expectation "
+            "or merge key). A pair of tables is related once; the relationships form no loop."
+        ),
+        examples=[[{"from": "predictions.customer_id", "to": "customer_features.customer_id"}]],
+    )
     measures: dict[str, Measure] = Field(default_factory=dict, description="DAX measures by name.")
     pages: list[Page] = Field(default_factory=list, description="The report's pages.")
 

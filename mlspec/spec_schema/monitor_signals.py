@@ -7,7 +7,7 @@ operators that point the wrong way, at the alert's line) and the Azure ML render
 
 from __future__ import annotations
 
-from mlspec.spec_schema.models import Alert
+from mlspec.spec_schema.models import Alert, MLProject
 
 DRIFT_NUMERICAL = frozenset(
     {
@@ -40,6 +40,14 @@ DEFAULT_METRIC = {
 def monitor_alerts(alerts: list[Alert]) -> list[tuple[int, Alert]]:
     """The alerts the model monitor watches, with their index in ``monitoring.alerts``."""
     return [(i, a) for i, a in enumerate(alerts) if a.signal in SIGNAL_METRICS]
+
+
+def watched_alerts(project: MLProject) -> list[tuple[int, Alert]]:
+    """What a model monitor would watch: the monitor alerts of a project that has a deployment to watch
+    (none without one). Whether it is rendered also needs ``deployment.log_predictions`` (MLS629)."""
+    if project.monitoring is None or project.deployment is None:
+        return []
+    return monitor_alerts(project.monitoring.alerts)
 
 
 def alert_metric(alert: Alert) -> str:

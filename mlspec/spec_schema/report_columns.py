@@ -28,13 +28,64 @@ _FORMAT_COLUMNS = {
 }
 _AGGREGATE_TYPES = {
     "count": "bigint",
+    "count_if": "bigint",
     "approx_count_distinct": "bigint",
     "avg": "double",
     "mean": "double",
-    "sum": "double",
     "stddev": "double",
+    "stddev_pop": "double",
+    "stddev_samp": "double",
     "variance": "double",
+    "var_pop": "double",
+    "var_samp": "double",
 }
+"""Functions whose result type does not depend on their arguments (Spark SQL's built-ins)."""
+_FIXED_TYPES = {
+    **_AGGREGATE_TYPES,
+    "to_timestamp": "timestamp",
+    "current_timestamp": "timestamp",
+    "date_trunc": "timestamp",
+    "from_unixtime": "string",
+    "to_date": "date",
+    "current_date": "date",
+    "datediff": "int",
+    "length": "int",
+    "year": "int",
+    "month": "int",
+    "day": "int",
+    "dayofmonth": "int",
+    "hour": "int",
+    "unix_timestamp": "bigint",
+    "floor": "bigint",
+    "ceil": "bigint",
+    "ceiling": "bigint",
+    "lower": "string",
+    "upper": "string",
+    "trim": "string",
+    "concat": "string",
+    "concat_ws": "string",
+    "substring": "string",
+    "date_format": "string",
+}
+_SAME_AS_ARGUMENT = frozenset(
+    {
+        "min",
+        "max",
+        "first",
+        "last",
+        "any_value",
+        "percentile_approx",
+        "round",
+        "bround",
+        "abs",
+        "coalesce",
+        "nvl",
+        "ifnull",
+    }
+)
+"""Functions whose result has the type of their first argument (``round(avg(x), 2)`` is a double)."""
+_INTEGRAL = frozenset({"int", "integer", "long", "bigint", "short", "smallint", "byte", "tinyint"})
+_FRACTIONAL = frozenset({"float", "double", "real"})
 
 
 def tmdl_type(spark_type: str | None) -> str:
@@ -114,17 +165,24 @@ def _select_types(
 
 
 _INTEGER = re.compile(r"-?\d+")
+_NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][+-]?\d+)?[lLdDfF]?|\.\d+")
+_OPERATORS = frozenset({"+", "-", "*", "/", "%"})
 
 
 def expression_type(tokens: list[str], upstream: dict[str, str | None]) -> str | None:
     """The Spark type of a SELECT expression, where it can be read off the expression itself.
 
-    ``CAST(x AS t)`` is ``t``; an aggregate its result type; a ``CASE`` whose results are all
-    integer literals ``int``; ``coalesce(x, ...)`` the type of ``x``; a plain (qualified) column its
+    ``CAST(x AS t)`` is ``t``; an aggregate its result type (``sum`` of integers a bigint, of anything
+    else a double; ``min``/``max`` the type of their argument); a ``CASE`` whose results are all number
+    literals ``int`` (or ``decimal``); ``coalesce(x, ...)``, ``round(x, n)`` the type of ``x``; arithmetic
+    the type Spark widens its operands to (``/`` always a double); a plain (qualified) column its
     upstream type. Anything else is unknown (``None``), never a guess from a same-named column.
     """
     if not tokens:
         return None
+    operands = _operands(tokens)
+    if operands is not None:
+        return _arithmetic_type(operands, upstream)
     head = tokens[0].lower()
     whole_call = len(tokens) >= 3 and tokens[1] == "(" and tokens[-1] == ")" and _balanced(tokens[1:])
     if head == "cast" and whole_call and len(tokens) >= 6 and tokens[-3].lower() == "as":
@@ -132,21 +190,104 @@ def expression_type(tokens: list[str], upstream: dict[str, str | None]) -> str |
     if head == "cast" and whole_call and "as" in (t.lower() for t in tokens):
         position = max(i for i, t in enumerate(tokens) if t.lower() == "as")
         return "".join(tokens[position + 1 : -1]).lower() or None
-    if head in _AGGREGATE_TYPES and whole_call:
-        return _AGGREGATE_TYPES[head]
-    if head in ("min", "max", "first", "last") and whole_call:
-        return expression_type(tokens[2:-1], upstream)
-    if head == "coalesce" and whole_call:
-        argument = tokens[2 : tokens.index(",")] if "," in tokens else tokens[2:-1]
-        return expression_type(argument, upstream)
+    if head in _FIXED_TYPES and whole_call:
+        return _FIXED_TYPES[head]
+    if head == "sum" and whole_call:
+        argument = expression_type(_strip_distinct(_first_argument(tokens)), upstream)
+        if argument in _INTEGRAL:
+            return "bigint"
+        return argument if argument is not None and argument.startswith("decimal") else "double"
+    if head in _SAME_AS_ARGUMENT and whole_call:
+        return expression_type(_strip_distinct(_first_argument(tokens)), upstream)
     if head == "case" and tokens[-1].lower() == "end":
-        results = [tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t.lower() in ("then", "else")]
-        return "int" if results and all(_INTEGER.fullmatch(r) for r in results) else None
+        return _case_type(tokens)
+    literal = _literal_type(tokens)
+    if literal is not None:
+        return literal
     if (
         all((t == ".") if i % 2 else t.replace("_", "a").isalnum() for i, t in enumerate(tokens))
         and len(tokens) % 2
     ):
         return upstream.get(tokens[-1].strip("`").lower())
+    return None
+
+
+def _first_argument(call: list[str]) -> list[str]:
+    """The tokens of a call's first argument: ``f ( a , b )`` → ``a``."""
+    depth = 0
+    for index, token in enumerate(call[2:-1], start=2):
+        depth += token == "("
+        depth -= token == ")"
+        if token == "," and depth == 0:
+            return call[2:index]
+    return call[2:-1]
+
+
+def _strip_distinct(tokens: list[str]) -> list[str]:
+    return tokens[1:] if tokens and tokens[0].lower() == "distinct" else tokens
+
+
+def _literal_type(tokens: list[str]) -> str | None:
+    """``int``, ``decimal`` (``1.5``: Spark reads such literals as decimals) or ``double`` (``1e3``)."""
+    text = "".join(tokens)
+    if not _NUMBER.fullmatch(text):
+        return None
+    if "e" in text.lower() or text[-1] in "dDfF":
+        return "double"
+    if "." in text:
+        return "decimal"
+    return "bigint" if text[-1] in "lL" else "int"
+
+
+def _case_type(tokens: list[str]) -> str | None:
+    results = [tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t.lower() in ("then", "else")]
+    if results and all(_INTEGER.fullmatch(r) for r in results):
+        # "1.0" is tokenised as "1", ".", "0": a result followed by "." is a decimal literal
+        decimal = any(
+            tokens[i + 2] == "." for i, t in enumerate(tokens[:-2]) if t.lower() in ("then", "else")
+        )
+        return "decimal" if decimal else "int"
+    return None
+
+
+def _operands(tokens: list[str]) -> list[tuple[str, list[str]]] | None:
+    """``[(operator before it, operand tokens)]`` of a top-level arithmetic expression, else ``None``.
+
+    ``a / b`` → ``[("", a), ("/", b)]``; a leading ``-`` is a sign (``("-", x)``); ``1.5`` (three tokens)
+    is one operand.
+    """
+    parts: list[tuple[str, list[str]]] = []
+    operator, depth = "", 0
+    current: list[str] = []
+    for index, token in enumerate(tokens):
+        depth += token == "("
+        depth -= token == ")"
+        if depth == 0 and token in _OPERATORS and current:
+            parts.append((operator, current))
+            operator, current = token, []
+        elif depth == 0 and token in ("+", "-") and not current and index == 0:
+            operator = token
+        else:
+            current.append(token)
+    if not current:
+        return None
+    parts.append((operator, current))
+    if len(parts) == 1 and parts[0][0] == "":
+        return None
+    return parts
+
+
+def _arithmetic_type(operands: list[tuple[str, list[str]]], upstream: dict[str, str | None]) -> str | None:
+    types = [expression_type(tokens, upstream) for _, tokens in operands]
+    if any(t is None for t in types):
+        return None
+    known = [t for t in types if t is not None]
+    if any(op == "/" for op, _ in operands):
+        return "double"
+    if all(t in _INTEGRAL for t in known):
+        return "bigint" if len(known) > 1 else known[0]
+    if all(t in _INTEGRAL or t in _FRACTIONAL or t.startswith("decimal") for t in known):
+        return "double" if any(t in _FRACTIONAL for t in known) else "decimal"
     return None
 
 

@@ -80,6 +80,11 @@ class ResolvedSpec:
         return self.document.locate(self.origin(path), at_key=at_key)
 
 
+def variable_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of a process environment resolution reads (``MLSPEC_VAR_*``): taken once, not per environment."""
+    return {key: value for key, value in environ.items() if key.startswith(ENV_VAR_PREFIX)}
+
+
 def environment_names(document: SpecDocument) -> list[str]:
     """Declared environments plus ``local``, which every project has."""
     declared = document.data.get("environments")

@@ -52,8 +52,29 @@ def check_structure(spec: ResolvedSpec) -> tuple[MLProject | None, list[Diagnost
     # Numbers no consumer takes, in every field (free-form ones such as params and options too);
     # a field whose own range the models already refused is not reported twice.
     reported = {d.path for d in found}
-    unusable = [d for d in _unusable_numbers(spec, spec.data, ()) if d.path not in reported]
+    unusable = (
+        [d for d in _unusable_numbers(spec, spec.data, ()) if d.path not in reported]
+        if _holds_unusable_number(spec.data)
+        else []
+    )
     return (model if not unusable else None), [*found, *unusable]
+
+
+def _holds_unusable_number(root: Any) -> bool:
+    """A quick look (no paths built) before :func:`_unusable_numbers`: nearly every spec has none."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for item in node.values() if isinstance(node, dict) else node:
+            kind = type(item)
+            if kind is dict or kind is list:
+                stack.append(item)
+            elif kind is int:
+                if not INT64_MIN <= item <= INT64_MAX:
+                    return True
+            elif kind is float and not math.isfinite(item):
+                return True
+    return False
 
 
 def _unusable_numbers(spec: ResolvedSpec, value: Any, path: SpecPath) -> Iterator[Diagnostic]:

@@ -128,7 +128,8 @@ def _report_with_secrets() -> ValidationReport:
         Location(SAS_URL, 3, 7),
         f"check access to {SAS_URL}, or the token {GITHUB_TOKEN}",
     )
-    return ValidationReport([FileResult(SAS_URL, ["dev"], [diagnostic])])
+    # An --env value is echoed as the environments checked and the ones a finding holds in.
+    return ValidationReport([FileResult(SAS_URL, ["dev", SAS_URL], [diagnostic.in_environments([SAS_URL])])])
 
 
 @pytest.mark.parametrize("output_format", FORMATS)

@@ -126,3 +126,35 @@ def test_build_check_without_the_sdk_validators_names_the_extra(
     assert "error MLS604" in result.stderr and "kubernetes_validate is not installed" in result.stderr
     assert "[azure-checks]" in result.stderr
     assert not (tmp_path / "out").exists()  # refused before building
+
+
+def test_an_azure_environment_is_refused_at_its_line_in_the_spec(tmp_path: Path) -> None:
+    spec = tmp_path / "mlproject.yaml"
+    spec.write_text(CONTRACT.read_text(encoding="utf-8"), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["plan", str(spec), "-e", "dev"])
+    assert result.exit_code == 1
+    line = _line_of(spec, "  dev:")
+    assert f"mlproject.yaml:{line + 1}:" in result.stderr and "error MLS810" in result.stderr
+    assert "<spec>" not in result.stderr
+
+
+def test_list_items_are_named_by_their_field_in_the_path(tmp_path: Path) -> None:
+    text = CONTRACT.read_text(encoding="utf-8")
+    spec = tmp_path / "mlproject.yaml"
+    spec.write_text(
+        text.replace("inputs: [customers, web_logs]", "inputs: [customers, web_log]"), encoding="utf-8"
+    )
+    [finding] = [d for d in api.validate_file(spec).diagnostics if d.code == "MLS301"]
+    assert finding.named_path == finding.dotted_path  # a mapping key names itself
+    grants = CliRunner().invoke(cli, ["validate", str(_with_bad_grant(tmp_path)), "--no-color"]).stdout
+    assert "at access.grants['AzureML Data Scientis'].role" in grants, grants
+
+
+def _with_bad_grant(tmp_path: Path) -> Path:
+    text = CONTRACT.read_text(encoding="utf-8")
+    spec = tmp_path / "grant" / "mlproject.yaml"
+    spec.parent.mkdir()
+    spec.write_text(
+        text.replace("role: AzureML Data Scientist", "role: AzureML Data Scientis", 1), encoding="utf-8"
+    )
+    return spec

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mlspec.compiler.artifacts import ArtifactError, ArtifactSet, safe_relative_path
+from mlspec.artifact_paths import ArtifactError, safe_relative_path
+from mlspec.compiler.artifacts import ArtifactSet
 from mlspec.compiler.graph import Address, Manifest, Resource, dependency_closure, topological_order
 from mlspec.compiler.serialize import to_json, to_yaml
 

@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
@@ -86,12 +87,55 @@ def test_a_non_empty_folder_mlspec_did_not_create_is_refused(repo: Path, tmp_pat
     assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"]
 
 
-def test_a_build_folder_written_before_markers_existed_is_still_replaced(repo: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    assert build(repo, "--out", str(out))[0] == 0
-    (out / BUILD_MARKER).unlink()  # as an older mlspec left it
-    assert build(repo, "--out", str(out))[0] == 0
-    assert (out / BUILD_MARKER).is_file()
+def test_an_mlspec_manifest_without_the_marker_does_not_make_a_folder_a_build(
+    repo: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "f4"
+    (folder / "photos").mkdir(parents=True)
+    (folder / "photos" / "p.jpg").write_text("precious")
+    (folder / "manifest.json").write_text(
+        '{"version":1,"project":"x","environment":"y","spec_file":"z","resources":[]}'
+    )
+    before = tree(folder)
+    code, _, err = build(repo, "--out", str(folder))
+    assert code == 2 and "MLS602" in err and "not empty" in err
+    assert "older mlspec" in err  # the hint says how to retire a build folder written before markers
+    assert tree(folder) == before
+
+
+def test_a_marker_that_is_a_symlink_to_a_real_marker_is_not_a_marker(repo: Path, tmp_path: Path) -> None:
+    real = tmp_path / "real-build"
+    assert build(repo, "--out", str(real))[0] == 0
+    foreign = tmp_path / "f2"
+    foreign.mkdir()
+    (foreign / "keep").write_text("x")
+    (foreign / BUILD_MARKER).symlink_to(real / BUILD_MARKER)
+    before = tree(foreign)
+    code, _, err = build(repo, "--out", str(foreign))
+    assert code == 2 and "MLS602" in err
+    assert tree(foreign) == before
+
+
+@pytest.mark.parametrize("content", [b"", b"anything else\n", b"Written by `mlspec build`"])
+def test_a_marker_without_mlspecs_text_is_not_a_marker(repo: Path, tmp_path: Path, content: bytes) -> None:
+    foreign = tmp_path / "planted"
+    foreign.mkdir()
+    (foreign / "keep").write_text("x")
+    (foreign / BUILD_MARKER).write_bytes(content)
+    code, _, err = build(repo, "--out", str(foreign))
+    assert code == 2 and "MLS602" in err
+    assert (foreign / "keep").read_text() == "x"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_the_build_folder_gets_the_umasks_mode(repo: Path, tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        assert build(repo, "--out", str(tmp_path / "out"))[0] == 0
+        assert build(repo, "--out", str(tmp_path / "out"))[0] == 0  # and so does its replacement
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(tmp_path / "out").st_mode) == 0o777 & ~umask
 
 
 def test_a_foreign_manifest_json_does_not_make_a_folder_a_build(repo: Path, tmp_path: Path) -> None:

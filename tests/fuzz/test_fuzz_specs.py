@@ -24,6 +24,9 @@ from typing import Any
 
 import pytest
 import yaml
+from fuzz.spec_tree import SpecTreePath
+from fuzz.spec_tree import parent as container_of
+from fuzz.spec_tree import paths as tree_paths
 
 from mlspec import api
 from mlspec.diagnostics import Diagnostic, MlspecError
@@ -87,7 +90,7 @@ FREE_FORM = (  # mappings whose keys the user chooses: new keys with hostile val
     ("variables",),
 )
 
-Path_ = tuple[str | int, ...]
+Path_ = SpecTreePath
 
 
 @dataclass(frozen=True)
@@ -96,33 +99,15 @@ class Mutant:
     text: str
 
 
-def _paths(value: Any, prefix: Path_ = ()) -> Iterator[Path_]:
-    """Every path into ``value`` (mapping keys and list indexes), the root excluded."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield (*prefix, key)
-            yield from _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield (*prefix, index)
-            yield from _paths(item, (*prefix, index))
-
-
-def _parent(data: Any, path: Path_) -> Any:
-    for part in path[:-1]:
-        data = data[part]
-    return data
-
-
 def _replace(data: dict[str, Any], path: Path_, rng: random.Random) -> str:
     value = deepcopy(rng.choice(HOSTILE_VALUES))
-    _parent(data, path)[path[-1]] = value
+    container_of(data, path)[path[-1]] = value
     return f"set {path} to {value!r:.60}"
 
 
 def _same_type_extreme(data: dict[str, Any], path: Path_, rng: random.Random) -> str:
     """An extreme value of the type already there: it passes the type checks and reaches the compiler."""
-    current = _parent(data, path)[path[-1]]
+    current = container_of(data, path)[path[-1]]
     if current is None or isinstance(current, bool | dict | list):
         return _replace(data, path, rng)
     pool = (
@@ -133,14 +118,14 @@ def _same_type_extreme(data: dict[str, Any], path: Path_, rng: random.Random) ->
         else EXTREME_STRINGS
     )
     value = rng.choice(pool)
-    _parent(data, path)[path[-1]] = value
+    container_of(data, path)[path[-1]] = value
     return f"set {path} to {value!r:.60}"
 
 
 def _add_free_form_key(data: dict[str, Any], path: Path_, rng: random.Random) -> str:
     target = rng.choice(FREE_FORM)
     try:
-        mapping = _parent(data, (*target, "_"))
+        mapping = container_of(data, (*target, "_"))
     except (KeyError, IndexError, TypeError):
         return "nothing (no free-form mapping there)"
     if not isinstance(mapping, dict):
@@ -154,17 +139,17 @@ def _add_free_form_key(data: dict[str, Any], path: Path_, rng: random.Random) ->
 
 
 def _remove(data: dict[str, Any], path: Path_, rng: random.Random) -> str:
-    parent = _parent(data, path)
+    parent = container_of(data, path)
     del parent[path[-1]]
     return f"removed {path}"
 
 
 def _nest(data: dict[str, Any], path: Path_, rng: random.Random) -> str:
     depth = rng.choice((20, 60, 200))
-    value: Any = _parent(data, path)[path[-1]]
+    value: Any = container_of(data, path)[path[-1]]
     for level in range(depth):
         value = [value] if level % 2 else {"k": value}
-    _parent(data, path)[path[-1]] = value
+    container_of(data, path)[path[-1]] = value
     return f"nested {path} {depth} levels deep"
 
 
@@ -192,14 +177,14 @@ def _mutants(project: str, count: int) -> Iterator[Mutant]:
     rng = random.Random(f"{SEED}:{project}")
     text = (PROJECTS / project / "mlproject.yaml").read_text(encoding="utf-8")
     original = yaml.safe_load(text)
-    paths = list(_paths(original))
-    leaves = [p for p in paths if not isinstance(_parent(original, p)[p[-1]], dict | list)]
+    paths = list(tree_paths(original))
+    leaves = [p for p in paths if not isinstance(container_of(original, p)[p[-1]], dict | list)]
     # Numbers are few among the leaves but are where 64-bit and NaN trouble lives: pick them often.
     numbers = [
         p
         for p in leaves
-        if isinstance(_parent(original, p)[p[-1]], int | float)
-        and not isinstance(_parent(original, p)[p[-1]], bool)
+        if isinstance(container_of(original, p)[p[-1]], int | float)
+        and not isinstance(container_of(original, p)[p[-1]], bool)
     ]
     for number in range(count):
         if number % 6 == 5:  # text-level: YAML that no dump can produce
@@ -285,15 +270,15 @@ def _number_sweep(project: str) -> Iterator[Mutant]:
     original = yaml.safe_load(text)
     numbers = [
         p
-        for p in _paths(original)
-        if isinstance(_parent(original, p)[p[-1]], int | float)
-        and not isinstance(_parent(original, p)[p[-1]], bool)
+        for p in tree_paths(original)
+        if isinstance(container_of(original, p)[p[-1]], int | float)
+        and not isinstance(container_of(original, p)[p[-1]], bool)
     ]
     for index, path in enumerate(numbers):
         data = deepcopy(original)
-        pool = EXTREME_FLOATS if isinstance(_parent(data, path)[path[-1]], float) else EXTREME_INTS
+        pool = EXTREME_FLOATS if isinstance(container_of(data, path)[path[-1]], float) else EXTREME_INTS
         value = pool[index % len(pool)]
-        _parent(data, path)[path[-1]] = value
+        container_of(data, path)[path[-1]] = value
         yield Mutant(f"{path} = {value!r}", yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 

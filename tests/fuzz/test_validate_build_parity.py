@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 import yaml
+from fuzz.spec_tree import SpecTreePath
+from fuzz.spec_tree import parent as container_of
+from fuzz.spec_tree import paths as tree_paths
 
 from mlspec import api
 from mlspec.diagnostics import Diagnostic, MlspecError
@@ -44,7 +47,7 @@ ENVIRON = dict.fromkeys(
     ("MLSPEC_SECRET_CRM_API_KEY", "MLSPEC_SECRET_APPINSIGHTS_CONNECTION_STRING"), "test-value"
 )
 
-Path_ = tuple[str | int, ...]
+Path_ = SpecTreePath
 
 
 def _enum_values() -> list[str]:
@@ -66,27 +69,10 @@ def _enum_values() -> list[str]:
 ENUMS = _enum_values()
 
 
-def _paths(value: Any, prefix: Path_ = ()) -> Iterator[Path_]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield (*prefix, key)
-            yield from _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield (*prefix, index)
-            yield from _paths(item, (*prefix, index))
-
-
-def _parent(data: Any, path: Path_) -> Any:
-    for part in path[:-1]:
-        data = data[part]
-    return data
-
-
 def _mutate(data: dict[str, Any], rng: random.Random, names: list[str]) -> str:
     """One plausible edit: the kind of change a user makes, valid in type more often than not."""
-    path = rng.choice(list(_paths(data)))
-    parent = _parent(data, path)
+    path = rng.choice(list(tree_paths(data)))
+    parent = container_of(data, path)
     current = parent[path[-1]]
     if isinstance(current, bool):
         parent[path[-1]] = not current
@@ -114,8 +100,8 @@ def _mutants(spec: Path) -> Iterator[tuple[str, str]]:
     names = sorted(
         {
             value
-            for path in _paths(original)
-            if isinstance(value := _parent(original, path)[path[-1]], str) and len(value) < 40
+            for path in tree_paths(original)
+            if isinstance(value := container_of(original, path)[path[-1]], str) and len(value) < 40
         }
     )
     for number in range(MUTANTS_PER_SPEC):

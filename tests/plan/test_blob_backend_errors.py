@@ -9,7 +9,9 @@ refuses.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -237,6 +239,35 @@ def silent_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
+def dripping_endpoint() -> Iterator[str]:
+    """A loopback server that answers ``200 OK`` and then one header line every 1.5 s, for ever: each
+    read arrives before the read timeout, so only an overall deadline ends the request."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    stop = threading.Event()
+
+    def drip(connection: socket.socket) -> None:
+        with contextlib.suppress(OSError), connection:
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.wait(1.5):
+                connection.sendall(b"x-ms-drip: 1\r\n")
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                connection, _ = server.accept()
+                threading.Thread(target=drip, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/devstoreaccount1"
+    finally:
+        stop.set()
+        server.close()
+
+
+@pytest.fixture
 def refusing_endpoint() -> str:
     """A loopback port nothing listens on: every connection is refused at once."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -248,7 +279,7 @@ def refusing_endpoint() -> str:
 
 @pytest.mark.parametrize(
     ("endpoint_fixture", "cause"),
-    [("silent_endpoint", "timed out"), ("refusing_endpoint", "refused")],
+    [("silent_endpoint", "timed out"), ("refusing_endpoint", "refused"), ("dripping_endpoint", "timed out")],
 )
 def test_an_unreachable_endpoint_fails_within_10_s_naming_it_and_the_cause(
     endpoint_fixture: str, cause: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

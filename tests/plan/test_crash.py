@@ -8,8 +8,10 @@ converges to the same final state and workspace as an uninterrupted apply, creat
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 from mlspec.plan import operations
@@ -70,3 +72,24 @@ def test_apply_killed_after_each_resource_converges_on_rerun(tmp_path: Path) -> 
         assert normalised_state(project / state_rel, project) == reference_state
         assert workspace_tree(project) == reference_tree  # nothing twice, no half-written leftovers
         shutil.rmtree(project)
+
+
+def test_sigterm_during_apply_finishes_the_resource_in_flight_releases_the_lock_and_a_rerun_continues(
+    tmp_path: Path,
+) -> None:
+    project = _copy(tmp_path, "terminated")
+    process = start_paused(synthetic_cli("apply", "--env", "dev", "--auto-approve"), project, 2, seconds=2)
+    wait_for_pause(process)
+    os.kill(process.pid, signal.SIGTERM)  # CI cancelling the job; `timeout` expiring
+    assert process.wait(timeout=60) == 130
+    assert process.stderr is not None
+    said = process.stderr.read()
+    process.stderr.close()
+    assert "Interrupted: what was in flight finished and is recorded in state" in said
+    assert "Traceback" not in said
+    assert not (project / ".mlspec/state/shop/dev.lock").exists()  # no force-unlock needed
+    state = State.from_bytes((project / ".mlspec/state/shop/dev.json").read_bytes())
+    assert 2 <= len(state.resources) < RESOURCES
+    rerun = run_cli(["apply", "--env", "dev", "--auto-approve"], project)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"Resources: {RESOURCES - len(state.resources)} added" in rerun.stdout

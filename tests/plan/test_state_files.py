@@ -69,6 +69,10 @@ DAMAGED_STATES = {
     "provider_type a dict": _with_entry(provider_type={"a": 1}),
     "provider_id a number": _with_entry(provider_id=1),
     "hash null is fine but a list is not": _with_entry(hash=[1]),
+    "properties NaN": _with_entry(properties=1.5).replace(b"1.5", b"NaN"),
+    "properties -Infinity": _with_entry(properties=1.5).replace(b"1.5", b"-Infinity"),
+    "properties 1e999": _with_entry(properties=1.5).replace(b"1.5", b"1e999"),
+    "an output of 5000 digits": _with_entry(outputs={"n": 1}).replace(b'"n": 1', b'"n": ' + b"9" * 5000),
 }
 
 
@@ -104,8 +108,9 @@ def test_a_valid_state_with_resources_still_reads(tmp_path: Path) -> None:
         b"[1, 2]",
         b'{"id": 1, "who": "x", "operation": "apply", "created": "t"}',
         b"{nope",
+        b'{"id": "i", "who": "x", "operation": "apply", "created": "t", "since": NaN}',
     ],
-    ids=["not UTF-8", "an array", "an id that is a number", "not JSON"],
+    ids=["not UTF-8", "an array", "an id that is a number", "not JSON", "NaN"],
 )
 def test_a_damaged_lock_file_is_mls801_located_at_the_lock(tmp_path: Path, content: bytes) -> None:
     backend = LocalBackend(tmp_path / "shop", "dev")
@@ -158,7 +163,7 @@ def test_the_cli_force_unlock_prints_the_removed_holder_escaped(shop: Path) -> N
         json.dumps({"id": "abc", "who": "eve\x1b[2J", "operation": "apply\n", "created": "t"}),
         encoding="utf-8",
     )
-    result = run_cli(["force-unlock", "abc", "--env", "dev"], shop.parent)
+    result = run_cli(["force-unlock", "abc", "--env", "dev", "--force"], shop.parent)
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout and "eve\\x1b[2J" in result.stdout
     assert "operation apply\\n," in result.stdout

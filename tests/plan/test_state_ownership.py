@@ -133,3 +133,24 @@ def test_an_apply_killed_mid_write_leaves_nothing_after_the_next_run(shop: Path,
     operations.apply_environment(shop, "dev")
     assert not leftover.exists()
     assert sorted(p.name for p in folder.iterdir()) == ["dev.json", "dev.json.backup"]
+
+
+def test_a_state_copied_from_another_environment_is_named_as_such(shop: Path, synthetic: None) -> None:
+    assert operations.apply_environment(shop, "dev").ok
+    copied = state_file(shop, env="prod")
+    copied.write_bytes(state_file(shop).read_bytes())
+    with pytest.raises(MlspecError) as raised:
+        operations.plan_environment(shop, "prod")
+    d = raised.value.diagnostics[0]
+    assert d.code == "MLS808" and d.location is not None and d.location.file == str(copied)
+    assert "holds the state of environment 'dev' of this project, not of 'prod'" in d.message
+    assert "remove the file if this environment was never applied" in (d.hint or "")
+    assert "state.prefix" not in (d.hint or "")  # not the two-projects advice
+
+
+def test_a_refused_plan_leaves_no_empty_state_folder(shop: Path, synthetic: None) -> None:
+    assert operations.apply_environment(shop, "dev").ok
+    edit(shop, "name: shop\n", "name: boutique\n")
+    with pytest.raises(MlspecError):
+        operations.plan_environment(shop, "dev")
+    assert sorted(p.name for p in state_file(shop).parent.parent.iterdir()) == ["shop"]

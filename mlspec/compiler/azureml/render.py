@@ -24,7 +24,7 @@ from mlspec.compiler.azureml.scripts import render_script
 from mlspec.compiler.graph import Address, Resource
 from mlspec.spec_schema.checks.columns import GATE
 from mlspec.spec_schema.models import ModelSpec
-from mlspec.spec_schema.monitor_signals import monitor_alerts
+from mlspec.spec_schema.monitor_signals import watched_alerts
 
 TEAM_FOLDER = "team"
 
@@ -269,14 +269,10 @@ def _render_retrain(
 
 
 def _render_monitor(ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data: TrainingData) -> None:
+    alerts = watched_alerts(ctx.model)
     monitoring, deployment = ctx.model.monitoring, ctx.model.deployment
-    if monitoring is None or deployment is None:
-        return
-    alerts = monitor_alerts(monitoring.alerts)
-    if not alerts:
-        return
-    if deployment.log_predictions is None:
-        return  # the spec checks warn that no monitor is rendered (MLS629)
+    if not alerts or monitoring is None or deployment is None or deployment.log_predictions is None:
+        return  # without a serving log the spec checks warn that no monitor is rendered (MLS629)
     monitor = schedules.monitor_schedule(
         model,
         alerts,

@@ -3,7 +3,9 @@
 What is checked is what a renderer gets wrong and Power BI Desktop refuses to open: the required files,
 tab indentation, one object declared per file at the top level, declarations of columns, measures,
 partitions and hierarchies one tab in, no indentation jumps outside expressions, quoted names where
-TMDL needs quotes, and ``ref table`` lines naming tables that exist. Problems point at ``line N``.
+TMDL needs quotes, ``ref table`` lines naming tables that exist, and relationships
+(``relationships.tmdl``) whose ``fromColumn``/``toColumn`` name columns that exist. Problems point at
+``line N``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ _TABLE_CHILDREN = ("column", "measure", "partition", "hierarchy")
 _NAME = r"(?:'(?:[^']|'')+'|[^\s.=:']+)"
 _DECLARATION = re.compile(rf"^(?P<keyword>[a-zA-Z]+) (?P<name>{_NAME})(?P<rest>.*)$")
 _REF_TABLE = re.compile(rf"^ref table (?P<name>{_NAME})\s*$")
+_RELATIONSHIP_END = re.compile(
+    rf"^\t(?P<end>fromColumn|toColumn): (?P<table>{_NAME})\.(?P<column>{_NAME})\s*$"
+)
+_COLUMN = re.compile(rf"^\tcolumn (?P<name>{_NAME})")
 
 
 def tmdl_problems(definition: Path) -> list[Finding]:
@@ -53,6 +59,10 @@ def tmdl_problems(definition: Path) -> list[Finding]:
                 declared.setdefault(table, file)
     if definition / "model.tmdl" in texts:
         found += _table_refs(definition / "model.tmdl", texts[definition / "model.tmdl"], set(declared))
+    relationships = definition / "relationships.tmdl"
+    if relationships in texts:
+        columns = {table: _columns(texts[file]) for table, file in declared.items()}
+        found += _relationship_ends(relationships, texts[relationships], columns)
     return found
 
 
@@ -165,6 +175,32 @@ def _table_refs(file: Path, lines: list[str], tables: set[str]) -> list[Finding]
             found.append(
                 (file, f"line {number}", f"ref table {match.group('name')} names no table in tables/")
             )
+    return found
+
+
+def _columns(lines: list[str]) -> set[str]:
+    return {_unquote(m.group("name")) for line in lines if (m := _COLUMN.match(line))}
+
+
+def _relationship_ends(file: Path, lines: list[str], columns: dict[str, set[str]]) -> list[Finding]:
+    found: list[Finding] = []
+    for number, line in _significant(lines):
+        if not line[0].isspace():
+            match = _DECLARATION.match(line)
+            if match is None or match.group("keyword") != "relationship" or match.group("rest").strip():
+                found.append((file, f"line {number}", "expected 'relationship <name>' at the top level"))
+            continue
+        end = _RELATIONSHIP_END.match(line)
+        if end is None:
+            if line.strip().startswith(("fromColumn:", "toColumn:")):
+                found.append((file, f"line {number}", "a relationship end is written table.column"))
+            continue
+        table, column = _unquote(end.group("table")), _unquote(end.group("column"))
+        written = f"{end.group('end')} {end.group('table')}.{end.group('column')}"
+        if table not in columns:
+            found.append((file, f"line {number}", f"{written} names no table in tables/"))
+        elif column not in columns[table]:
+            found.append((file, f"line {number}", f"{written} names no column of table {table}"))
     return found
 
 

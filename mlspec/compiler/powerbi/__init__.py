@@ -2,7 +2,8 @@
 
     <Name>.pbip
     <Name>.SemanticModel/definition.pbism
-    <Name>.SemanticModel/definition/{database,model,expressions}.tmdl, tables/<table>.tmdl
+    <Name>.SemanticModel/definition/{database,model,expressions}.tmdl, tables/<table>.tmdl,
+        relationships.tmdl (when the report's tables are related)
     <Name>.Report/definition.pbir
     <Name>.Report/definition/{version,report}.json, pages/pages.json,
         pages/<page>/page.json, pages/<page>/visuals/<visual>/visual.json
@@ -11,7 +12,8 @@ One resource, ``powerbi.report.<Name>`` (provider type ``powerbi:pbip``), carrie
 ``.pbip`` first. The semantic model imports each report table from its lake folder (M partitions, see
 :mod:`.mquery`; one lake-endpoint parameter per storage account in ``expressions.tmdl``); its columns
 and types come from the spec (:mod:`mlspec.spec_schema.report_columns`), its measures from
-``report.measures``; how visuals bind to them -- and what happens to an undeclared measure -- is in
+``report.measures`` and the visuals' aggregate shorthands, its relationships from the spec or a shared
+key column (:mod:`mlspec.spec_schema.report_relationships`); how visuals bind to them -- and what happens to an undeclared measure -- is in
 :mod:`mlspec.spec_schema.report_model`, which the check stage reports from (MLS660-667) before this
 package renders. TMDL is written line by line with every value quoted (:mod:`.tmdl`); every JSON
 file names its published ``$schema``. A report name becomes a folder name and must be a plain file

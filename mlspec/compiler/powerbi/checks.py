@@ -6,9 +6,9 @@ MLS661 names that clash · MLS662 a name TMDL cannot hold · MLS663 an undeclare
 MLS664 a report name that is no safe folder name · MLS665 a DAX expression TMDL cannot hold ·
 MLS666 a format string TMDL cannot hold · MLS667 a column declared on a table of unknown columns.
 
-Checked here on the written files, what a slip in the renderer would break: every visual field names
-a column or measure the TMDL declares (MLS660), TMDL names are unique (MLS661), and every JSON file
-names its ``$schema`` (MLS668).
+Checked here on the written files, what a slip in the renderer would break: every visual field and
+every relationship end names a column or measure the TMDL declares (MLS660), TMDL names are unique
+(MLS661), and every JSON file names its ``$schema`` (MLS668).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from mlspec.diagnostics import Diagnostic, SpecPath
 
 _TABLE = re.compile(r"^table '((?:[^']|'')*)'$")
 _CHILD = re.compile(r"^\t(column|measure) '((?:[^']|'')*)'")
+_END = re.compile(r"^\t(fromColumn|toColumn): '((?:[^']|'')*)'\.'((?:[^']|'')*)'$")
 
 
 def check(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
@@ -37,6 +38,10 @@ def check(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
                 found.append(ctx.error("MLS668", f"{path} names no $schema", resource.source))
             if path.endswith("/visual.json") and isinstance(artifact.data, dict):
                 found += _visual_fields(ctx, artifact.data, model, resource.source, path)
+            if path.endswith("/definition/relationships.tmdl"):
+                found += _relationship_ends(
+                    ctx, artifact.content.decode("utf-8"), model, resource.source, path
+                )
     return found
 
 
@@ -96,6 +101,26 @@ def _visual_fields(
                             "MLS660", f"{path}: {wanted} {table}[{name}] is not in the semantic model", source
                         )
                     )
+    return found
+
+
+def _relationship_ends(
+    ctx: RenderContext, text: str, model: dict[str, dict[str, str]], source: SpecPath, path: str
+) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for line in text.split("\n"):
+        end = _END.match(line)
+        if end is not None and model.get(_unquote(end[2]), {}).get(_unquote(end[3])) != "column":
+            message = f"{path}: {end[1]} {_unquote(end[2])}[{_unquote(end[3])}] is not in the semantic model"
+            found.append(ctx.error("MLS660", message, source))
+        elif (
+            line.startswith("\t")
+            and line.lstrip("\t").startswith(("fromColumn:", "toColumn:"))
+            and end is None
+        ):
+            found.append(
+                ctx.error("MLS660", f"{path}: {line.strip()!r} is no quoted 'table'.'column'", source)
+            )
     return found
 
 

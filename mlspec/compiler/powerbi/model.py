@@ -3,8 +3,9 @@
 Tables, columns, measures and how visuals bind to them are decided from the spec alone, in
 :mod:`mlspec.spec_schema.report_model`; the check stage reports its problems (MLS660-667) before
 any renderer runs, and a build with errors stops there, so this module adds only what rendering
-needs: each table's partition query (written from its final column list, see :mod:`.mquery`) and
-one lake-endpoint parameter per storage account.
+needs: each table's partition query (written from its final column list, see :mod:`.mquery`; the
+partition columns of a partitioned Parquet/CSV/JSON output read from the folder names) and one
+lake-endpoint parameter per storage account.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mlspec.compiler.powerbi import mquery
 from mlspec.spec_schema.models import MLProject, Report
 from mlspec.spec_schema.report_columns import PREDICTION_FIXED, PREDICTIONS_TABLE
 from mlspec.spec_schema.report_model import Field, ReportProblem, Table, report_model
+from mlspec.spec_schema.report_relationships import Relationship
 
 _LINEAGE = uuid.UUID("6f1c1d0e-58a4-4c52-9a7e-6d6c7370656c")
 
@@ -30,6 +32,7 @@ class SemanticModel:
     queries: dict[str, str] = field(default_factory=dict)
     """Table name → its partition query (M)."""
     bindings: dict[tuple[int, int], dict[str, list[Field]]] = field(default_factory=dict)
+    relationships: list[Relationship] = field(default_factory=list)
     problems: list[ReportProblem] = field(default_factory=list)
     """What the check stage reported for this report (never emitted again here)."""
 
@@ -41,7 +44,14 @@ def lineage_tag(*parts: str) -> str:
 
 def build_model(ctx: RenderContext, index: int, report: Report) -> SemanticModel:
     decided = report_model(ctx.model, index, report)
-    model = SemanticModel(report, decided.tables, {}, bindings=decided.bindings, problems=decided.problems)
+    model = SemanticModel(
+        report,
+        decided.tables,
+        {},
+        bindings=decided.bindings,
+        relationships=decided.relationships,
+        problems=decided.problems,
+    )
     for table in decided.tables.values():
         url = _lake_url(ctx.model, table.name)
         account, _ = mquery.split_url(url)  # lake URLs are checked before rendering (MLS412)
@@ -72,4 +82,5 @@ def _query(spec: MLProject, table: Table, url: str) -> str:
         suffix = glob[1:] if glob.startswith("*.") and "*" not in glob[1:] else None
         return mquery.table_query(url, source.format, columns, header=header, suffix=suffix)
     output = spec.transforms[table.name].output
-    return mquery.table_query(url, output.format, columns, header=True, suffix=None)
+    partitions = table.partition_columns if output.format != "delta" else []
+    return mquery.table_query(url, output.format, columns, header=True, suffix=None, partitions=partitions)

@@ -123,28 +123,35 @@ def table_query(
     *,
     header: bool = False,
     suffix: str | None = None,
+    partitions: Sequence[str] = (),
 ) -> str:
-    """The partition query of a source or transform output in ``data_format``."""
+    """The partition query of a source or transform output in ``data_format``.
+
+    ``partitions`` are the columns a partitioned write (``partition_by``) keeps in the folder names,
+    ``<column>=<value>``, instead of the files: each file's rows get them from its folder path
+    (Spark's ``__HIVE_DEFAULT_PARTITION__`` is null). A Delta table reports them itself.
+    """
     if data_format == "delta":
         steps = [f"    Data = DeltaLake.Table(AzureStorage.DataLake({_folder(url)})),"]
-    elif data_format == "parquet":
-        steps = [
-            *_files(url, suffix or ".parquet"),
-            "    Data = Table.Combine(List.Transform(Files[Content], each Parquet.Document(_))),",
-        ]
-    elif data_format == "csv":
-        read = 'Csv.Document(_, [Delimiter = ",", Encoding = 65001, QuoteStyle = QuoteStyle.Csv])'
-        if header:
-            read = f"Table.PromoteHeaders({read}, [PromoteAllScalars = true])"
-        steps = [
-            *_files(url, suffix or ".csv"),
-            f"    Data = Table.Combine(List.Transform(Files[Content], each {read})),",
-        ]
-    elif data_format == "json":
-        names = "{" + ", ".join(string(c) for c, _ in columns) + "}"
-        records = f"List.Combine(List.Transform(Files[Content], each {_json_lines('_')}))"
-        fields = f", {names}, MissingField.UseNull" if columns else ""
-        steps = [*_files(url, suffix or ".json"), f"    Data = Table.FromRecords({records}{fields}),"]
+        return _finish(steps, "Data", columns)
+    readers = {
+        "parquet": ".parquet",
+        "csv": ".csv",
+        "json": ".json",
+    }
+    if data_format in readers:
+        read = _file_reader(data_format, columns, header)
+        steps = _files(url, suffix or readers[data_format])
+        if partitions:
+            steps += [*_partition_function(), f"    Data = {_partitioned_rows(read, partitions)},"]
+        elif data_format == "json":  # one table from every file's records
+            names = "{" + ", ".join(string(c) for c, _ in columns) + "}"
+            records = f"List.Combine(List.Transform(Files[Content], each {_json_lines('_')}))"
+            fields = f", {names}, MissingField.UseNull" if columns else ""
+            steps.append(f"    Data = Table.FromRecords({records}{fields}),")
+        else:
+            each_file = read.replace(_CONTENT, "_")
+            steps.append(f"    Data = Table.Combine(List.Transform(Files[Content], each {each_file})),")
     elif data_format == "text":
         lines = "List.Combine(List.Transform(Files[Content], each Lines.FromBinary(_, null, null, 65001)))"
         steps = [*_files(url, suffix), f'    Data = Table.FromColumns({{{lines}}}, {{"value"}}),']
@@ -157,6 +164,44 @@ def table_query(
     else:
         raise ValueError(f"no Power BI reader for format {data_format!r}")
     return _finish(steps, "Data", columns)
+
+
+_CONTENT = "\x00"
+"""Stands for a file's content in a reader expression (no spec value can hold it: :func:`string` escapes it)."""
+
+
+def _file_reader(data_format: str, columns: Sequence[tuple[str, str]], header: bool) -> str:
+    """The M expression reading one file's content, :data:`_CONTENT` standing for the content."""
+    if data_format == "parquet":
+        return f"Parquet.Document({_CONTENT})"
+    if data_format == "csv":
+        read = f'Csv.Document({_CONTENT}, [Delimiter = ",", Encoding = 65001, QuoteStyle = QuoteStyle.Csv])'
+        return f"Table.PromoteHeaders({read}, [PromoteAllScalars = true])" if header else read
+    names = "{" + ", ".join(string(c) for c, _ in columns) + "}"
+    fields = f", {names}, MissingField.UseNull" if columns else ""
+    return f"Table.FromRecords({_json_lines(_CONTENT)}{fields})"
+
+
+def _partition_function() -> list[str]:
+    """``PartitionValue(folder, column)``: the value of the last ``column=value`` segment of a path."""
+    return [
+        "    PartitionValue = (folder as text, column as text) as nullable text =>",
+        "        let",
+        '            Segment = List.Last(List.Select(Text.Split(folder, "/"), '
+        '(s) => Text.StartsWith(s, column & "="))),',
+        "            Value = if Segment = null then null else Text.Middle(Segment, Text.Length(column) + 1)",
+        "        in",
+        '            if Value = "__HIVE_DEFAULT_PARTITION__" then null else Value,',
+    ]
+
+
+def _partitioned_rows(read: str, partitions: Sequence[str]) -> str:
+    """Every file read, its partition columns (if a file holds them too) replaced by its folder's values."""
+    names = "{" + ", ".join(string(p) for p in partitions) + "}"
+    rows = f"Table.RemoveColumns({read.replace(_CONTENT, 'file[Content]')}, {names}, MissingField.Ignore)"
+    for column in partitions:
+        rows = f"Table.AddColumn({rows}, {string(column)}, each PartitionValue(file[Folder Path], {string(column)}))"
+    return f"Table.Combine(Table.TransformRows(Files, (file) => {rows}))"
 
 
 def predictions_query(url: str, columns: Sequence[tuple[str, str]], inputs: Sequence[str]) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from mlspec.artifact_paths import ArtifactError
 from mlspec.compiler import addresses
-from mlspec.compiler.artifacts import ArtifactError, ArtifactSet, RenderContext
+from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.graph import Address, Resource
 from mlspec.compiler.powerbi import report as pbir
 from mlspec.compiler.powerbi import semantic
@@ -58,6 +59,9 @@ def _write_project(out: ArtifactSet, spec: Report, model: SemanticModel) -> list
     files.append(out.add_text(f"{sm}/definition/database.tmdl", semantic.database_tmdl(name)))
     files.append(out.add_text(f"{sm}/definition/model.tmdl", semantic.model_tmdl(model)))
     files.append(out.add_text(f"{sm}/definition/expressions.tmdl", semantic.expressions_tmdl(model)))
+    relationships = semantic.relationships_tmdl(model)
+    if relationships is not None:
+        files.append(out.add_text(f"{sm}/definition/relationships.tmdl", relationships))
     for table in model.tables.values():
         files.append(
             out.add_text(f"{sm}/definition/tables/{table.name}.tmdl", semantic.table_tmdl(model, table))

@@ -49,6 +49,33 @@ def expressions_tmdl(model: SemanticModel) -> str:
     return doc.render()
 
 
+def relationships_tmdl(model: SemanticModel) -> str | None:
+    """``relationships.tmdl``: one ``relationship`` per related pair of tables, or ``None`` when none.
+
+    Names are GUIDs, as Power BI Desktop writes them, derived from the report and both ends (a rebuild
+    gives the same names). Many-to-one filtering one way is TMDL's default and written as such; a
+    one-to-one relationship filters both ways.
+    """
+    if not model.relationships:
+        return None
+    doc = Document()
+    for relationship in model.relationships:
+        ends = (
+            relationship.from_table,
+            relationship.from_column,
+            relationship.to_table,
+            relationship.to_column,
+        )
+        doc.line(0, f"relationship {lineage_tag(model.report.name, 'relationship', *ends)}")
+        doc.property(1, "fromColumn", f"{name(relationship.from_table)}.{name(relationship.from_column)}")
+        doc.property(1, "toColumn", f"{name(relationship.to_table)}.{name(relationship.to_column)}")
+        if relationship.one_to_one:
+            doc.property(1, "fromCardinality", "one")
+            doc.property(1, "crossFilteringBehavior", "bothDirections")
+        doc.blank()
+    return doc.render()
+
+
 def table_tmdl(model: SemanticModel, table: Table) -> str:
     report = model.report.name
     doc = Document()
@@ -60,6 +87,8 @@ def table_tmdl(model: SemanticModel, table: Table) -> str:
             doc.description(
                 1, f"mlspec placeholder: {measure.name} is not declared in the report's measures."
             )
+        elif measure.shorthand is not None:
+            doc.description(1, f"mlspec: {measure.shorthand} in the report's visuals")
         doc.line(1, f"measure {name(measure.name)} =")
         doc.expression(3, measure.expression)
         if measure.format is not None:

@@ -21,7 +21,12 @@ import time
 from typing import Any
 
 from mlspec.diagnostics import Diagnostic, MlspecError
-from mlspec.plan.backends.blob_connection import CONNECTION_STRING_ENV, azure_errors, client_options
+from mlspec.plan.backends.blob_connection import (
+    CONNECTION_STRING_ENV,
+    azure_errors,
+    client_options,
+    within_deadline,
+)
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error
 from mlspec.plan.state import State, conflict_error
 from mlspec.redaction import printable, strip_query
@@ -130,7 +135,7 @@ class BlobBackend:
 
     def read(self) -> State | None:
         with azure_errors(self.container_url):
-            return self._read()
+            return within_deadline(self.container_url, self._read)
 
     def _read(self) -> State | None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -147,7 +152,7 @@ class BlobBackend:
 
     def write(self, state: State) -> None:
         with azure_errors(self.container_url):
-            self._write(state)
+            within_deadline(self.container_url, lambda: self._write(state))
 
     def _write(self, state: State) -> None:
         from azure.core import MatchConditions
@@ -177,7 +182,7 @@ class BlobBackend:
 
     def retire(self) -> str:
         with azure_errors(self.container_url):
-            return self._retire()
+            return within_deadline(self.container_url, self._retire)
 
     def _retire(self) -> str:
         from azure.core import MatchConditions
@@ -206,7 +211,7 @@ class BlobBackend:
 
     def lock(self, operation: str) -> LockInfo:
         with azure_errors(self.container_url):
-            return self._lock(operation)
+            return within_deadline(self.container_url, lambda: self._lock(operation))
 
     def _lock(self, operation: str) -> LockInfo:
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
@@ -234,7 +239,7 @@ class BlobBackend:
 
     def unlock(self, info: LockInfo) -> None:
         with azure_errors(self.container_url):
-            self._unlock(info)
+            within_deadline(self.container_url, lambda: self._unlock(info))
 
     def _unlock(self, info: LockInfo) -> None:
         from azure.core.exceptions import HttpResponseError
@@ -251,7 +256,7 @@ class BlobBackend:
 
     def current_lock(self) -> LockInfo | None:
         with azure_errors(self.container_url):
-            return self._current_lock()
+            return within_deadline(self.container_url, self._current_lock)
 
     def _current_lock(self) -> LockInfo | None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -266,7 +271,7 @@ class BlobBackend:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         with azure_errors(self.container_url):
-            return self._force_unlock(lock_id)
+            return within_deadline(self.container_url, lambda: self._force_unlock(lock_id))
 
     def _force_unlock(self, lock_id: str) -> LockInfo:
         sdk = _sdk()

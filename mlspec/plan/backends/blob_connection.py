@@ -8,13 +8,15 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterator
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.redaction import redact, strip_query
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+T = TypeVar("T")
 
 # How long an unreachable or silent endpoint can hold a command: the SDK's defaults (20 s to connect,
 # 60 s to read, 3 retries 15 s apart) keep `plan` waiting for minutes. With these, a storage account
@@ -27,6 +29,38 @@ CONNECTION_TIMEOUT_SECONDS = 2.0
 """Time to open a connection to the endpoint."""
 READ_TIMEOUT_SECONDS = 2.0
 """Time to wait for the endpoint's answer (between two reads of a response)."""
+
+
+OPERATION_DEADLINE_SECONDS = 8.0
+"""The most one backend operation (read, write, lock, ...) may take, retries included. The timeouts above
+bound each socket read only: an endpoint that answers one byte at a time would pass them for ever."""
+
+
+def within_deadline(where: str, operation: Callable[[], T]) -> T:
+    """``operation()`` (an SDK call), or MLS807 once :data:`OPERATION_DEADLINE_SECONDS` pass without it
+    finishing. It runs in a daemon thread, which is abandoned at the deadline (the command ends anyway)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = operation()
+        except BaseException as exc:  # handed to the caller's thread as it is
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="mlspec-state-storage", daemon=True)
+    worker.start()
+    worker.join(OPERATION_DEADLINE_SECONDS)
+    if worker.is_alive():
+        raise _backend_error(
+            f"cannot reach the state storage {strip_query(where)}: timed out, no complete answer within "
+            f"{OPERATION_DEADLINE_SECONDS:g} s ({RETRY_TOTAL + 1} attempts at most; it accepts connections "
+            "but answers too slowly, or not at all)",
+            "check the endpoint (state.storage_account or the connection string), the network and any proxy",
+            strip_query(where),
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
 
 
 def client_options(sdk: Any) -> dict[str, Any]:

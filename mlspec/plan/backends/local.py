@@ -4,11 +4,16 @@ Writes are atomic and durable: the new document goes to a temporary file that is
 renamed over the old one, then the folder is fsynced; the previous document is first copied
 to ``<env>.json.backup`` the same way. At every instant ``<env>.json`` is a whole document.
 The lock is a file created with ``O_EXCL`` holding who/operation/created.
+
+Every read of these files is bounded (:data:`MAX_STATE_BYTES`, :data:`MAX_LOCK_BYTES`), refuses a
+symlink and anything but a regular file (a FIFO must not hang a plan, ``/dev/zero`` must not fill
+memory), and is a located MLS801 naming the file when it cannot be used.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -16,10 +21,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlspec.diagnostics import MlspecError
+from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error, pid_alive
 from mlspec.plan.state import State, conflict_error, state_error
+from mlspec.project_files import ProjectFileError, read_own_file
 from mlspec.redaction import printable
+
+MAX_STATE_BYTES = 64 * 1024 * 1024
+"""A state holds the payload of every applied resource; the largest example's is under 2 MiB."""
+MAX_LOCK_BYTES = 64 * 1024
+"""A lock holds four short strings: who, operation, when and an id."""
+LOCK_ATTEMPTS = 5
+"""Tries at taking a lock that other processes take and release between our attempt and our read of it."""
 
 
 class LocalBackend:
@@ -36,25 +49,17 @@ class LocalBackend:
         return str(self.path)
 
     def read(self) -> State | None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        raw = _read(self.path, MAX_STATE_BYTES)
+        if raw is None:
             self._serial = 0
             return None
-        except OSError as exc:
-            raise state_error(
-                f"cannot read {self.path}: {exc.strerror or exc}", where=str(self.path)
-            ) from None
         state = State.from_bytes(raw, str(self.path))
         self._serial = state.serial
         return state
 
     def write(self, state: State) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            old = self.path.read_bytes()
-        except FileNotFoundError:
-            old = None
+        old = _read(self.path, MAX_STATE_BYTES)
         if self._serial is not None:
             on_disk = _serial_of(old) if old is not None else 0
             if on_disk != self._serial:
@@ -77,28 +82,42 @@ class LocalBackend:
         exists. (Creating the lock empty and writing it after would let a competing process read
         an empty lock and be unable to say who holds it.)
         """
-        self.folder.mkdir(parents=True, exist_ok=True)
         info = LockInfo.new(operation, str(self.lock_path))
         # The pid in the name lets a later run tell a dead process's leftover from a live one's.
-        handle, staging = tempfile.mkstemp(prefix=f".{self.lock_path.name}.{os.getpid()}.", dir=self.folder)
+        handle, staging = self._staging_file()
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 json.dump(info.to_json(), stream)
                 stream.flush()
                 os.fsync(stream.fileno())
-            try:
-                os.link(staging, self.lock_path)
-            except FileExistsError:
-                holder = self.current_lock()
-                if holder is None:  # released between our attempt and the read: try once more
-                    return self.lock(operation)
-                raise LockHeldError(holder, self.environment) from None
+            for _ in range(LOCK_ATTEMPTS):
+                try:
+                    os.link(staging, self.lock_path)
+                    break
+                except FileExistsError:
+                    holder = self.current_lock()
+                    if holder is not None:
+                        raise LockHeldError(holder, self.environment) from None
+                    # released between our attempt and the read: try again, a bounded number of times
+            else:
+                raise _contended(self.lock_path, self.environment)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(staging)
         _fsync_dir(self.folder)
         remove_leftovers(self.folder, self.environment)
         return info
+
+    def _staging_file(self) -> tuple[int, str]:
+        """A private file in the state folder, the folder made first. Another process's unlock removes
+        the folder when it is empty (see :meth:`unlock`), so it may vanish between the two: try again."""
+        for _ in range(LOCK_ATTEMPTS):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            try:
+                return tempfile.mkstemp(prefix=f".{self.lock_path.name}.{os.getpid()}.", dir=self.folder)
+            except FileNotFoundError:
+                continue
+        raise _contended(self.lock_path, self.environment)
 
     def unlock(self, info: LockInfo) -> None:
         try:
@@ -110,16 +129,14 @@ class LocalBackend:
         with contextlib.suppress(FileNotFoundError):
             self.lock_path.unlink()
         _fsync_dir(self.folder)
+        # A lock taken for an operation that wrote nothing (a refused plan, a plan of a renamed project)
+        # leaves no empty state folder behind: an empty one would look like a state to people moving states.
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()  # only succeeds when empty
 
     def current_lock(self) -> LockInfo | None:
-        try:
-            raw = self.lock_path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            where = str(self.lock_path)
-            raise state_error(f"cannot read {where}: {exc.strerror or exc}", where=where) from None
-        return LockInfo.from_bytes(raw, str(self.lock_path))
+        raw = _read(self.lock_path, MAX_LOCK_BYTES)
+        return None if raw is None else LockInfo.from_bytes(raw, str(self.lock_path))
 
     def neighbours(self) -> list[tuple[str, State]]:
         """The states of this environment kept beside this one under other project names (one folder per
@@ -131,12 +148,14 @@ class LocalBackend:
         except OSError:
             return []
         for path in candidates:
-            if path.parent == self.folder or path.is_symlink():
+            if path.parent == self.folder:
                 continue
             try:
-                found.append((str(path), State.from_bytes(path.read_bytes(), str(path))))
-            except (OSError, MlspecError):
-                continue  # unreadable: not evidence of an owner either way
+                raw = _read(path, MAX_STATE_BYTES)
+                if raw is not None:
+                    found.append((str(path), State.from_bytes(raw, str(path))))
+            except MlspecError:
+                continue  # unreadable (a link, a FIFO, damaged): not evidence of an owner either way
         return found
 
     def retire(self) -> str:
@@ -164,6 +183,37 @@ class LocalBackend:
         self.lock_path.unlink()
         _fsync_dir(self.folder)
         return current
+
+
+def _contended(lock_path: Path, environment: str) -> MlspecError:
+    return MlspecError(
+        [
+            Diagnostic.error(
+                "MLS802",
+                f"the state of environment {printable(environment)!r} is locked: {lock_path} was taken and "
+                f"released {LOCK_ATTEMPTS} times while this process tried to take it (other processes are "
+                "working on it)",
+                location=Location(str(lock_path), 1, 1),
+                hint="try again when they are done",
+            )
+        ]
+    )
+
+
+def _read(path: Path, limit: int) -> bytes | None:
+    """The bytes of one of this backend's files, ``None`` if it does not exist, else a located MLS801."""
+    try:
+        return read_own_file(path, limit=limit)
+    except ProjectFileError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        where = str(path)
+        hint = (
+            "mlspec writes this file itself and never links it; move the link or special file away"
+            if exc.errno in (errno.ELOOP, errno.EINVAL)
+            else None
+        )
+        raise state_error(f"cannot read {where}: {exc.strerror or exc}", hint, where) from None
 
 
 def _serial_of(raw: bytes) -> int:
@@ -213,7 +263,11 @@ def remove_leftovers(folder: Path, environment: str) -> list[Path]:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    # A leftover of this pid (a recycled one) is removed and the file created anew, never opened through
+    # whatever is there: a planted symlink would otherwise be written through.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

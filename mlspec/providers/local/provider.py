@@ -8,15 +8,18 @@ operation is idempotent: the folder is derived from the address and replaced as 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 from mlspec.compiler.graph import Address
+from mlspec.diagnostics import Location
 from mlspec.plan.state import ResourceState
 from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
-from mlspec.providers.local.workspace import read_object, remove_object, write_object
+from mlspec.providers.local.workspace import ObjectFileError, read_object, remove_object, write_object
+from mlspec.redaction import printable
 
 _WHAT_BY_KIND = {
     ("synapse", "notebook"): "Synapse notebook registered",
@@ -42,6 +45,14 @@ _WHAT_BY_SERVICE = {
 SERVING_PORTS = (18000, 2000)  # placeholder URLs use 127.0.0.1:18000..19999, derived from the address
 
 
+class ObjectError(ProviderError):
+    """An MLS820 located at the object file the provider cannot use."""
+
+    def __init__(self, address: Address, message: str, where: str, hint: str | None = None) -> None:
+        super().__init__(address, message, hint)
+        self.diagnostics = [dataclasses.replace(d, location=Location(where, 1, 1)) for d in self.diagnostics]
+
+
 class LocalProvider:
     """Materialises resources in ``<project_dir>/.mlspec/local/<environment>/``."""
 
@@ -58,7 +69,17 @@ class LocalProvider:
         return self.root / address.service / address.kind / address.name
 
     def read(self, address: Address, current: ResourceState) -> LiveObject | None:
-        found = read_object(self._resolve(address, current.provider_id))
+        folder = self._resolve(address, current.provider_id)
+        try:
+            found = read_object(folder)
+        except ObjectFileError as exc:
+            raise ObjectError(
+                address,
+                f"cannot read {exc.path}: {exc.reason}",
+                exc.path,
+                f"mlspec wrote this file itself; delete the folder {folder} and the next apply creates "
+                "the object again",
+            ) from None
         if found is None:
             return None
         properties, meta, on_disk = found
@@ -96,6 +117,12 @@ class LocalProvider:
         }
         try:
             write_object(folder, meta=meta, properties=request.properties, files=request.files)
+        except ObjectFileError as exc:
+            raise ProviderError(
+                request.address,
+                f"refusing to write the file {printable(exc.path)!r} into {folder}: {exc.reason}",
+                "the plan or its files were edited; make the plan again with `mlspec plan`",
+            ) from None
         except OSError as exc:
             raise ProviderError(request.address, f"cannot write {folder}: {exc.strerror or exc}") from None
         return ProviderResult(self._provider_id(folder), self._outputs(request.address, folder))

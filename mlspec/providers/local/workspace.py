@@ -9,24 +9,62 @@
 
 A folder is written beside its target and swapped in, so a crash never leaves half of one;
 leftovers of an interrupted swap are removed by the next write.
+
+These files are mlspec's own, but anyone may edit them (that is drift): each is read without following
+a symlink, only when it is a regular file, and at most :data:`MAX_OBJECT_FILE_BYTES` of it. A file that
+breaks these rules, or whose JSON Python cannot hold (not UTF-8, nested too deeply, NaN, a number of
+thousands of digits), is an :class:`ObjectFileError` naming it; a ``properties.json`` that is merely
+not JSON is returned as its text, so it shows up as drift. A file path to write must be the relative,
+normalised path the build makes (:func:`mlspec.compiler.artifacts.safe_relative_path`), never one that
+leaves the folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlspec.artifact_paths import ArtifactError, safe_relative_path
 from mlspec.compiler.graph import content_hash
+from mlspec.plan.state import strict_json_loads
+from mlspec.project_files import ProjectFileError, read_own_file
 
 PROPERTIES_FILE = "properties.json"
 RESOURCE_FILE = "resource.json"
 FILES_DIR = "files"
+MAX_OBJECT_FILE_BYTES = 64 * 1024 * 1024
+"""Per file of an object (properties, metadata, each attachment): artifacts are code and JSON, the
+largest a generated notebook of well under 1 MiB."""
+
+
+class ObjectFileError(Exception):
+    """An object's file mlspec will not read or write; ``path`` names it, ``reason`` says why."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def check_file_path(relative: str) -> None:
+    """Refuse (:class:`ObjectFileError`) a file path that is not one the build writes: absolute,
+    with ``..``, a backslash or NUL, or not normalised."""
+    try:
+        normal = safe_relative_path(relative)
+    except ArtifactError:
+        normal = None
+    if normal != relative:
+        raise ObjectFileError(
+            relative, "it is not a relative path inside the build (no '/' at the start, no '..')"
+        )
 
 
 def file_hash(content: bytes) -> str:
@@ -41,7 +79,11 @@ def write_object(
     properties: Any,
     files: Mapping[str, bytes],
 ) -> None:
-    """Replace ``folder`` with the object's files (atomically as seen by readers of ``folder``)."""
+    """Replace ``folder`` with the object's files (atomically as seen by readers of ``folder``).
+
+    Every file path is checked before anything is written (:func:`check_file_path`)."""
+    for relative in files:
+        check_file_path(relative)
     folder.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(folder)
     tag = f"{os.getpid()}-{threading.get_ident()}"
@@ -60,7 +102,7 @@ def write_object(
             retired = folder.with_name(f".{folder.name}.old-{tag}")
             folder.rename(retired)
             staging.rename(folder)
-            shutil.rmtree(retired, ignore_errors=True)
+            _discard(retired)
         else:
             staging.rename(folder)
         _fsync_dir(folder.parent)
@@ -72,29 +114,84 @@ def write_object(
 def read_object(folder: Path) -> tuple[Any, dict[str, Any], dict[str, str]] | None:
     """``(properties, meta, file hashes on disk)`` or ``None`` if the folder is gone.
 
-    A properties file that no longer parses is returned as its text, so it shows up as drift.
+    A properties file that is not JSON is returned as its text, so it shows up as drift; a missing or
+    non-JSON ``resource.json`` is no metadata. Anything else wrong is an :class:`ObjectFileError`.
     """
-    if not folder.is_dir():
-        return None
     try:
-        text = (folder / PROPERTIES_FILE).read_text(encoding="utf-8")
+        status = os.lstat(folder)
     except FileNotFoundError:
         return None
-    try:
-        properties: Any = json.loads(text)
-    except json.JSONDecodeError:
+    except OSError as exc:
+        raise ObjectFileError(folder, exc.strerror or str(exc)) from None
+    if stat.S_ISLNK(status.st_mode):
+        raise ObjectFileError(folder, "it is a symlink (mlspec never links its object folders)")
+    if not stat.S_ISDIR(status.st_mode):
+        return None
+    raw = _read(folder / PROPERTIES_FILE)
+    if raw is None:
+        return None
+    text = _text(raw, folder / PROPERTIES_FILE)
+    properties: Any = _json(text, folder / PROPERTIES_FILE)
+    if properties is _NOT_JSON:
         properties = text
-    try:
-        meta = json.loads((folder / RESOURCE_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        meta = {}
+    raw_meta = _read(folder / RESOURCE_FILE)
+    meta = (
+        _json(_text(raw_meta, folder / RESOURCE_FILE), folder / RESOURCE_FILE) if raw_meta is not None else {}
+    )
+    return properties, meta if isinstance(meta, dict) else {}, _file_hashes(folder / FILES_DIR)
+
+
+def _file_hashes(root: Path) -> dict[str, str]:
+    """The hash of every file below ``root`` by its path relative to it; a link or special file there
+    is refused, a linked folder is not entered."""
     on_disk: dict[str, str] = {}
-    root = folder / FILES_DIR
-    if root.is_dir():
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                on_disk[path.relative_to(root).as_posix()] = file_hash(path.read_bytes())
-    return properties, meta if isinstance(meta, dict) else {}, on_disk
+    if root.is_symlink():
+        raise ObjectFileError(root, "it is a symlink")
+    if not root.is_dir():
+        return on_disk
+    for current, folders, names in os.walk(root, followlinks=False):
+        for name in folders:
+            if os.path.islink(os.path.join(current, name)):
+                raise ObjectFileError(os.path.join(current, name), "it is a symlink")
+        for name in names:
+            path = Path(current, name)
+            content = _read(path)
+            if content is not None:
+                on_disk[path.relative_to(root).as_posix()] = file_hash(content)
+    return dict(sorted(on_disk.items()))
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return read_own_file(path, limit=MAX_OBJECT_FILE_BYTES)
+    except ProjectFileError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise ObjectFileError(path, exc.strerror or str(exc)) from None
+
+
+def _text(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ObjectFileError(path, f"it is not UTF-8 (byte {exc.start})") from None
+
+
+_NOT_JSON: Any = object()
+
+
+def _json(text: str, path: Path) -> Any:
+    """``text`` parsed, :data:`_NOT_JSON` if it is not JSON, an :class:`ObjectFileError` if it is JSON
+    that Python cannot hold: nested too deeply, NaN or Infinity, a number beyond a float or an
+    integer of thousands of digits."""
+    try:
+        return strict_json_loads(text)
+    except json.JSONDecodeError:
+        return _NOT_JSON
+    except RecursionError:
+        raise ObjectFileError(path, "its JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise ObjectFileError(path, f"its JSON cannot be read: {exc}") from None
 
 
 def remove_object(folder: Path) -> None:
@@ -102,7 +199,7 @@ def remove_object(folder: Path) -> None:
     if folder.exists():
         retired = folder.with_name(f".{folder.name}.old-{os.getpid()}-{threading.get_ident()}")
         folder.rename(retired)
-        shutil.rmtree(retired, ignore_errors=True)
+        _discard(retired)
         _fsync_dir(folder.parent)
 
 
@@ -111,7 +208,16 @@ def _remove_leftovers(folder: Path) -> None:
     if not parent.is_dir():
         return
     for leftover in parent.glob(f".{folder.name}.*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+        _discard(leftover)
+
+
+def _discard(path: Path) -> None:
+    """Remove a retired folder or leftover; a link or file in its place is unlinked, never followed."""
+    if path.is_symlink() or not path.is_dir():
+        with contextlib.suppress(OSError):
+            path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _dump(value: Any) -> str:

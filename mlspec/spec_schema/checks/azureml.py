@@ -20,7 +20,7 @@ from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.project_files import ProjectFileError, check_project_file, read_project_file
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.models import ModelSpec
-from mlspec.spec_schema.monitor_signals import SIGNAL_METRICS, STATISTICAL_TESTS, alert_metric, monitor_alerts
+from mlspec.spec_schema.monitor_signals import SIGNAL_METRICS, STATISTICAL_TESTS, alert_metric, watched_alerts
 
 TRAINING_FORMATS = frozenset({"parquet", "delta", "csv", "json"})
 """What the generated prepare step reads."""
@@ -105,13 +105,11 @@ def _script_problem(
 
 def _monitor(ctx: CheckContext) -> Iterator[Diagnostic]:
     """The model monitor exists with a deployment and drift or data-quality alerts (as the renderer decides)."""
-    monitoring, deployment = ctx.model.monitoring, ctx.model.deployment
-    if monitoring is None or deployment is None:
-        return
-    alerts = monitor_alerts(monitoring.alerts)
+    alerts = watched_alerts(ctx.model)
     if not alerts:
         return
-    if deployment.log_predictions is None:
+    assert ctx.model.deployment is not None  # watched_alerts needs one
+    if ctx.model.deployment.log_predictions is None:
         yield ctx.warning(
             "MLS629",
             "drift and data-quality alerts need the serving log as production data; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -137,12 +138,11 @@ def _deployment_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
                 "e.g. cpu: 500m or 2, memory: 512Mi or 1Gi",
             )
     for i, cidr in enumerate(d.network.allow_from):
-        try:
-            ipaddress.ip_network(cidr, strict=True)
-        except ValueError as exc:
+        problem = _cidr_problem(cidr)
+        if problem is not None:
             yield ctx.error(
                 "MLS405",
-                f"allow_from {cidr!r} is not a CIDR: {exc}",
+                f"allow_from {cidr!r} is not a CIDR: {problem}",
                 ("deployment", "network", "allow_from", i),
                 "e.g. 10.10.0.0/16",
             )
@@ -301,3 +301,13 @@ def _project_file(ctx: CheckContext, relative: str, path: SpecPath, suffix: str)
                 path,
                 "name a regular file inside the project folder; a symlink may point only inside it",
             )
+
+
+@functools.lru_cache(maxsize=1024)
+def _cidr_problem(cidr: str) -> str | None:
+    """Why ``cidr`` is not a network (cached: every environment of every spec asks again)."""
+    try:
+        ipaddress.ip_network(cidr, strict=True)
+    except ValueError as exc:
+        return str(exc)
+    return None

@@ -14,6 +14,7 @@ from typing import Any
 from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.redaction import credential_kind
 from mlspec.spec_schema.checks.context import CheckContext
+from mlspec.spec_schema.loader import SpecDocument
 from mlspec.spec_schema.resolve import ResolvedSpec
 
 SECRET_KEY_NAMES = re.compile(
@@ -59,13 +60,37 @@ def redact(diagnostics: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]
     ]
 
 
+_HINT = "store it in Key Vault and refer to it under access.secrets: {key_vault: ..., name: ...}; rotate the exposed one"
+
+
 def _credentials(spec: ResolvedSpec) -> Iterator[tuple[Diagnostic, str]]:
-    """Scan every value the user wrote (all environments), then values that interpolation produced.
+    """Scan every value the user wrote (all environments: once per document), then values that
+    interpolation produced (per environment).
 
     Runs on the data, not the model, so a secret is reported even in a spec that fails the schema.
     """
-    hint = "store it in Key Vault and refer to it under access.secrets: {key_vault: ..., name: ...}; rotate the exposed one"
     document = spec.document
+    written = document.memo.get("credentials")
+    if written is None:
+        written = document.memo["credentials"] = list(_written_credentials(document))
+    yield from written
+    for path in spec.interpolated:
+        value = _at(spec.data, path)
+        kind = credential_kind(value) if isinstance(value, str) else None
+        if kind is not None:
+            diagnostic = Diagnostic.error(
+                "MLS501",
+                f"a variable put {kind} into this value",
+                path,
+                spec.locate(path),
+                "pass secrets as Key Vault references, never through --var or MLSPEC_VAR_*",
+            )
+            yield diagnostic, value
+
+
+def _written_credentials(document: SpecDocument) -> Iterator[tuple[Diagnostic, str]]:
+    """Credential-like values as written in the file, whatever the environment."""
+    hint = _HINT
 
     def source_error(code: str, message: str, path: SpecPath, hint: str) -> Diagnostic:
         return Diagnostic.error(code, message, path, document.locate(path), hint)
@@ -91,18 +116,6 @@ def _credentials(spec: ResolvedSpec) -> Iterator[tuple[Diagnostic, str]]:
             if SECRET_KEY_NAMES.search(str(name)) and default not in (None, ""):
                 message = f"variable {name!r} looks like a secret and has a default value"
                 yield source_error("MLS502", message, ("variables", name, "default"), hint), str(default)
-    for path in spec.interpolated:
-        value = _at(spec.data, path)
-        kind = credential_kind(value) if isinstance(value, str) else None
-        if kind is not None:
-            diagnostic = Diagnostic.error(
-                "MLS501",
-                f"a variable put {kind} into this value",
-                path,
-                spec.locate(path),
-                "pass secrets as Key Vault references, never through --var or MLSPEC_VAR_*",
-            )
-            yield diagnostic, value
 
 
 def _at(data: Any, path: SpecPath) -> Any:
@@ -167,11 +180,7 @@ def _network(ctx: CheckContext) -> Iterator[Diagnostic]:
             ("deployment", "network", "allow_public"),
         )
     for i, cidr in enumerate(net.allow_from):
-        try:
-            network = ipaddress.ip_network(cidr, strict=False)
-        except ValueError:
-            continue  # reported by the format check
-        if network.prefixlen == 0:
+        if _prefix_length(cidr) == 0:  # None when it is no network: the format check reports that
             yield ctx.warning(
                 "MLS505",
                 f"allow_from {cidr} admits every address",
@@ -185,3 +194,11 @@ def _network(ctx: CheckContext) -> Iterator[Diagnostic]:
             ("deployment", "auth"),
             "prefer auth: entra for public endpoints",
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _prefix_length(cidr: str) -> int | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False).prefixlen
+    except ValueError:
+        return None
