@@ -369,3 +369,18 @@ def test_a_training_script_that_is_not_utf8_is_an_error_at_the_script_line(tmp_p
     with pytest.raises(MlspecError) as refused:
         api.build(spec, "dev", environ={})
     assert len(_matching(refused.value.diagnostics, case)) == 1
+
+
+def test_drift_alerts_without_a_deployment_are_named_as_never_firing(tmp_path: Path) -> None:
+    from mlspec import api
+
+    text = (Path(__file__).resolve().parents[1] / "compiler" / "data" / "contract" / "mlproject.yaml").read_text()
+    start, end = text.index("deployment:  "), text.index("monitoring:  ")
+    spec_text = text[:start] + text[end:]
+    spec_text = spec_text.replace("    overrides:\n      deployment: {replicas: {min: 3, max: 20}}\n", "")
+    spec_text = spec_text.replace("tables: [customer_features, predictions]", "tables: [customer_features]")
+    spec = tmp_path / "mlproject.yaml"
+    spec.write_text(spec_text)
+    found = [d for d in api.validate_file(spec, environ={}).diagnostics if d.code == "MLS629"]
+    assert found and all("never fires" in d.message and not d.is_error for d in found)
+    assert all(d.path[:2] == ("monitoring", "alerts") for d in found)

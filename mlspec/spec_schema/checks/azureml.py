@@ -20,7 +20,13 @@ from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.project_files import ProjectFileError, check_project_file, read_project_file
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.models import ModelSpec
-from mlspec.spec_schema.monitor_signals import SIGNAL_METRICS, STATISTICAL_TESTS, alert_metric, watched_alerts
+from mlspec.spec_schema.monitor_signals import (
+    SIGNAL_METRICS,
+    STATISTICAL_TESTS,
+    alert_metric,
+    monitor_alerts,
+    watched_alerts,
+)
 
 TRAINING_FORMATS = frozenset({"parquet", "delta", "csv", "json"})
 """What the generated prepare step reads."""
@@ -107,6 +113,16 @@ def _monitor(ctx: CheckContext) -> Iterator[Diagnostic]:
     """The model monitor exists with a deployment and drift or data-quality alerts (as the renderer decides)."""
     alerts = watched_alerts(ctx.model)
     if not alerts:
+        monitoring = ctx.model.monitoring
+        unwatched = monitor_alerts(monitoring.alerts) if monitoring is not None else []
+        for index, alert in unwatched:  # no deployment: no production data, nothing to compare
+            yield ctx.warning(
+                "MLS629",
+                f"alert {alert.name!r} ({alert.signal}) needs a deployment whose serving log is the production "
+                "data; without one no model monitor is rendered and it never fires",
+                ("monitoring", "alerts", index, "signal"),
+                "add a deployment with log_predictions, or remove the alert",
+            )
         return
     assert ctx.model.deployment is not None  # watched_alerts needs one
     if ctx.model.deployment.log_predictions is None:
