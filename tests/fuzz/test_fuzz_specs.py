@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 import yaml
+
 from fuzz.spec_tree import SpecTreePath
 from fuzz.spec_tree import parent as container_of
 from fuzz.spec_tree import paths as tree_paths
-
 from mlspec import api
 from mlspec.diagnostics import Diagnostic, MlspecError
 
