@@ -374,7 +374,9 @@ def test_a_training_script_that_is_not_utf8_is_an_error_at_the_script_line(tmp_p
 def test_drift_alerts_without_a_deployment_are_named_as_never_firing(tmp_path: Path) -> None:
     from mlspec import api
 
-    text = (Path(__file__).resolve().parents[1] / "compiler" / "data" / "contract" / "mlproject.yaml").read_text()
+    text = (
+        Path(__file__).resolve().parents[1] / "compiler" / "data" / "contract" / "mlproject.yaml"
+    ).read_text()
     start, end = text.index("deployment:  "), text.index("monitoring:  ")
     spec_text = text[:start] + text[end:]
     spec_text = spec_text.replace("    overrides:\n      deployment: {replicas: {min: 3, max: 20}}\n", "")
