@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import posixpath
 
+BUILD_MARKER = ".mlspec-build"
+"""Written into every build folder: only a folder holding it (a regular file with mlspec's text) is replaced."""
+
 
 class ArtifactError(ValueError):
     """A renderer tried to write outside its folder or twice to one path (a compiler bug or hostile name)."""

@@ -12,13 +12,14 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from mlspec.cli_output import format_option, json_failures, print_json, wants_json
+from mlspec.cli_output import failure_document, format_option, json_failures, print_json, wants_json
 from mlspec.diagnostics import Diagnostic, MlspecError, sort_key
 from mlspec.redaction import printable, redact
 
@@ -171,7 +172,12 @@ def read_var_file(file: str) -> dict[str, str]:
                 )
             ]
         )
-    document = load_spec(Path(file))
+    try:
+        document = load_spec(Path(file))
+    except MlspecError as error:  # the loader speaks of "the spec": this is the --var-file
+        raise MlspecError(
+            [replace(d, message=d.message.replace("the spec", "the --var-file")) for d in error.diagnostics]
+        ) from None
     values: dict[str, str] = {}
     for name, value in document.data.items():
         if isinstance(value, dict | list) or value is None:
@@ -457,6 +463,14 @@ def _register_state_commands() -> None:
 _register_state_commands()
 
 
+def _json_requested(args: Sequence[str]) -> bool:
+    """``--format json`` / ``--format=json`` / ``--json`` among the arguments (read before click could)."""
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return (
+        "--json" in args or "--format=json" in args or any(a == "--format" and b == "json" for a, b in pairs)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(argv) if argv is not None else sys.argv[1:]
     configure_output_streams()
@@ -470,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_USAGE)
     except click.UsageError as error:
         # The message may quote a flag's value (an --env that is a pasted URL with a token).
+        if _json_requested(args):  # even a mistyped flag leaves one JSON document on stdout
+            print_json(failure_document([Diagnostic.error("MLS000", redact(error.message))]))
         click.UsageError(redact(error.message), error.ctx).show()
         # `plan --detailed-exitcode` reserves 2 for "changes present": any error there is 1.
         sys.exit(EXIT_INVALID if "--detailed-exitcode" in args else EXIT_USAGE)

@@ -68,7 +68,8 @@ def print_json(document: Any) -> None:
 
 def json_failures(func: F) -> F:
     """With json output, a failure is a JSON document on stdout too; the diagnostics still go to
-    stderr and set the exit code (the outer ``handle_errors`` does that)."""
+    stderr and set the exit code (the outer ``handle_errors`` does that). Usage errors are turned into
+    the document by :func:`mlspec.cli.main`, which sees them all."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -77,11 +78,6 @@ def json_failures(func: F) -> F:
         except MlspecError as error:
             if wants_json(bool(kwargs.get("as_json"))):
                 print_json(failure_document(error.diagnostics))
-            raise
-        except click.UsageError as error:
-            if wants_json(bool(kwargs.get("as_json"))):
-                usage = Diagnostic.error("MLS000", redact(error.message))
-                print_json(failure_document([usage]))
             raise
 
     return wrapper  # type: ignore[return-value]

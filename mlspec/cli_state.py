@@ -319,7 +319,7 @@ def force_unlock(
     from mlspec.plan import operations
     from mlspec.plan.lock import LockInfo
 
-    def confirm(holder: LockInfo) -> bool:
+    def confirm(holder: LockInfo, resolved_environment: str) -> bool:
         if force:
             return True
         click.echo(f"The lock is held by {holder.describe()}.")
@@ -328,7 +328,8 @@ def force_unlock(
                 [
                     _usage_diagnostic(
                         "refusing to break a lock without confirmation: stdin is not a terminal",
-                        f"pass --force once you are sure the holder is gone: `mlspec force-unlock {printable(lock_id)} --force`",
+                        "pass --force once you are sure the holder is gone: `mlspec force-unlock "
+                        f"{printable(lock_id)} {printable(path)} --env {resolved_environment} --force`",
                     )
                 ]
             )

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mlspec.artifact_paths import ArtifactError
+from mlspec.artifact_paths import BUILD_MARKER, ArtifactError
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.graph import Address, Manifest, Resource, canonical_json, content_hash, topological_order
 from mlspec.compiler.serialize import to_json
@@ -181,9 +181,6 @@ def write_build(result: BuildResult, out_dir: Path) -> list[Path]:
         raise
     return written
 
-
-BUILD_MARKER = ".mlspec-build"
-"""Written into every build folder: only a folder carrying it (or an empty one) is ever replaced."""
 
 _MARKER_TEXT = b"Written by `mlspec build`: the next build replaces this whole folder.\n"
 _STAGING, _RETIRED = ".staging", ".retired"

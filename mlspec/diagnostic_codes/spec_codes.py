@@ -108,7 +108,12 @@ SPEC_CODES: tuple[DiagnosticCode, ...] = (
         "files only, duplicate keys refused)",
     ),
     # --- references -----------------------------------------------------------------------------------
-    code("MLS300", ERROR, REFERENCES, "a name used both as a source and a transform"),
+    code(
+        "MLS300",
+        ERROR,
+        REFERENCES,
+        "a name used both as a source and a transform, or two datasets whose names differ only in case",
+    ),
     code("MLS301", ERROR, REFERENCES, "transform input is not a source or transform"),
     code("MLS302", ERROR, REFERENCES, "training data is not a source or transform"),
     code("MLS303", ERROR, REFERENCES, "deployment secret not declared in `access.secrets`"),
@@ -154,7 +159,7 @@ SPEC_CODES: tuple[DiagnosticCode, ...] = (
         "retraining without its prerequisites",
         "`action: retrain` without `monitoring.retrain`, or retrain without a model",
     ),
-    code("MLS313", ERROR, REFERENCES, "duplicate alert or report name"),
+    code("MLS313", ERROR, REFERENCES, "duplicate alert or report name (alert names ignoring case)"),
     code("MLS314", ERROR, REFERENCES, "serving alert without a deployment"),
     code("MLS315", WARNING, REFERENCES, "alerts with nobody notified"),
     code(

@@ -295,18 +295,18 @@ def force_unlock(
     *,
     state_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
-    confirm: Callable[[LockInfo], bool] | None = None,
+    confirm: Callable[[LockInfo, str], bool] | None = None,
 ) -> LockInfo | None:
     """Remove the lock ``lock_id`` of one environment's state; returns who held it.
 
-    ``confirm`` is shown the current holder first (a human decides that it is gone); when it says no,
+    ``confirm`` is shown the current holder and the environment first (a human decides that it is gone); when it says no,
     nothing is removed and ``None`` comes back.
     """
     target = target_of_spec(spec_path, environment, variables, environ, state_dir)
     backend = target.backend()
     if confirm is not None:
         current = backend.current_lock()
-        if current is not None and current.id == lock_id and not confirm(current):
+        if current is not None and current.id == lock_id and not confirm(current, target.environment):
             return None
     return backend.force_unlock(lock_id)
 

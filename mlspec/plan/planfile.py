@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mlspec.artifact_paths import is_build_path
+from mlspec.artifact_paths import BUILD_MARKER, is_build_path
 from mlspec.compiler.graph import Address
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import BACKEND_KINDS
@@ -154,7 +154,28 @@ def check_plan_out(result: PlanResult, path: Path | str) -> Path:
         )
     if status is not None and not stat.S_ISREG(status.st_mode):
         _refuse_out(out, f"it is {_file_kind(status.st_mode)}, not a regular file")
+    for folder in Path(real_out).parents:
+        if folder.name == ".git":
+            _refuse_out(out, f"it is inside the git folder {folder}")
+        if (folder / BUILD_MARKER).is_file():
+            _refuse_out(out, f"it is inside the build folder {folder}, which the next build replaces whole")
+    if status is not None and not _holds_a_plan(out):
+        _refuse_out(
+            out,
+            "it is an existing file that is not a saved plan: a plan replaces only an older plan",
+            "remove the file first if it may go, or pass --out a new path (e.g. plan.bin)",
+        )
     return out
+
+
+def _holds_a_plan(path: Path) -> bool:
+    """Whether ``path`` starts as a saved plan does: gzip data, or a JSON object naming format_version."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return head.startswith(b"\x1f\x8b") or (head.lstrip().startswith(b"{") and b'"format_version"' in head)
 
 
 def _write_replacing(out: Path, data: bytes) -> None:

@@ -171,6 +171,16 @@ def adopt_project_state(
     (``.moved``). Refused when this project already has resources in state. Returns (resources, old place)."""
     target = _target(spec_path, environment, variables, environ, state_dir)
     backend = target.backend()
+    from mlspec.spec_schema.checks.naming import PROJECT
+
+    problem = PROJECT.problem(old_project)
+    if problem is not None:  # it becomes a folder or blob name: never a path, never control characters
+        raise _state_command_error(
+            "MLS839",
+            f"--from-project {printable(old_project, 80)!r} is not a project name: {problem}",
+            backend.description,
+            "give the project.name the project had when it was applied",
+        )
     if old_project == target.project:
         raise _state_command_error(
             "MLS839",

@@ -45,7 +45,15 @@ def transform_code_problem(relative: str, text: str) -> CodeProblem | None:
     except SyntaxError as exc:
         message = f"{relative!r} is not valid Python: line {exc.lineno}: {exc.msg}"
         return CodeProblem("MLS611", message, None, f"{relative} is not valid Python")
-    if not any(isinstance(node, ast.FunctionDef) and node.name == "transform" for node in tree.body):
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "transform"]
+    if not functions:
         message = f"{relative!r} defines no top-level function transform(spark, **inputs)"
+        return CodeProblem("MLS612", message, FUNCTION_HINT, message)
+    arguments = functions[-1].args  # the last definition is the one Python keeps
+    if not (arguments.posonlyargs or arguments.args or arguments.vararg):
+        message = (
+            f"{relative!r}: transform() takes no positional parameter, but the notebook calls "
+            "transform(spark, **inputs)"
+        )
         return CodeProblem("MLS612", message, FUNCTION_HINT, message)
     return None

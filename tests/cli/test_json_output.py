@@ -92,3 +92,14 @@ def test_apply_with_json_asks_nothing(project: Path) -> None:
     assert done.returncode == 2
     assert json.loads(done.stdout)["ok"] is False
     assert "pass --auto-approve" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [("validate",), ("plan", "-e", "local"), ("state", "list", "-e", "local")]
+)
+def test_a_usage_error_with_json_is_one_json_document_too(project: Path, command: tuple[str, ...]) -> None:
+    done = mlspec(project, *command, "--var", "not-a-pair", "--format", "json")
+    assert done.returncode == 2
+    document = json.loads(done.stdout)
+    assert document["ok"] is False and document["diagnostics"][0]["code"] == "MLS000"
+    assert "is not NAME=VALUE" in done.stderr

@@ -147,7 +147,7 @@ def test_a_plan_beside_the_spec_is_written_with_the_umask_and_replaced_next_time
     try:
         assert plan_out(project, project / "plan.bin")[0] == 0
         assert stat.S_IMODE(os.stat(project / "plan.bin").st_mode) == 0o640
-        (project / "plan.bin").write_bytes(b"an older plan")
+        (project / "plan.bin").write_bytes(b"\x1f\x8b an older plan")  # gzip: what a saved plan is
         code, _, err = plan_out(project, project / "plan.bin")
     finally:
         os.umask(previous)
@@ -181,7 +181,7 @@ def test_a_full_disk_is_a_located_error_and_leaves_an_older_plan_intact(
 TMPFS_SCRIPT = textwrap.dedent(
     """
     mount -t tmpfs -o size=16k tmpfs "$1" || exit 99
-    echo old > "$1/plan.bin"
+    printf '\\037\\213old\\n' > "$1/plan.bin"
     "$2" -m mlspec plan "$3" --env local --out "$1/plan.bin" > /dev/null 2> "$4/stderr.txt"
     echo $? > "$4/rc.txt"
     cat "$1/plan.bin" > "$4/after.txt"
@@ -218,5 +218,39 @@ def test_a_real_full_tmpfs_is_a_located_error(project: Path, tmp_path: Path) -> 
     assert (results / "rc.txt").read_text().strip() == "2", stderr
     assert "error MLS841:" in stderr and "No space left on device" in stderr
     assert_clean_failure(stderr)
-    assert (results / "after.txt").read_text() == "old\n"
+    assert (results / "after.txt").read_bytes() == b"\x1f\x8bold\n"
     assert (results / "entries.txt").read_text().split() == ["plan.bin"]
+
+
+def test_plan_out_never_replaces_a_project_file_the_spec_does_not_name_nor_writes_into_git_or_a_build(
+    tmp_path: Path,
+) -> None:
+    from mlspec.plan import operations
+
+    project = tmp_path / "p"
+    shutil.copytree(
+        ROOT / "tests" / "compiler" / "data" / "contract",
+        project,
+        ignore=shutil.ignore_patterns(".mlspec", "build"),
+    )
+    spec = project / "mlproject.yaml"
+    result = operations.plan_environment(spec, "local")
+    (project / "README.md").write_text("keep me")
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text("[core]")
+    build = project / "build" / "local"
+    build.mkdir(parents=True)
+    (build / ".mlspec-build").write_text("x")
+    for out, why in (
+        (project / "README.md", "not a saved plan"),
+        (project / ".git" / "config", "inside the git folder"),
+        (build / "plan.bin", "inside the build folder"),
+    ):
+        with pytest.raises(MlspecError) as raised:
+            operations.save_plan(result, out)
+        assert raised.value.diagnostics[0].code == "MLS840" and why in raised.value.diagnostics[0].message
+    assert (project / "README.md").read_text() == "keep me"
+    assert (project / ".git" / "config").read_text() == "[core]"
+    first = project / "plan.bin"
+    operations.save_plan(result, first)
+    operations.save_plan(result, first)  # an older plan is replaced

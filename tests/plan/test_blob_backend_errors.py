@@ -319,3 +319,17 @@ def test_the_cli_fails_within_10_s_on_a_silent_endpoint(
     assert "internal error" not in result.stderr
     assert "MLS807" in result.stderr and "127.0.0.1" in result.stderr
     assert_no_sas(result.stdout + result.stderr)
+
+
+def test_after_one_operation_times_out_the_next_fails_at_once(
+    dripping_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(blob_module.CONNECTION_STRING_ENV, sas_connection_string(dripping_endpoint))
+    backend = blob_module.BlobBackend.from_config({"backend": "azure_blob"}, "shop", "dev")
+    with pytest.raises(MlspecError):
+        backend.read()
+    started = time.monotonic()
+    with pytest.raises(MlspecError) as raised:
+        backend.lock("plan")  # what a command does next: it must not wait out the deadline again
+    assert time.monotonic() - started < 1
+    assert raised.value.diagnostics[0].code == "MLS807"

@@ -130,7 +130,8 @@ def test_a_held_lock_names_its_holder_and_force_unlock_breaks_it(shop: Path) -> 
     assert "stale" not in blocked.stderr  # its holder (this test) still runs
     unconfirmed = run_cli(["force-unlock", held.id, "--env", "dev"], shop.parent)  # stdin is no terminal
     assert unconfirmed.returncode == 2 and "without confirmation" in unconfirmed.stderr  # as apply: usage
-    assert "--force" in unconfirmed.stderr and backend.current_lock() == held
+    assert f"mlspec force-unlock {held.id} mlproject.yaml --env dev --force" in unconfirmed.stderr
+    assert backend.current_lock() == held
     removed = run_cli(["force-unlock", held.id, "--env", "dev", "--force"], shop.parent)
     assert removed.returncode == 0 and f"Lock {held.id} removed" in removed.stdout
     assert run_cli(["plan", "--env", "dev"], shop.parent).returncode == 0

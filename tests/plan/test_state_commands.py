@@ -134,3 +134,14 @@ def test_a_closed_pipe_ends_quietly(applied: Path) -> None:
     )
     assert done.stdout.count("\n") == 1
     assert "Broken pipe" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name", ["../../victim", "a/b", "a\x1b[2Jb", "x" * 5000])
+def test_mv_from_project_takes_a_project_name_never_a_path(applied: Path, name: str) -> None:
+    root = applied.parent / ".mlspec" / "state"
+    before = sorted(p.name for p in root.iterdir())
+    done = mlspec("state", "mv", "--from-project", name, str(applied), "-e", "dev")
+    assert done.returncode == 1 and "MLS839" in done.stderr and "is not a project name" in done.stderr
+    assert "\x1b" not in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in root.iterdir()) == before  # no folder made, nothing locked outside
+    assert not (applied.parent.parent / "victim").exists()

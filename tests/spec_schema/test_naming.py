@@ -199,7 +199,7 @@ def test_key_vault_secret_name_is_checked(validate: Validate) -> None:
 
 def test_model_and_compute_names_are_checked(validate: Validate) -> None:
     validate(contract_with(("  name: churn-classifier", "  name: churn classifier"))).only(
-        "MLS401", "invalid Azure ML asset name 'churn classifier'", "churn classifier"
+        "MLS401", "invalid model name 'churn classifier'", "churn classifier"
     )
     validate(contract_with(("compute: {cluster: cpu-cluster,", "compute: {cluster: cpu_cluster,"))).only(
         "MLS401", "invalid Azure ML compute name 'cpu_cluster'", "cpu_cluster"
@@ -223,3 +223,12 @@ def test_environment_name_is_reported_at_its_key(validate: Validate, name: str) 
     text = contract_with(("  prod:\n", f"  {name}:\n    protect: true\n  prod:\n"))
     found = validate(text).only("MLS401", f"invalid environment name {name!r}", f"{name}:")
     assert found.path == ("environments", name)
+
+
+def test_a_model_name_leaves_room_for_the_suffixes_of_its_azure_ml_names(validate: Validate) -> None:
+    longest = "m" * 245
+    validate(contract_with(("  name: churn-classifier", f"  name: {longest}"))).assert_clean()
+    found = validate(contract_with(("  name: churn-classifier", f"  name: {longest}x"))).one(
+        "MLS401", "invalid model name", f"{longest}x"
+    )
+    assert found.hint is not None and "1-245 characters" in found.hint

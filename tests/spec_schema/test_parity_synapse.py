@@ -92,6 +92,14 @@ CASES = [
         (CODE, None),
         id="MLS612-no-transform-function",
     ),
+    pytest.param(
+        [],
+        b"def transform(**inputs):\n    return None\n",
+        "MLS612",
+        f"'{CODE}': transform() takes no positional parameter, but the notebook calls transform(spark, **inputs)",
+        (CODE, None),
+        id="MLS612-transform-cannot-take-spark",
+    ),
 ]
 
 

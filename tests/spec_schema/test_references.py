@@ -375,3 +375,22 @@ def test_anything_deployable_needs_the_workspace_it_deploys_into(validate: Valid
     ]
     for d in checked.diagnostics:
         assert d.location is not None and (d.location.line, d.location.column) == (5, 1)  # the model: key
+
+
+def test_datasets_whose_names_differ_only_in_case_are_refused(validate: Validate) -> None:
+    # Spark views and Power BI tables ignore case: `Customers` would replace `customers`.
+    text = contract_with(
+        (
+            "  customers:\n",
+            "  Customers:\n    format: csv\n    path: abfss://raw@${var.lake_account}.dfs.core.windows.net/x/\n  customers:\n",
+        )
+    )
+    found = validate(text).one("MLS300", "'customers' and 'Customers' differ only in case", "customers:")
+    assert found.hint is not None and "ignore case" in found.hint
+
+
+def test_alert_names_that_differ_only_in_case_are_duplicates(validate: Validate) -> None:
+    text = contract_with(("name: errors", "name: High-Latency"))
+    validate(text).one(
+        "MLS313", "duplicate alert name 'High-Latency' (alert names ignore case)", "High-Latency"
+    )

@@ -79,7 +79,8 @@ def backend_for(
     if kind == "local":
         from mlspec.plan.backends.local import LocalBackend
 
-        return LocalBackend((state_dir or project_dir / ".mlspec" / "state") / project, environment)
+        folder = (state_dir or project_dir / ".mlspec" / "state") / project
+        return LocalBackend(folder, environment, None if state_dir else project_dir)
     if kind == "azure_blob":
         from mlspec.plan.backends.blob import BlobBackend
 

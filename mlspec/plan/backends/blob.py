@@ -18,11 +18,13 @@ import contextlib
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.backends.blob_connection import (
     CONNECTION_STRING_ENV,
+    DeadlineExceeded,
     azure_errors,
     client_options,
     within_deadline,
@@ -52,6 +54,9 @@ def _sdk() -> Any:
     return blob_sdk
 
 
+T = TypeVar("T")
+
+
 class BlobBackend:
     def __init__(self, container: Any, prefix: str, environment: str) -> None:
         self.container = container
@@ -67,6 +72,7 @@ class BlobBackend:
         self._container_ready = False
         self._stop_renewing = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._unreachable: DeadlineExceeded | None = None
 
     @classmethod
     def from_config(
@@ -113,6 +119,17 @@ class BlobBackend:
         container = service.get_container_client(str(config.get("container") or "mlspec-state"))
         return cls(container, str(config.get("prefix") or project), environment)
 
+    def _within_deadline(self, operation: Callable[[], T]) -> T:
+        """One operation under the deadline; after one timed out, every later one fails at once: a
+        command (a read, then the lock's release) must not wait out the deadline twice."""
+        if self._unreachable is not None:
+            raise self._unreachable
+        try:
+            return within_deadline(self.container_url, operation)
+        except DeadlineExceeded as error:
+            self._unreachable = error
+            raise
+
     @property
     def container_url(self) -> str:
         """The container's URL without its query string (a SAS token must never be printed)."""
@@ -135,7 +152,7 @@ class BlobBackend:
 
     def read(self) -> State | None:
         with azure_errors(self.container_url):
-            return within_deadline(self.container_url, self._read)
+            return self._within_deadline(self._read)
 
     def _read(self) -> State | None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -152,7 +169,7 @@ class BlobBackend:
 
     def write(self, state: State) -> None:
         with azure_errors(self.container_url):
-            within_deadline(self.container_url, lambda: self._write(state))
+            self._within_deadline(lambda: self._write(state))
 
     def _write(self, state: State) -> None:
         from azure.core import MatchConditions
@@ -182,7 +199,7 @@ class BlobBackend:
 
     def retire(self) -> str:
         with azure_errors(self.container_url):
-            return within_deadline(self.container_url, self._retire)
+            return self._within_deadline(self._retire)
 
     def _retire(self) -> str:
         from azure.core import MatchConditions
@@ -211,7 +228,7 @@ class BlobBackend:
 
     def lock(self, operation: str) -> LockInfo:
         with azure_errors(self.container_url):
-            return within_deadline(self.container_url, lambda: self._lock(operation))
+            return self._within_deadline(lambda: self._lock(operation))
 
     def _lock(self, operation: str) -> LockInfo:
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
@@ -239,7 +256,7 @@ class BlobBackend:
 
     def unlock(self, info: LockInfo) -> None:
         with azure_errors(self.container_url):
-            within_deadline(self.container_url, lambda: self._unlock(info))
+            self._within_deadline(lambda: self._unlock(info))
 
     def _unlock(self, info: LockInfo) -> None:
         from azure.core.exceptions import HttpResponseError
@@ -256,7 +273,7 @@ class BlobBackend:
 
     def current_lock(self) -> LockInfo | None:
         with azure_errors(self.container_url):
-            return within_deadline(self.container_url, self._current_lock)
+            return self._within_deadline(self._current_lock)
 
     def _current_lock(self) -> LockInfo | None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -271,7 +288,7 @@ class BlobBackend:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         with azure_errors(self.container_url):
-            return within_deadline(self.container_url, lambda: self._force_unlock(lock_id))
+            return self._within_deadline(lambda: self._force_unlock(lock_id))
 
     def _force_unlock(self, lock_id: str) -> LockInfo:
         sdk = _sdk()

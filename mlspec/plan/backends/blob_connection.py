@@ -31,9 +31,13 @@ READ_TIMEOUT_SECONDS = 2.0
 """Time to wait for the endpoint's answer (between two reads of a response)."""
 
 
-OPERATION_DEADLINE_SECONDS = 8.0
+OPERATION_DEADLINE_SECONDS = 7.0
 """The most one backend operation (read, write, lock, ...) may take, retries included. The timeouts above
 bound each socket read only: an endpoint that answers one byte at a time would pass them for ever."""
+
+
+class DeadlineExceeded(MlspecError):
+    """An operation that did not finish in time: the endpoint is treated as unreachable from then on."""
 
 
 def within_deadline(where: str, operation: Callable[[], T]) -> T:
@@ -51,12 +55,14 @@ def within_deadline(where: str, operation: Callable[[], T]) -> T:
     worker.start()
     worker.join(OPERATION_DEADLINE_SECONDS)
     if worker.is_alive():
-        raise _backend_error(
-            f"cannot reach the state storage {strip_query(where)}: timed out, no complete answer within "
-            f"{OPERATION_DEADLINE_SECONDS:g} s ({RETRY_TOTAL + 1} attempts at most; it accepts connections "
-            "but answers too slowly, or not at all)",
-            "check the endpoint (state.storage_account or the connection string), the network and any proxy",
-            strip_query(where),
+        raise DeadlineExceeded(
+            _backend_error(
+                f"cannot reach the state storage {strip_query(where)}: timed out, no complete answer within "
+                f"{OPERATION_DEADLINE_SECONDS:g} s ({RETRY_TOTAL + 1} attempts at most; it accepts connections "
+                "but answers too slowly, or not at all)",
+                "check the endpoint (state.storage_account or the connection string), the network and any proxy",
+                strip_query(where),
+            ).diagnostics
         )
     if "error" in outcome:
         raise outcome["error"]

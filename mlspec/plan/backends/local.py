@@ -36,8 +36,10 @@ LOCK_ATTEMPTS = 5
 
 
 class LocalBackend:
-    def __init__(self, folder: Path, environment: str) -> None:
+    def __init__(self, folder: Path, environment: str, project_dir: Path | None = None) -> None:
         self.folder = folder
+        self.project_dir = project_dir
+        """With it, the folders from the project down to the state may not be symlinks (see :meth:`read`)."""
         self.environment = environment
         self.path = folder / f"{environment}.json"
         self.backup_path = folder / f"{environment}.json.backup"
@@ -48,7 +50,22 @@ class LocalBackend:
     def description(self) -> str:
         return str(self.path)
 
+    def _refuse_linked_folders(self) -> None:
+        """``.mlspec``, ``.mlspec/state`` and the project's state folder must be real folders of the
+        project: through a link the state (and its lock) would be read and replaced elsewhere."""
+        if self.project_dir is None:
+            return
+        inside = self.project_dir / ".mlspec"
+        for folder in (*reversed(self.folder.parents), self.folder):
+            if folder.is_relative_to(inside) and folder.is_symlink():
+                raise state_error(
+                    f"{folder} is a symlink: mlspec keeps state only in real folders of the project",
+                    "remove the link (move the state back into the project if it lives there)",
+                    str(folder),
+                )
+
     def read(self) -> State | None:
+        self._refuse_linked_folders()
         raw = _read(self.path, MAX_STATE_BYTES)
         if raw is None:
             self._serial = 0
@@ -82,6 +99,7 @@ class LocalBackend:
         exists. (Creating the lock empty and writing it after would let a competing process read
         an empty lock and be unable to say who holds it.)
         """
+        self._refuse_linked_folders()
         info = LockInfo.new(operation, str(self.lock_path))
         # The pid in the name lets a later run tell a dead process's leftover from a live one's.
         handle, staging = self._staging_file()

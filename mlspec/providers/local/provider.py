@@ -60,13 +60,31 @@ class LocalProvider:
         self.project_dir = project_dir.resolve()
         self.environment = environment
         self.root = self.project_dir / ".mlspec" / "local" / environment
+        self._checked: set[Path] = set()
 
     @property
     def name(self) -> str:
         return "local"
 
     def folder_for(self, address: Address) -> Path:
-        return self.root / address.service / address.kind / address.name
+        folder = self.root / address.service / address.kind / address.name
+        self._refuse_linked_folders(address, folder)
+        return folder
+
+    def _refuse_linked_folders(self, address: Address, folder: Path) -> None:
+        """No folder between the project and an object may be a symlink: objects are read, replaced and
+        deleted there, and a link (``.mlspec/local/dev/aml`` → elsewhere) would take that outside the
+        project. Each folder is looked at once per provider (refresh visits every resource)."""
+        for ancestor in reversed(folder.parents):
+            if ancestor in self._checked or not ancestor.is_relative_to(self.project_dir / ".mlspec"):
+                continue
+            if ancestor.is_symlink():
+                raise ProviderError(
+                    address,
+                    f"{ancestor} is a symlink: the local workspace must stay inside the project",
+                    f"remove the link; the next apply recreates what belongs in {self.root}",
+                )
+            self._checked.add(ancestor)
 
     def read(self, address: Address, current: ResourceState) -> LiveObject | None:
         folder = self._resolve(address, current.provider_id)
@@ -150,4 +168,5 @@ class LocalProvider:
                 f"provider id {provider_id!r} is outside the local workspace {self.root}",
                 "the state file was edited by hand or belongs to another environment",
             )
+        self._refuse_linked_folders(address, Path(folder))
         return Path(folder)

@@ -93,12 +93,14 @@ RESOURCE_GROUP = _rule(
 LOCATION = _rule(
     "Azure region", r"[a-z][a-z0-9]*", 2, 40, "a region name such as westeurope (lowercase, no spaces)"
 )
-AML_ASSET = _rule(
-    "Azure ML asset",
+AML_MODEL = _rule(
+    "model",
     r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     1,
-    255,
-    "letters, digits, -, _ and .; starts with a letter or digit",
+    # Azure ML names are at most 255 characters, and the model's name is the stem of longer ones: its
+    # components (an "m" prefix when it starts with a digit, then "_register") and schedules ("-monitor").
+    255 - len("m_register"),
+    "letters, digits, -, _ and .; starts with a letter or digit (its components and schedules add a suffix)",
 )
 AML_COMPUTE = _rule(
     "Azure ML compute",
@@ -189,7 +191,7 @@ def check_naming(ctx: CheckContext) -> Iterator[Diagnostic]:
         yield from _name(ctx, SECRET_NAME, secret.name, ("access", "secrets", name, "name"))
         yield from _name(ctx, KEY_VAULT, secret.key_vault, ("access", "secrets", name, "key_vault"))
     if m.model is not None:
-        yield from _name(ctx, AML_ASSET, m.model.name, ("model", "name"))
+        yield from _name(ctx, AML_MODEL, m.model.name, ("model", "name"))
         yield from _name(
             ctx, AML_COMPUTE, m.model.training.compute.cluster, ("model", "training", "compute", "cluster")
         )

@@ -42,6 +42,20 @@ def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
             "give the transform another name: inputs refer to both by name",
             at_key=True,
         )
+    # Spark resolves view names ignoring case, notebooks are files on case-insensitive disks, and Power
+    # BI tables ignore case: two datasets whose names differ only in case would overwrite each other.
+    first_of: dict[str, tuple[str, str]] = {}
+    for section, names in (("sources", list(m.sources)), ("transforms", list(m.transforms))):
+        for name in names:
+            earlier = first_of.setdefault(name.casefold(), (section, name))
+            if earlier != (section, name) and earlier[1] != name:
+                yield ctx.error(
+                    "MLS300",
+                    f"{name!r} and {earlier[1]!r} differ only in case",
+                    (section, name),
+                    "Spark views, notebook files and Power BI tables ignore case: give one another name",
+                    at_key=True,
+                )
     for name, transform in m.transforms.items():
         for i, ref in enumerate(transform.inputs):
             if ref not in sources and ref not in transforms:
@@ -151,11 +165,13 @@ def _monitoring_refs(ctx: CheckContext) -> Iterator[Diagnostic]:
     names = [a.name for a in monitoring.alerts]
     seen: set[str] = set()
     for i, alert in enumerate(monitoring.alerts):
-        if alert.name in seen:
+        if alert.name.casefold() in seen:  # alert rules are ARM resources: their names ignore case
             yield ctx.error(
-                "MLS313", f"duplicate alert name {alert.name!r}", ("monitoring", "alerts", i, "name")
+                "MLS313",
+                f"duplicate alert name {alert.name!r} (alert names ignore case)",
+                ("monitoring", "alerts", i, "name"),
             )
-        seen.add(alert.name)
+        seen.add(alert.name.casefold())
         if alert.action == "retrain" and monitoring.retrain is None:
             yield ctx.error(
                 "MLS311",
