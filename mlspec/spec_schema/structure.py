@@ -54,10 +54,19 @@ def check_structure(spec: ResolvedSpec) -> tuple[MLProject | None, list[Diagnost
     reported = {d.path for d in found}
     unusable = (
         [d for d in _unusable_numbers(spec, spec.data, ()) if d.path not in reported]
-        if _holds_unusable_number(spec.data)
+        if _document_holds_unusable_number(spec)
         else []
     )
     return (model if not unusable else None), [*found, *unusable]
+
+
+def _document_holds_unusable_number(spec: ResolvedSpec) -> bool:
+    """Once per document, not per environment: interpolation only moves numbers the file holds (a
+    variable's value from --var or MLSPEC_VAR_* is a string), so the file has them all."""
+    memo = spec.document.memo
+    if "unusable_numbers" not in memo:
+        memo["unusable_numbers"] = _holds_unusable_number(spec.document.data)
+    return bool(memo["unusable_numbers"])
 
 
 def _holds_unusable_number(root: Any) -> bool:
