@@ -63,9 +63,10 @@ _URL_QUERY = re.compile(
 )
 # key=value pairs whose value is a secret, in connection strings and loose text.
 _SECRET_ASSIGNMENT = re.compile(
-    # The value ends at a separator; a comma or full stop right before a space is the sentence's, not the value's.
-    r"(?i)\b(AccountKey|SharedAccessKey|SharedAccessSignature|password|pwd|sig)(\s*=\s*)[^;&\s'\"]+?"
-    r"(?=[,.]?(?:[;&\s'\"]|$))"
+    # `key=value`, `key: value` and quoted values (`password="x"`). The value ends at a separator; a comma
+    # or full stop right before a space is the sentence's, not the value's.
+    r"(?i)\b((?:[a-z0-9]+_)*(?:AccountKey|SharedAccessKey|SharedAccessSignature|password|pwd|sig))(\s*[=:]\s*[\"']?)"
+    r"[^;&\s'\"]+?(?=[,.]?(?:[;&\s'\"]|$))"
 )
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
 _PRIVATE_KEY_BLOCK = re.compile(

@@ -83,3 +83,16 @@ def test_a_secret_value_ends_before_the_sentence_punctuation_after_it() -> None:
     text = "held by x?sig=abcdefghijklmnopqrstuvwxyz0123456789ABCD, operation apply"
     assert redact(text) == "held by x?sig=<redacted>, operation apply"
     assert redact("pwd=a,b,c end") == "pwd=<redacted> end"  # a comma inside the value is the value's
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ('password="hunter2"', 'password="<redacted>"'),
+        ("password='hunter2'", "password='<redacted>'"),
+        ("Password: hunter2", "Password: <redacted>"),
+        ("db_password=hunter2", "db_password=<redacted>"),
+    ],
+)
+def test_quoted_colon_and_prefixed_secret_assignments_are_redacted(text: str, shown: str) -> None:
+    assert redact(text) == shown

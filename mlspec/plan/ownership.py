@@ -28,9 +28,9 @@ def read_state(backend: StateBackend, target: Target) -> State | None:
             raise owner_error(
                 f"{where} holds the state of environment {printable(state.environment)!r} of this project, "
                 f"not of {target.environment!r}: it was copied or moved here",
-                f"put back {target.environment!r}'s own state (its previous version is {Path(where).name}.backup "
-                "beside it, if it had one), or remove the file if this environment was never applied; states "
-                "are never shared between environments",
+                f"put back the own state of environment {target.environment!r} (its previous version is "
+                f"{Path(where).name}.backup beside it, if it had one), or remove the file if this environment was "
+                "never applied; states are never shared between environments",
                 where,
             )
         if (state.project, state.environment) != (target.project, target.environment):
