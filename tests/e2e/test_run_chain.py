@@ -156,11 +156,17 @@ def test_churn_monitoring_has_a_drift_value_per_feature(churn: tuple[Path, int, 
     assert names == {a["name"] for a in spec_data(spec)["monitoring"]["alerts"]}
 
 
+# What a visual of the local report says when it cannot be drawn.
+REPORT_FAILURES = ("could not be evaluated locally", "is not available locally", "is not a column of")
+
+
 def test_churn_report_holds_every_visual(churn: tuple[Path, int, dict[str, Any], str]) -> None:
     spec, _, record, _ = churn
     html = Path(record["report"]["path"]).read_text(encoding="utf-8")
     for title in report_visual_titles(spec_data(spec)):
         assert title in html
+    for failure in REPORT_FAILURES:  # every visual drawn, aggregate shorthands (avg(x)) included
+        assert failure not in html, failure
     assert "ROC" in html and "onfusion" in html
     assert "<script src=" not in html and 'href="http' not in html
 
@@ -452,5 +458,7 @@ def test_example_runs_the_whole_chain(name: str, tmp_path: Path) -> None:
     html = Path(record["report"]["path"]).read_text(encoding="utf-8")
     for title in report_visual_titles(data):
         assert title in html
+    for failure in REPORT_FAILURES:
+        assert failure not in html, failure
     if data["model"]["task"] == "regression":
         assert "esidual" in html

@@ -799,3 +799,21 @@ def test_drift_figures_leave_out_other_model_versions(tmp_path: Path) -> None:
 
     assert sorted(plan_levels(dict(monitoring.result), "v1.html")) == ["a", "b", "c"]
     assert "z" in plan_levels({**monitoring.result, "model_version": None}, "all.html")  # the test can fail
+
+
+@pytest.mark.parametrize(
+    "field", ["avg(amount)", "sum(sales.amount)", "max(units)", "distinct_count(region)"]
+)
+def test_aggregate_shorthands_of_visuals_are_evaluated_as_the_semantic_model_does(
+    sales: dict[str, pd.DataFrame], field: str
+) -> None:
+    frame = sales["sales"]
+    truth = {
+        "avg(amount)": frame["amount"].mean(),
+        "sum(sales.amount)": frame["amount"].sum(),
+        "max(units)": frame["units"].max(),
+        "distinct_count(region)": frame["region"].nunique(dropna=False),
+    }[field]
+    assert Evaluator({}).value(field, "sales", sales) == pytest.approx(float(truth))
+    with pytest.raises(DaxError, match="is not a column"):
+        Evaluator({}).value("avg(nope)", "sales", sales)

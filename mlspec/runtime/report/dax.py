@@ -26,6 +26,10 @@ from typing import Any
 
 import pandas as pd
 
+from mlspec.spec_schema.report_aggregates import Shorthand
+from mlspec.spec_schema.report_aggregates import dax as shorthand_dax
+from mlspec.spec_schema.report_aggregates import parse as shorthand_call
+
 Tables = Mapping[str, pd.DataFrame]
 Value = float | None
 """A measure's value: a number, or ``None`` for BLANK."""
@@ -256,6 +260,9 @@ class Evaluator:
         aggregation (the sum of a numeric column, the count of any other)."""
         if self.measure(name) is not None:
             return self.evaluate(name, tables)
+        shorthand = shorthand_call(name)
+        if shorthand is not None and shorthand.known:
+            return self._shorthand(shorthand, table, tables)
         frame = _table(tables, table)
         column = _lookup(dict.fromkeys(frame.columns), name)
         if column is None:
@@ -263,6 +270,21 @@ class Evaluator:
         series = frame[column]
         numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
         return _aggregate("SUM" if numeric else "COUNT")(series)
+
+    def _shorthand(self, call: Shorthand, table: str, tables: Tables) -> Value:
+        """``avg(monthly_charges)`` or ``sum(orders.amount)``: the DAX measure the semantic model gets
+        for it (mlspec.spec_schema.report_aggregates), evaluated here the same way."""
+        owner, _, column = call.argument.rpartition(".")
+        if not owner or owner not in tables:
+            owner, column = "", call.argument
+        candidates = [owner] if owner else [table, *(t for t in tables if t != table)]
+        for name in candidates:
+            frame = tables.get(name)
+            found = _lookup(dict.fromkeys(frame.columns), column) if frame is not None else None
+            if frame is not None and found is not None:
+                kind = "boolean" if pd.api.types.is_bool_dtype(frame[found]) else "double"
+                return self._node(parse(shorthand_dax(call.function, name, str(found), kind)), tables, ())
+        raise DaxError(f"{call.argument!r} is not a column of {owner or table!r}")
 
     def _measure(self, name: str, tables: Tables, stack: tuple[str, ...]) -> Value:
         measure = self.measure(name)
