@@ -8,7 +8,6 @@ wrote the state is refused. Backends (:mod:`mlspec.plan.backends`) store the doc
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from mlspec.compiler.graph import Address
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.redaction import printable, redact, strip_query
+from mlspec.strict_json import strict_json_loads
 
 STATE_VERSION = 1
 
@@ -162,25 +162,6 @@ def parse_json_document(raw: bytes, where: str, what: str) -> Any:
     except (RecursionError, ValueError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise _document_error(f"{where} is not valid JSON: {reason}", where, what) from None
-
-
-def strict_json_loads(text: str) -> Any:
-    """``json.loads`` without Python's extensions: NaN, Infinity and numbers beyond a float (1e999)
-    raise ``ValueError``, as an integer of thousands of digits already does."""
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-
-
-def _refuse_constant(name: str) -> Any:
-    # Python's json reads NaN and Infinity, which JSON has not: mlspec never writes them, and one
-    # read back would print as bare `NaN` in --json output that no other JSON reader accepts.
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999: JSON syntax, but beyond a float — infinity by another name
-        raise ValueError(f"{printable(text, 40)} is beyond the range of a number")
-    return value
 
 
 def _document_error(message: str, where: str, what: str, line: int = 1, column: int = 1) -> MlspecError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ from mlspec.plan.ownership import read_state
 from mlspec.plan.state import ResourceState, State
 from mlspec.plan.target import Target, target_of_spec
 from mlspec.redaction import printable, strip_query
+
+# Any name a project could have had (spec_schema's rule is stricter): one safe folder or blob name.
+_PROJECT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -171,13 +175,11 @@ def adopt_project_state(
     (``.moved``). Refused when this project already has resources in state. Returns (resources, old place)."""
     target = _target(spec_path, environment, variables, environ, state_dir)
     backend = target.backend()
-    from mlspec.spec_schema.checks.naming import PROJECT
-
-    problem = PROJECT.problem(old_project)
-    if problem is not None:  # it becomes a folder or blob name: never a path, never control characters
+    if not _PROJECT_NAME.fullmatch(old_project):  # a folder or blob name: never a path or control characters
         raise _state_command_error(
             "MLS839",
-            f"--from-project {printable(old_project, 80)!r} is not a project name: {problem}",
+            f"--from-project {printable(old_project, 80)!r} is not a project name: lowercase letters, "
+            "digits and hyphens, at most 63 characters",
             backend.description,
             "give the project.name the project had when it was applied",
         )

@@ -34,8 +34,8 @@ from typing import Any
 
 from mlspec.artifact_paths import ArtifactError, safe_relative_path
 from mlspec.compiler.graph import content_hash
-from mlspec.plan.state import strict_json_loads
 from mlspec.project_files import ProjectFileError, read_own_file
+from mlspec.strict_json import strict_json_loads
 
 PROPERTIES_FILE = "properties.json"
 RESOURCE_FILE = "resource.json"
