@@ -1,14 +1,16 @@
 """Apply: carry out a plan's changes in dependency order, recording state after each resource.
 
-Independent resources run in parallel on a bounded thread pool; state writes are serialised.
+Independent resources run in parallel on a bounded thread pool; state records are serialised.
 A failed resource stops only what depends on it; the state always says what really exists
-(a resource is recorded right after its provider call returns), so a rerun continues where
-this one stopped. A crash between the provider call and the state write is repaired by the
-next run, because provider operations are idempotent.
+(a resource is recorded right after its provider call returns: one journal record, the
+document itself is rewritten once at the end), so a rerun continues where this one stopped.
+A crash between the provider call and the state record is repaired by the next run, because
+provider operations are idempotent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -23,7 +25,7 @@ from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.desired import FileSource
 from mlspec.plan.plan import Action, Plan, ResourceChange
-from mlspec.plan.state import ResourceState, State, StateConflictError
+from mlspec.plan.state import ResourceState, State, StateChange, StateConflictError
 from mlspec.providers.base import DeployRequest, Provider, ProviderResult
 
 DEFAULT_PARALLELISM = 4
@@ -76,13 +78,15 @@ class ApplyResult:
 
 
 class StateRecorder:
-    """The state being applied: one write per change, serialised, serial +1 each time."""
+    """The state being applied: one journal record per change, serialised, serial +1 each time;
+    :meth:`finish` writes the document once."""
 
     def __init__(self, backend: StateBackend, state: State) -> None:
         self.backend = backend
         self.state = state
         self._lock = threading.Lock()
         self._completed = 0
+        self._changed = False
         raw_pause = os.environ.get(TEST_PAUSE_ENV, "")
         self._pause_after = int(raw_pause) if raw_pause.isdigit() else 0
         raw_seconds = os.environ.get(TEST_PAUSE_SECONDS_ENV, "")
@@ -90,11 +94,7 @@ class StateRecorder:
 
     def record(self, address: str, entry: ResourceState | None, *, resource_done: bool = True) -> None:
         with self._lock:
-            if entry is None:
-                self.state.resources.pop(address, None)
-            else:
-                self.state.resources[address] = entry
-            self._write()
+            self._append(StateChange(self.state.serial + 1, address, entry))
             if resource_done:
                 self._completed += 1
                 if self._completed == self._pause_after:
@@ -104,9 +104,7 @@ class StateRecorder:
 
     def rename(self, moves: list[tuple[str, str]]) -> None:
         with self._lock:
-            for old, new in moves:
-                self.state.resources[new] = self.state.resources.pop(old)
-            self._write()
+            self._append(StateChange(self.state.serial + 1, moves=tuple(moves)))
 
     def get(self, address: str) -> ResourceState | None:
         with self._lock:
@@ -116,9 +114,17 @@ class StateRecorder:
         with self._lock:
             return {a: dict(self.state.resources[a].outputs) for a in addresses if a in self.state.resources}
 
-    def _write(self) -> None:
-        self.state.serial += 1
-        self.backend.write(self.state)
+    def finish(self) -> None:
+        """Fold the journal into the state document (nothing to do if nothing changed)."""
+        with self._lock:
+            if self._changed:
+                self.backend.write(self.state)
+                self._changed = False
+
+    def _append(self, change: StateChange) -> None:
+        change.apply_to(self.state)
+        self._changed = True
+        self.backend.append(self.state, change)
 
 
 def execute(
@@ -150,6 +156,28 @@ def execute(
     work = {c.address: c for c in plan.changes if c.action is not Action.NO_OP}
     waits_for = _dependencies(work)
     runner = _Runner(provider, recorder, files, say)
+    try:
+        _carry_out_all(work, waits_for, runner, result, parallelism)
+    except BaseException:
+        if not runner.conflict:  # keep what was done; a conflicting state is not ours to write
+            with contextlib.suppress(MlspecError):
+                recorder.finish()
+        raise
+    if not runner.conflict:
+        recorder.finish()
+    result.state_serial = recorder.state.serial
+    return result
+
+
+def _carry_out_all(
+    work: dict[str, ResourceChange],
+    waits_for: dict[str, set[str]],
+    runner: _Runner,
+    result: ApplyResult,
+    parallelism: int,
+) -> None:
+    """Run every change once its dependencies succeeded; skip what waits on a failure."""
+    say = runner.say
     pending = dict(waits_for)
     running: dict[Future[ResourceOutcome], str] = {}
     succeeded: set[str] = set()
@@ -179,8 +207,6 @@ def execute(
                 result.outcomes.append(outcome)
                 (succeeded if outcome.ok else failed).add(address)
     result.skipped.extend(sorted(pending))  # unreachable unless the graph had a cycle
-    result.state_serial = recorder.state.serial
-    return result
 
 
 class _Runner:

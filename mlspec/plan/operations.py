@@ -207,6 +207,8 @@ def apply_desired(
         )
         refuse_blocked(plan)
         if not plan.has_changes:
+            if state is not None:
+                backend.fold_journal(state)  # an interrupted apply's records become the document
             return ApplyResult(plan, state_serial=state.serial if state else 0)
         if confirm is not None and not confirm(plan):
             return ApplyResult(plan, state_serial=state.serial if state else 0, cancelled=True)
@@ -275,6 +277,8 @@ def apply_plan(
         refuse_stale(saved, state, backend.description)
         serial = state.serial if state else 0
         if not plan.has_changes:
+            if state is not None:
+                backend.fold_journal(state)
             return ApplyResult(plan, state_serial=serial)
         return execute(
             plan,

@@ -139,6 +139,54 @@ class State:
         return State.from_json(json.loads(json.dumps(self.to_json())))
 
 
+@dataclass(frozen=True)
+class StateChange:
+    """One change to a state, as the journal records it: the entry of one resource set (``entry``) or
+    removed (``entry`` None), or a batch of renames (``moves``); ``serial`` is the state's after it."""
+
+    serial: int
+    address: str = ""
+    entry: ResourceState | None = None
+    moves: tuple[tuple[str, str], ...] = ()
+
+    def apply_to(self, state: State) -> None:
+        if self.moves:
+            for old, new in self.moves:
+                state.resources[new] = state.resources.pop(old)
+        elif self.entry is None:
+            state.resources.pop(self.address, None)
+        else:
+            state.resources[self.address] = self.entry
+        state.serial = self.serial
+
+    def to_json(self) -> dict[str, Any]:
+        if self.moves:
+            return {"serial": self.serial, "moves": [list(move) for move in self.moves]}
+        if self.entry is None:
+            return {"serial": self.serial, "remove": self.address}
+        return {"serial": self.serial, "set": self.address, "entry": self.entry.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> StateChange:
+        """One journal record, every field type-checked like the state document's."""
+        record = _mapping(data, where, "a journal record")
+        serial = record.get("serial")
+        if not isinstance(serial, int) or isinstance(serial, bool) or not 0 < serial < 2**63:
+            raise state_error(f"{where} is malformed: a journal record has no serial", _HAND_EDITED, where)
+        if "moves" in record:
+            moves = record["moves"]
+            if not isinstance(moves, list) or not all(isinstance(m, list) and len(m) == 2 for m in moves):
+                raise state_error(f"{where} is malformed: moves must be address pairs", _HAND_EDITED, where)
+            return cls(
+                serial,
+                moves=tuple((_address(a, where, "moves"), _address(b, where, "moves")) for a, b in moves),
+            )
+        if "remove" in record:
+            return cls(serial, _address(record["remove"], where, "remove"))
+        address = _address(record.get("set"), where, "set")
+        return cls(serial, address, ResourceState.from_json(record.get("entry"), where, address))
+
+
 def state_error(message: str, hint: str | None = None, where: str | None = None) -> MlspecError:
     """An MLS801: the state (or its lock) cannot be used; located at ``where``, the file or blob."""
     location = Location(strip_query(where), 1, 1) if where else None

@@ -15,12 +15,19 @@ import signal
 from pathlib import Path
 
 from mlspec.plan import operations
+from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.state import State
 from plan.conftest import DATA, run_cli, synthetic_cli
 from plan.crash import kill_hard, normalised_state, start_paused, wait_for_pause, workspace_tree
 from plan.synthetic import installed
 
 RESOURCES = 11
+
+
+def _read(project: Path) -> State:
+    state = LocalBackend(project / ".mlspec/state/shop", "dev").read()
+    assert state is not None
+    return state
 
 
 def _copy(tmp_path: Path, name: str) -> Path:
@@ -43,7 +50,11 @@ def test_apply_killed_after_each_resource_converges_on_rerun(tmp_path: Path) -> 
         wait_for_pause(process)
         kill_hard(process)
 
-        state = State.from_bytes((project / state_rel).read_bytes())  # always a whole document
+        # The document is untouched during an apply (a first apply has none yet); every finished resource
+        # is a record of the journal beside it, which reading the state replays.
+        assert not (project / state_rel).exists()
+        assert (project / state_rel).with_suffix(".journal").read_bytes().count(b"\n") == n + 1
+        state = _read(project)
         assert (state.serial, len(state.resources)) == (n, n), f"after kill at {n}"
         lock = json.loads((project / ".mlspec/state/shop/dev.lock").read_text())
         assert lock["who"].endswith(f"pid {process.pid}") and lock["operation"] == "apply"
@@ -67,7 +78,8 @@ def test_apply_killed_after_each_resource_converges_on_rerun(tmp_path: Path) -> 
                 result = operations.apply_environment(project / "mlproject.yaml", "dev")
             assert result.ok
             assert len(result.outcomes) == RESOURCES - n  # the n recorded ones are not touched again
-        final = State.from_bytes((project / state_rel).read_bytes())
+        final = State.from_bytes((project / state_rel).read_bytes())  # the rerun folded the journal in
+        assert not (project / state_rel).with_suffix(".journal").exists()
         assert final.lineage == state.lineage and final.serial == RESOURCES
         assert normalised_state(project / state_rel, project) == reference_state
         assert workspace_tree(project) == reference_tree  # nothing twice, no half-written leftovers
@@ -88,7 +100,7 @@ def test_sigterm_during_apply_finishes_the_resource_in_flight_releases_the_lock_
     assert "Interrupted: what was in flight finished and is recorded in state" in said
     assert "Traceback" not in said
     assert not (project / ".mlspec/state/shop/dev.lock").exists()  # no force-unlock needed
-    state = State.from_bytes((project / ".mlspec/state/shop/dev.json").read_bytes())
+    state = State.from_bytes((project / ".mlspec/state/shop/dev.json").read_bytes())  # written on the way out
     assert 2 <= len(state.resources) < RESOURCES
     rerun = run_cli(["apply", "--env", "dev", "--auto-approve"], project)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr

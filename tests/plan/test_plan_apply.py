@@ -10,6 +10,7 @@ import pytest
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations, target
 from mlspec.plan.plan import Action, Plan
+from mlspec.plan.state import State
 from mlspec.providers.local import LocalProvider
 from mlspec.providers.registry import AZURE_UNAVAILABLE
 from plan.conftest import edit, read_state
@@ -402,9 +403,10 @@ def test_after_the_state_moves_under_an_apply_no_new_resource_is_started(shop: P
         events.append(line)
         if " created " in f" {line} " or "created after" in line:
             path = state_file(shop)
-            if path.exists() and not any("bumped" in e for e in events):
-                data = json.loads(path.read_text())
-                data["serial"] += 5  # another process wrote the state
+            if not any("bumped" in e for e in events):
+                # Another process wrote the state (during a first apply this one has only its journal).
+                data = json.loads(path.read_text()) if path.exists() else State.empty("shop", "dev").to_json()
+                data["serial"] += 5
                 path.write_text(json.dumps(data))
                 events.append("bumped")
 

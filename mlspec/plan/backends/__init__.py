@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.lock import LockInfo
-from mlspec.plan.state import State
+from mlspec.plan.state import State, StateChange
 
 BACKEND_KINDS = ("local", "azure_blob")
 """The values ``state.backend`` may take."""
@@ -35,6 +35,17 @@ class StateBackend(Protocol):
 
         Raises :class:`MlspecError` if the stored state changed since the last read or write.
         """
+        ...
+
+    def append(self, state: State, change: StateChange) -> None:
+        """Make ``change`` (already applied to ``state``) durable without rewriting the document: an
+        apply records each resource this way, then calls :meth:`write` once. :meth:`read` returns the
+        document with the appended changes; :meth:`write` folds them in. Conflicts as for :meth:`write`."""
+        ...
+
+    def fold_journal(self, state: State) -> None:
+        """Write ``state`` (as :meth:`read` returned it) as the document if it came partly from the
+        journal of an apply that did not finish; otherwise do nothing."""
         ...
 
     def lock(self, operation: str) -> LockInfo:

@@ -5,7 +5,10 @@ project name): ``<prefix>/<env>.json`` (the state), ``<prefix>/<env>.json.backup
 previous version) and ``<prefix>/<env>.lock``. The lock is a 60-second lease on the lock
 blob, renewed by a background thread while held, with who/operation/created in the blob's
 metadata. State writes are conditional on the ETag last read or written (``If-Match``), or on
-the blob not existing yet, so a write never overwrites one it has not seen.
+the blob not existing yet, so a write never overwrites one it has not seen. During an apply,
+each change is one block appended to the append blob ``<prefix>/<env>.journal``
+(:mod:`mlspec.plan.journal`), conditional on the journal's ETag; the document is rewritten when
+the apply ends.
 
 Connection: ``AZURE_STORAGE_CONNECTION_STRING`` when set (Azurite, SAS or key based), else
 ``https://<storage_account>.blob.core.windows.net`` with ``DefaultAzureCredential``. The
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mlspec.diagnostics import Diagnostic, MlspecError
+from mlspec.plan import journal
 from mlspec.plan.backends.blob_connection import (
     CONNECTION_STRING_ENV,
     DeadlineExceeded,
@@ -30,11 +34,13 @@ from mlspec.plan.backends.blob_connection import (
     within_deadline,
 )
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error
-from mlspec.plan.state import State, conflict_error
+from mlspec.plan.state import State, StateChange, conflict_error
 from mlspec.redaction import printable, strip_query
 
 LEASE_SECONDS = 60
 RENEW_EVERY_SECONDS = 20.0
+MAX_JOURNAL_BLOCKS = 40_000
+"""An append blob takes 50,000 blocks; the journal is folded into the document well before."""
 
 
 def _sdk() -> Any:
@@ -65,6 +71,12 @@ class BlobBackend:
         self.state_name = f"{base}.json"
         self.backup_name = f"{base}.json.backup"
         self.lock_name = f"{base}.lock"
+        self.journal_name = f"{base}.journal"
+        self._journal_etag: str | None = None  # the journal blob as last read or appended to
+        self._journal_continues = False
+        self._journal_bytes = 0
+        self._journal_blocks = 0
+        self._document_serial = 0  # the document's serial as last read or written
         self._etag: str | None = None
         self._seen = False  # read() was called: _etag None then means "did not exist"
         self._raw: bytes | None = None
@@ -158,14 +170,34 @@ class BlobBackend:
         from azure.core.exceptions import ResourceNotFoundError
 
         self._seen = True
+        document: State | None = None
         try:
             downloader = self.container.get_blob_client(self.state_name).download_blob()
             raw: bytes = downloader.readall()
         except ResourceNotFoundError:
             self._etag, self._raw = None, None
-            return None
-        self._etag, self._raw = downloader.properties.etag, raw
-        return State.from_bytes(raw, self.description)
+        else:
+            self._etag, self._raw = downloader.properties.etag, raw
+            document = State.from_bytes(raw, self.description)
+        self._document_serial = document.serial if document is not None else 0
+        return self._replay(document)
+
+    def _replay(self, document: State | None) -> State | None:
+        """``document`` with the journal of an apply that did not finish, when one continues it."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        self._journal_etag, self._journal_continues = None, False
+        try:
+            downloader = self.container.get_blob_client(self.journal_name).download_blob()
+            raw: bytes = downloader.readall()
+        except ResourceNotFoundError:
+            return document
+        self._journal_etag = downloader.properties.etag
+        replayed = journal.replay(document, raw, f"{self.container_url}/{self.journal_name}")
+        # Blocks are appended whole, so a continued journal has no cut-short line to drop.
+        self._journal_continues = replayed.continues and replayed.valid_bytes == len(raw)
+        self._journal_bytes, self._journal_blocks = len(raw), replayed.records + 1
+        return replayed.state
 
     def write(self, state: State) -> None:
         with azure_errors(self.container_url):
@@ -195,7 +227,67 @@ class BlobBackend:
                 "was the lock broken with force-unlock while an apply ran? re-run plan",
                 self.description,
             ) from None
-        self._etag, self._raw = response["etag"], data
+        self._etag, self._raw, self._document_serial = response["etag"], data, state.serial
+        # The journal's changes are in the document now; a journal left by a failed delete continues
+        # an older serial, and every read ignores it.
+        if self._journal_etag is not None:
+            from azure.core.exceptions import ResourceNotFoundError
+
+            with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+                self.container.get_blob_client(self.journal_name).delete_blob(
+                    etag=self._journal_etag, match_condition=MatchConditions.IfNotModified
+                )
+        self._journal_etag, self._journal_continues = None, False
+
+    def fold_journal(self, state: State) -> None:
+        if self._journal_etag is not None and state.serial != self._document_serial:
+            self.write(state)
+
+    def append(self, state: State, change: StateChange) -> None:
+        with azure_errors(self.container_url):
+            self._within_deadline(lambda: self._append(state, change))
+
+    def _append(self, state: State, change: StateChange) -> None:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+
+        if not self._seen:
+            self._read()
+        self._ensure_container()
+        blob = self.container.get_blob_client(self.journal_name)
+        try:
+            if not self._journal_continues:
+                # A new journal, replacing only one this process read (already folded into the document).
+                condition = (
+                    {"etag": self._journal_etag, "match_condition": MatchConditions.IfNotModified}
+                    if self._journal_etag is not None
+                    else {"match_condition": MatchConditions.IfMissing}
+                )
+                created = blob.create_append_blob(**condition)
+                base = State(state.project, state.environment, state.lineage, self._document_serial)
+                first = journal.header(base)
+                response = blob.append_block(
+                    first, etag=created["etag"], match_condition=MatchConditions.IfNotModified
+                )
+                self._journal_etag, self._journal_continues = response["etag"], True
+                self._journal_bytes, self._journal_blocks = len(first), 1
+            data = journal.record(change)
+            response = blob.append_block(
+                data, etag=self._journal_etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
+            raise conflict_error(
+                f"{self.container_url}/{self.journal_name} was written by someone else while this process "
+                "held the lock",
+                "was the lock broken with force-unlock while an apply ran? re-run plan",
+                self.description,
+            ) from None
+        self._journal_etag = response["etag"]
+        self._journal_bytes += len(data)
+        self._journal_blocks += 1
+        too_big = self._journal_bytes > max(journal.COMPACT_MIN_BYTES, len(self._raw or b""))
+        if too_big or self._journal_blocks >= MAX_JOURNAL_BLOCKS:
+            self._write(state)
 
     def retire(self) -> str:
         with azure_errors(self.container_url):
@@ -205,8 +297,9 @@ class BlobBackend:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError
 
-        if not self._seen:
-            self._read()
+        state = self._read()
+        if state is not None and self._journal_etag is not None:
+            self._write(state)  # fold an unfinished apply's journal in: the moved copy is then whole
         if self._raw is None:
             return self.description
         moved = f"{self.state_name}.moved"

@@ -3,6 +3,8 @@
 Writes are atomic and durable: the new document goes to a temporary file that is fsynced and
 renamed over the old one, then the folder is fsynced; the previous document is first copied
 to ``<env>.json.backup`` the same way. At every instant ``<env>.json`` is a whole document.
+During an apply, each change is appended to ``<env>.journal`` and fsynced instead
+(:mod:`mlspec.plan.journal`); the document is rewritten when the apply ends.
 The lock is a file created with ``O_EXCL`` holding who/operation/created.
 
 Every read of these files is bounded (:data:`MAX_STATE_BYTES`, :data:`MAX_LOCK_BYTES`), refuses a
@@ -22,13 +24,16 @@ import time
 from pathlib import Path
 
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
+from mlspec.plan import journal
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error, pid_alive
-from mlspec.plan.state import State, conflict_error, state_error
+from mlspec.plan.state import State, StateChange, conflict_error, state_error
 from mlspec.project_files import ProjectFileError, read_own_file
 from mlspec.redaction import printable
 
 MAX_STATE_BYTES = 64 * 1024 * 1024
 """A state holds the payload of every applied resource; the largest example's is under 2 MiB."""
+MAX_JOURNAL_BYTES = 4 * MAX_STATE_BYTES
+"""A journal is folded into the document once it outgrows it (see :data:`journal.COMPACT_MIN_BYTES`)."""
 MAX_LOCK_BYTES = 64 * 1024
 """A lock holds four short strings: who, operation, when and an id."""
 LOCK_ATTEMPTS = 5
@@ -44,7 +49,14 @@ class LocalBackend:
         self.path = folder / f"{environment}.json"
         self.backup_path = folder / f"{environment}.json.backup"
         self.lock_path = folder / f"{environment}.lock"
-        self._serial: int | None = None  # the serial last read or written by this backend
+        self.journal_path = folder / f"{environment}.journal"
+        self._serial: int | None = None  # the document's serial last read or written by this backend
+        self._document_seen: tuple[int, int, int] | None = None  # its inode, mtime and size then
+        self._document_bytes = 0
+        self._journal_fd: int | None = None
+        self._journal_bytes = 0
+        self._journal_continues = False  # the journal read continues the document: append to it
+        self._journal_valid = 0
 
     @property
     def description(self) -> str:
@@ -66,13 +78,15 @@ class LocalBackend:
 
     def read(self) -> State | None:
         self._refuse_linked_folders()
+        self._close_journal()
         raw = _read(self.path, MAX_STATE_BYTES)
-        if raw is None:
-            self._serial = 0
-            return None
-        state = State.from_bytes(raw, str(self.path))
-        self._serial = state.serial
-        return state
+        self._document_seen = _identity(self.path)
+        self._document_bytes = len(raw or b"")
+        document = None if raw is None else State.from_bytes(raw, str(self.path))
+        self._serial = document.serial if document is not None else 0
+        replayed = _replay(document, self.journal_path)
+        self._journal_continues, self._journal_valid = replayed.continues, replayed.valid_bytes
+        return replayed.state
 
     def write(self, state: State) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -80,16 +94,87 @@ class LocalBackend:
         if self._serial is not None:
             on_disk = _serial_of(old) if old is not None else 0
             if on_disk != self._serial:
-                raise conflict_error(
-                    f"{self.path} was written by someone else (serial {self._serial} → {on_disk}) while this "
-                    "process held the lock",
-                    "was the lock broken with force-unlock while an apply ran? re-run plan",
-                    str(self.path),
-                )
+                raise self._conflict(f"serial {self._serial} → {on_disk}")
         if old is not None:
             _write_atomic(self.backup_path, old)
-        _write_atomic(self.path, state.to_bytes())
-        self._serial = state.serial
+        data = state.to_bytes()
+        _write_atomic(self.path, data)
+        self._serial, self._document_seen, self._document_bytes = (
+            state.serial,
+            _identity(self.path),
+            len(data),
+        )
+        # The journal's changes are in the document now: a crash before the unlink leaves a journal
+        # that continues an older serial, which every read ignores.
+        self._close_journal()
+        self._journal_continues = False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.journal_path)
+            _fsync_dir(self.folder)
+
+    def fold_journal(self, state: State) -> None:
+        if self._journal_continues and state.serial != self._serial:
+            self.write(state)
+
+    def append(self, state: State, change: StateChange) -> None:
+        """Record ``change`` (already applied to ``state``) durably in the journal."""
+        if self._journal_fd is None:
+            self._open_journal(state)
+        elif _identity(self.path) != self._document_seen or not self._journal_is_ours():
+            raise self._conflict("its journal was replaced")
+        assert self._journal_fd is not None
+        data = journal.record(change)
+        _write_all(self._journal_fd, data)
+        os.fsync(self._journal_fd)
+        self._journal_bytes += len(data)
+        if self._journal_bytes > max(journal.COMPACT_MIN_BYTES, self._document_bytes):
+            self.write(state)  # fold it in: each change then costs a constant share of a rewrite
+
+    def _open_journal(self, state: State) -> None:
+        if self._serial is None:
+            self.read()
+        if _identity(self.path) != self._document_seen:
+            raise self._conflict("the document changed since it was read")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+        if self._journal_continues:
+            # Continue the journal this backend replayed (after a crash), without its cut-short last line.
+            fd = os.open(self.journal_path, flags | os.O_APPEND)
+            os.ftruncate(fd, self._journal_valid)
+            self._journal_bytes = self._journal_valid
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.journal_path)  # one already folded into the document
+            fd = os.open(self.journal_path, flags | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+            base = State(state.project, state.environment, state.lineage, self._serial or 0)
+            first = journal.header(base)
+            _write_all(fd, first)
+            self._journal_bytes = len(first)
+        os.fsync(fd)
+        _fsync_dir(self.folder)
+        self._journal_fd = fd
+        self._journal_continues = True
+
+    def _journal_is_ours(self) -> bool:
+        assert self._journal_fd is not None
+        try:
+            on_path = os.stat(self.journal_path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return on_path.st_ino == os.fstat(self._journal_fd).st_ino
+
+    def _close_journal(self) -> None:
+        if self._journal_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._journal_fd)
+            self._journal_fd = None
+
+    def _conflict(self, what: str) -> MlspecError:
+        return conflict_error(
+            f"{self.path} was written by someone else ({what}) while this process held the lock",
+            "was the lock broken with force-unlock while an apply ran? re-run plan",
+            str(self.path),
+        )
 
     def lock(self, operation: str) -> LockInfo:
         """Take the lock, or raise :class:`LockHeldError` naming the holder.
@@ -171,12 +256,17 @@ class LocalBackend:
             try:
                 raw = _read(path, MAX_STATE_BYTES)
                 if raw is not None:
-                    found.append((str(path), State.from_bytes(raw, str(path))))
+                    document = State.from_bytes(raw, str(path))
+                    replayed = _replay(document, path.with_suffix(".journal")).state
+                    found.append((str(path), replayed or document))
             except MlspecError:
                 continue  # unreadable (a link, a FIFO, damaged): not evidence of an owner either way
         return found
 
     def retire(self) -> str:
+        state = self.read()
+        if state is not None and self.journal_path.exists():
+            self.write(state)  # fold an unfinished apply's journal in: the moved copy is then whole
         moved = self.path.with_name(f"{self.path.name}.moved")
         try:
             os.replace(self.path, moved)
@@ -232,6 +322,28 @@ def _read(path: Path, limit: int) -> bytes | None:
             else None
         )
         raise state_error(f"cannot read {where}: {exc.strerror or exc}", hint, where) from None
+
+
+def _replay(document: State | None, journal_path: Path) -> journal.Replayed:
+    raw = _read(journal_path, MAX_JOURNAL_BYTES)
+    if raw is None:
+        return journal.Replayed(document, False, 0, 0)
+    return journal.replay(document, raw, str(journal_path))
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells this file's version apart cheaply: an atomic replace gives a new inode."""
+    try:
+        found = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return (found.st_ino, found.st_mtime_ns, found.st_size)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _serial_of(raw: bytes) -> int:
