@@ -29,6 +29,7 @@ from mlspec.spec_schema.resolve import resolve as resolve_environment
 
 if TYPE_CHECKING:
     from mlspec.compiler.build import BuildResult
+    from mlspec.compiler.platform_checks.problems import PlatformProblem
     from mlspec.runtime.chain import RunOptions
     from mlspec.runtime.progress import RunProgress
     from mlspec.runtime.project import RunProject
@@ -346,6 +347,78 @@ def default_build_dir(spec_path: Path | str, environment: str) -> Path:
     spec = Path(spec_path)
     folder = spec if spec.is_dir() else spec.parent
     return folder / "build" / environment
+
+
+@dataclass
+class WrittenBuild:
+    """What ``mlspec build`` produced: the compiled result, the folder it is written in, and what the
+    Azure SDKs' offline validators found there (``build --check``; empty when they did not run)."""
+
+    result: BuildResult
+    out_dir: Path
+    platform_problems: list[PlatformProblem] = field(default_factory=list)
+
+
+def build_into_folder(
+    path: Path | str,
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    out_dir: Path | str | None = None,
+    *,
+    platform_checks: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> WrittenBuild:
+    """``mlspec build``: compile the spec and write it into ``out_dir`` (default ``build/<env>/`` beside
+    the spec); with ``platform_checks``, also run the written artifacts through the SDKs' own validators.
+
+    Raises :class:`MlspecError` as :func:`build` does, and MLS604 before building anything when
+    ``platform_checks`` is asked for and a validator is not installed.
+    """
+    from mlspec.compiler.build import write_build
+
+    if platform_checks:
+        require_platform_checkers()
+    result = build(path, environment, variables, environ=environ)
+    target = Path(out_dir) if out_dir is not None else default_build_dir(path, result.manifest.environment)
+    write_build(result, target)
+    written = WrittenBuild(result, target)
+    if platform_checks:
+        from mlspec.compiler.platform_checks.build_dir import check_build_dir
+
+        written.platform_problems = check_build_dir(target)
+    return written
+
+
+def require_platform_checkers() -> None:
+    """``build --check`` needs the SDKs' validators: MLS604 (a usage error) names the extra that installs them."""
+    from mlspec import DISTRIBUTION
+    from mlspec.compiler.platform_checks.build_dir import CHECKS_EXTRA, missing_checkers
+
+    missing = missing_checkers()
+    if missing:
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS604",
+                    f"build --check runs the artifacts through the Azure SDKs' own validators, and "
+                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed",
+                    hint=f"pip install '{DISTRIBUTION}[{CHECKS_EXTRA}]' (or build without --check)",
+                )
+            ]
+        )
+
+
+def draw_graph(
+    path: Path | str,
+    environment: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    output_format: str = "mermaid",
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """``mlspec graph``: one environment's resource graph as ``mermaid``, ``dot`` or ``json`` text."""
+    from mlspec.compiler.graph_render import render_graph
+
+    return render_graph(build(path, environment, variables, environ=environ).manifest, output_format)
 
 
 def run(

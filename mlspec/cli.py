@@ -7,199 +7,31 @@ document and nothing else on stdout.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from functools import wraps
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
+from mlspec import DISTRIBUTION
+from mlspec.cli_conventions import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    color_option,
+    configure_output_streams,
+    env_option,
+    handle_errors,
+    parse_vars,
+    print_diagnostics,
+    quiet_broken_pipe,
+    use_color,
+    var_option,
+)
 from mlspec.cli_output import failure_document, format_option, json_failures, print_json, wants_json
-from mlspec.diagnostics import Diagnostic, MlspecError, sort_key
-from mlspec.redaction import printable, redact
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-# A path that does not exist / cannot be read; a build folder refused (MLS602) or not writable (MLS603);
-# a `plan --out` file refused (MLS840) or not writable (MLS841).
-_USAGE_CODES = frozenset({"MLS000", "MLS602", "MLS603", "MLS604", "MLS840", "MLS841"})
-DISTRIBUTION = "mlspec-azure"  # the name pip installs this project by (`mlspec` on PyPI is another project)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def use_color(no_color: bool, stream: Any = None) -> bool:
-    """Colour only on a terminal, never with --no-color or the NO_COLOR convention."""
-    stream = stream or sys.stdout
-    # NO_COLOR counts only when set to a non-empty value (https://no-color.org).
-    return not no_color and not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
-
-
-def configure_output_streams() -> None:
-    """Never crash on the terminal's encoding: what it cannot show is escaped (``\\u2026``), not fatal.
-
-    ``PYTHONIOENCODING=ascii``, a C locale or a Windows code page would otherwise turn the first
-    ``…`` in a plan into a UnicodeEncodeError.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
-
-
-def shown(user_text: str) -> str:
-    """What the user typed (``--env``, a ``--var`` name), safe to echo: no credential, no control characters."""
-    return printable(redact(user_text))
-
-
-def parse_vars(values: Sequence[str]) -> dict[str, str]:
-    """``--var`` values over those of every ``--var-file`` (in the order given)."""
-    parsed: dict[str, str] = {}
-    context = click.get_current_context(silent=True)
-    for file in context.meta.get(_VAR_FILES, ()) if context is not None else ():
-        parsed.update(read_var_file(file))
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            # Without "=" the whole item may be the secret value itself: never echo it as typed.
-            raise click.BadParameter(f"'{shown(name)}' is not NAME=VALUE", param_hint="--var")
-        parsed[name.strip()] = value
-    return parsed
-
-
-def print_diagnostics(diagnostics: list[Diagnostic], *, color: bool, stream: Any = None) -> None:
-    from mlspec.reporters.text import format_diagnostic
-
-    out = stream or sys.stderr
-    for d in sorted(diagnostics, key=sort_key):
-        out.write(format_diagnostic(d, color=color) + "\n")
-
-
-def exit_code_for(error: MlspecError) -> int:
-    if error.diagnostics and all(d.code in _USAGE_CODES for d in error.diagnostics):
-        return EXIT_USAGE
-    return EXIT_INVALID
-
-
-def quiet_broken_pipe() -> None:
-    """The reader went away (``mlspec state list | head -1``): stop without a word, as cat and git do.
-
-    Python would otherwise complain about the unflushed stdout once more at exit; point it at devnull.
-    """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(EXIT_INVALID)
-
-
-def handle_errors(func: F) -> F:
-    """Turn library errors into diagnostics and exit codes; never a traceback for a user mistake."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except MlspecError as error:
-            print_diagnostics(error.diagnostics, color=use_color(kwargs.get("no_color", False), sys.stderr))
-            sys.exit(exit_code_for(error))
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
-            raise
-        except BrokenPipeError:
-            quiet_broken_pipe()
-        except OSError as error:
-            text = f"mlspec: {error.strerror or error}: {error.filename or ''}".rstrip(": ")
-            click.echo(redact(text), err=True)
-            sys.exit(EXIT_USAGE)
-        except Exception as error:  # a bug in mlspec, not the user's mistake: say so, briefly
-            click.echo(redact(f"mlspec: internal error: {type(error).__name__}: {error}"), err=True)
-            if os.environ.get("MLSPEC_DEBUG"):
-                traceback.print_exc()
-            else:
-                click.echo("  set MLSPEC_DEBUG=1 for the traceback and please report it", err=True)
-            sys.exit(EXIT_INVALID)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def env_option(func: F) -> F:
-    return click.option(
-        "-e",
-        "--env",
-        "environment",
-        metavar="NAME",
-        help="Environment (default: the one marked default: true, else local).",
-    )(func)
-
-
-def var_option(func: F) -> F:
-    func = click.option(
-        "--var-file",
-        "var_files",
-        multiple=True,
-        metavar="FILE",
-        expose_value=False,
-        callback=_remember_var_files,
-        help="Variables from a YAML file of NAME: VALUE (repeatable; --var wins over it).",
-    )(func)
-    return click.option(
-        "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeatable)."
-    )(func)
-
-
-_VAR_FILES = "mlspec.var_files"
-
-
-def _remember_var_files(ctx: click.Context, _param: click.Parameter, files: tuple[str, ...]) -> None:
-    """Kept on the context so that :func:`parse_vars` (every command calls it) merges them under --var."""
-    ctx.meta[_VAR_FILES] = files
-
-
-def read_var_file(file: str) -> dict[str, str]:
-    """A ``--var-file``: a YAML mapping of variable names to scalars, read with the spec's own hardened
-    loader (size cap, regular files only, duplicate keys, YAML bombs), refused at its line otherwise."""
-    from mlspec.spec_schema.loader import load_spec
-
-    if not Path(file).exists():
-        raise MlspecError(
-            [
-                Diagnostic.error(
-                    "MLS000",
-                    f"--var-file {shown(file)}: no such file",
-                    hint="give a YAML file of NAME: VALUE",
-                )
-            ]
-        )
-    try:
-        document = load_spec(Path(file))
-    except MlspecError as error:  # the loader speaks of "the spec": this is the --var-file
-        raise MlspecError(
-            [replace(d, message=d.message.replace("the spec", "the --var-file")) for d in error.diagnostics]
-        ) from None
-    values: dict[str, str] = {}
-    for name, value in document.data.items():
-        if isinstance(value, dict | list) or value is None:
-            raise MlspecError(
-                [
-                    Diagnostic.error(
-                        "MLS209",
-                        f"variable {shown(str(name))!r} in --var-file is not a single value",
-                        (name,),
-                        document.locate((name,)),
-                        "write NAME: VALUE, one per line (a string, number or true/false)",
-                    )
-                ]
-            )
-        values[str(name)] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return values
-
-
-def color_option(func: F) -> F:
-    return click.option("--no-color", is_flag=True, help="Plain output even on a terminal (also: NO_COLOR).")(
-        func
-    )
+from mlspec.diagnostics import Diagnostic
+from mlspec.redaction import redact
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -359,13 +191,10 @@ def build(
     from mlspec import api
     from mlspec.reporters.json_report import diagnostic_json
 
-    if deep_check:
-        _require_checkers()
-    result = api.build(path, environment, parse_vars(variables))
-    target = out_dir or api.default_build_dir(path, result.manifest.environment)
-    from mlspec.compiler.build import write_build
-
-    write_build(result, target)
+    written = api.build_into_folder(
+        path, environment, parse_vars(variables), out_dir, platform_checks=deep_check
+    )
+    result, target, problems = written.result, written.out_dir, written.platform_problems
     warnings = [d for d in result.diagnostics if not d.is_error]
     if warnings:
         print_diagnostics(warnings, color=use_color(no_color, sys.stderr))
@@ -378,54 +207,32 @@ def build(
         "resources": len(result.manifest.resources),
         "diagnostics": [diagnostic_json(d) for d in warnings],
     }
-    if deep_check:
-        from mlspec.compiler.platform_checks.build_dir import check_build_dir
-
-        problems = check_build_dir(target)
+    if problems:
         for problem in problems:
             click.echo(
                 f"{target / problem.artifact}:{problem.where}: error ({problem.checker}): {problem.message}",
                 err=True,
             )
-        if problems:
-            click.echo(f"{len(problems)} artifact problem(s) found by the platform checks", err=True)
-            if wants_json():
-                document["ok"] = False
-                document["platform_problems"] = [
-                    {
-                        "artifact": p.artifact,
-                        "where": str(p.where),
-                        "checker": p.checker,
-                        "message": p.message,
-                    }
-                    for p in problems
-                ]
-                print_json(document)
-            sys.exit(EXIT_INVALID)
+        click.echo(f"{len(problems)} artifact problem(s) found by the platform checks", err=True)
+        if wants_json():
+            document["ok"] = False
+            document["platform_problems"] = [
+                {
+                    "artifact": p.artifact,
+                    "where": str(p.where),
+                    "checker": p.checker,
+                    "message": p.message,
+                }
+                for p in problems
+            ]
+            print_json(document)
+        sys.exit(EXIT_INVALID)
     if wants_json():
         print_json(document)
     elif not quiet:
         click.echo(
             f"built {len(result.manifest.resources)} resources for {result.manifest.project}/{result.manifest.environment} "
             f"into {target}"
-        )
-
-
-def _require_checkers() -> None:
-    """`build --check` needs the SDKs' validators: say which extra installs them (MLS604, exit 2)."""
-    from mlspec.compiler.platform_checks.build_dir import CHECKS_EXTRA, missing_checkers
-
-    missing = missing_checkers()
-    if missing:
-        raise MlspecError(
-            [
-                Diagnostic.error(
-                    "MLS604",
-                    f"build --check runs the artifacts through the Azure SDKs' own validators, and "
-                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed",
-                    hint=f"pip install '{DISTRIBUTION}[{CHECKS_EXTRA}]' (or build without --check)",
-                )
-            ]
         )
 
 
@@ -444,10 +251,8 @@ def _require_checkers() -> None:
 def graph(path: str, environment: str | None, variables: tuple[str, ...], output_format: str) -> None:
     """Draw the resource graph (addresses, kinds, dependencies)."""
     from mlspec import api
-    from mlspec.compiler.graph_render import render_graph
 
-    result = api.build(path, environment, parse_vars(variables))
-    sys.stdout.write(render_graph(result.manifest, output_format))
+    sys.stdout.write(api.draw_graph(path, environment, parse_vars(variables), output_format))
 
 
 def _register_state_commands() -> None:

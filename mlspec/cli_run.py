@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from mlspec.cli import (
+from mlspec.cli_conventions import (
     EXIT_INVALID,
     color_option,
     handle_errors,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mlspec.cli import (
+from mlspec.cli_conventions import (
     EXIT_INVALID,
     EXIT_OK,
     color_option,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from mlspec.cli import EXIT_OK, env_option, handle_errors, parse_vars, var_option
+from mlspec.cli_conventions import EXIT_OK, env_option, handle_errors, parse_vars, var_option
 from mlspec.cli_output import format_option, json_failures, print_json, wants_json
 from mlspec.diagnostics import MlspecError
 from mlspec.redaction import printable, redact

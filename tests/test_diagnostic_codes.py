@@ -126,10 +126,10 @@ def test_registry_entries_are_complete_and_anchored() -> None:
 
 
 def test_usage_codes_of_the_cli_are_the_registered_exit_two_codes() -> None:
-    from mlspec import cli
+    from mlspec.cli_conventions import USAGE_CODES
 
     registered = {code for code, entry in REGISTRY.items() if entry.exit_code == 2}
-    assert registered == set(cli._USAGE_CODES)
+    assert registered == set(USAGE_CODES)
 
 
 # --- the generated page -----------------------------------------------------------------------------
