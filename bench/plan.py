@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mlspec import api_deploy
+
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / ".work" / "plan"
 SYNTHETIC_CLI = REPO / "tests" / "plan" / "synthetic_cli.py"
@@ -137,7 +139,7 @@ def breakdown(spec: Path, renderer: str, runs: int) -> None:
     sys.path[:0] = [str(REPO), str(REPO / "tests")]
     from mlspec.plan import operations
 
-    load = operations.load_desired
+    load = api_deploy.load_desired
     if renderer == "synthetic":
         from plan.synthetic import load_desired as load  # type: ignore[import-not-found]
     build_times, plan_times = [], []

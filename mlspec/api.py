@@ -208,8 +208,12 @@ def validate(
     if workers <= 1 or len(files) < 2:
         return ValidationReport([*not_found, *(task(f) for f in files)])
     import gc
+    import importlib
     import multiprocessing
 
+    # What resolve() imports on first use is imported once here, not again in every forked worker.
+    for module in _RESOLVE_MODULES:
+        importlib.import_module(module)
     # Everything imported so far lives as long as the process: move it out of the collector's way
     # (fewer objects to scan on every collection, and the forked workers share the pages unmodified).
     gc.freeze()
@@ -222,6 +226,14 @@ def validate(
 
 
 _PARALLEL_FROM = 64
+_RESOLVE_MODULES = (
+    "mlspec.spec_schema.checks",
+    "mlspec.spec_schema.checks.security",
+    "mlspec.spec_schema.named_paths",
+    "mlspec.spec_schema.structure",
+    "mlspec.spec_schema.variable_findings",
+)
+"""The modules :func:`resolve` imports when first called."""
 
 
 @dataclass(frozen=True)
@@ -437,7 +449,7 @@ def run(
     :class:`MlspecError` for an invalid spec, an environment that does not run locally, or a project
     another run holds; ``KeyboardInterrupt`` (also for SIGTERM) after recording the interrupted run.
     """
-    from mlspec.plan.desired import desired_from_build
+    from mlspec.api_deploy import desired_from_build
     from mlspec.plan.operations import apply_desired
     from mlspec.runtime.chain import Chain, RunOptions
 

@@ -1,5 +1,5 @@
 """``mlspec plan``, ``apply``, ``destroy``, ``force-unlock``: parse flags, call
-:mod:`mlspec.plan.operations`, render, set the exit code (``docs/plan.md``, ``cli.md``).
+:mod:`mlspec.api_deploy`, render, set the exit code (``docs/plan.md``, ``cli.md``).
 
 Exit codes: 0 success; 1 failure (including a lock held by another process, named in the
 message, and a refused or cancelled apply); 2 usage or I/O error. ``plan
@@ -157,7 +157,8 @@ def _plan_body(
     detailed_exitcode: bool,
     no_color: bool,
 ) -> int:
-    from mlspec.plan.operations import check_plan_out, plan_environment, refuse_blocked, save_plan
+    from mlspec.api_deploy import plan_environment
+    from mlspec.plan.operations import check_plan_out, refuse_blocked, save_plan
     from mlspec.plan.render import render_plan
 
     result = plan_environment(
@@ -215,6 +216,7 @@ def apply(
     no_color: bool,
 ) -> None:
     """Apply the spec (a fresh plan, after confirmation) or exactly a saved PLANFILE."""
+    from mlspec import api_deploy
     from mlspec.plan import operations
     from mlspec.plan.render import render_apply
 
@@ -232,9 +234,9 @@ def apply(
             )
         operations.check_saved_plan(saved)  # a stale plan is refused before it is shown
         _show_plan(saved.plan, color)
-        result = operations.apply_plan(saved, parallelism=parallelism, progress=_progress(quiet))
+        result = api_deploy.apply_saved_plan(saved, parallelism=parallelism, progress=_progress(quiet))
     else:
-        result = operations.apply_environment(
+        result = api_deploy.apply_environment(
             target,
             environment,
             parse_vars(variables),
@@ -279,11 +281,11 @@ def destroy(
     no_color: bool,
 ) -> None:
     """Delete everything mlspec created in an environment (refused where protect: true)."""
-    from mlspec.plan import operations
+    from mlspec import api_deploy
     from mlspec.plan.render import render_apply
 
     color = use_color(no_color)
-    result = operations.destroy(
+    result = api_deploy.destroy(
         path,
         environment,
         parse_vars(variables),
@@ -316,7 +318,7 @@ def force_unlock(
     Asks first, showing the holder (and whether its process is gone, when it ran on this host);
     --force skips the question. Breaking the lock of a running apply can corrupt its state.
     """
-    from mlspec.plan import operations
+    from mlspec import api_deploy
     from mlspec.plan.lock import LockInfo
 
     def confirm(holder: LockInfo, resolved_environment: str) -> bool:
@@ -341,7 +343,7 @@ def force_unlock(
         )
         return bool(answer.strip() == "yes")
 
-    removed = operations.force_unlock(path, environment, lock_id, parse_vars(variables), confirm=confirm)
+    removed = api_deploy.force_unlock(path, environment, lock_id, parse_vars(variables), confirm=confirm)
     if removed is None:
         click.echo("Force-unlock cancelled: the lock stays.")
         sys.exit(EXIT_INVALID)
@@ -384,6 +386,7 @@ def _apply_document(result: Any) -> dict[str, Any]:
                 "ok": o.ok,
                 "seconds": round(o.seconds, 3),
                 "error": o.error or None,
+                "hint": o.hint or None,
             }
             for o in result.outcomes
         ],

@@ -52,7 +52,7 @@ def state() -> None:
 @json_failures
 def list_command(path: str, environment: str | None, variables: tuple[str, ...]) -> None:
     """Every resource address in state, one per line."""
-    from mlspec.plan.state_commands import read_view
+    from mlspec.api_deploy import read_view
 
     view = read_view(path, environment, parse_vars(variables))
     if wants_json():
@@ -85,7 +85,8 @@ def list_command(path: str, environment: str | None, variables: tuple[str, ...])
 @json_failures
 def show_command(address: str, path: str, environment: str | None, variables: tuple[str, ...]) -> None:
     """What state records for ADDRESS: kind, provider id, hash, outputs, dependencies, properties."""
-    from mlspec.plan.state_commands import read_view, show_resource
+    from mlspec.api_deploy import read_view
+    from mlspec.plan.state_commands import show_resource
 
     entry = show_resource(read_view(path, environment, parse_vars(variables)), address)
     if wants_json():
@@ -124,7 +125,7 @@ def rm_command(address: str, path: str, environment: str | None, variables: tupl
     The next plan creates it anew if the spec still declares it (remove it from the spec too, or
     import it back by applying).
     """
-    from mlspec.plan.state_commands import remove_resource
+    from mlspec.api_deploy import remove_resource
 
     removed = remove_resource(path, environment, address, parse_vars(variables))
     if wants_json():
@@ -158,13 +159,13 @@ def mv_command(
     project.name change, `mlspec state mv --from-project OLD_NAME` makes the old name's state this
     project's (the old one is kept beside it as .moved); MLS808 points here.
     """
-    from mlspec.plan import state_commands
+    from mlspec import api_deploy
 
     if from_project is not None:
         if len(arguments) > 1:
             raise click.UsageError("with --from-project, give at most the spec PATH")
         path = arguments[0] if arguments else SPEC_FILE
-        count, moved_to = state_commands.adopt_project_state(
+        count, moved_to = api_deploy.adopt_project_state(
             path, environment, from_project, parse_vars(variables)
         )
         if wants_json():
@@ -181,7 +182,7 @@ def mv_command(
         raise click.UsageError("give SOURCE and DESTINATION addresses (and optionally the spec PATH)")
     source, destination = arguments[0], arguments[1]
     path = arguments[2] if len(arguments) == 3 else SPEC_FILE
-    state_commands.move_resource(path, environment, source, destination, parse_vars(variables))
+    api_deploy.move_resource(path, environment, source, destination, parse_vars(variables))
     if wants_json():
         print_json({"version": 1, "ok": True, "moved": [source, destination]})
         return
@@ -197,8 +198,9 @@ def mv_command(
 @json_failures
 def output_command(arguments: tuple[str, ...], environment: str | None, variables: tuple[str, ...]) -> None:
     """Values the provider reported back (endpoint URLs, ids), as `<address>.<key>`; NAME prints one, raw."""
+    from mlspec.api_deploy import read_view
     from mlspec.diagnostics import Diagnostic
-    from mlspec.plan.state_commands import outputs, read_view
+    from mlspec.plan.state_commands import outputs
 
     name, path = _split_name_and_path(arguments)
     view = read_view(path, environment, parse_vars(variables))

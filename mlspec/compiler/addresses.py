@@ -3,7 +3,7 @@ knowing each other: a renderer asks here for ``aml_pipeline(model)``, never buil
 
 from __future__ import annotations
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
 
 
 def synapse_notebook(transform: str) -> Address:

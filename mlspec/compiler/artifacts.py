@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from mlspec.artifact_paths import ArtifactError, safe_relative_path
-from mlspec.compiler.graph import Address, Resource
 from mlspec.compiler.serialize import to_json, to_yaml, to_yaml_documents
+from mlspec.contract.graph import Address, Resource
 from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.project_files import read_project_file
 from mlspec.spec_schema.models import MLProject

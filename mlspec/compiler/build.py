@@ -22,8 +22,8 @@ from typing import Any, NoReturn
 
 from mlspec.artifact_paths import BUILD_MARKER, ArtifactError
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.graph import Address, Manifest, Resource, canonical_json, content_hash, topological_order
 from mlspec.compiler.serialize import to_json
+from mlspec.contract.graph import Address, Manifest, Resource, canonical_json, content_hash, topological_order
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, has_errors
 from mlspec.spec_schema.models import MLProject
 from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT, ResolvedSpec
@@ -97,7 +97,13 @@ def compile_spec(spec: ResolvedSpec, model: MLProject) -> BuildResult:
         workspace=model.workspace.model_dump(exclude_none=True),
         provider="local" if env is None or spec.environment == LOCAL_ENVIRONMENT else env.provider,
         protect=bool(env and env.protect),
-        state=model.state.model_dump(exclude_none=True),
+        # What plan uses as is: the embedded local environment keeps its state in a local file beside the
+        # workspace it describes whatever the spec's backend (a team's blob is for real environments).
+        state=(
+            {"backend": "local"}
+            if spec.environment == LOCAL_ENVIRONMENT
+            else model.state.model_dump(exclude_none=True)
+        ),
         moved=[(Address.parse(m.from_), Address.parse(m.to)) for m in model.moved],
     )
     for resource in ordered:

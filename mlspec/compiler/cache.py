@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlspec.compiler.graph import Manifest
+from mlspec.contract.graph import Manifest
 from mlspec.project_files import MAX_PROJECT_FILE_BYTES, read_project_file, read_regular_file
 
 CACHE_VERSION = 1

@@ -8,7 +8,7 @@ trigger names the Azure ML pipeline). They are cheap and SDK-free: they run on e
 from __future__ import annotations
 
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import Diagnostic
 
 

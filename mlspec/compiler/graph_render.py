@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mlspec.compiler.graph import Manifest
+from mlspec.contract.graph import Manifest
 
 
 def render_graph(manifest: Manifest, output_format: str) -> str:

@@ -77,7 +77,9 @@ PLAN_CODES: tuple[DiagnosticCode, ...] = (
         "a provider operation failed for one resource (its dependants are skipped; the state stays true; a "
         "rerun continues); or a local provider object file cannot be read (a symlink, not a regular file, "
         "too large, not UTF-8 or not JSON it can use): located at the file, the plan stops, and the hint says "
-        "to delete the object's folder so the next apply recreates it",
+        "to delete the object's folder so the next apply recreates it; or a create found a different "
+        "object at its address (the state does not record it): refused and left untouched, the hint says "
+        "how to go on",
     ),
     code(
         "MLS830",

@@ -20,12 +20,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.desired import FileSource
 from mlspec.plan.plan import Action, Plan, ResourceChange
-from mlspec.plan.state import ResourceState, State, StateChange, StateConflictError
+from mlspec.plan.state import State, StateChange, StateConflictError
 from mlspec.providers.base import DeployRequest, Provider, ProviderResult
 
 DEFAULT_PARALLELISM = 4
@@ -52,6 +53,8 @@ class ResourceOutcome:
     seconds: float = 0.0
     error: str = ""
     description: str = ""
+    hint: str = ""
+    """How to fix a failure, when the provider said."""
 
 
 @dataclass
@@ -227,11 +230,17 @@ class _Runner:
         except Exception as exc:  # any provider failure stops only this resource and its dependants
             if isinstance(exc, StateConflictError):
                 self.conflict = True
+            diagnostics = exc.diagnostics if isinstance(exc, MlspecError) else []
+            # A provider names the resource at the start of its messages; the outcome is shown under its address.
+            prefix = f"{change.address}: "
             message = (
-                "; ".join(d.message for d in exc.diagnostics) if isinstance(exc, MlspecError) else str(exc)
+                "; ".join(d.message.removeprefix(prefix) for d in diagnostics) if diagnostics else str(exc)
             )
+            hint = "; ".join(d.hint for d in diagnostics if d.hint)
             self.say(f"{change.address}: FAILED: {message or type(exc).__name__}")
-            return ResourceOutcome(change.address, change.action, False, time.monotonic() - started, message)
+            return ResourceOutcome(
+                change.address, change.action, False, time.monotonic() - started, message, hint=hint
+            )
         seconds = time.monotonic() - started
         self.say(
             f"{change.address}: {done} after {seconds:.1f}s" + (f" — {description}" if description else "")

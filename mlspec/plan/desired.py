@@ -1,7 +1,8 @@
 """The desired side of a plan: a build's resources with their payloads and the files they ship.
 
-Built in memory from :func:`mlspec.api.build` (nothing is written to ``build/``); tests build
-it from synthetic manifests with :func:`desired_from_parts`.
+Made from a manifest and its resources' payloads (:func:`desired_from_parts`): by
+:mod:`mlspec.api_deploy` from a build in memory (nothing is written to ``build/``), by tests from
+synthetic manifests.
 
 Each resource also carries its *spec fields*: the resolved spec values under the spec path it
 was built from (its manifest ``source``), flattened to ``dotted.path: value``. Apply records
@@ -16,14 +17,11 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlspec.compiler.graph import Address, Manifest, Resource
+from mlspec.contract.graph import Address, Manifest, Resource
 from mlspec.diagnostics import SpecPath, format_path
 from mlspec.redaction import redact
-
-if TYPE_CHECKING:
-    from mlspec.compiler.build import BuildResult
 
 FileSource = Callable[[str], bytes]
 """Returns the bytes of a build-relative artifact path."""
@@ -83,28 +81,6 @@ class Desired:
         return self.manifest.environment
 
 
-def desired_from_build(
-    result: BuildResult, project_dir: Path, spec_data: Mapping[str, Any] | None = None
-) -> Desired:
-    """Desired state of a build; each resource carries its spec fields, taken from ``spec_data`` or
-    else the build's own resolved spec (``BuildResult.spec_data``)."""
-    from mlspec.compiler.build import payload
-
-    artifacts = result.artifacts.artifacts
-    payloads = {r.address: payload(result.artifacts, r) for r in result.manifest.resources}
-    spec_data = result.spec_data if spec_data is None else spec_data
-    if spec_data is not None:
-        for resource in result.manifest.resources:
-            payloads[resource.address][SPEC_FIELDS_KEY] = spec_fields(spec_data, resource.source)
-
-    def read_file(path: str) -> bytes:
-        return artifacts[path].content
-
-    desired = desired_from_parts(result.manifest, payloads, read_file, project_dir)
-    desired.project_files = result.project_files
-    return desired
-
-
 def desired_from_parts(
     manifest: Manifest,
     payloads: Mapping[Address, dict[str, Any]],
@@ -116,7 +92,7 @@ def desired_from_parts(
 
     Hashes come from the manifest when it has them, else are computed as the build does.
     """
-    from mlspec.compiler.graph import canonical_json, content_hash, topological_order
+    from mlspec.contract.graph import canonical_json, content_hash, topological_order
 
     resources: dict[Address, DesiredResource] = {}
     for resource in topological_order(manifest.resources):

@@ -21,7 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlspec.plan.state import State, StateChange, state_error
+from mlspec.contract.resource_state import state_error
+from mlspec.plan.state import State, StateChange
 from mlspec.strict_json import strict_json_loads
 
 JOURNAL_VERSION = 1

@@ -56,7 +56,8 @@ class LockInfo:
         A lock file appears whole (it is hard-linked into place), so an unreadable one is damaged,
         not half-written: it is reported, never silently treated as free or as held by nobody.
         """
-        from mlspec.plan.state import parse_json_document, state_error
+        from mlspec.contract.resource_state import state_error
+        from mlspec.plan.state import parse_json_document
 
         data = parse_json_document(raw, where, "lock")
         fields = ("id", "who", "operation", "created")

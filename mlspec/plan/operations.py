@@ -1,9 +1,12 @@
-"""The library API of plan/apply: what the CLI and tests call.
+"""Plan and apply over desired resources (a manifest with its payloads), a state and a provider.
 
-- :func:`plan_environment` — desired (a build) vs state, refreshed against the provider by default;
-- :func:`apply_environment` — plan afresh under the lock, confirm, apply;
+This package never reads a spec: :mod:`mlspec.api_deploy` builds the desired resources from one and
+calls these.
+
+- :func:`plan_desired` — desired vs state, refreshed against the provider by default;
+- :func:`apply_desired` — plan afresh under the lock, confirm, apply (``destroy=True``: delete everything
+  in state, refused in protected environments);
 - :func:`apply_plan` — apply exactly a saved plan, refused if the state moved since;
-- :func:`destroy` — delete everything in state (refused in protected environments);
 - :func:`force_unlock` — break a lock whose holder is gone;
 - :func:`save_plan` / :func:`load_plan` — the plan file (:mod:`mlspec.plan.planfile`); :func:`check_plan_out`
   says whether ``plan --out`` may write a path, before the plan is shown.
@@ -15,11 +18,11 @@ last state write; a second process fails at once, naming the holder.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.desired import Desired
@@ -28,7 +31,7 @@ from mlspec.plan.ownership import read_state
 from mlspec.plan.plan import Action, Plan, make_plan
 from mlspec.plan.planfile import SavedPlan, check_plan_out, load_plan, save_plan
 from mlspec.plan.state import State
-from mlspec.plan.target import PlanResult, Target, project_dir_of, state_config_for, target_of_spec
+from mlspec.plan.target import PlanResult, Target
 from mlspec.providers.base import LiveObject, Provider, ProviderError
 from mlspec.redaction import printable, strip_query
 
@@ -38,45 +41,6 @@ if TYPE_CHECKING:  # the apply engine (a thread pool) is imported only when appl
 DEFAULT_PARALLELISM = 4
 Confirm = Callable[[Plan], bool]
 """Shown the plan before anything changes; returns whether to go on."""
-
-
-def load_desired(
-    spec_path: Path | str,
-    environment: str | None = None,
-    variables: Mapping[str, str] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Desired:
-    """Build the spec in memory (nothing written) and return its desired resources.
-
-    An unchanged project is served from the build cache (``mlspec.compiler.cache``), which keeps
-    ``plan`` from importing the models and renderers at all.
-    """
-    import os
-
-    from mlspec.compiler import cache
-    from mlspec.plan.desired import desired_from_build, desired_from_parts, with_spec_fields
-
-    project_dir = project_dir_of(spec_path)
-    spec_file = Path(spec_path) if not Path(spec_path).is_dir() else Path(spec_path) / "mlproject.yaml"
-    env_map = os.environ if environ is None else environ
-    cli_vars = dict(variables or {})
-    key = cache.build_key(spec_file, environment, cli_vars, env_map)
-    hit = cache.load(spec_file, environment, key)
-    if hit is not None:
-        payloads = {Address.parse(address): payload for address, payload in hit.payloads.items()}
-        desired = desired_from_parts(hit.manifest, payloads, hit.files.__getitem__, project_dir)
-        desired.project_files = hit.project_files
-        return desired
-
-    from mlspec import api
-    from mlspec.compiler.build import manifest_document
-
-    result = api.build(spec_path, environment, variables, environ=environ)
-    desired = desired_from_build(result, project_dir)
-    files = {path: artifact.content for path, artifact in result.artifacts.artifacts.items()}
-    document = with_spec_fields(manifest_document(result), desired)
-    cache.store(spec_file, environment, key, document, files, result.inputs, result.project_files)
-    return desired
 
 
 @contextlib.contextmanager
@@ -92,31 +56,6 @@ def locked(backend: StateBackend, operation: str) -> Iterator[LockInfo]:
             backend.unlock(info)
         raise
     backend.unlock(info)
-
-
-def plan_environment(
-    spec_path: Path | str = "mlproject.yaml",
-    environment: str | None = None,
-    variables: Mapping[str, str] | None = None,
-    *,
-    refresh: bool = True,
-    select: Iterable[str] = (),
-    state_dir: Path | None = None,
-    allow_destroy: bool = False,
-    destroy: bool = False,
-    environ: Mapping[str, str] | None = None,
-) -> PlanResult:
-    """Plan one environment of a spec. With ``refresh`` (the default) the provider's live view is
-    read under the state lock, so drift shows; without it no lock is taken and no provider called."""
-    desired = load_desired(spec_path, environment, variables, environ)
-    return plan_desired(
-        desired,
-        refresh=refresh,
-        select=select,
-        state_dir=state_dir,
-        allow_destroy=allow_destroy,
-        destroy=destroy,
-    )
 
 
 def plan_desired(
@@ -147,36 +86,6 @@ def plan_desired(
         state = read_state(backend, target)
         plan = make_plan(desired, state, select=select, destroy=destroy, allow_destroy=allow_destroy)
     return PlanResult(plan, target, desired.files, desired.project_files)
-
-
-def apply_environment(
-    spec_path: Path | str = "mlproject.yaml",
-    environment: str | None = None,
-    variables: Mapping[str, str] | None = None,
-    *,
-    confirm: Confirm | None = None,
-    refresh: bool = True,
-    select: Iterable[str] = (),
-    state_dir: Path | None = None,
-    allow_destroy: bool = False,
-    destroy: bool = False,
-    parallelism: int = DEFAULT_PARALLELISM,
-    progress: Progress | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> ApplyResult:
-    """Plan afresh under the lock, show it to ``confirm`` (``None``: approved), apply it."""
-    desired = load_desired(spec_path, environment, variables, environ)
-    return apply_desired(
-        desired,
-        confirm=confirm,
-        refresh=refresh,
-        select=select,
-        state_dir=state_dir,
-        allow_destroy=allow_destroy,
-        destroy=destroy,
-        parallelism=parallelism,
-        progress=progress,
-    )
 
 
 def apply_desired(
@@ -223,36 +132,6 @@ def apply_desired(
         )
 
 
-def destroy(
-    spec_path: Path | str = "mlproject.yaml",
-    environment: str | None = None,
-    variables: Mapping[str, str] | None = None,
-    *,
-    allow_destroy: bool = False,
-    confirm: Confirm | None = None,
-    select: Iterable[str] = (),
-    state_dir: Path | None = None,
-    parallelism: int = DEFAULT_PARALLELISM,
-    progress: Progress | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> ApplyResult:
-    """Delete every resource recorded in state (dependants first). A protected environment
-    refuses without ``allow_destroy``."""
-    return apply_environment(
-        spec_path,
-        environment,
-        variables,
-        confirm=confirm,
-        select=select,
-        state_dir=state_dir,
-        allow_destroy=allow_destroy,
-        destroy=True,
-        parallelism=parallelism,
-        progress=progress,
-        environ=environ,
-    )
-
-
 def apply_plan(
     saved: SavedPlan,
     *,
@@ -292,21 +171,13 @@ def apply_plan(
 
 
 def force_unlock(
-    spec_path: Path | str,
-    environment: str | None,
-    lock_id: str,
-    variables: Mapping[str, str] | None = None,
-    *,
-    state_dir: Path | None = None,
-    environ: Mapping[str, str] | None = None,
-    confirm: Callable[[LockInfo, str], bool] | None = None,
+    target: Target, lock_id: str, confirm: Callable[[LockInfo, str], bool] | None = None
 ) -> LockInfo | None:
-    """Remove the lock ``lock_id`` of one environment's state; returns who held it.
+    """Remove the lock ``lock_id`` of ``target``'s state; returns who held it.
 
     ``confirm`` is shown the current holder and the environment first (a human decides that it is gone); when it says no,
     nothing is removed and ``None`` comes back.
     """
-    target = target_of_spec(spec_path, environment, variables, environ, state_dir)
     backend = target.backend()
     if confirm is not None:
         current = backend.current_lock()
@@ -405,18 +276,11 @@ __all__ = [
     "SavedPlan",
     "Target",
     "apply_desired",
-    "apply_environment",
     "apply_plan",
     "check_plan_out",
     "check_saved_plan",
-    "destroy",
     "force_unlock",
-    "load_desired",
     "load_plan",
     "plan_desired",
-    "plan_environment",
-    "project_dir_of",
     "save_plan",
-    "state_config_for",
-    "target_of_spec",
 ]

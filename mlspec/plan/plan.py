@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mlspec.compiler.graph import Address, Resource, dependency_closure, topological_order
+from mlspec.contract.graph import Address, Resource, dependency_closure, topological_order
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.desired import Desired, DesiredResource
 from mlspec.plan.diff import FieldChange, diff_fields, diff_payloads, leaves, replace_reasons
 from mlspec.plan.lock import utc_now
-from mlspec.plan.state import ResourceState, State
+from mlspec.plan.state import State
 from mlspec.providers.base import LiveObject
 
 PLAN_FORMAT_VERSION = 1

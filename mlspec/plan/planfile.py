@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mlspec.artifact_paths import BUILD_MARKER, is_build_path
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import BACKEND_KINDS
 from mlspec.plan.lock import pid_alive

@@ -342,6 +342,8 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
         )
         for outcome in failures:
             lines.append(f"  {paint(_RED, 'x')} {outcome.address}: {outcome.error}")
+            if outcome.hint:
+                lines.append(f"      hint: {outcome.hint}")
         for address in result.skipped:
             lines.append(f"  {paint(_DIM, '!')} {address}: skipped (depends on a failed resource)")
         lines.append(

@@ -12,58 +12,19 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.resource_state import (
+    HAND_EDITED,
+    ResourceState,
+    address_text,
+    mapping,
+    state_error,
+    text_field,
+)
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.redaction import printable, redact, strip_query
 from mlspec.strict_json import strict_json_loads
 
 STATE_VERSION = 1
-
-
-@dataclass
-class ResourceState:
-    """One applied resource: what was deployed (payload and its hash) and what the provider said back."""
-
-    provider_type: str
-    properties: Any
-    attachments: dict[str, str]
-    hash: str
-    provider_id: str
-    outputs: dict[str, Any] = field(default_factory=dict)
-    depends_on: list[str] = field(default_factory=list)
-    spec_fields: dict[str, Any] | None = None
-    """The spec values the applied payload was built from (``dotted.path: value``), so a later plan
-    can name the spec fields that cause a change; ``None`` in states written before they were kept."""
-
-    def to_json(self) -> dict[str, Any]:
-        out = {
-            "provider_type": self.provider_type,
-            "properties": self.properties,
-            "attachments": dict(sorted(self.attachments.items())),
-            "hash": self.hash,
-            "provider_id": self.provider_id,
-            "outputs": self.outputs,
-            "depends_on": sorted(self.depends_on),
-        }
-        if self.spec_fields is not None:
-            out["spec_fields"] = dict(self.spec_fields)
-        return out
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "state", address: str = "?") -> ResourceState:
-        """Parse one resource entry; every field is type-checked (the file may have been edited)."""
-        context = f"resource {printable(address)!r}"
-        entry = _mapping(data, where, context)
-        return cls(
-            provider_type=_text(entry, "provider_type", where, context, required=True),
-            properties=entry.get("properties"),
-            attachments=_text_map(entry.get("attachments"), where, f"{context} attachments"),
-            hash=_text(entry, "hash", where, context),
-            provider_id=_text(entry, "provider_id", where, context),
-            outputs=_mapping(entry.get("outputs") or {}, where, f"{context} outputs"),
-            depends_on=_addresses(entry.get("depends_on"), where, f"{context} depends_on"),
-            spec_fields=_spec_fields(entry.get("spec_fields"), where, f"{context} spec_fields"),
-        )
 
 
 @dataclass
@@ -113,20 +74,20 @@ class State:
             raise state_error(
                 f"{where} is malformed: serial must be a whole number from 0, "
                 f"not {printable(repr(serial), 40)}",
-                _HAND_EDITED,
+                HAND_EDITED,
                 where,
             )
         resources = data.get("resources")
         if not isinstance(resources, dict):
-            raise state_error(f"{where} is malformed: resources must be an object", _HAND_EDITED, where)
+            raise state_error(f"{where} is malformed: resources must be an object", HAND_EDITED, where)
         parsed: dict[str, ResourceState] = {}
         for address, entry in resources.items():
-            _address(address, where, "resources")
+            address_text(address, where, "resources")
             parsed[address] = ResourceState.from_json(entry, where, address)
         return cls(
-            project=_text(data, "project", where, "the state", required=True),
-            environment=_text(data, "environment", where, "the state", required=True),
-            lineage=_text(data, "lineage", where, "the state", required=True),
+            project=text_field(data, "project", where, "the state", required=True),
+            environment=text_field(data, "environment", where, "the state", required=True),
+            lineage=text_field(data, "lineage", where, "the state", required=True),
             serial=serial,
             resources=parsed,
         )
@@ -169,28 +130,24 @@ class StateChange:
     @classmethod
     def from_json(cls, data: Any, where: str) -> StateChange:
         """One journal record, every field type-checked like the state document's."""
-        record = _mapping(data, where, "a journal record")
+        record = mapping(data, where, "a journal record")
         serial = record.get("serial")
         if not isinstance(serial, int) or isinstance(serial, bool) or not 0 < serial < 2**63:
-            raise state_error(f"{where} is malformed: a journal record has no serial", _HAND_EDITED, where)
+            raise state_error(f"{where} is malformed: a journal record has no serial", HAND_EDITED, where)
         if "moves" in record:
             moves = record["moves"]
             if not isinstance(moves, list) or not all(isinstance(m, list) and len(m) == 2 for m in moves):
-                raise state_error(f"{where} is malformed: moves must be address pairs", _HAND_EDITED, where)
+                raise state_error(f"{where} is malformed: moves must be address pairs", HAND_EDITED, where)
             return cls(
                 serial,
-                moves=tuple((_address(a, where, "moves"), _address(b, where, "moves")) for a, b in moves),
+                moves=tuple(
+                    (address_text(a, where, "moves"), address_text(b, where, "moves")) for a, b in moves
+                ),
             )
         if "remove" in record:
-            return cls(serial, _address(record["remove"], where, "remove"))
-        address = _address(record.get("set"), where, "set")
+            return cls(serial, address_text(record["remove"], where, "remove"))
+        address = address_text(record.get("set"), where, "set")
         return cls(serial, address, ResourceState.from_json(record.get("entry"), where, address))
-
-
-def state_error(message: str, hint: str | None = None, where: str | None = None) -> MlspecError:
-    """An MLS801: the state (or its lock) cannot be used; located at ``where``, the file or blob."""
-    location = Location(strip_query(where), 1, 1) if where else None
-    return MlspecError([Diagnostic.error("MLS801", redact(message), location=location, hint=hint)])
 
 
 def parse_json_document(raw: bytes, where: str, what: str) -> Any:
@@ -225,76 +182,6 @@ def _document_error(message: str, where: str, what: str, line: int = 1, column: 
             )
         ]
     )
-
-
-_HAND_EDITED = "the file was damaged or edited by hand; restore it from its .backup"
-
-
-def _mapping(value: Any, where: str, context: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise state_error(f"{where} is malformed: {context} must be an object", _HAND_EDITED, where)
-    return value
-
-
-def _text(data: dict[str, Any], key: str, where: str, context: str, *, required: bool = False) -> str:
-    value = data.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise state_error(f"{where} is malformed: {context}: {key} must be a string", _HAND_EDITED, where)
-    return value
-
-
-def _text_map(value: Any, where: str, context: str) -> dict[str, str]:
-    found = _mapping(value if value is not None else {}, where, context)
-    if not all(isinstance(v, str) for v in found.values()):
-        raise state_error(f"{where} is malformed: {context} must map names to strings", _HAND_EDITED, where)
-    return dict(found)
-
-
-def _spec_fields(value: Any, where: str, context: str) -> dict[str, Any] | None:
-    """Absent in states written before spec fields were recorded; else an object of leaf values."""
-    if value is None:
-        return None
-    found = _mapping(value, where, context)
-    if not all(_spec_leaf(v) for v in found.values()):
-        raise state_error(
-            f"{where} is malformed: {context} must map paths to strings, numbers, booleans or null",
-            _HAND_EDITED,
-            where,
-        )
-    return dict(found)
-
-
-def _spec_leaf(value: Any) -> bool:
-    return (
-        value is None
-        or isinstance(value, str | int | float | bool)
-        or (isinstance(value, list | dict) and not value)
-    )
-
-
-def _addresses(value: Any, where: str, context: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise state_error(f"{where} is malformed: {context} must be a list", _HAND_EDITED, where)
-    return [_address(item, where, context) for item in value]
-
-
-def _address(value: Any, where: str, context: str) -> str:
-    try:
-        if not isinstance(value, str):
-            raise ValueError("not a string")
-        Address.parse(value)
-    except ValueError:
-        raise state_error(
-            f"{where} is malformed: {context}: {printable(repr(value), 80)} is not a resource address "
-            "(<service>.<kind>.<name>)",
-            _HAND_EDITED,
-            where,
-        ) from None
-    return value
 
 
 class StateConflictError(MlspecError):

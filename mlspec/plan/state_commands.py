@@ -12,18 +12,17 @@ from __future__ import annotations
 import contextlib
 import difflib
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import backend_for
 from mlspec.plan.operations import locked
 from mlspec.plan.ownership import read_state
-from mlspec.plan.state import ResourceState, State
-from mlspec.plan.target import Target, target_of_spec
+from mlspec.plan.state import State
+from mlspec.plan.target import Target
 from mlspec.redaction import printable, strip_query
 
 # Any name a project could have had (spec_schema's rule is stricter): one safe folder or blob name.
@@ -43,26 +42,8 @@ class StateView:
         return sorted(self.state.resources) if self.state else []
 
 
-def _target(
-    spec_path: Path | str,
-    environment: str | None,
-    variables: Mapping[str, str] | None,
-    environ: Mapping[str, str] | None,
-    state_dir: Path | None,
-) -> Target:
-    return target_of_spec(spec_path, environment, variables, environ, state_dir)
-
-
-def read_view(
-    spec_path: Path | str = "mlproject.yaml",
-    environment: str | None = None,
-    variables: Mapping[str, str] | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    state_dir: Path | None = None,
-) -> StateView:
+def read_view(target: Target) -> StateView:
     """The state of one environment (``None`` inside when nothing was applied yet); no lock is taken."""
-    target = _target(spec_path, environment, variables, environ, state_dir)
     backend = target.backend()
     return StateView(target, backend.description, read_state(backend, target))
 
@@ -85,17 +66,8 @@ def outputs(view: StateView) -> dict[str, Any]:
     }
 
 
-def remove_resource(
-    spec_path: Path | str,
-    environment: str | None,
-    address: str,
-    variables: Mapping[str, str] | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    state_dir: Path | None = None,
-) -> ResourceState:
+def remove_resource(target: Target, address: str) -> ResourceState:
     """Forget ``address``: it leaves the state, its object stays where it is. Returns what was recorded."""
-    target = _target(spec_path, environment, variables, environ, state_dir)
     backend = target.backend()
     with locked(backend, "state rm"):
         state = read_state(backend, target)
@@ -111,18 +83,8 @@ def remove_resource(
     return removed
 
 
-def move_resource(
-    spec_path: Path | str,
-    environment: str | None,
-    source: str,
-    destination: str,
-    variables: Mapping[str, str] | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    state_dir: Path | None = None,
-) -> None:
+def move_resource(target: Target, source: str, destination: str) -> None:
     """Rename ``source`` to ``destination`` in state (same service and kind; the destination free)."""
-    target = _target(spec_path, environment, variables, environ, state_dir)
     backend = target.backend()
     try:
         old, new = Address.parse(source), Address.parse(destination)
@@ -161,19 +123,10 @@ def move_resource(
         backend.write(edited)
 
 
-def adopt_project_state(
-    spec_path: Path | str,
-    environment: str | None,
-    old_project: str,
-    variables: Mapping[str, str] | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    state_dir: Path | None = None,
-) -> tuple[int, str]:
+def adopt_project_state(target: Target, old_project: str) -> tuple[int, str]:
     """Make the state of ``old_project`` (a renamed project, same environment and backend) this project's:
     it is written under this project's name (same lineage, serial + 1) and the old one is moved aside
     (``.moved``). Refused when this project already has resources in state. Returns (resources, old place)."""
-    target = _target(spec_path, environment, variables, environ, state_dir)
     backend = target.backend()
     if not _PROJECT_NAME.fullmatch(old_project):  # a folder or blob name: never a path or control characters
         raise _state_command_error(

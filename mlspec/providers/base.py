@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, MlspecError
-from mlspec.plan.state import ResourceState
 
 
 @dataclass

@@ -13,7 +13,7 @@ import yaml
 from mlspec import api
 from mlspec.compiler import aks
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.graph import Resource
+from mlspec.contract.graph import Resource
 from mlspec.diagnostics import Diagnostic
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import pytest
 
 from mlspec import api
 from mlspec.compiler.build import read_manifest
-from mlspec.compiler.graph import topological_order
+from mlspec.contract.graph import topological_order
 from mlspec.diagnostics import MlspecError
 from mlspec.spec_schema.resolve import environment_names
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mlspec.api_deploy import load_desired
 from mlspec.compiler import cache
-from mlspec.plan.operations import load_desired
 
 ROOT = Path(__file__).resolve().parents[2]
 

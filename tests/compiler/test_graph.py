@@ -7,8 +7,8 @@ import yaml
 
 from mlspec.artifact_paths import ArtifactError, safe_relative_path
 from mlspec.compiler.artifacts import ArtifactSet
-from mlspec.compiler.graph import Address, Manifest, Resource, dependency_closure, topological_order
 from mlspec.compiler.serialize import to_json, to_yaml
+from mlspec.contract.graph import Address, Manifest, Resource, dependency_closure, topological_order
 
 
 def _resource(name: str, *deps: str) -> Resource:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from mlspec import api_deploy
 from mlspec.cli import cli
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations, planfile
@@ -133,7 +134,7 @@ def test_out_at_dev_full_is_a_located_error_with_a_code(project: Path) -> None:
 
 
 def test_the_library_refuses_too(project: Path) -> None:
-    result = operations.plan_environment(project / "mlproject.yaml", "local", refresh=False)
+    result = api_deploy.plan_environment(project / "mlproject.yaml", "local", refresh=False)
     spec = project / "mlproject.yaml"
     before = spec.read_bytes()
     with pytest.raises(MlspecError) as raised:
@@ -234,7 +235,7 @@ def test_plan_out_never_replaces_a_project_file_the_spec_does_not_name_nor_write
         ignore=shutil.ignore_patterns(".mlspec", "build"),
     )
     spec = project / "mlproject.yaml"
-    result = operations.plan_environment(spec, "local")
+    result = api_deploy.plan_environment(spec, "local")
     (project / "README.md").write_text("keep me")
     (project / ".git").mkdir()
     (project / ".git" / "config").write_text("[core]")

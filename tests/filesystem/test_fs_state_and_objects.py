@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ → `plan
 
 from plan.conftest import run_cli, shop, state_file, synthetic  # noqa: F401  (shop, synthetic: fixtures)
 
+from mlspec import api_deploy
 from mlspec.diagnostics import MlspecError
-from mlspec.plan import operations
 from mlspec.plan.backends import local as local_backend
 from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.state import State
@@ -213,14 +213,13 @@ def test_drift_values_are_redacted_in_text_json_and_saved_plans(shop: Path, synt
     applied = run_cli(["apply", str(out), "--auto-approve", "-q"], shop.parent)
     assert applied.returncode == 0, applied.stderr
     assert "password" not in json.loads(properties.read_text())
-    assert not operations.plan_environment(shop, "dev").plan.has_changes
+    assert not api_deploy.plan_environment(shop, "dev").plan.has_changes
 
 
 def test_a_symlinked_state_or_workspace_folder_is_refused_not_followed(tmp_path: Path) -> None:
     import shutil
 
     from mlspec.diagnostics import MlspecError
-    from mlspec.plan import operations
 
     project = tmp_path / "p"
     shutil.copytree(
@@ -229,22 +228,22 @@ def test_a_symlinked_state_or_workspace_folder_is_refused_not_followed(tmp_path:
         ignore=shutil.ignore_patterns(".mlspec", "build"),
     )
     spec = project / "mlproject.yaml"
-    assert operations.apply_environment(spec, "local").ok
+    assert api_deploy.apply_environment(spec, "local").ok
     elsewhere = tmp_path / "elsewhere"
     (project / ".mlspec" / "local" / "local" / "aml").rename(elsewhere)
     (project / ".mlspec" / "local" / "local" / "aml").symlink_to(elsewhere)
     with pytest.raises(MlspecError) as raised:
-        operations.plan_environment(spec, "local")
+        api_deploy.plan_environment(spec, "local")
     assert "is a symlink: the local workspace must stay inside the project" in str(raised.value)
     before = sorted(p.name for p in elsewhere.rglob("*"))
     with pytest.raises(MlspecError):
-        operations.destroy(spec, "local", confirm=lambda plan: True)
+        api_deploy.destroy(spec, "local", confirm=lambda plan: True)
     assert sorted(p.name for p in elsewhere.rglob("*")) == before  # nothing deleted through the link
     state = project / ".mlspec" / "state" / "churn"
     state.rename(tmp_path / "state-elsewhere")
     state.symlink_to(tmp_path / "state-elsewhere")
     with pytest.raises(MlspecError) as raised:
-        operations.plan_environment(spec, "local", refresh=False)
+        api_deploy.plan_environment(spec, "local", refresh=False)
     assert (
         raised.value.diagnostics[0].code == "MLS801" and "is a symlink" in raised.value.diagnostics[0].message
     )

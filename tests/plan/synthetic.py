@@ -16,9 +16,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlspec import api_deploy
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.build import payload
-from mlspec.compiler.graph import Address, Manifest, Resource, topological_order
+from mlspec.contract.graph import Address, Manifest, Resource, topological_order
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.desired import Desired, desired_from_parts
 
@@ -120,10 +121,10 @@ def load_desired(
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Desired:
-    """Like :func:`mlspec.plan.operations.load_desired`, rendering with :func:`render` only
+    """Like :func:`mlspec.api_deploy.load_desired`, rendering with :func:`render` only
     (the real renderers and their cross-artifact checks are not involved)."""
     from mlspec import api
-    from mlspec.plan.operations import project_dir_of
+    from mlspec.api_deploy import project_dir_of
     from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT
 
     resolved = api.resolve(api.load(spec_path), environment, variables, environ)
@@ -141,7 +142,8 @@ def load_desired(
         resources=topological_order(out.resources),
         provider="local" if env is None or env_name == LOCAL_ENVIRONMENT else env.provider,
         protect=bool(env and env.protect),
-        state=model.state.model_dump(exclude_none=True),
+        # As the compiler's manifest: the embedded local environment's state is always a local file.
+        state={"backend": "local"} if env_name == "local" else model.state.model_dump(exclude_none=True),
         moved=[(Address.parse(m.from_), Address.parse(m.to)) for m in model.moved],
     )
     payloads = {r.address: payload(out, r) for r in manifest.resources}
@@ -156,18 +158,16 @@ def load_desired(
 @contextmanager
 def installed() -> Iterator[None]:
     """Plan and apply with this renderer instead of the real build, for the duration of the block."""
-    from mlspec.plan import operations
 
-    original = operations.load_desired
-    operations.load_desired = load_desired
+    original = api_deploy.load_desired
+    api_deploy.load_desired = load_desired
     try:
         yield
     finally:
-        operations.load_desired = original
+        api_deploy.load_desired = original
 
 
 def install() -> None:
     """For a subprocess: plan and apply with this renderer from now on."""
-    from mlspec.plan import operations
 
-    operations.load_desired = load_desired
+    api_deploy.load_desired = load_desired

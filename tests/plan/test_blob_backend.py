@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mlspec import api_deploy
 from mlspec.diagnostics import MlspecError
-from mlspec.plan import operations
 from mlspec.plan.backends import backend_for
 from mlspec.plan.backends import blob as blob_module
 from mlspec.plan.lock import LockHeldError
@@ -100,10 +100,10 @@ def test_plan_apply_and_destroy_with_the_blob_backend(
     shop.write_text(
         shop.read_text() + f"\nstate: {{backend: azure_blob, container: {config['container']}}}\n"
     )
-    assert len(operations.plan_environment(shop, "dev").plan.changes) == 11
-    assert operations.apply_environment(shop, "dev").ok
-    assert not operations.plan_environment(shop, "dev").plan.has_changes
-    result = operations.destroy(shop, "dev")
+    assert len(api_deploy.plan_environment(shop, "dev").plan.changes) == 11
+    assert api_deploy.apply_environment(shop, "dev").ok
+    assert not api_deploy.plan_environment(shop, "dev").plan.has_changes
+    result = api_deploy.destroy(shop, "dev")
     assert result.ok and result.state_serial == 22
     final = _backend(config).read()
     assert final is not None and final.resources == {} and final.serial == 22

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mlspec import api_deploy
 from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.render import render_plan
 from plan.conftest import SYNTHETIC_CLI, cli_env, edit, read_state, run_cli, synthetic_cli
@@ -138,11 +139,10 @@ def test_a_held_lock_names_its_holder_and_force_unlock_breaks_it(shop: Path) -> 
 
 
 def test_the_human_plan_marks_each_action_and_colours_only_when_asked(shop: Path) -> None:
-    from mlspec.plan import operations
     from plan.synthetic import installed
 
     with installed():
-        operations.apply_environment(shop, "dev")
+        api_deploy.apply_environment(shop, "dev")
         edit(shop, "namespace: shop", "namespace: other")
         edit(shop, "replicas: {min: 2, max: 4}", "replicas: {min: 3, max: 4}")
         edit(
@@ -151,7 +151,7 @@ def test_the_human_plan_marks_each_action_and_colours_only_when_asked(shop: Path
             "      SELECT customer_id, count(*) AS visits\n      FROM clicks GROUP BY customer_id\n",
         )
         edit(shop, ERRORS_ALERT, "")
-        the_plan = operations.plan_environment(shop, "dev").plan
+        the_plan = api_deploy.plan_environment(shop, "dev").plan
     text = render_plan(the_plan)
     assert "  -+ aks.deployment.shop-scoring (kubernetes:apps/v1/Deployment)" in text
     assert "      # replace: properties.metadata.namespace cannot be changed in place" in text

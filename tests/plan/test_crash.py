@@ -14,7 +14,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from mlspec.plan import operations
+from mlspec import api_deploy
 from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.state import State
 from plan.conftest import DATA, run_cli, synthetic_cli
@@ -67,7 +67,7 @@ def test_apply_killed_after_each_resource_converges_on_rerun(tmp_path: Path) -> 
             assert "its process is gone: break the lock" in refused.stderr
             found = re.search(r"mlspec force-unlock (\S+) --env dev", refused.stderr)
             assert found is not None and found.group(1) == lock["id"]
-        operations.force_unlock(project / "mlproject.yaml", "dev", lock["id"])
+        api_deploy.force_unlock(project / "mlproject.yaml", "dev", lock["id"])
 
         if n == 1:  # the command line once; the library (the same code, no interpreter start) after
             rerun = run_cli(["apply", "--env", "dev", "--auto-approve"], project)
@@ -75,7 +75,7 @@ def test_apply_killed_after_each_resource_converges_on_rerun(tmp_path: Path) -> 
             assert f"Resources: {RESOURCES - 1} added, 0 changed" in rerun.stdout
         else:
             with installed():
-                result = operations.apply_environment(project / "mlproject.yaml", "dev")
+                result = api_deploy.apply_environment(project / "mlproject.yaml", "dev")
             assert result.ok
             assert len(result.outcomes) == RESOURCES - n  # the n recorded ones are not touched again
         final = State.from_bytes((project / state_rel).read_bytes())  # the rerun folded the journal in

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec import api
-from mlspec.plan import operations
+from mlspec import api, api_deploy
 from plan.conftest import REPO, cli_env
 from plan.crash import kill_hard, normalised_state, start_paused, wait_for_pause, workspace_tree
 
@@ -50,7 +49,7 @@ def _copy_buildable(example: Path, target: Path) -> tuple[Path, list[str]]:
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 def test_an_example_plans_applies_and_then_has_no_changes(example: Path, tmp_path: Path) -> None:
     project, addresses = _copy_buildable(example, tmp_path / example.name)
-    planned = operations.plan_environment(project / "mlproject.yaml", "local").plan
+    planned = api_deploy.plan_environment(project / "mlproject.yaml", "local").plan
     assert {c.address: c.action.value for c in planned.changes} == dict.fromkeys(addresses, "create")
 
     applied = mlspec(["apply", "--env", "local", "--auto-approve"], project)
@@ -65,7 +64,7 @@ def test_an_example_plans_applies_and_then_has_no_changes(example: Path, tmp_pat
 
     again = mlspec(["plan", "--env", "local", "--detailed-exitcode"], project)
     assert again.returncode == 0, again.stdout + again.stderr
-    destroyed = operations.destroy(project / "mlproject.yaml", "local")
+    destroyed = api_deploy.destroy(project / "mlproject.yaml", "local")
     assert destroyed.ok and len(destroyed.outcomes) == len(addresses)
     assert not any((project / ".mlspec/local/local").rglob("properties.json"))
 
@@ -83,7 +82,7 @@ def test_an_example_killed_mid_apply_converges_on_rerun(tmp_path: Path) -> None:
     wait_for_pause(process)
     kill_hard(process)
     lock = next((project / ".mlspec/state").rglob("local.lock"))
-    operations.force_unlock(project / "mlproject.yaml", "local", json.loads(lock.read_text())["id"])
+    api_deploy.force_unlock(project / "mlproject.yaml", "local", json.loads(lock.read_text())["id"])
     rerun = mlspec(["apply", "--env", "local", "--auto-approve", "-q"], project)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     state_rel = lock.relative_to(project).with_suffix(".json")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlspec import api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations, target
 from mlspec.plan.plan import Action, Plan
@@ -36,11 +37,11 @@ ALL = {
 
 
 def plan(spec: Path, env: str = "dev", **kwargs: object) -> Plan:
-    return operations.plan_environment(spec, env, **kwargs).plan  # type: ignore[arg-type]
+    return api_deploy.plan_environment(spec, env, **kwargs).plan  # type: ignore[arg-type]
 
 
 def apply(spec: Path, env: str = "dev", **kwargs: object) -> operations.ApplyResult:  # type: ignore[name-defined]
-    result = operations.apply_environment(spec, env, **kwargs)  # type: ignore[arg-type]
+    result = api_deploy.apply_environment(spec, env, **kwargs)  # type: ignore[arg-type]
     assert result.ok, result.failures
     return result
 
@@ -137,7 +138,7 @@ def test_a_protected_environment_refuses_deletes_without_allow_destroy(shop: Pat
     p = plan(shop, "prod")
     assert [c.address for c in p.blocked] == ["monitor.metric_alert.errors"]
     with pytest.raises(MlspecError, match=r"protected: refusing to delete monitor\.metric_alert\.errors"):
-        operations.apply_environment(shop, "prod")
+        api_deploy.apply_environment(shop, "prod")
     assert "monitor.metric_alert.errors" in read_state(shop, "prod")["resources"]  # type: ignore[operator]
     apply(shop, "prod", allow_destroy=True)
     assert "monitor.metric_alert.errors" not in read_state(shop, "prod")["resources"]  # type: ignore[operator]
@@ -146,13 +147,13 @@ def test_a_protected_environment_refuses_deletes_without_allow_destroy(shop: Pat
 def test_destroy_removes_everything_and_is_refused_when_protected(shop: Path) -> None:
     apply(shop, "prod")
     with pytest.raises(MlspecError, match="protected: destroy is refused"):
-        operations.destroy(shop, "prod")
+        api_deploy.destroy(shop, "prod")
     apply(shop)
-    result = operations.destroy(shop, "dev")
+    result = api_deploy.destroy(shop, "dev")
     assert result.ok and {o.action for o in result.outcomes} == {Action.DELETE} and len(result.outcomes) == 11
     assert read_state(shop)["resources"] == {}
     assert not any((shop.parent / ".mlspec/local/dev").rglob("properties.json"))
-    result = operations.destroy(shop, "prod", allow_destroy=True)
+    result = api_deploy.destroy(shop, "prod", allow_destroy=True)
     assert result.ok and read_state(shop, "prod")["resources"] == {}
 
 
@@ -255,7 +256,7 @@ def test_a_failure_stops_dependants_keeps_the_state_true_and_a_rerun_continues(
             return super().create(request)
 
     monkeypatch.setattr(target, "provider_for", lambda name, d, e: Failing(d, e))
-    result = operations.apply_environment(shop, "dev")
+    result = api_deploy.apply_environment(shop, "dev")
     assert not result.ok
     assert [f.address for f in result.failures] == ["synapse.notebook.click_stats"]
     assert result.failures[0].error == "quota exceeded"
@@ -279,7 +280,7 @@ def test_the_azure_provider_is_refused_honestly(shop: Path) -> None:
     assert raised.value.diagnostics[0].message == AZURE_UNAVAILABLE
     assert plan(shop, "cloud", refresh=False).has_changes  # without refresh a plan is data only: no provider
     with pytest.raises(MlspecError, match="Azure provider is not available"):
-        operations.apply_environment(shop, "cloud")
+        api_deploy.apply_environment(shop, "cloud")
 
 
 def test_the_undeclared_local_environment_always_exists(shop: Path) -> None:
@@ -410,9 +411,31 @@ def test_after_the_state_moves_under_an_apply_no_new_resource_is_started(shop: P
                 path.write_text(json.dumps(data))
                 events.append("bumped")
 
-    result = operations.apply_environment(shop, "dev", progress=progress, parallelism=1)
+    result = api_deploy.apply_environment(shop, "dev", progress=progress, parallelism=1)
     assert not result.ok
     not_started = [e for e in events if "not started (the state was changed by another process)" in e]
     assert not_started, events
     created = [e for e in events if "created after" in e]
     assert len(created) + len(not_started) < len(ALL) + 1
+
+
+def test_an_apply_refused_by_the_provider_shows_its_hint_under_the_failed_address(shop: Path) -> None:
+    """A different object where a create would go (the state forgot it, then it was edited by hand)."""
+    from mlspec.plan.render import render_apply
+
+    apply(shop)
+    api_deploy.remove_resource(shop, "dev", "aks.deployment.shop-scoring")
+    folder = shop.parent / ".mlspec/local/dev/aks/deployment/shop-scoring"
+    properties = json.loads((folder / "properties.json").read_text())
+    properties["spec"]["replicas"] = 7
+    (folder / "properties.json").write_text(json.dumps(properties))
+    result = api_deploy.apply_environment(shop, "dev")
+    assert not result.ok
+    [failure] = result.failures
+    assert failure.address == "aks.deployment.shop-scoring"
+    assert failure.error.startswith("another object already exists")  # the address is not repeated
+    assert "delete" in failure.hint and str(folder.relative_to(shop.parent)) in failure.hint
+    shown = render_apply(result, color=False)
+    assert f"x aks.deployment.shop-scoring: {failure.error}" in shown
+    assert f"hint: {failure.hint}" in shown
+    assert json.loads((folder / "properties.json").read_text())["spec"]["replicas"] == 7  # left as it was

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from mlspec import api_deploy
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
-from mlspec.plan import operations
 from mlspec.plan.diff import MISSING, FieldChange
 from mlspec.plan.plan import Action, Plan, ResourceChange, Snapshot
 from mlspec.plan.render import render_plan
-from mlspec.plan.state import ResourceState, State
+from mlspec.plan.state import State
 from plan.conftest import edit, read_state, state_file
 
 TRAIN = "aml.component.train"
@@ -28,11 +29,11 @@ PARAMS = "params: {n_estimators: 100}"
 
 
 def _plan(spec: Path) -> Plan:
-    return operations.plan_environment(spec, "dev").plan
+    return api_deploy.plan_environment(spec, "dev").plan
 
 
 def _apply(spec: Path) -> None:
-    result = operations.apply_environment(spec, "dev")
+    result = api_deploy.apply_environment(spec, "dev")
     assert result.ok, result.failures
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mlspec import api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations
 from mlspec.plan.plan import Action
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("synthetic")
 
 @pytest.mark.parametrize("name", ["plan.json", "plan.bin"])
 def test_a_saved_plan_round_trips_in_both_forms(shop: Path, name: str) -> None:
-    fresh = operations.plan_environment(shop, "dev")
+    fresh = api_deploy.plan_environment(shop, "dev")
     path = operations.save_plan(fresh, shop.parent / name)
     raw = path.read_bytes()
     assert (raw[:1] == b"{") == name.endswith(".json")
@@ -31,9 +32,9 @@ def test_a_saved_plan_round_trips_in_both_forms(shop: Path, name: str) -> None:
 
 
 def test_applying_a_fresh_saved_plan_does_exactly_what_it_listed(shop: Path) -> None:
-    operations.apply_environment(shop, "dev")
+    api_deploy.apply_environment(shop, "dev")
     edit(shop, "replicas: {min: 2, max: 4}", "replicas: {min: 3, max: 4}")
-    path = operations.save_plan(operations.plan_environment(shop, "dev"), shop.parent / "plan.bin")
+    path = operations.save_plan(api_deploy.plan_environment(shop, "dev"), shop.parent / "plan.bin")
     listed = {
         (c.address, c.action) for c in operations.load_plan(path).plan.changes if c.action is not Action.NO_OP
     }
@@ -52,8 +53,8 @@ def test_applying_a_fresh_saved_plan_does_exactly_what_it_listed(shop: Path) -> 
 
 
 def test_applying_a_stale_saved_plan_is_refused(shop: Path) -> None:
-    path = operations.save_plan(operations.plan_environment(shop, "dev"), shop.parent / "plan.json")
-    operations.apply_environment(shop, "dev", select=["aml.component.train"])  # someone applies meanwhile
+    path = operations.save_plan(api_deploy.plan_environment(shop, "dev"), shop.parent / "plan.json")
+    api_deploy.apply_environment(shop, "dev", select=["aml.component.train"])  # someone applies meanwhile
     serial = read_state(shop)["serial"]
     with pytest.raises(MlspecError, match=r"stale: it was made against state serial 0 .* now serial 1"):
         operations.apply_plan(operations.load_plan(path))
@@ -61,9 +62,9 @@ def test_applying_a_stale_saved_plan_is_refused(shop: Path) -> None:
 
 
 def test_a_saved_plan_against_an_old_lineage_is_refused(shop: Path) -> None:
-    operations.apply_environment(shop, "dev")
+    api_deploy.apply_environment(shop, "dev")
     path = operations.save_plan(
-        operations.plan_environment(shop, "dev", destroy=True), shop.parent / "plan.json"
+        api_deploy.plan_environment(shop, "dev", destroy=True), shop.parent / "plan.json"
     )
     state_path = shop.parent / ".mlspec/state/shop/dev.json"
     data = json.loads(state_path.read_text())

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from mlspec import api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations, planfile
 from plan.conftest import run_cli
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def saved(shop: Path) -> tuple[Path, dict[str, Any]]:
-    path = operations.save_plan(operations.plan_environment(shop, "dev"), shop.parent / "plan.json")
+    path = operations.save_plan(api_deploy.plan_environment(shop, "dev"), shop.parent / "plan.json")
     return path, json.loads(path.read_bytes())
 
 
@@ -132,7 +133,7 @@ def test_a_folder_that_is_not_absolute_and_normalised_is_refused(
 
 def test_a_relative_state_dir_is_saved_absolute(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(shop.parent)
-    result = operations.plan_environment(shop, "dev", state_dir=Path("elsewhere/state"))
+    result = api_deploy.plan_environment(shop, "dev", state_dir=Path("elsewhere/state"))
     path = operations.save_plan(result, shop.parent / "plan.json")
     loaded = operations.load_plan(path)
     assert loaded.target.state_dir == shop.parent / "elsewhere" / "state"

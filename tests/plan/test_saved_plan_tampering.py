@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from mlspec import api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations
 from plan.conftest import run_cli, state_file
@@ -83,8 +84,8 @@ def mutations(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 @pytest.fixture
 def saved(shop: Path) -> tuple[Path, dict[str, Any]]:
-    operations.apply_environment(shop, "dev", select=["synapse.notebook.basket_stats"])
-    path = operations.save_plan(operations.plan_environment(shop, "dev"), shop.parent / "plan.json")
+    api_deploy.apply_environment(shop, "dev", select=["synapse.notebook.basket_stats"])
+    path = operations.save_plan(api_deploy.plan_environment(shop, "dev"), shop.parent / "plan.json")
     return path, json.loads(path.read_bytes())
 
 
@@ -148,7 +149,7 @@ def test_a_stale_plan_is_refused_by_the_cli_before_it_is_printed(
     shop: Path, saved: tuple[Path, dict[str, Any]]
 ) -> None:
     path, _document = saved
-    operations.apply_environment(shop, "dev", select=["synapse.notebook.click_stats"])
+    api_deploy.apply_environment(shop, "dev", select=["synapse.notebook.click_stats"])
     result = run_cli(["apply", str(path)], shop.parent)
     assert result.returncode == 1, result.stderr
     assert result.stdout == ""

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends import backend_for
 from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.lock import LockHeldError
-from mlspec.plan.state import STATE_VERSION, ResourceState, State
+from mlspec.plan.state import STATE_VERSION, State
 
 
 def _entry(value: int = 1) -> ResourceState:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec.plan import operations
+from mlspec import api_deploy
 from plan.conftest import SYNTHETIC_CLI, cli_env, read_state, state_file
 
 
@@ -25,7 +25,7 @@ def mlspec(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def applied(shop: Path, synthetic: None) -> Path:
-    assert operations.apply_environment(shop, "dev").ok
+    assert api_deploy.apply_environment(shop, "dev").ok
     return shop
 
 
@@ -77,7 +77,7 @@ def test_rm_forgets_a_resource_and_the_next_plan_creates_it_again(applied: Path)
     assert after["serial"] == serial + 1  # type: ignore[operator]
     for entry in after["resources"].values():  # type: ignore[attr-defined]
         assert address not in entry["depends_on"]
-    actions = {c.address: c.action.value for c in operations.plan_environment(applied, "dev").plan.changes}
+    actions = {c.address: c.action.value for c in api_deploy.plan_environment(applied, "dev").plan.changes}
     assert actions[address] == "create"
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from mlspec import api_deploy
 from mlspec.diagnostics import MlspecError
-from mlspec.plan import operations
 from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.lock import LockHeldError
 from mlspec.plan.state import State
@@ -174,5 +174,5 @@ def test_a_state_entry_the_provider_refuses_is_located_at_the_state(shop: Path, 
     path.parent.mkdir(parents=True)
     path.write_bytes(_with_entry(provider_id="../../../../etc"))
     with pytest.raises(MlspecError) as raised:
-        operations.plan_environment(shop, "dev")
+        api_deploy.plan_environment(shop, "dev")
     assert_located_at(raised.value, path, ("MLS820",))

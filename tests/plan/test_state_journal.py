@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from mlspec import api_deploy
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
-from mlspec.plan import journal, operations
+from mlspec.plan import journal
 from mlspec.plan.backends import backend_for
 from mlspec.plan.backends import blob as blob_module
 from mlspec.plan.backends.local import LocalBackend
-from mlspec.plan.state import ResourceState, State, StateChange, StateConflictError
+from mlspec.plan.state import State, StateChange, StateConflictError
 from plan.conftest import state_file
 
 
@@ -157,14 +159,14 @@ def test_an_apply_writes_the_state_document_once_whatever_the_number_of_resource
         real_write(self, state)
 
     monkeypatch.setattr(LocalBackend, "write", counting_write)
-    result = operations.apply_environment(shop, "dev")
+    result = api_deploy.apply_environment(shop, "dev")
     assert result.ok and len(result.outcomes) > 30
     assert writes == [len(result.outcomes)]
     assert not state_file(shop).with_suffix(".journal").exists()
 
 
 def test_a_no_change_apply_folds_in_the_journal_an_interrupted_apply_left(shop: Path) -> None:
-    assert operations.apply_environment(shop, "dev").ok
+    assert api_deploy.apply_environment(shop, "dev").ok
     document = state_file(shop)
     before = State.from_bytes(document.read_bytes())
     backend = LocalBackend(document.parent, "dev")
@@ -176,7 +178,7 @@ def test_a_no_change_apply_folds_in_the_journal_an_interrupted_apply_left(shop: 
     change.apply_to(state)
     backend.append(state, change)
     assert State.from_bytes(document.read_bytes()).serial == before.serial
-    result = operations.apply_environment(shop, "dev")
+    result = api_deploy.apply_environment(shop, "dev")
     assert result.ok and not result.outcomes
     assert State.from_bytes(document.read_bytes()).serial == before.serial + 1
     assert not document.with_suffix(".journal").exists()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from mlspec import api_deploy
 from mlspec.diagnostics import MlspecError
-from mlspec.plan import operations, state_commands
 from mlspec.plan.backends.local import STALE_LEFTOVER_SECONDS, LocalBackend
 from plan.conftest import SYNTHETIC_CLI, cli_env, edit, state_file
 
@@ -25,12 +25,12 @@ def _dead_pid() -> int:
 
 
 def test_a_renamed_project_is_refused_with_the_way_to_move_its_state(shop: Path, synthetic: None) -> None:
-    assert operations.apply_environment(shop, "dev").ok
+    assert api_deploy.apply_environment(shop, "dev").ok
     edit(shop, "name: shop\n", "name: boutique\n")
     for attempt in (
-        lambda: operations.plan_environment(shop, "dev"),
-        lambda: operations.plan_environment(shop, "dev", refresh=False),
-        lambda: operations.apply_environment(shop, "dev"),
+        lambda: api_deploy.plan_environment(shop, "dev"),
+        lambda: api_deploy.plan_environment(shop, "dev", refresh=False),
+        lambda: api_deploy.apply_environment(shop, "dev"),
     ):
         with pytest.raises(MlspecError) as raised:
             attempt()
@@ -44,14 +44,14 @@ def test_a_renamed_project_is_refused_with_the_way_to_move_its_state(shop: Path,
 
 
 def test_the_move_the_hint_describes_works(shop: Path, synthetic: None) -> None:
-    assert operations.apply_environment(shop, "dev").ok
+    assert api_deploy.apply_environment(shop, "dev").ok
     edit(shop, "name: shop\n", "name: boutique\n")
-    count, kept = state_commands.adopt_project_state(shop, "dev", "shop")
+    count, kept = api_deploy.adopt_project_state(shop, "dev", "shop")
     assert count > 0 and kept == str(state_file(shop)) + ".moved"
     adopted = json.loads(state_file(shop, project="boutique").read_text())
     assert adopted["project"] == "boutique" and len(adopted["resources"]) == count
     assert not state_file(shop).exists()  # the old one no longer claims the objects
-    plan = operations.plan_environment(shop, "dev").plan
+    plan = api_deploy.plan_environment(shop, "dev").plan
     actions = {c.address: c.action.value for c in plan.changes}
     assert actions.pop("synapse.pipeline.shop") == "delete"  # its name is the project's
     assert actions.pop("synapse.pipeline.boutique") == "create"
@@ -59,10 +59,10 @@ def test_the_move_the_hint_describes_works(shop: Path, synthetic: None) -> None:
 
 
 def test_the_move_by_cli_as_the_hint_prints_it(shop: Path, synthetic: None) -> None:
-    assert operations.apply_environment(shop, "dev").ok
+    assert api_deploy.apply_environment(shop, "dev").ok
     edit(shop, "name: shop\n", "name: boutique\n")
     with pytest.raises(MlspecError) as raised:
-        operations.plan_environment(shop, "dev")
+        api_deploy.plan_environment(shop, "dev")
     hint = raised.value.diagnostics[0].hint or ""
     command = hint.split("`")[1].split()  # `mlspec state mv --from-project shop --env dev`
     done = subprocess.run(
@@ -74,24 +74,24 @@ def test_the_move_by_cli_as_the_hint_prints_it(shop: Path, synthetic: None) -> N
     )
     assert done.returncode == 0, done.stderr
     assert "Adopted the state of project 'shop'" in done.stdout
-    assert operations.plan_environment(shop, "dev").plan.changes
+    assert api_deploy.plan_environment(shop, "dev").plan.changes
 
 
 def test_a_destroyed_old_project_does_not_block_the_new_name(shop: Path, synthetic: None) -> None:
-    operations.apply_environment(shop, "dev")
-    operations.destroy(shop, "dev")
+    api_deploy.apply_environment(shop, "dev")
+    api_deploy.destroy(shop, "dev")
     edit(shop, "name: shop\n", "name: boutique\n")
-    assert operations.apply_environment(shop, "dev").ok
+    assert api_deploy.apply_environment(shop, "dev").ok
 
 
 def test_a_state_recorded_for_another_owner_is_refused_at_the_file(shop: Path, synthetic: None) -> None:
-    operations.apply_environment(shop, "dev", select=["synapse.notebook.basket_stats"])
+    api_deploy.apply_environment(shop, "dev", select=["synapse.notebook.basket_stats"])
     path = state_file(shop)
     data = json.loads(path.read_text())
     data["project"] = "other\x1b[31m"
     path.write_text(json.dumps(data))
     with pytest.raises(MlspecError) as raised:
-        operations.plan_environment(shop, "dev")
+        api_deploy.plan_environment(shop, "dev")
     d = raised.value.diagnostics[0]
     assert d.code == "MLS808" and d.location is not None and d.location.file == str(path)
     assert "\x1b" not in d.message
@@ -126,21 +126,21 @@ def test_leftovers_of_dead_processes_are_removed_on_the_next_lock(tmp_path: Path
 
 def test_an_apply_killed_mid_write_leaves_nothing_after_the_next_run(shop: Path, synthetic: None) -> None:
     folder = state_file(shop).parent
-    operations.apply_environment(shop, "dev", select=["synapse.notebook.basket_stats"])
+    api_deploy.apply_environment(shop, "dev", select=["synapse.notebook.basket_stats"])
     dead = _dead_pid()
     leftover = folder / f".dev.json.{dead}.tmp"
     leftover.write_text('{"half": ')
-    operations.apply_environment(shop, "dev")
+    api_deploy.apply_environment(shop, "dev")
     assert not leftover.exists()
     assert sorted(p.name for p in folder.iterdir()) == ["dev.json", "dev.json.backup"]
 
 
 def test_a_state_copied_from_another_environment_is_named_as_such(shop: Path, synthetic: None) -> None:
-    assert operations.apply_environment(shop, "dev").ok
+    assert api_deploy.apply_environment(shop, "dev").ok
     copied = state_file(shop, env="prod")
     copied.write_bytes(state_file(shop).read_bytes())
     with pytest.raises(MlspecError) as raised:
-        operations.plan_environment(shop, "prod")
+        api_deploy.plan_environment(shop, "prod")
     d = raised.value.diagnostics[0]
     assert d.code == "MLS808" and d.location is not None and d.location.file == str(copied)
     assert "holds the state of environment 'dev' of this project, not of 'prod'" in d.message
@@ -149,8 +149,8 @@ def test_a_state_copied_from_another_environment_is_named_as_such(shop: Path, sy
 
 
 def test_a_refused_plan_leaves_no_empty_state_folder(shop: Path, synthetic: None) -> None:
-    assert operations.apply_environment(shop, "dev").ok
+    assert api_deploy.apply_environment(shop, "dev").ok
     edit(shop, "name: shop\n", "name: boutique\n")
     with pytest.raises(MlspecError):
-        operations.plan_environment(shop, "dev")
+        api_deploy.plan_environment(shop, "dev")
     assert sorted(p.name for p in state_file(shop).parent.parent.iterdir()) == ["shop"]

@@ -34,8 +34,8 @@ from typing import Any
 
 import pytest
 
-from mlspec.compiler.graph import Address, canonical_json, content_hash
-from mlspec.plan.state import ResourceState
+from mlspec.contract.graph import Address, canonical_json, content_hash
+from mlspec.contract.resource_state import ResourceState
 from mlspec.providers.base import DeployRequest, LiveObject, Provider, ProviderError, ProviderResult
 
 FILE_ARTIFACT = "file_artifact"

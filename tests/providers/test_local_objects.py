@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
-from mlspec.plan.state import ResourceState
 from mlspec.providers.base import DeployRequest
 from mlspec.providers.local import LocalProvider, workspace
 from mlspec.providers.local.workspace import file_hash
@@ -202,3 +203,23 @@ def test_a_file_path_that_leaves_the_object_folder_is_refused_before_writing(
     assert d.code == "MLS820" and "not a relative path inside the build" in d.message, d
     assert not any(p.name == "PWNED.txt" for p in tmp_path.rglob("*"))
     assert not (project / ".mlspec/local/dev/synapse/notebook/features").exists()
+
+
+@pytest.mark.parametrize("kind", ["a symlink to a JSON file outside", "a FIFO", "not UTF-8"])
+def test_create_over_an_unreadable_object_is_mls820_at_the_file_and_leaves_it(
+    deployed: tuple[LocalProvider, ResourceState, Path], tmp_path: Path, alarm: None, kind: str
+) -> None:
+    """The state does not record it (a retried create): something mlspec cannot read is not replaced."""
+    _, _, folder = deployed
+    path = folder / "properties.json"
+    _replace(path, kind, tmp_path / "outside.json")
+    with pytest.raises(MlspecError) as raised:
+        LocalProvider(tmp_path, "dev").create(_request())
+    _assert_mls820_at(raised.value, path)
+    assert "delete the folder" in (raised.value.diagnostics[0].hint or "")
+    if kind == "a FIFO":
+        assert stat.S_ISFIFO(os.lstat(path).st_mode)
+    elif kind == "not UTF-8":
+        assert path.read_bytes() == DAMAGED[kind]
+    else:
+        assert path.readlink() == tmp_path / "outside.json"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
-from mlspec.plan.state import ResourceState
 from mlspec.providers.base import DeployRequest, Provider
 from mlspec.providers.local import LocalProvider
 from mlspec.providers.local.workspace import file_hash
@@ -136,3 +136,145 @@ def test_the_registry_picks_local_and_refuses_azure_honestly(tmp_path: Path) -> 
     )
     with pytest.raises(MlspecError, match="unknown provider 'gcp'"):
         provider_for("gcp", tmp_path, "prod")
+
+
+def _tree(folder: Path) -> dict[str, bytes | str]:
+    """Every entry below ``folder``: a file's bytes, a link's target, a folder as ``"dir"``."""
+    found: dict[str, bytes | str] = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            found[name] = f"-> {path.readlink()}"
+        elif path.is_dir():
+            found[name] = "dir"
+        else:
+            found[name] = path.read_bytes()
+    return found
+
+
+@pytest.mark.parametrize("bookkeeping", ["resource.json removed", "resource.json from another hash scheme"])
+def test_create_adopts_an_identical_object_whatever_its_bookkeeping_says(
+    tmp_path: Path, bookkeeping: str
+) -> None:
+    provider = LocalProvider(tmp_path, "dev")
+    request = _request()
+    first = provider.create(request)
+    meta_file = tmp_path / first.provider_id / "resource.json"
+    if bookkeeping == "resource.json removed":
+        meta_file.unlink()
+    else:
+        meta = json.loads(meta_file.read_text())
+        meta_file.write_text(json.dumps({**meta, "hash": "sha1:older", "files": {}}))
+    again = LocalProvider(tmp_path, "dev").create(request)
+    assert again == first
+    repaired = json.loads(meta_file.read_text())
+    assert repaired["hash"] == request.hash
+    assert repaired["files"] == {path: file_hash(content) for path, content in FILES.items()}
+
+
+_CHANGES = {
+    "other properties": (
+        lambda folder: (folder / "properties.json").write_text('{"cells": ["x"]}'),
+        "its properties differ",
+    ),
+    "1 where the build has true": (
+        lambda folder: (folder / "properties.json").write_text('{"cells": [], "enabled": 1}'),
+        "its properties differ",
+    ),
+    "an attachment edited": (
+        lambda folder: (folder / "files/synapse/features.py").write_text("print('mine')\n"),
+        "its file synapse/features.py differs",
+    ),
+    "an attachment removed": (
+        lambda folder: (folder / "files/synapse/features.py").unlink(),
+        "it lacks the file synapse/features.py",
+    ),
+    "a file added": (
+        lambda folder: (folder / "files/synapse/notes.md").write_text("mine\n"),
+        "it has the file synapse/notes.md, which this build does not ship",
+    ),
+    "another provider type": (
+        lambda folder: (folder / "resource.json").write_text(
+            json.dumps({**json.loads((folder / "resource.json").read_text()), "provider_type": "Other/type"})
+        ),
+        "its provider type is 'Other/type'",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(_CHANGES))
+def test_create_refuses_a_different_object_at_its_address_and_leaves_it_alone(
+    tmp_path: Path, change: str
+) -> None:
+    """Terraform's "already exists": the object is not this state's to overwrite (a `state rm`, a lost
+    state, a hand-made folder); the error says what differs and how to go on."""
+    request = _request(properties={"cells": [], "enabled": True})
+    first = LocalProvider(tmp_path, "dev").create(request)
+    folder = tmp_path / first.provider_id
+    edit, expected = _CHANGES[change]
+    edit(folder)
+    before = _tree(folder.parent)
+    with pytest.raises(MlspecError) as refused:
+        LocalProvider(tmp_path, "dev").create(request)
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.code == "MLS820"
+    assert diagnostic.message.startswith(f"{NOTEBOOK}: another object already exists at {first.provider_id}")
+    assert expected in diagnostic.message
+    assert diagnostic.hint is not None and f"delete the folder {folder} and apply again" in diagnostic.hint
+    assert _tree(folder.parent) == before
+
+
+def test_a_refused_create_lists_at_most_three_differences(tmp_path: Path) -> None:
+    provider = LocalProvider(tmp_path, "dev")
+    folder = tmp_path / provider.create(_request()).provider_id
+    for name in ("a", "b", "c", "d"):
+        (folder / f"files/{name}.txt").write_text(name)
+    with pytest.raises(MlspecError) as refused:
+        provider.create(_request())
+    message = refused.value.diagnostics[0].message
+    assert "the file a.txt" in message and "the file c.txt" in message
+    assert "d.txt" not in message and "; and 1 more)" in message
+
+
+@pytest.mark.parametrize("existing", ["nothing", "the same object", "the previous version"])
+def test_create_after_a_crash_mid_write_clears_the_leftovers(tmp_path: Path, existing: str) -> None:
+    """A SIGKILL inside a write leaves only dot-named siblings (the staging copy, half written, or the
+    retired old folder): never a half object at the address, so the retried create goes ahead."""
+    provider = LocalProvider(tmp_path, "dev")
+    request = _request()
+    folder = tmp_path / ".mlspec/local/dev/synapse/notebook/features"
+    if existing != "nothing":
+        provider.create(request)
+    if existing == "the previous version":  # killed between retiring the old folder and the swap
+        folder.rename(folder.with_name(".features.old-4242-1"))
+    staging = folder.with_name(".features.new-4242-1")
+    (staging / "files/synapse").mkdir(parents=True)
+    (staging / "files/synapse/features.json").write_bytes(b'{"cel')  # cut short by the kill
+    result = LocalProvider(tmp_path, "dev").create(request)
+    assert result.provider_id == ".mlspec/local/dev/synapse/notebook/features"
+    assert [p.name for p in folder.parent.iterdir()] == ["features"]
+    live = provider.read(NOTEBOOK, _state(request, result.provider_id))
+    assert live is not None and live.payload == {
+        "properties": {"cells": []},
+        "attachments": request.attachments,
+    }
+
+
+@pytest.mark.parametrize("leftover", ["an empty folder", "a folder without properties.json", "a file"])
+def test_create_writes_over_what_read_calls_no_object(tmp_path: Path, leftover: str) -> None:
+    """What ``read`` reports as gone, plan creates again ("deleted outside mlspec"): create must not
+    refuse it."""
+    folder = tmp_path / ".mlspec/local/dev/synapse/notebook/features"
+    folder.parent.mkdir(parents=True)
+    if leftover == "a file":
+        folder.write_text("stray")
+    else:
+        folder.mkdir()
+        if leftover == "a folder without properties.json":
+            (folder / "resource.json").write_text("{}")
+    provider = LocalProvider(tmp_path, "dev")
+    request = _request()
+    current = _state(request, ".mlspec/local/dev/synapse/notebook/features")
+    assert provider.read(NOTEBOOK, current) is None
+    provider.create(request)
+    assert provider.read(NOTEBOOK, current) is not None

@@ -43,13 +43,3 @@ class TestLocalProviderContract(ProviderContract):
             tamper=lambda request, result: _tamper(tmp_path, request, result),
             remove_behind_its_back=lambda request, result: shutil.rmtree(_folder(tmp_path, result)),
         )
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the local provider's create replaces whatever folder is at the address, a different "
-        "object included (reported to the lead; the provider is not changed here)",
-    )
-    def test_create_refuses_a_different_object_already_at_its_address(
-        self, subject: ProviderUnderTest, kind: str
-    ) -> None:
-        super().test_create_refuses_a_different_object_already_at_its_address(subject, kind)

@@ -9,7 +9,7 @@ from typing import Any
 from mlspec.compiler.access.identities import Principal
 from mlspec.compiler.access.scopes import Scope
 from mlspec.compiler.arm import expression, literal, quote
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import SpecPath
 
 ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"

@@ -19,7 +19,7 @@ from mlspec.compiler.access.identities import Principal
 from mlspec.compiler.access.scopes import Scope, ScopeError
 from mlspec.compiler.arm import expression, resource_id
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import SpecPath
 from mlspec.spec_schema.grant_scopes import dataset_url
 from mlspec.spec_schema.roles import role_definition_guid

@@ -10,7 +10,7 @@ from mlspec.compiler.access.assignment import IMMUTABLE, ROLE_ASSIGNMENT_TYPE, A
 from mlspec.compiler.access.scopes import ScopeError
 from mlspec.compiler.arm import literal
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.graph import Address, Resource
+from mlspec.contract.graph import Address, Resource
 from mlspec.diagnostics import SpecPath
 from mlspec.spec_schema.roles import role_definition_guid
 

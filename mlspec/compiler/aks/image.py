@@ -26,7 +26,7 @@ from importlib import resources
 from typing import Any
 
 from mlspec.compiler.aks.conventions import LIVE_PATH, PRE_STOP_SECONDS, RUN_AS, TERMINATION_GRACE_SECONDS
-from mlspec.compiler.graph import content_hash
+from mlspec.contract.graph import content_hash
 from mlspec.spec_schema.serving_inputs import REQUIREMENT
 from mlspec.templates.engine import code_environment
 

@@ -20,7 +20,7 @@ from mlspec.compiler.aks.conventions import (
 from mlspec.compiler.aks.image import ImageBuild, UnsafeValue, build_image, requirements_text
 from mlspec.compiler.aks.rollout import RolloutPlan, plan_rollout
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.graph import Address, Resource, canonical_json, content_hash
+from mlspec.contract.graph import Address, Resource, canonical_json, content_hash
 from mlspec.diagnostics import Diagnostic, SpecPath, has_errors
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.checks.deployment import serving_inputs

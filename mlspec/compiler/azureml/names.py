@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mlspec.compiler.graph import canonical_json, content_hash
+from mlspec.contract.graph import canonical_json, content_hash
 
 FOLDER = "azureml"
 STEPS = ("prepare", "train", "evaluate", "register")

@@ -21,7 +21,7 @@ from mlspec.compiler import addresses
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.azureml import components, environment, names, pipeline, schedules
 from mlspec.compiler.azureml.scripts import render_script
-from mlspec.compiler.graph import Address, Resource
+from mlspec.contract.graph import Address, Resource
 from mlspec.spec_schema.checks.columns import GATE
 from mlspec.spec_schema.models import ModelSpec
 from mlspec.spec_schema.monitor_signals import watched_alerts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import SpecPath
 
 ACTION_GROUP_TYPE = "Microsoft.Insights/actionGroups"

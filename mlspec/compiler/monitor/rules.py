@@ -8,7 +8,6 @@ from typing import Any
 from mlspec.compiler import addresses
 from mlspec.compiler.arm import expression, literal, resource_id
 from mlspec.compiler.artifacts import RenderContext
-from mlspec.compiler.graph import Address
 from mlspec.compiler.monitor import kql, tables
 from mlspec.compiler.monitor.parts import ACTION_GROUP_TYPE, Part
 from mlspec.compiler.monitor.signals import OPERATORS, STATISTIC_SIGNALS, MetricSignal, metric_signal, rising
@@ -19,6 +18,7 @@ from mlspec.compiler.monitor.windows import (
     statistic_frequency,
     statistic_lookback,
 )
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import SpecPath
 from mlspec.spec_schema.durations import duration_minutes, iso8601
 from mlspec.spec_schema.models import Alert

@@ -7,9 +7,9 @@ from typing import Any
 from mlspec.compiler import addresses
 from mlspec.compiler.arm import expression, literal, resource_id
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.graph import Address, Resource
 from mlspec.compiler.monitor import retrain, rules, tables
 from mlspec.compiler.monitor.parts import ACTION_GROUP_TYPE, Part
+from mlspec.contract.graph import Address, Resource
 from mlspec.diagnostics import SpecPath
 from mlspec.spec_schema.durations import duration_problem
 from mlspec.spec_schema.models import Alert, Monitoring

@@ -5,10 +5,10 @@ from __future__ import annotations
 from mlspec.artifact_paths import ArtifactError
 from mlspec.compiler import addresses
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.graph import Address, Resource
 from mlspec.compiler.powerbi import report as pbir
 from mlspec.compiler.powerbi import semantic
 from mlspec.compiler.powerbi.model import SemanticModel, build_model
+from mlspec.contract.graph import Address, Resource
 from mlspec.diagnostics import Severity
 from mlspec.spec_schema.models import Report
 from mlspec.spec_schema.report_model import folder_name_problem

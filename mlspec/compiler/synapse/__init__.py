@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from mlspec.compiler.addresses import synapse_notebook, synapse_pipeline
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.graph import Resource
 from mlspec.compiler.synapse import notebook, pipeline
 from mlspec.compiler.synapse.checks import check_synapse
+from mlspec.contract.graph import Resource
 from mlspec.diagnostics import Diagnostic
 
 __all__ = ["check", "render"]

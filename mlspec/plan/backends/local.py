@@ -23,10 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from mlspec.contract.resource_state import state_error
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan import journal
 from mlspec.plan.lock import LockHeldError, LockInfo, lock_error, pid_alive
-from mlspec.plan.state import State, StateChange, conflict_error, state_error
+from mlspec.plan.state import State, StateChange, conflict_error
 from mlspec.project_files import ProjectFileError, read_own_file
 from mlspec.redaction import printable
 

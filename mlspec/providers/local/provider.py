@@ -4,6 +4,8 @@ Notebooks, pipelines, Azure ML components, pipelines and schedules are registere
 the serving deployment is recorded with the URL local serving will use; alert rules and
 reports are stored. ``read`` returns what is on disk, so a hand edit is drift. Every
 operation is idempotent: the folder is derived from the address and replaced as a whole.
+``create`` adopts an identical object already at the address (left by an interrupted apply) and
+refuses a different one, which it leaves untouched.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlspec.compiler.graph import Address
+from mlspec.contract.graph import Address
+from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Location
-from mlspec.plan.state import ResourceState
 from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
-from mlspec.providers.local.workspace import ObjectFileError, read_object, remove_object, write_object
+from mlspec.providers.local.workspace import (
+    ObjectFileError,
+    object_differences,
+    read_object,
+    remove_object,
+    write_object,
+)
 from mlspec.redaction import printable
 
 _WHAT_BY_KIND = {
@@ -42,6 +50,8 @@ _WHAT_BY_SERVICE = {
     "access": "access grant recorded",
     "powerbi": "report stored",
 }
+MAX_DIFFERENCES_SHOWN = 3
+"""What a refused create lists of how the object found differs from the request."""
 SERVING_PORTS = (18000, 2000)  # placeholder URLs use 127.0.0.1:18000..19999, derived from the address
 
 
@@ -91,13 +101,7 @@ class LocalProvider:
         try:
             found = read_object(folder)
         except ObjectFileError as exc:
-            raise ObjectError(
-                address,
-                f"cannot read {exc.path}: {exc.reason}",
-                exc.path,
-                f"mlspec wrote this file itself; delete the folder {folder} and the next apply creates "
-                "the object again",
-            ) from None
+            raise _unreadable(address, folder, exc) from None
         if found is None:
             return None
         properties, meta, on_disk = found
@@ -111,13 +115,43 @@ class LocalProvider:
         return LiveObject(properties, attachments)
 
     def create(self, request: DeployRequest) -> ProviderResult:
-        return self._write(self.folder_for(request.address), request)
+        folder = self.folder_for(request.address)
+        self._refuse_a_different_object(folder, request)
+        return self._write(folder, request)
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
         return self._write(self._resolve(request.address, current.provider_id), request)
 
     def delete(self, address: Address, current: ResourceState) -> None:
         remove_object(self._resolve(address, current.provider_id))
+
+    def _refuse_a_different_object(self, folder: Path, request: DeployRequest) -> None:
+        """Create is called for an address the state does not record: what is already there was left
+        by an interrupted apply of this very request (adopted: the write that follows rewrites it the
+        same), or is something mlspec does not own here (refused, untouched), as Terraform's "already
+        exists". Apply holds the state lock, so no other apply writes this folder meanwhile."""
+        try:
+            differences = object_differences(
+                folder,
+                provider_type=request.provider_type,
+                properties=request.properties,
+                files=request.files,
+            )
+        except ObjectFileError as exc:
+            raise _unreadable(request.address, folder, exc) from None
+        if not differences:  # None: nothing there; []: the same object
+            return
+        shown = "; ".join(printable(difference) for difference in differences[:MAX_DIFFERENCES_SHOWN])
+        if len(differences) > MAX_DIFFERENCES_SHOWN:
+            shown += f"; and {len(differences) - MAX_DIFFERENCES_SHOWN} more"
+        raise ProviderError(
+            request.address,
+            f"another object already exists at {self._provider_id(folder)} ({shown}); "
+            "creating this one would overwrite it",
+            f"mlspec has no `import`. To replace it with this build, delete the folder {folder} and apply "
+            "again; to keep it, apply the spec that made it (an identical object is adopted) or restore "
+            "the state that recorded it (`mlspec state list` shows what the state holds)",
+        )
 
     def describe(self, address: Address, result: ProviderResult) -> str:
         what = _WHAT_BY_KIND.get((address.service, address.kind)) or _WHAT_BY_SERVICE.get(
@@ -170,3 +204,13 @@ class LocalProvider:
             )
         self._refuse_linked_folders(address, Path(folder))
         return Path(folder)
+
+
+def _unreadable(address: Address, folder: Path, exc: ObjectFileError) -> ObjectError:
+    return ObjectError(
+        address,
+        f"cannot read {exc.path}: {exc.reason}",
+        exc.path,
+        f"the local provider's objects are its own files; delete the folder {folder} and the next apply "
+        "creates the object again",
+    )

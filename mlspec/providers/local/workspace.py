@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mlspec.artifact_paths import ArtifactError, safe_relative_path
-from mlspec.compiler.graph import content_hash
+from mlspec.contract.graph import content_hash
 from mlspec.project_files import ProjectFileError, read_own_file
 from mlspec.strict_json import strict_json_loads
 
@@ -139,6 +139,39 @@ def read_object(folder: Path) -> tuple[Any, dict[str, Any], dict[str, str]] | No
         _json(_text(raw_meta, folder / RESOURCE_FILE), folder / RESOURCE_FILE) if raw_meta is not None else {}
     )
     return properties, meta if isinstance(meta, dict) else {}, _file_hashes(folder / FILES_DIR)
+
+
+def object_differences(
+    folder: Path, *, provider_type: str, properties: Any, files: Mapping[str, bytes]
+) -> list[str] | None:
+    """How the object in ``folder`` differs from the one :func:`write_object` would write there:
+    ``None`` when there is none (what :func:`read_object` sees as none), ``[]`` when it is the same
+    object, else what differs, a few words each (file paths as found on disk, not yet printable).
+
+    The same object means the same properties as JSON (``1`` is not ``true``), the same files byte for
+    byte, none more, and the same provider type when ``resource.json`` records one. The rest of that
+    file is bookkeeping (the payload hash, the hash of each file as written), so an object that differs
+    only there — or has lost the file — is still the same one; the next write rewrites it. Anything
+    unreadable is an :class:`ObjectFileError`, as for :func:`read_object`."""
+    found = read_object(folder)
+    if found is None:
+        return None
+    found_properties, meta, found_files = found
+    differences: list[str] = []
+    recorded_type = meta.get("provider_type")
+    if recorded_type is not None and recorded_type != provider_type:
+        differences.append(f"its provider type is {recorded_type!r}")
+    if _dump(found_properties) != _dump(properties):
+        differences.append("its properties differ")
+    wanted = {path: file_hash(content) for path, content in files.items()}
+    for path in sorted(wanted.keys() | found_files.keys()):
+        if path not in found_files:
+            differences.append(f"it lacks the file {path}")
+        elif path not in wanted:
+            differences.append(f"it has the file {path}, which this build does not ship")
+        elif found_files[path] != wanted[path]:
+            differences.append(f"its file {path} differs")
+    return differences
 
 
 def _file_hashes(root: Path) -> dict[str, str]:

@@ -1,0 +1,136 @@
+"""The record of one applied resource, shared by the state document, its journal and providers.
+
+Its JSON form is part of the state file format: every field is type-checked when read, since a
+state file may have been damaged or edited by hand; a problem is an MLS801 located at the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlspec.contract.graph import Address
+from mlspec.diagnostics import Diagnostic, Location, MlspecError
+from mlspec.redaction import printable, redact, strip_query
+
+
+@dataclass
+class ResourceState:
+    """One applied resource: what was deployed (payload and its hash) and what the provider said back."""
+
+    provider_type: str
+    properties: Any
+    attachments: dict[str, str]
+    hash: str
+    provider_id: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    depends_on: list[str] = field(default_factory=list)
+    spec_fields: dict[str, Any] | None = None
+    """The spec values the applied payload was built from (``dotted.path: value``), so a later plan
+    can name the spec fields that cause a change; ``None`` in states written before they were kept."""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "provider_type": self.provider_type,
+            "properties": self.properties,
+            "attachments": dict(sorted(self.attachments.items())),
+            "hash": self.hash,
+            "provider_id": self.provider_id,
+            "outputs": self.outputs,
+            "depends_on": sorted(self.depends_on),
+        }
+        if self.spec_fields is not None:
+            out["spec_fields"] = dict(self.spec_fields)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "state", address: str = "?") -> ResourceState:
+        """Parse one resource entry; every field is type-checked (the file may have been edited)."""
+        context = f"resource {printable(address)!r}"
+        entry = mapping(data, where, context)
+        return cls(
+            provider_type=text_field(entry, "provider_type", where, context, required=True),
+            properties=entry.get("properties"),
+            attachments=text_map(entry.get("attachments"), where, f"{context} attachments"),
+            hash=text_field(entry, "hash", where, context),
+            provider_id=text_field(entry, "provider_id", where, context),
+            outputs=mapping(entry.get("outputs") or {}, where, f"{context} outputs"),
+            depends_on=address_list(entry.get("depends_on"), where, f"{context} depends_on"),
+            spec_fields=spec_fields_of(entry.get("spec_fields"), where, f"{context} spec_fields"),
+        )
+
+
+def state_error(message: str, hint: str | None = None, where: str | None = None) -> MlspecError:
+    """An MLS801: the state (or its lock) cannot be used; located at ``where``, the file or blob."""
+    location = Location(strip_query(where), 1, 1) if where else None
+    return MlspecError([Diagnostic.error("MLS801", redact(message), location=location, hint=hint)])
+
+
+HAND_EDITED = "the file was damaged or edited by hand; restore it from its .backup"
+
+
+def mapping(value: Any, where: str, context: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise state_error(f"{where} is malformed: {context} must be an object", HAND_EDITED, where)
+    return value
+
+
+def text_field(data: dict[str, Any], key: str, where: str, context: str, *, required: bool = False) -> str:
+    value = data.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise state_error(f"{where} is malformed: {context}: {key} must be a string", HAND_EDITED, where)
+    return value
+
+
+def text_map(value: Any, where: str, context: str) -> dict[str, str]:
+    found = mapping(value if value is not None else {}, where, context)
+    if not all(isinstance(v, str) for v in found.values()):
+        raise state_error(f"{where} is malformed: {context} must map names to strings", HAND_EDITED, where)
+    return dict(found)
+
+
+def spec_fields_of(value: Any, where: str, context: str) -> dict[str, Any] | None:
+    """Absent in states written before spec fields were recorded; else an object of leaf values."""
+    if value is None:
+        return None
+    found = mapping(value, where, context)
+    if not all(_spec_leaf(v) for v in found.values()):
+        raise state_error(
+            f"{where} is malformed: {context} must map paths to strings, numbers, booleans or null",
+            HAND_EDITED,
+            where,
+        )
+    return dict(found)
+
+
+def _spec_leaf(value: Any) -> bool:
+    return (
+        value is None
+        or isinstance(value, str | int | float | bool)
+        or (isinstance(value, list | dict) and not value)
+    )
+
+
+def address_list(value: Any, where: str, context: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise state_error(f"{where} is malformed: {context} must be a list", HAND_EDITED, where)
+    return [address_text(item, where, context) for item in value]
+
+
+def address_text(value: Any, where: str, context: str) -> str:
+    try:
+        if not isinstance(value, str):
+            raise ValueError("not a string")
+        Address.parse(value)
+    except ValueError:
+        raise state_error(
+            f"{where} is malformed: {context}: {printable(repr(value), 80)} is not a resource address "
+            "(<service>.<kind>.<name>)",
+            HAND_EDITED,
+            where,
+        ) from None
+    return value
