@@ -166,6 +166,14 @@ class _SpecConstructor(yaml.CSafeLoader):
             return _STR_TAG
         return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
 
+    # libyaml calls these around every node for path resolvers, which this loader never adds:
+    # doing nothing at once is about a tenth of a spec's parse.
+    def descend_resolver(self, current_node: yaml.Node | None, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         # PyYAML's scalar constructors raise plain ValueError & co. for values their regexes
         # accept (2024-02-30, 0x_, !!int abc): report them at the value, not as a crash.
@@ -268,9 +276,10 @@ def parse_spec(raw: bytes | str, file: str = "<string>") -> SpecDocument:
                 "the spec's top level must be a mapping (apiVersion:, project:, ...)",
                 root.start_mark,
             )
-        if _ANCHOR.search(text):  # no anchor, no alias: the common case skips the walk
+        # No anchor, no alias: the common case skips the walk (and, with no `&` at all, the regex).
+        if "&" in text and _ANCHOR.search(text):
             _check_alias_expansion(root)
-        data = _construct(loader, root)
+        data = _construct(loader, root, merge_keys="<<" in text or "merge" in text)
     except _LoadProblem as problem:
         where = (problem.mark.line + 1, problem.mark.column + 1) if problem.mark else (1, 1)
         raise MlspecError([_diag(problem.code, problem.message, file, where, problem.hint)]) from None
@@ -295,43 +304,49 @@ def parse_spec(raw: bytes | str, file: str = "<string>") -> SpecDocument:
     return SpecDocument(file=file, data=data, root=root, text=text)
 
 
-def _construct(loader: _SpecConstructor, root: yaml.Node) -> Any:
+def _construct(loader: _SpecConstructor, root: yaml.Node, *, merge_keys: bool = True) -> Any:
     """Nodes to Python values. Strings, maps and lists (nearly every node) are built here directly;
     other scalars (int, float, bool, null, timestamps) go through PyYAML's safe constructors. This is
-    about three times faster than ``construct_document``'s generic machinery."""
-    built: dict[int, Any] = {}
+    about three times faster than ``construct_document``'s generic machinery. ``merge_keys`` false
+    says the text holds no ``<<`` (nor a ``merge`` tag), so no mapping is looked at for one."""
+    return _build(root, loader, {}, merge_keys)
 
-    def build(node: yaml.Node) -> Any:
-        key = id(node)
-        if key in built:
-            return built[key]
-        if isinstance(node, yaml.ScalarNode):
-            value = node.value if node.tag == _STR_TAG else loader.construct_object(node, deep=True)
-        elif isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
-            value = {}
-            built[key] = value
-            if any(k.tag == _MERGE_TAG for k, _ in node.value):
-                value.update(loader.construct_mapping(node, deep=True))
-                return value
-            loader.check_mapping_keys(node)
-            for key_node, value_node in node.value:
-                # Plain strings are most leaves: take them without a call.
-                if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR_TAG:
-                    value[key_node.value] = value_node.value
-                else:
-                    value[key_node.value] = build(value_node)
-            return value
-        elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
-            value = []
-            built[key] = value
-            value.extend(build(item) for item in node.value)
-            return value
-        else:
-            value = loader.construct_object(node, deep=True)
+
+def _build(node: yaml.Node, loader: _SpecConstructor, built: dict[int, Any], merge_keys: bool) -> Any:
+    """One node's value; ``built`` (by node id) makes an alias the same object as its anchor.
+
+    A module function, not a closure over ``built``: a recursive closure is a reference cycle, which
+    would keep every document's node tree alive until the garbage collector's next full pass."""
+    key = id(node)
+    if key in built:
+        return built[key]
+    if node.__class__ is yaml.ScalarNode:
+        value = node.value if node.tag == _STR_TAG else loader.construct_object(node, deep=True)
+    elif isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
+        value = {}
         built[key] = value
+        if merge_keys and any(k.tag == _MERGE_TAG for k, _ in node.value):
+            value.update(loader.construct_mapping(node, deep=True))
+            return value
+        for key_node, value_node in node.value:
+            name = key_node.value
+            if key_node.tag != _STR_TAG or name in value:
+                loader.check_mapping_keys(node)  # raises MLS002/MLS003 at the first such key
+            # Plain strings are most leaves: take them without a call.
+            if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR_TAG:
+                value[name] = value_node.value
+            else:
+                value[name] = _build(value_node, loader, built, merge_keys)
         return value
-
-    return build(root)
+    elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
+        value = []
+        built[key] = value
+        value.extend(_build(item, loader, built, merge_keys) for item in node.value)
+        return value
+    else:
+        value = loader.construct_object(node, deep=True)
+    built[key] = value
+    return value
 
 
 def _decode(raw: bytes, file: str) -> str:

@@ -56,6 +56,13 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 """A float that is a number: YAML's ``.nan``/``.inf`` are refused (ARM and JSON take neither)."""
 
 
+def _empty_list() -> list[Any]:
+    """The default of list fields. Not ``default_factory=list``: pydantic inspects each factory's
+    signature when it builds the models, and for the builtin ``list`` that takes ~0.4 ms a field
+    (17 fields: ~7 ms of every cold start)."""
+    return []
+
+
 class SpecModel(BaseModel):
     """Base of every spec model: unknown fields are errors, values are immutable."""
 
@@ -200,7 +207,9 @@ class SecretRef(SpecModel):
 
 
 class Access(SpecModel):
-    grants: list[Grant] = Field(default_factory=list, description="RBAC role assignments rendered as ARM.")
+    grants: list[Grant] = Field(
+        default_factory=_empty_list, description="RBAC role assignments rendered as ARM."
+    )
     secrets: dict[str, SecretRef] = Field(
         default_factory=dict, description="Key Vault references by local name."
     )
@@ -261,9 +270,11 @@ class TransformOutput(SpecModel):
         "overwrite",
         description="overwrite replaces the output, append adds rows, merge upserts on merge_keys (delta only).",
     )
-    merge_keys: list[str] = Field(default_factory=list, description="Columns matched on when mode is merge.")
+    merge_keys: list[str] = Field(
+        default_factory=_empty_list, description="Columns matched on when mode is merge."
+    )
     partition_by: list[str] = Field(
-        default_factory=list,
+        default_factory=_empty_list,
         description="Columns the output is partitioned by (they become folder names, col=value).",
         examples=[["country"]],
     )
@@ -339,7 +350,7 @@ class Transform(SpecModel):
     output: TransformOutput = Field(description="Where and how the result is written.")
     spark: SparkSettings = Field(default_factory=SparkSettings, description="The Spark pool and its sizing.")
     expectations: list[Expectation] = Field(
-        default_factory=list,
+        default_factory=_empty_list,
         description="Data-quality gates on the output; a failing one stops the run.",
         examples=[[{"not_null": "customer_id"}, {"row_count": {"min": 100}}]],
     )
@@ -382,11 +393,11 @@ class Compute(SpecModel):
 class PythonEnvironment(SpecModel):
     python: str = Field("3.11", description='Python version; quote it ("3.10" unquoted is the number 3.1).')
     pip: list[str] = Field(
-        default_factory=list,
+        default_factory=_empty_list,
         description="pip requirements (pin versions for reproducible training).",
         examples=[["scikit-learn==1.5.2", "pandas"]],
     )
-    conda: list[str] = Field(default_factory=list, description="Conda packages installed before pip.")
+    conda: list[str] = Field(default_factory=_empty_list, description="Conda packages installed before pip.")
     image: str | None = Field(None, description="Base image; the Azure ML curated CPU image when absent.")
 
 
@@ -497,7 +508,9 @@ class Network(SpecModel):
     internal_load_balancer: bool = Field(True, description="Internal Azure load balancer (no public IP).")
     subnet: str | None = Field(None, description="Subnet of the internal load balancer.")
     ip: str | None = Field(None, description="Static private IPv4 of the internal load balancer.")
-    allow_from: list[str] = Field(default_factory=list, description="CIDRs allowed by the NetworkPolicy.")
+    allow_from: list[str] = Field(
+        default_factory=_empty_list, description="CIDRs allowed by the NetworkPolicy."
+    )
     allow_public: bool = Field(
         False, description="Explicitly allow a public load balancer (security policy)."
     )
@@ -557,7 +570,8 @@ class Deployment(SpecModel):
         description="How callers authenticate: key (an API key from Key Vault) | entra (Entra ID tokens).",
     )
     secrets: list[str] = Field(
-        default_factory=list, description="Names from access.secrets, mounted via the Key Vault CSI driver."
+        default_factory=_empty_list,
+        description="Names from access.secrets, mounted via the Key Vault CSI driver.",
     )
     rollout: Rollout = Field(
         default_factory=Rollout,
@@ -580,12 +594,12 @@ class Deployment(SpecModel):
 
 class Notify(SpecModel):
     email: list[str] = Field(
-        default_factory=list,
+        default_factory=_empty_list,
         description="Addresses alerts are sent to.",
         examples=[["ml-oncall@contoso.com"]],
     )
     webhook: list[str] = Field(
-        default_factory=list, description="HTTPS webhook URLs (no secrets in the URL)."
+        default_factory=_empty_list, description="HTTPS webhook URLs (no secrets in the URL)."
     )
 
 
@@ -619,13 +633,13 @@ class Alert(SpecModel):
 class Retrain(SpecModel):
     schedule: str | None = Field(None, description="Cron, five fields, UTC.", examples=["0 3 * * 1"])
     on_alerts: list[str] = Field(
-        default_factory=list, description="Alerts (by name) that trigger retraining."
+        default_factory=_empty_list, description="Alerts (by name) that trigger retraining."
     )
 
 
 class Monitoring(SpecModel):
     notify: Notify = Field(default_factory=Notify, description="Where alerts are sent.")
-    alerts: list[Alert] = Field(default_factory=list, description="Azure Monitor alert rules.")
+    alerts: list[Alert] = Field(default_factory=_empty_list, description="Azure Monitor alert rules.")
     retrain: Retrain | None = Field(
         None, description="When the model is retrained: on a schedule and/or when alerts fire."
     )
@@ -682,7 +696,7 @@ class Visual(SpecModel):
 class Page(SpecModel):
     title: str = Field(description="Page title (the report's tab).")
     visuals: list[Visual] = Field(
-        default_factory=list,
+        default_factory=_empty_list,
         description="The visuals on the page.",
         examples=[[{"type": "card", "measure": "churn_rate"}]],
     )
@@ -716,7 +730,7 @@ class Report(SpecModel):
     workspace: str = Field(description="Power BI workspace.")
     tables: list[str] = Field(min_length=1, description="Transforms, sources, or `predictions`.")
     relationships: list[Relationship] = Field(
-        default_factory=list,
+        default_factory=_empty_list,
         description=(
             "Relationships between the report's tables, besides those inferred from a shared key column "
             "(a column two tables have that is unique in one of them: a single-column `unique` expectation "
@@ -725,7 +739,7 @@ class Report(SpecModel):
         examples=[[{"from": "predictions.customer_id", "to": "customer_features.customer_id"}]],
     )
     measures: dict[str, Measure] = Field(default_factory=dict, description="DAX measures by name.")
-    pages: list[Page] = Field(default_factory=list, description="The report's pages.")
+    pages: list[Page] = Field(default_factory=_empty_list, description="The report's pages.")
 
 
 # --- state, moved and the whole spec -----------------------------------------------------
@@ -793,9 +807,11 @@ class MLProject(SpecModel):
     model: ModelSpec | None = Field(None, description="The model trained and gated in Azure ML.")
     deployment: Deployment | None = Field(None, description="Serving the model on AKS.")
     monitoring: Monitoring | None = Field(None, description="Alerts, notifications and retraining.")
-    reports: list[Report] = Field(default_factory=list, description="Power BI reports.")
+    reports: list[Report] = Field(default_factory=_empty_list, description="Power BI reports.")
     state: StateConfig = Field(default_factory=StateConfig, description="State backend for plan/apply.")
-    moved: list[Moved] = Field(default_factory=list, description="Renamed resources: old address → new.")
+    moved: list[Moved] = Field(
+        default_factory=_empty_list, description="Renamed resources: old address → new."
+    )
     run: RunSettings = Field(
         default_factory=RunSettings, description="How `mlspec run` works on the local engines."
     )

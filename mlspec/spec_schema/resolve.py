@@ -271,6 +271,7 @@ class _Interpolator:
         self.workspace_active: list[str] = []
         project = merged.get("project")
         self.project_name = project.get("name") if isinstance(project, dict) else None
+        self.plain = _plain_subtrees(spec.document)
 
     def run(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -287,15 +288,39 @@ class _Interpolator:
         return self._value(value, path, None)
 
     def _value(self, value: Any, prefix: SpecPath, trail: _Trail) -> Any:
-        # Every value is visited, so the walk stays lean: leaves that cannot change are copied
-        # without a call, and a path is built only for a string that holds a reference.
+        # A mapping or list that interpolation leaves as it is comes back as the same object (and one
+        # with no `$` anywhere below is not even walked): most of a spec is the same in every
+        # environment, and what later steps see as the very same object they need to look at once.
+        # Elsewhere the walk stays lean: a path is built only for a string that holds a reference.
         kind = type(value)
         if kind is str:
             return self.string(value, _path_of(prefix, trail)) if "$" in value else value
         if kind is dict:
-            return {k: v if _unchanging(v) else self._value(v, prefix, (trail, k)) for k, v in value.items()}
+            if id(value) in self.plain:
+                return value
+            changed: dict[str, Any] | None = None
+            for k, v in value.items():
+                if _unchanging(v):
+                    continue
+                new = self._value(v, prefix, (trail, k))
+                if new is not v:
+                    if changed is None:
+                        changed = dict(value)
+                    changed[k] = new
+            return value if changed is None else changed
         if kind is list:
-            return [v if _unchanging(v) else self._value(v, prefix, (trail, i)) for i, v in enumerate(value)]
+            if id(value) in self.plain:
+                return value
+            items: list[Any] | None = None
+            for i, v in enumerate(value):
+                if _unchanging(v):
+                    continue
+                new = self._value(v, prefix, (trail, i))
+                if new is not v:
+                    if items is None:
+                        items = list(value)
+                    items[i] = new
+            return value if items is None else items
         return value
 
     def string(self, text: str, path: SpecPath) -> Any:
@@ -405,6 +430,31 @@ def _path_of(prefix: SpecPath, trail: _Trail) -> SpecPath:
         trail, key = trail
         keys.append(key)
     return (*prefix, *reversed(keys))
+
+
+def _plain_subtrees(document: SpecDocument) -> dict[int, Any]:
+    """The document's mappings and lists with no ``$`` in any string below, by ``id`` (computed once
+    per document; the objects are kept, so no other object can take one of their ids meanwhile)."""
+    plain = document.memo.get("plain_subtrees")
+    if plain is None:
+        plain = document.memo["plain_subtrees"] = {}
+        _collect_plain(document.data, plain)
+    return plain
+
+
+def _collect_plain(node: Any, plain: dict[int, Any]) -> bool:
+    """Whether ``node`` holds no ``$`` (keys aside: interpolation leaves keys alone); records such containers."""
+    kind = type(node)
+    if kind is str:
+        return "$" not in node
+    if kind is dict or kind is list:
+        clean = True
+        for item in node.values() if kind is dict else node:
+            clean = _collect_plain(item, plain) and clean
+        if clean:
+            plain[id(node)] = node
+        return clean
+    return True
 
 
 def _unchanging(value: Any) -> bool:

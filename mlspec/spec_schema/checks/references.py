@@ -124,38 +124,48 @@ def _cycles(ctx: CheckContext) -> Iterator[Diagnostic]:
         for name, t in ctx.model.transforms.items()
     }
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
-    reported: set[frozenset[str]] = set()
-    found: list[Diagnostic] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for dep in graph[node]:
-            if state.get(dep) == 1:
-                cycle = stack[stack.index(dep) :]
-                key = frozenset(cycle)
-                if key not in reported:
-                    reported.add(key)
-                    shown = " → ".join([*cycle, dep])
-                    index = ctx.model.transforms[node].inputs.index(dep)
-                    found.append(
-                        ctx.error(
-                            "MLS307",
-                            f"transforms form a cycle: {shown}",
-                            ("transforms", node, "inputs", index),
-                            "transforms must form a DAG: one of these inputs has to read a source instead",
-                        )
-                    )
-            elif dep not in state:
-                visit(dep)
-        stack.pop()
-        state[node] = 2
-
+    cycles: list[tuple[str, list[str]]] = []
     for name in ctx.model.transforms:
         if name not in state:
-            visit(name)
-    yield from found
+            _visit(name, graph, state, [], cycles)
+    reported: set[frozenset[str]] = set()
+    for node, cycle in cycles:
+        key = frozenset(cycle)
+        if key in reported:
+            continue
+        reported.add(key)
+        dep = cycle[0]
+        shown = " → ".join([*cycle, dep])
+        index = ctx.model.transforms[node].inputs.index(dep)
+        yield ctx.error(
+            "MLS307",
+            f"transforms form a cycle: {shown}",
+            ("transforms", node, "inputs", index),
+            "transforms must form a DAG: one of these inputs has to read a source instead",
+        )
+
+
+def _visit(
+    node: str,
+    graph: dict[str, list[str]],
+    state: dict[str, int],
+    stack: list[str],
+    cycles: list[tuple[str, list[str]]],
+) -> None:
+    """Depth-first from ``node``; each back edge adds (the transform it leaves, the cycle) to ``cycles``.
+
+    A module function rather than a recursive closure: a closure that calls itself is a reference
+    cycle, which would keep the check's context (model, spec and node tree) alive until a full
+    garbage collection."""
+    state[node] = 1
+    stack.append(node)
+    for dep in graph[node]:
+        if state.get(dep) == 1:
+            cycles.append((node, stack[stack.index(dep) :]))
+        elif dep not in state:
+            _visit(dep, graph, state, stack, cycles)
+    stack.pop()
+    state[node] = 2
 
 
 def _monitoring_refs(ctx: CheckContext) -> Iterator[Diagnostic]:

@@ -139,18 +139,21 @@ def _secret_named(key: str) -> bool:
 def _long_or_secret_named_strings(root: Any) -> Iterator[tuple[SpecPath, str | None, str]]:
     """The strings worth a look — long enough to hold a credential, or under a secret-like key —
     with their path and key. Paths are built only for those: most values are short and skipped."""
+    # Every node of the document is visited: exact type tests (the loader builds plain dicts, lists
+    # and strs) keep the walk cheap.
     stack: list[tuple[SpecPath, Any]] = [((), root)]
     while stack:
         path, node = stack.pop()
-        items = node.items() if isinstance(node, dict) else enumerate(node)
+        items = node.items() if type(node) is dict else enumerate(node)
         for k, v in items:
-            if isinstance(k, str) and len(k) >= 16:
-                yield (*path, k), _KEY, k  # a mapping key can hold a pasted credential too
-            if isinstance(v, str):
-                key = k if isinstance(k, str) else None
+            key = k if type(k) is str else None
+            if key is not None and len(key) >= 16:
+                yield (*path, k), _KEY, key  # a mapping key can hold a pasted credential too
+            kind = type(v)
+            if kind is str:
                 if len(v) >= 16 or (key is not None and _secret_named(key)):
                     yield (*path, k), key, v
-            elif isinstance(v, dict | list):
+            elif kind is dict or kind is list:
                 stack.append(((*path, k), v))
 
 
