@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT / "projects" / "churn" / "mlproject.yaml"
 TARGET_SECONDS = 0.4
-IMPORTS = "import mlspec.cli, mlspec.api; from mlspec.compiler.build import _renderers; _renderers()"
+IMPORTS = "import mlspec.cli, mlspec.api, mlspec.compiler.services"
 
 
 def _script(name: str) -> str:

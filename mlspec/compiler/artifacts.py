@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlspec.artifact_paths import ArtifactError, safe_relative_path
 from mlspec.compiler.serialize import to_json, to_yaml, to_yaml_documents
@@ -13,6 +13,15 @@ from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.project_files import read_project_file
 from mlspec.spec_schema.models import MLProject
 from mlspec.spec_schema.resolve import ResolvedSpec
+
+if TYPE_CHECKING:
+    from mlspec.compiler.services import Service
+
+
+def _registry() -> tuple[Service, ...]:
+    from mlspec.compiler.services import SERVICES  # the registry imports every renderer, which import this
+
+    return SERVICES
 
 
 @dataclass
@@ -23,6 +32,24 @@ class RenderContext:
     spec: ResolvedSpec
     inputs: dict[str, bytes | None] = field(default_factory=dict)
     """Project files the renderers read (``None``: missing), so a build cache can tell it is stale."""
+    services: tuple[Service, ...] = field(default_factory=_registry)
+    """The service registry the build renders (:data:`mlspec.compiler.services.SERVICES`)."""
+    _provided: frozenset[Address] | None = field(default=None, init=False, repr=False)
+    _collecting: bool = field(default=False, init=False, repr=False)
+
+    def will_produce(self, address: Address) -> bool:
+        """Whether the build renders ``address``: the answer to every question a service has about
+        another's resources, computed from the spec (each service's ``provides``), never from what
+        has rendered so far, so the order services render in cannot change the output."""
+        if self._provided is None:
+            if self._collecting:
+                raise RuntimeError("a service's provides() asked will_produce(): it must read the spec alone")
+            self._collecting = True
+            try:
+                self._provided = frozenset(a for s in self.services for a in s.provides(self))
+            finally:
+                self._collecting = False
+        return address in self._provided
 
     def read_project_file(self, relative: str) -> str:
         """A project file's UTF-8 text. Renderers read project files only through here.
@@ -77,6 +104,8 @@ class ArtifactSet:
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     resources: list[Resource] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    _addresses: set[Address] = field(default_factory=set, init=False, repr=False)
+    """The addresses of ``resources``: a duplicate is found without scanning them (builds of thousands)."""
 
     def add_json(self, path: str, data: Any, *, sort_keys: bool = True) -> str:
         return self._add(path, to_json(data, sort_keys=sort_keys), data)
@@ -96,13 +125,11 @@ class ArtifactSet:
         for f in resource.files:
             if f not in self.artifacts:
                 raise ArtifactError(f"resource {resource.address} names unknown file {f!r}")
-        if any(r.address == resource.address for r in self.resources):
+        if resource.address in self._addresses:
             raise ArtifactError(f"duplicate resource address {resource.address}")
+        self._addresses.add(resource.address)
         self.resources.append(resource)
         return resource
-
-    def address_exists(self, address: Address) -> bool:
-        return any(r.address == address for r in self.resources)
 
     def _add(self, path: str, content: bytes, data: Any) -> str:
         normal = safe_relative_path(path)

@@ -1,8 +1,8 @@
 """``mlspec build``: run every renderer over a resolved spec, check the result, write it with its manifest.
 
-Phases: render (one renderer per Azure service, each writing its own folder) → mlspec's
-own cross-artifact checks → manifest (the resource graph with each resource's payload
-and content hash) → write (the output folder is replaced as a whole, so no stale file
+Phases: render (every service of :data:`~mlspec.compiler.services.SERVICES`, each writing
+its own folder) → mlspec's own cross-artifact checks → manifest (the resource graph with
+each resource's payload and content hash) → write (the output folder is replaced as a whole, so no stale file
 survives a rename).
 """
 
@@ -15,10 +15,10 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mlspec.artifact_paths import BUILD_MARKER, ArtifactError
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
@@ -28,15 +28,10 @@ from mlspec.diagnostics import Diagnostic, Location, MlspecError, has_errors
 from mlspec.spec_schema.models import MLProject
 from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT, ResolvedSpec
 
+if TYPE_CHECKING:
+    from mlspec.compiler.services import Service
+
 MANIFEST_FILE = "manifest.json"
-
-Renderer = Callable[[RenderContext, ArtifactSet], None]
-
-
-def _renderers() -> list[Renderer]:
-    from mlspec.compiler import access, aks, azureml, monitor, powerbi, synapse
-
-    return [synapse.render, azureml.render, aks.render, monitor.render, access.render, powerbi.render]
 
 
 @dataclass
@@ -58,15 +53,25 @@ class BuildResult:
         return not has_errors(self.diagnostics)
 
 
-def compile_spec(spec: ResolvedSpec, model: MLProject) -> BuildResult:
-    """Render every artifact in memory. Raises :class:`MlspecError` with spec-located diagnostics."""
-    from mlspec.compiler.consistency import check_artifacts
+def compile_spec(
+    spec: ResolvedSpec, model: MLProject, *, render_order: Sequence[Service] | None = None
+) -> BuildResult:
+    """Render every artifact in memory. Raises :class:`MlspecError` with spec-located diagnostics.
 
-    ctx = RenderContext(model, spec)
+    Every service of the registry renders, in ``render_order`` when given (its services, any order):
+    the artifacts and the manifest do not depend on it, only the order of render diagnostics does.
+    """
+    from mlspec.compiler.consistency import check_artifacts
+    from mlspec.compiler.services import SERVICES
+
+    ctx = RenderContext(model, spec, services=SERVICES)
     out = ArtifactSet()
+    order = SERVICES if render_order is None else tuple(render_order)
+    if sorted(s.name for s in order) != sorted(s.name for s in SERVICES):
+        raise ValueError("render_order must hold every service of the registry once")
     try:
-        for render in _renderers():
-            render(ctx, out)
+        for service in order:
+            service.render(ctx, out)
     except ArtifactError as exc:
         raise MlspecError(
             [

@@ -1,7 +1,7 @@
 """mlspec's own checks of the rendered artifacts, for what the platforms' offline checks miss.
 
-Each renderer module has a ``check(ctx, out)`` next to its ``render``; this runs them all
-after every renderer has finished, so a check may look across services (an alert's retrain
+Each service's registry entry has a ``check`` next to its ``render``; this runs them all
+after every service has rendered, so a check may look across services (an alert's retrain
 trigger names the Azure ML pipeline). They are cheap and SDK-free: they run on every build.
 """
 
@@ -13,11 +13,10 @@ from mlspec.diagnostics import Diagnostic
 
 
 def check_artifacts(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
-    from mlspec.compiler import access, aks, azureml, monitor, powerbi, synapse
-
+    """Every service's own check (in registry order), then the graph's dangling dependencies."""
     found: list[Diagnostic] = []
-    for module in (synapse, azureml, aks, monitor, access, powerbi):
-        found.extend(module.check(ctx, out))
+    for service in ctx.services:
+        found.extend(service.check(ctx, out))
     found.extend(_dangling_dependencies(ctx, out))
     return found
 

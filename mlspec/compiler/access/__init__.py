@@ -25,6 +25,6 @@ Another role, principal or scope makes a new assignment, so ``name``, ``scope``,
 from __future__ import annotations
 
 from mlspec.compiler.access.checks import check
-from mlspec.compiler.access.template import render
+from mlspec.compiler.access.template import provides, render
 
-__all__ = ["check", "render"]
+__all__ = ["check", "provides", "render"]

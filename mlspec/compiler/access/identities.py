@@ -18,7 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mlspec.compiler import addresses
 from mlspec.compiler.arm import expression, quote, resource_id
+from mlspec.contract.graph import Address
+from mlspec.spec_schema.models import MLProject
 
 ML_API = "2024-04-01"
 SYNAPSE_API = "2021-06-01"
@@ -144,3 +147,13 @@ def workload_identity_outputs(name: str) -> dict[str, Any]:
             "value": expression(f"reference({rid}, {quote(IDENTITY_API)}).principalId"),
         },
     }
+
+
+def scoring_identity(model: MLProject) -> tuple[Address, str] | None:
+    """The scoring pods' workload identity the access template creates (its address and Azure name):
+    for a deployment on a cluster that names no identity of its own."""
+    deployment = model.deployment
+    if deployment is None or deployment.identity is not None or model.workspace.kubernetes is None:
+        return None
+    name = workload_identity_name(model.project.name, deployment.endpoint)
+    return addresses.access_identity(deployment.endpoint), name

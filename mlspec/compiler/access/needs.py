@@ -1,5 +1,9 @@
 """The roles the rendered artifacts' own identities need to run (see :mod:`.identities`).
 
+One function per service, each named by that service's registry entry (``Service.roles`` in
+:mod:`mlspec.compiler.services`); :func:`implied` is their union, which the access template renders.
+Whether another service creates a resource to grant on is asked with ``ctx.will_produce``.
+
 - the Azure ML workspace reads the training data's container and, when the monitoring template has its
   data collection rule, publishes model statistics through it;
 - the retrain trigger (when the monitoring template has one) submits Azure ML runs;
@@ -18,14 +22,10 @@ from mlspec.compiler.access.assignment import Assignment
 from mlspec.compiler.access.identities import Principal
 from mlspec.compiler.access.scopes import Scope, ScopeError
 from mlspec.compiler.arm import expression, resource_id
-from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.contract.graph import Address
+from mlspec.compiler.artifacts import RenderContext
 from mlspec.diagnostics import SpecPath
 from mlspec.spec_schema.grant_scopes import dataset_url
 from mlspec.spec_schema.roles import role_definition_guid
-
-Identity = tuple[Address, str, dict[str, Any]]
-"""The workload identity part of the template: its address, Azure name and resource."""
 
 
 def _assignment(
@@ -36,12 +36,14 @@ def _assignment(
     return Assignment(principal, role, guid, scope, source, why, **extra)
 
 
-def implied(ctx: RenderContext, out: ArtifactSet, identity: Identity | None) -> list[Assignment]:
-    found = [*_azure_ml(ctx, out), *_synapse(ctx), *_serving(ctx, identity)]
-    return _unique(found)
+def implied(ctx: RenderContext) -> list[Assignment]:
+    """What every service's identities need (each registry entry's ``roles``), in registry order."""
+    return _unique([found for service in ctx.services for found in service.roles(ctx)])
 
 
-def _azure_ml(ctx: RenderContext, out: ArtifactSet) -> list[Assignment]:
+def azure_ml_roles(ctx: RenderContext) -> list[Assignment]:
+    """The Azure ML service's: its workspace and compute read the training data, the workspace publishes
+    monitoring rows, the retrain trigger submits runs to it."""
     model, workspace = ctx.model, ctx.model.workspace
     if model.model is None or workspace.machine_learning is None:
         return []
@@ -74,14 +76,14 @@ def _azure_ml(ctx: RenderContext, out: ArtifactSet) -> list[Assignment]:
     except ScopeError:
         pass  # the spec check reports the URL
     rule = addresses.monitor_data_collection_rule(ctx.project)
-    if out.address_exists(rule):
+    if ctx.will_produce(rule):
         scope = scopes.resource_scope("Microsoft.Insights/dataCollectionRules", rule.name, "monitoring-dcr")
         why = "the monitoring job writes model statistics through the data collection rule"
         found.append(
             _assignment(aml, "Monitoring Metrics Publisher", scope, ("monitoring",), why, depends_on=[rule])
         )
     trigger = addresses.monitor_retrain_trigger(ctx.project)
-    if out.address_exists(trigger):
+    if ctx.will_produce(trigger):
         ml_type = scopes.WORKSPACE_RESOURCE_TYPES["machine_learning"]
         scope = scopes.resource_scope(ml_type, workspace.machine_learning, "machine_learning")
         retrain = model.monitoring is not None and model.monitoring.retrain is not None
@@ -94,7 +96,8 @@ def _azure_ml(ctx: RenderContext, out: ArtifactSet) -> list[Assignment]:
     return found
 
 
-def _synapse(ctx: RenderContext) -> list[Assignment]:
+def synapse_roles(ctx: RenderContext) -> list[Assignment]:
+    """The Synapse workspace reads and writes the lake containers of sources and transforms."""
     model, workspace = ctx.model, ctx.model.workspace
     if not model.transforms or workspace.synapse is None:
         return []
@@ -110,8 +113,11 @@ def _synapse(ctx: RenderContext) -> list[Assignment]:
     return found
 
 
-def _serving(ctx: RenderContext, identity: Identity | None) -> list[Assignment]:
+def serving_roles(ctx: RenderContext) -> list[Assignment]:
+    """AKS's kubelet pulls the scoring image; the pods' workload identity (when the access template
+    creates it) reads its Key Vaults and loads the model from the Azure ML workspace."""
     deployment, workspace = ctx.model.deployment, ctx.model.workspace
+    identity = identities.scoring_identity(ctx.model)
     if deployment is None:
         return []
     found: list[Assignment] = []
@@ -123,7 +129,7 @@ def _serving(ctx: RenderContext, identity: Identity | None) -> list[Assignment]:
             _assignment(kubelet, "AcrPull", scope, ("deployment",), "AKS nodes pull the scoring image")
         )
     if identity is not None:
-        address, name, _ = identity
+        address, name = identity
         pods = identities.workload_identity(name, deployment.endpoint)
         source: SpecPath = ("deployment", "secrets") if deployment.secrets else ("deployment", "auth")
         why = "the scoring pods read their secrets through the Key Vault CSI driver"

@@ -24,7 +24,7 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
     tags = {k: literal(v) for k, v in {**model.project.tags, "mlspec-project": ctx.project}.items()}
     assignments = _grants(ctx, out)
     identity_part = _workload_identity(ctx, tags)
-    assignments += needs.implied(ctx, out, identity_part)
+    assignments += needs.implied(ctx)
     if not assignments and identity_part is None:
         return
     resources: list[dict[str, Any]] = []
@@ -95,19 +95,27 @@ def _grants(ctx: RenderContext, out: ArtifactSet) -> list[Assignment]:
     return found
 
 
+def provides(ctx: RenderContext) -> set[Address]:
+    """The scoring pods' workload identity, when this template creates it (the role assignments are not
+    listed: nothing asks about them, and their names come from rendering them)."""
+    identity = identities.scoring_identity(ctx.model)
+    return set() if identity is None else {identity[0]}
+
+
 def _workload_identity(
     ctx: RenderContext, tags: dict[str, str]
 ) -> tuple[Address, str, dict[str, Any]] | None:
-    deployment, workspace = ctx.model.deployment, ctx.model.workspace
-    if deployment is None or deployment.identity is not None or workspace.kubernetes is None:
+    identity, deployment = identities.scoring_identity(ctx.model), ctx.model.deployment
+    cluster = ctx.model.workspace.kubernetes
+    if identity is None or deployment is None or cluster is None:
         return None
-    name = identities.workload_identity_name(ctx.project, deployment.endpoint)
+    address, name = identity
     resource = identities.workload_identity_resource(
         name,
         ctx.location,
-        cluster=workspace.kubernetes,
+        cluster=cluster,
         namespace=deployment.namespace,
         endpoint=deployment.endpoint,
         tags=tags,
     )
-    return addresses.access_identity(deployment.endpoint), name, resource
+    return address, name, resource

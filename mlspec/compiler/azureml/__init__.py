@@ -16,6 +16,6 @@ generated scripts import those where they run.
 """
 
 from mlspec.compiler.azureml.checks import check
-from mlspec.compiler.azureml.render import render
+from mlspec.compiler.azureml.render import provides, render
 
-__all__ = ["check", "render"]
+__all__ = ["check", "provides", "render"]

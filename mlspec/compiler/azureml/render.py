@@ -23,7 +23,7 @@ from mlspec.compiler.azureml import components, environment, names, pipeline, sc
 from mlspec.compiler.azureml.scripts import render_script
 from mlspec.contract.graph import Address, Resource
 from mlspec.spec_schema.checks.columns import GATE
-from mlspec.spec_schema.models import ModelSpec
+from mlspec.spec_schema.models import Alert, ModelSpec, Monitoring
 from mlspec.spec_schema.monitor_signals import watched_alerts
 
 TEAM_FOLDER = "team"
@@ -48,6 +48,25 @@ class TrainingData:
     format: str
     csv_header: bool
     columns: list[str] | None
+
+
+def provides(ctx: RenderContext) -> set[Address]:
+    """Every address :func:`render` adds, from the spec: the retrain schedule and the monitor are asked
+    about by the monitoring template."""
+    model = ctx.model.model
+    if model is None or _training_data(ctx, model) is None:
+        return set()
+    found = {
+        addresses.aml_environment(model.name),
+        addresses.aml_compute(model.training.compute.cluster),
+        *(addresses.aml_component(name) for name in components.STEP_DEFINITIONS),
+        addresses.aml_pipeline(model.name),
+    }
+    if _retrain_cron(ctx) is not None:
+        found.add(_retrain_address(model))
+    if _monitor_inputs(ctx) is not None:
+        found.add(addresses.aml_monitor(model.name))
+    return found
 
 
 def render(ctx: RenderContext, out: ArtifactSet) -> None:
@@ -253,14 +272,14 @@ def _gate(ctx: RenderContext, out: ArtifactSet, model: ModelSpec) -> list[tuple[
 def _render_retrain(
     ctx: RenderContext, out: ArtifactSet, model: ModelSpec, description: str | None, pipeline_files: list[str]
 ) -> None:
-    monitoring = ctx.model.monitoring
-    if monitoring is None or monitoring.retrain is None or monitoring.retrain.schedule is None:
+    cron = _retrain_cron(ctx)
+    if cron is None:
         return
-    data = schedules.retrain_schedule(model, monitoring.retrain.schedule, description)
+    data = schedules.retrain_schedule(model, cron, description)
     out.add_yaml(names.path("schedules", "retrain.yml"), data)
     _resource(
         out,
-        addresses.aml_schedule(names.retrain_schedule_name(model.name)),
+        _retrain_address(model),
         "schedule",
         ["schedules/retrain.yml", *pipeline_files],
         origin="retrain",
@@ -268,18 +287,46 @@ def _render_retrain(
     )
 
 
-def _render_monitor(ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data: TrainingData) -> None:
+def _retrain_cron(ctx: RenderContext) -> str | None:
+    """The retrain schedule's cron, when the spec asks for one."""
+    monitoring = ctx.model.monitoring
+    if monitoring is None or monitoring.retrain is None:
+        return None
+    return monitoring.retrain.schedule
+
+
+def _retrain_address(model: ModelSpec) -> Address:
+    return addresses.aml_schedule(names.retrain_schedule_name(model.name))
+
+
+@dataclass(frozen=True)
+class _MonitorInputs:
+    alerts: list[tuple[int, Alert]]
+    monitoring: Monitoring
+    serving_log: str
+    endpoint: str
+
+
+def _monitor_inputs(ctx: RenderContext) -> _MonitorInputs | None:
+    """What the model monitor watches, when there is one: drift or data-quality alerts over a serving log."""
     alerts = watched_alerts(ctx.model)
     monitoring, deployment = ctx.model.monitoring, ctx.model.deployment
     if not alerts or monitoring is None or deployment is None or deployment.log_predictions is None:
-        return  # without a serving log the spec checks warn that no monitor is rendered (MLS629)
+        return None  # without a serving log the spec checks warn that no monitor is rendered (MLS629)
+    return _MonitorInputs(alerts, monitoring, deployment.log_predictions.path, deployment.endpoint)
+
+
+def _render_monitor(ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data: TrainingData) -> None:
+    inputs = _monitor_inputs(ctx)
+    if inputs is None:
+        return
     monitor = schedules.monitor_schedule(
         model,
-        alerts,
+        inputs.alerts,
         training_data_url=data.url,
-        production_data_url=deployment.log_predictions.path,
-        endpoint=deployment.endpoint,
-        emails=monitoring.notify.email,
+        production_data_url=inputs.serving_log,
+        endpoint=inputs.endpoint,
+        emails=inputs.monitoring.notify.email,
     )
     out.add_yaml(names.path("schedules", "monitor.yml"), monitor)
     _resource(

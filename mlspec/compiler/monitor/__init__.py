@@ -20,6 +20,6 @@ alert notifies both groups and depends on ``aml.pipeline.<model>``. Windows map 
 from __future__ import annotations
 
 from mlspec.compiler.monitor.checks import check
-from mlspec.compiler.monitor.template import render
+from mlspec.compiler.monitor.template import provides, render
 
-__all__ = ["check", "render"]
+__all__ = ["check", "provides", "render"]

@@ -34,7 +34,7 @@ def check(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
     monitoring = ctx.model.monitoring
     if monitoring is None:
         return []
-    found = _retrain_consistency(ctx, out)
+    found = _retrain_consistency(ctx)
     artifact = out.artifacts.get(template.TEMPLATE_FILE)
     if artifact is None or not isinstance(artifact.data, dict):
         return found
@@ -161,13 +161,13 @@ def _query(ctx: RenderContext, rule: dict[str, Any], path: SpecPath) -> list[Dia
     return found
 
 
-def _retrain_consistency(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
+def _retrain_consistency(ctx: RenderContext) -> list[Diagnostic]:
     monitoring, model = ctx.model.monitoring, ctx.model.model
     if monitoring is None:
         return []
     found: list[Diagnostic] = []
     wired = any(template.retrain_wired(a, monitoring) for a in monitoring.alerts)
-    if wired and model is not None and not out.address_exists(template.retrain_schedule(model.name)):
+    if wired and model is not None and not ctx.will_produce(template.retrain_schedule(model.name)):
         path: SpecPath = ("monitoring", "retrain") if monitoring.retrain is not None else ("monitoring",)
         found.append(
             ctx.error(

@@ -12,7 +12,7 @@ from mlspec.compiler.monitor.parts import ACTION_GROUP_TYPE, Part
 from mlspec.contract.graph import Address, Resource
 from mlspec.diagnostics import SpecPath
 from mlspec.spec_schema.durations import duration_problem
-from mlspec.spec_schema.models import Alert, Monitoring
+from mlspec.spec_schema.models import Alert, ModelSpec, Monitoring
 
 TEMPLATE_FILE = "monitor/alerts.json"
 DEPLOYMENT_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
@@ -44,17 +44,54 @@ def retrain_schedule(model: str) -> Address:
     return addresses.aml_schedule(f"{model}-retrain")
 
 
-def render(ctx: RenderContext, out: ArtifactSet) -> None:
-    """Add ``monitor/alerts.json`` and its resources (nothing without alerts or a Log Analytics workspace)."""
+def _alerting(ctx: RenderContext) -> tuple[Monitoring, str] | None:
+    """The monitoring section and Log Analytics workspace, when there are alerts to template."""
     monitoring, workspace = ctx.model.monitoring, ctx.model.workspace
     if monitoring is None or not monitoring.alerts or workspace.log_analytics is None:
+        return None
+    return monitoring, workspace.log_analytics
+
+
+def _retrains(ctx: RenderContext, monitoring: Monitoring) -> tuple[ModelSpec, str] | None:
+    """The model an alert retrains and its Azure ML workspace, when an alert retrains and there is one."""
+    model, workspace = ctx.model.model, ctx.model.workspace
+    wired = any(retrain_wired(a, monitoring) for a in monitoring.alerts)
+    if not wired or model is None or workspace.machine_learning is None:
+        return None
+    return model, workspace.machine_learning
+
+
+def provides(ctx: RenderContext) -> set[Address]:
+    """The template's supporting resources, which the access template grants roles on (the alert rules
+    are not listed: whether one renders depends on its signal, and nothing asks about them)."""
+    alerting = _alerting(ctx)
+    if alerting is None:
+        return set()
+    project = ctx.project
+    found = {
+        addresses.monitor_log_table(tables.MONITORING_TABLE),
+        addresses.monitor_data_collection_endpoint(project),
+        addresses.monitor_data_collection_rule(project),
+        addresses.monitor_action_group(notify_group_name(project)),
+    }
+    if _retrains(ctx, alerting[0]) is not None:
+        found.add(addresses.monitor_retrain_trigger(project))
+        found.add(addresses.monitor_action_group(retrain_group_name(project)))
+    return found
+
+
+def render(ctx: RenderContext, out: ArtifactSet) -> None:
+    """Add ``monitor/alerts.json`` and its resources (nothing without alerts or a Log Analytics workspace)."""
+    alerting = _alerting(ctx)
+    if alerting is None:
         return
+    monitoring, log_analytics = alerting
     project = ctx.project
     tags = {k: literal(v) for k, v in {**ctx.model.project.tags, "mlspec-project": project}.items()}
-    parts = _log_ingestion(ctx, workspace.log_analytics, ctx.location, tags)
+    parts = _log_ingestion(ctx, log_analytics, ctx.location, tags)
     notify = notify_group_name(project)
     parts.append(_notify_group(ctx, notify, tags))
-    retrain_group = _retrain_parts(ctx, out, monitoring, parts, tags)
+    retrain_group = _retrain_parts(ctx, monitoring, parts, tags)
     for index, alert in enumerate(monitoring.alerts):
         if duration_problem(alert.window) is not None:
             continue  # the spec check reports the window
@@ -154,25 +191,23 @@ def _notify_group(ctx: RenderContext, name: str, tags: dict[str, str]) -> Part:
 
 
 def _retrain_parts(
-    ctx: RenderContext, out: ArtifactSet, monitoring: Monitoring, parts: list[Part], tags: dict[str, str]
+    ctx: RenderContext, monitoring: Monitoring, parts: list[Part], tags: dict[str, str]
 ) -> str | None:
     """The retrain trigger and its action group, when an alert retrains and there is a model to retrain."""
-    model, workspace = ctx.model.model, ctx.model.workspace
-    wired = any(retrain_wired(a, monitoring) for a in monitoring.alerts)
-    if not wired or model is None or workspace.machine_learning is None:
+    retrains = _retrains(ctx, monitoring)
+    if retrains is None:
         return None
+    model, machine_learning = retrains
     trigger = addresses.monitor_retrain_trigger(ctx.project)
     schedule = retrain_schedule(model.name)
     depends = [addresses.aml_pipeline(model.name)]
-    if out.address_exists(schedule):  # the azureml renderer runs first; the check reports a missing one
+    if ctx.will_produce(schedule):  # the check reports a missing one (MLS647)
         depends.append(schedule)
     source: SpecPath = ("monitoring", "retrain") if monitoring.retrain is not None else ("monitoring",)
     parts.append(
         Part(
             trigger,
-            retrain.workflow_resource(
-                trigger.name, ctx.location, workspace.machine_learning, schedule.name, tags
-            ),
+            retrain.workflow_resource(trigger.name, ctx.location, machine_learning, schedule.name, tags),
             source,
             depends_on=depends,
             description=f"re-runs the {model.name} pipeline when a retrain alert fires",

@@ -33,26 +33,24 @@ _COMPUTE_TYPES = frozenset({"amlcompute", "computeinstance", "kubernetes", "virt
 _PBIP_PARTS = (".pbip", ".Report", ".SemanticModel")
 
 
-# What `build --check` runs the artifacts through: the SDKs' own loaders and models (the
-# `azure-checks` extra). Imported lazily by each check; looked for up front so that a missing one is
-# one clear sentence, not an ImportError in the middle of the checks.
-CHECKER_MODULES = (
-    "azure.ai.ml",
-    "azure.synapse.artifacts",
-    "azure.mgmt.monitor",
-    "kubernetes_validate",
-    "nbformat",
-    "jsonschema",
-)
 CHECKS_EXTRA = "azure-checks"
 
 
+def checker_modules() -> list[str]:
+    """What `build --check` runs the artifacts through: the SDKs' own loaders and models (the
+    `azure-checks` extra), as each service's registry entry names them. Imported lazily by each check;
+    looked for up front so that a missing one is one clear sentence, not an ImportError mid-check."""
+    from mlspec.compiler.services import SERVICES
+
+    return list(dict.fromkeys(module for service in SERVICES for module in service.checker_modules))
+
+
 def missing_checkers() -> list[str]:
-    """The modules of :data:`CHECKER_MODULES` that cannot be imported here."""
+    """The modules of :func:`checker_modules` that cannot be imported here."""
     import importlib.util
 
     missing = []
-    for module in CHECKER_MODULES:
+    for module in checker_modules():
         try:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):  # a parent package missing, or a module set to None

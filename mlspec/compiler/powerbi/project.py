@@ -44,7 +44,7 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
                 address=report_address(spec.name),
                 provider_type="powerbi:pbip",
                 files=files,
-                depends_on=_depends_on(ctx, out, spec),
+                depends_on=_depends_on(ctx, spec),
                 source=("reports", index),
                 description=f"Power BI project for workspace {spec.workspace}",
             )
@@ -86,7 +86,7 @@ def _write_project(out: ArtifactSet, spec: Report, model: SemanticModel) -> list
     return files
 
 
-def _depends_on(ctx: RenderContext, out: ArtifactSet, spec: Report) -> list[Address]:
+def _depends_on(ctx: RenderContext, spec: Report) -> list[Address]:
     """The report reads the transforms' outputs: refresh after their notebooks exist."""
     found = [addresses.synapse_notebook(t) for t in spec.tables if t in ctx.model.transforms]
-    return [a for a in found if out.address_exists(a)]
+    return [a for a in found if ctx.will_produce(a)]

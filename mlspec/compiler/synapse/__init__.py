@@ -21,10 +21,18 @@ from mlspec.compiler.addresses import synapse_notebook, synapse_pipeline
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.synapse import notebook, pipeline
 from mlspec.compiler.synapse.checks import check_synapse
-from mlspec.contract.graph import Resource
+from mlspec.contract.graph import Address, Resource
 from mlspec.diagnostics import Diagnostic
 
-__all__ = ["check", "render"]
+__all__ = ["check", "provides", "render"]
+
+
+def provides(ctx: RenderContext) -> set[Address]:
+    """Every address :func:`render` adds: a notebook per transform and the pipeline running them."""
+    transforms = ctx.model.transforms
+    if not transforms:
+        return set()
+    return {*(synapse_notebook(name) for name in transforms), synapse_pipeline(ctx.project)}
 
 
 def render(ctx: RenderContext, out: ArtifactSet) -> None:
