@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / ".work" / "plan"

@@ -1,5 +1,5 @@
 """``mlspec plan``, ``apply``, ``destroy``, ``force-unlock``: parse flags, call
-:mod:`mlspec.api_deploy`, render, set the exit code (``docs/plan.md``, ``cli.md``).
+:mod:`mlspec.api.deploy`, render, set the exit code (``docs/plan.md``, ``cli.md``).
 
 Exit codes: 0 success; 1 failure (including a lock held by another process, named in the
 message, and a refused or cancelled apply); 2 usage or I/O error. ``plan
@@ -157,7 +157,7 @@ def _plan_body(
     detailed_exitcode: bool,
     no_color: bool,
 ) -> int:
-    from mlspec.api_deploy import plan_environment
+    from mlspec.api.deploy import plan_environment
     from mlspec.plan.operations import check_plan_out, refuse_blocked, save_plan
     from mlspec.plan.render import render_plan
 
@@ -216,7 +216,7 @@ def apply(
     no_color: bool,
 ) -> None:
     """Apply the spec (a fresh plan, after confirmation) or exactly a saved PLANFILE."""
-    from mlspec import api_deploy
+    from mlspec.api import deploy as api_deploy
     from mlspec.plan import operations
     from mlspec.plan.render import render_apply
 
@@ -281,7 +281,7 @@ def destroy(
     no_color: bool,
 ) -> None:
     """Delete everything mlspec created in an environment (refused where protect: true)."""
-    from mlspec import api_deploy
+    from mlspec.api import deploy as api_deploy
     from mlspec.plan.render import render_apply
 
     color = use_color(no_color)
@@ -318,7 +318,7 @@ def force_unlock(
     Asks first, showing the holder (and whether its process is gone, when it ran on this host);
     --force skips the question. Breaking the lock of a running apply can corrupt its state.
     """
-    from mlspec import api_deploy
+    from mlspec.api import deploy as api_deploy
     from mlspec.plan.lock import LockInfo
 
     def confirm(holder: LockInfo, resolved_environment: str) -> bool:

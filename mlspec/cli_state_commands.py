@@ -52,7 +52,7 @@ def state() -> None:
 @json_failures
 def list_command(path: str, environment: str | None, variables: tuple[str, ...]) -> None:
     """Every resource address in state, one per line."""
-    from mlspec.api_deploy import read_view
+    from mlspec.api.deploy import read_view
 
     view = read_view(path, environment, parse_vars(variables))
     if wants_json():
@@ -85,7 +85,7 @@ def list_command(path: str, environment: str | None, variables: tuple[str, ...])
 @json_failures
 def show_command(address: str, path: str, environment: str | None, variables: tuple[str, ...]) -> None:
     """What state records for ADDRESS: kind, provider id, hash, outputs, dependencies, properties."""
-    from mlspec.api_deploy import read_view
+    from mlspec.api.deploy import read_view
     from mlspec.plan.state_commands import show_resource
 
     entry = show_resource(read_view(path, environment, parse_vars(variables)), address)
@@ -125,7 +125,7 @@ def rm_command(address: str, path: str, environment: str | None, variables: tupl
     The next plan creates it anew if the spec still declares it (remove it from the spec too, or
     import it back by applying).
     """
-    from mlspec.api_deploy import remove_resource
+    from mlspec.api.deploy import remove_resource
 
     removed = remove_resource(path, environment, address, parse_vars(variables))
     if wants_json():
@@ -159,7 +159,7 @@ def mv_command(
     project.name change, `mlspec state mv --from-project OLD_NAME` makes the old name's state this
     project's (the old one is kept beside it as .moved); MLS808 points here.
     """
-    from mlspec import api_deploy
+    from mlspec.api import deploy as api_deploy
 
     if from_project is not None:
         if len(arguments) > 1:
@@ -198,7 +198,7 @@ def mv_command(
 @json_failures
 def output_command(arguments: tuple[str, ...], environment: str | None, variables: tuple[str, ...]) -> None:
     """Values the provider reported back (endpoint URLs, ids), as `<address>.<key>`; NAME prints one, raw."""
-    from mlspec.api_deploy import read_view
+    from mlspec.api.deploy import read_view
     from mlspec.diagnostics import Diagnostic
     from mlspec.plan.state_commands import outputs
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, Severity, has_errors, sort_key
 from mlspec.spec_schema.loader import SpecDocument, load_spec
-from mlspec.spec_schema.models import MLProject
 from mlspec.spec_schema.resolve import (
     LOCAL_ENVIRONMENT,
     ResolvedSpec,
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from mlspec.runtime.progress import RunProgress
     from mlspec.runtime.project import RunProject
     from mlspec.runtime.records import RunLayout
+    from mlspec.spec_schema.models import MLProject
 
 SPEC_FILE_NAME = "mlproject.yaml"
 _SKIPPED_DIRS = frozenset(
@@ -449,7 +449,7 @@ def run(
     :class:`MlspecError` for an invalid spec, an environment that does not run locally, or a project
     another run holds; ``KeyboardInterrupt`` (also for SIGTERM) after recording the interrupted run.
     """
-    from mlspec.api_deploy import desired_from_build
+    from mlspec.api.deploy import desired_from_build
     from mlspec.plan.operations import apply_desired
     from mlspec.runtime.chain import Chain, RunOptions
 

@@ -7,11 +7,17 @@ size and modification time), the spec's bytes, the environment asked for, ``--va
 so the set is exact, not guessed). A hit returns the manifest with each resource's payload and
 the artifact files; anything else is a miss and the caller builds as usual. Entries are written
 atomically; a corrupt or foreign entry is a miss, never an error.
+
+The entry (``build-<env>.json``) names each artifact file by its SHA-256; the bytes live once in
+``objects/<sha256>`` beside it, shared by the environments' entries and read only when a file is
+needed (apply ships them; a plan reads none). Inlining them as base64 made a 1,000-resource
+project's entry 110 MB: slow to parse, and over the size an entry may have, so it never hit.
+Objects no entry names any more are removed when an entry is stored.
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -24,17 +30,41 @@ from typing import Any
 from mlspec.contract.graph import Manifest
 from mlspec.project_files import MAX_PROJECT_FILE_BYTES, read_project_file, read_regular_file
 
-CACHE_VERSION = 1
-MAX_ENTRY_BYTES = 64 * 1024 * 1024
-"""An entry holds a build's artifacts; anything bigger (or a FIFO, a device) is not one mlspec wrote."""
+CACHE_VERSION = 2
+MAX_ENTRY_BYTES = 512 * 1024 * 1024
+"""An entry holds a build's manifest and payloads (a 1,000-resource project's: about 30 MB); anything
+bigger (or a FIFO, a device) is not one mlspec wrote."""
+OBJECTS_DIR = "objects"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+class CachedFiles:
+    """A cached build's artifact files, each read from the object store when asked for and checked
+    against the hash its entry recorded."""
+
+    def __init__(self, objects: Path, digests: Mapping[str, str]) -> None:
+        self._objects = objects
+        self._digests = dict(digests)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._digests
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def __getitem__(self, path: str) -> bytes:
+        digest = self._digests[path]
+        content = read_regular_file(self._objects / digest, limit=MAX_ENTRY_BYTES)
+        if hashlib.sha256(content).hexdigest() != digest:
+            raise OSError(f"the build cache's copy of {path} was changed: remove {self._objects.parent}")
+        return content
 
 
 @dataclass
 class CachedBuild:
     manifest: Manifest
     payloads: dict[str, dict[str, Any]]
-    files: dict[str, bytes]
+    files: CachedFiles
     project_files: tuple[str, ...] = ()
     """The files the spec names (``BuildResult.project_files``)."""
 
@@ -100,8 +130,9 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
     project_dir = spec_path.parent
     if key is None:
         return None
+    target = cache_file(project_dir, environment)
     try:
-        entry = json.loads(read_regular_file(cache_file(project_dir, environment), limit=MAX_ENTRY_BYTES))
+        entry = json.loads(read_regular_file(target, limit=MAX_ENTRY_BYTES))
         if entry.get("key") != key:
             return None
         if _inputs_digest(project_dir, entry["inputs"]) != entry["inputs"]:
@@ -109,13 +140,18 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
         manifest_document = entry["manifest"]
         manifest = Manifest.from_json(manifest_document)
         payloads = {r["address"]: r["payload"] for r in manifest_document["resources"]}
-        files = {path: base64.b64decode(data) for path, data in entry["files"].items()}
+        digests = entry["files"]
+        objects = target.parent / OBJECTS_DIR
+        if not isinstance(digests, dict) or not all(
+            isinstance(d, str) and len(d) == 64 and (objects / d).is_file() for d in digests.values()
+        ):
+            return None
         project_files = tuple(entry.get("project_files", ()))
         if not all(isinstance(f, str) for f in project_files):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return CachedBuild(manifest, payloads, files, project_files)
+    return CachedBuild(manifest, payloads, CachedFiles(objects, digests), project_files)
 
 
 def store(
@@ -132,18 +168,51 @@ def store(
         return
     project_dir = spec_path.parent
     target = cache_file(project_dir, environment)
+    objects = target.parent / OBJECTS_DIR
+    digests = {path: hashlib.sha256(content).hexdigest() for path, content in sorted(files.items())}
     entry = {
         "key": key,
         "inputs": {k: (hashlib.sha256(v).hexdigest() if v is not None else None) for k, v in inputs.items()},
         "manifest": manifest_document,
-        "files": {path: base64.b64encode(content).decode("ascii") for path, content in sorted(files.items())},
+        "files": digests,
         "project_files": list(project_files),
     }
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".build-", dir=target.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(json.dumps(entry))  # dumps, not dump: only the one-shot call uses the C encoder
-        os.replace(temporary, target)
+        objects.mkdir(parents=True, exist_ok=True)
+        for path, digest in digests.items():
+            if not (objects / digest).is_file():
+                _write_atomically(objects / digest, files[path])
+        # What the entry names, small, beside it: pruning reads these, not every (big) entry.
+        named = sorted(set(digests.values()))
+        _write_atomically(target.with_suffix(".objects"), json.dumps(named).encode("ascii"))
+        _write_atomically(target, json.dumps(entry).encode("utf-8"))  # dumps: the one-shot C encoder
     except OSError:
         return
+    _remove_unnamed_objects(target.parent)
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=".build-", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _remove_unnamed_objects(folder: Path) -> None:
+    """Remove the objects that no entry in ``folder`` names (files of builds replaced since)."""
+    named: set[str] = set()
+    try:
+        for listing in folder.glob("build-*.objects"):
+            named.update(json.loads(read_regular_file(listing, limit=MAX_ENTRY_BYTES)))
+        stored = list(os.scandir(folder / OBJECTS_DIR))
+    except (OSError, ValueError, TypeError):
+        return  # a listing that cannot be read: keep every object rather than guess
+    for item in stored:
+        if item.name not in named:
+            with contextlib.suppress(OSError):
+                os.unlink(item.path)

@@ -1,7 +1,7 @@
 """The desired side of a plan: a build's resources with their payloads and the files they ship.
 
 Made from a manifest and its resources' payloads (:func:`desired_from_parts`): by
-:mod:`mlspec.api_deploy` from a build in memory (nothing is written to ``build/``), by tests from
+:mod:`mlspec.api.deploy` from a build in memory (nothing is written to ``build/``), by tests from
 synthetic manifests.
 
 Each resource also carries its *spec fields*: the resolved spec values under the spec path it
@@ -138,18 +138,19 @@ def spec_fields(data: Mapping[str, Any], source: SpecPath) -> dict[str, Any]:
     if located is None:
         return {}
     root_path, root = located
-    leaves = dict(_leaves(root, root_path))
+    # Each child's leaves once (a pipeline built from every transform has thousands): the three
+    # ever coarser forms below are made from them.
+    per_child = [(path, dict(_leaves(child, path))) for path, child in _children(root, root_path)]
+    leaves = {k: v for _, child_leaves in per_child for k, v in child_leaves.items()}
     if _fits(leaves):
         return leaves
-    children = list(_children(root, root_path))
     shrunk: dict[str, Any] = {}
-    for path, child in children:  # first only the big children become digests
-        child_leaves = dict(_leaves(child, path))
+    for path, child_leaves in per_child:  # first only the big children become digests
         small = len(child_leaves) <= _SUBTREE_FIELDS and _size(child_leaves) <= _SUBTREE_BYTES
         shrunk.update(child_leaves if small else {format_path(path): _digest(child_leaves)})
     if _fits(shrunk):
         return shrunk
-    every = {format_path(path): _digest(dict(_leaves(child, path))) for path, child in children}
+    every = {format_path(path): _digest(child_leaves) for path, child_leaves in per_child}
     if _fits(every):
         return every
     return {format_path(root_path): _digest(leaves)}

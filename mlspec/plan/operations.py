@@ -1,6 +1,6 @@
 """Plan and apply over desired resources (a manifest with its payloads), a state and a provider.
 
-This package never reads a spec: :mod:`mlspec.api_deploy` builds the desired resources from one and
+This package never reads a spec: :mod:`mlspec.api.deploy` builds the desired resources from one and
 calls these.
 
 - :func:`plan_desired` — desired vs state, refreshed against the provider by default;

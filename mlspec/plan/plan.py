@@ -320,7 +320,7 @@ def make_plan(
             if live_view is not None:
                 found = live_view.get(address)
                 change.gone = found is None
-                if found is not None:
+                if found is not None and not _vouched_unchanged(found, current):
                     change.drift = diff_payloads(current_payload(current), found.payload)
             changes.append(change)
     return Plan(
@@ -403,6 +403,11 @@ def _similarity(deleted: ResourceChange, created: ResourceChange) -> float:
     return len(old & new) / len(old | new) if old | new else 1.0
 
 
+def _vouched_unchanged(live: LiveObject, current: ResourceState) -> bool:
+    """The provider says the live object is exactly the one written for the recorded payload."""
+    return bool(live.hash) and live.hash == current.hash
+
+
 def current_payload(entry: ResourceState) -> dict[str, Any]:
     return {"properties": entry.properties, "attachments": entry.attachments}
 
@@ -420,7 +425,7 @@ def _change_for(
     if refreshed:
         if live is None:  # deleted outside mlspec: create it again
             return ResourceChange(address, Action.CREATE, resource.provider_type, before, after, gone=True)
-        if live.payload != recorded:
+        if not _vouched_unchanged(live, current) and live.payload != recorded:
             drift = diff_payloads(recorded, live.payload)
             recorded = live.payload
     if not drift and current.hash == resource.hash and current.provider_type == resource.provider_type:

@@ -1,7 +1,7 @@
 """Where a plan applies: the project folder, the state backend settings and the provider.
 
 A :class:`Target` comes from a build's manifest (:meth:`Target.of`), from the validated spec without
-rendering (:func:`mlspec.api_deploy.target_of_spec`, for force-unlock and the state commands) or from a
+rendering (:func:`mlspec.api.deploy.target_of_spec`, for force-unlock and the state commands) or from a
 saved plan file.
 """
 

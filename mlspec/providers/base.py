@@ -8,7 +8,7 @@ with the same request (create of an existing identical object, delete of a missi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,16 +36,45 @@ class DeployRequest:
     dependencies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-@dataclass
 class LiveObject:
-    """What the provider sees of a resource now, in payload shape (so it diffs against state)."""
+    """What the provider sees of a resource now, in payload shape (so it diffs against state).
 
-    properties: Any
-    attachments: dict[str, str] = field(default_factory=dict)
+    ``hash`` is set when the provider can vouch that the object is byte for byte what it wrote for a
+    payload with that hash (nothing changed it since): plan then knows there is no drift without
+    comparing properties. ``read_properties``, when given, reads the properties on first use, so an
+    unchanged object's are never parsed.
+    """
+
+    def __init__(
+        self,
+        properties: Any = None,
+        attachments: dict[str, str] | None = None,
+        *,
+        hash: str = "",
+        read_properties: Callable[[], Any] | None = None,
+    ) -> None:
+        self._properties = properties
+        self._read_properties = read_properties
+        self.attachments = dict(attachments or {})
+        self.hash = hash
+
+    @property
+    def properties(self) -> Any:
+        if self._read_properties is not None:
+            self._properties, self._read_properties = self._read_properties(), None
+        return self._properties
 
     @property
     def payload(self) -> dict[str, Any]:
         return {"properties": self.properties, "attachments": self.attachments}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LiveObject) and self.payload == other.payload
+
+    __hash__ = None  # type: ignore[assignment]  # mutable on first read, like a dataclass
+
+    def __repr__(self) -> str:
+        return f"LiveObject(hash={self.hash!r}, attachments={self.attachments!r})"
 
 
 @dataclass

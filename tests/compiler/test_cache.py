@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec.api_deploy import load_desired
+from mlspec.api.deploy import load_desired
 from mlspec.compiler import cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,3 +125,47 @@ def test_an_unchanged_plan_does_not_import_the_models_or_renderers(project: Path
     )
     assert "No changes" in done.stdout or "to add" in done.stdout, done.stdout + done.stderr
     assert "HEAVY []" in done.stderr, done.stderr
+
+
+def test_artifact_files_are_stored_once_beside_the_entry_and_read_when_asked_for(project: Path) -> None:
+    first = load_desired(project / "mlproject.yaml", "dev", environ={})
+    entry_file = cache.cache_file(project, "dev")
+    entry = json.loads(entry_file.read_text())
+    objects = entry_file.parent / cache.OBJECTS_DIR
+    shipped = {file for resource in first.resources.values() for file in resource.files}
+    assert set(entry["files"]) >= shipped and shipped
+    for path, digest in entry["files"].items():  # the entry names them; the bytes are objects
+        assert (objects / digest).read_bytes() == first.files(path)
+    assert len(entry_file.read_bytes()) < sum((objects / d).stat().st_size for d in entry["files"].values())
+    load_desired(project / "mlproject.yaml", "prod", environ={})
+    both = set(entry["files"].values()) | set(
+        json.loads(cache.cache_file(project, "prod").read_text())["files"].values()
+    )
+    assert {p.name for p in objects.iterdir()} == both  # shared, once each
+
+
+def test_a_changed_cached_object_is_refused_when_read_and_a_missing_one_is_a_miss(project: Path) -> None:
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    entry = json.loads(cache.cache_file(project, "dev").read_text())
+    path, digest = sorted(entry["files"].items())[0]
+    objects = cache.cache_file(project, "dev").parent / cache.OBJECTS_DIR
+    (objects / digest).write_bytes(b"tampered")
+    spec = project / "mlproject.yaml"
+    hit = cache.load(spec, "dev", cache.build_key(spec, "dev", {}, {}))
+    assert hit is not None
+    with pytest.raises(OSError, match="was changed"):
+        hit.files[path]
+    (objects / digest).unlink()
+    assert not _hit(project)
+
+
+def test_objects_of_a_replaced_build_are_removed(project: Path) -> None:
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    objects = cache.cache_file(project, "dev").parent / cache.OBJECTS_DIR
+    before = {p.name for p in objects.iterdir()}
+    spec = project / "mlproject.yaml"
+    spec.write_text(spec.read_text().replace("diabetes", "diabetic", 1))
+    load_desired(spec, "dev", environ={})
+    after = {p.name for p in objects.iterdir()}
+    named = set(json.loads(cache.cache_file(project, "dev").read_text())["files"].values())
+    assert after == named and before - after  # what only the old build named is gone

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.cli import cli
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations, planfile

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ → `plan
 
 from plan.conftest import run_cli, shop, state_file, synthetic  # noqa: F401  (shop, synthetic: fixtures)
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends import local as local_backend
 from mlspec.plan.backends.local import LocalBackend

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.build import payload
 from mlspec.contract.graph import Address, Manifest, Resource, topological_order
@@ -121,10 +121,10 @@ def load_desired(
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Desired:
-    """Like :func:`mlspec.api_deploy.load_desired`, rendering with :func:`render` only
+    """Like :func:`mlspec.api.deploy.load_desired`, rendering with :func:`render` only
     (the real renderers and their cross-artifact checks are not involved)."""
     from mlspec import api
-    from mlspec.api_deploy import project_dir_of
+    from mlspec.api.deploy import project_dir_of
     from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT
 
     resolved = api.resolve(api.load(spec_path), environment, variables, environ)

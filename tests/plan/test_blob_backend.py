@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends import backend_for
 from mlspec.plan.backends import blob as blob_module

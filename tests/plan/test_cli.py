@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.render import render_plan
 from plan.conftest import SYNTHETIC_CLI, cli_env, edit, read_state, run_cli, synthetic_cli

@@ -14,7 +14,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.state import State
 from plan.conftest import DATA, run_cli, synthetic_cli

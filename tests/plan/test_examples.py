@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mlspec import api, api_deploy
+from mlspec import api
+from mlspec.api import deploy as api_deploy
 from plan.conftest import REPO, cli_env
 from plan.crash import kill_hard, normalised_state, start_paused, wait_for_pause, workspace_tree
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.diff import MISSING, FieldChange

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations
 from mlspec.plan.plan import Action

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations, planfile
 from plan.conftest import run_cli

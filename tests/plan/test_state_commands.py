@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from plan.conftest import SYNTHETIC_CLI, cli_env, read_state, state_file
 
 

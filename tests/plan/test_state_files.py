@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.lock import LockHeldError

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec import api_deploy
+from mlspec.api import deploy as api_deploy
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends.local import STALE_LEFTOVER_SECONDS, LocalBackend
 from plan.conftest import SYNTHETIC_CLI, cli_env, edit, state_file

@@ -8,7 +8,12 @@
   each file as written (so a hand edit of the primary file shows up as drift too).
 
 A folder is written beside its target and swapped in, so a crash never leaves half of one;
-leftovers of an interrupted swap are removed by the next write.
+leftovers of an interrupted swap are removed by the next write (a caller that writes many objects
+passes a set in which each parent folder is remembered once looked through: only a killed process
+leaves leftovers, and applies hold the state lock).
+Nothing here is fsynced: the state journal is the durable record of what was applied, and an object
+a power cut damaged or lost reads back as drift or as gone, which the next apply repairs. (Syncing
+every file of every object made the local stand-in slower than the cloud it stands in for.)
 
 These files are mlspec's own, but anyone may edit them (that is drift): each is read without following
 a symlink, only when it is a regular file, and at most :data:`MAX_OBJECT_FILE_BYTES` of it. A file that
@@ -28,7 +33,8 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +44,8 @@ from mlspec.project_files import ProjectFileError, read_own_file
 from mlspec.strict_json import strict_json_loads
 
 PROPERTIES_FILE = "properties.json"
+PROPERTIES_DIGEST = "properties_hash"
+"""The ``resource.json`` key of the hash of ``properties.json`` as written."""
 RESOURCE_FILE = "resource.json"
 FILES_DIR = "files"
 MAX_OBJECT_FILE_BYTES = 64 * 1024 * 1024
@@ -78,14 +86,16 @@ def write_object(
     meta: dict[str, Any],
     properties: Any,
     files: Mapping[str, bytes],
+    looked_through: set[Path] | None = None,
 ) -> None:
     """Replace ``folder`` with the object's files (atomically as seen by readers of ``folder``).
 
-    Every file path is checked before anything is written (:func:`check_file_path`)."""
+    Every file path is checked before anything is written (:func:`check_file_path`). ``looked_through``:
+    see :func:`_remove_leftovers`."""
     for relative in files:
         check_file_path(relative)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(folder)
+    _remove_leftovers(folder, looked_through)
     tag = f"{os.getpid()}-{threading.get_ident()}"
     staging = folder.with_name(f".{folder.name}.new-{tag}")
     staging.mkdir()
@@ -94,10 +104,15 @@ def write_object(
             target = staging / FILES_DIR / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-        meta = {**meta, "files": {path: file_hash(content) for path, content in sorted(files.items())}}
-        (staging / PROPERTIES_FILE).write_text(_dump(properties), encoding="utf-8")
+        dumped = _dump(properties).encode("utf-8")
+        meta = {
+            **meta,
+            "files": {path: file_hash(content) for path, content in sorted(files.items())},
+            # Lets a read tell an untouched properties file without parsing it (see read_object).
+            PROPERTIES_DIGEST: file_hash(dumped),
+        }
+        (staging / PROPERTIES_FILE).write_bytes(dumped)
         (staging / RESOURCE_FILE).write_text(_dump(meta), encoding="utf-8")
-        _fsync_tree(staging)
         if folder.exists():
             retired = folder.with_name(f".{folder.name}.old-{tag}")
             folder.rename(retired)
@@ -105,17 +120,30 @@ def write_object(
             _discard(retired)
         else:
             staging.rename(folder)
-        _fsync_dir(folder.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def read_object(folder: Path) -> tuple[Any, dict[str, Any], dict[str, str]] | None:
-    """``(properties, meta, file hashes on disk)`` or ``None`` if the folder is gone.
+@dataclass
+class StoredObject:
+    """What :func:`read_object` found in a folder."""
 
-    A properties file that is not JSON is returned as its text, so it shows up as drift; a missing or
-    non-JSON ``resource.json`` is no metadata. Anything else wrong is an :class:`ObjectFileError`.
+    properties: Callable[[], Any]
+    """Reads the properties (parsed on the call, not before)."""
+    untouched: bool
+    """The properties file's bytes are those written (``resource.json`` records their hash)."""
+    meta: dict[str, Any]
+    files: dict[str, str]
+    """The hash of each file on disk, by path."""
+
+
+def read_object(folder: Path) -> StoredObject | None:
+    """What the folder holds, or ``None`` if the folder is gone.
+
+    A properties file that is not JSON is read as its text, so it shows up as drift; a missing or
+    non-JSON ``resource.json`` is no metadata. Anything else wrong is an :class:`ObjectFileError`
+    (properties that Python cannot hold, when they are read).
     """
     try:
         status = os.lstat(folder)
@@ -130,15 +158,20 @@ def read_object(folder: Path) -> tuple[Any, dict[str, Any], dict[str, str]] | No
     raw = _read(folder / PROPERTIES_FILE)
     if raw is None:
         return None
-    text = _text(raw, folder / PROPERTIES_FILE)
-    properties: Any = _json(text, folder / PROPERTIES_FILE)
-    if properties is _NOT_JSON:
-        properties = text
+    properties_file = folder / PROPERTIES_FILE
+    text = _text(raw, properties_file)
+
+    def parse() -> Any:
+        found: Any = _json(text, properties_file)
+        return text if found is _NOT_JSON else found
+
     raw_meta = _read(folder / RESOURCE_FILE)
     meta = (
         _json(_text(raw_meta, folder / RESOURCE_FILE), folder / RESOURCE_FILE) if raw_meta is not None else {}
     )
-    return properties, meta if isinstance(meta, dict) else {}, _file_hashes(folder / FILES_DIR)
+    meta = meta if isinstance(meta, dict) else {}
+    untouched = meta.get(PROPERTIES_DIGEST) == file_hash(raw)
+    return StoredObject(parse, untouched, meta, _file_hashes(folder / FILES_DIR))
 
 
 def object_differences(
@@ -156,7 +189,7 @@ def object_differences(
     found = read_object(folder)
     if found is None:
         return None
-    found_properties, meta, found_files = found
+    found_properties, meta, found_files = found.properties(), found.meta, found.files
     differences: list[str] = []
     recorded_type = meta.get("provider_type")
     if recorded_type is not None and recorded_type != provider_type:
@@ -227,21 +260,39 @@ def _json(text: str, path: Path) -> Any:
         raise ObjectFileError(path, f"its JSON cannot be read: {exc}") from None
 
 
-def remove_object(folder: Path) -> None:
-    _remove_leftovers(folder)
+def remove_object(folder: Path, looked_through: set[Path] | None = None) -> None:
+    _remove_leftovers(folder, looked_through)
     if folder.exists():
         retired = folder.with_name(f".{folder.name}.old-{os.getpid()}-{threading.get_ident()}")
         folder.rename(retired)
         _discard(retired)
-        _fsync_dir(folder.parent)
 
 
-def _remove_leftovers(folder: Path) -> None:
+_LOOKED_THROUGH_LOCK = threading.Lock()
+
+
+def _remove_leftovers(folder: Path, looked_through: set[Path] | None) -> None:
+    """Remove what killed writers left in ``folder``'s parent (``.<name>.new-*``, ``.<name>.old-*``).
+
+    Listing the parent for every object made writing N objects of one kind O(N²). A failing writer
+    removes its own staging folder, so a parent in ``looked_through`` (kept by one apply's provider)
+    holds no leftovers; without the set every call looks."""
     parent = folder.parent
-    if not parent.is_dir():
-        return
-    for leftover in parent.glob(f".{folder.name}.*"):
-        _discard(leftover)
+    with _LOOKED_THROUGH_LOCK:
+        if looked_through is not None and parent in looked_through:
+            return
+        try:
+            entries = list(os.scandir(parent))
+        except OSError:
+            return
+        # Without the set, only this object's own: another thread may be staging its sibling right now.
+        # With it, this is the first write into the parent, so no write of this apply is under way there.
+        prefix = "." if looked_through is not None else f".{folder.name}."
+        for entry in entries:
+            if entry.name.startswith(prefix) and (".new-" in entry.name or ".old-" in entry.name):
+                _discard(Path(entry.path))
+        if looked_through is not None:
+            looked_through.add(parent)
 
 
 def _discard(path: Path) -> None:
@@ -254,21 +305,5 @@ def _discard(path: Path) -> None:
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    # One key per line would need the pure-Python encoder (indent): ten times slower on big notebooks.
+    return json.dumps(value, sort_keys=True, ensure_ascii=False) + "\n"
