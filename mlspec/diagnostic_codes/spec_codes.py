@@ -53,7 +53,7 @@ SPEC_CODES: tuple[DiagnosticCode, ...] = (
         "YAML aliases expand too far or refer to themselves",
         "anchors/aliases expand past the budget (YAML bomb) or refer to themselves",
     ),
-    code("MLS005", ERROR, READ, "file larger than 1 MiB"),
+    code("MLS005", ERROR, READ, "file larger than 8 MiB"),
     code("MLS006", ERROR, READ, "not UTF-8", "not UTF-8 (at the offending byte)"),
     code(
         "MLS007",

@@ -25,8 +25,9 @@ import yaml
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, Severity, SpecPath
 from mlspec.project_files import FileTooLargeError, read_regular_file
 
-MAX_SPEC_BYTES = 1024 * 1024
-"""A spec is a page or two of YAML; a megabyte is a mistake or an attack."""
+MAX_SPEC_BYTES = 8 * 1024 * 1024
+"""A spec is a page or two of YAML; a project of 5,000 transforms is about 1.3 MB; 8 MB is a mistake or
+an attack."""
 
 MAX_EXPANDED_NODES = 20_000
 """Nodes the document may hold once every alias is expanded (a real spec has a few hundred)."""
