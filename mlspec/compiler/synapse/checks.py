@@ -109,18 +109,22 @@ def _syntax_problem(code: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _lines_ok(source: tuple[Any, ...]) -> bool:
+    """A cell's source is a list of lines: strings, each but the last ending in its only newline.
+    Memoised: most cells of a build are the same helper cells in every notebook."""
+    return (
+        all(isinstance(line, str) for line in source)
+        and all(line.endswith("\n") and "\n" not in line[:-1] for line in source[:-1])
+        and "\n" not in source[-1]
+    )
+
+
 def _cell_problems(
     ctx: RenderContext, name: str, index: int, cell: dict[str, Any], at: SpecPath
 ) -> Iterator[Diagnostic]:
     source = cell.get("source")
-    lines_ok = (
-        isinstance(source, list)
-        and bool(source)
-        and all(isinstance(line, str) for line in source)
-        and all(line.endswith("\n") and "\n" not in line[:-1] for line in source[:-1])
-        and "\n" not in source[-1]
-    )
-    if not lines_ok:
+    if not (isinstance(source, list) and source and _lines_ok(tuple(source))):
         yield _error(ctx, "MLS615", f"notebook {name}, cell {index}: source is not a list of lines", at)
         return
     if cell.get("cell_type") != "code":

@@ -19,6 +19,7 @@ import errno
 import json
 import os
 import re
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -31,8 +32,9 @@ from mlspec.plan.state import State, StateChange, conflict_error
 from mlspec.project_files import ProjectFileError, read_own_file
 from mlspec.redaction import printable
 
-MAX_STATE_BYTES = 64 * 1024 * 1024
-"""A state holds the payload of every applied resource; the largest example's is under 2 MiB."""
+MAX_STATE_BYTES = 1024 * 1024 * 1024
+"""A state holds the payload of every applied resource: the largest example's is under 2 MiB, a
+project of 5,000 notebooks about 140 MiB."""
 MAX_JOURNAL_BYTES = 4 * MAX_STATE_BYTES
 """A journal is folded into the document once it outgrows it (see :data:`journal.COMPACT_MIN_BYTES`)."""
 MAX_LOCK_BYTES = 64 * 1024
@@ -91,13 +93,14 @@ class LocalBackend:
 
     def write(self, state: State) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        old = _read(self.path, MAX_STATE_BYTES)
-        if self._serial is not None:
-            on_disk = _serial_of(old) if old is not None else 0
-            if on_disk != self._serial:
-                raise self._conflict(f"serial {self._serial} → {on_disk}")
-        if old is not None:
-            _write_atomic(self.backup_path, old)
+        if self._serial is not None and _identity(self.path) != self._document_seen:
+            # Not the file this backend read or wrote (an atomic replace gives a new inode; an edit in
+            # place a new mtime or size): no need to read a state of thousands of resources to know.
+            raise self._conflict("the document is not the one it read")
+        if os.path.lexists(self.path):
+            if not stat.S_ISREG(os.lstat(self.path).st_mode):
+                _read(self.path, MAX_STATE_BYTES)  # a link, FIFO or folder: the located MLS801 it gives
+            _keep_as_backup(self.path, self.backup_path)
         data = state.to_bytes()
         _write_atomic(self.path, data)
         self._serial, self._document_seen, self._document_bytes = (
@@ -390,6 +393,23 @@ def remove_leftovers(folder: Path, environment: str) -> list[Path]:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
     return removed
+
+
+def _keep_as_backup(path: Path, backup: Path) -> None:
+    """Make the current document the backup without copying it: a second name for the same file (the
+    document is then replaced by a new file, so the backup keeps this version), swapped in atomically."""
+    tmp = backup.with_name(f".{backup.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    try:
+        os.link(path, tmp, follow_symlinks=False)
+    except OSError:  # a file system without hard links: copy it
+        raw = _read(path, MAX_STATE_BYTES)
+        if raw is not None:
+            _write_atomic(backup, raw)
+        return
+    os.replace(tmp, backup)
+    _fsync_dir(backup.parent)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
