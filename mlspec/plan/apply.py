@@ -11,6 +11,7 @@ provider operations are idempotent.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 import sys
 import threading
@@ -179,13 +180,36 @@ def _carry_out_all(
     result: ApplyResult,
     parallelism: int,
 ) -> None:
-    """Run every change once its dependencies succeeded; skip what waits on a failure."""
+    """Run every change once its dependencies succeeded; skip what waits on a failure.
+
+    Linear in the changes: each keeps a count of the dependencies it still waits for, and at most
+    ``parallelism`` run at a time (handing the pool every ready change at once made each completion
+    cost a pass over thousands of futures)."""
     say = runner.say
-    pending = dict(waits_for)
+    slots = max(1, parallelism)
+    remaining = {address: len(deps) for address, deps in waits_for.items()}
+    dependants: dict[str, list[str]] = {address: [] for address in waits_for}
+    for address, deps in waits_for.items():
+        for dependency in deps:
+            dependants[dependency].append(address)
+    ready = [address for address, count in remaining.items() if count == 0]
+    heapq.heapify(ready)  # started in address order, as before
+    pending = set(waits_for)
     running: dict[Future[ResourceOutcome], str] = {}
-    succeeded: set[str] = set()
-    failed: set[str] = set()
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="mlspec-apply") as pool:
+
+    def skip_dependants_of(failed: str) -> None:
+        stack, found = [failed], []
+        while stack:
+            for child in dependants[stack.pop()]:
+                if child in pending:
+                    pending.discard(child)
+                    found.append(child)
+                    stack.append(child)
+        for address in sorted(found):
+            result.skipped.append(address)
+            say(f"{address}: skipped (a dependency failed)")
+
+    with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="mlspec-apply") as pool:
         while True:
             if runner.conflict and pending:
                 # The state moved under us (the lock was broken): starting more work would change
@@ -194,21 +218,26 @@ def _carry_out_all(
                     result.skipped.append(address)
                     say(f"{address}: not started (the state was changed by another process)")
                 pending.clear()
-            blocked = _skip_dependants(pending, failed)
-            for address in blocked:
-                result.skipped.append(address)
-                say(f"{address}: skipped (a dependency failed)")
-            for address in sorted(a for a, deps in pending.items() if deps <= succeeded):
-                del pending[address]
-                running[pool.submit(runner.run, work[address])] = address
+                ready.clear()
+            while ready and len(running) < slots:
+                address = heapq.heappop(ready)
+                if address in pending:
+                    pending.discard(address)
+                    running[pool.submit(runner.run, work[address])] = address
             if not running:
                 break
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in sorted(done, key=running.__getitem__):
                 address = running.pop(future)
                 outcome = future.result()
                 result.outcomes.append(outcome)
-                (succeeded if outcome.ok else failed).add(address)
+                if not outcome.ok:
+                    skip_dependants_of(address)
+                    continue
+                for child in dependants[address]:
+                    remaining[child] -= 1
+                    if remaining[child] == 0 and child in pending:
+                        heapq.heappush(ready, child)
     result.skipped.extend(sorted(pending))  # unreachable unless the graph had a cycle
 
 
@@ -296,21 +325,6 @@ def _entry(change: ResourceChange, outcome: ProviderResult) -> ResourceState:
         depends_on=list(after.depends_on),
         spec_fields=dict(after.spec_fields) if after.spec_fields is not None else None,
     )
-
-
-def _skip_dependants(pending: dict[str, set[str]], failed: set[str]) -> list[str]:
-    """Remove from ``pending`` (and add to ``failed``) everything that waits, transitively, on a failure."""
-    skipped: list[str] = []
-    found = True
-    while found:
-        found = False
-        for address in sorted(pending):
-            if pending[address] & failed:
-                del pending[address]
-                failed.add(address)
-                skipped.append(address)
-                found = True
-    return skipped
 
 
 def _dependencies(work: dict[str, ResourceChange]) -> dict[str, set[str]]:
