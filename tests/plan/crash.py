@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlspec.providers.local import workspace
 from plan.conftest import cli_env
 
 PAUSED = "MLSPEC_TEST_PAUSE_AFTER: paused after resource"
@@ -64,10 +65,20 @@ def normalised_state(state_path: Path, project_dir: Path) -> dict[str, Any]:
 
 
 def workspace_tree(project_dir: Path) -> dict[str, str]:
-    """Every file of the local provider's workspace (hidden leftovers included) with its content hash."""
+    """Every file of the local provider's workspace (hidden leftovers included) with its content hash;
+    in ``resource.json`` the signatures of the files as written (times, inodes: this copy's own) aside."""
     root = project_dir / ".mlspec" / "local"
     return {
-        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        path.relative_to(root).as_posix(): hashlib.sha256(_comparable(path)).hexdigest()
         for path in sorted(root.rglob("*"))
         if path.is_file()
     }
+
+
+def _comparable(path: Path) -> bytes:
+    if path.name != workspace.RESOURCE_FILE:
+        return path.read_bytes()
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    for key in (workspace.FILE_STATS, workspace.PROPERTIES_STAT):
+        meta.pop(key, None)
+    return json.dumps(meta, sort_keys=True).encode()

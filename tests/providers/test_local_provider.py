@@ -278,3 +278,43 @@ def test_create_writes_over_what_read_calls_no_object(tmp_path: Path, leftover: 
     assert provider.read(NOTEBOOK, current) is None
     provider.create(request)
     assert provider.read(NOTEBOOK, current) is not None
+
+
+def test_an_untouched_object_is_read_back_without_reading_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh of thousands of objects must not read and hash every file: the signatures recorded
+    at write time vouch for an untouched one, and the live object carries the payload hash."""
+    from mlspec.providers.local import workspace
+
+    provider = LocalProvider(tmp_path, "dev")
+    request = _request()
+    result = provider.create(request)
+    read: list[str] = []
+    real_read = workspace._read
+
+    def counting_read(path: Path) -> bytes | None:
+        read.append(path.name)
+        return real_read(path)
+
+    monkeypatch.setattr(workspace, "_read", counting_read)
+    live = provider.read(NOTEBOOK, _state(request, result.provider_id))
+    assert live is not None and live.hash == request.hash
+    assert read == ["resource.json"]
+    assert live.payload == {"properties": {"cells": []}, "attachments": request.attachments}  # read on asking
+    assert "properties.json" in read
+
+
+def test_an_edit_that_keeps_size_and_modification_time_is_still_drift(tmp_path: Path) -> None:
+    import os
+
+    provider = LocalProvider(tmp_path, "dev")
+    request = _request()
+    result = provider.create(request)
+    code = tmp_path / ".mlspec/local/dev/synapse/notebook/features/files/synapse/features.py"
+    before = os.stat(code)
+    code.write_bytes(b"print('HI')\n")  # same length
+    os.utime(code, ns=(before.st_atime_ns, before.st_mtime_ns))  # the change time cannot be set back
+    live = provider.read(NOTEBOOK, _state(request, result.provider_id))
+    assert live is not None and not live.hash
+    assert live.attachments["synapse/features.py"] == file_hash(b"print('HI')\n")

@@ -46,6 +46,11 @@ from mlspec.strict_json import strict_json_loads
 PROPERTIES_FILE = "properties.json"
 PROPERTIES_DIGEST = "properties_hash"
 """The ``resource.json`` key of the hash of ``properties.json`` as written."""
+PROPERTIES_STAT = "properties_stat"
+FILE_STATS = "file_stats"
+"""``resource.json`` keys of each file's size, modification and change times and inode as written: a
+file whose four are unchanged has its recorded hash without being read (as git's index does). Any
+write changes the change time, which no program can set back."""
 RESOURCE_FILE = "resource.json"
 FILES_DIR = "files"
 MAX_OBJECT_FILE_BYTES = 64 * 1024 * 1024
@@ -100,18 +105,22 @@ def write_object(
     staging = folder.with_name(f".{folder.name}.new-{tag}")
     staging.mkdir()
     try:
+        stats: dict[str, list[int]] = {}
         for relative, content in files.items():
             target = staging / FILES_DIR / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
+            stats[relative] = _signature(os.lstat(target))
         dumped = _dump(properties).encode("utf-8")
+        (staging / PROPERTIES_FILE).write_bytes(dumped)
         meta = {
             **meta,
             "files": {path: file_hash(content) for path, content in sorted(files.items())},
-            # Lets a read tell an untouched properties file without parsing it (see read_object).
+            # Let a read tell untouched files without reading them (see read_object).
             PROPERTIES_DIGEST: file_hash(dumped),
+            PROPERTIES_STAT: _signature(os.lstat(staging / PROPERTIES_FILE)),
+            FILE_STATS: dict(sorted(stats.items())),
         }
-        (staging / PROPERTIES_FILE).write_bytes(dumped)
         (staging / RESOURCE_FILE).write_text(_dump(meta), encoding="utf-8")
         if folder.exists():
             retired = folder.with_name(f".{folder.name}.old-{tag}")
@@ -155,23 +164,61 @@ def read_object(folder: Path) -> StoredObject | None:
         raise ObjectFileError(folder, "it is a symlink (mlspec never links its object folders)")
     if not stat.S_ISDIR(status.st_mode):
         return None
-    raw = _read(folder / PROPERTIES_FILE)
+    properties_file = folder / PROPERTIES_FILE
+    try:
+        properties_status: os.stat_result | None = os.lstat(properties_file)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        properties_status = None  # reading it says what is wrong
+    meta_problem: ObjectFileError | None = None
+    try:
+        raw_meta = _read(folder / RESOURCE_FILE)
+        meta = (
+            _json(_text(raw_meta, folder / RESOURCE_FILE), folder / RESOURCE_FILE)
+            if raw_meta is not None
+            else {}
+        )
+    except ObjectFileError as problem:  # reported after the properties file's own, as ever
+        meta_problem, meta = problem, {}
+    meta = meta if isinstance(meta, dict) else {}
+    known = _known_files(meta)
+    if (
+        meta_problem is None
+        and properties_status is not None
+        and stat.S_ISREG(properties_status.st_mode)
+        and _signature(properties_status) == meta.get(PROPERTIES_STAT)
+    ):
+        # Untouched since written: read (and parse) only if someone asks for the properties.
+        return StoredObject(
+            lambda: _parsed_properties(properties_file), True, meta, _file_hashes(folder / FILES_DIR, known)
+        )
+    raw = _read(properties_file)
     if raw is None:
         return None
-    properties_file = folder / PROPERTIES_FILE
     text = _text(raw, properties_file)
-
-    def parse() -> Any:
-        found: Any = _json(text, properties_file)
-        return text if found is _NOT_JSON else found
-
-    raw_meta = _read(folder / RESOURCE_FILE)
-    meta = (
-        _json(_text(raw_meta, folder / RESOURCE_FILE), folder / RESOURCE_FILE) if raw_meta is not None else {}
-    )
-    meta = meta if isinstance(meta, dict) else {}
+    if meta_problem is not None:
+        raise meta_problem
     untouched = meta.get(PROPERTIES_DIGEST) == file_hash(raw)
-    return StoredObject(parse, untouched, meta, _file_hashes(folder / FILES_DIR))
+    return StoredObject(
+        lambda: _properties_of(text, properties_file),
+        untouched,
+        meta,
+        _file_hashes(folder / FILES_DIR, known),
+    )
+
+
+def _parsed_properties(path: Path) -> Any:
+    raw = _read(path)
+    if raw is None:
+        raise ObjectFileError(path, "it was removed while being read")
+    return _properties_of(_text(raw, path), path)
+
+
+def _properties_of(text: str, path: Path) -> Any:
+    """The properties in ``text``; text that is not JSON is returned as it is (it shows as drift)."""
+    found: Any = _json(text, path)
+    return text if found is _NOT_JSON else found
 
 
 def object_differences(
@@ -207,9 +254,27 @@ def object_differences(
     return differences
 
 
-def _file_hashes(root: Path) -> dict[str, str]:
+def _signature(status: os.stat_result) -> list[int]:
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+
+
+def _known_files(meta: dict[str, Any]) -> dict[str, tuple[list[int], str]]:
+    """``{path: (signature, hash)}`` of the files ``resource.json`` says were written (none when it
+    does not say, or says it in another shape: then every file is read)."""
+    stats, hashes = meta.get(FILE_STATS), meta.get("files")
+    if not isinstance(stats, dict) or not isinstance(hashes, dict):
+        return {}
+    return {
+        path: (signature, hashes[path])
+        for path, signature in stats.items()
+        if isinstance(signature, list) and isinstance(hashes.get(path), str)
+    }
+
+
+def _file_hashes(root: Path, known: Mapping[str, tuple[list[int], str]] | None = None) -> dict[str, str]:
     """The hash of every file below ``root`` by its path relative to it; a link or special file there
-    is refused, a linked folder is not entered."""
+    is refused, a linked folder is not entered. A regular file whose signature (see :data:`FILE_STATS`)
+    is the one ``known`` records for its path has the recorded hash, unread."""
     on_disk: dict[str, str] = {}
     if root.is_symlink():
         raise ObjectFileError(root, "it is a symlink")
@@ -221,9 +286,17 @@ def _file_hashes(root: Path) -> dict[str, str]:
                 raise ObjectFileError(os.path.join(current, name), "it is a symlink")
         for name in names:
             path = Path(current, name)
+            relative = path.relative_to(root).as_posix()
+            recorded = (known or {}).get(relative)
+            if recorded is not None:
+                with contextlib.suppress(OSError):
+                    status = os.lstat(path)
+                    if stat.S_ISREG(status.st_mode) and _signature(status) == recorded[0]:
+                        on_disk[relative] = recorded[1]
+                        continue
             content = _read(path)
             if content is not None:
-                on_disk[path.relative_to(root).as_posix()] = file_hash(content)
+                on_disk[relative] = file_hash(content)
     return dict(sorted(on_disk.items()))
 
 
