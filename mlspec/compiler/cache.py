@@ -12,7 +12,8 @@ The entry (``build-<env>.json``) names each artifact file by its SHA-256; the by
 ``objects/<sha256>`` beside it, shared by the environments' entries and read only when a file is
 needed (apply ships them; a plan reads none). Inlining them as base64 made a 1,000-resource
 project's entry 110 MB: slow to parse, and over the size an entry may have, so it never hit.
-Objects no entry names any more are removed when an entry is stored.
+Objects no entry names any more, and that no load used for a day, are removed when an entry is
+stored; a load that finds an object changed (another size) or missing is a miss.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,9 @@ MAX_ENTRY_BYTES = 512 * 1024 * 1024
 """An entry holds a build's manifest and payloads (a 1,000-resource project's: about 30 MB); anything
 bigger (or a FIFO, a device) is not one mlspec wrote."""
 OBJECTS_DIR = "objects"
+PRUNE_AFTER_SECONDS = 24 * 3600.0
+"""An object no entry names any more is removed once no load has used it for this long."""
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -140,12 +147,19 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
         manifest_document = entry["manifest"]
         manifest = Manifest.from_json(manifest_document)
         payloads = {r["address"]: r["payload"] for r in manifest_document["resources"]}
-        digests = entry["files"]
+        recorded = entry["files"]
         objects = target.parent / OBJECTS_DIR
-        if not isinstance(digests, dict) or not all(
-            isinstance(d, str) and len(d) == 64 and (objects / d).is_file() for d in digests.values()
-        ):
+        if not isinstance(recorded, dict) or not _real_folder(objects):
             return None
+        digests: dict[str, str] = {}
+        for path, (digest, size) in recorded.items():
+            if not (isinstance(digest, str) and _DIGEST.fullmatch(digest) and isinstance(size, int)):
+                return None
+            found = os.lstat(objects / digest)  # a missing one is an OSError: a miss
+            if not stat.S_ISREG(found.st_mode) or found.st_size != size:
+                return None  # changed or replaced since it was stored: build afresh
+            digests[path] = digest
+        _touch(objects, set(digests.values()))
         project_files = tuple(entry.get("project_files", ()))
         if not all(isinstance(f, str) for f in project_files):
             return None
@@ -174,11 +188,13 @@ def store(
         "key": key,
         "inputs": {k: (hashlib.sha256(v).hexdigest() if v is not None else None) for k, v in inputs.items()},
         "manifest": manifest_document,
-        "files": digests,
+        "files": {path: [digest, len(files[path])] for path, digest in digests.items()},
         "project_files": list(project_files),
     }
     try:
         objects.mkdir(parents=True, exist_ok=True)
+        if not _real_folder(objects):
+            return  # a link or a file there: never write (or prune) through it
         for path, digest in digests.items():
             if not (objects / digest).is_file():
                 _write_atomically(objects / digest, files[path])
@@ -204,15 +220,39 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 
 def _remove_unnamed_objects(folder: Path) -> None:
-    """Remove the objects that no entry in ``folder`` names (files of builds replaced since)."""
+    """Remove the objects no entry in ``folder`` names (files of builds replaced since) that no load
+    touched for :data:`PRUNE_AFTER_SECONDS`: a plan storing a new entry must not take away the files of
+    the build an apply is shipping right now. Only regular files named by a SHA-256 are ever removed,
+    and only in a real folder (never through a link)."""
+    objects = folder / OBJECTS_DIR
+    if not _real_folder(objects):
+        return
     named: set[str] = set()
     try:
         for listing in folder.glob("build-*.objects"):
             named.update(json.loads(read_regular_file(listing, limit=MAX_ENTRY_BYTES)))
-        stored = list(os.scandir(folder / OBJECTS_DIR))
+        stored = list(os.scandir(objects))
     except (OSError, ValueError, TypeError):
         return  # a listing that cannot be read: keep every object rather than guess
+    now = time.time()
     for item in stored:
-        if item.name not in named:
-            with contextlib.suppress(OSError):
+        if item.name in named or not _DIGEST.fullmatch(item.name):
+            continue
+        with contextlib.suppress(OSError):
+            status = item.stat(follow_symlinks=False)
+            if stat.S_ISREG(status.st_mode) and now - status.st_mtime > PRUNE_AFTER_SECONDS:
                 os.unlink(item.path)
+
+
+def _real_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _touch(objects: Path, digests: set[str]) -> None:
+    """Mark the objects a load is about to use as recently used (see :func:`_remove_unnamed_objects`)."""
+    for digest in digests:
+        with contextlib.suppress(OSError):
+            os.utime(objects / digest, follow_symlinks=False)

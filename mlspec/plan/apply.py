@@ -23,12 +23,13 @@ from typing import Any
 
 from mlspec.contract.graph import Address
 from mlspec.contract.resource_state import ResourceState
-from mlspec.diagnostics import MlspecError
+from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.desired import FileSource
 from mlspec.plan.plan import Action, Plan, ResourceChange
 from mlspec.plan.state import State, StateChange, StateConflictError
 from mlspec.providers.base import DeployRequest, Provider, ProviderResult
+from mlspec.redaction import redact
 
 DEFAULT_PARALLELISM = 4
 TEST_PAUSE_ENV = "MLSPEC_TEST_PAUSE_AFTER"
@@ -81,6 +82,34 @@ class ApplyResult:
         return sum(1 for o in self.outcomes if o.ok and o.action is action)
 
 
+def _undo(state: State, change: StateChange) -> Callable[[], None]:
+    """What puts ``state`` back as it is now, once ``change`` was applied to it."""
+    serial = state.serial
+    if change.moves:
+        moves = list(change.moves)
+
+        def unmove() -> None:
+            for old, new in reversed(moves):
+                state.resources[old] = state.resources.pop(new)
+            state.serial = serial
+
+        return unmove
+    previous = state.resources.get(change.address)
+
+    def restore() -> None:
+        if previous is None:
+            state.resources.pop(change.address, None)
+        else:
+            state.resources[change.address] = previous
+        state.serial = serial
+
+    return restore
+
+
+class StateRecordError(StateConflictError):
+    """A change could not be recorded in the state: like a conflict, no new work starts."""
+
+
 class StateRecorder:
     """The state being applied: one journal record per change, serialised, serial +1 each time;
     :meth:`finish` writes the document once."""
@@ -126,9 +155,28 @@ class StateRecorder:
                 self._changed = False
 
     def _append(self, change: StateChange) -> None:
+        undo = _undo(self.state, change)
         change.apply_to(self.state)
+        try:
+            self.backend.append(self.state, change)
+        except StateConflictError:
+            undo()
+            raise
+        except (OSError, MlspecError) as error:
+            # Not recorded (a full disk, an I/O error): the state keeps saying what it said, and no new
+            # work may start that it could not record either.
+            undo()
+            reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
+            raise StateRecordError(
+                [
+                    Diagnostic.error(
+                        "MLS801",
+                        f"cannot record the change in the state ({redact(self.backend.description)}): {reason}",
+                        hint="free space or fix the state folder, then apply again: what was done is adopted",
+                    )
+                ]
+            ) from None
         self._changed = True
-        self.backend.append(self.state, change)
 
 
 def execute(
@@ -214,9 +262,14 @@ def _carry_out_all(
             if runner.conflict and pending:
                 # The state moved under us (the lock was broken): starting more work would change
                 # live objects that no state records. Stop; what is running finishes.
+                why = (
+                    "the state could not be recorded"
+                    if runner.record_failed
+                    else "the state was changed by another process"
+                )
                 for address in sorted(pending):
                     result.skipped.append(address)
-                    say(f"{address}: not started (the state was changed by another process)")
+                    say(f"{address}: not started ({why})")
                 pending.clear()
                 ready.clear()
             while ready and len(running) < slots:
@@ -248,6 +301,7 @@ class _Runner:
         self.files = files
         self.say = say
         self.conflict = False
+        self.record_failed = False
         """Set when a state write found the state changed by someone else: no new work starts."""
 
     def run(self, change: ResourceChange) -> ResourceOutcome:
@@ -259,6 +313,7 @@ class _Runner:
         except Exception as exc:  # any provider failure stops only this resource and its dependants
             if isinstance(exc, StateConflictError):
                 self.conflict = True
+                self.record_failed = isinstance(exc, StateRecordError)
             diagnostics = exc.diagnostics if isinstance(exc, MlspecError) else []
             # A provider names the resource at the start of its messages; the outcome is shown under its address.
             prefix = f"{change.address}: "

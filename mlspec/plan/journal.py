@@ -83,6 +83,13 @@ def replay(document: State | None, raw: bytes, where: str) -> Replayed:
             valid_bytes = sum(len(t) + 1 for t in whole[: index - 1])
             break
         change = StateChange.from_json(data, where)
+        if change.moves and not _moves_apply(change.moves, state):
+            raise state_error(
+                f"{where} is malformed: record {index} moves an address the state does not hold, or onto "
+                "one it holds",
+                _DAMAGED,
+                where,
+            )
         if change.serial != state.serial + 1:
             raise state_error(
                 f"{where} is malformed: record {index} has serial {change.serial}, expected {state.serial + 1}",
@@ -112,8 +119,23 @@ def _parse(text: bytes, where: str, *, last: bool) -> dict[str, Any] | None:
     return data
 
 
+def _moves_apply(moves: tuple[tuple[str, str], ...], state: State) -> bool:
+    held = set(state.resources)
+    for old, new in moves:
+        if old not in held or new in held:
+            return False
+        held.discard(old)
+        held.add(new)
+    return True
+
+
 def _continues(first: dict[str, Any], document: State | None) -> bool:
-    if first.get("mlspec_state_journal") != JOURNAL_VERSION:
+    base = first.get("base_serial")
+    if (
+        first.get("mlspec_state_journal") != JOURNAL_VERSION
+        or not isinstance(base, int)
+        or isinstance(base, bool)
+    ):
         return False
     if document is None:
         return first.get("base_serial") == 0

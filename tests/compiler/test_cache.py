@@ -127,29 +127,36 @@ def test_an_unchanged_plan_does_not_import_the_models_or_renderers(project: Path
     assert "HEAVY []" in done.stderr, done.stderr
 
 
+def _digests(project: Path, environment: str) -> dict[str, str]:
+    entry = json.loads(cache.cache_file(project, environment).read_text())
+    return {path: digest for path, (digest, _size) in entry["files"].items()}
+
+
 def test_artifact_files_are_stored_once_beside_the_entry_and_read_when_asked_for(project: Path) -> None:
     first = load_desired(project / "mlproject.yaml", "dev", environ={})
     entry_file = cache.cache_file(project, "dev")
-    entry = json.loads(entry_file.read_text())
+    digests = _digests(project, "dev")
     objects = entry_file.parent / cache.OBJECTS_DIR
     shipped = {file for resource in first.resources.values() for file in resource.files}
-    assert set(entry["files"]) >= shipped and shipped
-    for path, digest in entry["files"].items():  # the entry names them; the bytes are objects
+    assert set(digests) >= shipped and shipped
+    for path, digest in digests.items():  # the entry names them; the bytes are objects
         assert (objects / digest).read_bytes() == first.files(path)
-    assert len(entry_file.read_bytes()) < sum((objects / d).stat().st_size for d in entry["files"].values())
+    assert len(entry_file.read_bytes()) < sum((objects / d).stat().st_size for d in digests.values())
     load_desired(project / "mlproject.yaml", "prod", environ={})
-    both = set(entry["files"].values()) | set(
-        json.loads(cache.cache_file(project, "prod").read_text())["files"].values()
-    )
+    both = set(digests.values()) | set(_digests(project, "prod").values())
     assert {p.name for p in objects.iterdir()} == both  # shared, once each
 
 
-def test_a_changed_cached_object_is_refused_when_read_and_a_missing_one_is_a_miss(project: Path) -> None:
+def test_a_changed_or_missing_cached_object_is_a_miss_and_a_same_size_edit_is_refused_when_read(
+    project: Path,
+) -> None:
     load_desired(project / "mlproject.yaml", "dev", environ={})
-    entry = json.loads(cache.cache_file(project, "dev").read_text())
-    path, digest = sorted(entry["files"].items())[0]
+    path, digest = sorted(_digests(project, "dev").items())[0]
     objects = cache.cache_file(project, "dev").parent / cache.OBJECTS_DIR
-    (objects / digest).write_bytes(b"tampered")
+    original = (objects / digest).read_bytes()
+    (objects / digest).write_bytes(original + b"junk")  # another size: rebuilt, never shipped
+    assert not _hit(project)
+    (objects / digest).write_bytes(bytes(len(original)))  # the same size: caught when read
     spec = project / "mlproject.yaml"
     hit = cache.load(spec, "dev", cache.build_key(spec, "dev", {}, {}))
     assert hit is not None
@@ -159,13 +166,36 @@ def test_a_changed_cached_object_is_refused_when_read_and_a_missing_one_is_a_mis
     assert not _hit(project)
 
 
-def test_objects_of_a_replaced_build_are_removed(project: Path) -> None:
+def test_objects_no_entry_names_are_removed_once_unused_for_a_day(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     load_desired(project / "mlproject.yaml", "dev", environ={})
     objects = cache.cache_file(project, "dev").parent / cache.OBJECTS_DIR
     before = {p.name for p in objects.iterdir()}
     spec = project / "mlproject.yaml"
     spec.write_text(spec.read_text().replace("diabetes", "diabetic", 1))
     load_desired(spec, "dev", environ={})
+    # A plan storing a new entry keeps the old build's files: an apply may be shipping them now.
+    assert before <= {p.name for p in objects.iterdir()}
+    monkeypatch.setattr(cache, "PRUNE_AFTER_SECONDS", -1.0)
+    spec.write_text(spec.read_text() + "\n# another build\n")
+    load_desired(spec, "dev", environ={})
     after = {p.name for p in objects.iterdir()}
-    named = set(json.loads(cache.cache_file(project, "dev").read_text())["files"].values())
-    assert after == named and before - after  # what only the old build named is gone
+    assert after == set(_digests(project, "dev").values()) and before - after
+
+
+def test_a_linked_objects_folder_is_never_written_or_pruned_through(project: Path, tmp_path: Path) -> None:
+    """Pruning through a planted link would delete whatever the link points at."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "thesis.tex").write_text("precious")
+    (victim / ("a" * 64)).write_text("named like an object")
+    objects = cache.cache_file(project, "dev").parent / cache.OBJECTS_DIR
+    objects.parent.mkdir(parents=True)
+    objects.symlink_to(victim)
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    spec = project / "mlproject.yaml"
+    spec.write_text(spec.read_text() + "\n# changed\n")
+    load_desired(spec, "dev", environ={})
+    assert sorted(p.name for p in victim.iterdir()) == ["a" * 64, "thesis.tex"]
+    assert not _hit(project)  # and never a hit through it

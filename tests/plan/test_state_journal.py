@@ -235,3 +235,71 @@ def test_a_folded_blob_journal_left_behind_is_ignored(blob: blob_module.BlobBack
     assert "shop/dev.journal" not in _names(blob)
     blob.container.get_blob_client("shop/dev.journal").upload_blob(leftover, blob_type="AppendBlob")
     assert blob_module.BlobBackend(blob.container, "shop", "dev").read() == state
+
+
+# --- found by review: a second writer, a failed write, moves that do not apply, a journal-only owner ------
+
+
+def test_a_second_writer_appending_to_the_same_journal_is_a_conflict(local: LocalBackend) -> None:
+    state = local.read() or State.empty("shop", "dev")
+    _changes(local, state, 2)
+    other = LocalBackend(local.folder, "dev")  # after a force-unlock, another apply
+    theirs = other.read()
+    assert theirs is not None
+    _changes(other, theirs, 1)
+    with pytest.raises(StateConflictError, match="another process appended"):
+        _changes(local, state, 1)
+    assert LocalBackend(local.folder, "dev").read() == theirs  # still one readable story
+
+
+def test_a_failed_journal_write_leaves_no_part_line_and_the_apply_records_nothing_more(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlspec.plan.backends import local as local_module
+
+    real = local_module._write_all
+    calls: list[int] = []
+
+    def failing_write(fd: int, data: bytes) -> None:
+        calls.append(len(data))
+        if len(calls) == 4:  # the header, two records, then a full disk in the middle of the third
+            os.write(fd, data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(local_module, "_write_all", failing_write)
+    result = api_deploy.apply_environment(shop, "dev", parallelism=1)
+    assert not result.ok
+    [failure] = result.failures
+    assert "cannot record the change in the state" in failure.error and "No space left" in failure.error
+    assert result.skipped  # nothing more was started: it could not have been recorded either
+    journal_file = state_file(shop).with_suffix(".journal")
+    assert journal_file.read_bytes().endswith(b"\n")  # the half line was cut off again
+    recovered = LocalBackend(journal_file.parent, "dev").read()
+    assert recovered is not None and recovered.serial == 2 and len(recovered.resources) == 2
+    monkeypatch.setattr(local_module, "_write_all", real)
+    assert api_deploy.apply_environment(shop, "dev").ok  # a rerun converges
+
+
+def test_a_journal_move_of_an_address_the_state_lacks_is_a_located_error(local: LocalBackend) -> None:
+    state = local.read() or State.empty("shop", "dev")
+    _changes(local, state, 1)
+    with local.journal_path.open("ab") as handle:
+        handle.write(b'{"serial":2,"moves":[["synapse.notebook.nope","synapse.notebook.x"]]}\n')
+    with pytest.raises(MlspecError) as caught:
+        LocalBackend(local.folder, "dev").read()
+    assert caught.value.diagnostics[0].code == "MLS801"
+    assert "moves an address the state does not hold" in caught.value.diagnostics[0].message
+
+
+def test_a_renamed_project_whose_first_apply_left_only_a_journal_still_owns_its_objects(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalBackend(state_file(shop).parent, "dev")
+    state = State.empty("shop", "dev")
+    _changes(backend, state, 2)  # killed before the end: no document, a journal
+    assert not state_file(shop).exists()
+    shop.write_text(shop.read_text().replace("name: shop", "name: shop2", 1))
+    with pytest.raises(MlspecError) as caught:
+        api_deploy.plan_environment(shop, "dev")
+    assert caught.value.diagnostics[0].code == "MLS808"

@@ -254,6 +254,11 @@ class BlobBackend:
         if not self._seen:
             self._read()
         self._ensure_container()
+        if not self._journal_continues and state.serial - 1 != self._document_serial:
+            # The state read holds changes a journal recorded that cannot be continued (its last block
+            # damaged): a new journal would not continue the document, so the document takes them all.
+            self._write(state)
+            return
         blob = self.container.get_blob_client(self.journal_name)
         try:
             if not self._journal_continues:

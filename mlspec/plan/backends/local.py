@@ -60,6 +60,7 @@ class LocalBackend:
         self._journal_bytes = 0
         self._journal_continues = False  # the journal read continues the document: append to it
         self._journal_valid = 0
+        self._journal_read_bytes = 0
 
     @property
     def description(self) -> str:
@@ -87,7 +88,7 @@ class LocalBackend:
         self._document_bytes = len(raw or b"")
         document = None if raw is None else State.from_bytes(raw, str(self.path))
         self._serial = document.serial if document is not None else 0
-        replayed = _replay(document, self.journal_path)
+        replayed, self._journal_read_bytes = _replay_sized(document, self.journal_path)
         self._journal_continues, self._journal_valid = replayed.continues, replayed.valid_bytes
         return replayed.state
 
@@ -127,9 +128,17 @@ class LocalBackend:
         elif _identity(self.path) != self._document_seen or not self._journal_is_ours():
             raise self._conflict("its journal was replaced")
         assert self._journal_fd is not None
+        if os.fstat(self._journal_fd).st_size != self._journal_bytes:
+            raise self._conflict("another process appended to its journal")
         data = journal.record(change)
-        _write_all(self._journal_fd, data)
-        os.fsync(self._journal_fd)
+        try:
+            _write_all(self._journal_fd, data)
+            os.fsync(self._journal_fd)
+        except OSError:
+            # A full disk or an I/O error: no part-written line may stay for the next record to follow.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._journal_fd, self._journal_bytes)
+            raise
         self._journal_bytes += len(data)
         if self._journal_bytes > max(journal.COMPACT_MIN_BYTES, self._document_bytes):
             self.write(state)  # fold it in: each change then costs a constant share of a rewrite
@@ -142,8 +151,12 @@ class LocalBackend:
         self.folder.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
         if self._journal_continues:
-            # Continue the journal this backend replayed (after a crash), without its cut-short last line.
+            # Continue the journal this backend replayed (after a crash), without its cut-short last line,
+            # unless someone wrote to it since it was read.
             fd = os.open(self.journal_path, flags | os.O_APPEND)
+            if os.fstat(fd).st_size != self._journal_read_bytes:
+                os.close(fd)
+                raise self._conflict("its journal changed since it was read")
             os.ftruncate(fd, self._journal_valid)
             self._journal_bytes = self._journal_valid
         else:
@@ -251,18 +264,21 @@ class LocalBackend:
         found: list[tuple[str, State]] = []
         root = self.folder.parent
         try:
-            candidates = sorted(root.glob(f"*/{self.environment}.json"))
+            # A first apply killed before its end left only a journal: that claims objects as well.
+            folders = {p.parent for p in root.glob(f"*/{self.environment}.json")}
+            folders |= {p.parent for p in root.glob(f"*/{self.environment}.journal")}
         except OSError:
             return []
-        for path in candidates:
-            if path.parent == self.folder:
+        for folder in sorted(folders):
+            if folder == self.folder:
                 continue
+            path = folder / f"{self.environment}.json"
             try:
                 raw = _read(path, MAX_STATE_BYTES)
-                if raw is not None:
-                    document = State.from_bytes(raw, str(path))
-                    replayed = _replay(document, path.with_suffix(".journal")).state
-                    found.append((str(path), replayed or document))
+                document = State.from_bytes(raw, str(path)) if raw is not None else None
+                replayed = _replay(document, path.with_suffix(".journal")).state
+                if replayed is not None:
+                    found.append((str(path), replayed))
             except MlspecError:
                 continue  # unreadable (a link, a FIFO, damaged): not evidence of an owner either way
         return found
@@ -329,10 +345,15 @@ def _read(path: Path, limit: int) -> bytes | None:
 
 
 def _replay(document: State | None, journal_path: Path) -> journal.Replayed:
+    return _replay_sized(document, journal_path)[0]
+
+
+def _replay_sized(document: State | None, journal_path: Path) -> tuple[journal.Replayed, int]:
+    """The replay, and how many bytes of journal it read."""
     raw = _read(journal_path, MAX_JOURNAL_BYTES)
     if raw is None:
-        return journal.Replayed(document, False, 0, 0)
-    return journal.replay(document, raw, str(journal_path))
+        return journal.Replayed(document, False, 0, 0), 0
+    return journal.replay(document, raw, str(journal_path)), len(raw)
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:
