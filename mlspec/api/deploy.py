@@ -79,7 +79,7 @@ def load_desired(
     from mlspec.contract.graph import Address
 
     project_dir = project_dir_of(spec_path)
-    spec_file = Path(spec_path) if not Path(spec_path).is_dir() else Path(spec_path) / "mlproject.yaml"
+    spec_file = _spec_file(spec_path)
     env_map = os.environ if environ is None else environ
     cli_vars = dict(variables or {})
     key = cache.build_key(spec_file, environment, cli_vars, env_map)
@@ -157,8 +157,10 @@ def located_at(spec_file: Path | None) -> Iterator[None]:
 
 
 def _spec_file(spec_path: Path | str) -> Path:
+    from mlspec.api import SPEC_FILE_NAME
+
     path = Path(spec_path)
-    return path / "mlproject.yaml" if path.is_dir() else path
+    return path / SPEC_FILE_NAME if path.is_dir() else path
 
 
 def plan_environment(

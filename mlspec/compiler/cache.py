@@ -53,12 +53,6 @@ class CachedFiles:
         self._objects = objects
         self._digests = dict(digests)
 
-    def __contains__(self, path: object) -> bool:
-        return path in self._digests
-
-    def __len__(self) -> int:
-        return len(self._digests)
-
     def __getitem__(self, path: str) -> bytes:
         digest = self._digests[path]
         content = read_regular_file(self._objects / digest, limit=MAX_ENTRY_BYTES)

@@ -276,7 +276,7 @@ class LocalBackend:
             try:
                 raw = _read(path, MAX_STATE_BYTES)
                 document = State.from_bytes(raw, str(path)) if raw is not None else None
-                replayed = _replay(document, path.with_suffix(".journal")).state
+                replayed = _replay_sized(document, path.with_suffix(".journal"))[0].state
                 if replayed is not None:
                     found.append((str(path), replayed))
             except MlspecError:
@@ -344,10 +344,6 @@ def _read(path: Path, limit: int) -> bytes | None:
         raise state_error(f"cannot read {where}: {exc.strerror or exc}", hint, where) from None
 
 
-def _replay(document: State | None, journal_path: Path) -> journal.Replayed:
-    return _replay_sized(document, journal_path)[0]
-
-
 def _replay_sized(document: State | None, journal_path: Path) -> tuple[journal.Replayed, int]:
     """The replay, and how many bytes of journal it read."""
     raw = _read(journal_path, MAX_JOURNAL_BYTES)
@@ -369,14 +365,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _serial_of(raw: bytes) -> int:
-    try:
-        serial = json.loads(raw)["serial"]
-    except (ValueError, KeyError, TypeError, RecursionError):
-        return -1
-    return serial if isinstance(serial, int) and not isinstance(serial, bool) else -1
 
 
 STALE_LEFTOVER_SECONDS = 600.0
