@@ -684,6 +684,39 @@ def test_the_prediction_log_lake_path_maps_as_the_lake_helper_does(
     )
 
 
+def test_the_prediction_log_sample_is_decided_by_the_request_and_keeps_the_rate(
+    python: Path, build: Path, tmp_path: Path
+) -> None:
+    """The same traffic logs the same requests (every replica, every run); the share is the rate."""
+    check = (
+        "import importlib.util, json, sys, types; "
+        "spec = importlib.util.spec_from_file_location('score', sys.argv[1]); "
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "def log(rate):\n"
+        "    return module.PredictionLog(types.SimpleNamespace(log_path=sys.argv[2], sample_rate=rate))\n"
+        "bodies = [json.dumps({'data': [[i, i * 0.5]]}).encode() for i in range(4000)]\n"
+        "first, second = log(0.25), log(0.25)\n"
+        "print(json.dumps({\n"
+        "    'first': [first.sampled(b) for b in bodies],\n"
+        "    'second': [second.sampled(b) for b in bodies],\n"
+        "    'none': sum(log(0.0).sampled(b) for b in bodies),\n"
+        "    'all': sum(log(1.0).sampled(b) for b in bodies),\n"
+        "}))"
+    )
+    done = subprocess.run(
+        [str(python), "-c", check, str(build / "acr" / "score.py"), str(tmp_path / "log")],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    decided = json.loads(done.stdout.strip().splitlines()[-1])
+    assert decided["first"] == decided["second"]
+    assert 0.22 < sum(decided["first"]) / 4000 < 0.28
+    assert (decided["none"], decided["all"]) == (0, 4000)
+
+
 def test_a_registered_model_is_served_by_uri_with_latest_resolved_to_its_version(
     python: Path, build: Path, model_dir: Path, tmp_path: Path
 ) -> None:

@@ -36,7 +36,8 @@ holds the spec's values for the ones left unset.
   identity). ``MODEL_VERSION`` names the version of a model folder in the prediction log.
 - ``MLSPEC_FEATURES``: JSON list of feature names (empty: the request's columns as given).
 - ``HOST``: the address gunicorn binds (``gunicorn.conf.py`` applies it); ``LOG_LEVEL``.
-- ``PREDICTION_LOG_PATH``, ``PREDICTION_LOG_SAMPLE_RATE``: a sampled share of requests is
+- ``PREDICTION_LOG_PATH``, ``PREDICTION_LOG_SAMPLE_RATE``: a share of requests (chosen by a hash
+  of the body, so the same traffic gives the same sample) is
   written as JSON lines, ``predictions-YYYYMMDD.jsonl``, one record per request: ``time, project,
   endpoint, model, model_version, request_id, inputs, predictions`` and, for a classifier with
   ``predict_proba``, ``classes`` and ``probabilities`` (one list per row). A local folder is
@@ -71,13 +72,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import hmac
 import ipaddress
 import json
 import logging
 import math
 import os
-import random
 import re
 import sys
 import threading
@@ -716,11 +717,19 @@ class PredictionLog:
         self.path = settings.log_path
         self.folder = log_folder(self.path) if self.path else None
         self.rate = settings.sample_rate
-        self.random = random.Random()
         self.lock = threading.Lock()
 
-    def sampled(self) -> bool:
-        return bool(self.path) and self.rate > 0.0 and self.random.random() < self.rate
+    def sampled(self, body: bytes) -> bool:
+        """Whether this request is logged: decided by its content, not by chance.
+
+        A hash of the body, read as a fraction of 2**64, is compared with the rate (as
+        OpenTelemetry's ratio sampler does with a trace id): every replica agrees, the same
+        traffic always gives the same sample, and a replayed run is reproducible.
+        """
+        if not self.path or self.rate <= 0.0:
+            return False
+        fraction = int.from_bytes(hashlib.sha256(body).digest()[:8], "big") / 2.0**64
+        return fraction < self.rate
 
     def write(self, entry: dict[str, Any]) -> None:
         now = datetime.now(UTC)
@@ -765,7 +774,8 @@ class Scorer:
     def score(self, request: Any, rid: str) -> AMLResponse:
         started = time.monotonic()
         self.auth.check(request.headers)  # before the body is read: strangers cost nothing
-        columns, rows = parse_rows(parse_json(read_body(request)), self.settings.features)
+        body = read_body(request)
+        columns, rows = parse_rows(parse_json(body), self.settings.features)
         import pandas
 
         frame = pandas.DataFrame(rows, columns=columns)
@@ -778,7 +788,7 @@ class Scorer:
             ms=round(1000 * (time.monotonic() - started), 2),
             request_id=rid,
         )
-        if self.log.sampled():
+        if self.log.sampled(body):
             self._record(rid, columns, rows, frame, predictions)
         return response
 
