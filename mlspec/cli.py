@@ -8,6 +8,7 @@ document and nothing else on stdout.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import sys
@@ -307,9 +308,20 @@ def _json_requested(args: Sequence[str]) -> bool:
     )
 
 
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between collections of the youngest generation (CPython's default: 700).
+
+A build or plan of a big project makes hundreds of thousands of small containers that live until
+the command ends; with the default, each full collection walks all of them again (a third of a
+second at 1,000 resources). mlspec's data has no reference cycles to speak of, so collecting less
+often costs no memory; cycles are still collected.
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(argv) if argv is not None else sys.argv[1:]
     configure_output_streams()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     try:
         cli.main(args=args, prog_name="mlspec", standalone_mode=False)
         sys.stdout.flush()  # here, not at exit: a reader gone away is then one quiet exit

@@ -5,11 +5,16 @@ transform, ordered by ``dependsOn``) and ``synapse/notebooks/<transform>.ipynb``
 reads only those files — never the spec — so a local run executes exactly what Synapse would.
 Where a notebook writes is read from the notebook itself: the literal URL and format of its
 ``write_output(...)`` call; what it reads, from its ``inputs["<name>"] = read_input(...)`` calls.
+
+A ``%run <notebook>`` cell is what Synapse makes of it: the named notebook's code cells, run in the
+caller's context, in place of the ``%run`` (nested up to Synapse's limit of five, never
+recursively). Every transform notebook ``%run``-s the project's runtime notebook this way.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +26,9 @@ NOTEBOOKS_FOLDER = Path("synapse") / "notebooks"
 WRITE_CALL = "write_output"
 READ_CALL = "read_input"
 NOTEBOOK_ACTIVITY = "SynapseNotebook"
+RUN_MAGIC = "%run"
+MAX_RUN_DEPTH = 5
+"""Synapse refuses a ``%run`` nested deeper than five notebooks."""
 
 
 class BuildUnreadable(Exception):
@@ -29,10 +37,21 @@ class BuildUnreadable(Exception):
 
 @dataclass(frozen=True)
 class CodeCell:
-    """A notebook code cell: its position among all the notebook's cells, and its source."""
+    """A notebook code cell: its position among all its notebook's cells, and its source.
+
+    A cell a ``%run`` brought in names the ``notebook`` it is a cell of, and ``run_by``, the index
+    of the transform notebook's ``%run`` cell that ran it.
+    """
 
     index: int
     source: str
+    notebook: str | None = None
+    run_by: int | None = None
+
+    @property
+    def position(self) -> int:
+        """Where in the transform's own notebook the cell runs: its index, or its ``%run`` cell's."""
+        return self.index if self.run_by is None else self.run_by
 
     @property
     def label(self) -> str:
@@ -78,8 +97,9 @@ def read_pipeline(build_dir: Path) -> list[CompiledNotebook]:
     if pipeline_file is None:
         return []
     activities = _activities(pipeline_file)
+    run = _RunCells(build_dir / NOTEBOOKS_FOLDER)
     notebooks = {
-        name: _read_notebook(build_dir / NOTEBOOKS_FOLDER / f"{reference}.ipynb", name, depends_on)
+        name: _read_notebook(build_dir / NOTEBOOKS_FOLDER / f"{reference}.ipynb", name, depends_on, run)
         for name, reference, depends_on in activities
     }
     return _in_dependency_order([notebooks[name] for name, _, _ in activities], pipeline_file)
@@ -117,19 +137,69 @@ def _activities(pipeline_file: Path) -> list[tuple[str, str, tuple[str, ...]]]:
     return found
 
 
-def _read_notebook(path: Path, name: str, depends_on: tuple[str, ...]) -> CompiledNotebook:
+def _read_notebook(path: Path, name: str, depends_on: tuple[str, ...], run: _RunCells) -> CompiledNotebook:
+    own = _code_cells(path, f"the notebook of {name}")
+    cells: list[CodeCell] = []
+    for cell in own:
+        called = run_target(cell.source)
+        if called is None:
+            cells.append(cell)
+        else:
+            included = run.cells(called, (path.stem,), f"{path} cell {cell.index}")
+            cells += [dataclasses.replace(c, run_by=cell.index) for c in included]
+    url, format_ = _output_of(own, path)
+    return CompiledNotebook(name, path, tuple(cells), url, format_, depends_on, _inputs_of(own))
+
+
+def _code_cells(path: Path, what: str) -> list[CodeCell]:
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
         raw_cells = notebook["cells"]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise BuildUnreadable(f"cannot read the notebook of {name} ({path}): {error}") from error
-    cells = tuple(
+        raise BuildUnreadable(f"cannot read {what} ({path}): {error}") from error
+    return [
         CodeCell(index, _source_text(cell.get("source", "")))
         for index, cell in enumerate(raw_cells)
         if cell.get("cell_type") == "code"
-    )
-    url, format_ = _output_of(cells, path)
-    return CompiledNotebook(name, path, cells, url, format_, depends_on, _inputs_of(cells))
+    ]
+
+
+def run_target(source: str) -> str | None:
+    """The notebook a ``%run <notebook>`` cell runs; ``None`` for any other cell."""
+    words = source.strip().split()
+    if not words or words[0] != RUN_MAGIC:
+        return None
+    return words[1] if len(words) == 2 else ""
+
+
+class _RunCells:
+    """The code cells a ``%run`` of each notebook brings in, read once per build (every transform
+    notebook runs the same runtime notebook)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._read: dict[str, list[CodeCell]] = {}
+
+    def cells(self, called: str, callers: tuple[str, ...], where: str) -> list[CodeCell]:
+        if not called or "/" in called or called in (".", ".."):
+            raise BuildUnreadable(f"{where}: {RUN_MAGIC} must name one notebook of the build, not {called!r}")
+        if called in callers:
+            raise BuildUnreadable(
+                f"{where}: {RUN_MAGIC} {called} runs itself ({' -> '.join((*callers, called))})"
+            )
+        if len(callers) > MAX_RUN_DEPTH:
+            raise BuildUnreadable(f"{where}: {RUN_MAGIC} nested deeper than {MAX_RUN_DEPTH} notebooks")
+        if called not in self._read:
+            path = self.folder / f"{called}.ipynb"
+            found: list[CodeCell] = []
+            for cell in _code_cells(path, f"notebook {called}, which {where} runs"):
+                inner = run_target(cell.source)
+                if inner is None:
+                    found.append(dataclasses.replace(cell, notebook=called))
+                else:
+                    found += self.cells(inner, (*callers, called), f"{path} cell {cell.index}")
+            self._read[called] = found
+        return self._read[called]
 
 
 def _source_text(source: str | Sequence[str]) -> str:

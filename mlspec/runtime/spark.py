@@ -1,9 +1,10 @@
 """Run a build's compiled Synapse notebooks on PySpark against a local lake.
 
 The notebooks run unchanged: each one's code cells are executed in order in a fresh
-namespace, as a notebook kernel would, with ``MLSPEC_LAKE_ROOT`` pointing at the lake (the
-inlined ``mlspec/runtime/lake.py`` then maps ``abfss://`` URLs to local folders and writes
-Delta with delta-rs). The order and the dependencies come from the build's Synapse pipeline
+namespace, as a notebook kernel would (a ``%run`` cell: the cells of the notebook it runs, in
+that namespace, as on Synapse), with ``MLSPEC_LAKE_ROOT`` pointing at the lake (the project's
+runtime notebook, ``mlspec/runtime/lake.py``, then maps ``abfss://`` URLs to local folders and
+writes Delta with delta-rs). The order and the dependencies come from the build's Synapse pipeline
 (:mod:`mlspec.runtime.notebooks`); nothing here reads the spec.
 
 PySpark and deltalake are imported inside the functions that need them: importing this module

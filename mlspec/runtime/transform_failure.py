@@ -1,7 +1,7 @@
 """Why a transform's notebook stopped, said in terms of the spec: the transform, the input, the cell.
 
 A missing or empty input is named as the input (``source web_logs has no data at …``), not as
-the inlined helper's line that read it; a FAILFAST reader's malformed record blames the source
+the runtime helper's line that read it; a FAILFAST reader's malformed record blames the source
 it was read from, not the later action that made Spark parse it; anything else names the
 notebook cell and line closest to where it was raised. Engine errors are cut to their first
 meaningful line (:mod:`mlspec.runtime.spark_errors`); the full error stays the ``__cause__``.
@@ -77,7 +77,7 @@ def explain(
         return TransformFailed(
             transform,
             str(error),
-            cell=running.index,
+            cell=running.position,
             rule=getattr(error, "rule", None),
             count=getattr(error, "count", None),
             sample=getattr(error, "sample", ()),
@@ -109,12 +109,14 @@ def explain(
             return TransformFailed(transform, message, source=culprit.name)
     cell, line = _origin(notebook, running, error)
     where = f"cell {cell.index}" + (f" ({cell.label})" if cell.label else "")
+    if cell.notebook is not None:
+        where = f"{where} of notebook {cell.notebook} (run by cell {cell.position})"
     if line is not None:
         lines = cell.source.splitlines()
         source = lines[line - 1].strip() if line <= len(lines) else ""
         where += f", line {line}: {source}" if source else f", line {line}"
     message = f"transform {transform} failed in {where}\n{spark_errors.short_message(error)}"
-    return TransformFailed(transform, message, cell=cell.index)
+    return TransformFailed(transform, message, cell=cell.position)
 
 
 def engine_stopped(transform: str, error: BaseException, context: RunContext) -> TransformFailed | None:
@@ -130,8 +132,8 @@ def engine_stopped(transform: str, error: BaseException, context: RunContext) ->
 
 
 def cell_file(notebook: CompiledNotebook, cell: CodeCell) -> str:
-    """The file name tracebacks show for a cell's code."""
-    return f"<{notebook.name} cell {cell.index}>"
+    """The file name tracebacks show for a cell's code (a cell a ``%run`` brought in: its own notebook's)."""
+    return f"<{cell.notebook or notebook.name} cell {cell.index}>"
 
 
 def _origin(

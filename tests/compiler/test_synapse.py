@@ -18,7 +18,7 @@ import pytest
 from mlspec import api
 from mlspec.compiler import synapse
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.synapse.notebook import runtime_source
+from mlspec.compiler.synapse.notebook import runtime_notebook_name, runtime_source
 from mlspec.compiler.synapse.pipeline import upstream_transforms
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.spec_schema.models import MLProject
@@ -55,12 +55,20 @@ def compile_synapse(spec: Path, environment: str) -> tuple[ArtifactSet, MLProjec
     return out, resolved.model, [*out.diagnostics, *synapse.check(ctx, out)]
 
 
-def notebooks(out: ArtifactSet) -> dict[str, dict[str, Any]]:
+def all_notebooks(out: ArtifactSet) -> dict[str, dict[str, Any]]:
     return {
         path.rsplit("/", 1)[1].removesuffix(".json"): artifact.data
         for path, artifact in out.artifacts.items()
         if path.startswith("synapse/notebooks/") and path.endswith(".json")
     }
+
+
+def notebooks(out: ArtifactSet) -> dict[str, dict[str, Any]]:
+    """The transforms' notebooks (every one but the project's runtime notebook)."""
+    return {name: data for name, data in all_notebooks(out).items() if not name.startswith("mlspec-lake-")}
+
+
+RUN_CELL = "%run "
 
 
 def pipeline_of(out: ArtifactSet) -> dict[str, Any]:
@@ -70,6 +78,11 @@ def pipeline_of(out: ArtifactSet) -> dict[str, Any]:
 
 
 def code_cells(notebook: dict[str, Any]) -> list[str]:
+    """The Python code cells (a ``%run`` cell is Synapse's magic, not Python)."""
+    return [code for code in all_code_cells(notebook) if not code.startswith(RUN_CELL)]
+
+
+def all_code_cells(notebook: dict[str, Any]) -> list[str]:
     return ["".join(c["source"]) for c in notebook["properties"]["cells"] if c["cell_type"] == "code"]
 
 
@@ -96,14 +109,18 @@ def test_every_artifact_passes_the_platform_checks(spec: Path, environment: str)
             problems += check_synapse_pipeline(data, artifact=path)
     assert problems == []
     assert len(notebooks(out)) == len(model.transforms)
+    assert set(all_notebooks(out)) - set(notebooks(out)) == {runtime_notebook_name(model.project.name)}
 
 
 @pytest.mark.parametrize(("spec", "environment"), CASES, ids=IDS)
 def test_code_cells_parse_and_the_pipeline_follows_the_dag(spec: Path, environment: str) -> None:
     out, model, _ = compile_synapse(spec, environment)
-    for name, notebook in notebooks(out).items():
+    runtime = runtime_notebook_name(model.project.name)
+    for name, notebook in all_notebooks(out).items():
         for index, code in enumerate(code_cells(notebook)):
             ast.parse(code, filename=f"{name}[{index}]")
+        runs = [code for code in all_code_cells(notebook) if code.startswith(RUN_CELL)]
+        assert runs == ([] if name == runtime else [f"%run {runtime}"]), name
     activities = pipeline_of(out)["properties"]["activities"]
     seen: set[str] = set()
     for activity in activities:
@@ -128,14 +145,21 @@ def test_resources_and_file_layout() -> None:
     out, _, _ = compile_synapse(LAKE_PROJECT, "dev")
     by_address = {str(r.address): r for r in out.resources}
     transforms = ["customer_activity", "region_summary", "customer_latest"]
+    runtime = "synapse.notebook.mlspec-lake-lakedemo"
     assert sorted(by_address) == sorted(
-        [*(f"synapse.notebook.{t}" for t in transforms), "synapse.pipeline.lakedemo"]
+        [*(f"synapse.notebook.{t}" for t in transforms), runtime, "synapse.pipeline.lakedemo"]
     )
     for t in transforms:
         resource = by_address[f"synapse.notebook.{t}"]
         assert resource.provider_type == "Microsoft.Synapse/workspaces/notebooks"
         assert resource.files == [f"synapse/notebooks/{t}.json", f"synapse/notebooks/{t}.ipynb"]
         assert resource.source == ("transforms", t)
+        assert [str(d) for d in resource.depends_on] == [runtime], "created after the notebook it %runs"
+    assert by_address[runtime].files == [
+        "synapse/notebooks/mlspec-lake-lakedemo.json",
+        "synapse/notebooks/mlspec-lake-lakedemo.ipynb",
+    ]
+    assert by_address[runtime].depends_on == []
     pipeline = by_address["synapse.pipeline.lakedemo"]
     assert pipeline.provider_type == "Microsoft.Synapse/workspaces/pipelines"
     assert pipeline.files == ["synapse/pipelines/lakedemo.json"]
@@ -179,12 +203,18 @@ def test_cells_are_lists_of_lines_with_one_parameters_cell() -> None:
         assert "".join(tagged[0]["source"]).splitlines()[1:] == ['environment = "dev"', 'run_date = ""']
 
 
-def test_the_runtime_helper_is_inlined_verbatim() -> None:
+def test_the_runtime_notebook_holds_the_helper_verbatim_and_every_notebook_runs_it_first() -> None:
     out, _, _ = compile_synapse(LAKE_PROJECT, "dev")
     lake = (ROOT / "mlspec" / "runtime" / "lake.py").read_text(encoding="utf-8")
     assert runtime_source() == lake
-    for notebook in notebooks(out).values():
-        assert any(code.endswith(lake.rstrip("\n")) for code in code_cells(notebook))
+    runtime = all_notebooks(out)["mlspec-lake-lakedemo"]
+    assert runtime["properties"]["folder"] == {"name": "lakedemo"}
+    assert [code for code in code_cells(runtime) if code.endswith(lake.rstrip("\n"))], "verbatim"
+    for name, notebook in notebooks(out).items():
+        codes = all_code_cells(notebook)
+        assert lake.rstrip("\n")[-200:] not in "".join(codes), f"{name} copies the helper"
+        reads = next(i for i, code in enumerate(codes) if "read_input(" in code)
+        assert codes.index("%run mlspec-lake-lakedemo") < reads, f"{name} reads before the helper ran"
 
 
 def test_reads_transform_and_write_follow_the_spec() -> None:

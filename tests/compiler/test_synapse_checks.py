@@ -95,6 +95,71 @@ def test_missing_notebook(rendered: tuple[RenderContext, ArtifactSet]) -> None:
     assert "runs notebook 'region_summary', which the build does not produce" in found[1].message
 
 
+RUNTIME = "mlspec-lake-lakedemo"
+
+
+def run_cell_index(out: ArtifactSet, name: str) -> int:
+    cells = notebook(out, name)["properties"]["cells"]
+    return next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("%run"))
+
+
+def test_missing_runtime_notebook(rendered: tuple[RenderContext, ArtifactSet]) -> None:
+    found = mutate(rendered, lambda out: out.artifacts.pop(f"synapse/notebooks/{RUNTIME}.json"))
+    assert codes(found)[0] == ("MLS616", "transforms")
+    assert f"no runtime notebook '{RUNTIME}'" in found[0].message
+    ran = [d for d in found[1:] if "which the build does not produce" in d.message]
+    assert sorted(d.dotted_path for d in ran) == [
+        "transforms.customer_activity",
+        "transforms.customer_latest",
+        "transforms.region_summary",
+    ]
+
+
+def test_a_notebook_that_does_not_run_the_runtime_notebook(
+    rendered: tuple[RenderContext, ArtifactSet],
+) -> None:
+    def change(out: ArtifactSet) -> None:
+        notebook(out, "region_summary")["properties"]["cells"].pop(run_cell_index(out, "region_summary"))
+
+    found = mutate(rendered, change)
+    assert codes(found) == [("MLS616", "transforms.region_summary")]
+    assert "does not %run the project's runtime notebook" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("source", "code", "message"),
+    [
+        (
+            ["%run other_notebook"],
+            "MLS616",
+            "runs notebook 'other_notebook', which the build does not produce",
+        ),
+        (["%run"], "MLS615", "names no notebook, or more than the notebook alone"),
+        ([f"%run {RUNTIME}\n", "x = 1"], "MLS615", "names no notebook, or more than the notebook alone"),
+    ],
+)
+def test_a_run_cell_must_name_one_notebook_of_the_build(
+    rendered: tuple[RenderContext, ArtifactSet], source: list[str], code: str, message: str
+) -> None:
+    def change(out: ArtifactSet) -> None:
+        cells = notebook(out, "customer_latest")["properties"]["cells"]
+        cells[run_cell_index(out, "customer_latest")]["source"] = source
+
+    found = [d for d in mutate(rendered, change) if "runtime notebook" not in d.message]
+    assert codes(found) == [(code, "transforms.customer_latest")]
+    assert message in found[0].message
+
+
+def test_a_notebook_runs_only_what_it_depends_on(rendered: tuple[RenderContext, ArtifactSet]) -> None:
+    def change(out: ArtifactSet) -> None:
+        caller = next(r for r in out.resources if str(r.address) == "synapse.notebook.customer_activity")
+        caller.depends_on.clear()
+
+    found = mutate(rendered, change)
+    assert codes(found) == [("MLS616", "transforms.customer_activity")]
+    assert f"runs notebook '{RUNTIME}' but does not depend on it" in found[0].message
+
+
 def test_ipynb_twin_out_of_step(rendered: tuple[RenderContext, ArtifactSet]) -> None:
     def change(out: ArtifactSet) -> None:
         out.artifacts["synapse/notebooks/customer_latest.ipynb"].data["cells"].pop()

@@ -515,6 +515,32 @@ def test_the_pipeline_order_comes_from_depends_on(parcels: Path, tmp_path: Path)
         read_pipeline(out)
 
 
+def test_a_run_cell_brings_in_the_cells_of_the_notebook_it_names(parcels: Path, tmp_path: Path) -> None:
+    """As Synapse's %run does: the runtime notebook's code runs in the transform's context, in place."""
+    out = build(parcels, tmp_path / "build", "dev")
+    folder = out / "synapse" / "notebooks"
+    own = json.loads((folder / "parcel_weights.ipynb").read_text())["cells"]
+    run_at = next(i for i, c in enumerate(own) if "".join(c["source"]) == "%run mlspec-lake-parcels")
+    [first, *_] = read_pipeline(out)
+    included = [c for c in first.cells if c.notebook is not None]
+    assert [(c.notebook, c.run_by, c.position) for c in included] == [("mlspec-lake-parcels", run_at, run_at)]
+    assert "def write_output(" in included[0].source
+    assert not any(c.source.startswith("%run") for c in first.cells)
+    order = [c.position for c in first.cells]
+    assert order == sorted(order), "the helper runs where the %run cell is"
+
+    runtime = json.loads((folder / "mlspec-lake-parcels.ipynb").read_text())
+    runtime["cells"].append(
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": ["%run parcel_weights"]}
+    )
+    (folder / "mlspec-lake-parcels.ipynb").write_text(json.dumps(runtime))
+    with pytest.raises(BuildUnreadable, match="runs itself"):
+        read_pipeline(out)
+    (folder / "mlspec-lake-parcels.ipynb").unlink()
+    with pytest.raises(BuildUnreadable, match=r"cannot read notebook mlspec-lake-parcels, which .* runs"):
+        read_pipeline(out)
+
+
 def test_a_build_without_transforms_runs_nothing(tmp_path: Path) -> None:
     from mlspec.runtime.spark import run_transforms
 

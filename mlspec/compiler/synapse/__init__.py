@@ -2,10 +2,12 @@
 
 Files, under ``synapse/``:
 
-- ``notebooks/<transform>.json``: the notebook resource (``synapse.notebook.<transform>``)
-- ``notebooks/<transform>.ipynb``: the same cells as a Jupyter notebook (nbformat 4.2)
+- ``notebooks/<transform>.json``: the notebook resource (``synapse.notebook.<transform>``), which
+  depends on the runtime notebook it ``%run``-s
+- ``notebooks/mlspec-lake-<project>.json``: that runtime notebook (``synapse.notebook.mlspec-lake-<project>``)
+- ``notebooks/<name>.ipynb``: each notebook's cells as a Jupyter notebook (nbformat 4.2)
 - ``pipelines/<project>.json``: the pipeline resource (``synapse.pipeline.<project>``), which
-  depends on every notebook
+  depends on every transform's notebook
 
 JSON is serialised from data structures; only cell code comes from templates (see
 :mod:`~mlspec.compiler.synapse.cells`), so no spec value can change an artifact's structure.
@@ -32,7 +34,11 @@ def provides(ctx: RenderContext) -> set[Address]:
     transforms = ctx.model.transforms
     if not transforms:
         return set()
-    return {*(synapse_notebook(name) for name in transforms), synapse_pipeline(ctx.project)}
+    return {
+        *(synapse_notebook(name) for name in transforms),
+        synapse_notebook(notebook.runtime_notebook_name(ctx.project)),
+        synapse_pipeline(ctx.project),
+    }
 
 
 def render(ctx: RenderContext, out: ArtifactSet) -> None:
@@ -40,22 +46,22 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
     model = ctx.model
     if not model.transforms:
         return
-    notebooks = []
-    for name in pipeline.transform_order(model):
-        rendered = notebook.render_synapse_notebook(ctx, name, model.transforms[name])
-        out.diagnostics.extend(rendered.diagnostics)
-        files = [
-            out.add_json(notebook.notebook_file(name), rendered.resource),
-            out.add_json(notebook.ipynb_file(name), rendered.ipynb),
-        ]
-        resource = Resource(
-            address=synapse_notebook(name),
-            provider_type=notebook.PROVIDER_TYPE,
-            files=files,
+    runtime = _add_notebook(
+        out,
+        notebook.render_runtime_notebook(ctx),
+        source=("transforms",),
+        description="Synapse notebook with the runtime helper every transform notebook runs first",
+    )
+    notebooks = [
+        _add_notebook(
+            out,
+            notebook.render_synapse_notebook(ctx, name, model.transforms[name]),
             source=("transforms", name),
             description=f"Synapse notebook running transform {name}",
+            depends_on=[runtime],
         )
-        notebooks.append(out.add_resource(resource).address)
+        for name in pipeline.transform_order(model)
+    ]
     file = out.add_json(pipeline.pipeline_file(ctx.project), pipeline.render_synapse_pipeline(ctx))
     out.add_resource(
         Resource(
@@ -67,6 +73,31 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
             description="Synapse pipeline running every transform's notebook in dependency order",
         )
     )
+
+
+def _add_notebook(
+    out: ArtifactSet,
+    rendered: notebook.RenderedNotebook,
+    *,
+    source: tuple[str, ...],
+    description: str,
+    depends_on: list[Address] | None = None,
+) -> Address:
+    name = rendered.resource["name"]
+    out.diagnostics.extend(rendered.diagnostics)
+    files = [
+        out.add_json(notebook.notebook_file(name), rendered.resource),
+        out.add_json(notebook.ipynb_file(name), rendered.ipynb),
+    ]
+    resource = Resource(
+        address=synapse_notebook(name),
+        provider_type=notebook.PROVIDER_TYPE,
+        files=files,
+        depends_on=list(depends_on or []),
+        source=source,
+        description=description,
+    )
+    return out.add_resource(resource).address
 
 
 def check(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:

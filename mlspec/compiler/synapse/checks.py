@@ -5,9 +5,12 @@ They run on every build (no SDK import) and point at the spec's lines:
 - MLS614: a notebook, pipeline or activity name Synapse would refuse (characters, length:
   activity names are at most 55 characters); a spec that makes one is refused by the check stage
   first (:mod:`mlspec.spec_schema.checks.synapse`), this one guards the renderer.
-- MLS615: a code cell that is not valid Python, or whose ``source`` is not a list of lines.
+- MLS615: a code cell that is not valid Python, or whose ``source`` is not a list of lines; a
+  ``%run`` cell that is not ``%run <notebook name>`` alone.
 - MLS616: notebooks and pipeline out of step: a transform without a notebook, ``.ipynb`` twin
-  or activity; an activity running a notebook the build does not produce.
+  or activity; an activity running a notebook the build does not produce; a ``%run`` of a
+  notebook the build does not produce (or one the notebook's resource does not depend on, so a
+  deploy could create the caller first).
 - MLS617: ``dependsOn`` naming an unknown activity, differing from the transform DAG, or cyclic.
 - MLS618: parameters: not exactly one ``parameters`` cell, a parameter an activity passes that
   the cell does not set, or an ``@pipeline().parameters.x`` the pipeline does not declare.
@@ -22,10 +25,18 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from mlspec.compiler.addresses import synapse_notebook
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.synapse.cells import cell_text
-from mlspec.compiler.synapse.notebook import PARAMETERS_TAG, ipynb_file, notebook_file
+from mlspec.compiler.synapse.notebook import (
+    PARAMETERS_TAG,
+    RUN_MAGIC,
+    ipynb_file,
+    notebook_file,
+    runtime_notebook_name,
+)
 from mlspec.compiler.synapse.pipeline import ACTIVITY_TYPE, pipeline_file, upstream_transforms
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.spec_schema.synapse_names import (
     ACTIVITY_NAME_MAX,
@@ -43,6 +54,15 @@ def check_synapse(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
         return []
     found: list[Diagnostic] = []
     notebooks: dict[str, dict[str, Any]] = {}
+    runtime = runtime_notebook_name(ctx.project)
+    runtime_notebook = _data(out, notebook_file(runtime))
+    if runtime_notebook is None:
+        found.append(
+            _error(ctx, "MLS616", f"the transforms have no runtime notebook {runtime!r}", ("transforms",))
+        )
+    else:
+        found.extend(_runtime_notebook_problems(ctx, out, runtime, runtime_notebook))
+    dependencies = {r.address: r.depends_on for r in out.resources if r.address.service == "synapse"}
     for name in ctx.model.transforms:
         notebook = _data(out, notebook_file(name))
         if notebook is None:
@@ -51,7 +71,9 @@ def check_synapse(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
             )
             continue
         notebooks[name] = notebook
-        found.extend(_notebook_problems(ctx, out, name, notebook))
+        found.extend(
+            _notebook_problems(ctx, out, name, notebook, dependencies.get(synapse_notebook(name), []))
+        )
     pipeline = _data(out, pipeline_file(ctx.project))
     if pipeline is None:
         found.append(_error(ctx, "MLS616", "the transforms have no Synapse pipeline", ("transforms",)))
@@ -76,7 +98,7 @@ def _data(out: ArtifactSet, path: str) -> dict[str, Any] | None:
 
 
 def _notebook_problems(
-    ctx: RenderContext, out: ArtifactSet, name: str, notebook: dict[str, Any]
+    ctx: RenderContext, out: ArtifactSet, name: str, notebook: dict[str, Any], depends_on: list[Address]
 ) -> Iterator[Diagnostic]:
     at: SpecPath = ("transforms", name)
     yield from _name_problems(ctx, "notebook", str(notebook.get("name")), NOTEBOOK_NAME_MAX, at)
@@ -94,14 +116,73 @@ def _notebook_problems(
         yield _error(
             ctx, "MLS618", f"notebook {name} has {len(tagged)} cells tagged 'parameters', not one", at
         )
+    runs = []
     for index, cell in enumerate(cells):
         yield from _cell_problems(ctx, name, index, cell, at)
+        called = _run_target(cell)
+        if called is not None:
+            runs.append(called)
+            yield from _run_problems(ctx, out, name, index, called, depends_on, at)
+    if runtime_notebook_name(ctx.project) not in runs:
+        yield _error(ctx, "MLS616", f"notebook {name} does not %run the project's runtime notebook", at)
+
+
+def _runtime_notebook_problems(
+    ctx: RenderContext, out: ArtifactSet, name: str, notebook: dict[str, Any]
+) -> Iterator[Diagnostic]:
+    at: SpecPath = ("transforms",)
+    yield from _name_problems(ctx, "notebook", str(notebook.get("name")), NOTEBOOK_NAME_MAX, at)
+    cells = notebook.get("properties", {}).get("cells", [])
+    twin = _data(out, ipynb_file(name))
+    if twin is None or twin.get("cells") != cells:
+        yield _error(ctx, "MLS616", f"notebook {name}: the .ipynb twin is missing or has other cells", at)
+    for index, cell in enumerate(cells):
+        yield from _cell_problems(ctx, name, index, cell, at)
+        if _run_target(cell) is not None:
+            yield _error(
+                ctx, "MLS615", f"notebook {name}, cell {index}: the runtime notebook runs no other", at
+            )
+
+
+def _run_target(cell: dict[str, Any]) -> str | None:
+    """The notebook a ``%run`` cell names (everything after the magic), or ``None`` for another cell."""
+    if cell.get("cell_type") != "code":
+        return None
+    text = cell_text(cell).strip()
+    first = text.split(None, 1)
+    if not first or first[0] != RUN_MAGIC:
+        return None
+    return first[1].strip() if len(first) == 2 else ""
+
+
+def _run_problems(
+    ctx: RenderContext,
+    out: ArtifactSet,
+    name: str,
+    index: int,
+    called: str,
+    depends_on: list[Address],
+    at: SpecPath,
+) -> Iterator[Diagnostic]:
+    if not called or any(c.isspace() for c in called):
+        message = (
+            f"notebook {name}, cell {index}: {RUN_MAGIC} names no notebook, or more than the notebook alone"
+        )
+        yield _error(ctx, "MLS615", message, at, "a bug in mlspec's notebook templates: please report it")
+        return
+    if _data(out, notebook_file(called)) is None:
+        message = f"notebook {name}, cell {index} runs notebook {called!r}, which the build does not produce"
+        yield _error(ctx, "MLS616", message, at)
+        return
+    if synapse_notebook(called) not in depends_on:
+        message = f"notebook {name} runs notebook {called!r} but does not depend on it"
+        yield _error(ctx, "MLS616", message, at, "a deploy could create the caller before what it runs")
 
 
 @functools.lru_cache(maxsize=256)
 def _syntax_problem(code: str) -> str | None:
-    """Why ``code`` is not valid Python, or ``None``. Memoised: every notebook inlines the same
-    runtime helper cell, and parsing it once per build instead of once per notebook matters."""
+    """Why ``code`` is not valid Python, or ``None``. Memoised: notebooks share cells (the same
+    reads and writes in many), and parsing each once per build instead of once per notebook matters."""
     try:
         ast.parse(code)
     except SyntaxError as exc:
@@ -127,8 +208,8 @@ def _cell_problems(
     if not (isinstance(source, list) and source and _lines_ok(tuple(source))):
         yield _error(ctx, "MLS615", f"notebook {name}, cell {index}: source is not a list of lines", at)
         return
-    if cell.get("cell_type") != "code":
-        return
+    if cell.get("cell_type") != "code" or _run_target(cell) is not None:
+        return  # a %run cell is Synapse's, not Python: _run_problems judges it
     problem = _syntax_problem(_without_magic(cell_text(cell)))
     if problem is not None:
         yield _error(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import keyword
 import math
+import re
 from collections.abc import Mapping
 
 
@@ -75,13 +76,13 @@ def python_identifier(value: object) -> Code:
     return Code(value)
 
 
+_BACKTICK_RUNS = re.compile("`+")
+
+
 def markdown_code(value: object) -> Code:
     """``value`` as an inline markdown code span: shown as typed, never read as markup or HTML."""
     text = " ".join(str(value).splitlines())
-    longest = run = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
+    longest = max(map(len, _BACKTICK_RUNS.findall(text)), default=0) if "`" in text else 0
     fence = "`" * (longest + 1)
     # CommonMark strips one space from each end of a span that has both; pad where that or a
     # backtick at either end would change what is shown.
