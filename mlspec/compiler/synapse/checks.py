@@ -148,11 +148,14 @@ def _run_target(cell: dict[str, Any]) -> str | None:
     """The notebook a ``%run`` cell names (everything after the magic), or ``None`` for another cell."""
     if cell.get("cell_type") != "code":
         return None
-    text = cell_text(cell).strip()
-    first = text.split(None, 1)
-    if not first or first[0] != RUN_MAGIC:
+    source = cell.get("source")
+    first = source[0] if isinstance(source, list) and source else source
+    if not (isinstance(first, str) and first.lstrip().startswith(RUN_MAGIC)):
+        return None  # most cells: decided by their first line, without joining them
+    words = cell_text(cell).strip().split(None, 1)
+    if words[0] != RUN_MAGIC:
         return None
-    return first[1].strip() if len(first) == 2 else ""
+    return words[1].strip() if len(words) == 2 else ""
 
 
 def _run_problems(
@@ -227,18 +230,24 @@ def _without_magic(text: str) -> str:
     return rest if first.strip() == "%%pyspark" else text
 
 
-def _assigned_names(cell: dict[str, Any]) -> set[str]:
+def _assigned_names(cell: dict[str, Any]) -> frozenset[str]:
+    return _names_assigned_in(cell_text(cell))
+
+
+@functools.lru_cache(maxsize=64)
+def _names_assigned_in(code: str) -> frozenset[str]:
+    """Memoised: every notebook of a build has the same parameters cell."""
     try:
-        tree = ast.parse(cell_text(cell))
+        tree = ast.parse(code)
     except SyntaxError:
-        return set()  # reported as MLS615
-    return {
+        return frozenset()  # reported as MLS615
+    return frozenset(
         target.id
         for node in tree.body
         if isinstance(node, ast.Assign)
         for target in node.targets
         if isinstance(target, ast.Name)
-    }
+    )
 
 
 # --- pipeline -------------------------------------------------------------------------------------
