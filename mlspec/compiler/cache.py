@@ -8,12 +8,15 @@ so the set is exact, not guessed). A hit returns the manifest with each resource
 the artifact files; anything else is a miss and the caller builds as usual. Entries are written
 atomically; a corrupt or foreign entry is a miss, never an error.
 
-The entry (``build-<env>.json``) names each artifact file by its SHA-256; the bytes live once in
-``objects/<sha256>`` beside it, shared by the environments' entries and read only when a file is
-needed (apply ships them; a plan reads none). Inlining them as base64 made a 1,000-resource
-project's entry 110 MB: slow to parse, and over the size an entry may have, so it never hit.
-Objects no entry names any more, and that no load used for a day, are removed when an entry is
-stored; a load that finds an object changed (another size) or missing is a miss.
+The entry (``build-<env>.json``) names each artifact file by its place in one pack of the build's
+files (offset, size and SHA-256); the pack is ``objects/<sha256 of the pack>`` beside it (identical
+builds share it) and is read only where a file is needed (apply ships files;
+a plan reads none). Inlining the files as base64 made a 1,000-resource project's entry 110 MB, slow
+to parse; one object per file made storing a build of 2,000 files 2,000 file creations (a second
+and more on this machine's disk), where one pack is a single write. Objects no entry names any
+more, and that no load used for a day, are removed when an entry is stored; a load that finds its
+pack changed (another size) or missing is a miss, and a file whose bytes no longer match its
+SHA-256 is refused when read.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any
 from mlspec.contract.graph import Manifest
 from mlspec.project_files import MAX_PROJECT_FILE_BYTES, read_project_file, read_regular_file
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 MAX_ENTRY_BYTES = 512 * 1024 * 1024
 """An entry holds a build's manifest and payloads (a 1,000-resource project's: about 30 MB); anything
 bigger (or a FIFO, a device) is not one mlspec wrote."""
@@ -45,19 +48,30 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
-class CachedFiles:
-    """A cached build's artifact files, each read from the object store when asked for and checked
-    against the hash its entry recorded."""
+@dataclass(frozen=True)
+class PackedFile:
+    """Where one artifact file is in its build's pack, and the SHA-256 of its bytes."""
 
-    def __init__(self, objects: Path, digests: Mapping[str, str]) -> None:
-        self._objects = objects
-        self._digests = dict(digests)
+    offset: int
+    size: int
+    digest: str
+
+
+class CachedFiles:
+    """A cached build's artifact files, each read from its pack when asked for and checked against
+    the hash its entry recorded."""
+
+    def __init__(self, pack: Path, files: Mapping[str, PackedFile]) -> None:
+        self._pack = pack
+        self._files = dict(files)
 
     def __getitem__(self, path: str) -> bytes:
-        digest = self._digests[path]
-        content = read_regular_file(self._objects / digest, limit=MAX_ENTRY_BYTES)
-        if hashlib.sha256(content).hexdigest() != digest:
-            raise OSError(f"the build cache's copy of {path} was changed: remove {self._objects.parent}")
+        packed = self._files[path]
+        with open(self._pack, "rb") as stream:  # the pack was checked to be a regular file by load()
+            stream.seek(packed.offset)
+            content = stream.read(packed.size)
+        if len(content) != packed.size or hashlib.sha256(content).hexdigest() != packed.digest:
+            raise OSError(f"the build cache's copy of {path} was changed: remove {self._pack.parent.parent}")
         return content
 
 
@@ -141,25 +155,35 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
         manifest_document = entry["manifest"]
         manifest = Manifest.from_json(manifest_document)
         payloads = {r["address"]: r["payload"] for r in manifest_document["resources"]}
-        recorded = entry["files"]
+        recorded, pack_digest, pack_size = entry["files"], entry["pack"], entry["pack_size"]
         objects = target.parent / OBJECTS_DIR
-        if not isinstance(recorded, dict) or not _real_folder(objects):
+        if not (
+            isinstance(recorded, dict) and isinstance(pack_digest, str) and _DIGEST.fullmatch(pack_digest)
+        ):
             return None
-        digests: dict[str, str] = {}
-        for path, (digest, size) in recorded.items():
-            if not (isinstance(digest, str) and _DIGEST.fullmatch(digest) and isinstance(size, int)):
+        if not _real_folder(objects) or not isinstance(pack_size, int):
+            return None
+        found = os.lstat(objects / pack_digest)  # a missing pack is an OSError: a miss
+        if not stat.S_ISREG(found.st_mode) or found.st_size != pack_size:
+            return None  # changed or replaced since it was stored: build afresh
+        files: dict[str, PackedFile] = {}
+        for path, (offset, size, digest) in recorded.items():
+            if not (
+                isinstance(offset, int)
+                and isinstance(size, int)
+                and 0 <= offset <= offset + size <= pack_size
+            ):
                 return None
-            found = os.lstat(objects / digest)  # a missing one is an OSError: a miss
-            if not stat.S_ISREG(found.st_mode) or found.st_size != size:
-                return None  # changed or replaced since it was stored: build afresh
-            digests[path] = digest
-        _touch(objects, set(digests.values()))
+            if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
+                return None
+            files[path] = PackedFile(offset, size, digest)
+        _touch(objects, {pack_digest})
         project_files = tuple(entry.get("project_files", ()))
         if not all(isinstance(f, str) for f in project_files):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return CachedBuild(manifest, payloads, CachedFiles(objects, digests), project_files)
+    return CachedBuild(manifest, payloads, CachedFiles(objects / pack_digest, files), project_files)
 
 
 def store(
@@ -177,24 +201,29 @@ def store(
     project_dir = spec_path.parent
     target = cache_file(project_dir, environment)
     objects = target.parent / OBJECTS_DIR
-    digests = {path: hashlib.sha256(content).hexdigest() for path, content in sorted(files.items())}
+    pack = bytearray()
+    recorded: dict[str, list[Any]] = {}
+    for path, content in sorted(files.items()):
+        recorded[path] = [len(pack), len(content), hashlib.sha256(content).hexdigest()]
+        pack += content
+    pack_digest = hashlib.sha256(pack).hexdigest()
     entry = {
         "key": key,
         "inputs": {k: (hashlib.sha256(v).hexdigest() if v is not None else None) for k, v in inputs.items()},
         "manifest": manifest_document,
-        "files": {path: [digest, len(files[path])] for path, digest in digests.items()},
+        "pack": pack_digest,
+        "pack_size": len(pack),
+        "files": recorded,
         "project_files": list(project_files),
     }
     try:
         objects.mkdir(parents=True, exist_ok=True)
         if not _real_folder(objects):
             return  # a link or a file there: never write (or prune) through it
-        for path, digest in digests.items():
-            if not (objects / digest).is_file():
-                _write_atomically(objects / digest, files[path])
+        # Written even when a pack of that name is there: one write, and a damaged copy is replaced.
+        _write_atomically(objects / pack_digest, bytes(pack))
         # What the entry names, small, beside it: pruning reads these, not every (big) entry.
-        named = sorted(set(digests.values()))
-        _write_atomically(target.with_suffix(".objects"), json.dumps(named).encode("ascii"))
+        _write_atomically(target.with_suffix(".objects"), json.dumps([pack_digest]).encode("ascii"))
         _write_atomically(target, json.dumps(entry).encode("utf-8"))  # dumps: the one-shot C encoder
     except OSError:
         return

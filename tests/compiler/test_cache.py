@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,46 +129,60 @@ def test_an_unchanged_plan_does_not_import_the_models_or_renderers(project: Path
     assert "HEAVY []" in done.stderr, done.stderr
 
 
-def _digests(project: Path, environment: str) -> dict[str, str]:
-    entry = json.loads(cache.cache_file(project, environment).read_text())
-    return {path: digest for path, (digest, _size) in entry["files"].items()}
+def _entry(project: Path, environment: str) -> dict[str, Any]:
+    entry: dict[str, Any] = json.loads(cache.cache_file(project, environment).read_text())
+    return entry
 
 
-def test_artifact_files_are_stored_once_beside_the_entry_and_read_when_asked_for(project: Path) -> None:
+def _pack(project: Path, environment: str) -> Path:
+    return (
+        cache.cache_file(project, environment).parent
+        / cache.OBJECTS_DIR
+        / _entry(project, environment)["pack"]
+    )
+
+
+def test_artifact_files_are_stored_in_one_pack_beside_the_entry_and_read_when_asked_for(
+    project: Path,
+) -> None:
     first = load_desired(project / "mlproject.yaml", "dev", environ={})
-    entry_file = cache.cache_file(project, "dev")
-    digests = _digests(project, "dev")
-    objects = entry_file.parent / cache.OBJECTS_DIR
+    entry = _entry(project, "dev")
+    pack = _pack(project, "dev").read_bytes()
+    assert hashlib.sha256(pack).hexdigest() == entry["pack"] and len(pack) == entry["pack_size"]
     shipped = {file for resource in first.resources.values() for file in resource.files}
-    assert set(digests) >= shipped and shipped
-    for path, digest in digests.items():  # the entry names them; the bytes are objects
-        assert (objects / digest).read_bytes() == first.files(path)
-    assert len(entry_file.read_bytes()) < sum((objects / d).stat().st_size for d in digests.values())
+    assert set(entry["files"]) >= shipped and shipped
+    for path, (offset, size, digest) in entry["files"].items():  # the entry places them; the pack holds them
+        assert pack[offset : offset + size] == first.files(path)
+        assert hashlib.sha256(first.files(path)).hexdigest() == digest
+    assert len(cache.cache_file(project, "dev").read_bytes()) < len(pack)
     load_desired(project / "mlproject.yaml", "prod", environ={})
-    both = set(digests.values()) | set(_digests(project, "prod").values())
-    assert {p.name for p in objects.iterdir()} == both  # shared, once each
+    objects = _pack(project, "dev").parent
+    assert {p.name for p in objects.iterdir()} == {entry["pack"], _entry(project, "prod")["pack"]}
 
 
-def test_a_changed_or_missing_cached_object_is_a_miss_and_a_same_size_edit_is_refused_when_read(
+def test_a_changed_or_missing_pack_is_a_miss_and_a_same_size_edit_is_refused_when_read(
     project: Path,
 ) -> None:
     load_desired(project / "mlproject.yaml", "dev", environ={})
-    path, digest = sorted(_digests(project, "dev").items())[0]
-    objects = cache.cache_file(project, "dev").parent / cache.OBJECTS_DIR
-    original = (objects / digest).read_bytes()
-    (objects / digest).write_bytes(original + b"junk")  # another size: rebuilt, never shipped
+    path, (offset, size, _) = sorted(_entry(project, "dev")["files"].items())[0]
+    pack = _pack(project, "dev")
+    original = pack.read_bytes()
+    pack.write_bytes(original + b"junk")  # another size: rebuilt, never shipped
     assert not _hit(project)
-    (objects / digest).write_bytes(bytes(len(original)))  # the same size: caught when read
+    damaged = original[:offset] + bytes(size) + original[offset + size :]
+    pack.write_bytes(damaged)  # the same size: caught when the file is read
     spec = project / "mlproject.yaml"
     hit = cache.load(spec, "dev", cache.build_key(spec, "dev", {}, {}))
     assert hit is not None
     with pytest.raises(OSError, match="was changed"):
         hit.files[path]
-    (objects / digest).unlink()
+    pack.unlink()
     assert not _hit(project)
+    load_desired(spec, "dev", environ={})  # a miss builds and stores the pack again
+    assert pack.read_bytes() == original and _hit(project)
 
 
-def test_objects_no_entry_names_are_removed_once_unused_for_a_day(
+def test_packs_no_entry_names_are_removed_once_unused_for_a_day(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     load_desired(project / "mlproject.yaml", "dev", environ={})
@@ -181,7 +197,7 @@ def test_objects_no_entry_names_are_removed_once_unused_for_a_day(
     spec.write_text(spec.read_text() + "\n# another build\n")
     load_desired(spec, "dev", environ={})
     after = {p.name for p in objects.iterdir()}
-    assert after == set(_digests(project, "dev").values()) and before - after
+    assert after == {_entry(project, "dev")["pack"]} and before - after
 
 
 def test_a_linked_objects_folder_is_never_written_or_pruned_through(project: Path, tmp_path: Path) -> None:
