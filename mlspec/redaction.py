@@ -123,8 +123,10 @@ def redact(text: str) -> str:
             text = _URL_QUERY.sub(r"\1", text)
         if "@" in text:
             text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
-    if ("=" in text or ":" in text) and any(key in text.casefold() for key in _ASSIGNMENT_KEYS):
-        text = _SECRET_ASSIGNMENT.sub(rf"\1\2{REDACTED}", text)
+    if "=" in text or ":" in text:
+        folded = text.casefold()
+        if any(key in folded for key in _ASSIGNMENT_KEYS):
+            text = _SECRET_ASSIGNMENT.sub(rf"\1\2{REDACTED}", text)
     if "PRIVATE KEY" in text:
         text = _PRIVATE_KEY_BLOCK.sub("<redacted: a private key>", text)
     for kind, guards, pattern in _STANDALONE:
