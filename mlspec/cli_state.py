@@ -381,7 +381,7 @@ def _apply_document(result: Any) -> dict[str, Any]:
         "plan": result.plan.to_json(),
         "outcomes": [
             {
-                "address": o.address,
+                "address": str(o.address),
                 "action": o.action.value,
                 "ok": o.ok,
                 "seconds": round(o.seconds, 3),
@@ -390,8 +390,8 @@ def _apply_document(result: Any) -> dict[str, Any]:
             }
             for o in result.outcomes
         ],
-        "skipped": list(result.skipped),
-        "moved": [list(pair) for pair in result.moved],
+        "skipped": [str(a) for a in result.skipped],
+        "moved": [[str(old), str(new)] for old, new in result.moved],
     }
 
 

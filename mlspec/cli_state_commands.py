@@ -63,12 +63,12 @@ def list_command(path: str, environment: str | None, variables: tuple[str, ...])
                 "state": view.where,
                 "environment": view.target.environment,
                 "serial": view.state.serial if view.state else 0,
-                "addresses": view.addresses,
+                "addresses": [str(a) for a in view.addresses],
             }
         )
         return
     for address in view.addresses:
-        click.echo(printable(address))
+        click.echo(printable(str(address)))
     if view.state is None:
         click.echo(
             f"No state yet for {view.target.project}/{view.target.environment} ({view.where}).", err=True
@@ -96,17 +96,17 @@ def show_command(address: str, path: str, environment: str | None, variables: tu
         f"# {printable(address)}",
         f"provider_type = {printable(entry.provider_type)}",
         f"provider_id   = {printable(entry.provider_id)}",
-        f"hash          = {printable(entry.hash)}",
-        f"depends_on    = [{', '.join(printable(d) for d in sorted(entry.depends_on))}]",
+        f"hash          = {printable(entry.payload.hash)}",
+        f"depends_on    = [{', '.join(printable(str(d)) for d in sorted(entry.depends_on))}]",
     ]
     if entry.outputs:
         lines.append("outputs:")
         lines += [f"  {printable(k)} = {printable(str(v))}" for k, v in sorted(entry.outputs.items())]
-    if entry.attachments:
+    if entry.payload.attachments:
         lines.append("attachments:")
-        lines += [f"  {printable(k)} = {printable(v)}" for k, v in sorted(entry.attachments.items())]
+        lines += [f"  {printable(k)} = {printable(v)}" for k, v in sorted(entry.payload.attachments.items())]
     lines.append("properties:")
-    rendered = json.dumps(entry.properties, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    rendered = json.dumps(entry.payload.properties, indent=2, ensure_ascii=False, sort_keys=True, default=str)
     lines += [f"  {printable(line)}" for line in rendered.splitlines()]
     click.echo(redact("\n".join(lines)))
 

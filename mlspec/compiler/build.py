@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from mlspec.artifact_paths import BUILD_MARKER, ArtifactError
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.serialize import to_json
-from mlspec.contract.graph import Address, Manifest, Resource, canonical_json, content_hash, topological_order
+from mlspec.contract.graph import Address, Manifest, Resource, content_hash, topological_order
+from mlspec.contract.payload import payload_hash
 from mlspec.diagnostics import Diagnostic, Location, MlspecError, has_errors
 from mlspec.spec_schema.models import MLProject
 from mlspec.spec_schema.resolve import LOCAL_ENVIRONMENT, ResolvedSpec
@@ -112,8 +113,9 @@ def compile_spec(
         moved=[(Address.parse(m.from_), Address.parse(m.to)) for m in model.moved],
     )
     for resource in ordered:
-        manifest.hashes[resource.address] = content_hash(
-            [resource.provider_type.encode(), canonical_json(payload(out, resource))]
+        body = payload(out, resource)
+        manifest.hashes[resource.address] = payload_hash(
+            resource.provider_type, body["properties"], body["attachments"]
         )
     spec_file = spec.file if spec.file != "<string>" else None
     return BuildResult(out, manifest, diagnostics, dict(ctx.inputs), spec_file, _named_files(model))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlspec.contract.graph import Address
+from mlspec.contract.payload import Payload
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.redaction import printable, redact, strip_query
 
@@ -19,12 +20,10 @@ class ResourceState:
     """One applied resource: what was deployed (payload and its hash) and what the provider said back."""
 
     provider_type: str
-    properties: Any
-    attachments: dict[str, str]
-    hash: str
+    payload: Payload
     provider_id: str
     outputs: dict[str, Any] = field(default_factory=dict)
-    depends_on: list[str] = field(default_factory=list)
+    depends_on: list[Address] = field(default_factory=list)
     spec_fields: dict[str, Any] | None = None
     """The spec values the applied payload was built from (``dotted.path: value``), so a later plan
     can name the spec fields that cause a change; ``None`` in states written before they were kept."""
@@ -32,27 +31,27 @@ class ResourceState:
     def to_json(self) -> dict[str, Any]:
         out = {
             "provider_type": self.provider_type,
-            "properties": self.properties,
-            "attachments": dict(sorted(self.attachments.items())),
-            "hash": self.hash,
+            **self.payload.to_json(),
             "provider_id": self.provider_id,
             "outputs": self.outputs,
-            "depends_on": sorted(self.depends_on),
+            "depends_on": sorted(str(d) for d in self.depends_on),
         }
         if self.spec_fields is not None:
             out["spec_fields"] = dict(self.spec_fields)
         return out
 
     @classmethod
-    def from_json(cls, data: Any, where: str = "state", address: str = "?") -> ResourceState:
+    def from_json(cls, data: Any, where: str = "state", address: Address | str = "?") -> ResourceState:
         """Parse one resource entry; every field is type-checked (the file may have been edited)."""
-        context = f"resource {printable(address)!r}"
+        context = f"resource {printable(str(address))!r}"
         entry = mapping(data, where, context)
         return cls(
             provider_type=text_field(entry, "provider_type", where, context, required=True),
-            properties=entry.get("properties"),
-            attachments=text_map(entry.get("attachments"), where, f"{context} attachments"),
-            hash=text_field(entry, "hash", where, context),
+            payload=Payload(
+                properties=entry.get("properties"),
+                attachments=text_map(entry.get("attachments"), where, f"{context} attachments"),
+                hash=text_field(entry, "hash", where, context),
+            ),
             provider_id=text_field(entry, "provider_id", where, context),
             outputs=mapping(entry.get("outputs") or {}, where, f"{context} outputs"),
             depends_on=address_list(entry.get("depends_on"), where, f"{context} depends_on"),
@@ -113,19 +112,20 @@ def _spec_leaf(value: Any) -> bool:
     )
 
 
-def address_list(value: Any, where: str, context: str) -> list[str]:
+def address_list(value: Any, where: str, context: str) -> list[Address]:
     if value is None:
         return []
     if not isinstance(value, list):
         raise state_error(f"{where} is malformed: {context} must be a list", HAND_EDITED, where)
-    return [address_text(item, where, context) for item in value]
+    return [parse_address(item, where, context) for item in value]
 
 
-def address_text(value: Any, where: str, context: str) -> str:
+def parse_address(value: Any, where: str, context: str) -> Address:
+    """``value``, an address as JSON holds it (a string), parsed; an MLS801 at ``where`` if it is none."""
     try:
         if not isinstance(value, str):
             raise ValueError("not a string")
-        Address.parse(value)
+        return Address.parse(value)
     except ValueError:
         raise state_error(
             f"{where} is malformed: {context}: {printable(repr(value), 80)} is not a resource address "
@@ -133,4 +133,3 @@ def address_text(value: Any, where: str, context: str) -> str:
             HAND_EDITED,
             where,
         ) from None
-    return value

@@ -49,7 +49,7 @@ _VERBS = {
 
 @dataclass
 class ResourceOutcome:
-    address: str
+    address: Address
     action: Action
     ok: bool
     seconds: float = 0.0
@@ -65,8 +65,8 @@ class ApplyResult:
 
     plan: Plan
     outcomes: list[ResourceOutcome] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    moved: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[Address] = field(default_factory=list)
+    moved: list[tuple[Address, Address]] = field(default_factory=list)
     state_serial: int = 0
     cancelled: bool = False
 
@@ -85,7 +85,7 @@ class ApplyResult:
 def _undo(state: State, change: StateChange) -> Callable[[], None]:
     """What puts ``state`` back as it is now, once ``change`` was applied to it."""
     serial = state.serial
-    if change.moves:
+    if change.address is None:
         moves = list(change.moves)
 
         def unmove() -> None:
@@ -94,13 +94,14 @@ def _undo(state: State, change: StateChange) -> Callable[[], None]:
             state.serial = serial
 
         return unmove
-    previous = state.resources.get(change.address)
+    address = change.address
+    previous = state.resources.get(address)
 
     def restore() -> None:
         if previous is None:
-            state.resources.pop(change.address, None)
+            state.resources.pop(address, None)
         else:
-            state.resources[change.address] = previous
+            state.resources[address] = previous
         state.serial = serial
 
     return restore
@@ -125,7 +126,7 @@ class StateRecorder:
         raw_seconds = os.environ.get(TEST_PAUSE_SECONDS_ENV, "")
         self._pause_seconds = float(raw_seconds) if raw_seconds.replace(".", "", 1).isdigit() else 3600.0
 
-    def record(self, address: str, entry: ResourceState | None, *, resource_done: bool = True) -> None:
+    def record(self, address: Address, entry: ResourceState | None, *, resource_done: bool = True) -> None:
         with self._lock:
             self._append(StateChange(self.state.serial + 1, address, entry))
             if resource_done:
@@ -135,15 +136,15 @@ class StateRecorder:
                     sys.stderr.flush()
                     time.sleep(self._pause_seconds)  # test-only: the test kills the process here
 
-    def rename(self, moves: list[tuple[str, str]]) -> None:
+    def rename(self, moves: list[tuple[Address, Address]]) -> None:
         with self._lock:
             self._append(StateChange(self.state.serial + 1, moves=tuple(moves)))
 
-    def get(self, address: str) -> ResourceState | None:
+    def get(self, address: Address) -> ResourceState | None:
         with self._lock:
             return self.state.resources.get(address)
 
-    def outputs_of(self, addresses: list[str]) -> dict[str, dict[str, Any]]:
+    def outputs_of(self, addresses: list[Address]) -> dict[Address, dict[str, Any]]:
         with self._lock:
             return {a: dict(self.state.resources[a].outputs) for a in addresses if a in self.state.resources}
 
@@ -193,10 +194,10 @@ def execute(
     say = progress or (lambda _line: None)
     recorder = StateRecorder(backend, state or State.empty(plan.project, plan.environment))
     result = ApplyResult(plan)
-    moves = [
+    moves: list[tuple[Address, Address]] = [
         (c.moved_from, c.address)
         for c in plan.changes
-        if c.moved_from
+        if c.moved_from is not None
         and c.moved_from in recorder.state.resources
         and c.address not in recorder.state.resources
     ]
@@ -222,8 +223,8 @@ def execute(
 
 
 def _carry_out_all(
-    work: dict[str, ResourceChange],
-    waits_for: dict[str, set[str]],
+    work: dict[Address, ResourceChange],
+    waits_for: dict[Address, set[Address]],
     runner: _Runner,
     result: ApplyResult,
     parallelism: int,
@@ -236,16 +237,16 @@ def _carry_out_all(
     say = runner.say
     slots = max(1, parallelism)
     remaining = {address: len(deps) for address, deps in waits_for.items()}
-    dependants: dict[str, list[str]] = {address: [] for address in waits_for}
+    dependants: dict[Address, list[Address]] = {address: [] for address in waits_for}
     for address, deps in waits_for.items():
         for dependency in deps:
             dependants[dependency].append(address)
     ready = [address for address, count in remaining.items() if count == 0]
     heapq.heapify(ready)  # started in address order, as before
     pending = set(waits_for)
-    running: dict[Future[ResourceOutcome], str] = {}
+    running: dict[Future[ResourceOutcome], Address] = {}
 
-    def skip_dependants_of(failed: str) -> None:
+    def skip_dependants_of(failed: Address) -> None:
         stack, found = [failed], []
         while stack:
             for child in dependants[stack.pop()]:
@@ -332,23 +333,23 @@ class _Runner:
         return ResourceOutcome(change.address, change.action, True, seconds, description=description)
 
     def _carry_out(self, change: ResourceChange) -> str:
-        address = Address.parse(change.address)
-        current = self.recorder.get(change.address)
+        address = change.address
+        current = self.recorder.get(address)
         if change.action is Action.DELETE:
             if current is not None:
                 self.provider.delete(address, current)
-            self.recorder.record(change.address, None)
+            self.recorder.record(address, None)
             return ""
         if change.action is Action.REPLACE and current is not None:
             self.provider.delete(address, current)
-            self.recorder.record(change.address, None, resource_done=False)
+            self.recorder.record(address, None, resource_done=False)
             current = None
         request = self._request(address, change)
         if change.action is Action.UPDATE and current is not None:
             outcome = self.provider.update(request, current)
         else:
             outcome = self.provider.create(request)
-        self.recorder.record(change.address, _entry(change, outcome))
+        self.recorder.record(address, _entry(change, outcome))
         return self.provider.describe(address, outcome)
 
     def _request(self, address: Address, change: ResourceChange) -> DeployRequest:
@@ -358,9 +359,7 @@ class _Runner:
         return DeployRequest(
             address=address,
             provider_type=after.provider_type,
-            properties=after.properties,
-            attachments=after.attachments,
-            hash=after.hash,
+            payload=after.payload,
             files=contents,
             primary_file=after.files[0] if after.files else "",
             dependencies=self.recorder.outputs_of(after.depends_on),
@@ -372,9 +371,7 @@ def _entry(change: ResourceChange, outcome: ProviderResult) -> ResourceState:
     assert after is not None
     return ResourceState(
         provider_type=after.provider_type,
-        properties=after.properties,
-        attachments=dict(after.attachments),
-        hash=after.hash,
+        payload=after.payload,
         provider_id=outcome.provider_id,
         outputs=dict(outcome.outputs),
         depends_on=list(after.depends_on),
@@ -382,7 +379,7 @@ def _entry(change: ResourceChange, outcome: ProviderResult) -> ResourceState:
     )
 
 
-def _dependencies(work: dict[str, ResourceChange]) -> dict[str, set[str]]:
+def _dependencies(work: dict[Address, ResourceChange]) -> dict[Address, set[Address]]:
     """What each change waits for.
 
     Creates, updates and replaces wait for their (desired) dependencies. A delete waits for every
@@ -390,7 +387,7 @@ def _dependencies(work: dict[str, ResourceChange]) -> dict[str, set[str]]:
     dependants being deleted go first, and dependants being updated must stop referring to it
     (a pipeline re-pointed at a renamed notebook) before the old one disappears.
     """
-    waits: dict[str, set[str]] = {a: set() for a in work}
+    waits: dict[Address, set[Address]] = {a: set() for a in work}
     for address, change in work.items():
         if change.action is Action.DELETE:
             continue

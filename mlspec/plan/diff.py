@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mlspec.contract.payload import Payload
 from mlspec.redaction import REDACTED, redact
 
 ADD, REMOVE, CHANGE = "add", "remove", "change"
@@ -110,11 +111,11 @@ def leaves(value: Any, path: str) -> list[tuple[str, Any]]:
     return [(path, value)]
 
 
-def diff_payloads(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
-    """Differences of ``{properties, attachments}`` payloads (attachments are compared per file)."""
-    changes = diff_values(before.get("properties"), after.get("properties"), "properties")
-    before_files: dict[str, Any] = before.get("attachments") or {}
-    after_files: dict[str, Any] = after.get("attachments") or {}
+def diff_payloads(before: Payload, after: Payload) -> list[FieldChange]:
+    """Differences of two payloads' properties and attachments (attachments are compared per file;
+    the hashes are not fields of the deployed object, so they are left out)."""
+    changes = diff_values(before.properties, after.properties, "properties")
+    before_files, after_files = before.attachments, after.attachments
     for name in sorted(set(before_files) | set(after_files)):
         b, a = before_files.get(name, MISSING), after_files.get(name, MISSING)
         if b != a:  # file names contain dots: never split them into a path

@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from mlspec.contract.graph import Address
 from mlspec.contract.resource_state import state_error
 from mlspec.plan.state import State, StateChange
 from mlspec.strict_json import strict_json_loads
@@ -119,7 +120,7 @@ def _parse(text: bytes, where: str, *, last: bool) -> dict[str, Any] | None:
     return data
 
 
-def _moves_apply(moves: tuple[tuple[str, str], ...], state: State) -> bool:
+def _moves_apply(moves: tuple[tuple[Address, Address], ...], state: State) -> bool:
     held = set(state.resources)
     for old, new in moves:
         if old not in held or new in held:

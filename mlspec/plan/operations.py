@@ -218,15 +218,15 @@ def check_saved_plan(saved: SavedPlan, *, state_dir: Path | None = None) -> None
 
 def refresh_live(
     provider: Provider, state: State | None, where: str = "state"
-) -> dict[str, LiveObject | None]:
+) -> dict[Address, LiveObject | None]:
     """The provider's view of every resource in state, by state address. A provider refusing an entry
     (a provider id outside its workspace: the state was edited) is located at the state."""
     if state is None:
         return {}
-    live: dict[str, LiveObject | None] = {}
+    live: dict[Address, LiveObject | None] = {}
     for address, entry in state.resources.items():
         try:
-            live[address] = provider.read(Address.parse(address), entry)
+            live[address] = provider.read(address, entry)
         except ProviderError as exc:
             raise MlspecError(
                 [

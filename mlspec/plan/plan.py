@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from mlspec.contract.graph import Address, Resource, dependency_closure, topological_order
+from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.desired import Desired, DesiredResource
@@ -46,25 +47,18 @@ class Snapshot:
     """
 
     provider_type: str
-    properties: Any
-    attachments: dict[str, str]
-    hash: str
-    depends_on: list[str] = field(default_factory=list)
+    payload: Payload
+    depends_on: list[Address] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     spec_fields: dict[str, Any] | None = None
     source: str = ""
 
-    @property
-    def payload(self) -> dict[str, Any]:
-        return {"properties": self.properties, "attachments": self.attachments}
-
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "provider_type": self.provider_type,
-            "hash": self.hash,
-            "properties": self.properties,
-            "attachments": dict(sorted(self.attachments.items())),
-            "depends_on": sorted(self.depends_on),
+            "hash": self.payload.hash,
+            **self.payload.content(),
+            "depends_on": sorted(str(d) for d in self.depends_on),
         }
         if self.files:
             out["files"] = list(self.files)
@@ -80,10 +74,8 @@ class Snapshot:
             return None
         return cls(
             provider_type=str(data["provider_type"]),
-            properties=data.get("properties"),
-            attachments=dict(data.get("attachments") or {}),
-            hash=str(data.get("hash", "")),
-            depends_on=list(data.get("depends_on") or []),
+            payload=Payload.from_json(data),
+            depends_on=[Address.parse(d) for d in data.get("depends_on") or []],
             files=list(data.get("files") or []),
             spec_fields=dict(fields) if isinstance(fields := data.get("spec_fields"), dict) else None,
             source=str(data.get("source") or ""),
@@ -91,23 +83,14 @@ class Snapshot:
 
     @classmethod
     def of_state(cls, entry: ResourceState) -> Snapshot:
-        return cls(
-            entry.provider_type,
-            entry.properties,
-            entry.attachments,
-            entry.hash,
-            list(entry.depends_on),
-            spec_fields=entry.spec_fields,
-        )
+        return cls(entry.provider_type, entry.payload, list(entry.depends_on), spec_fields=entry.spec_fields)
 
     @classmethod
     def of_desired(cls, resource: DesiredResource) -> Snapshot:
         return cls(
             resource.provider_type,
-            resource.properties,
-            resource.attachments,
-            resource.hash,
-            sorted(str(d) for d in resource.depends_on),
+            resource.payload,
+            sorted(resource.depends_on),
             list(resource.files),
             spec_fields=resource.spec_fields,
             source=resource.source,
@@ -127,7 +110,7 @@ class ResourceChange:
     recorded to those of the build — ``None`` when the state recorded none (an older state).
     """
 
-    address: str
+    address: Address
     action: Action
     provider_type: str
     before: Snapshot | None = None
@@ -135,21 +118,21 @@ class ResourceChange:
     changes: list[FieldChange] = field(default_factory=list)
     replace_reasons: list[str] = field(default_factory=list)
     drift: list[FieldChange] = field(default_factory=list)
-    moved_from: str | None = None
+    moved_from: Address | None = None
     gone: bool = False
     causes: list[FieldChange] | None = None
 
     @property
-    def depends_on(self) -> list[str]:
+    def depends_on(self) -> list[Address]:
         side = self.after or self.before
         return list(side.depends_on) if side else []
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "address": self.address,
+            "address": str(self.address),
             "action": self.action.value,
             "provider_type": self.provider_type,
-            "moved_from": self.moved_from,
+            "moved_from": str(self.moved_from) if self.moved_from is not None else None,
             "gone": self.gone,
             "replace_reasons": list(self.replace_reasons),
             "changes": [c.to_json() for c in self.changes],
@@ -162,7 +145,7 @@ class ResourceChange:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ResourceChange:
         return cls(
-            address=str(data["address"]),
+            address=Address.parse(str(data["address"])),
             action=Action(data["action"]),
             provider_type=str(data["provider_type"]),
             before=Snapshot.from_json(data.get("before")),
@@ -170,7 +153,7 @@ class ResourceChange:
             changes=[FieldChange.from_json(c) for c in data.get("changes") or []],
             replace_reasons=list(data.get("replace_reasons") or []),
             drift=[FieldChange.from_json(c) for c in data.get("drift") or []],
-            moved_from=data.get("moved_from"),
+            moved_from=Address.parse(str(moved)) if (moved := data.get("moved_from")) is not None else None,
             gone=bool(data.get("gone", False)),
             causes=(
                 [FieldChange.from_json(c) for c in causes]
@@ -226,11 +209,11 @@ class Plan:
             return []
         return [c for c in self.changes if c.action in (Action.DELETE, Action.REPLACE)]
 
-    def change_for(self, address: str) -> ResourceChange | None:
+    def change_for(self, address: Address) -> ResourceChange | None:
         return next((c for c in self.changes if c.address == address), None)
 
     @property
-    def suggested_moves(self) -> list[tuple[str, str]]:
+    def suggested_moves(self) -> list[tuple[Address, Address]]:
         """(old, new) pairs that look like a rename written without ``moved:`` (see :func:`suggest_moves`)."""
         return suggest_moves(self.changes)
 
@@ -249,8 +232,8 @@ class Plan:
             "select": list(self.select),
             "has_changes": self.has_changes,
             "summary": self.summary,
-            "blocked": [c.address for c in self.blocked],
-            "suggested_moves": [{"from": old, "to": new} for old, new in self.suggested_moves],
+            "blocked": [str(c.address) for c in self.blocked],
+            "suggested_moves": [{"from": str(old), "to": str(new)} for old, new in self.suggested_moves],
             "resource_changes": [c.to_json() for c in self.changes],
         }
 
@@ -286,7 +269,7 @@ def make_plan(
     desired: Desired,
     state: State | None,
     *,
-    live: Mapping[str, LiveObject | None] | None = None,
+    live: Mapping[Address, LiveObject | None] | None = None,
     select: Iterable[str] = (),
     destroy: bool = False,
     allow_destroy: bool = False,
@@ -297,7 +280,7 @@ def make_plan(
     recorded = dict(state.resources) if state else {}
     live_view = dict(live) if live is not None else None
     moved_from = _apply_moves(manifest.moved, recorded, live_view, desired)
-    wanted = {} if destroy else {str(a): r for a, r in desired.resources.items()}
+    wanted = {} if destroy else dict(desired.resources)
     chosen = _selection(list(select), wanted, recorded, desired, destroy)
 
     changes: list[ResourceChange] = []
@@ -321,7 +304,7 @@ def make_plan(
                 found = live_view.get(address)
                 change.gone = found is None
                 if found is not None and not _vouched_unchanged(found, current):
-                    change.drift = diff_payloads(current_payload(current), found.payload)
+                    change.drift = diff_payloads(current.payload, found.payload)
             changes.append(change)
     return Plan(
         project=manifest.project,
@@ -356,20 +339,20 @@ RENAME_SIMILARITY = 0.5
 the pair is a likely rename when this share of their payload leaves is equal."""
 
 
-def suggest_moves(changes: Iterable[ResourceChange]) -> list[tuple[str, str]]:
+def suggest_moves(changes: Iterable[ResourceChange]) -> list[tuple[Address, Address]]:
     """Deletes paired with creates of the same ``service.kind`` that look like a rename without a
     ``moved:`` entry: the only delete and the only create of their kind, or else the most similar
     pairs by payload. Applying such a plan destroys the object and creates a new one; a ``moved:``
     entry keeps it."""
-    deletes: dict[str, list[ResourceChange]] = {}
-    creates: dict[str, list[ResourceChange]] = {}
+    deletes: dict[tuple[str, str], list[ResourceChange]] = {}
+    creates: dict[tuple[str, str], list[ResourceChange]] = {}
     for change in changes:
-        kind = ".".join(change.address.split(".", 2)[:2])  # service.kind: a name may hold dots
+        kind = (change.address.service, change.address.kind)
         if change.action is Action.DELETE and not change.moved_from:
             deletes.setdefault(kind, []).append(change)
         elif change.action is Action.CREATE and change.before is None:
             creates.setdefault(kind, []).append(change)
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[Address, Address]] = []
     for kind, gone in deletes.items():
         new = creates.get(kind, [])
         if len(gone) == 1 and len(new) == 1:
@@ -379,7 +362,7 @@ def suggest_moves(changes: Iterable[ResourceChange]) -> list[tuple[str, str]]:
             ((_similarity(old, fresh), old.address, fresh.address) for old in gone for fresh in new),
             key=lambda item: (-item[0], item[1], item[2]),
         )
-        taken: set[str] = set()
+        taken: set[Address] = set()
         for score, old_address, new_address in scored:
             if score >= RENAME_SIMILARITY and old_address not in taken and new_address not in taken:
                 pairs.append((old_address, new_address))
@@ -395,9 +378,9 @@ def _similarity(deleted: ResourceChange, created: ResourceChange) -> float:
             return set()
         found = {
             f"{path}={json.dumps(value, sort_keys=True, default=str)}"
-            for path, value in leaves(side.properties, "properties")
+            for path, value in leaves(side.payload.properties, "properties")
         }
-        return found | {f"attachment={digest}" for digest in side.attachments.values()}
+        return found | {f"attachment={digest}" for digest in side.payload.attachments.values()}
 
     old, new = facts(deleted.before), facts(created.after)
     return len(old & new) / len(old | new) if old | new else 1.0
@@ -405,30 +388,30 @@ def _similarity(deleted: ResourceChange, created: ResourceChange) -> float:
 
 def _vouched_unchanged(live: LiveObject, current: ResourceState) -> bool:
     """The provider says the live object is exactly the one written for the recorded payload."""
-    return bool(live.hash) and live.hash == current.hash
-
-
-def current_payload(entry: ResourceState) -> dict[str, Any]:
-    return {"properties": entry.properties, "attachments": entry.attachments}
+    return bool(live.hash) and live.hash == current.payload.hash
 
 
 def _change_for(
     resource: DesiredResource, current: ResourceState | None, live: LiveObject | None, *, refreshed: bool
 ) -> ResourceChange:
-    address = str(resource.address)
+    address = resource.address
     after = Snapshot.of_desired(resource)
     if current is None:
         return ResourceChange(address, Action.CREATE, resource.provider_type, after=after)
     before = Snapshot.of_state(current)
-    recorded = current_payload(current)
+    recorded = current.payload
     drift: list[FieldChange] = []
     if refreshed:
         if live is None:  # deleted outside mlspec: create it again
             return ResourceChange(address, Action.CREATE, resource.provider_type, before, after, gone=True)
-        if not _vouched_unchanged(live, current) and live.payload != recorded:
+        if not _vouched_unchanged(live, current) and not live.payload.same_content(recorded):
             drift = diff_payloads(recorded, live.payload)
             recorded = live.payload
-    if not drift and current.hash == resource.hash and current.provider_type == resource.provider_type:
+    if (
+        not drift
+        and current.payload.hash == resource.payload.hash
+        and current.provider_type == resource.provider_type
+    ):
         return ResourceChange(address, Action.NO_OP, resource.provider_type, before, after)
     changes = diff_payloads(recorded, resource.payload)
     reasons = replace_reasons(changes, resource.immutable)
@@ -442,18 +425,18 @@ def _change_for(
 
 def _apply_moves(
     moved: list[tuple[Address, Address]],
-    recorded: dict[str, ResourceState],
-    live: dict[str, LiveObject | None] | None,
+    recorded: dict[Address, ResourceState],
+    live: dict[Address, LiveObject | None] | None,
     desired: Desired,
-) -> dict[str, str]:
+) -> dict[Address, Address]:
     """Rename state entries per ``moved:`` (old → new) where the old one exists and the new one does not.
 
     Chains (a → b, b → c) are followed, so an environment that lags several renames behind still
     keeps its objects. A ``from`` that is still in the configuration is refused, as Terraform does:
     two addresses would then claim one object.
     """
-    following = {str(old): str(new) for old, new in moved}
-    wanted = {str(a) for a in desired.resources}
+    following = dict(moved)
+    wanted = desired.resources
     for source in following:
         if source in wanted:
             raise plan_error(
@@ -461,7 +444,7 @@ def _apply_moves(
                 f"remove the moved entry from {source}, or rename the resource it names",
                 "MLS835",
             )
-    renamed: dict[str, str] = {}
+    renamed: dict[Address, Address] = {}
     for source in list(following):
         target, seen = following[source], {source}
         while target in following and target not in seen:
@@ -477,18 +460,19 @@ def _apply_moves(
 
 def _selection(
     patterns: list[str],
-    wanted: dict[str, DesiredResource],
-    recorded: dict[str, ResourceState],
+    wanted: dict[Address, DesiredResource],
+    recorded: dict[Address, ResourceState],
     desired: Desired,
     destroy: bool,
-) -> set[str] | None:
+) -> set[Address] | None:
     """What ``--select`` keeps: matches and their dependencies (for destroy: their dependants)."""
     if not patterns:
         return None
-    known = sorted(set(wanted) | set(recorded))
-    matched: set[str] = set()
+    # patterns match the addresses as the user writes them
+    known = {str(a): a for a in set(wanted) | set(recorded)}
+    matched: set[Address] = set()
     for pattern in patterns:
-        hits = {a for a in known if a == pattern or fnmatch.fnmatchcase(a, pattern)}
+        hits = {a for text, a in known.items() if text == pattern or fnmatch.fnmatchcase(text, pattern)}
         if not hits:
             raise plan_error(
                 f"--select {pattern!r} matches no resource",
@@ -498,12 +482,12 @@ def _selection(
         matched |= hits
     if destroy:
         return _dependants_closure(matched, recorded)
-    resources = [r for r in desired.manifest.resources if str(r.address) in wanted]
-    closure = dependency_closure(resources, [Address.parse(a) for a in matched if a in wanted])
-    return {str(a) for a in closure} | {a for a in matched if a not in wanted}
+    resources = [r for r in desired.manifest.resources if r.address in wanted]
+    closure = dependency_closure(resources, [a for a in matched if a in wanted])
+    return closure | {a for a in matched if a not in wanted}
 
 
-def _dependants_closure(matched: set[str], recorded: dict[str, ResourceState]) -> set[str]:
+def _dependants_closure(matched: set[Address], recorded: dict[Address, ResourceState]) -> set[Address]:
     result = set(matched)
     grew = True
     while grew:
@@ -515,14 +499,12 @@ def _dependants_closure(matched: set[str], recorded: dict[str, ResourceState]) -
     return result
 
 
-def _delete_order(entries: dict[str, ResourceState]) -> list[str]:
+def _delete_order(entries: dict[Address, ResourceState]) -> list[Address]:
     """Dependants before their dependencies (reverse topological order of the recorded graph)."""
     if not entries:
         return []
     fake = [
-        Resource(
-            Address.parse(a), e.provider_type, [], [Address.parse(d) for d in e.depends_on if d in entries]
-        )
+        Resource(a, e.provider_type, [], [d for d in e.depends_on if d in entries])
         for a, e in entries.items()
     ]
-    return [str(r.address) for r in reversed(topological_order(fake))]
+    return [r.address for r in reversed(topological_order(fake))]

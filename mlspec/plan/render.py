@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any
 
+from mlspec.contract.graph import Address
+from mlspec.contract.payload import Payload
 from mlspec.plan.apply import ApplyResult
 from mlspec.plan.diff import MISSING, FieldChange, leaves
 from mlspec.plan.plan import Action, Plan, ResourceChange
@@ -110,7 +112,7 @@ def _change_block(
     paint: _Paint,
     *,
     blocked: bool,
-    renamed_from: str | None = None,
+    renamed_from: Address | None = None,
     plan_causes: list[FieldChange] | None = None,
 ) -> list[str]:
     lines: list[str] = []
@@ -120,7 +122,7 @@ def _change_block(
         return lines
     marker, code, says = _MARKERS[change.action]
     note = " (deleted outside mlspec)" if change.gone and change.action is Action.CREATE else ""
-    lines.append(f"  # {paint(_BOLD, change.address)} {says}{note}")
+    lines.append(f"  # {paint(_BOLD, str(change.address))} {says}{note}")
     lines.append(f"  {paint(code, marker)} {change.address} ({change.provider_type})")
     for reason in change.replace_reasons:
         lines.append(paint(_MAGENTA, f"      # replace: {reason}"))
@@ -191,7 +193,7 @@ def _listed(causes: list[FieldChange], prefix: str, paint: _Paint) -> list[str]:
     return lines
 
 
-def _moves_hint(moves: list[tuple[str, str]], paint: _Paint) -> list[str]:
+def _moves_hint(moves: list[tuple[Address, Address]], paint: _Paint) -> list[str]:
     """How to write the ``moved:`` entry that turns a destroy-and-create into a rename in state."""
     entries = ", ".join(f"{{from: {old}, to: {new}}}" for old, new in moves)
     pairs = "; ".join(f"{old} → {new}" for old, new in moves)
@@ -205,8 +207,8 @@ def _moves_hint(moves: list[tuple[str, str]], paint: _Paint) -> list[str]:
 
 def _drift_block(change: ResourceChange, paint: _Paint) -> list[str]:
     if change.gone:
-        return [f"  # {paint(_BOLD, change.address)} was deleted outside mlspec"]
-    lines = [f"  # {paint(_BOLD, change.address)} was changed outside mlspec"]
+        return [f"  # {paint(_BOLD, str(change.address))} was deleted outside mlspec"]
+    lines = [f"  # {paint(_BOLD, str(change.address))} was changed outside mlspec"]
     for field_change in change.drift:
         lines.extend(_field_lines(field_change, paint, forces=False))
     return lines
@@ -231,11 +233,9 @@ def _field_lines(change: FieldChange, paint: _Paint, *, forces: bool) -> list[st
     return [f"      {paint(_YELLOW, '~')} {change.path}: {paint(_RED, old)} → {paint(_GREEN, new)}{suffix}"]
 
 
-def _leaf_lines(marker: str, code: str, payload: dict[str, Any], paint: _Paint) -> list[str]:
-    fields = leaves(payload.get("properties"), "properties")
-    fields += [
-        (f"attachments.{name}", digest) for name, digest in sorted((payload.get("attachments") or {}).items())
-    ]
+def _leaf_lines(marker: str, code: str, payload: Payload, paint: _Paint) -> list[str]:
+    fields = leaves(payload.properties, "properties")
+    fields += [(f"attachments.{name}", digest) for name, digest in sorted(payload.attachments.items())]
     lines = [
         f"      {paint(code, marker)} {path} = {_value(value)}" for path, value in fields[:CREATE_FIELD_LIMIT]
     ]

@@ -12,11 +12,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlspec.contract.graph import Address
 from mlspec.contract.resource_state import (
     HAND_EDITED,
     ResourceState,
-    address_text,
     mapping,
+    parse_address,
     state_error,
     text_field,
 )
@@ -29,13 +30,14 @@ STATE_VERSION = 1
 
 @dataclass
 class State:
-    """The state document. ``resources`` maps an address (its string form) to what was applied."""
+    """The state document. ``resources`` maps an address to what was applied (its JSON has the addresses'
+    string forms as keys, in string order)."""
 
     project: str
     environment: str
     lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
     serial: int = 0
-    resources: dict[str, ResourceState] = field(default_factory=dict)
+    resources: dict[Address, ResourceState] = field(default_factory=dict)
     version: int = STATE_VERSION
 
     @classmethod
@@ -44,13 +46,15 @@ class State:
         return cls(project=project, environment=environment)
 
     def to_json(self) -> dict[str, Any]:
+        # Keys in the string order of the addresses, as state files have always had them.
+        by_text = sorted(((str(a), entry) for a, entry in self.resources.items()), key=lambda item: item[0])
         return {
             "version": self.version,
             "lineage": self.lineage,
             "serial": self.serial,
             "project": self.project,
             "environment": self.environment,
-            "resources": {address: self.resources[address].to_json() for address in sorted(self.resources)},
+            "resources": {text: entry.to_json() for text, entry in by_text},
         }
 
     def to_bytes(self) -> bytes:
@@ -80,10 +84,9 @@ class State:
         resources = data.get("resources")
         if not isinstance(resources, dict):
             raise state_error(f"{where} is malformed: resources must be an object", HAND_EDITED, where)
-        parsed: dict[str, ResourceState] = {}
-        for address, entry in resources.items():
-            address_text(address, where, "resources")
-            parsed[address] = ResourceState.from_json(entry, where, address)
+        parsed: dict[Address, ResourceState] = {}
+        for text, entry in resources.items():
+            parsed[parse_address(text, where, "resources")] = ResourceState.from_json(entry, where, text)
         return cls(
             project=text_field(data, "project", where, "the state", required=True),
             environment=text_field(data, "environment", where, "the state", required=True),
@@ -102,16 +105,17 @@ class State:
 
 @dataclass(frozen=True)
 class StateChange:
-    """One change to a state, as the journal records it: the entry of one resource set (``entry``) or
-    removed (``entry`` None), or a batch of renames (``moves``); ``serial`` is the state's after it."""
+    """One change to a state, as the journal records it: the entry of one ``address`` set (``entry``) or
+    removed (``entry`` None), or (``address`` None) a batch of renames, ``moves``; ``serial`` is the
+    state's after it."""
 
     serial: int
-    address: str = ""
+    address: Address | None = None
     entry: ResourceState | None = None
-    moves: tuple[tuple[str, str], ...] = ()
+    moves: tuple[tuple[Address, Address], ...] = ()
 
     def apply_to(self, state: State) -> None:
-        if self.moves:
+        if self.address is None:
             for old, new in self.moves:
                 state.resources[new] = state.resources.pop(old)
         elif self.entry is None:
@@ -121,11 +125,11 @@ class StateChange:
         state.serial = self.serial
 
     def to_json(self) -> dict[str, Any]:
-        if self.moves:
-            return {"serial": self.serial, "moves": [list(move) for move in self.moves]}
+        if self.address is None:
+            return {"serial": self.serial, "moves": [[str(old), str(new)] for old, new in self.moves]}
         if self.entry is None:
-            return {"serial": self.serial, "remove": self.address}
-        return {"serial": self.serial, "set": self.address, "entry": self.entry.to_json()}
+            return {"serial": self.serial, "remove": str(self.address)}
+        return {"serial": self.serial, "set": str(self.address), "entry": self.entry.to_json()}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> StateChange:
@@ -141,12 +145,12 @@ class StateChange:
             return cls(
                 serial,
                 moves=tuple(
-                    (address_text(a, where, "moves"), address_text(b, where, "moves")) for a, b in moves
+                    (parse_address(a, where, "moves"), parse_address(b, where, "moves")) for a, b in moves
                 ),
             )
         if "remove" in record:
-            return cls(serial, address_text(record["remove"], where, "remove"))
-        address = address_text(record.get("set"), where, "set")
+            return cls(serial, parse_address(record["remove"], where, "remove"))
+        address = parse_address(record.get("set"), where, "set")
         return cls(serial, address, ResourceState.from_json(record.get("entry"), where, address))
 
 

@@ -38,7 +38,7 @@ class StateView:
     state: State | None
 
     @property
-    def addresses(self) -> list[str]:
+    def addresses(self) -> list[Address]:
         return sorted(self.state.resources) if self.state else []
 
 
@@ -49,10 +49,19 @@ def read_view(target: Target) -> StateView:
 
 
 def show_resource(view: StateView, address: str) -> ResourceState:
-    """The recorded entry of ``address``, or MLS837 naming the closest addresses."""
+    """The recorded entry of ``address`` (as the user wrote it), or MLS837 naming the closest addresses."""
+    return _recorded(view, address)[1]
+
+
+def _recorded(view: StateView, text: str) -> tuple[Address, ResourceState]:
+    """The address ``text`` names and its entry in state, or MLS837 (text that is no address is in no state)."""
+    try:
+        address = Address.parse(text)
+    except ValueError:
+        raise _not_in_state(view, text) from None
     if view.state is None or address not in view.state.resources:
-        raise _not_in_state(view, address)
-    return view.state.resources[address]
+        raise _not_in_state(view, text)
+    return address, view.state.resources[address]
 
 
 def outputs(view: StateView) -> dict[str, Any]:
@@ -72,12 +81,12 @@ def remove_resource(target: Target, address: str) -> ResourceState:
     with locked(backend, "state rm"):
         state = read_state(backend, target)
         view = StateView(target, backend.description, state)
-        removed = show_resource(view, address)
-        assert state is not None  # show_resource found the address in it
+        forgotten, removed = _recorded(view, address)
+        assert state is not None  # _recorded found the address in it
         edited = state.copy()
-        del edited.resources[address]
+        del edited.resources[forgotten]
         for entry in edited.resources.values():
-            entry.depends_on = [d for d in entry.depends_on if d != address]
+            entry.depends_on = [d for d in entry.depends_on if d != forgotten]
         edited.serial += 1
         backend.write(edited)
     return removed
@@ -106,9 +115,9 @@ def move_resource(target: Target, source: str, destination: str) -> None:
     with locked(backend, "state mv"):
         state = read_state(backend, target)
         view = StateView(target, backend.description, state)
-        show_resource(view, source)
+        _recorded(view, source)
         assert state is not None
-        if destination in state.resources:
+        if new in state.resources:
             raise _state_command_error(
                 "MLS838",
                 f"{destination} is already in the state",
@@ -116,9 +125,9 @@ def move_resource(target: Target, source: str, destination: str) -> None:
                 f"remove it first (`mlspec state rm {destination}`) if it is stale",
             )
         edited = state.copy()
-        edited.resources[destination] = edited.resources.pop(source)
+        edited.resources[new] = edited.resources.pop(old)
         for entry in edited.resources.values():
-            entry.depends_on = sorted(destination if d == source else d for d in entry.depends_on)
+            entry.depends_on = sorted(new if d == old else d for d in entry.depends_on)
         edited.serial += 1
         backend.write(edited)
 
@@ -189,7 +198,7 @@ def adopt_project_state(target: Target, old_project: str) -> tuple[int, str]:
 
 
 def _not_in_state(view: StateView, address: str) -> MlspecError:
-    close = difflib.get_close_matches(address, view.addresses, n=3, cutoff=0.6)
+    close = difflib.get_close_matches(address, [str(a) for a in view.addresses], n=3, cutoff=0.6)
     if view.state is None:
         hint = "nothing was applied to this environment yet"
     elif close:

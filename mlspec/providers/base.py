@@ -8,73 +8,73 @@ with the same request (create of an existing identical object, delete of a missi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mlspec.contract.graph import Address
+from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, MlspecError
 
 
 @dataclass
 class DeployRequest:
-    """What to create or update: the payload, its hash, and the artifact files it ships.
+    """What to create or update: the payload (with its hash) and the artifact files it ships.
 
-    ``files`` maps build-relative paths to bytes; ``primary_file`` is the one ``properties``
-    were read from (empty when the resource ships no file). ``dependencies`` gives the
-    outputs of the resources this one depends on, by address.
+    ``files`` maps build-relative paths to bytes; ``primary_file`` is the one the payload's
+    ``properties`` were read from (empty when the resource ships no file). ``dependencies`` gives
+    the outputs of the resources this one depends on, by address.
     """
 
     address: Address
     provider_type: str
-    properties: Any
-    attachments: dict[str, str]
-    hash: str
+    payload: Payload
     files: Mapping[str, bytes] = field(default_factory=dict)
     primary_file: str = ""
-    dependencies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    dependencies: Mapping[Address, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class LiveObject:
-    """What the provider sees of a resource now, in payload shape (so it diffs against state).
+    """What the provider sees of a resource now, as a payload (so it diffs against state).
 
     ``hash`` is set when the provider can vouch that the object is byte for byte what it wrote for a
     payload with that hash (nothing changed it since): plan then knows there is no drift without
-    comparing properties. ``read_properties``, when given, reads the properties on first use, so an
-    unchanged object's are never parsed.
+    comparing properties. An object made by :meth:`unread` reads its properties on first use of
+    :attr:`payload`, so an unchanged object's are never parsed (a no-change plan of thousands of
+    resources reads none).
     """
 
-    def __init__(
-        self,
-        properties: Any = None,
-        attachments: dict[str, str] | None = None,
-        *,
-        hash: str = "",
-        read_properties: Callable[[], Any] | None = None,
-    ) -> None:
-        self._properties = properties
-        self._read_properties = read_properties
-        self.attachments = dict(attachments or {})
-        self.hash = hash
+    def __init__(self, payload: Payload) -> None:
+        self._payload = payload
+        self._unread: Callable[[], Any] | None = None
+        self.attachments: Mapping[str, str] = payload.attachments
+        self.hash = payload.hash
+
+    @classmethod
+    def unread(
+        cls, attachments: Mapping[str, str], hash: str, read_properties: Callable[[], Any]
+    ) -> LiveObject:
+        """An object whose properties ``read_properties`` reads when its payload is first asked for."""
+        live = cls(Payload(None, attachments, hash))
+        live._unread = read_properties
+        return live
 
     @property
-    def properties(self) -> Any:
-        if self._read_properties is not None:
-            self._properties, self._read_properties = self._read_properties(), None
-        return self._properties
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return {"properties": self.properties, "attachments": self.attachments}
+    def payload(self) -> Payload:
+        if self._unread is not None:
+            self._payload = dataclasses.replace(self._payload, properties=self._unread())
+            self._unread = None
+        return self._payload
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, LiveObject) and self.payload == other.payload
+        return isinstance(other, LiveObject) and self.payload.same_content(other.payload)
 
     __hash__ = None  # type: ignore[assignment]  # mutable on first read, like a dataclass
 
     def __repr__(self) -> str:
-        return f"LiveObject(hash={self.hash!r}, attachments={self.attachments!r})"
+        return f"LiveObject(hash={self.hash!r}, attachments={dict(self.attachments)!r})"
 
 
 @dataclass

@@ -44,7 +44,7 @@ def test_second_load_is_a_hit_with_the_same_resources(project: Path) -> None:
     second = load_desired(project / "mlproject.yaml", "dev", environ={})
     assert list(first.resources) == list(second.resources)
     for address, resource in first.resources.items():
-        assert second.resources[address].hash == resource.hash
+        assert second.resources[address].payload.hash == resource.payload.hash
         assert second.resources[address].payload == resource.payload
         for file in resource.files:
             assert second.files(file) == first.files(file)

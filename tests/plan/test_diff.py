@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlspec.contract.payload import Payload
 from mlspec.plan.diff import MISSING, FieldChange, diff_payloads, diff_values, replace_reasons
 
 
@@ -32,8 +33,8 @@ def test_json_equal_numbers_are_no_change_but_bool_and_int_differ() -> None:
 
 def test_attachments_are_compared_per_file_without_splitting_dots() -> None:
     changes = diff_payloads(
-        {"properties": {}, "attachments": {"src/train.py": "sha256:1"}},
-        {"properties": {}, "attachments": {"src/train.py": "sha256:2"}},
+        Payload({}, {"src/train.py": "sha256:1"}, "sha256:a"),
+        Payload({}, {"src/train.py": "sha256:2"}, "sha256:b"),
     )
     assert changes == [FieldChange("attachments.src/train.py", "sha256:1", "sha256:2")]
 

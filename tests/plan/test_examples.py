@@ -51,7 +51,7 @@ def _copy_buildable(example: Path, target: Path) -> tuple[Path, list[str]]:
 def test_an_example_plans_applies_and_then_has_no_changes(example: Path, tmp_path: Path) -> None:
     project, addresses = _copy_buildable(example, tmp_path / example.name)
     planned = api_deploy.plan_environment(project / "mlproject.yaml", "local").plan
-    assert {c.address: c.action.value for c in planned.changes} == dict.fromkeys(addresses, "create")
+    assert {str(c.address): c.action.value for c in planned.changes} == dict.fromkeys(addresses, "create")
 
     applied = mlspec(["apply", "--env", "local", "--auto-approve"], project)
     assert applied.returncode == 0, applied.stdout + applied.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlspec.api import deploy as api_deploy
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import operations, target
 from mlspec.plan.plan import Action, Plan
@@ -47,7 +48,7 @@ def apply(spec: Path, env: str = "dev", **kwargs: object) -> operations.ApplyRes
 
 
 def acting(p: Plan) -> dict[str, Action]:
-    return {c.address: c.action for c in p.changes if c.action is not Action.NO_OP}
+    return {str(c.address): c.action for c in p.changes if c.action is not Action.NO_OP}
 
 
 def test_plan_on_an_empty_state_creates_everything(shop: Path) -> None:
@@ -62,7 +63,7 @@ def test_plan_on_an_empty_state_creates_everything(shop: Path) -> None:
 
 def test_apply_then_plan_shows_no_changes(shop: Path) -> None:
     result = apply(shop)
-    assert {o.address for o in result.outcomes} == ALL
+    assert {str(o.address) for o in result.outcomes} == ALL
     state = read_state(shop)
     assert state["serial"] == 11 and set(state["resources"]) == ALL  # type: ignore[arg-type]
     again = plan(shop)
@@ -80,7 +81,7 @@ def test_the_local_workspace_holds_every_resource_with_its_files(shop: Path) -> 
         .read_text()
         .startswith("# notebook")
     )
-    deployment = next(o for o in result.outcomes if o.address == "aks.deployment.shop-scoring")
+    deployment = next(o for o in result.outcomes if str(o.address) == "aks.deployment.shop-scoring")
     assert "serving URL http://127.0.0.1:" in deployment.description
     outputs = read_state(shop)["resources"]["aks.deployment.shop-scoring"]["outputs"]  # type: ignore[index]
     assert outputs["url"].startswith("http://127.0.0.1:")
@@ -91,7 +92,7 @@ def test_changing_one_field_shows_exactly_that_field(shop: Path) -> None:
     edit(shop, "replicas: {min: 2, max: 4}", "replicas: {min: 3, max: 4}")
     p = plan(shop)
     assert acting(p) == {"aks.deployment.shop-scoring": Action.UPDATE}
-    change = p.change_for("aks.deployment.shop-scoring")
+    change = p.change_for(Address.parse("aks.deployment.shop-scoring"))
     assert change is not None
     assert [(c.path, c.before, c.after) for c in change.changes] == [("properties.spec.replicas", 2, 3)]
     apply(shop)
@@ -104,7 +105,7 @@ def test_changing_an_immutable_field_plans_a_replace_and_says_why(shop: Path) ->
     edit(shop, "namespace: shop", "namespace: shop2")
     p = plan(shop)
     assert acting(p) == {"aks.deployment.shop-scoring": Action.REPLACE}
-    change = p.change_for("aks.deployment.shop-scoring")
+    change = p.change_for(Address.parse("aks.deployment.shop-scoring"))
     assert change is not None and change.replace_reasons == [
         "properties.metadata.namespace cannot be changed in place (changed at properties.metadata.namespace)"
     ]
@@ -136,7 +137,7 @@ def test_a_protected_environment_refuses_deletes_without_allow_destroy(shop: Pat
         "",
     )
     p = plan(shop, "prod")
-    assert [c.address for c in p.blocked] == ["monitor.metric_alert.errors"]
+    assert [str(c.address) for c in p.blocked] == ["monitor.metric_alert.errors"]
     with pytest.raises(MlspecError, match=r"protected: refusing to delete monitor\.metric_alert\.errors"):
         api_deploy.apply_environment(shop, "prod")
     assert "monitor.metric_alert.errors" in read_state(shop, "prod")["resources"]  # type: ignore[operator]
@@ -165,13 +166,15 @@ def test_a_moved_rename_keeps_the_resource(shop: Path) -> None:
         text + "\nmoved:\n  - {from: synapse.notebook.click_stats, to: synapse.notebook.visit_stats}\n"
     )
     p = plan(shop)
-    change = p.change_for("synapse.notebook.visit_stats")
-    assert change is not None and change.moved_from == "synapse.notebook.click_stats"
+    change = p.change_for(Address.parse("synapse.notebook.visit_stats"))
+    assert change is not None and str(change.moved_from) == "synapse.notebook.click_stats"
     assert change.action is Action.UPDATE  # its name and code changed; the object is kept
-    assert p.change_for("synapse.notebook.click_stats") is None
+    assert p.change_for(Address.parse("synapse.notebook.click_stats")) is None
     assert Action.CREATE not in acting(p).values() and Action.DELETE not in acting(p).values()
     result = apply(shop)
-    assert result.moved == [("synapse.notebook.click_stats", "synapse.notebook.visit_stats")]
+    assert [(str(old), str(new)) for old, new in result.moved] == [
+        ("synapse.notebook.click_stats", "synapse.notebook.visit_stats")
+    ]
     after = read_state(shop)["resources"]
     assert "synapse.notebook.click_stats" not in after  # type: ignore[operator]
     assert after["synapse.notebook.visit_stats"]["provider_id"] == before["provider_id"]  # type: ignore[index]
@@ -199,11 +202,11 @@ def test_hand_editing_the_local_workspace_is_reported_as_drift(shop: Path) -> No
         "aks.deployment.shop-scoring": Action.UPDATE,
         "synapse.notebook.features": Action.UPDATE,
     }
-    deployment = p.change_for("aks.deployment.shop-scoring")
+    deployment = p.change_for(Address.parse("aks.deployment.shop-scoring"))
     assert deployment is not None
     assert [(d.path, d.before, d.after) for d in deployment.drift] == [("properties.spec.replicas", 2, 7)]
     assert [(c.path, c.before, c.after) for c in deployment.changes] == [("properties.spec.replicas", 7, 2)]
-    notebook = p.change_for("synapse.notebook.features")
+    notebook = p.change_for(Address.parse("synapse.notebook.features"))
     assert notebook is not None and [d.path for d in notebook.drift] == [
         "attachments.synapse/notebooks/features.py"
     ]
@@ -219,7 +222,7 @@ def test_an_object_deleted_outside_mlspec_is_created_again(shop: Path) -> None:
 
     shutil.rmtree(shop.parent / ".mlspec/local/dev/powerbi/report/shop-dashboard")
     p = plan(shop)
-    change = p.change_for("powerbi.report.shop-dashboard")
+    change = p.change_for(Address.parse("powerbi.report.shop-dashboard"))
     assert change is not None and change.action is Action.CREATE and change.gone
     apply(shop)
     assert not plan(shop).has_changes
@@ -258,19 +261,20 @@ def test_a_failure_stops_dependants_keeps_the_state_true_and_a_rerun_continues(
     monkeypatch.setattr(target, "provider_for", lambda name, d, e: Failing(d, e))
     result = api_deploy.apply_environment(shop, "dev")
     assert not result.ok
-    assert [f.address for f in result.failures] == ["synapse.notebook.click_stats"]
+    assert [str(f.address) for f in result.failures] == ["synapse.notebook.click_stats"]
     assert result.failures[0].error == "quota exceeded"
     # features needs click_stats, the pipelines need features: skipped; everything else is done
-    assert set(result.skipped) == {
+    skipped = {str(a) for a in result.skipped}
+    assert skipped == {
         "synapse.notebook.features",
         "synapse.pipeline.shop",
         "aml.pipeline.shop-churn",
     }
     recorded = set(read_state(shop)["resources"])  # type: ignore[arg-type]
-    assert recorded == ALL - {"synapse.notebook.click_stats", *result.skipped}
+    assert recorded == ALL - {"synapse.notebook.click_stats", *skipped}
     monkeypatch.undo()
     rerun = apply(shop)
-    assert {o.address for o in rerun.outcomes} == {"synapse.notebook.click_stats", *result.skipped}
+    assert {str(o.address) for o in rerun.outcomes} == {"synapse.notebook.click_stats", *skipped}
     assert not plan(shop).has_changes
 
 
@@ -367,8 +371,8 @@ def test_moved_chains_are_followed(shop: Path) -> None:
         + "  - {from: synapse.notebook.visit_stats, to: synapse.notebook.tap_stats}\n"
     )
     p = plan(shop)
-    change = p.change_for("synapse.notebook.tap_stats")
-    assert change is not None and change.moved_from == "synapse.notebook.click_stats"
+    change = p.change_for(Address.parse("synapse.notebook.tap_stats"))
+    assert change is not None and str(change.moved_from) == "synapse.notebook.click_stats"
     assert Action.CREATE not in acting(p).values() and Action.DELETE not in acting(p).values()
     apply(shop)
     assert read_state(shop)["resources"]["synapse.notebook.tap_stats"]["provider_id"] == before["provider_id"]  # type: ignore[index]
@@ -432,7 +436,7 @@ def test_an_apply_refused_by_the_provider_shows_its_hint_under_the_failed_addres
     result = api_deploy.apply_environment(shop, "dev")
     assert not result.ok
     [failure] = result.failures
-    assert failure.address == "aks.deployment.shop-scoring"
+    assert str(failure.address) == "aks.deployment.shop-scoring"
     assert failure.error.startswith("another object already exists")  # the address is not repeated
     assert "delete" in failure.hint and str(folder.relative_to(shop.parent)) in failure.hint
     shown = render_apply(result, color=False)

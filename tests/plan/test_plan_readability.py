@@ -14,8 +14,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlspec.api import deploy as api_deploy
+from mlspec.contract.graph import Address
+from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.diff import MISSING, FieldChange
@@ -25,6 +29,7 @@ from mlspec.plan.state import State
 from plan.conftest import edit, read_state, state_file
 
 TRAIN = "aml.component.train"
+TRAIN_ADDRESS = Address.parse(TRAIN)
 PARAMS = "params: {n_estimators: 100}"
 
 
@@ -39,11 +44,11 @@ def _apply(spec: Path) -> None:
 
 def _update(before: object, after: object, path: str = "properties.query") -> Plan:
     change = ResourceChange(
-        "synapse.notebook.n",
+        Address("synapse", "notebook", "n"),
         Action.UPDATE,
         "t",
-        before=Snapshot("t", {}, {}, "sha256:a"),
-        after=Snapshot("t", {}, {}, "sha256:b"),
+        before=Snapshot("t", Payload({}, {}, "sha256:a")),
+        after=Snapshot("t", Payload({}, {}, "sha256:b")),
         changes=[FieldChange(path, before, after)],
     )
     return Plan("p", "dev", "local", [change])
@@ -56,7 +61,7 @@ def test_a_changed_training_parameter_is_named_as_the_cause(shop: Path) -> None:
     _apply(shop)
     edit(shop, PARAMS, "params: {n_estimators: 300}")
     plan = _plan(shop)
-    change = plan.change_for(TRAIN)
+    change = plan.change_for(TRAIN_ADDRESS)
     assert change is not None and change.action in (Action.UPDATE, Action.REPLACE)
     # the generated code changed (a file hash), and the plan says which spec field did it
     assert any(c.path.startswith("attachments.") for c in change.changes)
@@ -76,11 +81,11 @@ def test_an_added_field_and_an_unchanged_resource(shop: Path) -> None:
     _apply(shop)
     edit(shop, PARAMS, "params: {n_estimators: 100, max_depth: 5}")
     plan = _plan(shop)
-    change = plan.change_for(TRAIN)
+    change = plan.change_for(TRAIN_ADDRESS)
     assert change is not None
     assert change.causes == [FieldChange("model.training.params.max_depth", MISSING, 5)]
     assert "# caused by: model.training.params.max_depth: (not set) → 5" in render_plan(plan)
-    untouched = plan.change_for("aks.deployment.shop-scoring")
+    untouched = plan.change_for(Address("aks", "deployment", "shop-scoring"))
     assert untouched is not None and untouched.action is Action.NO_OP and untouched.causes is None
 
 
@@ -106,7 +111,7 @@ def test_a_state_without_recorded_spec_fields_says_nothing_extra(shop: Path) -> 
     path.write_text(json.dumps(state), encoding="utf-8")
     edit(shop, PARAMS, "params: {n_estimators: 300}")
     plan = _plan(shop)
-    change = plan.change_for(TRAIN)
+    change = plan.change_for(TRAIN_ADDRESS)
     assert change is not None and change.action is not Action.NO_OP and change.causes is None
     assert "caused by" not in render_plan(plan)
     assert all(c["causes"] is None for c in plan.to_json()["resource_changes"])
@@ -127,7 +132,9 @@ def test_a_change_from_elsewhere_in_its_section_names_what_changed_there() -> No
     quiet = plan.changes[0]
     assert quiet.before is not None and quiet.after is not None
     quiet.after.source, quiet.causes = "deployment.replicas", []
-    canary = ResourceChange("aks.deployment.d", Action.UPDATE, "t", before=quiet.before, after=quiet.after)
+    canary = ResourceChange(
+        Address("aks", "deployment", "d"), Action.UPDATE, "t", before=quiet.before, after=quiet.after
+    )
     canary.causes = [FieldChange("deployment.rollout.canary_percent", 10, 20)]
     plan.changes.append(canary)
     lines = render_plan(plan).splitlines()
@@ -173,13 +180,13 @@ def test_spec_fields_are_flattened_bounded_and_redacted() -> None:
 
 
 def test_state_keeps_spec_fields_and_checks_their_type() -> None:
-    entry = ResourceState("t", {}, {}, "h", "id", spec_fields={"model.training.params.max_depth": 3})
-    state = State("shop", "dev", resources={TRAIN: entry})
+    entry = ResourceState("t", Payload({}, {}, "h"), "id", spec_fields={"model.training.params.max_depth": 3})
+    state = State("shop", "dev", resources={TRAIN_ADDRESS: entry})
     again = State.from_bytes(state.to_bytes())
-    assert again.resources[TRAIN].spec_fields == {"model.training.params.max_depth": 3}
+    assert again.resources[TRAIN_ADDRESS].spec_fields == {"model.training.params.max_depth": 3}
     document = state.to_json()
     del document["resources"][TRAIN]["spec_fields"]
-    assert State.from_json(document).resources[TRAIN].spec_fields is None  # an older state
+    assert State.from_json(document).resources[TRAIN_ADDRESS].spec_fields is None  # an older state
     for bad in ([1], {"a": {"nested": 1}}, {"a": [1]}):
         document["resources"][TRAIN]["spec_fields"] = bad
         with pytest.raises(MlspecError) as caught:
@@ -224,7 +231,9 @@ def test_a_rename_without_moved_says_how_to_write_the_moved_entry(shop: Path) ->
     _apply(shop)
     shop.write_text(shop.read_text().replace("click_stats", "visit_stats"))
     plan = _plan(shop)
-    assert plan.suggested_moves == [("synapse.notebook.click_stats", "synapse.notebook.visit_stats")]
+    assert plan.suggested_moves == [
+        (Address("synapse", "notebook", "click_stats"), Address("synapse", "notebook", "visit_stats"))
+    ]
     assert plan.to_json()["suggested_moves"] == [
         {"from": "synapse.notebook.click_stats", "to": "synapse.notebook.visit_stats"}
     ]
@@ -235,16 +244,16 @@ def test_a_rename_without_moved_says_how_to_write_the_moved_entry(shop: Path) ->
     # what the plan says to write is valid spec syntax that turns the rename into a move
     shop.write_text(shop.read_text() + "\n" + hint.strip() + "\n")
     moved = _plan(shop)
-    change = moved.change_for("synapse.notebook.visit_stats")
-    assert change is not None and change.moved_from == "synapse.notebook.click_stats"
+    change = moved.change_for(Address("synapse", "notebook", "visit_stats"))
+    assert change is not None and change.moved_from == Address("synapse", "notebook", "click_stats")
     assert moved.suggested_moves == [] and "Renamed?" not in render_plan(moved)
 
 
 def _side(address: str, action: Action, properties: dict[str, object]) -> ResourceChange:
-    snapshot = Snapshot("t", properties, {}, "h")
+    snapshot = Snapshot("t", Payload(properties, {}, "h"))
     if action is Action.DELETE:
-        return ResourceChange(address, action, "t", before=snapshot)
-    return ResourceChange(address, action, "t", after=snapshot)
+        return ResourceChange(Address.parse(address), action, "t", before=snapshot)
+    return ResourceChange(Address.parse(address), action, "t", after=snapshot)
 
 
 def test_renames_pair_within_one_kind_by_similar_payload() -> None:
@@ -258,11 +267,36 @@ def test_renames_pair_within_one_kind_by_similar_payload() -> None:
         _side("aks.deployment.d", Action.CREATE, {"port": 1}),  # another kind: never a rename
     ]
     plan = Plan("p", "dev", "local", changes)
-    assert plan.suggested_moves == [("synapse.notebook.a", "synapse.notebook.a2")]
+    assert plan.suggested_moves == [
+        (Address.parse("synapse.notebook.a"), Address.parse("synapse.notebook.a2"))
+    ]
     # one delete and one create of a kind pair whatever their payloads
     single = Plan("p", "dev", "local", [changes[1], changes[3]])
-    assert single.suggested_moves == [("synapse.notebook.b", "synapse.notebook.c")]
+    assert single.suggested_moves == [
+        (Address.parse("synapse.notebook.b"), Address.parse("synapse.notebook.c"))
+    ]
     # recreating an object deleted outside mlspec is not a rename
     gone = _side("synapse.notebook.c", Action.CREATE, {})
-    gone.before, gone.gone = Snapshot("t", {}, {}, "h"), True
+    gone.before, gone.gone = Snapshot("t", Payload({}, {}, "h")), True
     assert Plan("p", "dev", "local", [changes[1], gone]).suggested_moves == []
+
+
+_RECORDED = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**60), max_value=10**60),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=40),
+    st.just([]),
+    st.just({}),
+)
+
+
+@given(st.dictionaries(st.text(max_size=20), _RECORDED, max_size=20))
+@settings(max_examples=400, deadline=None, derandomize=True)
+def test_the_size_bound_that_skips_serialising_fields_is_never_below_their_size(
+    fields: dict[str, object],
+) -> None:
+    from mlspec.plan import desired
+
+    assert desired._size_bound(fields) >= desired._size(fields)

@@ -36,7 +36,9 @@ def test_applying_a_fresh_saved_plan_does_exactly_what_it_listed(shop: Path) -> 
     edit(shop, "replicas: {min: 2, max: 4}", "replicas: {min: 3, max: 4}")
     path = operations.save_plan(api_deploy.plan_environment(shop, "dev"), shop.parent / "plan.bin")
     listed = {
-        (c.address, c.action) for c in operations.load_plan(path).plan.changes if c.action is not Action.NO_OP
+        (str(c.address), c.action)
+        for c in operations.load_plan(path).plan.changes
+        if c.action is not Action.NO_OP
     }
     # the spec changes again after the plan was saved: the saved plan still does only what it listed
     edit(shop, "max: 4}", "max: 9}")
@@ -44,7 +46,7 @@ def test_applying_a_fresh_saved_plan_does_exactly_what_it_listed(shop: Path) -> 
     result = operations.apply_plan(operations.load_plan(path))
     assert result.ok
     assert (
-        {(o.address, o.action) for o in result.outcomes}
+        {(str(o.address), o.action) for o in result.outcomes}
         == listed
         == {("aks.deployment.shop-scoring", Action.UPDATE)}
     )

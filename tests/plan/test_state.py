@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mlspec.contract.graph import Address
+from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends import backend_for
@@ -18,13 +20,17 @@ from mlspec.plan.state import STATE_VERSION, State
 
 def _entry(value: int = 1) -> ResourceState:
     return ResourceState(
-        "t", {"v": value}, {"a.py": "sha256:x"}, f"sha256:{value}", "id", {"path": "p"}, ["x.y.z"]
+        "t",
+        Payload({"v": value}, {"a.py": "sha256:x"}, f"sha256:{value}"),
+        "id",
+        {"path": "p"},
+        [Address("x", "y", "z")],
     )
 
 
 def test_state_round_trips_through_json_with_documented_keys() -> None:
     state = State.empty("shop", "dev")
-    state.resources["synapse.notebook.a"] = _entry()
+    state.resources[Address("synapse", "notebook", "a")] = _entry()
     data = json.loads(state.to_bytes())
     assert list(data) == ["version", "lineage", "serial", "project", "environment", "resources"]
     assert data["version"] == STATE_VERSION
@@ -58,7 +64,7 @@ def test_local_backend_writes_atomically_and_keeps_the_previous_version(tmp_path
     state.serial = 1
     backend.write(state)
     assert not backend.backup_path.exists()
-    state.resources["a.b.c"] = _entry()
+    state.resources[Address("a", "b", "c")] = _entry()
     state.serial = 2
     backend.write(state)
     assert json.loads(backend.backup_path.read_text())["serial"] == 1

@@ -77,7 +77,9 @@ def test_rm_forgets_a_resource_and_the_next_plan_creates_it_again(applied: Path)
     assert after["serial"] == serial + 1  # type: ignore[operator]
     for entry in after["resources"].values():  # type: ignore[attr-defined]
         assert address not in entry["depends_on"]
-    actions = {c.address: c.action.value for c in api_deploy.plan_environment(applied, "dev").plan.changes}
+    actions = {
+        str(c.address): c.action.value for c in api_deploy.plan_environment(applied, "dev").plan.changes
+    }
     assert actions[address] == "create"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mlspec.api import deploy as api_deploy
+from mlspec.contract.graph import Address
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends.local import LocalBackend
 from mlspec.plan.lock import LockHeldError
@@ -98,7 +99,7 @@ def test_a_valid_state_with_resources_still_reads(tmp_path: Path) -> None:
     backend.folder.mkdir(parents=True)
     backend.path.write_bytes(_with_entry(hash=None, provider_id=None))
     state = backend.read()
-    assert state is not None and state.resources["aks.deployment.x"].hash == ""
+    assert state is not None and state.resources[Address("aks", "deployment", "x")].payload.hash == ""
 
 
 @pytest.mark.parametrize(

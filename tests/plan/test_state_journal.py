@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlspec.api import deploy as api_deploy
+from mlspec.contract.graph import Address
+from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
 from mlspec.plan import journal
@@ -22,12 +24,12 @@ from plan.conftest import state_file
 
 
 def _entry(n: int) -> ResourceState:
-    return ResourceState("synapse.notebook", {"n": n}, {}, f"sha256:{n:064d}", f"id-{n}")
+    return ResourceState("synapse.notebook", Payload({"n": n}, {}, f"sha256:{n:064d}"), f"id-{n}")
 
 
 def _changes(backend: LocalBackend | blob_module.BlobBackend, state: State, count: int) -> None:
     for n in range(count):
-        change = StateChange(state.serial + 1, f"synapse.notebook.n{n}", _entry(n))
+        change = StateChange(state.serial + 1, Address("synapse", "notebook", f"n{n}"), _entry(n))
         change.apply_to(state)
         backend.append(state, change)
 
@@ -62,13 +64,15 @@ def test_a_cut_short_last_line_is_dropped_and_the_next_append_continues_after_th
     rerun = LocalBackend(local.folder, "dev")
     recovered = rerun.read()
     assert recovered is not None and recovered.serial == 4 and len(recovered.resources) == 2
-    change = StateChange(5, "synapse.notebook.late", _entry(9))
+    change = StateChange(5, Address("synapse", "notebook", "late"), _entry(9))
     change.apply_to(recovered)
     rerun.append(recovered, change)
     text = rerun.journal_path.read_bytes()
     assert b"ent\n" not in text and b'"ent' not in text.replace(b'"entry"', b"")  # the torn tail is gone
     final = LocalBackend(local.folder, "dev").read()
-    assert final is not None and final.serial == 5 and "synapse.notebook.late" in final.resources
+    assert (
+        final is not None and final.serial == 5 and Address("synapse", "notebook", "late") in final.resources
+    )
 
 
 def test_a_journal_already_folded_into_the_document_is_ignored(local: LocalBackend) -> None:

@@ -52,7 +52,7 @@ def test_the_move_the_hint_describes_works(shop: Path, synthetic: None) -> None:
     assert adopted["project"] == "boutique" and len(adopted["resources"]) == count
     assert not state_file(shop).exists()  # the old one no longer claims the objects
     plan = api_deploy.plan_environment(shop, "dev").plan
-    actions = {c.address: c.action.value for c in plan.changes}
+    actions = {str(c.address): c.action.value for c in plan.changes}
     assert actions.pop("synapse.pipeline.shop") == "delete"  # its name is the project's
     assert actions.pop("synapse.pipeline.boutique") == "create"
     assert set(actions.values()) == {"no-op"}  # every other object stays with the moved state

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from mlspec.contract.graph import Address, canonical_json, content_hash
+from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.providers.base import DeployRequest, LiveObject, Provider, ProviderError, ProviderResult
 
@@ -102,13 +103,10 @@ def sample_request(target: SampleTarget, kind: str, variant: int = 0) -> DeployR
         )
     primary = next(iter(files), "")
     attachments = {path: content_hash([content]) for path, content in files.items() if path != primary}
-    payload = {"properties": properties, "attachments": attachments}
     return DeployRequest(
         address=target.address,
         provider_type=target.provider_type,
-        properties=properties,
-        attachments=attachments,
-        hash=content_hash([target.provider_type.encode(), canonical_json(payload)]),
+        payload=Payload.hashed(target.provider_type, properties, attachments),
         files=files,
         primary_file=primary,
     )
@@ -118,22 +116,20 @@ def recorded(request: DeployRequest, result: ProviderResult) -> ResourceState:
     """The state entry apply writes after ``result`` (what later calls get as ``current``)."""
     return ResourceState(
         provider_type=request.provider_type,
-        properties=request.properties,
-        attachments=dict(request.attachments),
-        hash=request.hash,
+        payload=request.payload,
         provider_id=result.provider_id,
         outputs=dict(result.outputs),
     )
 
 
 def payload_of(request: DeployRequest) -> dict[str, Any]:
-    return {"properties": request.properties, "attachments": dict(request.attachments)}
+    return request.payload.content()
 
 
 def live_payload(live: LiveObject | None) -> dict[str, Any] | None:
     if live is None:
         return None
-    return {"properties": live.properties, "attachments": dict(live.attachments)}
+    return live.payload.content()
 
 
 class ProviderContract:

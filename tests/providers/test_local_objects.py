@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlspec.contract.graph import Address
+from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
 from mlspec.providers.base import DeployRequest
@@ -28,9 +29,7 @@ def _request(files: dict[str, bytes] | None = None) -> DeployRequest:
     return DeployRequest(
         address=NOTEBOOK,
         provider_type="Microsoft.Synapse/workspaces/notebooks",
-        properties={"cells": []},
-        attachments={p: file_hash(c) for p, c in list(files.items())[1:]},
-        hash="sha256:x",
+        payload=Payload({"cells": []}, {p: file_hash(c) for p, c in list(files.items())[1:]}, "sha256:x"),
         files=files,
         primary_file=next(iter(files), ""),
     )
@@ -58,9 +57,7 @@ def deployed(tmp_path: Path) -> tuple[LocalProvider, ResourceState, Path]:
     provider = LocalProvider(tmp_path, "dev")
     request = _request()
     result = provider.create(request)
-    current = ResourceState(
-        request.provider_type, request.properties, request.attachments, request.hash, result.provider_id
-    )
+    current = ResourceState(request.provider_type, request.payload, result.provider_id)
     return provider, current, tmp_path / result.provider_id
 
 
@@ -175,7 +172,7 @@ def test_properties_that_are_not_json_are_still_drift(
     provider, current, folder = deployed
     (folder / "properties.json").write_text("{not json")
     live = provider.read(NOTEBOOK, current)
-    assert live is not None and live.properties == "{not json"
+    assert live is not None and live.payload.properties == "{not json"
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlspec.contract.graph import Address
+from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import MlspecError
 from mlspec.providers.base import DeployRequest, Provider
@@ -26,18 +27,18 @@ def _request(
     return DeployRequest(
         address=address,
         provider_type="Microsoft.Synapse/workspaces/notebooks",
-        properties={"cells": []} if properties is None else properties,
-        attachments={p: file_hash(c) for p, c in list(files.items())[1:]},
-        hash="sha256:x",
+        payload=Payload(
+            {"cells": []} if properties is None else properties,
+            {p: file_hash(c) for p, c in list(files.items())[1:]},
+            "sha256:x",
+        ),
         files=files,
         primary_file=next(iter(files), ""),
     )
 
 
 def _state(request: DeployRequest, provider_id: str) -> ResourceState:
-    return ResourceState(
-        request.provider_type, request.properties, request.attachments, request.hash, provider_id
-    )
+    return ResourceState(request.provider_type, request.payload, provider_id)
 
 
 def test_create_materialises_properties_files_and_metadata(tmp_path: Path) -> None:
@@ -61,10 +62,7 @@ def test_read_returns_what_is_on_disk_in_payload_shape(tmp_path: Path) -> None:
     request = _request()
     current = _state(request, provider.create(request).provider_id)
     live = provider.read(NOTEBOOK, current)
-    assert live is not None and live.payload == {
-        "properties": request.properties,
-        "attachments": request.attachments,
-    }
+    assert live is not None and live.payload.content() == request.payload.content()
 
 
 def test_hand_edits_of_properties_attachments_or_the_primary_file_show_in_read(tmp_path: Path) -> None:
@@ -77,12 +75,12 @@ def test_hand_edits_of_properties_attachments_or_the_primary_file_show_in_read(t
     (folder / "files/synapse/features.json").write_text("{}\n")
     live = provider.read(NOTEBOOK, current)
     assert live is not None
-    assert live.properties == {"cells": [1]}
+    assert live.payload.properties == {"cells": [1]}
     assert live.attachments["synapse/features.py"] == file_hash(b"print('edited')\n")
     assert live.attachments["synapse/features.json"] == file_hash(b"{}\n")
     (folder / "properties.json").write_text("{not json")
     broken = provider.read(NOTEBOOK, current)
-    assert broken is not None and broken.properties == "{not json"
+    assert broken is not None and broken.payload.properties == "{not json"
 
 
 def test_every_operation_is_idempotent(tmp_path: Path) -> None:
@@ -168,7 +166,7 @@ def test_create_adopts_an_identical_object_whatever_its_bookkeeping_says(
     again = LocalProvider(tmp_path, "dev").create(request)
     assert again == first
     repaired = json.loads(meta_file.read_text())
-    assert repaired["hash"] == request.hash
+    assert repaired["hash"] == request.payload.hash
     assert repaired["files"] == {path: file_hash(content) for path, content in FILES.items()}
 
 
@@ -254,9 +252,9 @@ def test_create_after_a_crash_mid_write_clears_the_leftovers(tmp_path: Path, exi
     assert result.provider_id == ".mlspec/local/dev/synapse/notebook/features"
     assert [p.name for p in folder.parent.iterdir()] == ["features"]
     live = provider.read(NOTEBOOK, _state(request, result.provider_id))
-    assert live is not None and live.payload == {
+    assert live is not None and live.payload.content() == {
         "properties": {"cells": []},
-        "attachments": request.attachments,
+        "attachments": request.payload.attachments,
     }
 
 
@@ -299,9 +297,11 @@ def test_an_untouched_object_is_read_back_without_reading_its_files(
 
     monkeypatch.setattr(workspace, "_read", counting_read)
     live = provider.read(NOTEBOOK, _state(request, result.provider_id))
-    assert live is not None and live.hash == request.hash
+    assert live is not None and live.hash == request.payload.hash
     assert read == ["resource.json"]
-    assert live.payload == {"properties": {"cells": []}, "attachments": request.attachments}  # read on asking
+    assert live.payload == Payload(
+        {"cells": []}, request.payload.attachments, request.payload.hash
+    )  # read on asking
     assert "properties.json" in read
 
 

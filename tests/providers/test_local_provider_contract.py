@@ -24,9 +24,9 @@ def _folder(project: Path, result: ProviderResult) -> Path:
 def _tamper(project: Path, request: DeployRequest, result: ProviderResult) -> dict[str, Any]:
     """A hand edit: new properties, and new content in the first attachment when there is one."""
     folder = _folder(project, result)
-    properties = {"edited": "by hand", "was": request.properties}
+    properties = {"edited": "by hand", "was": request.payload.properties}
     (folder / PROPERTIES_FILE).write_text(json.dumps(properties), encoding="utf-8")
-    attachments = dict(request.attachments)
+    attachments = dict(request.payload.attachments)
     for path in sorted(attachments)[:1]:
         edited = b"print('edited by hand')\n"
         (folder / FILES_DIR / path).write_bytes(edited)

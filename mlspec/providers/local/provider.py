@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlspec.contract.graph import Address
+from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Location
 from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
@@ -118,11 +119,9 @@ class LocalProvider:
         # written for the recorded payload hash, and nothing needs parsing to know it.
         unchanged = found.untouched and on_disk == written and isinstance(meta.get("hash"), str)
         if not unchanged:  # changed behind mlspec's back: read it now (a damaged file is an error here)
-            return LiveObject(_parsed(address, folder, found.properties), attachments)
-        return LiveObject(
-            attachments=attachments,
-            hash=str(meta["hash"]),
-            read_properties=lambda: _parsed(address, folder, found.properties),
+            return LiveObject(Payload(_parsed(address, folder, found.properties), attachments))
+        return LiveObject.unread(
+            attachments, str(meta["hash"]), lambda: _parsed(address, folder, found.properties)
         )
 
     def create(self, request: DeployRequest) -> ProviderResult:
@@ -145,7 +144,7 @@ class LocalProvider:
             differences = object_differences(
                 folder,
                 provider_type=request.provider_type,
-                properties=request.properties,
+                properties=request.payload.properties,
                 files=request.files,
             )
         except ObjectFileError as exc:
@@ -175,14 +174,14 @@ class LocalProvider:
         meta = {
             "address": str(request.address),
             "provider_type": request.provider_type,
-            "hash": request.hash,
+            "hash": request.payload.hash,
             "primary": request.primary_file,
         }
         try:
             write_object(
                 folder,
                 meta=meta,
-                properties=request.properties,
+                properties=request.payload.properties,
                 files=request.files,
                 looked_through=self._looked_through,
             )
