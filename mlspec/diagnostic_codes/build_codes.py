@@ -422,9 +422,19 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         "MLS653",
         WARNING,
         BUILD_ACCESS,
-        "the scoring identity cannot be granted Key Vault access",
-        "the scoring pods' identity is given by client id (`deployment.identity.client_id`), so mlspec cannot "
-        "grant it Key Vault Secrets User: grant it yourself, or add a grant with its object id",
+        "the scoring identity is given by client id only",
+        "`deployment.identity` has a `client_id` but no `name`: mlspec cannot create the federated credential "
+        "the pods' token exchange needs, and without `object_id` it cannot grant the identity its roles (Reader "
+        "on the Azure ML workspace to load the model, Key Vault Secrets User): add `name` (the identity in "
+        "`workspace.resource_group`)",
+    ),
+    code(
+        "MLS654",
+        ERROR,
+        BUILD_ACCESS,
+        "a client id where an object id belongs",
+        "`deployment.identity.object_id` equals its `client_id`, or a grant's principal is the scoring "
+        "identity's client id: a role assignment names the identity's object (principal) id, a different GUID",
     ),
     # --- Power BI -------------------------------------------------------------------------------------
     code(

@@ -261,9 +261,11 @@ SPEC_CODES: tuple[DiagnosticCode, ...] = (
         ERROR,
         NAMING,
         "an alert window Azure Monitor does not accept for that signal",
-        "an alert window Azure Monitor does not accept for that signal's rule: metric alerts (cpu, memory, "
-        "request rate with Application Insights) take PT1M…P1D from a fixed set, log alerts (latency, error "
-        "rate) a fixed set up to P2D; drift, data-quality and model-metric signals take any duration",
+        "an alert window Azure Monitor does not accept for that signal's rule: metric alerts (request rate "
+        "with Application Insights) take PT1M…P1D from a fixed set, log alerts (latency, error rate, the "
+        "scoring pods' cpu and memory) a fixed set up to P2D; drift, data-quality and model-metric signals "
+        "take any duration (the monitoring job computes them over the window), and no window is ever "
+        "rendered as another",
     ),
     # --- security -------------------------------------------------------------------------------------
     code(

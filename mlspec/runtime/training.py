@@ -102,9 +102,11 @@ def run_pipeline(
         }
     )
     result = TrainingResult(model_name="", outputs={})
+    registered = _registered_components(aml)
     for step in _in_dependency_order(jobs):
         job = jobs[step]
-        component = _read_yaml((aml / str(job["component"])).resolve())
+        component_file = _component_file(aml, step, str(job.get("component", "")), registered)
+        component = _read_yaml(component_file)
         values = _bind_inputs(step, job, pipeline, result.outputs, lake_root)
         for name in component.get("outputs") or {}:
             folder = work_dir / step / name
@@ -112,7 +114,7 @@ def run_pipeline(
             result.outputs[f"{step}.{name}"] = folder
             values[f"outputs.{name}"] = str(folder)
         command = _command_line(step, str(component.get("command", "")), values)
-        code = (aml / "components" / str(component.get("code", "."))).resolve()
+        code = (component_file.parent / str(component.get("code", "."))).resolve()
         if on_step is not None:
             on_step(step)
         log = work_dir / f"{step}.log"
@@ -121,6 +123,36 @@ def run_pipeline(
         result.steps.append(StepRun(step, time.monotonic() - started, log))
     _read_decisions(result)
     return result
+
+
+_REGISTERED = re.compile(r"azureml:(?P<name>[^:/]+):(?P<version>[^:/]+)")
+"""A job's component registered in the workspace (``azureml:<name>:<version>``), as the build writes it."""
+
+
+def _registered_components(aml: Path) -> dict[tuple[str, str], Path]:
+    """The build's component files by (name, version): what the deploy registers in the workspace."""
+    found: dict[tuple[str, str], Path] = {}
+    folder = aml / "components"
+    for file in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
+        data = _read_yaml(file)
+        found[(str(data.get("name", "")), str(data.get("version", "")))] = file
+    return found
+
+
+def _component_file(aml: Path, step: str, reference: str, registered: Mapping[tuple[str, str], Path]) -> Path:
+    """The file of the component a job runs: a registered one's from the build, or a path beside the pipeline."""
+    match = _REGISTERED.fullmatch(reference)
+    if match is None:
+        if not reference:
+            raise TrainingFailed(f"step {step} names no component", step=step)
+        return (aml / reference).resolve()
+    file = registered.get((match["name"], match["version"]))
+    if file is None:
+        raise TrainingFailed(
+            f"step {step} runs component {reference}, which the build's azureml/components/ does not hold",
+            step=step,
+        )
+    return file.resolve()
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

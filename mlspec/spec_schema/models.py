@@ -540,8 +540,29 @@ class PredictionLog(SpecModel):
 
 
 class Identity(SpecModel):
+    """An existing user-assigned managed identity the scoring pods run as (AKS workload identity).
+
+    ``client_id`` alone (the first form of the contract) annotates the pods, but a working deploy also
+    needs ``name`` (mlspec creates the federated credential on that identity and looks its object id
+    up for the role assignments) or at least ``object_id`` (the roles, without the credential)."""
+
     client_id: str = Field(
         description="Client id of the user-assigned managed identity used by workload identity."
+    )
+    name: str | None = Field(
+        None,
+        description=(
+            "Azure name of that identity in workspace.resource_group: mlspec creates its federated "
+            "credential for the endpoint's service account and grants it what the pods need."
+        ),
+        examples=["id-churn-scoring"],
+    )
+    object_id: str | None = Field(
+        None,
+        description=(
+            "Object (principal) id of that identity, what role assignments name; absent, it is looked "
+            "up from name at deployment. Never the client id."
+        ),
     )
 
 

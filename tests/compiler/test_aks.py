@@ -549,3 +549,27 @@ def test_names_that_would_leave_the_output_folder_are_rejected(tmp_path: Path) -
     assert {d.code for d in raised.value.diagnostics} >= {"MLS401"}
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "etc").exists()
+
+
+def test_the_service_account_waits_for_the_federated_credential_of_a_named_identity(tmp_path: Path) -> None:
+    """Without it the pods start before their token exchange can work (the credential is access's)."""
+    churn = Path(__file__).resolve().parents[2] / "projects" / "churn" / "mlproject.yaml"
+    data = yaml.safe_load(churn.read_text(encoding="utf-8"))
+    assert data["deployment"]["identity"].get("name"), "churn names its identity"
+
+    def account_dependencies(spec: Path) -> tuple[set[str], set[str]]:
+        result = api.build(spec, "dev", environ={})
+        resources = {str(r.address): r for r in result.manifest.resources}
+        account = resources["aks.service_account.churn-scoring"]
+        return {str(a) for a in account.depends_on}, set(resources)
+
+    named, addresses = account_dependencies(churn)
+    assert "access.identity.churn-scoring" in addresses and "access.identity.churn-scoring" in named
+    data["deployment"]["identity"] = {"client_id": data["deployment"]["identity"]["client_id"]}
+    folder = tmp_path / "churn"
+    import shutil
+
+    shutil.copytree(churn.parent, folder, ignore=shutil.ignore_patterns("build", ".mlspec"))
+    (folder / "mlproject.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    unnamed, addresses = account_dependencies(folder / "mlproject.yaml")
+    assert "access.identity.churn-scoring" not in addresses and "access.identity.churn-scoring" not in unnamed

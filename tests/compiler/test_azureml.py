@@ -561,3 +561,15 @@ def test_importing_the_renderer_loads_no_heavy_packages() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert done.stdout.strip() == ""
+
+
+def test_every_step_runs_the_registered_component_version_the_build_registers() -> None:
+    """A step naming a component file makes Azure ML register an anonymous copy per submission."""
+    result = _build(CONTRACT, "dev")
+    pipeline = yaml.safe_load(result.files["azureml/pipeline.yml"].content)
+    for step, job in pipeline["jobs"].items():
+        component = yaml.safe_load(result.files[f"azureml/components/{step}.yml"].content)
+        assert job["component"] == f"azureml:{component['name']}:{component['version']}", step
+    resources = {str(r.address): r for r in result.out.resources}
+    needed = {f"aml.component.{step}" for step in pipeline["jobs"]}
+    assert needed <= {str(d) for d in resources["aml.pipeline.churn-classifier"].depends_on}

@@ -206,6 +206,7 @@ _TMDL_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")  # names and te
 _KQL_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
 _AML_BINDING = re.compile(r"\$\{\{.*?\}\}|\$\[\[.*?\]\]", re.S)
 _MAGIC = re.compile(r"\A%%pyspark[ \t]*\n")
+_RUN = re.compile(r"\A\s*%run\s")
 
 
 def string_kind(style: str, path: tuple[Any, ...], value: str) -> tuple[Any, ...]:
@@ -240,7 +241,11 @@ def tree_view(value: Any, style: str, view: View, path: tuple[Any, ...] = ()) ->
         if isinstance(value.get("cell_type"), str) and "source" in value:
             source = value["source"]
             text = "".join(source) if isinstance(source, list) else str(source)
-            if value["cell_type"] == "code":
+            if value["cell_type"] == "code" and _RUN.match(text):
+                # Synapse's notebook reference: its shape is the magic, the notebook name is data
+                view.shape.append((*path, "source", "%run"))
+                view.strings.append(text.split(None, 1)[1] if len(text.split(None, 1)) == 2 else "")
+            elif value["cell_type"] == "code":
                 python_view(_MAGIC.sub("", text), view, (*path, "source"))
             else:
                 view.shape.append((*path, "source", value["cell_type"]))

@@ -173,7 +173,7 @@ def test_contract_alerts_render_as_documented(tmp_path: Path) -> None:
     assert 'Metric == "roc_auc"' in auc["criteria"]["allOf"][0]["query"]
 
 
-def test_cpu_and_memory_are_metric_alerts_on_the_cluster(tmp_path: Path) -> None:
+def test_cpu_and_memory_watch_the_scoring_pods_not_the_nodes(tmp_path: Path) -> None:
     def change(data: dict[str, Any]) -> None:
         data["monitoring"]["alerts"] += [
             {"name": "cpu", "signal": "cpu_percent", "operator": ">=", "threshold": 80, "window": "15m"},
@@ -183,19 +183,33 @@ def test_cpu_and_memory_are_metric_alerts_on_the_cluster(tmp_path: Path) -> None
     build(contract_with(tmp_path, change), "dev", tmp_path / "out")
     rules = {r["name"]: r for r in template_of(tmp_path / "out")["resources"]}
     cpu = rules["churn-cpu"]
-    assert cpu["type"] == "Microsoft.Insights/metricAlerts" and cpu["location"] == "global"
-    criterion = cpu["properties"]["criteria"]["allOf"][0]
-    assert (criterion["metricName"], criterion["metricNamespace"]) == (
-        "node_cpu_usage_percentage",
-        "Microsoft.ContainerService/managedClusters",
-    )
-    assert criterion["operator"] == "GreaterThanOrEqual"
+    assert cpu["type"] == "Microsoft.Insights/scheduledQueryRules"
     assert cpu["properties"]["scopes"] == [
-        "[resourceId('Microsoft.ContainerService/managedClusters', 'aks-ml-dev')]"
+        "[resourceId('Microsoft.OperationalInsights/workspaces', 'log-ml-dev')]"
     ]
+    condition = cpu["properties"]["criteria"]["allOf"][0]
+    assert condition["operator"] == "GreaterThanOrEqual" and condition["threshold"] == 80
+    query = condition["query"]
+    assert "node_cpu_usage_percentage" not in json.dumps(cpu)
+    assert query.startswith("let scoring = KubePodInventory\n")
+    for clause in (
+        '| where ClusterName == "aks-ml-dev"',
+        '| where Namespace == "churn"',
+        '| where tostring(Labels["app.kubernetes.io/name"]) == "churn-scoring"',
+        '| where tostring(Labels["app.kubernetes.io/part-of"]) == "churn"',
+        '| where tostring(split(ContainerName, "/")[1]) == "scoring"',
+        '| where ObjectName == "K8SContainer"',
+        '| where CounterName in ("cpuUsageNanoCores", "cpuLimitNanoCores")',
+        "| where InstanceName in (scoring)",
+        "| summarize AggregatedValue = avg(100.0 * Usage / Limit)",
+    ):
+        assert clause in query
     assert (cpu["properties"]["windowSize"], cpu["properties"]["evaluationFrequency"]) == ("PT15M", "PT5M")
     memory = rules["churn-memory"]["properties"]
-    assert memory["criteria"]["allOf"][0]["metricName"] == "node_memory_working_set_percentage"
+    assert (
+        'CounterName in ("memoryWorkingSetBytes", "memoryLimitBytes")'
+        in (memory["criteria"]["allOf"][0]["query"])
+    )
     assert (memory["windowSize"], memory["evaluationFrequency"]) == ("PT1H", "PT15M")
 
 
@@ -312,7 +326,7 @@ def test_kql_string_literal_evaluates_to_the_value(value: str) -> None:
 def test_hostile_feature_names_stay_kql_data() -> None:
     features = ['a" or 1==1 //', "b\nc", "d\x00e"]
     query, split = kql.statistic_query(
-        "data_drift", "churn", "dev", "m", features=features, metric=None, rising=True
+        "data_drift", "churn", "dev", "m", features=features, window="P1D", metric=None, rising=True
     )
     assert split
     assert query.count("\n") == 5  # the feature names added no line

@@ -148,7 +148,9 @@ DEFECTS: dict[str, Callable[[Path], str]] = {
     ),
     "deployment-httpGett": _edit_text("aks/deployment.yaml", "httpGet:", "httpGett:"),
     "aml-pipeline-names-missing-component": _edit_text(
-        "azureml/pipeline.yml", "./components/train.yml", "./components/trian.yml"
+        "azureml/pipeline.yml",
+        "component: azureml:churn_classifier_train:",
+        "component: azureml:churn_classifier_trian:",
     ),
     "alert-rule-without-severity": _edit_json("monitor/alerts.json", _drop_severity),
     "role-assignment-bad-api-version": _edit_json(

@@ -150,6 +150,8 @@ def test_the_examples_ask_every_cross_service_question_and_get_yes(monkeypatch: 
     rendered = _render_each(ROOT / "projects/churn/mlproject.yaml", "dev", monkeypatch)
     asked = {f"{a.service}.{a.kind}": said for a, said in rendered.questions.items()}
     expected = {
+        "access.identity": True,  # aks: the service account waits for the named identity's credential
+        "aml.compute": True,  # access: the compute identity's role waits for the cluster
         "aml.schedule": True,
         "monitor.data_collection_rule": True,
         "monitor.retrain_trigger": True,

@@ -93,7 +93,10 @@ def shape(value: Any) -> Any:
     """The structure of a JSON value; code cells by their syntax tree with every string blanked."""
     if isinstance(value, dict):
         if value.get("cell_type") == "code":
-            return ("code", blanked_tree("".join(value["source"])))
+            code = "".join(value["source"])
+            if code.startswith("%run "):  # Synapse's notebook reference, not Python
+                return ("magic", "%run")
+            return ("code", blanked_tree(code))
         if value.get("cell_type") == "markdown":
             return ("markdown",)
         return {k: shape(v) for k, v in value.items()}
@@ -156,7 +159,9 @@ def test_the_payload_survives_as_data(rendered: tuple[ArtifactSet, ArtifactSet, 
     assert pipeline["properties"]["description"] == HOSTILE
     assert pipeline["properties"]["activities"][0]["description"] == HOSTILE
     code = "\n".join(
-        "".join(c["source"]) for c in notebook["properties"]["cells"] if c["cell_type"] == "code"
+        "".join(c["source"])
+        for c in notebook["properties"]["cells"]
+        if c["cell_type"] == "code" and not "".join(c["source"]).startswith("%run ")
     )
     constants = string_constants(code)
     transform = data["transforms"]["cleaned"]

@@ -118,3 +118,24 @@ def test_a_binding_to_an_unknown_step_output_is_refused(tmp_path: Path) -> None:
             work_dir=tmp_path / "work",
             tracking_uri=(tmp_path / "mlruns").as_uri(),
         )
+
+
+def test_a_step_runs_the_builds_component_of_the_registered_name_and_version(tmp_path: Path) -> None:
+    build = build_contract(tmp_path, ">= 0.6")
+    pipeline = build / "azureml" / "pipeline.yml"
+    data = yaml.safe_load(pipeline.read_text())
+    named = data["jobs"]["prepare"]["component"]
+    assert named.startswith("azureml:") and named.count(":") == 2
+    data["jobs"]["prepare"]["component"] = named.rsplit(":", 1)[0] + ":0000"  # a version not built
+    pipeline.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(TrainingFailed) as caught:
+        run_pipeline(
+            build,
+            lake_root=tmp_path / "lake",
+            work_dir=tmp_path / "work",
+            tracking_uri=(tmp_path / "mlruns").as_uri(),
+        )
+    assert caught.value.step == "prepare"
+    assert f"runs component {named.rsplit(':', 1)[0]}:0000, which the build's azureml/components/" in str(
+        caught.value
+    )

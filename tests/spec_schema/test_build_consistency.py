@@ -31,11 +31,29 @@ def test_statistic_signals_take_any_window_and_log_alerts_their_allowed_ones(val
 
 
 def test_metric_alert_windows_are_checked_against_the_metric_set(validate: Validate) -> None:
-    cpu = '{name: hot-nodes, signal: cpu_percent, operator: ">", threshold: 80, window: 2d, severity: 3}'
+    traffic = '{name: quiet, signal: request_rate, operator: "<", threshold: 1, window: 2d, severity: 3}'
+    text = contract_with(
+        (
+            "  log_analytics: log-ml-${environment.name}\n",
+            "  log_analytics: log-ml-${environment.name}\n"
+            "  application_insights: appi-ml-${environment.name}\n",
+        ),
+        (LATENCY, LATENCY + "\n    - " + traffic),
+    )
+    validate(text).only(
+        "MLS415", "window '2d' (P2D) is not one Azure Monitor accepts for request_rate, a metric alert", "2d"
+    )
+
+
+def test_cpu_alerts_are_log_alerts_over_the_pods_and_refuse_windows_past_two_days(validate: Validate) -> None:
+    cpu = '{name: hot-pods, signal: cpu_percent, operator: ">", threshold: 80, window: 3d, severity: 3}'
     text = contract_with((LATENCY, LATENCY + "\n    - " + cpu))
     validate(text).only(
-        "MLS415", "window '2d' (P2D) is not one Azure Monitor accepts for cpu_percent, a metric alert", "2d"
+        "MLS415",
+        "window '3d' (P3D) is not one Azure Monitor accepts for cpu_percent, a log alert; log alerts look back at most P2D",
+        "3d",
     )
+    validate(contract_with((LATENCY, LATENCY + "\n    - " + cpu.replace("3d", "2d")))).assert_clean()
 
 
 def test_alert_triggered_retraining_without_a_schedule_is_refused(validate: Validate) -> None:

@@ -36,6 +36,13 @@ class Assignment:
     arm_depends_on: list[str] = field(default_factory=list)
 
     @property
+    def key(self) -> tuple[str, str, str]:
+        """Who gets which role where, as Azure resolves it: Azure keeps one assignment per key
+        (``RoleAssignmentExists``). Resource ids and object ids are case-insensitive; a literal object id
+        and a ``reference()`` of the same identity cannot be compared, so they are two keys."""
+        return (self.principal.seed.lower(), self.role_guid, self.scope.id_expression.lower())
+
+    @property
     def label(self) -> str:
         return f"{self.principal.label}-{_slug(self.role)}-{self.scope.label}"
 

@@ -9,7 +9,8 @@ Whether another service creates a resource to grant on is asked with ``ctx.will_
 - the retrain trigger (when the monitoring template has one) submits Azure ML runs;
 - Synapse reads and writes the containers of every source and transform output;
 - AKS's kubelet pulls the scoring image from the registry;
-- the scoring pods' workload identity (when this template creates it) reads its Key Vaults.
+- the scoring pods' workload identity (created here, or given with its name or object id) reads its Key
+  Vaults and loads the model (Reader on the Azure ML workspace).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from mlspec.compiler.access import identities, scopes
 from mlspec.compiler.access.assignment import Assignment
 from mlspec.compiler.access.identities import Principal
 from mlspec.compiler.access.scopes import Scope, ScopeError
-from mlspec.compiler.arm import expression, resource_id
 from mlspec.compiler.artifacts import RenderContext
 from mlspec.diagnostics import SpecPath
 from mlspec.spec_schema.grant_scopes import dataset_url
 from mlspec.spec_schema.roles import role_definition_guid
+
+MODEL_READER_ROLE = "Reader"
+"""What the scoring pods need on the Azure ML workspace to load a registered MLflow model (see serving_roles)."""
 
 
 def _assignment(
@@ -54,7 +57,11 @@ def azure_ml_roles(ctx: RenderContext) -> list[Assignment]:
         if url is not None:
             scope = scopes.container_scope(url)
             source: SpecPath = ("model", "training", "data")
-            compute = identities.aml_compute(workspace.machine_learning, model.model.training.compute.cluster)
+            cluster = model.model.training.compute.cluster
+            compute = identities.aml_compute(workspace.machine_learning, cluster)
+            # The cluster's system identity exists once the Azure ML service has created the cluster
+            # (azureml/compute.yml, another deployment than this template): the plan orders that first.
+            created = addresses.aml_compute(cluster)
             found.append(
                 _assignment(
                     compute,
@@ -62,6 +69,7 @@ def azure_ml_roles(ctx: RenderContext) -> list[Assignment]:
                     scope,
                     source,
                     "training jobs read the training data as the compute cluster's identity",
+                    depends_on=[created] if ctx.will_produce(created) else [],
                 )
             )
             found.append(
@@ -114,10 +122,9 @@ def synapse_roles(ctx: RenderContext) -> list[Assignment]:
 
 
 def serving_roles(ctx: RenderContext) -> list[Assignment]:
-    """AKS's kubelet pulls the scoring image; the pods' workload identity (when the access template
-    creates it) reads its Key Vaults and loads the model from the Azure ML workspace."""
+    """AKS's kubelet pulls the scoring image; the pods' workload identity (created by the access template,
+    or given with its name or object id) reads its Key Vaults and loads the model from the Azure ML workspace."""
     deployment, workspace = ctx.model.deployment, ctx.model.workspace
-    identity = identities.scoring_identity(ctx.model)
     if deployment is None:
         return []
     found: list[Assignment] = []
@@ -128,45 +135,36 @@ def serving_roles(ctx: RenderContext) -> list[Assignment]:
         found.append(
             _assignment(kubelet, "AcrPull", scope, ("deployment",), "AKS nodes pull the scoring image")
         )
-    if identity is not None:
-        address, name = identity
-        pods = identities.workload_identity(name, deployment.endpoint)
+    identity = identities.scoring_identity(ctx.model)
+    if identity is None or identity.principal is None:
+        return found  # given by client id only: MLS653 says what the spec must add
+    pods = identity.principal
+    waits = {"depends_on": identity.depends_on(), "arm_depends_on": identity.arm_depends_on()}
+    if identity.created:
         source: SpecPath = ("deployment", "secrets") if deployment.secrets else ("deployment", "auth")
-        why = "the scoring pods read their secrets through the Key Vault CSI driver"
-        for vault in _vaults(ctx):
-            scope = scopes.resource_scope(
-                scopes.WORKSPACE_RESOURCE_TYPES["key_vault"], vault, f"key-vault-{vault}"
-            )
-            found.append(
-                _assignment(
-                    pods,
-                    "Key Vault Secrets User",
-                    scope,
-                    source,
-                    why,
-                    depends_on=[address],
-                    arm_depends_on=[expression(resource_id(identities.IDENTITY_TYPE, name))],
-                )
-            )
-        if workspace.machine_learning is not None and ctx.model.model is not None:
-            # The pods load `models:/<name>/...` from the workspace's registry at start-up; without
-            # a role there every pod gets 403 and never becomes ready.
-            scope = scopes.resource_scope(
-                scopes.WORKSPACE_RESOURCE_TYPES["machine_learning"],
-                workspace.machine_learning,
-                "machine_learning",
-            )
-            found.append(
-                _assignment(
-                    pods,
-                    "AzureML Data Scientist",
-                    scope,
-                    ("deployment",),
-                    "the scoring pods load the registered model from the Azure ML workspace",
-                    depends_on=[address],
-                    arm_depends_on=[expression(resource_id(identities.IDENTITY_TYPE, name))],
-                )
-            )
+    else:
+        source = ("deployment", "identity")
+    why = "the scoring pods read their secrets through the Key Vault CSI driver"
+    for vault in _vaults(ctx):
+        scope = scopes.resource_scope(
+            scopes.WORKSPACE_RESOURCE_TYPES["key_vault"], vault, f"key-vault-{vault}"
+        )
+        found.append(_assignment(pods, "Key Vault Secrets User", scope, source, why, **waits))
+    if workspace.machine_learning is not None and ctx.model.model is not None:
+        # The pods load `models:/<name>/<version>` through the workspace's MLflow registry at start-up;
+        # without a role there every pod gets 403 and never becomes ready. What that needs is
+        # `Microsoft.MachineLearningServices/workspaces/models/*/read` ("get a model version, get the URI
+        # where its artifacts are stored", the MLflow operations table of "Manage access to Azure Machine
+        # Learning workspaces", articles/machine-learning/how-to-assign-roles.md) and reading the run's
+        # artifacts, all `*/read` actions: the built-in Reader holds exactly those, where AzureML Data
+        # Scientist would also let the pods submit jobs, write models and deploy.
+        scope = scopes.resource_scope(
+            scopes.WORKSPACE_RESOURCE_TYPES["machine_learning"],
+            workspace.machine_learning,
+            "machine_learning",
+        )
+        why = "the scoring pods load the registered model from the Azure ML workspace"
+        found.append(_assignment(pods, MODEL_READER_ROLE, scope, ("deployment",), why, **waits))
     return found
 
 
@@ -199,8 +197,7 @@ def _unique(assignments: list[Assignment]) -> list[Assignment]:
     seen: set[tuple[str, str, str]] = set()
     kept: list[Assignment] = []
     for a in assignments:
-        key = (a.principal.seed, a.role_guid, a.scope.id_expression)
-        if key not in seen:
-            seen.add(key)
+        if a.key not in seen:
+            seen.add(a.key)
             kept.append(a)
     return kept

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mlspec.compiler import addresses
 from mlspec.compiler.access import identities, needs, scopes
 from mlspec.compiler.access.assignment import IMMUTABLE, ROLE_ASSIGNMENT_TYPE, Assignment
+from mlspec.compiler.access.merge import merge
 from mlspec.compiler.access.scopes import ScopeError
 from mlspec.compiler.arm import literal
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
@@ -22,26 +24,24 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
     """Add the role assignments template and its resources (nothing when there is nothing to assign)."""
     model = ctx.model
     tags = {k: literal(v) for k, v in {**model.project.tags, "mlspec-project": ctx.project}.items()}
-    assignments = _grants(ctx, out)
+    assignments = merge(_grants(ctx, out), needs.implied(ctx))
     identity_part = _workload_identity(ctx, tags)
-    assignments += needs.implied(ctx)
     if not assignments and identity_part is None:
         return
     resources: list[dict[str, Any]] = []
     graph: list[Resource] = []
     outputs: dict[str, Any] = {}
     if identity_part is not None:
-        address, name, resource = identity_part
-        resources.append(resource)
-        outputs.update(identities.workload_identity_outputs(name))
+        resources.append(identity_part.resource)
+        outputs.update(identity_part.outputs)
         graph.append(
             Resource(
-                address=address,
-                provider_type=f"arm:{identities.IDENTITY_TYPE}",
+                address=identity_part.address,
+                provider_type=f"arm:{identity_part.resource['type']}",
                 files=[TEMPLATE_FILE],
                 pointer="/resources/0",
-                source=("deployment",),
-                description="the scoring pods' workload identity and its federated credential",
+                source=identity_part.source,
+                description=identity_part.description,
             )
         )
     seen: set[str] = set()
@@ -96,26 +96,44 @@ def _grants(ctx: RenderContext, out: ArtifactSet) -> list[Assignment]:
 
 
 def provides(ctx: RenderContext) -> set[Address]:
-    """The scoring pods' workload identity, when this template creates it (the role assignments are not
-    listed: nothing asks about them, and their names come from rendering them)."""
+    """The scoring pods' workload identity, or the federated credential on the given one, when this
+    template renders it (the role assignments are not listed: nothing asks about them, and their names
+    come from rendering them)."""
     identity = identities.scoring_identity(ctx.model)
-    return set() if identity is None else {identity[0]}
+    return {identity.address} if identity is not None and identity.renders_resource else set()
 
 
-def _workload_identity(
-    ctx: RenderContext, tags: dict[str, str]
-) -> tuple[Address, str, dict[str, Any]] | None:
+@dataclass(frozen=True)
+class _IdentityPart:
+    address: Address
+    resource: dict[str, Any]
+    outputs: dict[str, Any]
+    source: SpecPath
+    description: str
+
+
+def _workload_identity(ctx: RenderContext, tags: dict[str, str]) -> _IdentityPart | None:
+    """The created identity with its credential, or the credential on the identity the spec names."""
     identity, deployment = identities.scoring_identity(ctx.model), ctx.model.deployment
     cluster = ctx.model.workspace.kubernetes
-    if identity is None or deployment is None or cluster is None:
+    if identity is None or identity.name is None or deployment is None or cluster is None:
         return None
-    address, name = identity
-    resource = identities.workload_identity_resource(
-        name,
-        ctx.location,
-        cluster=cluster,
-        namespace=deployment.namespace,
-        endpoint=deployment.endpoint,
-        tags=tags,
+    where = {"cluster": cluster, "namespace": deployment.namespace, "endpoint": deployment.endpoint}
+    if identity.created:
+        resource = identities.workload_identity_resource(identity.name, ctx.location, tags=tags, **where)
+        return _IdentityPart(
+            identity.address,
+            resource,
+            identities.workload_identity_outputs(identity.name),
+            ("deployment",),
+            "the scoring pods' workload identity and its federated credential",
+        )
+    credential = identities.credential_name(ctx.project, ctx.environment, deployment.endpoint)
+    resource = identities.federated_credential_resource(identity.name, credential, **where)
+    return _IdentityPart(
+        identity.address,
+        resource,
+        {},
+        ("deployment", "identity", "name"),
+        f"the federated credential of the scoring pods' identity {identity.name}",
     )
-    return address, name, resource

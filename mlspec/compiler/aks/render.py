@@ -278,6 +278,9 @@ def _add_pod_prerequisites(
     ctx, d, labels = cluster.ctx, cluster.d, cluster.labels
     identity = client_id(ctx.model, d.endpoint)
     from_access = [access_identity(d.endpoint)] if is_marker(identity) else []
+    # A named identity of the spec's gets its federated credential from the access template (at the
+    # same address): the service account waits for it, or the pods' token exchange fails until then.
+    federated = [access_identity(d.endpoint)] if ctx.will_produce(access_identity(d.endpoint)) else []
     account = objects.service_account(d, labels, identity, ctx.model.workspace.tenant_id)
     config = objects.config_map(d, labels, settings)
     config_deps = from_access if any(is_marker(v) for v in settings.values()) else []
@@ -288,7 +291,7 @@ def _add_pod_prerequisites(
             "aks/serviceaccount.yaml",
             account,
             ("deployment", "identity"),
-            depends_on=from_access,
+            depends_on=sorted({*from_access, *federated}),
         ),
         cluster.add("config_map", "aks/configmap.yaml", config, ("deployment",), depends_on=config_deps),
     ]

@@ -34,10 +34,26 @@ def binding(expression: str) -> str:
     return "${{" + expression + "}}"
 
 
+def registered_component(name: str, version: str) -> str:
+    """How a job names a component registered in the workspace: ``azureml:<name>:<version>``."""
+    return f"azureml:{name}:{version}"
+
+
 def pipeline_job(
-    project: str, model: ModelSpec, training_data_url: str, description: str | None, tags: dict[str, str]
+    project: str,
+    model: ModelSpec,
+    training_data_url: str,
+    description: str | None,
+    tags: dict[str, str],
+    components: dict[str, str],
 ) -> dict[str, Any]:
-    """The pipeline job YAML data; components are referenced by their files beside it."""
+    """The pipeline job YAML data; each step runs the registered component ``components[step]``.
+
+    A job naming a component by its file (``./components/train.yml``) makes Azure ML register an
+    anonymous copy on every submission: the named, versioned components the build registers would
+    never be what runs. By ``azureml:<name>:<version>`` the job (and every scheduled retrain) runs
+    exactly the versions the deploy registered first (the pipeline resource depends on them).
+    """
     split = model.training.split
     data: dict[str, Any] = {
         "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
@@ -61,14 +77,14 @@ def pipeline_job(
         "seed": int(split.seed),
     }
     data["outputs"] = {name: {"type": kind} for name, kind in OUTPUT_TYPES.items()}
-    data["jobs"] = {step: _job(step, inputs) for step, inputs in WIRING.items()}
+    data["jobs"] = {step: _job(step, inputs, components[step]) for step, inputs in WIRING.items()}
     return data
 
 
-def _job(step: str, inputs: dict[str, str]) -> dict[str, Any]:
+def _job(step: str, inputs: dict[str, str], component: str) -> dict[str, Any]:
     job: dict[str, Any] = {
         "type": "command",
-        "component": f"./components/{step}.yml",
+        "component": component,
         "inputs": {name: binding(expression) for name, expression in inputs.items()},
     }
     outputs = {out: binding(f"parent.outputs.{name}") for (s, out), name in SURFACED.items() if s == step}

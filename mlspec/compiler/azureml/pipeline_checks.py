@@ -29,6 +29,8 @@ JOB_KEYS = frozenset(
     }
 )
 _NAME = r"([A-Za-z_][A-Za-z0-9_]*)"
+_REGISTERED = re.compile(r"azureml:(?P<name>[^:/]+):(?P<version>[^:/]+)")
+"""A job's component as registered in the workspace: ``azureml:<name>:<version>``."""
 _PARENT_INPUT = re.compile(rf"parent\.inputs\.{_NAME}")
 _PARENT_OUTPUT = re.compile(rf"parent\.outputs\.{_NAME}")
 _JOB_OUTPUT = re.compile(rf"parent\.jobs\.{_NAME}\.outputs\.{_NAME}")
@@ -92,10 +94,23 @@ def _job_component(
         return None
     reference = job.get("component")
     if not isinstance(reference, str):
-        found.add("MLS622", path, f"jobs.{step} names no component file")
+        found.add("MLS622", path, f"jobs.{step} names no component")
         return None
-    target = posixpath.normpath(posixpath.join(posixpath.dirname(path), reference))
-    component = documents.get(target)
+    registered = _REGISTERED.fullmatch(reference)
+    if registered is not None:  # azureml:<name>:<version>: the build's component of that name and version
+        component = next(
+            (
+                document
+                for document in documents.values()
+                if isinstance(document, dict)
+                and document.get("type") == "command"
+                and str(document.get("name")) == registered["name"]
+                and str(document.get("version")) == registered["version"]
+            ),
+            None,
+        )
+    else:
+        component = documents.get(posixpath.normpath(posixpath.join(posixpath.dirname(path), reference)))
     if not isinstance(component, dict):
         found.add("MLS622", path, f"jobs.{step}.component {reference!r} is not a rendered component")
         return None

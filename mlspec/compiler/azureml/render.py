@@ -98,6 +98,7 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
     _resource(out, cluster, "compute", ["compute.yml"], origin="compute", immutable=("type", "size", "tier"))
 
     shipped: list[str] = []
+    registered: dict[str, str] = {}
     for name, step in components.STEP_DEFINITIONS.items():
         sources = _step_sources(ctx, out, model, data, name)
         for file, text in sources.items():
@@ -110,6 +111,7 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
             tags,
         )
         out.add_yaml(names.component_file(name), component)
+        registered[name] = pipeline.registered_component(component["name"], component["version"])
         files = [f"components/{name}.yml", *(f"src/{name}/{f}" for f in sorted(sources))]
         shipped += files
         _resource(
@@ -123,7 +125,8 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
         )
 
     out.add_yaml(
-        names.path("pipeline.yml"), pipeline.pipeline_job(ctx.project, model, data.url, description, tags)
+        names.path("pipeline.yml"),
+        pipeline.pipeline_job(ctx.project, model, data.url, description, tags, registered),
     )
     pipeline_files = ["pipeline.yml", *shipped]
     _resource(

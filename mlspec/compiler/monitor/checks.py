@@ -150,7 +150,9 @@ def _query(ctx: RenderContext, rule: dict[str, Any], path: SpecPath) -> list[Dia
         query = str(condition.get("query", "")).strip()
         if not query:
             found.append(ctx.error("MLS643", f"log alert {rule.get('name')!r} has an empty query", path))
-        elif query.split("\n", 1)[0].strip() not in (*tables.TABLE_COLUMNS, tables.SERVING_TABLE):
+        elif any(
+            t not in tables.TABLE_COLUMNS and t not in tables.STANDARD_TABLES for t in _tables_read(query)
+        ):
             found.append(
                 ctx.error(
                     "MLS643",
@@ -159,6 +161,19 @@ def _query(ctx: RenderContext, rule: dict[str, Any], path: SpecPath) -> list[Dia
                 )
             )
     return found
+
+
+_LET = re.compile(r"^let [A-Za-z_][A-Za-z0-9_]* = ")
+
+
+def _tables_read(query: str) -> list[str]:
+    """The tables a rendered query starts its statements from: every line that is no ``|`` step (nor
+    indented, a step of a ``let``), without a leading ``let name =``."""
+    return [
+        _LET.sub("", line).rstrip(";").strip()
+        for line in query.split("\n")
+        if line.strip() and not line.startswith((" ", "\t", "|"))
+    ]
 
 
 def _retrain_consistency(ctx: RenderContext) -> list[Diagnostic]:

@@ -7,6 +7,9 @@ tab written ``\\n`` / ``\\t``, and any other control or format character spliced
 
 Each query ends in one numeric column, ``AggregatedValue`` (the rule's ``metricMeasureColumn``); per
 feature alerts keep a ``Feature`` column the rule splits by.
+
+The alert service applies the rule's time range to every table a query reads, so a query never
+filters on ``TimeGenerated`` itself.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-from mlspec.compiler.monitor.tables import MONITORING_TABLE, SERVING_TABLE
+from mlspec.compiler.monitor.tables import (
+    MONITORING_TABLE,
+    POD_INVENTORY_TABLE,
+    POD_PERFORMANCE_TABLE,
+    SERVING_TABLE,
+)
 
 MEASURE = "AggregatedValue"
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
@@ -94,10 +102,15 @@ def statistic_query(
     model: str,
     *,
     features: Sequence[str] = (),
+    window: str,
     metric: str | None = None,
     rising: bool = True,
 ) -> tuple[str, bool]:
     """The newest value the monitoring job wrote for a drift, data-quality or model-metric alert.
+
+    ``window`` is the alert's own window (ISO 8601): the job computes each statistic over every window
+    an alert asks for and writes it in ``Window``, so the rows of a 7-day alert are told from those of
+    a 1-day alert on the same signal, whatever range the rule looks back over for the newest row.
 
     Returns the query and whether it is split by ``Feature``. When the job writes several metrics for
     one feature, the most alarming one counts (the largest for ``>`` alerts, the smallest for ``<``).
@@ -106,7 +119,7 @@ def statistic_query(
     lines = [
         MONITORING_TABLE,
         _where(Project=project, Environment=environment, Model=model),
-        _where(Signal=signal),
+        _where(Signal=signal, Window=window),
     ]
     if metric is not None:
         lines.append(_where(Metric=metric))
@@ -118,3 +131,53 @@ def statistic_query(
     lines.append("| summarize arg_max(TimeGenerated, Value) by Metric")
     lines.append(f"| summarize {MEASURE} = {pick}(Value)")
     return "\n".join(lines), False
+
+
+POD_COUNTERS = {
+    "cpu_percent": ("cpuUsageNanoCores", "cpuLimitNanoCores"),
+    "memory_percent": ("memoryWorkingSetBytes", "memoryLimitBytes"),
+}
+"""Per signal, the ``K8SContainer`` usage and limit counters Container Insights writes to ``Perf``."""
+
+
+def pod_resource_query(
+    signal: str,
+    *,
+    cluster: str | None,
+    namespace: str,
+    labels: dict[str, str],
+    container: str,
+) -> str:
+    """CPU or memory of the endpoint's scoring containers, in percent of their limits.
+
+    The pods are found in ``KubePodInventory`` by cluster (when the workspace names it), namespace,
+    pod labels (``PodLabel`` is a JSON list holding one object of the pod's labels) and container
+    name; their containers' ``Perf`` records (``InstanceName`` is ``<ClusterId>/<PodUid>/<container>``,
+    as in Microsoft's container CPU alert query) give usage and limit. Each container's average usage
+    over the window is divided by its limit; the value is the average over the endpoint's containers,
+    so an alert watches the endpoint's saturation, whichever nodes its pods run on.
+    """
+    usage, limit = POD_COUNTERS[signal]
+    pods = [POD_INVENTORY_TABLE]
+    if cluster is not None:
+        pods.append(f"    | where ClusterName == {string_literal(cluster)}")
+    pods.append(f"    | where Namespace == {string_literal(namespace)}")
+    pods.append("    | extend Labels = parse_json(PodLabel)[0]")
+    for key, value in labels.items():
+        pods.append(f"    | where tostring(Labels[{string_literal(key)}]) == {string_literal(value)}")
+    pods.append(f'    | where tostring(split(ContainerName, "/")[1]) == {string_literal(container)}')
+    pods.append('    | extend InstanceName = strcat(ClusterId, "/", ContainerName)')
+    pods.append("    | distinct InstanceName;")
+    lines = [
+        f"let scoring = {pods[0]}",
+        *pods[1:],
+        POD_PERFORMANCE_TABLE,
+        '| where ObjectName == "K8SContainer"',
+        f"| where {one_of('CounterName', [usage, limit])}",
+        "| where InstanceName in (scoring)",
+        f"| summarize Usage = avgif(CounterValue, CounterName == {string_literal(usage)}),"
+        f" Limit = maxif(CounterValue, CounterName == {string_literal(limit)}) by InstanceName",
+        "| where Limit > 0",
+        f"| summarize {MEASURE} = avg(100.0 * Usage / Limit)",
+    ]
+    return "\n".join(lines)

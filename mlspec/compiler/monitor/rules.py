@@ -10,7 +10,14 @@ from mlspec.compiler.arm import expression, literal, resource_id
 from mlspec.compiler.artifacts import RenderContext
 from mlspec.compiler.monitor import kql, tables
 from mlspec.compiler.monitor.parts import ACTION_GROUP_TYPE, Part
-from mlspec.compiler.monitor.signals import OPERATORS, STATISTIC_SIGNALS, MetricSignal, metric_signal, rising
+from mlspec.compiler.monitor.signals import (
+    OPERATORS,
+    POD_RESOURCE_SIGNALS,
+    STATISTIC_SIGNALS,
+    MetricSignal,
+    metric_signal,
+    rising,
+)
 from mlspec.compiler.monitor.windows import (
     LOG_FREQUENCIES,
     METRIC_FREQUENCIES,
@@ -131,6 +138,7 @@ def _log_query(ctx: RenderContext, alert: Alert) -> LogQuery:
             ctx.environment,
             model.name if model else "",
             features=alert.features or [],
+            window=iso8601(alert.window),
             metric=alert.metric,
             rising=rising(alert),
         )
@@ -138,9 +146,29 @@ def _log_query(ctx: RenderContext, alert: Alert) -> LogQuery:
         return LogQuery(query, split, window, statistic_frequency(window), tables.MONITORING_TABLE)
     deployment = ctx.model.deployment
     endpoint, namespace = (deployment.endpoint, deployment.namespace) if deployment else ("", "")
-    query = kql.serving_query(alert.signal, namespace, ctx.project, endpoint, minutes)
     window = iso8601(alert.window)
-    return LogQuery(query, False, window, frequency_for(window, LOG_FREQUENCIES), tables.SERVING_TABLE)
+    frequency = frequency_for(window, LOG_FREQUENCIES)
+    if alert.signal in POD_RESOURCE_SIGNALS:
+        query = kql.pod_resource_query(
+            alert.signal,
+            cluster=ctx.model.workspace.kubernetes,
+            namespace=namespace,
+            labels=scoring_pod_labels(ctx.project, endpoint),
+            container=SCORING_CONTAINER,
+        )
+        return LogQuery(query, False, window, frequency, tables.POD_PERFORMANCE_TABLE)
+    query = kql.serving_query(alert.signal, namespace, ctx.project, endpoint, minutes)
+    return LogQuery(query, False, window, frequency, tables.SERVING_TABLE)
+
+
+SCORING_CONTAINER = "scoring"
+"""The scoring container of every pod of an endpoint (the AKS renderer names it so)."""
+
+
+def scoring_pod_labels(project: str, endpoint: str) -> dict[str, str]:
+    """The Kubernetes recommended labels the AKS renderer puts on every pod of the endpoint, whatever
+    its rollout slot: the CPU and memory queries find the pods by them."""
+    return {"app.kubernetes.io/name": endpoint, "app.kubernetes.io/part-of": project}
 
 
 def _log_alert(ctx: RenderContext, rule: Rule, workspace: str) -> Part:

@@ -4,6 +4,7 @@ Serving signals read ``ContainerLogV2``, where Container Insights puts the scori
 server writes one JSON object per line (``LogMessage`` is that object, parsed) -- ``"event": "request"``
 lines carry ``status`` and ``path``, ``"event": "scored"`` lines carry ``ms`` (latency of a
 successful request); every line carries ``project`` and ``endpoint``. Nothing extra has to run.
+CPU and memory read ``KubePodInventory`` and ``Perf``, which Container Insights fills as well.
 
 Model statistics go to a custom table shared by every mlspec project of a workspace (queries filter
 on ``Project`` and ``Environment``), ``MlspecModelMonitoring_CL``, one row per statistic per
@@ -38,6 +39,12 @@ DATA_COLLECTION_API = "2022-06-01"
 
 SERVING_TABLE = "ContainerLogV2"
 """A standard table (Container Insights); not declared by the template."""
+POD_INVENTORY_TABLE = "KubePodInventory"
+POD_PERFORMANCE_TABLE = "Perf"
+"""Standard Container Insights tables: each pod's namespace, labels and containers, and each
+container's CPU and memory usage and limits (object ``K8SContainer``). CPU and memory alerts read them."""
+STANDARD_TABLES = frozenset({SERVING_TABLE, POD_INVENTORY_TABLE, POD_PERFORMANCE_TABLE})
+"""Tables Container Insights fills: log alerts may read them, the template declares none of them."""
 MONITORING_TABLE = "MlspecModelMonitoring_CL"
 
 # Log Analytics table column types (the tables API spells dateTime with a capital T).

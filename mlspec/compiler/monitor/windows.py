@@ -45,9 +45,12 @@ def frequency_for(window: str, allowed: tuple[str, ...]) -> str:
 def statistic_lookback(window_minutes: int) -> str:
     """The query range of an alert over a statistic the monitoring job computes over its own window.
 
-    Drift and model metrics are computed by the monitoring job over the alert's window and written as
-    one row per run; the alert reads the newest row. It looks back at least the window (capped at the
-    two days log alerts allow) so a row written once per window is always seen.
+    This is not the statistic's window. Drift and model metrics are computed by the monitoring job
+    over the alert's window (7 days for a ``7d`` alert) and written as one row per run with that
+    ``Window``; the alert's query selects the rows of its window (:func:`.kql.statistic_query`) and
+    reads the newest. The rule's range only bounds how old that newest row may be: the window itself,
+    up to the two days log alerts allow. A statistic over more than two days is therefore still the
+    statistic the spec names, provided the monitoring job writes a row at least every two days.
     """
     capped = min(window_minutes, iso_minutes(LOG_MAX_LOOKBACK))
     return next(w for w in LOG_WINDOWS if iso_minutes(w) >= capped)

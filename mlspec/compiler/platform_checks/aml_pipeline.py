@@ -8,6 +8,7 @@ does not declare. Azure ML rejects all of them when the job is submitted.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from mlspec.compiler.platform_checks.json_pointers import child, pointer, strings_in
@@ -19,20 +20,37 @@ Located = tuple[str, str]
 _BINDING = re.compile(r"\$\{\{\s*parent\.(?P<ref>[A-Za-z0-9_.\-]+)\s*\}\}")
 
 
-def pipeline_problems(raw: dict[str, Any], job: Any) -> list[Located]:
-    """Problems in a loaded pipeline job (``job``) that its YAML (``raw``) shows."""
+REGISTERED_COMPONENT = re.compile(r"azureml:[^:/]+:[^:/]+")
+"""A step's component registered in the workspace by name and version (the SDK keeps it a string)."""
+
+
+def pipeline_problems(
+    raw: dict[str, Any], job: Any, registered: Mapping[str, Any] | None = None
+) -> list[Located]:
+    """Problems in a loaded pipeline job (``job``) that its YAML (``raw``) shows.
+
+    ``registered`` maps ``<name>:<version>`` to the loaded component of that name and version that the
+    build registers: a step naming one (``azureml:<name>:<version>``; the SDK keeps it as a string
+    without the prefix) is checked against it as against a file it names.
+    """
     steps = raw.get("jobs")
     if not isinstance(steps, dict):
         return []
     found: list[Located] = []
     loaded = getattr(job, "jobs", {}) or {}
+    known = registered or {}
+    components = {name: _component(loaded.get(name), known) for name in steps}
     for name, step in steps.items():
         if not isinstance(step, dict):
             continue
         where = pointer("jobs", name)
         node = loaded.get(name)
         found += _unknown_step_keys(node, where)
-        component = getattr(node, "component", None)
+        component = components[name]
+        reference = step.get("component")
+        if isinstance(reference, str) and REGISTERED_COMPONENT.fullmatch(reference) and component is None:
+            message = f"step {name!r} runs component {reference}, which the build does not register"
+            found.append((child(where, "component"), message))
         for section in ("inputs", "outputs"):
             declared = getattr(component, section, None)
             given = step.get(section)
@@ -45,8 +63,14 @@ def pipeline_problems(raw: dict[str, Any], job: Any) -> list[Located]:
                         )
                         found.append((child(where, section, port), message))
             for at, text in strings_in(given, child(where, section)):
-                found += _binding_problems(text, at, name, raw, loaded)
+                found += _binding_problems(text, at, name, raw, components)
     return found
+
+
+def _component(node: Any, registered: Mapping[str, Any]) -> Any:
+    """The component a loaded step runs: loaded from its file by the SDK, or the registered one it names."""
+    component = getattr(node, "component", None)
+    return registered.get(component.removeprefix("azureml:")) if isinstance(component, str) else component
 
 
 def _unknown_step_keys(node: Any, where: str) -> list[Located]:
@@ -58,18 +82,18 @@ def _unknown_step_keys(node: Any, where: str) -> list[Located]:
 
 
 def _binding_problems(
-    text: str, where: str, step: str, raw: dict[str, Any], loaded: dict[str, Any]
+    text: str, where: str, step: str, raw: dict[str, Any], components: dict[str, Any]
 ) -> list[Located]:
     found: list[Located] = []
     for match in _BINDING.finditer(text):
         parts = match.group("ref").split(".")
-        problem = _resolve(parts, step, raw, loaded)
+        problem = _resolve(parts, step, raw, components)
         if problem:
             found.append((where, f"{match.group(0)}: {problem}"))
     return found
 
 
-def _resolve(parts: list[str], step: str, raw: dict[str, Any], loaded: dict[str, Any]) -> str | None:
+def _resolve(parts: list[str], step: str, raw: dict[str, Any], components: dict[str, Any]) -> str | None:
     if len(parts) == 2 and parts[0] in ("inputs", "outputs"):
         section = raw.get(parts[0])
         declared: list[str] = list(section) if isinstance(section, dict) else []
@@ -82,7 +106,7 @@ def _resolve(parts: list[str], step: str, raw: dict[str, Any], loaded: dict[str,
             return f"there is no step {source!r}{did_you_mean(source, list(raw['jobs']))}"
         if source == step:
             return "a step cannot bind to itself"
-        ports = getattr(getattr(loaded.get(source), "component", None), section, None)
+        ports = getattr(components.get(source), section, None)
         if ports is not None and port not in ports:
             return f"step {source!r} has no {section[:-1]} {port!r}{did_you_mean(port, list(ports))}"
         return None

@@ -1,8 +1,9 @@
 """Azure ML CLI v2 YAML files, loaded and validated by ``azure-ai-ml`` exactly as ``az ml`` would, offline.
 
-The SDK resolves relative paths in the file (``component: ./components/train.yml``, ``code: ../src``,
-``create_job: ./pipeline.yml``) against the file's folder and fails on missing ones, so loading a
-pipeline job also loads its file-referenced components. mlspec adds what the SDK lets through: pipeline
+The SDK resolves relative paths in the file (``code: ../src``, ``create_job: ./pipeline.yml``) against
+the file's folder and fails on missing ones. A pipeline step names its component as registered
+(``azureml:<name>:<version>``), which the SDK leaves unresolved offline: the build's components
+are loaded beside the pipeline and each step is checked against the one of that name and version. mlspec adds what the SDK lets through: pipeline
 bindings and step keys (:mod:`aml_pipeline`), cron expressions and time zones of schedules, an
 environment's image/build rule and a cluster's instance bounds.
 """
@@ -54,7 +55,7 @@ def check_aml_file(path: Path, kind: AmlKind) -> list[PlatformProblem]:
             PlatformProblem(artifact, where, message, CHECKER) for where, message in sdk_error_messages(exc)
         ]
     problems = [PlatformProblem(artifact, where, message, CHECKER) for where, message in _validate(entity)]
-    for where, message in _extra_checks(kind, raw, entity):
+    for where, message in _extra_checks(kind, raw, entity, path):
         problems.append(PlatformProblem(artifact, where, message, "mlspec"))
     return problems
 
@@ -121,14 +122,28 @@ def _reasons(exc: Exception) -> list[str]:
     return [line[4:] for line in text.splitlines() if line.startswith("(x) ")] or [text.strip()]
 
 
-def _extra_checks(kind: str, raw: dict[str, Any], entity: Any) -> list[tuple[str, str]]:
+def _extra_checks(kind: str, raw: dict[str, Any], entity: Any, path: Path) -> list[tuple[str, str]]:
     if kind == "job" and raw.get("type") == "pipeline":
-        return pipeline_problems(raw, entity)
+        return pipeline_problems(raw, entity, _registered_components(path.parent / "components"))
     if kind in ("schedule", "monitor_schedule"):
         return _trigger_problems(raw)
     if kind == "compute":
         return _compute_problems(raw)
     return []
+
+
+def _registered_components(folder: Path) -> dict[str, Any]:
+    """The build's components, loaded by the SDK, by ``<name>:<version>`` (a step names one registered as
+    ``azureml:<name>:<version>``); one that does not load is left out (its own check reports it)."""
+    found: dict[str, Any] = {}
+    for file in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
+        try:
+            with _quiet_sdk():
+                component = _loaders()["component"](file)
+        except Exception:  # the component file's own check says why it does not load
+            continue
+        found[f"{component.name}:{component.version}"] = component
+    return found
 
 
 def _trigger_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:

@@ -206,18 +206,25 @@ def _partitioned_rows(read: str, partitions: Sequence[str]) -> str:
 
 def predictions_query(url: str, columns: Sequence[tuple[str, str]], inputs: Sequence[str]) -> str:
     """The served predictions log: one row per scored input, its fields (from the input, else from the
-    record) and the prediction."""
+    record) and the prediction.
+
+    The scoring server writes ``time`` as ISO 8601 with its UTC offset (``2024-06-03T10:15:00.123+00:00``):
+    it is read as a date-time with a zone and stored as UTC (the model has no zoned type), not converted
+    as local text. The files are listed recursively, so a log kept in dated sub-folders reads the same.
+    """
     fields = " ".join(
         f"{identifier(f)} = Record.FieldOrDefault(r[inputs]{{i}}, {string(f)}, "
         f"Record.FieldOrDefault(r, {string(f)}, null)),"
         for f in inputs
     )
     row = (
-        f"[time = r[time], endpoint = r[endpoint], model = r[model], {fields} "
+        f"[time = UtcTime(r[time]), endpoint = r[endpoint], model = r[model], {fields} "
         "prediction = r[predictions]{i}]"
     ).replace(",  ", ", ")
     steps = [
         *_files(url, ".jsonl"),
+        "    UtcTime = (value as nullable text) as nullable datetime =>",
+        "        if value = null then null else DateTimeZone.RemoveZone(DateTimeZone.ToUtc(DateTimeZone.FromText(value))),",
         f"    Records = List.Combine(List.Transform(Files[Content], each {_json_lines('_')})),",
         "    Rows = List.Combine(List.Transform(Records, (r) => "
         f"List.Transform(List.Positions(r[inputs]), (i) => {row}))),",

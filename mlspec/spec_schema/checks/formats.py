@@ -190,6 +190,8 @@ def _deployment_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
         yield from _lake(ctx, d.log_predictions.path, ("deployment", "log_predictions", "path"))
     if d.identity is not None:
         yield from _guid(ctx, d.identity.client_id, ("deployment", "identity", "client_id"), "client id")
+        if d.identity.object_id is not None:
+            yield from _guid(ctx, d.identity.object_id, ("deployment", "identity", "object_id"), "object id")
 
 
 def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:

@@ -134,6 +134,13 @@ ALERT = _rule("alert", r"[A-Za-z0-9][A-Za-z0-9_-]*", 1, 64, "letters, digits, hy
 REPORT = _rule(
     "report", r"[A-Za-z0-9][A-Za-z0-9 _-]*", 1, 64, "letters, digits, spaces, hyphens and underscores"
 )
+MANAGED_IDENTITY = _rule(
+    "user-assigned managed identity",
+    r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    3,
+    128,
+    "letters, digits, hyphens and underscores; starts with a letter or digit",
+)
 SECRET_NAME = _rule("Key Vault secret", r"[A-Za-z0-9-]+", 1, 127, "letters, digits and hyphens")
 ENVIRONMENT = _rule(
     "environment",
@@ -198,6 +205,9 @@ def check_naming(ctx: CheckContext) -> Iterator[Diagnostic]:
     if m.deployment is not None:
         yield from _name(ctx, ENDPOINT, m.deployment.endpoint, ("deployment", "endpoint"))
         yield from _name(ctx, DNS_LABEL, m.deployment.namespace, ("deployment", "namespace"))
+        identity = m.deployment.identity
+        if identity is not None and identity.name is not None:
+            yield from _name(ctx, MANAGED_IDENTITY, identity.name, ("deployment", "identity", "name"))
     if m.monitoring is not None:
         for i, alert in enumerate(m.monitoring.alerts):
             yield from _name(ctx, ALERT, alert.name, ("monitoring", "alerts", i, "name"))

@@ -147,3 +147,35 @@ def test_unreadable_file_is_one_problem(tmp_path: Path) -> None:
     problems = check_aml_file(tmp_path / "missing.yml", "job")
     assert located(problems) == [("", "mlspec")]
     assert "cannot read the file" in problems[0].message
+
+
+def _registered_copy(tmp_path: Path, **replacements: str) -> Path:
+    """The valid pipeline beside its components, each step naming its component as registered."""
+    import shutil
+
+    folder = tmp_path / "aml"
+    shutil.copytree(AML, folder)
+    text = (folder / "pipeline.yml").read_text()
+    text = text.replace("./components/prepare.yml", "azureml:churn_prepare:1")
+    text = text.replace("./components/train.yml", "azureml:churn_train:1")
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    (folder / "pipeline.yml").write_text(text)
+    return folder / "pipeline.yml"
+
+
+def test_steps_naming_registered_components_are_checked_against_the_builds_components(tmp_path: Path) -> None:
+    assert check_aml_file(_registered_copy(tmp_path), "job") == []
+    misspelt = check_aml_file(_registered_copy(tmp_path / "a", test_fraction="test_fractoin"), "job")
+    assert located(misspelt) == [("/jobs/prepare/inputs/test_fractoin", "mlspec")]
+    assert "did you mean 'test_fraction'?" in misspelt[0].message
+    unbound = check_aml_file(_registered_copy(tmp_path / "b", train_data="training_data"), "job")
+    assert [p.message for p in unbound if "has no output" in p.message], unbound
+
+
+def test_a_step_naming_a_component_the_build_does_not_register_is_reported(tmp_path: Path) -> None:
+    problems = check_aml_file(
+        _registered_copy(tmp_path, **{"azureml:churn_train:1": "azureml:churn_train:2"}), "job"
+    )
+    assert located(problems) == [("/jobs/train/component", "mlspec")]
+    assert "runs component azureml:churn_train:2, which the build does not register" in problems[0].message
