@@ -72,7 +72,7 @@ class LocalProvider:
         self.project_dir = project_dir.resolve()
         self.environment = environment
         self.root = self.project_dir / ".mlspec" / "local" / environment
-        self._checked: set[Path] = set()
+        self._checked: set[str] = set()
         self._looked_through: set[Path] = set()  # parents whose crash leftovers are removed already
 
     @property
@@ -87,11 +87,19 @@ class LocalProvider:
     def _refuse_linked_folders(self, address: Address, folder: Path) -> None:
         """No folder between the project and an object may be a symlink: objects are read, replaced and
         deleted there, and a link (``.mlspec/local/dev/aml`` → elsewhere) would take that outside the
-        project. Each folder is looked at once per provider (refresh visits every resource)."""
-        for ancestor in reversed(folder.parents):
-            if ancestor in self._checked or not ancestor.is_relative_to(self.project_dir / ".mlspec"):
+        project. Each folder is looked at once per provider (refresh visits every resource); strings,
+        not Paths, since this runs for every resource of a plan."""
+        base = os.fspath(self.project_dir / ".mlspec")
+        text = os.fspath(folder)
+        if not text.startswith(base + os.sep):
+            return  # only .mlspec and the folders inside it are mlspec's to vouch for
+        ancestors = [base]
+        for part in text[len(base) + 1 :].split(os.sep)[:-1]:
+            ancestors.append(ancestors[-1] + os.sep + part)
+        for ancestor in ancestors:
+            if ancestor in self._checked:
                 continue
-            if ancestor.is_symlink():
+            if os.path.islink(ancestor):
                 raise ProviderError(
                     address,
                     f"{ancestor} is a symlink: the local workspace must stay inside the project",

@@ -280,21 +280,26 @@ def _file_hashes(root: Path, known: Mapping[str, tuple[list[int], str]] | None =
         raise ObjectFileError(root, "it is a symlink")
     if not root.is_dir():
         return on_disk
-    for current, folders, names in os.walk(root, followlinks=False):
+    base = os.fspath(root)
+    recorded_stats = known or {}
+    # Strings, not Paths, below: a refresh walks every file of every object, and pathlib's parsing
+    # was most of a no-change plan of a thousand resources.
+    for current, folders, names in os.walk(base, followlinks=False):
         for name in folders:
             if os.path.islink(os.path.join(current, name)):
                 raise ObjectFileError(os.path.join(current, name), "it is a symlink")
+        prefix = current[len(base) + 1 :].replace(os.sep, "/") if current != base else ""
         for name in names:
-            path = Path(current, name)
-            relative = path.relative_to(root).as_posix()
-            recorded = (known or {}).get(relative)
+            path = os.path.join(current, name)
+            relative = f"{prefix}/{name}" if prefix else name
+            recorded = recorded_stats.get(relative)
             if recorded is not None:
                 with contextlib.suppress(OSError):
                     status = os.lstat(path)
                     if stat.S_ISREG(status.st_mode) and _signature(status) == recorded[0]:
                         on_disk[relative] = recorded[1]
                         continue
-            content = _read(path)
+            content = _read(Path(path))
             if content is not None:
                 on_disk[relative] = file_hash(content)
     return dict(sorted(on_disk.items()))
