@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,13 @@ import yaml
 
 from mlspec import api
 from mlspec.compiler.access import template
-from mlspec.compiler.access.assignment import ROLE_ASSIGNMENT_TYPE
-from mlspec.compiler.build import BuildResult, resolve_pointer
+from mlspec.compiler.build import resolve_pointer
 from mlspec.compiler.platform_checks import check_arm_template
-from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.spec_schema.resolve import environment_names
 from mlspec.spec_schema.roles import BUILT_IN_ROLES
+from tests.compiler.access_support import CONTRACT, assignments, build, contract_with, errors_of, template_of
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = ROOT / "tests" / "compiler" / "data" / "contract" / "mlproject.yaml"
 SPECS = [CONTRACT, *sorted(ROOT.glob("projects/*/mlproject.yaml"))]
 CASES = [(spec, env) for spec in SPECS for env in environment_names(api.load(spec))]
 IDS = [f"{s.parent.name}-{e}" for s, e in CASES]
@@ -30,34 +27,6 @@ GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 ROLE_ID = re.compile(
     r"^\[subscriptionResourceId\('Microsoft\.Authorization/roleDefinitions', '([0-9a-f-]{36})'\)\]$"
 )
-
-
-def build(spec: Path, env: str | None, out: Path) -> BuildResult:
-    return api.build(spec, env, out_dir=out, environ={})
-
-
-def template_of(out: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((out / TEMPLATE).read_text(encoding="utf-8"))
-    return data
-
-
-def assignments(out: Path) -> list[dict[str, Any]]:
-    return [r for r in template_of(out)["resources"] if r["type"] == ROLE_ASSIGNMENT_TYPE]
-
-
-def contract_with(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
-    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
-    change(data)
-    path = tmp_path / "spec" / "mlproject.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-def errors_of(spec: Path, tmp_path: Path) -> list[Diagnostic]:
-    with pytest.raises(MlspecError) as caught:
-        build(spec, "dev", tmp_path / "out")
-    return caught.value.diagnostics
 
 
 @pytest.mark.parametrize(("spec", "env"), CASES, ids=IDS)

@@ -8,54 +8,29 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from mlspec import api
 from mlspec.compiler.access import scopes
-from mlspec.compiler.access.assignment import ROLE_ASSIGNMENT_TYPE, Assignment
+from mlspec.compiler.access.assignment import Assignment
 from mlspec.compiler.access.identities import literal_principal, synapse_workspace
 from mlspec.compiler.access.template import TEMPLATE_FILE
-from mlspec.compiler.build import BuildResult, resolve_pointer
+from mlspec.compiler.build import resolve_pointer
 from mlspec.spec_schema.resolve import environment_names
 from mlspec.spec_schema.roles import BUILT_IN_ROLES
+from tests.compiler.access_support import CONTRACT, assignments, build, contract_with, template_of
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = ROOT / "tests" / "compiler" / "data" / "contract" / "mlproject.yaml"
 SPECS = [CONTRACT, *sorted(ROOT.glob("projects/*/mlproject.yaml"))]
 CASES = [(spec, env) for spec in SPECS for env in environment_names(api.load(spec))]
 IDS = [f"{s.parent.name}-{e}" for s, e in CASES]
 SECRETS_USER = BUILT_IN_ROLES["Key Vault Secrets User"]
 # reference(resourceId('<type>', '<name>', ...), ...): the resource whose identity a principal is
 REFERENCE = re.compile(r"^\[reference\(resourceId\((?P<args>'[^)]*')\)")
-
-
-def build(spec: Path, env: str, out: Path) -> BuildResult:
-    return api.build(spec, env, out_dir=out, environ={})
-
-
-def arm(out: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((out / TEMPLATE_FILE).read_text(encoding="utf-8"))
-    return data
-
-
-def assignments(out: Path) -> list[dict[str, Any]]:
-    return [r for r in arm(out)["resources"] if r["type"] == ROLE_ASSIGNMENT_TYPE]
-
-
-def contract_with(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
-    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
-    change(data)
-    path = tmp_path / "spec" / "mlproject.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 # --- item 7: no duplicate assignments ----------------------------------------------------------------------
@@ -108,7 +83,7 @@ def test_a_grant_repeating_an_automatic_assignment_is_merged_keeping_its_descrip
     at_it = [
         r
         for r in result.manifest.resources
-        if TEMPLATE_FILE in r.files and resolve_pointer(arm(tmp_path / "out"), r.pointer) == same[0]
+        if TEMPLATE_FILE in r.files and resolve_pointer(template_of(tmp_path / "out"), r.pointer) == same[0]
     ]
     assert len(at_it) == 1 and at_it[0].source == ("access", "grants", 1)
 
@@ -173,7 +148,7 @@ def test_every_assignment_depends_on_the_identity_the_build_creates(
     spec: Path, env: str, tmp_path: Path
 ) -> None:
     result = build(spec, env, tmp_path)
-    data = arm(tmp_path)
+    data = template_of(tmp_path)
     # what the build creates that has an identity, by ARM type and names
     produced: dict[str, str] = {}
     model = api.resolve(api.load(spec), env).model

@@ -9,25 +9,21 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from mlspec import api
-from mlspec.compiler.access import template
-from mlspec.compiler.access.assignment import ROLE_ASSIGNMENT_TYPE
-from mlspec.compiler.build import BuildResult, resolve_pointer
-from mlspec.diagnostics import Diagnostic, MlspecError, Severity
+from mlspec.compiler.build import resolve_pointer
+from mlspec.diagnostics import Severity
 from mlspec.spec_schema.resolve import environment_names
 from mlspec.spec_schema.roles import BUILT_IN_ROLES
+from tests.compiler.access_support import CONTRACT, assignments, build, contract_with, errors_of, template_of
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = ROOT / "tests" / "compiler" / "data" / "contract" / "mlproject.yaml"
 EXAMPLES = sorted(ROOT.glob("projects/*/mlproject.yaml"))
 CASES = [(spec, env) for spec in EXAMPLES for env in environment_names(api.load(spec))]
 IDS = [f"{s.parent.name}-{e}" for s, e in CASES]
@@ -39,19 +35,6 @@ READER = BUILT_IN_ROLES["Reader"]
 DATA_SCIENTIST = BUILT_IN_ROLES["AzureML Data Scientist"]
 SECRETS_USER = BUILT_IN_ROLES["Key Vault Secrets User"]
 OLD_IDENTITY = {"client_id": "22222222-2222-2222-2222-222222222222"}
-
-
-def build(spec: Path, env: str, out: Path) -> BuildResult:
-    return api.build(spec, env, out_dir=out, environ={})
-
-
-def arm(out: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((out / template.TEMPLATE_FILE).read_text(encoding="utf-8"))
-    return data
-
-
-def assignments(out: Path) -> list[dict[str, Any]]:
-    return [r for r in arm(out)["resources"] if r["type"] == ROLE_ASSIGNMENT_TYPE]
 
 
 def role_guid(assignment: dict[str, Any]) -> str:
@@ -71,26 +54,11 @@ def deployment_of(spec: Path, env: str) -> dict[str, Any]:
     }
 
 
-def contract_with(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
-    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
-    change(data)
-    path = tmp_path / "spec" / "mlproject.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
-
-
 def given_identity(**fields: str) -> Callable[[dict[str, Any]], None]:
     def change(data: dict[str, Any]) -> None:
         data["deployment"]["identity"] = {"client_id": OLD_IDENTITY["client_id"], **fields}
 
     return change
-
-
-def errors_of(spec: Path, tmp_path: Path) -> list[Diagnostic]:
-    with pytest.raises(MlspecError) as caught:
-        build(spec, "dev", tmp_path / "out")
-    return caught.value.diagnostics
 
 
 # --- item 5: the given identity is federated and granted ---------------------------------------------------
@@ -101,7 +69,7 @@ def test_a_named_identity_gets_its_federated_credential(spec: Path, env: str, tm
     d = deployment_of(spec, env)
     assert d["identity"] is not None and d["identity"].name is not None, "every example names its identity"
     result = build(spec, env, tmp_path)
-    credentials = [r for r in arm(tmp_path)["resources"] if r["type"] == CREDENTIAL_TYPE]
+    credentials = [r for r in template_of(tmp_path)["resources"] if r["type"] == CREDENTIAL_TYPE]
     assert len(credentials) == 1
     credential = credentials[0]
     identity_name, _, credential_name = credential["name"].partition("/")
@@ -112,11 +80,11 @@ def test_a_named_identity_gets_its_federated_credential(spec: Path, env: str, tm
     assert issuer.startswith("[reference(resourceId('Microsoft.ContainerService/managedClusters', ")
     assert f"'{d['cluster']}'" in issuer and issuer.endswith(".oidcIssuerProfile.issuerURL]")
     # no identity is created beside it, and the manifest points at the credential
-    assert not [r for r in arm(tmp_path)["resources"] if r["type"] == IDENTITY_TYPE]
+    assert not [r for r in template_of(tmp_path)["resources"] if r["type"] == IDENTITY_TYPE]
     by_address = {str(r.address): r for r in result.manifest.resources}
     resource = by_address[f"access.identity.{d['endpoint']}"]
     assert resource.provider_type == f"arm:{CREDENTIAL_TYPE}"
-    assert resolve_pointer(arm(tmp_path), resource.pointer) == credential
+    assert resolve_pointer(template_of(tmp_path), resource.pointer) == credential
 
 
 @pytest.mark.parametrize(("spec", "env"), CASES, ids=IDS)
@@ -168,7 +136,7 @@ def test_an_identity_by_client_id_only_still_validates_but_warns_what_is_missing
     assert "Reader" in message and "Key Vault Secrets User" in message
     assert warned[0].hint is not None and "name" in warned[0].hint
     build(spec, "dev", tmp_path / "out")
-    types = {r["type"] for r in arm(tmp_path / "out")["resources"]}
+    types = {r["type"] for r in template_of(tmp_path / "out")["resources"]}
     assert CREDENTIAL_TYPE not in types and IDENTITY_TYPE not in types
 
 
