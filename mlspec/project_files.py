@@ -107,11 +107,11 @@ def read_own_file(path: Path | str, *, limit: int) -> bytes:
     A missing file is a :class:`ProjectFileError` with ``errno`` ENOENT (callers treat it as absent).
     """
     shown = str(path)
-    return _read(Path(path), shown, limit, follow_symlink=False, link_reason="it is a symlink")
+    return _read(path, shown, limit, follow_symlink=False, link_reason="it is a symlink")
 
 
 def _read(
-    path: Path,
+    path: Path | str,
     shown: str,
     limit: int,
     *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -291,8 +292,8 @@ def test_an_untouched_object_is_read_back_without_reading_its_files(
     read: list[str] = []
     real_read = workspace._read
 
-    def counting_read(path: Path) -> bytes | None:
-        read.append(path.name)
+    def counting_read(path: Path | str) -> bytes | None:
+        read.append(os.path.basename(path))
         return real_read(path)
 
     monkeypatch.setattr(workspace, "_read", counting_read)

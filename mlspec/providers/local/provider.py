@@ -73,6 +73,7 @@ class LocalProvider:
         self.environment = environment
         self.root = self.project_dir / ".mlspec" / "local" / environment
         self._checked: set[str] = set()
+        self._mlspec_dir = os.fspath(self.project_dir / ".mlspec")
         self._looked_through: set[Path] = set()  # parents whose crash leftovers are removed already
 
     @property
@@ -84,12 +85,12 @@ class LocalProvider:
         self._refuse_linked_folders(address, folder)
         return folder
 
-    def _refuse_linked_folders(self, address: Address, folder: Path) -> None:
+    def _refuse_linked_folders(self, address: Address, folder: Path | str) -> None:
         """No folder between the project and an object may be a symlink: objects are read, replaced and
         deleted there, and a link (``.mlspec/local/dev/aml`` → elsewhere) would take that outside the
         project. Each folder is looked at once per provider (refresh visits every resource); strings,
         not Paths, since this runs for every resource of a plan."""
-        base = os.fspath(self.project_dir / ".mlspec")
+        base = self._mlspec_dir
         text = os.fspath(folder)
         if not text.startswith(base + os.sep):
             return  # only .mlspec and the folders inside it are mlspec's to vouch for
@@ -226,7 +227,7 @@ class LocalProvider:
                 f"provider id {provider_id!r} is outside the local workspace {self.root}",
                 "the state file was edited by hand or belongs to another environment",
             )
-        self._refuse_linked_folders(address, Path(folder))
+        self._refuse_linked_folders(address, folder)
         return Path(folder)
 
 

@@ -33,7 +33,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,11 @@ def read_object(folder: Path) -> StoredObject | None:
         raise ObjectFileError(folder, "it is a symlink (mlspec never links its object folders)")
     if not stat.S_ISDIR(status.st_mode):
         return None
-    properties_file = folder / PROPERTIES_FILE
+    # Strings, not Paths: this runs for every object of every plan (see _files_below).
+    base = os.fspath(folder)
+    properties_file = base + os.sep + PROPERTIES_FILE
+    meta_file = base + os.sep + RESOURCE_FILE
+    files_dir = base + os.sep + FILES_DIR
     try:
         properties_status: os.stat_result | None = os.lstat(properties_file)
     except FileNotFoundError:
@@ -173,12 +177,8 @@ def read_object(folder: Path) -> StoredObject | None:
         properties_status = None  # reading it says what is wrong
     meta_problem: ObjectFileError | None = None
     try:
-        raw_meta = _read(folder / RESOURCE_FILE)
-        meta = (
-            _json(_text(raw_meta, folder / RESOURCE_FILE), folder / RESOURCE_FILE)
-            if raw_meta is not None
-            else {}
-        )
+        raw_meta = _read(meta_file)
+        meta = _json(_text(raw_meta, meta_file), meta_file) if raw_meta is not None else {}
     except ObjectFileError as problem:  # reported after the properties file's own, as ever
         meta_problem, meta = problem, {}
     meta = meta if isinstance(meta, dict) else {}
@@ -191,7 +191,7 @@ def read_object(folder: Path) -> StoredObject | None:
     ):
         # Untouched since written: read (and parse) only if someone asks for the properties.
         return StoredObject(
-            lambda: _parsed_properties(properties_file), True, meta, _file_hashes(folder / FILES_DIR, known)
+            lambda: _parsed_properties(properties_file), True, meta, _file_hashes(files_dir, known)
         )
     raw = _read(properties_file)
     if raw is None:
@@ -204,18 +204,18 @@ def read_object(folder: Path) -> StoredObject | None:
         lambda: _properties_of(text, properties_file),
         untouched,
         meta,
-        _file_hashes(folder / FILES_DIR, known),
+        _file_hashes(files_dir, known),
     )
 
 
-def _parsed_properties(path: Path) -> Any:
+def _parsed_properties(path: Path | str) -> Any:
     raw = _read(path)
     if raw is None:
         raise ObjectFileError(path, "it was removed while being read")
     return _properties_of(_text(raw, path), path)
 
 
-def _properties_of(text: str, path: Path) -> Any:
+def _properties_of(text: str, path: Path | str) -> Any:
     """The properties in ``text``; text that is not JSON is returned as it is (it shows as drift)."""
     found: Any = _json(text, path)
     return text if found is _NOT_JSON else found
@@ -271,41 +271,57 @@ def _known_files(meta: dict[str, Any]) -> dict[str, tuple[list[int], str]]:
     }
 
 
-def _file_hashes(root: Path, known: Mapping[str, tuple[list[int], str]] | None = None) -> dict[str, str]:
+def _file_hashes(
+    root: Path | str, known: Mapping[str, tuple[list[int], str]] | None = None
+) -> dict[str, str]:
     """The hash of every file below ``root`` by its path relative to it; a link or special file there
     is refused, a linked folder is not entered. A regular file whose signature (see :data:`FILE_STATS`)
     is the one ``known`` records for its path has the recorded hash, unread."""
     on_disk: dict[str, str] = {}
-    if root.is_symlink():
+    if os.path.islink(root):
         raise ObjectFileError(root, "it is a symlink")
-    if not root.is_dir():
+    if not os.path.isdir(root):
         return on_disk
-    base = os.fspath(root)
     recorded_stats = known or {}
-    # Strings, not Paths, below: a refresh walks every file of every object, and pathlib's parsing
-    # was most of a no-change plan of a thousand resources.
-    for current, folders, names in os.walk(base, followlinks=False):
-        for name in folders:
-            if os.path.islink(os.path.join(current, name)):
-                raise ObjectFileError(os.path.join(current, name), "it is a symlink")
-        prefix = current[len(base) + 1 :].replace(os.sep, "/") if current != base else ""
-        for name in names:
-            path = os.path.join(current, name)
-            relative = f"{prefix}/{name}" if prefix else name
-            recorded = recorded_stats.get(relative)
-            if recorded is not None:
-                with contextlib.suppress(OSError):
-                    status = os.lstat(path)
-                    if stat.S_ISREG(status.st_mode) and _signature(status) == recorded[0]:
-                        on_disk[relative] = recorded[1]
-                        continue
-            content = _read(Path(path))
-            if content is not None:
-                on_disk[relative] = file_hash(content)
+    for relative, path in _files_below(os.fspath(root)):
+        recorded = recorded_stats.get(relative)
+        if recorded is not None:
+            with contextlib.suppress(OSError):
+                status = os.lstat(path)
+                if stat.S_ISREG(status.st_mode) and _signature(status) == recorded[0]:
+                    on_disk[relative] = recorded[1]
+                    continue
+        content = _read(path)
+        if content is not None:
+            on_disk[relative] = file_hash(content)
     return dict(sorted(on_disk.items()))
 
 
-def _read(path: Path) -> bytes | None:
+def _files_below(base: str) -> Iterator[tuple[str, str]]:
+    """``(path relative to base with "/", path)`` of every file below ``base``; a linked folder is
+    refused, never entered (a linked file is listed: reading it refuses it). A folder that cannot
+    be listed is passed over, as ``os.walk`` does.
+
+    ``os.scandir`` directly, with strings: a refresh lists every object's files, and ``os.walk``
+    with ``Path`` objects was most of a no-change plan of a thousand resources."""
+    pending = [(base, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            relative = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((entry.path, relative + "/"))
+            elif entry.is_symlink() and entry.is_dir():
+                raise ObjectFileError(entry.path, "it is a symlink")
+            else:
+                yield relative, entry.path
+
+
+def _read(path: Path | str) -> bytes | None:
     try:
         return read_own_file(path, limit=MAX_OBJECT_FILE_BYTES)
     except ProjectFileError as exc:
@@ -314,7 +330,7 @@ def _read(path: Path) -> bytes | None:
         raise ObjectFileError(path, exc.strerror or str(exc)) from None
 
 
-def _text(raw: bytes, path: Path) -> str:
+def _text(raw: bytes, path: Path | str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -324,7 +340,7 @@ def _text(raw: bytes, path: Path) -> str:
 _NOT_JSON: Any = object()
 
 
-def _json(text: str, path: Path) -> Any:
+def _json(text: str, path: Path | str) -> Any:
     """``text`` parsed, :data:`_NOT_JSON` if it is not JSON, an :class:`ObjectFileError` if it is JSON
     that Python cannot hold: nested too deeply, NaN or Infinity, a number beyond a float or an
     integer of thousands of digits."""
