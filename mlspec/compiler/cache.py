@@ -16,7 +16,7 @@ to parse; one object per file made storing a build of 2,000 files 2,000 file cre
 and more on this machine's disk), where one pack is a single write. Objects no entry names any
 more, and that no load used for a day, are removed when an entry is stored; a load that finds its
 pack changed (another size) or missing is a miss, and a file whose bytes no longer match its
-SHA-256 is refused when read.
+SHA-256 is refused when read (and its entry dropped, so the next run builds afresh).
 """
 
 from __future__ import annotations
@@ -61,18 +61,37 @@ class CachedFiles:
     """A cached build's artifact files, each read from its pack when asked for and checked against
     the hash its entry recorded."""
 
-    def __init__(self, pack: Path, files: Mapping[str, PackedFile]) -> None:
+    def __init__(self, pack: Path, files: Mapping[str, PackedFile], entry: Path | None = None) -> None:
         self._pack = pack
         self._files = dict(files)
+        self._entry = entry
 
     def __getitem__(self, path: str) -> bytes:
         packed = self._files[path]
-        with open(self._pack, "rb") as stream:  # the pack was checked to be a regular file by load()
-            stream.seek(packed.offset)
-            content = stream.read(packed.size)
+        content = _read_slice(self._pack, packed.offset, packed.size)
         if len(content) != packed.size or hashlib.sha256(content).hexdigest() != packed.digest:
-            raise OSError(f"the build cache's copy of {path} was changed: remove {self._pack.parent.parent}")
+            # Never ship it; and drop the entry, so the next plan or apply builds afresh.
+            if self._entry is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._entry)
+            raise OSError(
+                f"the build cache's copy of {path} was changed; the cache entry is dropped: run again"
+            )
         return content
+
+
+def _read_slice(pack: Path, offset: int, size: int) -> bytes:
+    """``size`` bytes at ``offset`` of the pack, opened as :func:`read_regular_file` opens files: a link
+    or a FIFO put in its place since :func:`load` looked is refused, never followed or waited on."""
+    descriptor = os.open(
+        pack, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    )
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(f"the build cache's pack {pack} is not a regular file")
+        return os.pread(descriptor, size, offset)
+    finally:
+        os.close(descriptor)
 
 
 @dataclass
@@ -148,13 +167,17 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
     target = cache_file(project_dir, environment)
     try:
         entry = json.loads(read_regular_file(target, limit=MAX_ENTRY_BYTES))
-        if entry.get("key") != key:
+        if not isinstance(entry, dict) or entry.get("key") != key:
             return None
         if _inputs_digest(project_dir, entry["inputs"]) != entry["inputs"]:
             return None
         manifest_document = entry["manifest"]
+        if not isinstance(manifest_document, dict):
+            return None
         manifest = Manifest.from_json(manifest_document)
         payloads = {r["address"]: r["payload"] for r in manifest_document["resources"]}
+        if not all(isinstance(p, dict) for p in payloads.values()):
+            return None
         recorded, pack_digest, pack_size = entry["files"], entry["pack"], entry["pack_size"]
         objects = target.parent / OBJECTS_DIR
         if not (
@@ -168,22 +191,26 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
             return None  # changed or replaced since it was stored: build afresh
         files: dict[str, PackedFile] = {}
         for path, (offset, size, digest) in recorded.items():
-            if not (
-                isinstance(offset, int)
-                and isinstance(size, int)
-                and 0 <= offset <= offset + size <= pack_size
-            ):
+            if not (_whole(offset) and _whole(size) and 0 <= offset <= offset + size <= pack_size):
                 return None
             if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
                 return None
             files[path] = PackedFile(offset, size, digest)
+        if any(file not in files for resource in manifest.resources for file in resource.files):
+            return None  # a resource would ship a file the entry does not hold
         _touch(objects, {pack_digest})
         project_files = tuple(entry.get("project_files", ()))
         if not all(isinstance(f, str) for f in project_files):
             return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return CachedBuild(manifest, payloads, CachedFiles(objects / pack_digest, files), project_files)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # an entry of another shape (damaged, edited, not mlspec's): build afresh
+    return CachedBuild(
+        manifest, payloads, CachedFiles(objects / pack_digest, files, entry=target), project_files
+    )
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def store(

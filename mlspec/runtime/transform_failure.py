@@ -108,13 +108,12 @@ def explain(
             )
             return TransformFailed(transform, message, source=culprit.name)
     cell, line = _origin(notebook, running, error)
-    where = f"cell {cell.index}" + (f" ({cell.label})" if cell.label else "")
-    if cell.notebook is not None:
-        where = f"{where} of notebook {cell.notebook} (run by cell {cell.position})"
-    if line is not None:
-        lines = cell.source.splitlines()
-        source = lines[line - 1].strip() if line <= len(lines) else ""
-        where += f", line {line}: {source}" if source else f", line {line}"
+    where = _place(cell, line)
+    helper = _origin(notebook, running, error, own_cells_only=False)
+    if helper[0].notebook is not None and helper[0] is not cell:
+        # Raised inside the runtime notebook's helpers: the transform's own call is what to look at,
+        # the helper's line the detail.
+        where += f" (in {helper[0].notebook}, {_place(helper[0], helper[1], label=False)})"
     message = f"transform {transform} failed in {where}\n{spark_errors.short_message(error)}"
     return TransformFailed(transform, message, cell=cell.position)
 
@@ -136,18 +135,32 @@ def cell_file(notebook: CompiledNotebook, cell: CodeCell) -> str:
     return f"<{cell.notebook or notebook.name} cell {cell.index}>"
 
 
+def _place(cell: CodeCell, line: int | None, *, label: bool = True) -> str:
+    where = f"cell {cell.index}" + (f" ({cell.label})" if label and cell.label else "")
+    if label and cell.notebook is not None:
+        where += f" of notebook {cell.notebook} (run by cell {cell.position})"
+    if line is not None:
+        lines = cell.source.splitlines()
+        source = lines[line - 1].strip() if line <= len(lines) else ""
+        where += f", line {line}: {source}" if source else f", line {line}"
+    return where
+
+
 def _origin(
-    notebook: CompiledNotebook, running: CodeCell, error: BaseException
+    notebook: CompiledNotebook, running: CodeCell, error: BaseException, *, own_cells_only: bool = True
 ) -> tuple[CodeCell, int | None]:
     """The notebook cell and line closest to where ``error`` was raised.
 
     The project's transform code is a cell of its own and is called from a later cell, so the
-    innermost notebook frame of the traceback is meant, not the cell that was running.
+    innermost notebook frame of the traceback is meant, not the cell that was running; with
+    ``own_cells_only``, the innermost frame of the transform's own notebook (not of a notebook a
+    ``%run`` brought in: the runtime helper's frames are where the transform's call failed, not why).
     """
     cells = {cell_file(notebook, cell): cell for cell in notebook.cells}
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if frame.filename in cells:
-            return cells[frame.filename], frame.lineno
+        cell = cells.get(frame.filename)
+        if cell is not None and not (own_cells_only and cell.notebook is not None):
+            return cell, frame.lineno
     return running, None
 
 

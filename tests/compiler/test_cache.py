@@ -174,12 +174,13 @@ def test_a_changed_or_missing_pack_is_a_miss_and_a_same_size_edit_is_refused_whe
     spec = project / "mlproject.yaml"
     hit = cache.load(spec, "dev", cache.build_key(spec, "dev", {}, {}))
     assert hit is not None
-    with pytest.raises(OSError, match="was changed"):
+    with pytest.raises(OSError, match="was changed; the cache entry is dropped"):
         hit.files[path]
-    pack.unlink()
-    assert not _hit(project)
+    assert not cache.cache_file(project, "dev").exists() and not _hit(project)  # the next run rebuilds
     load_desired(spec, "dev", environ={})  # a miss builds and stores the pack again
     assert pack.read_bytes() == original and _hit(project)
+    pack.unlink()
+    assert not _hit(project)
 
 
 def test_packs_no_entry_names_are_removed_once_unused_for_a_day(
@@ -215,3 +216,29 @@ def test_a_linked_objects_folder_is_never_written_or_pruned_through(project: Pat
     load_desired(spec, "dev", environ={})
     assert sorted(p.name for p in victim.iterdir()) == ["a" * 64, "thesis.tex"]
     assert not _hit(project)  # and never a hit through it
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda entry: [],
+        lambda entry: {**entry, "manifest": []},
+        lambda entry: {**entry, "files": {p: f for p, f in entry["files"].items() if not p.endswith(".py")}},
+        lambda entry: {**entry, "files": {p: [True, f[1], f[2]] for p, f in entry["files"].items()}},
+        lambda entry: {**entry, "manifest": {**entry["manifest"], "resources": [[]]}},
+    ],
+    ids=[
+        "a list",
+        "a list for the manifest",
+        "a shipped file missing",
+        "a boolean offset",
+        "a list for a resource",
+    ],
+)
+def test_an_entry_of_another_shape_is_a_miss(project: Path, damage: Any) -> None:
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    target = cache.cache_file(project, "dev")
+    target.write_text(json.dumps(damage(json.loads(target.read_text()))))
+    assert not _hit(project)
+    load_desired(project / "mlproject.yaml", "dev", environ={})  # and the build still works
+    assert _hit(project)

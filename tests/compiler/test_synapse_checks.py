@@ -316,3 +316,21 @@ def test_column_type_that_is_not_one_spark_type(tmp_path: Path) -> None:
         render_spec(tmp_path / "types", data)
     resolved = api.resolve(api.load(tmp_path / "types" / "mlproject.yaml"), "dev", environ={})
     assert codes(resolved.diagnostics) == [("MLS613", "sources.customers.schema.region")]
+
+
+def test_the_runtime_notebook_runs_on_a_transforms_pool_when_the_workspace_names_none(tmp_path: Path) -> None:
+    data = lake_spec()
+    data["workspace"].pop("spark_pool", None)
+    for transform in data["transforms"].values():
+        transform.setdefault("spark", {})["pool"] = "lakepool02"
+    ctx, out = render_spec(tmp_path / "lake", data)
+    assert synapse.check(ctx, out) == []
+    pool = notebook(out, RUNTIME)["properties"]["bigDataPool"]
+    assert pool == {"referenceName": "lakepool02", "type": "BigDataPoolReference"}
+
+
+def test_a_runtime_notebook_without_a_pool_is_reported(rendered: tuple[RenderContext, ArtifactSet]) -> None:
+    def change(out: ArtifactSet) -> None:
+        notebook(out, RUNTIME)["properties"]["bigDataPool"]["referenceName"] = ""
+
+    assert codes(mutate(rendered, change)) == [("MLS619", "transforms")]

@@ -687,20 +687,22 @@ def test_the_prediction_log_lake_path_maps_as_the_lake_helper_does(
 def test_the_prediction_log_sample_is_decided_by_the_request_and_keeps_the_rate(
     python: Path, build: Path, tmp_path: Path
 ) -> None:
-    """The same traffic logs the same requests (every replica, every run); the share is the rate."""
+    """The same traffic logs the same requests (every replica, every run); the share is the rate;
+    another model version samples other requests."""
     check = (
         "import importlib.util, json, sys, types; "
         "spec = importlib.util.spec_from_file_location('score', sys.argv[1]); "
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
         "def log(rate):\n"
         "    return module.PredictionLog(types.SimpleNamespace(log_path=sys.argv[2], sample_rate=rate))\n"
-        "bodies = [json.dumps({'data': [[i, i * 0.5]]}).encode() for i in range(4000)]\n"
+        "requests = [(['a', 'b'], [[i, i * 0.5]]) for i in range(4000)]\n"
         "first, second = log(0.25), log(0.25)\n"
         "print(json.dumps({\n"
-        "    'first': [first.sampled(b) for b in bodies],\n"
-        "    'second': [second.sampled(b) for b in bodies],\n"
-        "    'none': sum(log(0.0).sampled(b) for b in bodies),\n"
-        "    'all': sum(log(1.0).sampled(b) for b in bodies),\n"
+        "    'first': [first.sampled(c, r, '1') for c, r in requests],\n"
+        "    'second': [second.sampled(c, r, '1') for c, r in requests],\n"
+        "    'next_version': [first.sampled(c, r, '2') for c, r in requests],\n"
+        "    'none': sum(log(0.0).sampled(c, r, '1') for c, r in requests),\n"
+        "    'all': sum(log(1.0).sampled(c, r, '1') for c, r in requests),\n"
         "}))"
     )
     done = subprocess.run(
@@ -714,6 +716,7 @@ def test_the_prediction_log_sample_is_decided_by_the_request_and_keeps_the_rate(
     decided = json.loads(done.stdout.strip().splitlines()[-1])
     assert decided["first"] == decided["second"]
     assert 0.22 < sum(decided["first"]) / 4000 < 0.28
+    assert decided["next_version"] != decided["first"] and 0.22 < sum(decided["next_version"]) / 4000 < 0.28
     assert (decided["none"], decided["all"]) == (0, 4000)
 
 

@@ -132,10 +132,15 @@ def _runtime_notebook_problems(
 ) -> Iterator[Diagnostic]:
     at: SpecPath = ("transforms",)
     yield from _name_problems(ctx, "notebook", str(notebook.get("name")), NOTEBOOK_NAME_MAX, at)
-    cells = notebook.get("properties", {}).get("cells", [])
+    properties = notebook.get("properties", {})
+    cells = properties.get("cells", [])
     twin = _data(out, ipynb_file(name))
     if twin is None or twin.get("cells") != cells:
         yield _error(ctx, "MLS616", f"notebook {name}: the .ipynb twin is missing or has other cells", at)
+    if not properties.get("bigDataPool", {}).get("referenceName"):
+        yield _error(
+            ctx, "MLS619", f"notebook {name} has no Spark pool", at, "set workspace.spark_pool or spark.pool"
+        )
     for index, cell in enumerate(cells):
         yield from _cell_problems(ctx, name, index, cell, at)
         if _run_target(cell) is not None:

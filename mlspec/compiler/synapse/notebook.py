@@ -3,8 +3,9 @@
 Each is a notebook resource (REST JSON) and its ``.ipynb`` twin.
 
 The runtime notebook (:func:`runtime_notebook_name`, one per project) holds the runtime helper
-``mlspec/runtime/lake.py`` as it is, so no notebook needs a package installed on Synapse and all
-run unchanged on local PySpark. Synapse's ``%run <notebook>`` executes it in the calling
+``mlspec/runtime/lake.py`` as it is, so no notebook needs a package installed on Synapse, and
+``mlspec run`` runs them all on local PySpark (a plain Jupyter kernel does not: IPython's ``%run``
+takes a file path, Synapse's a notebook name). Synapse's ``%run <notebook>`` executes it in the calling
 notebook's context, as if its cells were the caller's: the helper is deployed once per project
 instead of being copied into every notebook (at 1,000 transforms that copy was 80% of the build).
 It is named with hyphens, which a transform name cannot have (MLS401), so no transform's
@@ -45,9 +46,11 @@ LANGUAGE_INFO = {"name": "python"}
 PARAMETERS_TAG = "parameters"
 
 RUNTIME_HEADER = """\
-# mlspec runtime helper (mlspec/runtime/lake.py): every transform notebook of the project runs this
-# notebook first (%run), so none needs a package install on Synapse, and all run unchanged on
-# local PySpark (set MLSPEC_LAKE_ROOT to a local lake folder).
+# mlspec runtime helper
+# mlspec/runtime/lake.py, as it is: every transform notebook of the project runs this notebook first
+# (%run), so none needs a package install on Synapse, and `mlspec run` runs them on local PySpark
+# (MLSPEC_LAKE_ROOT names the local lake folder). A plain Jupyter kernel cannot: IPython's %run
+# wants a file path (`%run mlspec-lake-<project>.ipynb`), Synapse a notebook name.
 """
 RUN_MAGIC = "%run"
 """Synapse's notebook reference: ``%run <notebook name>``, alone in its cell (no relative paths)."""
@@ -120,8 +123,10 @@ def render_synapse_notebook(ctx: RenderContext, name: str, transform: Transform)
 def render_runtime_notebook(ctx: RenderContext) -> RenderedNotebook:
     """The project's runtime notebook: the helper every transform notebook ``%run``-s.
 
-    It runs on the workspace's default Spark pool; a ``%run`` executes it in the caller's session,
-    so its pool and session settings only matter when someone opens it on its own.
+    It runs on the workspace's default Spark pool, or else on the first transform's pool (a spec
+    may name a pool per transform and none for the workspace): a ``%run`` executes it in the
+    caller's session, so its pool only matters when someone opens it on its own, but Synapse
+    wants one.
     """
     name = runtime_notebook_name(ctx.project)
     title = (
@@ -132,7 +137,9 @@ def render_runtime_notebook(ctx: RenderContext) -> RenderedNotebook:
     )
     cells = [markdown_cell(title), code_cell(RUNTIME_HEADER + runtime_source())]
     description = f"mlspec runtime helper of project {ctx.project}"
-    return _notebook(ctx, name, cells, ctx.model.workspace.spark_pool, SparkSettings(), description)
+    pools = [pool_name(ctx.model, transform) for transform in ctx.model.transforms.values()]
+    pool = ctx.model.workspace.spark_pool or next((p for p in pools if p), None)
+    return _notebook(ctx, name, cells, pool, SparkSettings(), description)
 
 
 def _notebook(

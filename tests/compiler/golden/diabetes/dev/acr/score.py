@@ -719,17 +719,22 @@ class PredictionLog:
         self.rate = settings.sample_rate
         self.lock = threading.Lock()
 
-    def sampled(self, body: bytes) -> bool:
-        """Whether this request is logged: decided by its content, not by chance.
+    def sampled(self, columns: list[str], rows: list[list[Any]], model_version: str) -> bool:
+        """Whether this request is logged: decided by what it asks, not by chance.
 
-        A hash of the body, read as a fraction of 2**64, is compared with the rate (as
-        OpenTelemetry's ratio sampler does with a trace id): every replica agrees, the same
-        traffic always gives the same sample, and a replayed run is reproducible.
+        A hash of the parsed rows and the model version, read as a number below 2**64, is compared
+        with the rate scaled to 2**64 (as OpenTelemetry's ratio sampler does with a trace id):
+        every replica agrees, the same traffic always gives the same sample, and a replayed run is
+        reproducible. The rows, not the body's bytes: spacing or key order cannot move a request
+        in or out; the model version in the hash: what is in the sample changes with each version,
+        so no request is left out of every version's monitoring. (A caller who knows this can still
+        choose content that is or is not logged: the log is a monitoring sample, not an audit log.)
         """
         if not self.path or self.rate <= 0.0:
             return False
-        fraction = int.from_bytes(hashlib.sha256(body).digest()[:8], "big") / 2.0**64
-        return fraction < self.rate
+        content = json.dumps([model_version, columns, rows], separators=(",", ":"), default=str)
+        drawn = int.from_bytes(hashlib.sha256(content.encode("utf-8")).digest()[:8], "big")
+        return drawn < int(self.rate * 2**64)
 
     def write(self, entry: dict[str, Any]) -> None:
         now = datetime.now(UTC)
@@ -788,7 +793,7 @@ class Scorer:
             ms=round(1000 * (time.monotonic() - started), 2),
             request_id=rid,
         )
-        if self.log.sampled(body):
+        if self.log.sampled(columns, rows, str(self.model.version)):
             self._record(rid, columns, rows, frame, predictions)
         return response
 
