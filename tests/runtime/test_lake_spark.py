@@ -65,16 +65,34 @@ def render(environment: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
     synapse.render(RenderContext(resolved.model, resolved.spec), out)
     pipeline = json.loads(out.artifacts["synapse/pipelines/lakedemo.json"].content)
     order = [a["name"] for a in pipeline["properties"]["activities"]]
-    notebooks = {name: json.loads(out.artifacts[f"synapse/notebooks/{name}.ipynb"].content) for name in order}
+    notebooks = {
+        path.removeprefix("synapse/notebooks/").removesuffix(".ipynb"): json.loads(artifact.content)
+        for path, artifact in out.artifacts.items()
+        if path.startswith("synapse/notebooks/") and path.endswith(".ipynb")
+    }
+    assert set(order) < set(notebooks), "every activity's notebook, and the runtime notebook they %run"
     return order, notebooks
 
 
-def run_notebook(name: str, notebook: dict[str, Any]) -> dict[str, Any]:
-    """Execute the code cells in order, as a notebook kernel would; returns the namespace."""
-    namespace: dict[str, Any] = {"__name__": "__main__"}
+NOTEBOOKS: dict[str, dict[str, Any]] = {}
+"""The build's notebooks by name, for ``%run``: set by the tests before running one."""
+
+
+def run_notebook(
+    name: str, notebook: dict[str, Any], namespace: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Execute the code cells in order, as a Synapse kernel would (``%run <notebook>``: that notebook's
+    cells, in the same namespace); returns the namespace."""
+    namespace = {"__name__": "__main__"} if namespace is None else namespace
     for index, cell in enumerate(notebook["cells"]):
-        if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), f"<{name} cell {index}>", "exec"), namespace)
+        if cell["cell_type"] != "code":
+            continue
+        code = "".join(cell["source"])
+        if code.startswith("%run "):
+            called = code.split()[1]
+            run_notebook(called, NOTEBOOKS[called], namespace)
+            continue
+        exec(compile(code, f"<{name} cell {index}>", "exec"), namespace)
     return namespace
 
 
@@ -109,6 +127,7 @@ def test_the_pipeline_runs_on_local_pyspark(
     monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(lake))
     write_lake(lake, CUSTOMERS, EVENTS)
     order, notebooks = render("dev")
+    NOTEBOOKS.update(notebooks)
     assert order == ["customer_activity", "region_summary", "customer_latest"]
     for name in order:
         run_notebook(name, notebooks[name])
@@ -154,6 +173,7 @@ def test_a_failing_expectation_stops_the_run_before_the_write(
     monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(lake))
     write_lake(lake, CUSTOMERS, EVENTS)
     _, notebooks = render("strict")
+    NOTEBOOKS.update(notebooks)
     with pytest.raises(Exception) as failure:
         run_notebook("customer_activity", notebooks["customer_activity"])
     assert type(failure.value).__name__ == "DataQualityError"
