@@ -74,23 +74,19 @@ def render(environment: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
     return order, notebooks
 
 
-NOTEBOOKS: dict[str, dict[str, Any]] = {}
-"""The build's notebooks by name, for ``%run``: set by the tests before running one."""
-
-
 def run_notebook(
-    name: str, notebook: dict[str, Any], namespace: dict[str, Any] | None = None
+    name: str, notebooks: dict[str, dict[str, Any]], namespace: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Execute the code cells in order, as a Synapse kernel would (``%run <notebook>``: that notebook's
-    cells, in the same namespace); returns the namespace."""
+    """Execute notebook ``name``'s code cells in order, as a Synapse kernel would (``%run <notebook>``:
+    that notebook of ``notebooks``, in the same namespace); returns the namespace."""
     namespace = {"__name__": "__main__"} if namespace is None else namespace
-    for index, cell in enumerate(notebook["cells"]):
+    for index, cell in enumerate(notebooks[name]["cells"]):
         if cell["cell_type"] != "code":
             continue
         code = "".join(cell["source"])
         if code.startswith("%run "):
             called = code.split()[1]
-            run_notebook(called, NOTEBOOKS[called], namespace)
+            run_notebook(called, notebooks, namespace)
             continue
         exec(compile(code, f"<{name} cell {index}>", "exec"), namespace)
     return namespace
@@ -127,10 +123,9 @@ def test_the_pipeline_runs_on_local_pyspark(
     monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(lake))
     write_lake(lake, CUSTOMERS, EVENTS)
     order, notebooks = render("dev")
-    NOTEBOOKS.update(notebooks)
     assert order == ["customer_activity", "region_summary", "customer_latest"]
     for name in order:
-        run_notebook(name, notebooks[name])
+        run_notebook(name, notebooks)
 
     curated = lake / ACCOUNT / "curated" / "lakedemo"
     activity = delta_rows(curated / "customer_activity")
@@ -154,7 +149,7 @@ def test_the_pipeline_runs_on_local_pyspark(
     # A second run with new data: customer_latest is upserted (merge), not replaced.
     write_lake(lake, [*CUSTOMERS, "c5,south,5"], [*EVENTS, {"customer_id": "c1", "page": "/"}])
     for name in order:
-        run_notebook(name, notebooks[name])
+        run_notebook(name, notebooks)
     latest = delta_rows(curated / "customer_latest")
     assert [(r["customer_id"], r["events"]) for r in latest] == [
         ("c1", 3),
@@ -173,9 +168,8 @@ def test_a_failing_expectation_stops_the_run_before_the_write(
     monkeypatch.setenv("MLSPEC_LAKE_ROOT", str(lake))
     write_lake(lake, CUSTOMERS, EVENTS)
     _, notebooks = render("strict")
-    NOTEBOOKS.update(notebooks)
     with pytest.raises(Exception) as failure:
-        run_notebook("customer_activity", notebooks["customer_activity"])
+        run_notebook("customer_activity", notebooks)
     assert type(failure.value).__name__ == "DataQualityError"
     assert (
         str(failure.value)

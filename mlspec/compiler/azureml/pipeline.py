@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mlspec.compiler.azureml.names import inert
@@ -32,6 +33,10 @@ OUTPUT_TYPES = {"model": "mlflow_model", "evaluation": "uri_folder", "registrati
 
 def binding(expression: str) -> str:
     return "${{" + expression + "}}"
+
+
+REGISTERED_COMPONENT = re.compile(r"azureml:(?P<name>[^:/]+):(?P<version>[^:/]+)")
+"""A job's component as registered in the workspace: ``azureml:<name>:<version>``."""
 
 
 def registered_component(name: str, version: str) -> str:

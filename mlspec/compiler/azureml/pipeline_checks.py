@@ -9,6 +9,7 @@ from typing import Any
 
 from mlspec.compiler.azureml import names
 from mlspec.compiler.azureml.findings import BINDING, DATA_TYPES, Findings
+from mlspec.compiler.azureml.pipeline import REGISTERED_COMPONENT
 
 JOB_KEYS = frozenset(
     {
@@ -29,8 +30,6 @@ JOB_KEYS = frozenset(
     }
 )
 _NAME = r"([A-Za-z_][A-Za-z0-9_]*)"
-_REGISTERED = re.compile(r"azureml:(?P<name>[^:/]+):(?P<version>[^:/]+)")
-"""A job's component as registered in the workspace: ``azureml:<name>:<version>``."""
 _PARENT_INPUT = re.compile(rf"parent\.inputs\.{_NAME}")
 _PARENT_OUTPUT = re.compile(rf"parent\.outputs\.{_NAME}")
 _JOB_OUTPUT = re.compile(rf"parent\.jobs\.{_NAME}\.outputs\.{_NAME}")
@@ -96,7 +95,7 @@ def _job_component(
     if not isinstance(reference, str):
         found.add("MLS622", path, f"jobs.{step} names no component")
         return None
-    registered = _REGISTERED.fullmatch(reference)
+    registered = REGISTERED_COMPONENT.fullmatch(reference)
     if registered is not None:  # azureml:<name>:<version>: the build's component of that name and version
         component = next(
             (

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from mlspec.compiler.azureml.pipeline import REGISTERED_COMPONENT
 from mlspec.compiler.platform_checks.json_pointers import child, pointer, strings_in
 from mlspec.compiler.platform_checks.suggestions import did_you_mean
 
@@ -18,10 +19,6 @@ Located = tuple[str, str]
 """``(where, message)``."""
 
 _BINDING = re.compile(r"\$\{\{\s*parent\.(?P<ref>[A-Za-z0-9_.\-]+)\s*\}\}")
-
-
-REGISTERED_COMPONENT = re.compile(r"azureml:[^:/]+:[^:/]+")
-"""A step's component registered in the workspace by name and version (the SDK keeps it a string)."""
 
 
 def pipeline_problems(

@@ -101,16 +101,8 @@ def _notebook_problems(
     ctx: RenderContext, out: ArtifactSet, name: str, notebook: dict[str, Any], depends_on: list[Address]
 ) -> Iterator[Diagnostic]:
     at: SpecPath = ("transforms", name)
-    yield from _name_problems(ctx, "notebook", str(notebook.get("name")), NOTEBOOK_NAME_MAX, at)
-    properties = notebook.get("properties", {})
-    cells = properties.get("cells", [])
-    twin = _data(out, ipynb_file(name))
-    if twin is None or twin.get("cells") != cells:
-        yield _error(ctx, "MLS616", f"notebook {name}: the .ipynb twin is missing or has other cells", at)
-    if not properties.get("bigDataPool", {}).get("referenceName"):
-        yield _error(
-            ctx, "MLS619", f"notebook {name} has no Spark pool", at, "set workspace.spark_pool or spark.pool"
-        )
+    yield from _shared_notebook_problems(ctx, out, name, notebook, at)
+    cells = notebook.get("properties", {}).get("cells", [])
     tagged = [i for i, cell in enumerate(cells) if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
         yield _error(
@@ -127,20 +119,27 @@ def _notebook_problems(
         yield _error(ctx, "MLS616", f"notebook {name} does not %run the project's runtime notebook", at)
 
 
-def _runtime_notebook_problems(
-    ctx: RenderContext, out: ArtifactSet, name: str, notebook: dict[str, Any]
+def _shared_notebook_problems(
+    ctx: RenderContext, out: ArtifactSet, name: str, notebook: dict[str, Any], at: SpecPath
 ) -> Iterator[Diagnostic]:
-    at: SpecPath = ("transforms",)
+    """What every notebook of the build must have: a name Synapse allows, its twin, a Spark pool."""
     yield from _name_problems(ctx, "notebook", str(notebook.get("name")), NOTEBOOK_NAME_MAX, at)
     properties = notebook.get("properties", {})
-    cells = properties.get("cells", [])
     twin = _data(out, ipynb_file(name))
-    if twin is None or twin.get("cells") != cells:
+    if twin is None or twin.get("cells") != properties.get("cells", []):
         yield _error(ctx, "MLS616", f"notebook {name}: the .ipynb twin is missing or has other cells", at)
     if not properties.get("bigDataPool", {}).get("referenceName"):
         yield _error(
             ctx, "MLS619", f"notebook {name} has no Spark pool", at, "set workspace.spark_pool or spark.pool"
         )
+
+
+def _runtime_notebook_problems(
+    ctx: RenderContext, out: ArtifactSet, name: str, notebook: dict[str, Any]
+) -> Iterator[Diagnostic]:
+    at: SpecPath = ("transforms",)
+    yield from _shared_notebook_problems(ctx, out, name, notebook, at)
+    cells = notebook.get("properties", {}).get("cells", [])
     for index, cell in enumerate(cells):
         yield from _cell_problems(ctx, name, index, cell, at)
         if _run_target(cell) is not None:
