@@ -11,9 +11,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mlspec.compiler.azureml.pipeline import REGISTERED_COMPONENT
 from mlspec.compiler.platform_checks.json_pointers import child, pointer, strings_in
 from mlspec.compiler.platform_checks.suggestions import did_you_mean
+
+REGISTERED_COMPONENT = re.compile(r"azureml:[^:/]+:[^:/]+")
+"""A step's component registered in the workspace by name and version (the SDK keeps it a string).
+Its own copy: the platform checks judge written files and import no service's renderer."""
 
 Located = tuple[str, str]
 """``(where, message)``."""
