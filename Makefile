@@ -12,9 +12,15 @@ install:
 install-local:
 	$(PIP) install -q -c constraints.txt -e ".[local]"
 
+# Checkov in a virtualenv of its own (its dependencies clash with mlspec's pins), pinned with its closure;
+# tests/compiler/test_image_scanners.py runs it from MLSPEC_CHECKOV (and fails in CI without it).
+CHECKOV_VENV ?= $(or $(TMPDIR),/tmp)/mlspec-checkov-venv
+
 install-test:
 	$(PIP) install -q -c constraints.txt -e ".[test,azure-checks,local,state-azure]"
 	npm install --silent --no-audit --no-fund --prefix .ci/node azurite@3.35.0 >/dev/null
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q -c .ci/checkov-constraints.txt "checkov==3.3.30"
 
 # `python3 -m mlspec` rather than the `mlspec` script: on a fresh pyenv machine a new console
 # script is not on PATH until a rehash.
@@ -40,7 +46,7 @@ typecheck:
 
 # pytest exits 5 when it collected no test: that is a failure here, as any non-zero exit.
 unit:
-	$(PYTHON) -m pytest -q -p no:cacheprovider
+	MLSPEC_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PYTHON) -m pytest -q -p no:cacheprovider
 
 test: install-test lint typecheck unit
 

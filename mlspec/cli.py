@@ -41,6 +41,7 @@ _COMMAND_MODULES = {
     **dict.fromkeys(("plan", "apply", "destroy", "force-unlock"), "mlspec.cli_state"),
     **dict.fromkeys(("state", "output"), "mlspec.cli_state_commands"),
     **dict.fromkeys(("run", "serve", "status"), "mlspec.cli_run"),
+    "lock": "mlspec.cli_lock",
 }
 """Commands defined in their own modules (each has a ``register(group)``), by name."""
 

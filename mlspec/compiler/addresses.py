@@ -11,6 +11,7 @@ def synapse_notebook(transform: str) -> Address:
 
 
 def synapse_pipeline(project: str) -> Address:
+    """The Synapse pipeline running every transform; its name is the pipeline's name in the workspace."""
     return Address("synapse", "pipeline", project)
 
 
@@ -26,6 +27,11 @@ def aml_component(step: str) -> Address:
     return Address("aml", "component", step)
 
 
+FEATURE_REFRESH_STEP = "refresh_features"
+"""The Azure ML step that runs the Synapse pipeline before training when the features are stale: its
+component is ``aml_component(FEATURE_REFRESH_STEP)``, and its identity needs Synapse roles (access)."""
+
+
 def aml_pipeline(model: str) -> Address:
     return Address("aml", "pipeline", model)
 
@@ -36,6 +42,11 @@ def aml_schedule(name: str) -> Address:
 
 def aml_monitor(model: str) -> Address:
     return Address("aml", "monitor", model)
+
+
+def aml_monitoring_schedule(model: str) -> Address:
+    """The schedule of the monitoring job, which writes the table the statistic alerts query."""
+    return aml_schedule(f"{model}-monitoring")
 
 
 def acr_task(endpoint: str) -> Address:
@@ -61,6 +72,11 @@ def monitor_log_alert(name: str) -> Address:
 
 def access_role_assignment(name: str) -> Address:
     return Address("access", "role_assignment", name)
+
+
+def access_synapse_role_assignment(name: str) -> Address:
+    """A Synapse RBAC role assignment (the workspace's data plane; ARM cannot create these)."""
+    return Address("access", "synapse_role_assignment", name)
 
 
 def access_identity(name: str) -> Address:

@@ -1,7 +1,8 @@
 """``mlspec build``: run every renderer over a resolved spec, check the result, write it with its manifest.
 
 Phases: render (every service of :data:`~mlspec.compiler.services.SERVICES`, each writing
-its own folder) → mlspec's own cross-artifact checks → manifest (the resource graph with
+its own folder) → mlspec's own cross-artifact checks → output markers (what each resource needs and
+reports, :mod:`mlspec.compiler.outputs`) → manifest (the resource graph with
 each resource's payload and content hash) → write (the output folder is replaced as a whole, so no stale file
 survives a rename).
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from mlspec.artifact_paths import BUILD_MARKER, ArtifactError
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.compiler.outputs import record_outputs
 from mlspec.compiler.serialize import to_json
 from mlspec.contract.graph import Address, Manifest, Resource, content_hash, topological_order
 from mlspec.contract.payload import payload_hash
@@ -94,6 +96,10 @@ def compile_spec(
         raise MlspecError(
             [Diagnostic.error("MLS699", f"internal error: {exc}", (), spec.locate(()))]
         ) from None
+    # Which output markers each resource needs and which outputs it reports (MLS605 when unsatisfiable).
+    marker_problems = record_outputs(out, ordered, spec)
+    if marker_problems:
+        raise MlspecError([*diagnostics, *marker_problems])
     env = model.environments.get(spec.environment)
     manifest = Manifest(
         project=model.project.name,

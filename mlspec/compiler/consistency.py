@@ -7,17 +7,20 @@ trigger names the Azure ML pipeline). They are cheap and SDK-free: they run on e
 
 from __future__ import annotations
 
+from mlspec.compiler import cross_artifact
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.contract.graph import Address
 from mlspec.diagnostics import Diagnostic
 
 
 def check_artifacts(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
-    """Every service's own check (in registry order), then the graph's dangling dependencies."""
+    """Every service's own check (in registry order), then the graph's dangling dependencies and the
+    checks across services' artifacts (:mod:`.cross_artifact`)."""
     found: list[Diagnostic] = []
     for service in ctx.services:
         found.extend(service.check(ctx, out))
     found.extend(_dangling_dependencies(ctx, out))
+    found.extend(cross_artifact.check(ctx, out))
     return found
 
 

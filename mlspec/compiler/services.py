@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlspec.compiler import access, aks, azureml, monitor, powerbi, synapse
-from mlspec.compiler.access import needs
+from mlspec.compiler.access import needs, synapse_roles
 from mlspec.compiler.access.assignment import Assignment
+from mlspec.compiler.access.synapse_roles import SynapseRoleAssignment
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.contract.graph import Address
 from mlspec.diagnostics import Diagnostic
@@ -26,6 +27,7 @@ Renderer = Callable[[RenderContext, ArtifactSet], None]
 Checker = Callable[[RenderContext, ArtifactSet], list[Diagnostic]]
 Provides = Callable[[RenderContext], set[Address]]
 Roles = Callable[[RenderContext], list[Assignment]]
+SynapseRoles = Callable[[RenderContext], list[SynapseRoleAssignment]]
 
 
 def _promises_nothing(ctx: RenderContext) -> set[Address]:
@@ -33,6 +35,10 @@ def _promises_nothing(ctx: RenderContext) -> set[Address]:
 
 
 def _needs_no_roles(ctx: RenderContext) -> list[Assignment]:
+    return []
+
+
+def _needs_no_synapse_roles(ctx: RenderContext) -> list[SynapseRoleAssignment]:
     return []
 
 
@@ -56,6 +62,9 @@ class Service:
     for questions nobody asks."""
     roles: Roles = _needs_no_roles
     """Role assignments the identities its artifacts run as need; the access template renders them."""
+    synapse_roles: SynapseRoles = _needs_no_synapse_roles
+    """Synapse RBAC role assignments they need inside the Synapse workspace (its data plane, which ARM
+    cannot assign); the access service renders them in ``access/synapse-role-assignments.json``."""
     checker_modules: tuple[str, ...] = ()
     """The SDK modules ``build --check`` runs its artifacts through (the ``azure-checks`` extra)."""
 
@@ -80,6 +89,7 @@ SERVICES: tuple[Service, ...] = (
         ),
         provides=azureml.provides,
         roles=needs.azure_ml_roles,
+        synapse_roles=synapse_roles.azure_ml_synapse_roles,
         checker_modules=("azure.ai.ml",),
     ),
     Service(
@@ -130,7 +140,7 @@ SERVICES: tuple[Service, ...] = (
         "access",
         access.render,
         access.check,
-        ("access.identity", "access.role_assignment"),
+        ("access.identity", "access.role_assignment", "access.synapse_role_assignment"),
         provides=access.provides,
     ),
     Service(

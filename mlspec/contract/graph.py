@@ -58,7 +58,9 @@ class Resource:
     object the provider creates (``Microsoft.Synapse/workspaces/notebooks``,
     ``kubernetes:apps/v1/Deployment``, ``azureml:pipeline_job``...). ``immutable`` lists the
     top-level property names whose change forces a replace. ``source`` is the spec path
-    the resource comes from (for error locations).
+    the resource comes from (for error locations). ``needs`` are the output markers its payload
+    holds (``<target>.<attribute>``, sorted; :mod:`mlspec.contract.outputs`) and ``outputs`` the
+    attributes it reports once applied; the build fills both in.
     """
 
     address: Address
@@ -69,6 +71,8 @@ class Resource:
     immutable: list[str] = field(default_factory=list)
     source: SpecPath = ()
     description: str = ""
+    needs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
 
     @property
     def file(self) -> str:
@@ -121,6 +125,9 @@ class Manifest:
                     "hash": self.hashes.get(r.address, ""),
                     "source": _dotted(r.source),
                     **({"description": r.description} if r.description else {}),
+                    # Only where there are some: most resources neither need nor produce outputs.
+                    **({"needs": list(r.needs)} if r.needs else {}),
+                    **({"outputs": list(r.outputs)} if r.outputs else {}),
                 }
                 for r in sorted(self.resources, key=lambda r: str(r.address))
             ],
@@ -146,6 +153,8 @@ class Manifest:
                     immutable=list(entry.get("immutable", [])),
                     source=tuple(entry["source"].split(".")) if entry.get("source") else (),
                     description=entry.get("description", ""),
+                    needs=[str(n) for n in entry.get("needs") or []],
+                    outputs=[str(o) for o in entry.get("outputs") or []],
                 )
             )
             hashes[address] = entry.get("hash", "")

@@ -27,6 +27,13 @@ class ResourceState:
     spec_fields: dict[str, Any] | None = None
     """The spec values the applied payload was built from (``dotted.path: value``), so a later plan
     can name the spec fields that cause a change; ``None`` in states written before they were kept."""
+    resolved: dict[str, str] = field(default_factory=dict)
+    """The value each output marker of the payload was replaced with when it was sent
+    (``<target>.<attribute>: value``): the next plan updates the resource when a producer's output
+    no longer matches. Empty when the payload holds no marker (and in states written before)."""
+    sent_attachments: dict[str, str] = field(default_factory=dict)
+    """The content hash of each attachment as sent, where replacing markers changed it (the payload
+    keeps the build's hash of the marker form), so a refresh compares the live file with what was sent."""
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -38,6 +45,11 @@ class ResourceState:
         }
         if self.spec_fields is not None:
             out["spec_fields"] = dict(self.spec_fields)
+        # Written only when there are some: a state without markers keeps the file format it had.
+        if self.resolved:
+            out["resolved"] = dict(sorted(self.resolved.items()))
+        if self.sent_attachments:
+            out["sent_attachments"] = dict(sorted(self.sent_attachments.items()))
         return out
 
     @classmethod
@@ -56,6 +68,8 @@ class ResourceState:
             outputs=mapping(entry.get("outputs") or {}, where, f"{context} outputs"),
             depends_on=address_list(entry.get("depends_on"), where, f"{context} depends_on"),
             spec_fields=spec_fields_of(entry.get("spec_fields"), where, f"{context} spec_fields"),
+            resolved=text_map(entry.get("resolved"), where, f"{context} resolved"),
+            sent_attachments=text_map(entry.get("sent_attachments"), where, f"{context} sent_attachments"),
         )
 
 

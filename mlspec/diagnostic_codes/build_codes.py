@@ -62,6 +62,47 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         exit_code=2,
     ),
     code(
+        "MLS605",
+        ERROR,
+        BUILD,
+        "an output marker nothing in the build satisfies",
+        "an artifact holds an output marker (`mlspec:output:<address>.<attribute>`, a value known only "
+        "after another resource is applied) that is malformed, names a resource this build does not create "
+        "or an attribute its kind does not report, or names a resource the needing one does not depend on; "
+        "the message names the file and the marker. Set the value in the spec where it has a field "
+        "(`workspace.tenant_id`, `deployment.identity.client_id`); otherwise the renderer is at fault: "
+        f"{_REPORT_IT}",
+    ),
+    code(
+        "MLS606",
+        WARNING,
+        BUILD,
+        "a model-metric alert without ground truth on Azure",
+        "a `model_metric` alert compares predictions with true outcomes; on Azure the monitoring job joins "
+        "them from `monitoring.ground_truth` (JSON lines `{request_id, row, target}` in a lake folder). "
+        "Without it the alert never fires there; a local run joins the replayed traffic's ground truth",
+    ),
+    code(
+        "MLS608",
+        ERROR_OR_WARNING,
+        BUILD,
+        "the scoring image's packages are not locked",
+        "the spec's lock file (`mlproject.lock.json` beside it, written by `mlspec lock`) is missing, cannot be "
+        "read, or was made from other inputs (the image's requirement set, the model's pip list, its Python "
+        "or the base image's platform): the image then installs version ranges, so rerunning the ACR task "
+        "could install other versions. A warning in `build`; an error in `mlspec lock --check`",
+    ),
+    code(
+        "MLS609",
+        ERROR_OR_WARNING,
+        BUILD,
+        "`mlspec lock` could not lock the scoring image's packages",
+        "resolving the requirement set failed (pip found no version or no wheel for linux/amd64 and the "
+        "image's Python, the package index could not be reached, or pip is older than 22.2), or there is no "
+        "pinned base image for the model's Python (errors); resolving on a machine that is not Linux x86_64, "
+        "where pip evaluates environment markers for this machine rather than the image, is a warning",
+    ),
+    code(
         "MLS699",
         ERROR,
         BUILD,
@@ -239,9 +280,10 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         "MLS629",
         WARNING,
         BUILD_AZUREML,
-        "drift alerts without a prediction log: no model monitor",
-        "drift and data-quality alerts need the serving log as production data: without "
-        "`deployment.log_predictions.path` no model monitor is rendered",
+        "statistic alerts without a prediction log: no monitoring job",
+        "drift, data-quality and model-metric alerts need the serving log as production data: without "
+        "`deployment.log_predictions.path` (or without a deployment) no monitoring job or model monitor is "
+        "rendered, and their alert rules are left out, since nothing would write the rows they read",
     ),
     # --- AKS ------------------------------------------------------------------------------------------
     code(
@@ -290,9 +332,13 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         "MLS635",
         ERROR,
         BUILD_AKS,
-        "the image is not the project's pinned image",
-        "an image is not from the project's own registry, has no pinned tag (images are tagged by content, "
-        "never `latest`), or is not pushed by the project's ACR task (`acr/task.yaml`)",
+        "the image or the model version a Deployment serves is not pinned",
+        "an image is not from the project's own registry, is not pinned by digest (a Deployment runs the "
+        "digest its ACR task pushed, `@sha256:...`, never a tag a rerun task could move), or is not pushed by "
+        "the project's ACR task (`acr/task.yaml`, which tags it by content); or a Deployment does "
+        "not pin the model version it serves in its own pod template (`MODEL_VERSION`, a version number or "
+        "the training pipeline's output, and `MODEL_URI` naming it, never `latest`), or the shared ConfigMap "
+        "sets them for every rollout slot",
     ),
     code(
         "MLS636",
@@ -319,8 +365,9 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         "the namespace belongs to the cluster's own components (`kube-*` and the like), `network.subnet` is "
         "not an Azure subnet name, the deployment has no model section to serve, a pip entry cannot go into "
         "the image's `requirements.txt`, the Python version cannot be an image base, or a name cannot be put "
-        "into the image build safely (errors); conda packages, which the pip-built serving image does not "
-        "install, are a warning",
+        "into the image build safely, or a rollout slot without a pinned model version in a build that renders "
+        "no training pipeline to register one (errors); conda packages, which the pip-built serving image "
+        "does not install, are a warning",
     ),
     code(
         "MLS639",
@@ -534,5 +581,33 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         "a visual's `sum|avg|min|max|count|distinct_count|median(column)` names another function, "
         "aggregates a column DAX refuses (sum, avg or median of text, dates or booleans; min or max of "
         "booleans; anything of binary), or stands where a column belongs (`x`, `columns`)",
+    ),
+    code(
+        "MLS680",
+        ERROR,
+        BUILD,
+        "an alert queries a table nothing writes",
+        "a log alert queries a custom Log Analytics table (`<Name>_CL`) that the build does not declare, "
+        "route into through a data collection rule, or send rows to from a rendered job, so the alert "
+        "could never fire. mlspec's monitoring job writes `MlspecModelMonitoring_CL` when the deployment "
+        "logs predictions (`deployment.log_predictions`) and `workspace.log_analytics` is set",
+    ),
+    code(
+        "MLS681",
+        ERROR,
+        BUILD,
+        "an artifact reads a lake path nothing writes",
+        "an Azure ML job or monitor input, or a Power BI query, reads an `abfss://` location that is "
+        "neither a spec source, a transform's output nor the deployment's prediction log: it would read "
+        "an empty folder. Point it at one of those",
+    ),
+    code(
+        "MLS682",
+        ERROR,
+        BUILD,
+        "an ARM resource names a resource it does not depend on",
+        "a rendered ARM resource names another resource of the build in an expression (`resourceId`, "
+        "`reference`) without depending on it, so a first deploy may apply it before that resource exists; "
+        f"{_REPORT_IT}",
     ),
 )

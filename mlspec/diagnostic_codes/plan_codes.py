@@ -173,6 +173,28 @@ PLAN_CODES: tuple[DiagnosticCode, ...] = (
         "it was and no temporary file stays behind",
         exit_code=2,
     ),
+    code(
+        "MLS842",
+        ERROR,
+        PLAN_STATE,
+        "an output marker nothing satisfies",
+        "a resource's payload holds an output marker (`mlspec:output:<address>.<attribute>`, a value known "
+        "only after apply) that nothing will provide: its producer is neither created by this plan nor "
+        "recorded in state with that output (or this plan destroys it), or the environment's provider "
+        "supplies no such `workspace.*` value. `plan` refuses the whole plan and `apply` of a saved plan "
+        "checks again; the message names the resource, the marker and what would produce it (set "
+        "`workspace.tenant_id` in the spec, or apply the producer)",
+    ),
+    code(
+        "MLS843",
+        ERROR,
+        PLAN_STATE,
+        "apply cannot replace an output marker",
+        "apply cannot replace an output marker before sending a resource: its producer reported no such "
+        "output (a provider bug: the producer is recorded, what needs it is not sent), or the value cannot "
+        "stand in a JSON string or YAML scalar (quotes, backslashes, control characters). The resource "
+        "fails and what depends on it is skipped",
+    ),
     # --- run and serve --------------------------------------------------------------------------------
     code(
         "MLS812",

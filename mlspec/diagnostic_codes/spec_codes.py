@@ -225,7 +225,8 @@ SPEC_CODES: tuple[DiagnosticCode, ...] = (
         ERROR_OR_WARNING,
         NAMING,
         "rollout settings",
-        "rollout settings (canary needs `canary_percent`; surge/unavailable format): errors; `canary_percent` "
+        "rollout settings (canary needs `canary_percent`; surge/unavailable format; `rollout.model_version` "
+        "only with `canary` or `blue_green`, the strategies with a second slot): errors; `canary_percent` "
         "with another strategy, where it is ignored, is a warning",
     ),
     code("MLS407", ERROR, NAMING, "bad e-mail, or webhook not https", "bad e-mail; webhook not https"),

@@ -6,6 +6,13 @@ A failed resource stops only what depends on it; the state always says what real
 document itself is rewritten once at the end), so a rerun continues where this one stopped.
 A crash between the provider call and the state record is repaired by the next run, because
 provider operations are idempotent.
+
+Output markers (:mod:`mlspec.plan.needs`): before a resource is sent, every marker of its payload is
+replaced with the output its producer reported — recorded in state with the producer, which ran
+first since the resource depends on it — or the value the provider supplies for ``workspace.*``.
+The state records the payload as built (marker form, its hash) and the values it was sent with, so
+a producer whose output changes later makes the next plan update it; a crash between producer and
+consumer leaves the producer's outputs in the journal, and the rerun sends them.
 """
 
 from __future__ import annotations
@@ -22,6 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlspec.contract.graph import Address
+from mlspec.contract.outputs import (
+    TARGET,
+    MarkerError,
+    OutputRef,
+    check_output_value,
+    substituted_request_parts,
+)
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan.backends import StateBackend
@@ -208,7 +222,7 @@ def execute(
             say(f"{new}: moved from {old} (renamed in state)")
     work = {c.address: c for c in plan.changes if c.action is not Action.NO_OP}
     waits_for = _dependencies(work)
-    runner = _Runner(provider, recorder, files, say)
+    runner = _Runner(provider, recorder, files, say, _needed_outputs(work))
     try:
         _carry_out_all(work, waits_for, runner, result, parallelism)
     except BaseException:
@@ -295,12 +309,42 @@ def _carry_out_all(
     result.skipped.extend(sorted(pending))  # unreachable unless the graph had a cycle
 
 
+def _needed_outputs(work: Mapping[Address, ResourceChange]) -> dict[Address, set[str]]:
+    """The outputs each producer must report because something this apply sends needs them."""
+    needed: dict[Address, set[str]] = {}
+    for change in work.values():
+        if change.after is None or change.action is Action.DELETE:
+            continue
+        for text in change.after.needs:
+            with contextlib.suppress(MarkerError):  # a malformed one fails its consumer (see _resolve)
+                ref = OutputRef.parse(text)
+                if ref.producer is not None:
+                    needed.setdefault(ref.producer, set()).add(ref.attribute)
+    return needed
+
+
+def unresolved_error(address: Address, message: str, hint: str) -> MlspecError:
+    """An MLS843: a marker apply cannot replace (nothing reported its value), or a producer that did
+    not report an output something needs."""
+    return MlspecError([Diagnostic.error("MLS843", f"{address}: {message}", hint=hint)])
+
+
 class _Runner:
-    def __init__(self, provider: Provider, recorder: StateRecorder, files: FileSource, say: Progress) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        recorder: StateRecorder,
+        files: FileSource,
+        say: Progress,
+        needed_outputs: Mapping[Address, set[str]] | None = None,
+    ) -> None:
         self.provider = provider
         self.recorder = recorder
         self.files = files
         self.say = say
+        self.needed_outputs = dict(needed_outputs or {})
+        self._target: Mapping[str, str] | None = None
+        self._target_lock = threading.Lock()
         self.conflict = False
         self.record_failed = False
         """Set when a state write found the state changed by someone else: no new work starts."""
@@ -344,38 +388,90 @@ class _Runner:
             self.provider.delete(address, current)
             self.recorder.record(address, None, resource_done=False)
             current = None
-        request = self._request(address, change)
+        request, sent_attachments = self._request(address, change)
         if change.action is Action.UPDATE and current is not None:
             outcome = self.provider.update(request, current)
         else:
             outcome = self.provider.create(request)
-        self.recorder.record(address, _entry(change, outcome))
+        self.recorder.record(address, _entry(change, outcome, request.resolved, sent_attachments))
+        missing = sorted(a for a in self.needed_outputs.get(address, ()) if a not in outcome.outputs)
+        if missing:  # the object exists (recorded above); what needs the output cannot be sent
+            raise unresolved_error(
+                address,
+                f"the provider {self.provider.name!r} reported no {', '.join(missing)} for it",
+                "a provider must report every output its resource kind declares; report this provider bug",
+            )
         return self.provider.describe(address, outcome)
 
-    def _request(self, address: Address, change: ResourceChange) -> DeployRequest:
+    def _request(self, address: Address, change: ResourceChange) -> tuple[DeployRequest, dict[str, str]]:
         after = change.after
         assert after is not None, "only deletes lack an after side"
         contents: Mapping[str, bytes] = {path: self.files(path) for path in after.files}
-        return DeployRequest(
+        values = self._resolve(address, after.needs)
+        payload, sent_files, sent_attachments = substituted_request_parts(after.payload, contents, values)
+        request = DeployRequest(
             address=address,
             provider_type=after.provider_type,
-            payload=after.payload,
-            files=contents,
+            payload=payload,
+            files=sent_files,
             primary_file=after.files[0] if after.files else "",
             dependencies=self.recorder.outputs_of(after.depends_on),
+            resolved=values,
         )
+        return request, sent_attachments
+
+    def _resolve(self, address: Address, needs: list[str]) -> dict[str, str]:
+        """The value of every marker ``needs`` names, from the recorded outputs of its producer (which
+        ran first) or the provider's target outputs; an MLS843 for one that has none."""
+        values: dict[str, str] = {}
+        for text in needs:
+            try:
+                ref = OutputRef.parse(text)
+                producer = ref.producer
+                if producer is None:
+                    value: Any = self._target_outputs().get(ref.attribute)
+                    source = f"the provider {self.provider.name!r}"
+                else:
+                    entry = self.recorder.get(producer)
+                    value = entry.outputs.get(ref.attribute) if entry is not None else None
+                    source = str(producer)
+                if value is None:
+                    raise unresolved_error(
+                        address,
+                        f"cannot replace {ref.marker}: {source} has reported no {ref.attribute}",
+                        f"apply {producer} first (plan again: it shows what is known after apply)"
+                        if producer is not None
+                        else f"set {TARGET}.{ref.attribute} in the spec",
+                    )
+                values[text] = check_output_value(ref, value)
+            except MarkerError as exc:
+                raise unresolved_error(address, str(exc), "make the plan again from a fresh build") from None
+        return values
+
+    def _target_outputs(self) -> Mapping[str, str]:
+        with self._target_lock:
+            if self._target is None:
+                self._target = dict(self.provider.target_outputs())
+            return self._target
 
 
-def _entry(change: ResourceChange, outcome: ProviderResult) -> ResourceState:
+def _entry(
+    change: ResourceChange,
+    outcome: ProviderResult,
+    resolved: Mapping[str, str] | None = None,
+    sent_attachments: Mapping[str, str] | None = None,
+) -> ResourceState:
     after = change.after
     assert after is not None
     return ResourceState(
         provider_type=after.provider_type,
-        payload=after.payload,
+        payload=after.payload,  # the marker form, as built: its hash is the build's
         provider_id=outcome.provider_id,
         outputs=dict(outcome.outputs),
         depends_on=list(after.depends_on),
         spec_fields=dict(after.spec_fields) if after.spec_fields is not None else None,
+        resolved=dict(resolved or {}),
+        sent_attachments=dict(sent_attachments or {}),
     )
 
 

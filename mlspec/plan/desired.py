@@ -54,6 +54,10 @@ class DesiredResource:
     """The spec path the resource is built from (dotted), e.g. ``model.training``."""
     spec_fields: dict[str, Any] | None = None
     """The resolved spec values under ``source`` (see :func:`spec_fields`); ``None`` when unknown."""
+    needs: list[str] = field(default_factory=list)
+    """The output markers its payload holds (``<target>.<attribute>``), replaced at apply."""
+    outputs: list[str] = field(default_factory=list)
+    """The attributes it reports once applied (its consumers' markers name them)."""
 
 
 @dataclass
@@ -113,6 +117,8 @@ def _desired(resource: Resource, body: dict[str, Any], digest: str) -> DesiredRe
             tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in resource.source)
         ),
         spec_fields=dict(recorded) if isinstance(recorded, dict) else None,
+        needs=list(resource.needs),
+        outputs=list(resource.outputs),
     )
 
 

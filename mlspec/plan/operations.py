@@ -23,16 +23,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlspec.contract.graph import Address
+from mlspec.contract.outputs import TARGET
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.desired import Desired
 from mlspec.plan.lock import LockInfo
+from mlspec.plan.needs import refuse_unsatisfiable
 from mlspec.plan.ownership import read_state
 from mlspec.plan.plan import Action, Plan, make_plan
 from mlspec.plan.planfile import SavedPlan, check_plan_out, load_plan, save_plan
 from mlspec.plan.state import State
 from mlspec.plan.target import PlanResult, Target
 from mlspec.providers.base import LiveObject, Provider, ProviderError
+from mlspec.providers.registry import supplied_target_outputs
 from mlspec.redaction import printable, strip_query
 
 if TYPE_CHECKING:  # the apply engine (a thread pool) is imported only when applying
@@ -81,10 +84,18 @@ def plan_desired(
                 select=select,
                 destroy=destroy,
                 allow_destroy=allow_destroy,
+                target=target_values(desired, provider),
             )
     else:
         state = read_state(backend, target)
-        plan = make_plan(desired, state, select=select, destroy=destroy, allow_destroy=allow_destroy)
+        plan = make_plan(
+            desired,
+            state,
+            select=select,
+            destroy=destroy,
+            allow_destroy=allow_destroy,
+            target=target_values(desired, None),
+        )
     return PlanResult(plan, target, desired.files, desired.project_files)
 
 
@@ -112,7 +123,13 @@ def apply_desired(
         state = read_state(backend, target)
         live = refresh_live(provider, state, backend.description) if refresh else None
         plan = make_plan(
-            desired, state, live=live, select=select, destroy=destroy, allow_destroy=allow_destroy
+            desired,
+            state,
+            live=live,
+            select=select,
+            destroy=destroy,
+            allow_destroy=allow_destroy,
+            target=target_values(desired, provider),
         )
         refuse_blocked(plan)
         if not plan.has_changes:
@@ -154,6 +171,7 @@ def apply_plan(
     with locked(backend, "destroy" if plan.destroy else "apply"):
         state = read_state(backend, target)
         refuse_stale(saved, state, backend.description)
+        refuse_unsatisfiable(plan, state.resources if state else {}, _supplied(plan, provider))
         serial = state.serial if state else 0
         if not plan.has_changes:
             if state is not None:
@@ -214,6 +232,24 @@ def check_saved_plan(saved: SavedPlan, *, state_dir: Path | None = None) -> None
         target.state_dir = state_dir
     backend = target.backend()
     refuse_stale(saved, read_state(backend, target), backend.description)
+
+
+def target_values(desired: Desired, provider: Provider | None) -> dict[str, str | None]:
+    """What the deployment target supplies for ``workspace.*`` markers, for :func:`make_plan`: the
+    provider's values when there is one to ask, else what its kind supplies (values known at apply).
+    Nothing is asked when no resource needs any."""
+    if not any(n.startswith(f"{TARGET}.") for r in desired.resources.values() for n in r.needs):
+        return {}
+    if provider is None:
+        return dict.fromkeys(supplied_target_outputs(desired.manifest.provider))
+    return dict(provider.target_outputs())
+
+
+def _supplied(plan: Plan, provider: Provider) -> frozenset[str]:
+    needs_target = any(
+        n.startswith(f"{TARGET}.") for c in plan.changes if c.after is not None for n in c.after.needs
+    )
+    return frozenset(provider.target_outputs()) if needs_target else frozenset()
 
 
 def refresh_live(

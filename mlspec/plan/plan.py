@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from mlspec.contract.graph import Address, Resource, dependency_closure, topological_order
+from mlspec.contract.outputs import sent_payload
 from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, MlspecError
@@ -43,7 +44,8 @@ class Snapshot:
     """One side of a change: a payload with its hash, dependencies and (after) the files it ships.
 
     ``spec_fields`` are the spec values the payload was built from (``None``: not known, as in a
-    state written before they were recorded); ``source`` is the spec path they come from (after).
+    state written before they were recorded); ``source`` is the spec path they come from (after);
+    ``needs`` the output markers of the payload (after), which apply replaces before sending it.
     """
 
     provider_type: str
@@ -52,6 +54,7 @@ class Snapshot:
     files: list[str] = field(default_factory=list)
     spec_fields: dict[str, Any] | None = None
     source: str = ""
+    needs: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -66,6 +69,8 @@ class Snapshot:
             out["source"] = self.source
         if self.spec_fields is not None:
             out["spec_fields"] = dict(self.spec_fields)
+        if self.needs:
+            out["needs"] = list(self.needs)
         return out
 
     @classmethod
@@ -79,6 +84,7 @@ class Snapshot:
             files=list(data.get("files") or []),
             spec_fields=dict(fields) if isinstance(fields := data.get("spec_fields"), dict) else None,
             source=str(data.get("source") or ""),
+            needs=[str(n) for n in data.get("needs") or []],
         )
 
     @classmethod
@@ -94,6 +100,7 @@ class Snapshot:
             list(resource.files),
             spec_fields=resource.spec_fields,
             source=resource.source,
+            needs=list(resource.needs),
         )
 
 
@@ -108,6 +115,11 @@ class ResourceChange:
     ``gone`` means refresh found the object deleted outside mlspec; ``causes`` (updates and
     replaces) are the spec fields that changed since the last apply, from the fields the state
     recorded to those of the build — ``None`` when the state recorded none (an older state).
+    ``known_after_apply`` are the output markers of ``after`` whose values exist only once this
+    apply ran their producers; ``output_changes`` the markers whose value differs from the one the
+    resource was last applied with (``path`` the marker's ``<target>.<attribute>``), which alone make
+    an update; ``missing_outputs`` (a producer) the outputs a consumer needs that the state does not
+    record (applied by an older mlspec), so it is applied again to report them.
     """
 
     address: Address
@@ -121,6 +133,9 @@ class ResourceChange:
     moved_from: Address | None = None
     gone: bool = False
     causes: list[FieldChange] | None = None
+    known_after_apply: list[str] = field(default_factory=list)
+    output_changes: list[FieldChange] = field(default_factory=list)
+    missing_outputs: list[str] = field(default_factory=list)
 
     @property
     def depends_on(self) -> list[Address]:
@@ -128,7 +143,7 @@ class ResourceChange:
         return list(side.depends_on) if side else []
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "address": str(self.address),
             "action": self.action.value,
             "provider_type": self.provider_type,
@@ -141,6 +156,14 @@ class ResourceChange:
             "before": self.before.to_json() if self.before else None,
             "after": self.after.to_json() if self.after else None,
         }
+        # Only where there is something to say: most resources need no output of another.
+        if self.known_after_apply:
+            out["known_after_apply"] = list(self.known_after_apply)
+        if self.output_changes:
+            out["output_changes"] = [c.to_json() for c in self.output_changes]
+        if self.missing_outputs:
+            out["missing_outputs"] = list(self.missing_outputs)
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ResourceChange:
@@ -160,6 +183,9 @@ class ResourceChange:
                 if isinstance(causes := data.get("causes"), list)
                 else None
             ),
+            known_after_apply=[str(r) for r in data.get("known_after_apply") or []],
+            output_changes=[FieldChange.from_json(c) for c in data.get("output_changes") or []],
+            missing_outputs=[str(a) for a in data.get("missing_outputs") or []],
         )
 
 
@@ -273,9 +299,14 @@ def make_plan(
     select: Iterable[str] = (),
     destroy: bool = False,
     allow_destroy: bool = False,
+    target: Mapping[str, str | None] | None = None,
 ) -> Plan:
     """Compare ``desired`` with ``state`` (and ``live``, the provider's view by state address, when
-    refreshed). With ``destroy`` every resource in state is deleted."""
+    refreshed). With ``destroy`` every resource in state is deleted. ``target`` is what the
+    deployment target supplies for output markers (:data:`mlspec.plan.needs.TargetOutputs`; none when
+    not given); a need nothing satisfies is an MLS842 (:func:`mlspec.plan.needs.settle_needs`)."""
+    from mlspec.plan.needs import settle_needs
+
     manifest = desired.manifest
     recorded = dict(state.resources) if state else {}
     live_view = dict(live) if live is not None else None
@@ -306,6 +337,7 @@ def make_plan(
                 if found is not None and not _vouched_unchanged(found, current):
                     change.drift = diff_payloads(current.payload, found.payload)
             changes.append(change)
+    settle_needs(changes, recorded, target or {})
     return Plan(
         project=manifest.project,
         environment=manifest.environment,
@@ -399,21 +431,30 @@ def _change_for(
     if current is None:
         return ResourceChange(address, Action.CREATE, resource.provider_type, after=after)
     before = Snapshot.of_state(current)
-    recorded = current.payload
+    recorded, wanted = current.payload, resource.payload
     drift: list[FieldChange] = []
     if refreshed:
         if live is None:  # deleted outside mlspec: create it again
             return ResourceChange(address, Action.CREATE, resource.provider_type, before, after, gone=True)
-        if not _vouched_unchanged(live, current) and not live.payload.same_content(recorded):
-            drift = diff_payloads(recorded, live.payload)
+        # What was sent: the recorded payload with its markers replaced as they were at apply.
+        sent = sent_payload(recorded, current.resolved, current.sent_attachments)
+        if not _vouched_unchanged(live, current) and not live.payload.same_content(sent):
+            drift = diff_payloads(sent, live.payload)
             recorded = live.payload
+            # compared as sent too, so a marker and the value it was replaced with are no change
+            unchanged_files = {
+                path: sent_hash
+                for path, sent_hash in current.sent_attachments.items()
+                if resource.payload.attachments.get(path) == current.payload.attachments.get(path)
+            }
+            wanted = sent_payload(resource.payload, current.resolved, unchanged_files)
     if (
         not drift
         and current.payload.hash == resource.payload.hash
         and current.provider_type == resource.provider_type
     ):
         return ResourceChange(address, Action.NO_OP, resource.provider_type, before, after)
-    changes = diff_payloads(recorded, resource.payload)
+    changes = diff_payloads(recorded, wanted)
     reasons = replace_reasons(changes, resource.immutable)
     if current.provider_type != resource.provider_type:
         reasons.insert(0, f"provider type changes from {current.provider_type} to {resource.provider_type}")

@@ -448,7 +448,9 @@ def _check_change(change: Any, where: str) -> None:
     _expect(moved is None or _is_address(moved), f"{where}.moved_from")
     _expect(isinstance(change.get("gone", False), bool), f"{where}.gone")
     _expect(_strings(change.get("replace_reasons", [])), f"{where}.replace_reasons")
-    for key in ("changes", "drift"):
+    for key in ("known_after_apply", "missing_outputs"):
+        _expect(_strings(change.get(key, [])), f"{where}.{key}")
+    for key in ("changes", "drift", "output_changes"):
         items = change.get(key, [])
         _expect(
             isinstance(items, list)
@@ -476,6 +478,7 @@ def _check_change(change: Any, where: str) -> None:
         _expect(_strings(snapshot.get("files", [])), f"{where}.{side}.files")
         _expect_build_paths(snapshot.get("files", []), f"{where}.{side}.files")
         _expect(isinstance(snapshot.get("spec_fields", {}), dict | None), f"{where}.{side}.spec_fields")
+        _expect(_strings(snapshot.get("needs", [])), f"{where}.{side}.needs")
     # apply deploys ``after`` for everything but a delete
     _expect(change.get("action") == Action.DELETE.value or change.get("after") is not None, f"{where}.after")
 

@@ -33,6 +33,8 @@ _MARKERS = {
 }
 CREATE_FIELD_LIMIT = 12
 CAUSE_LIMIT = 10
+OUTPUT_LIMIT = 4
+"""At most this many output markers are named on a change's "known after apply" line."""
 VALUE_WIDTH = 76
 """Wide enough for a quoted content hash (`"sha256:` and 64 hex digits)."""
 DIFF_CONTEXT = 24
@@ -136,6 +138,7 @@ def _change_block(
         )
     if change.causes is not None:
         lines.extend(_cause_lines(change, paint, plan_causes or []))
+    lines.extend(_output_lines(change, paint))
     if change.action is Action.CREATE:
         assert change.after is not None
         lines.extend(_leaf_lines("+", _GREEN, change.after.payload, paint))
@@ -150,6 +153,36 @@ def _change_block(
             lines.append(
                 paint(_DIM, "      # the live object already matches the spec; the state catches up")
             )
+    return lines
+
+
+def _output_lines(change: ResourceChange, paint: _Paint) -> list[str]:
+    """Output markers: values known only after apply, values that changed since the resource was
+    applied with them, and (a producer) the outputs it is applied again to report."""
+    lines: list[str] = []
+    if change.missing_outputs:
+        lines.append(
+            paint(
+                _DIM,
+                f"      # applied again to report {', '.join(change.missing_outputs)} "
+                "(the state records none; something needs it)",
+            )
+        )
+    for output in change.output_changes:
+        old = "(not recorded)" if output.before is MISSING else _value(output.before)
+        lines.append(
+            f"      {paint(_YELLOW, '~')} output {output.path}: {paint(_RED, old)} → "
+            f"{paint(_GREEN, _value(output.after))}"
+        )
+    if change.known_after_apply:
+        shown = change.known_after_apply[:OUTPUT_LIMIT]
+        more = len(change.known_after_apply) - len(shown)
+        lines.append(
+            paint(
+                _DIM,
+                "      # known after apply: " + ", ".join(shown) + (f" and {more} more" if more else ""),
+            )
+        )
     return lines
 
 

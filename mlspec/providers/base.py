@@ -4,6 +4,13 @@ Apply calls ``create``/``update``/``delete`` in dependency order and records the
 state after each one; a crash between the provider call and the state write is repaired by
 the next run calling the same operation again, so every operation must accept a second call
 with the same request (create of an existing identical object, delete of a missing one).
+
+Outputs ("known after apply"): ``create`` and ``update`` of a resource whose kind reports outputs
+(:data:`mlspec.contract.outputs.PRODUCERS`: an identity's ``client_id``, an ACR task's
+``image_digest``...) return them in :attr:`ProviderResult.outputs`, as strings; state records them
+with the resource. A request never holds an output marker: apply replaced every one of them with
+the value its producer reported (or, for ``workspace.*``, :meth:`Provider.target_outputs` gave)
+before calling the provider.
 """
 
 from __future__ import annotations
@@ -26,6 +33,11 @@ class DeployRequest:
     ``files`` maps build-relative paths to bytes; ``primary_file`` is the one the payload's
     ``properties`` were read from (empty when the resource ships no file). ``dependencies`` gives
     the outputs of the resources this one depends on, by address.
+
+    Output markers are replaced in ``payload.properties``, ``payload.attachments`` and ``files`` (what
+    is sent), while ``payload.hash`` stays the build's hash of the marker form, the one state records:
+    a provider that records the hash it wrote vouches for an unchanged object with it. ``resolved``
+    says what was replaced (``<target>.<attribute>``: value).
     """
 
     address: Address
@@ -34,6 +46,7 @@ class DeployRequest:
     files: Mapping[str, bytes] = field(default_factory=dict)
     primary_file: str = ""
     dependencies: Mapping[Address, Mapping[str, Any]] = field(default_factory=dict)
+    resolved: Mapping[str, str] = field(default_factory=dict)
 
 
 class LiveObject:
@@ -79,7 +92,8 @@ class LiveObject:
 
 @dataclass
 class ProviderResult:
-    """The provider's id for the object (a path, an Azure resource id) and what it reports back."""
+    """The provider's id for the object (a path, an Azure resource id) and what it reports back
+    (every output its kind declares, and whatever else it likes: a URL, a path)."""
 
     provider_id: str
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +123,11 @@ class Provider(Protocol):
 
     def describe(self, address: Address, result: ProviderResult) -> str:
         """One line for humans: what the object is and where it lives."""
+        ...
+
+    def target_outputs(self) -> Mapping[str, str]:
+        """The values of the environment deployed into that markers name as ``workspace.<attribute>``
+        (:data:`mlspec.contract.outputs.TARGET_OUTPUTS`: ``tenant_id``), by attribute."""
         ...
 
 

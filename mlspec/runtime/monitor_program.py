@@ -7,6 +7,19 @@ mlspec, and one file, because a component's code is this file alone::
 
     python monitor_program.py --config monitor.json --output DIR
 
+On Azure the monitoring job passes the data as mounted inputs and sends the rows on::
+
+    python monitor_program.py --config monitor.json --output DIR \
+        --reference REFERENCE_DIR --predictions PREDICTION_LOG_DIR [--ground-truth DIR] \
+        [--model-version N] --ingestion-endpoint URL --rule-id DCR_IMMUTABLE_ID --stream STREAM
+
+``--reference`` and the others replace the config's paths (the config then carries everything
+else: alerts, features, windows). With ``--ingestion-endpoint``, the rows of this run are also sent
+to the data collection rule's stream with the Logs Ingestion API (``azure-monitor-ingestion``),
+signed in as the job's managed identity, which needs *Monitoring Metrics Publisher* on the rule;
+that is how they reach ``MlspecModelMonitoring_CL``, the table the Azure Monitor log alerts
+query. A failed send is an error (exit 2): an alert must not stay silent because its rows were lost.
+
 It reads the training data (the reference), the prediction log, the ground truth joined to it and
 the scoring server's log; computes every statistic over each window an alert asks for; appends them
 to ``DIR/MlspecModelMonitoring_CL/`` as a new Parquet file (the columns of
@@ -88,7 +101,7 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1221,19 +1234,90 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def ingest_rows(
+    table_file: Path,
+    *,
+    endpoint: str,
+    rule_id: str,
+    stream: str,
+    credential: Any = None,
+    transport: Any = None,
+) -> int:
+    """Send the rows of one run's table file to a data collection rule's stream; the row count."""
+    from azure.monitor.ingestion import LogsIngestionClient
+
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    rows: list[MutableMapping[str, Any]] = [_ingestion_row(r) for r in pq.read_table(table_file).to_pylist()]
+    options = {"transport": transport} if transport is not None else {}
+    errors: list[str] = []
+
+    def failed(error: Any) -> None:
+        errors.append(str(error.error))
+
+    with LogsIngestionClient(endpoint=endpoint, credential=credential, **options) as client:
+        client.upload(rule_id=rule_id, stream_name=stream, logs=rows, on_error=failed)
+    if errors:
+        raise OSError(f"the Logs Ingestion API refused rows for {stream}: {errors[0]}")
+    return len(rows)
+
+
+def _ingestion_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One table row as the Logs Ingestion API takes it: ISO 8601 times, JSON numbers."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            out[key] = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        elif isinstance(value, float) and not math.isfinite(value):
+            out[key] = None
+        else:
+            out[key] = value
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Compute monitoring statistics and evaluate the alerts.")
     parser.add_argument("--config", required=True, help="monitor.json")
     parser.add_argument("--output", required=True, help="folder of the monitoring table and the result")
+    parser.add_argument("--reference", help="the training data folder (replaces the config's reference path)")
+    parser.add_argument("--predictions", help="the prediction log folder (replaces the config's)")
+    parser.add_argument("--ground-truth", help="ground truth records (replaces the config's)")
+    parser.add_argument("--model-version", help="the served model version (replaces the config's)")
+    parser.add_argument("--ingestion-endpoint", help="the data collection endpoint's logs ingestion URL")
+    parser.add_argument("--rule-id", help="the data collection rule's immutable id (dcr-...)")
+    parser.add_argument("--stream", help="the rule's stream, e.g. Custom-MlspecModelMonitoring_CL")
     args = parser.parse_args(argv)
+    sending = [args.ingestion_endpoint, args.rule_id, args.stream]
+    if any(sending) and not all(sending):
+        parser.error("--ingestion-endpoint, --rule-id and --stream go together")
     try:
-        config = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        config = dict(json.loads(Path(args.config).read_text(encoding="utf-8")))
+        if args.reference:
+            given = config.get("reference")
+            config["reference"] = {**(given if isinstance(given, Mapping) else {}), "path": args.reference}
+        for key, value in (
+            ("predictions", args.predictions),
+            ("ground_truth", args.ground_truth),
+            ("model_version", args.model_version),
+        ):
+            if value:
+                config[key] = value
         result = run_monitor(config, Path(args.output))
+        sent = 0
+        if all(sending) and result["table_file"]:
+            sent = ingest_rows(
+                Path(result["table_file"]),
+                endpoint=args.ingestion_endpoint,
+                rule_id=args.rule_id,
+                stream=args.stream,
+            )
     except (OSError, ValueError) as error:
         print(f"monitor: {error}", file=sys.stderr)
         return 2
     fired = [a["name"] for a in result["alerts"] if a["fired"]]
-    print(json.dumps({"rows": result["rows"], "alerts": len(result["alerts"]), "fired": fired}))
+    print(json.dumps({"rows": result["rows"], "sent": sent, "alerts": len(result["alerts"]), "fired": fired}))
     return 0
 
 

@@ -516,6 +516,25 @@ class Network(SpecModel):
     )
 
 
+def _model_version_number(value: Any) -> Any:
+    """A registered version is a number: YAML's ``true``/``yes``/``on`` would otherwise be taken as 1,
+    and ``latest`` (what a pinned version replaces) deserves to be told what to write instead."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"a model version is a whole number (1, 2, ...), not the boolean {str(value).lower()}"
+        )
+    if isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit()):
+        raise ValueError(
+            f"a model version is a whole number (1, 2, ...), not {value!r}; leave model_version out to serve "
+            "the version the training pipeline last registered"
+        )
+    return value
+
+
+ModelVersion = Annotated[int, Field(ge=1), BeforeValidator(_model_version_number)]
+"""A version of ``model.name`` in the Azure ML (MLflow) model registry: 1, 2, ..."""
+
+
 class Rollout(SpecModel):
     strategy: Literal["rolling", "blue_green", "canary"] = Field(
         "rolling",
@@ -529,6 +548,14 @@ class Rollout(SpecModel):
     )
     max_unavailable: str | Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(
         0, description="Rolling update maxUnavailable: pods or a percentage."
+    )
+    model_version: ModelVersion | None = Field(
+        None,
+        description=(
+            "canary and blue_green: the registered model version the canary (the standby slot) serves while "
+            "the stable (active) slot serves deployment.model_version; absent, both serve the same version."
+        ),
+        examples=[8],
     )
 
 
@@ -594,6 +621,14 @@ class Deployment(SpecModel):
         default_factory=_empty_list,
         description="Names from access.secrets, mounted via the Key Vault CSI driver.",
     )
+    model_version: ModelVersion | None = Field(
+        None,
+        description=(
+            "The registered version of model.name the pods serve (a pin, or a rollback); absent, the version "
+            "the training pipeline last registered past its gate, fixed in the manifests at each apply."
+        ),
+        examples=[7],
+    )
     rollout: Rollout = Field(
         default_factory=Rollout,
         description="How a new model version replaces the serving one.",
@@ -651,10 +686,23 @@ class Alert(SpecModel):
     description: str | None = Field(None, description="What firing means and what to do.")
 
 
+DEFAULT_MAX_FEATURE_AGE = "1d"
+"""``monitoring.retrain.max_feature_age`` when the spec does not set it (or has no ``retrain``)."""
+
+
 class Retrain(SpecModel):
     schedule: str | None = Field(None, description="Cron, five fields, UTC.", examples=["0 3 * * 1"])
     on_alerts: list[str] = Field(
         default_factory=_empty_list, description="Alerts (by name) that trigger retraining."
+    )
+    max_feature_age: str = Field(
+        DEFAULT_MAX_FEATURE_AGE,
+        description=(
+            "Duration: how old the last successful run of the Synapse pipeline that produces the training "
+            "data may be before the training pipeline (scheduled or alert-triggered) runs it again first "
+            "(training on a transform only)."
+        ),
+        examples=["1d", "12h"],
     )
 
 
@@ -663,6 +711,14 @@ class Monitoring(SpecModel):
     alerts: list[Alert] = Field(default_factory=_empty_list, description="Azure Monitor alert rules.")
     retrain: Retrain | None = Field(
         None, description="When the model is retrained: on a schedule and/or when alerts fire."
+    )
+    ground_truth: str | None = Field(
+        None,
+        description=(
+            "abfss:// folder where the team writes the true outcomes of served requests, as JSON lines "
+            "{request_id, row, target}: the monitoring job joins them to the prediction log for "
+            "model_metric alerts."
+        ),
     )
 
 

@@ -47,8 +47,8 @@ def test_assignments_are_guid_named_built_in_roles_at_their_pointers(
     for name in names:
         assert name.startswith("[guid(") and "reference(" not in name
     for resource in result.manifest.resources:
-        if resource.address.service != "access":
-            continue
+        if resource.address.service != "access" or resource.file != "access/role-assignments.json":
+            continue  # Synapse RBAC assignments have a file of their own (test_access_synapse_roles.py)
         part = resolve_pointer(data, resource.pointer)
         assert resource.provider_type == f"arm:{part['type']}"
         if resource.address.kind == "role_assignment":
@@ -126,10 +126,20 @@ def test_contract_grants_and_implied_identities(tmp_path: Path) -> None:
         == "Microsoft.Storage/storageAccounts/contosolakedev/blobServices/default/containers/curated"
     )
     assert "Microsoft.MachineLearningServices/workspaces" in reader["properties"]["principalId"]
-    synapse_scopes = {a["scope"] for a in by_role["Storage Blob Data Contributor"]}
+    contributors = by_role["Storage Blob Data Contributor"]
+    synapse_scopes = {
+        a["scope"] for a in contributors if "Microsoft.Synapse" in a["properties"]["principalId"]
+    }
     assert synapse_scopes == {
         "Microsoft.Storage/storageAccounts/contosolakedev/blobServices/default/containers/raw",
         "Microsoft.Storage/storageAccounts/contosolakedev/blobServices/default/containers/curated",
+    }
+    # the scoring pods write the prediction log (deployment.log_predictions) into its container
+    pods_scopes = {
+        a["scope"] for a in contributors if "userAssignedIdentities" in a["properties"]["principalId"]
+    }
+    assert pods_scopes == {
+        "Microsoft.Storage/storageAccounts/contosolakedev/blobServices/default/containers/monitoring"
     }
     secrets = by_role["Key Vault Secrets User"][0]
     assert secrets["scope"] == "Microsoft.KeyVault/vaults/kv-churn-dev"

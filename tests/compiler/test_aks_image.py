@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from mlspec.compiler.aks.image import UnsafeValue, python_literal, requirements_text
+from mlspec.compiler.aks.image import python_literal
+from mlspec.compiler.serving_image.base_images import BASE_IMAGES
+from mlspec.compiler.serving_image.requirements import UnsafeValue, requirements_text
 
 
 def _support() -> Any:
@@ -50,35 +52,51 @@ def _image(rendered: Any) -> str:
     return image
 
 
-def test_image_is_in_the_projects_registry_tagged_by_content() -> None:
+def _content_tag(rendered: Any) -> str:
+    """The tag the ACR task builds once: the last of its pushed references."""
+    pushed: list[str] = rendered.doc("acr/task.yaml")["steps"][1]["push"]
+    return pushed[-1].rsplit(":", 1)[1]
+
+
+DIGEST_MARKER = "mlspec:output:acr.task.scorer.image_digest"
+
+
+def test_deployments_run_the_image_by_the_digest_the_acr_task_pushed() -> None:
     rendered = render(BASE)
-    image = _image(rendered)
-    match = re.fullmatch(r"acrscoringdev\.azurecr\.io/scoring/scorer:([0-9a-f]{12})", image)
-    assert match, image
+    assert _image(rendered) == f"acrscoringdev.azurecr.io/scoring/scorer@{DIGEST_MARKER}"
+    container = rendered.doc("aks/deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+    assert container["imagePullPolicy"] == "Always"
+    # apply resolves the marker from the task's outputs: the Deployment must wait for the task.
+    assert "acr.task.scorer" in {str(a) for a in rendered.resource("aks.deployment.scorer").depends_on}
+
+
+def test_the_content_tag_is_the_hash_of_the_build_inputs() -> None:
+    rendered = render(BASE)
     digest = hashlib.sha256()
     for name in ("acr/Dockerfile", "acr/score.py", "acr/gunicorn.conf.py", "acr/requirements.txt"):
         content = rendered.out.artifacts[name].content
         digest.update(len(content).to_bytes(8, "big"))
         digest.update(content)
-    assert match.group(1) == digest.hexdigest()[:12]
+    assert re.fullmatch(r"[0-9a-f]{12}", _content_tag(rendered))
+    assert _content_tag(rendered) == digest.hexdigest()[:12]
 
 
 def test_one_image_serves_every_environment_and_a_changed_input_changes_the_tag(tmp_path: Path) -> None:
     dev, prod = render(BASE, "dev"), render(BASE, "prod")
-    assert _image(dev).rsplit(":", 1)[1] == _image(prod).rsplit(":", 1)[1]
+    assert _content_tag(dev) == _content_tag(prod)
     assert _image(prod).startswith("acrscoringprod.azurecr.io/")
     changed = render(
         variant(tmp_path, lambda d: d["model"]["training"]["environment"]["pip"].append("numpy<3"))
     )
-    assert _image(changed) != _image(dev)
+    assert _content_tag(changed) != _content_tag(dev)
 
 
-def test_acr_task_builds_and_pushes_the_deployed_image_with_acr_syntax_kept_literal() -> None:
+def test_acr_task_builds_and_pushes_the_content_tag_with_acr_syntax_kept_literal() -> None:
     rendered = render(BASE)
     text = rendered.text("acr/task.yaml")
     assert "{{.Run.ID}}" in text and "$Registry/scoring/scorer" in text
     task = rendered.doc("acr/task.yaml")
-    tag = _image(rendered).rsplit(":", 1)[1]
+    tag = _content_tag(rendered)
     assert task["version"] == "v1.1.0"
     build, push = task["steps"]
     assert build["build"] == (
@@ -87,7 +105,8 @@ def test_acr_task_builds_and_pushes_the_deployed_image_with_acr_syntax_kept_lite
     assert push["push"] == ["$Registry/scoring/scorer:{{.Run.ID}}", f"$Registry/scoring/scorer:{tag}"]
     # ACR renders its Go template before it parses the YAML: the result must still be the same YAML.
     expanded = text.replace("{{.Run.ID}}", "ca42").replace("$Registry", "acrscoringdev.azurecr.io")
-    assert yaml.safe_load(expanded)["steps"][1]["push"][1] == _image(rendered)
+    pushed = yaml.safe_load(expanded)["steps"][1]["push"][1]
+    assert pushed == f"{_image(rendered).split('@')[0]}:{tag}"
 
 
 def test_dockerfile_is_non_root_and_carries_no_spec_free_text() -> None:
@@ -99,23 +118,36 @@ def test_dockerfile_is_non_root_and_carries_no_spec_free_text() -> None:
     ]
     assert set(instructions) <= DOCKERFILE_INSTRUCTIONS
     assert instructions[0] == "FROM"
-    assert "FROM python:3.11-slim" in dockerfile
+    assert f"FROM {BASE_IMAGES['3.11'].reference}\n" in dockerfile
     assert "USER 10001:10001" in dockerfile
     for fragment in ("hostile", "os.system", "{{", "{%", "'''"):
         assert fragment not in dockerfile
 
 
 def test_requirements_keep_the_model_pins_and_add_serving_packages() -> None:
-    text = render(BASE).text("acr/requirements.txt")
-    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    lines = requirements_text(["scikit-learn==1.5.2", "mlflow==2.16.2"], "key").splitlines()[1:]
     assert "scikit-learn==1.5.2" in lines
     assert any(line.startswith("mlflow-skinny") for line in lines)
     assert any(line.startswith("azureml-mlflow") for line in lines)
     assert lines == sorted(lines, key=str.lower)
-    assert "PyJWT" not in text
+    assert not any("PyJWT" in line for line in lines)
     assert "PyJWT[crypto]" in requirements_text([], "entra")
     for pin in ("azureml-inference-server-http==1.5.1", "gunicorn==27.0.1", "gevent==26.9.0"):
         assert pin in lines
+
+
+def test_the_locked_image_requirements_keep_the_model_and_server_pins() -> None:
+    """The base spec's committed lock: the same pins, now with every dependency and its hashes."""
+    text = render(BASE).text("acr/requirements.txt")
+    pinned = {line.split(" ")[0] for line in text.splitlines() if "==" in line}
+    for pin in (
+        "scikit-learn==1.5.2",
+        "azureml-inference-server-http==1.5.1",
+        "gunicorn==27.0.1",
+        "gevent==26.9.0",
+    ):
+        assert pin in pinned
+    assert text.count("--hash=sha256:") >= len(pinned)
 
 
 def test_full_mlflow_is_served_as_skinny_and_the_servers_pins_win() -> None:
@@ -229,3 +261,29 @@ def test_conda_packages_are_a_warning_and_the_image_is_still_built(tmp_path: Pat
     warnings = [(d.code, d.is_error, d.path) for d in _s.spec_diagnostics(spec) if d.code == "MLS638"]
     assert warnings == [("MLS638", False, ("model", "training", "environment", "conda"))]
     assert "acr/Dockerfile" in rendered.out.artifacts
+
+
+@pytest.mark.parametrize(
+    ("image", "problem"),
+    [
+        (f"acrscoringdev.azurecr.io/scoring/scorer@{DIGEST_MARKER}", None),
+        ("acrscoringdev.azurecr.io/scoring/scorer@sha256:" + "0" * 64, None),
+        ("acrscoringdev.azurecr.io/scoring/scorer:{tag}", "is not pinned by digest"),
+        ("acrscoringdev.azurecr.io/scoring/scorer:{tag}@sha256:" + "0" * 64, None),
+        ("acrscoringdev.azurecr.io/scoring/scorer@mlspec:output:acr.task.other.image_digest", "by digest"),
+        ("acrscoringdev.azurecr.io/scoring/scorer@sha256:abc", "is not pinned by digest"),
+        ("acrscoringdev.azurecr.io/scoring/other@sha256:" + "0" * 64, "is not pushed by acr/task.yaml"),
+        ("docker.io/library/python@sha256:" + "0" * 64, "is not in the project's registry"),
+    ],
+)
+def test_mls635_wants_the_projects_image_by_digest(image: str, problem: str | None) -> None:
+    from mlspec.compiler import aks
+
+    rendered = render(BASE)
+    container = rendered.doc("aks/deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = image.format(tag=_content_tag(rendered))
+    found = [d.message for d in aks.check(rendered.ctx, rendered.out) if d.code == "MLS635"]
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and problem in found[0], found

@@ -73,12 +73,16 @@ def spec_diagnostics(spec: Path, environment: str | None = None) -> list[Diagnos
 
 
 def variant(tmp_path: Path, change: Callable[[dict[str, Any]], None], base: Path = BASE) -> Path:
-    """A copy of ``base`` with ``change`` applied to its data, written to ``tmp_path``."""
+    """A copy of ``base`` with ``change`` applied to its data, written to ``tmp_path``, with the base's
+    lock file when it has one (a change to the model's pip list or auth makes it stale: MLS608)."""
     data = copy.deepcopy(yaml.safe_load(base.read_text(encoding="utf-8")))
     change(data)
     target = tmp_path / "variant" / "mlproject.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    lock = base.with_name("mlproject.lock.json")
+    if lock.is_file():
+        target.with_name(lock.name).write_bytes(lock.read_bytes())
     return target
 
 

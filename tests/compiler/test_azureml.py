@@ -160,12 +160,17 @@ def test_contract_resources_addresses_and_dependencies() -> None:
         "aml.pipeline.churn-classifier",
         "aml.schedule.churn-classifier-retrain",
         "aml.monitor.churn-classifier",
+        "aml.component.refresh_features",
+        "aml.component.monitor",
+        "aml.component.prediction_log_preprocess",
+        "aml.schedule.churn-classifier-monitoring",
     }
     assert aml["aml.compute.cpu-cluster"].provider_type == "azureml:compute"
     assert {"size", "type"} <= set(aml["aml.compute.cpu-cluster"].immutable)
     assert aml["aml.component.train"].files == ["azureml/components/train.yml", "azureml/src/train/train.py"]
     assert [str(d) for d in aml["aml.component.train"].depends_on] == ["aml.environment.churn-classifier"]
     assert {str(d) for d in aml["aml.pipeline.churn-classifier"].depends_on} == {
+        "aml.component.refresh_features",
         "aml.component.prepare",
         "aml.component.train",
         "aml.component.evaluate",
@@ -176,6 +181,12 @@ def test_contract_resources_addresses_and_dependencies() -> None:
         "aml.pipeline.churn-classifier"
     ]
     assert aml["aml.monitor.churn-classifier"].provider_type == "azureml:monitor_schedule"
+    assert [str(d) for d in aml["aml.monitor.churn-classifier"].depends_on] == [
+        "aml.component.prediction_log_preprocess"
+    ]
+    assert {"aml.component.monitor", "aml.pipeline.churn-classifier"} <= {
+        str(d) for d in aml["aml.schedule.churn-classifier-monitoring"].depends_on
+    }
     assert aml["aml.pipeline.churn-classifier"].source == ("model",)
 
 
@@ -502,7 +513,8 @@ def test_hostile_text_in_free_text_fields_stays_data(payload: str, tmp_path: Pat
         if path.startswith("azureml/") and path.endswith(".yml"):
             text = artifact.content.decode()
             yaml.safe_load(text)
-            if "${{" in payload and path != "azureml/pipeline.yml" and "components/" not in path:
+            pipelines = ("azureml/pipeline.yml", "azureml/monitoring-job.yml")  # their jobs bind ports
+            if "${{" in payload and path not in pipelines and "components/" not in path:
                 assert "${{" not in text, path
     train = files["azureml/src/train/train.py"].content.decode()
     assert _assigned_literal(train, "PARAMS") == data["model"]["training"]["params"]

@@ -151,11 +151,15 @@ def test_the_examples_ask_every_cross_service_question_and_get_yes(monkeypatch: 
     asked = {f"{a.service}.{a.kind}": said for a, said in rendered.questions.items()}
     expected = {
         "access.identity": True,  # aks: the service account waits for the named identity's credential
+        "aml.component": True,  # access: the refresh step's identity may run the Synapse pipeline
         "aml.compute": True,  # access: the compute identity's role waits for the cluster
-        "aml.schedule": True,
+        "aml.monitor": True,  # access: Azure ML's model monitor reads the prediction log
+        "aml.pipeline": True,  # aks: an unpinned slot serves the version the pipeline registers
+        "aml.schedule": True,  # access: the monitoring job's identity; monitor: the retrain schedule
         "monitor.data_collection_rule": True,
         "monitor.retrain_trigger": True,
         "synapse.notebook": True,
+        "synapse.pipeline": True,  # azureml: the refresh step runs the Synapse pipeline
     }
     assert asked == expected
 

@@ -22,7 +22,13 @@ The behaviours pinned, in the order apply relies on them:
   provider id and outputs (apply repairs a crash by calling the same operation again);
 - create where a *different* object already exists at the address refuses with a
   :class:`ProviderError` naming the address and hinting how to adopt or remove it, as Terraform's
-  "already exists, import it" does; an *identical* object is adopted (that is the retry above).
+  "already exists, import it" does; an *identical* object is adopted (that is the retry above);
+- outputs ("known after apply", :mod:`mlspec.contract.outputs`): a producer's create reports every
+  output its kind declares, as a value a marker may be replaced with, the same on a retry;
+  ``target_outputs`` supplies every ``workspace.*`` value; applied through plan/apply, the outputs are
+  recorded in state, replaced into what a dependent is sent (the state keeps the marker form and the
+  build's hash, and the next plan has no changes), and a failure between producer and dependent
+  converges on the rerun with a new provider instance.
 """
 
 from __future__ import annotations
@@ -30,13 +36,28 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlspec.contract.graph import Address, canonical_json, content_hash
+from mlspec.contract.graph import Address, Manifest, Resource, canonical_json, content_hash
+from mlspec.contract.outputs import (
+    MARKER_PREFIX,
+    PRODUCERS,
+    TARGET,
+    TARGET_OUTPUTS,
+    OutputRef,
+    check_output_value,
+    output_marker,
+    outputs_of,
+)
 from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
+from mlspec.plan.apply import ApplyResult
+from mlspec.plan.desired import desired_from_parts
+from mlspec.plan.plan import Plan, make_plan
+from mlspec.plan.state import State
 from mlspec.providers.base import DeployRequest, LiveObject, Provider, ProviderError, ProviderResult
 
 FILE_ARTIFACT = "file_artifact"
@@ -64,6 +85,18 @@ DEFAULT_SAMPLES: Mapping[str, SampleTarget] = {
 }
 
 
+DEFAULT_PRODUCER_TYPES: Mapping[tuple[str, str], str] = {
+    (
+        "access",
+        "identity",
+    ): "arm:Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+    ("acr", "task"): "acr:task",
+    ("aml", "pipeline"): "azureml:pipeline_job",
+    ("monitor", "data_collection_endpoint"): "arm:Microsoft.Insights/dataCollectionEndpoints",
+    ("monitor", "data_collection_rule"): "arm:Microsoft.Insights/dataCollectionRules",
+}
+
+
 Tamper = Callable[[DeployRequest, ProviderResult], dict[str, Any]]
 """Change the object ``create`` made for the request behind the provider's back; return the payload
 (``{"properties": ..., "attachments": ...}``) the provider should now read."""
@@ -82,6 +115,8 @@ class ProviderUnderTest:
     tamper: Tamper
     remove_behind_its_back: RemoveBehindItsBack
     samples: Mapping[str, SampleTarget] = field(default_factory=lambda: dict(DEFAULT_SAMPLES))
+    producers: Mapping[tuple[str, str], str] = field(default_factory=lambda: dict(DEFAULT_PRODUCER_TYPES))
+    """The provider type of each producer kind of :data:`mlspec.contract.outputs.PRODUCERS`."""
 
     def request(self, kind: str, variant: int = 0) -> DeployRequest:
         return sample_request(self.samples[kind], kind, variant)
@@ -276,3 +311,153 @@ class ProviderContract:
         assert any(word in hint for word in ("import", "adopt", "remove", "delete")), hint
         live = subject.provider.read(foreign.address, recorded(foreign, planted))
         assert live_payload(live) == payload_of(foreign), "a refused create must leave the object alone"
+
+    # outputs: known after apply
+
+    def test_a_producer_reports_every_declared_output(self, subject: ProviderUnderTest) -> None:
+        for (service, kind), provider_type in sorted(subject.producers.items()):
+            target = SampleTarget(Address(service, kind, "contract-producer"), provider_type)
+            request = sample_request(target, FILE_ARTIFACT)
+            first = subject.provider.create(request)
+            for attribute in outputs_of(target.address):
+                ref = OutputRef(str(target.address), attribute)
+                assert attribute in first.outputs, f"{target.address} reported no {attribute}"
+                check_output_value(ref, first.outputs[attribute])  # it can replace a marker
+            again = subject.reopen().create(request)
+            assert {a: again.outputs[a] for a in outputs_of(target.address)} == {
+                a: first.outputs[a] for a in outputs_of(target.address)
+            }, "outputs must be the same when a create is retried"
+        assert set(PRODUCERS) <= set(subject.producers), "every producer kind needs a provider type here"
+
+    def test_the_target_supplies_every_workspace_value(self, subject: ProviderUnderTest) -> None:
+        supplied = subject.provider.target_outputs()
+        for output in TARGET_OUTPUTS:
+            check_output_value(OutputRef(TARGET, output.attribute), supplied.get(output.attribute))
+
+    def test_outputs_are_recorded_and_replaced_into_a_dependent(
+        self, subject: ProviderUnderTest, tmp_path: Path
+    ) -> None:
+        chain = _MarkerChain(subject, tmp_path)
+        result = chain.apply(subject.provider)
+        assert result.ok, [o.error for o in result.failures]
+        state = chain.state()
+        produced = state.resources[chain.producer].outputs
+        consumer = state.resources[chain.consumer]
+        # state keeps the payload as built: markers, and the build's hash
+        assert consumer.payload == chain.desired.resources[chain.consumer].payload
+        assert consumer.resolved[chain.client_id] == produced["client_id"]
+        live = subject.provider.read(chain.consumer, consumer)
+        assert live is not None
+        sent = json.dumps(live.payload.properties)
+        assert MARKER_PREFIX not in sent
+        assert produced["client_id"] in sent
+        assert subject.provider.target_outputs()["tenant_id"] in sent
+        assert f"@{produced['client_id']}" in sent, "a marker inside a string is replaced too"
+        assert not chain.plan().has_changes, "applied values are no change to the marker form"
+
+    def test_a_failure_between_producer_and_dependent_converges_on_the_rerun(
+        self, subject: ProviderUnderTest, tmp_path: Path
+    ) -> None:
+        chain = _MarkerChain(subject, tmp_path)
+        failing = _FailingOn(subject.provider, chain.consumer)
+        first = chain.apply(failing)
+        assert [o.address for o in first.failures] == [chain.consumer]
+        recorded = chain.state()
+        assert "client_id" in recorded.resources[chain.producer].outputs  # persisted with the producer
+        assert chain.consumer not in recorded.resources
+        again = chain.apply(subject.reopen())
+        assert again.ok and [o.address for o in again.outcomes] == [chain.consumer]
+        state = chain.state()
+        live = subject.provider.read(chain.consumer, state.resources[chain.consumer])
+        assert live is not None
+        assert state.resources[chain.producer].outputs["client_id"] in json.dumps(live.payload.properties)
+        assert not chain.plan().has_changes
+
+
+class _FailingOn:
+    """The provider under test, except that creating ``address`` fails (once per instance)."""
+
+    def __init__(self, provider: Provider, address: Address) -> None:
+        self._provider, self._address = provider, address
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
+
+    def create(self, request: DeployRequest) -> ProviderResult:
+        if request.address == self._address:
+            raise ProviderError(request.address, "failing on purpose (the test's stand-in for a crash)")
+        return self._provider.create(request)
+
+
+class _MarkerChain:
+    """A producer (an identity) and a dependent whose payload holds its client id and the tenant, in
+    a whole value and inside a longer string, planned and applied with the provider under test."""
+
+    def __init__(self, subject: ProviderUnderTest, folder: Path) -> None:
+        from mlspec.plan.backends import backend_for
+
+        self.folder = folder
+        self.producer = Address("access", "identity", "contract-chain")
+        self.consumer = Address("aks", "config_map", "contract-chain")
+        self.client_id = f"{self.producer}.client_id"
+        producer_type = subject.producers[("access", "identity")]
+        files = {
+            "access/identity.json": canonical_json({"name": "contract-chain"}),
+            "aks/configmap.json": canonical_json(
+                {
+                    "data": {
+                        "CLIENT_ID": output_marker(str(self.producer), "client_id"),
+                        "TENANT_ID": output_marker(TARGET, "tenant_id"),
+                        "AUDIENCE": "api://x@" + output_marker(str(self.producer), "client_id"),
+                    }
+                }
+            ),
+        }
+        resources = [
+            Resource(self.producer, producer_type, ["access/identity.json"]),
+            Resource(
+                self.consumer,
+                "kubernetes:v1/ConfigMap",
+                ["aks/configmap.json"],
+                [self.producer],
+                needs=sorted([self.client_id, f"{TARGET}.tenant_id"]),
+            ),
+        ]
+        manifest = Manifest("contract", "dev", "mlproject.yaml", resources, provider=subject.provider.name)
+        payloads = {
+            r.address: {"properties": json.loads(files[r.file]), "attachments": {}} for r in resources
+        }
+        self.desired = desired_from_parts(manifest, payloads, files.__getitem__, folder)
+        self.backend = backend_for({"backend": "local"}, "contract", "dev", folder, folder / "state")
+        self._provider = subject.provider
+
+    def plan(self, provider: Provider | None = None) -> Plan:
+        from mlspec.plan.operations import refresh_live, target_values
+
+        chosen = provider or self._provider
+        state = self.backend.read()
+        live = refresh_live(chosen, state)
+        return make_plan(self.desired, state, live=live, target=target_values(self.desired, chosen))
+
+    def apply(self, provider: Provider) -> ApplyResult:
+        from mlspec.plan.apply import execute
+        from mlspec.plan.operations import locked
+
+        with locked(self.backend, "apply"):
+            plan = self.plan(provider)
+            return execute(
+                plan,
+                provider=provider,
+                backend=self.backend,
+                state=self.backend.read(),
+                files=self.desired.files,
+            )
+
+    def state(self) -> State:
+        from mlspec.plan.backends import backend_for
+
+        found = backend_for(
+            {"backend": "local"}, "contract", "dev", self.folder, self.folder / "state"
+        ).read()
+        assert found is not None
+        return found

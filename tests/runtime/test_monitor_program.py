@@ -743,6 +743,7 @@ def test_cli_runs_as_a_program(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
         "rows": json.loads(done.stdout)["rows"],
+        "sent": 0,
         "alerts": 2,
         "fired": [
             "data_drift->-0.2",
@@ -772,8 +773,12 @@ def test_cli_runs_as_a_program(tmp_path: Path) -> None:
 
 
 def test_program_imports_nothing_but_its_allowed_libraries() -> None:
+    """The Azure SDKs only inside the function that sends rows: a local run never imports them."""
     tree = ast.parse(PROGRAM.read_text(encoding="utf-8"))
     allowed = {"numpy", "pandas", "pyarrow", "scipy", "deltalake", "__future__"}
+    sending = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "ingest_rows")
+    inside_sending = {id(n) for n in ast.walk(sending)}
+    seen_azure = set()
     for node in ast.walk(tree):
         names = []
         if isinstance(node, ast.Import):
@@ -782,7 +787,145 @@ def test_program_imports_nothing_but_its_allowed_libraries() -> None:
             names = [node.module or ""]
         for name in names:
             top = name.split(".")[0]
+            if top == "azure" and id(node) in inside_sending:
+                seen_azure.add(name)
+                continue
             assert top in allowed or top in sys.stdlib_module_names, name
+    assert seen_azure == {"azure.monitor.ingestion", "azure.identity"}
+
+
+class _Ingestion:
+    """The end of the Logs Ingestion client's HTTP pipeline: records each request, answers 204."""
+
+    def __init__(self, status: int = 204) -> None:
+        self.sent: list[Any] = []
+        self.status = status
+
+    def __enter__(self) -> _Ingestion:
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        from azure.core.pipeline.transport import HttpResponse
+
+        self.sent.append(request)
+        status = self.status
+
+        class Reply(HttpResponse):  # type: ignore[misc]
+            def __init__(self) -> None:
+                super().__init__(request, None)
+                self.status_code = status
+                self.headers = {"Content-Type": "application/json", "x-ms-request-id": "1"}
+                self.reason = "No Content" if status == 204 else "Forbidden"
+
+            def body(self) -> bytes:
+                if status == 204:
+                    return b""
+                return json.dumps({"error": {"code": "OperationFailed", "message": "no role"}}).encode()
+
+        return Reply()
+
+
+class _Token:
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        assert scopes == ("https://monitor.azure.com/.default",)
+        return AccessToken("job-token", 4102444800)
+
+
+def _table_file(tmp_path: Path) -> Path:
+    pd.DataFrame({"x": np.arange(200, dtype=float), "y": [0, 1] * 100}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    write_predictions(tmp_path / "predictions", [{"x": 50.0}] * 120, [1] * 120)
+    result = mp.run_monitor(config(tmp_path, alerts=[alert("data_drift", 0.2)]), output=tmp_path / "out")
+    return Path(result["table_file"])
+
+
+def test_the_rows_of_a_run_are_sent_to_the_data_collection_rules_stream(tmp_path: Path) -> None:
+    import gzip
+
+    table = _table_file(tmp_path)
+    transport = _Ingestion()
+    sent = mp.ingest_rows(
+        table,
+        endpoint="https://dce-churn.westeurope-1.ingest.monitor.azure.com",
+        rule_id="dcr-00000000000000000000000000000001",
+        stream="Custom-MlspecModelMonitoring_CL",
+        credential=_Token(),
+        transport=transport,
+    )
+    [request] = transport.sent
+    assert request.method == "POST"
+    assert request.url.split("?")[0] == (
+        "https://dce-churn.westeurope-1.ingest.monitor.azure.com/dataCollectionRules/"
+        "dcr-00000000000000000000000000000001/streams/Custom-MlspecModelMonitoring_CL"
+    )
+    assert "api-version=2023-01-01" in request.url
+    assert request.headers["Authorization"] == "Bearer job-token"
+    rows = json.loads(gzip.decompress(request.body))
+    expected = pq.read_table(table).to_pylist()
+    assert sent == len(rows) == len(expected) > 0
+    assert [r["Metric"] for r in rows] == [r["Metric"] for r in expected]
+    assert all(r["TimeGenerated"].endswith("Z") and r["Project"] == "p" for r in rows)
+    assert set(rows[0]) == {field.name for field in mp.TABLE_SCHEMA}
+
+
+def test_refused_rows_are_an_error_not_silence(tmp_path: Path) -> None:
+    table = _table_file(tmp_path)
+    with pytest.raises(OSError, match="refused rows for Custom-MlspecModelMonitoring_CL"):
+        mp.ingest_rows(
+            table,
+            endpoint="https://dce.example.ingest.monitor.azure.com",
+            rule_id="dcr-1",
+            stream="Custom-MlspecModelMonitoring_CL",
+            credential=_Token(),
+            transport=_Ingestion(status=403),
+        )
+
+
+def test_the_job_passes_its_mounted_inputs_over_the_configs_paths(tmp_path: Path) -> None:
+    """Azure ML mounts the inputs where it likes; the config written at build time names lake URLs."""
+    mounted = tmp_path / "mounted"
+    pd.DataFrame({"x": np.arange(10, dtype=float), "y": [0, 1] * 5}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    (mounted / "reference").mkdir(parents=True)
+    (tmp_path / "reference.parquet").rename(mounted / "reference" / "part-0.parquet")
+    write_predictions(mounted / "log", [{"x": 50.0}] * 10, [1] * 10, version="7")
+    cfg = config(
+        tmp_path,
+        reference={"path": "abfss://curated@lake.dfs.core.windows.net/t", "format": "parquet"},
+        predictions={"path": "abfss://monitoring@lake.dfs.core.windows.net/p"},
+        model_version="",
+        alerts=[alert("data_drift", 0.2)],
+        min_drift_rows=10,
+    )
+    (tmp_path / "monitor.json").write_text(json.dumps(cfg))
+    argv = ["--config", str(tmp_path / "monitor.json"), "--output", str(tmp_path / "out")]
+    mounts = [
+        "--reference",
+        str(mounted / "reference"),
+        "--predictions",
+        str(mounted / "log"),
+        "--model-version",
+        "7",
+    ]
+    assert mp.main([*argv, *mounts]) == 0
+    result = json.loads((tmp_path / "out" / "monitor-result.json").read_text())
+    assert (result["prediction_rows"], result["model_version"]) == (10, "7")
+    assert [a["fired"] for a in result["alerts"]] == [True]
+    with pytest.raises(SystemExit):
+        mp.main([*argv, "--rule-id", "dcr-1"])  # half of what sending needs
 
 
 def test_a_deployment_that_logs_no_predictions_says_how_to_log_them(tmp_path: Path) -> None:

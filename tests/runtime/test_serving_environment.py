@@ -9,6 +9,7 @@ import pytest
 from mlspec.runtime.serving.environment import (
     ENVIRONMENT_PREFIX,
     SERVER_REQUIREMENTS,
+    SINK_REQUIREMENTS,
     ScoringEnvironmentError,
     environment_key,
     model_requirements,
@@ -66,14 +67,16 @@ def test_the_cache_key_depends_on_the_requirements_not_their_order() -> None:
 
 
 def test_the_server_pins_match_the_image() -> None:
-    from mlspec.compiler.aks.image import SERVER_REQUIREMENTS as IMAGE_PINS
+    from mlspec.compiler.serving_image.requirements import SERVER_REQUIREMENTS as IMAGE_PINS
+    from mlspec.compiler.serving_image.requirements import SERVING_REQUIREMENTS
 
     assert sorted(SERVER_REQUIREMENTS) == sorted(IMAGE_PINS.values())
+    assert set(SINK_REQUIREMENTS) <= set(SERVING_REQUIREMENTS.values()), "the lake writer as in the image"
 
 
 def test_a_cached_environment_is_used_without_building(tmp_path: Path) -> None:
     folder = _model(tmp_path, "numpy==2.0\n")
-    key = environment_key([*SERVER_REQUIREMENTS, "numpy==2.0"])
+    key = environment_key([*SERVER_REQUIREMENTS, *SINK_REQUIREMENTS, "numpy==2.0"])
     python = tmp_path / "envs" / f"{ENVIRONMENT_PREFIX}{key}" / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.write_text("", encoding="utf-8")

@@ -59,7 +59,7 @@ def test_pipeline_runs_every_step_and_registers_when_the_gate_passes(tmp_path: P
         experiment="churn",
         on_step=seen.append,
     )
-    assert seen == ["prepare", "train", "evaluate", "register"]
+    assert seen == ["refresh_features", "prepare", "train", "evaluate", "register"]
     assert [s.name for s in result.steps] == seen and all(s.log.is_file() for s in result.steps)
     assert result.gate_passed and result.version == "1" and result.model_name == "churn-classifier"
     assert set(result.metrics) == {"roc_auc", "accuracy", "f1"} and result.metrics["roc_auc"] >= 0.6

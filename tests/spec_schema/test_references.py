@@ -258,8 +258,12 @@ def test_serving_alerts_without_deployment_are_reported(validate: Validate) -> N
     checked.one(
         "MLS314", "alert 'errors' watches error_rate but there is no deployment to watch", "error_rate"
     )
-    # and the drift alert, which needs a deployment's serving log, is named as one that never fires
-    assert checked.codes == ["MLS314", "MLS314", "MLS629"]
+    # and the drift and model-metric alerts, which need a deployment's serving log, as ones that never fire
+    assert checked.codes == ["MLS314", "MLS314", "MLS629", "MLS629"]
+    assert ["feature-drift" in d.message or "auc-drop" in d.message for d in checked.diagnostics[2:]] == [
+        True,
+        True,
+    ]
 
 
 def test_alerts_without_anyone_notified_is_a_warning(validate: Validate) -> None:

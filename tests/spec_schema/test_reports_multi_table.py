@@ -31,6 +31,9 @@ def write(tmp_path: Path, *edits: tuple[str, str]) -> tuple[Path, str]:
         text = edit(text, old, new)
     path = tmp_path / "mlproject.yaml"
     path.write_text(text, encoding="utf-8")
+    # The scoring image's lock (mlspec lock), named after the spec: without it the build warns (MLS608).
+    lock = SPEC.with_suffix(".lock.json")
+    (tmp_path / "mlproject.lock.json").write_bytes(lock.read_bytes())
     return path, text
 
 

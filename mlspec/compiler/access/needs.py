@@ -4,13 +4,15 @@ One function per service, each named by that service's registry entry (``Service
 :mod:`mlspec.compiler.services`); :func:`implied` is their union, which the access template renders.
 Whether another service creates a resource to grant on is asked with ``ctx.will_produce``.
 
-- the Azure ML workspace reads the training data's container and, when the monitoring template has its
-  data collection rule, publishes model statistics through it;
+- the Azure ML workspace reads the training data's container (and the prediction log's, for its model
+  monitor); the compute cluster reads the training data and, running the monitoring job, the prediction
+  log, and publishes the job's rows through the monitoring template's data collection rule;
 - the retrain trigger (when the monitoring template has one) submits Azure ML runs;
 - Synapse reads and writes the containers of every source and transform output;
 - AKS's kubelet pulls the scoring image from the registry;
 - the scoring pods' workload identity (created here, or given with its name or object id) reads its Key
-  Vaults and loads the model (Reader on the Azure ML workspace).
+  Vaults, loads the model (Reader on the Azure ML workspace), writes the prediction log to its lake
+  container and sends request telemetry to Application Insights.
 """
 
 from __future__ import annotations
@@ -83,13 +85,7 @@ def azure_ml_roles(ctx: RenderContext) -> list[Assignment]:
             )
     except ScopeError:
         pass  # the spec check reports the URL
-    rule = addresses.monitor_data_collection_rule(ctx.project)
-    if ctx.will_produce(rule):
-        scope = scopes.resource_scope("Microsoft.Insights/dataCollectionRules", rule.name, "monitoring-dcr")
-        why = "the monitoring job writes model statistics through the data collection rule"
-        found.append(
-            _assignment(aml, "Monitoring Metrics Publisher", scope, ("monitoring",), why, depends_on=[rule])
-        )
+    found += _monitoring_roles(ctx, aml)
     trigger = addresses.monitor_retrain_trigger(ctx.project)
     if ctx.will_produce(trigger):
         ml_type = scopes.WORKSPACE_RESOURCE_TYPES["machine_learning"]
@@ -101,6 +97,70 @@ def azure_ml_roles(ctx: RenderContext) -> list[Assignment]:
         found.append(
             _assignment(principal, "AzureML Data Scientist", scope, source, why, depends_on=[trigger])
         )
+    return found
+
+
+def _monitoring_roles(ctx: RenderContext, aml: Principal) -> list[Assignment]:
+    """The monitoring job (``azureml/monitoring-job.yml``) runs as the compute cluster's identity: it reads
+    the prediction log and sends its rows through the data collection rule. Azure ML's own model monitor
+    (``schedules/monitor.yml``) reads the prediction log as the workspace's identity."""
+    model, workspace = ctx.model, ctx.model.workspace
+    deployment = model.deployment
+    if model.model is None or workspace.machine_learning is None:
+        return []
+    found: list[Assignment] = []
+    cluster = model.model.training.compute.cluster
+    compute = identities.aml_compute(workspace.machine_learning, cluster)
+    created = addresses.aml_compute(cluster)
+    waits = {"depends_on": [created] if ctx.will_produce(created) else []}
+    job = addresses.aml_monitoring_schedule(model.model.name)
+    log = deployment.log_predictions.path if deployment and deployment.log_predictions else None
+    rule = addresses.monitor_data_collection_rule(ctx.project)
+    if ctx.will_produce(job) and ctx.will_produce(rule):
+        scope = scopes.resource_scope("Microsoft.Insights/dataCollectionRules", rule.name, "monitoring-dcr")
+        why = "the monitoring job sends its rows through the data collection rule"
+        found.append(
+            _assignment(
+                compute,
+                "Monitoring Metrics Publisher",
+                scope,
+                ("monitoring",),
+                why,
+                depends_on=[rule, *waits["depends_on"]],
+            )
+        )
+    try:
+        if log is not None and ctx.will_produce(job):
+            why = "the monitoring job reads the prediction log"
+            found.append(
+                _assignment(
+                    compute,
+                    "Storage Blob Data Reader",
+                    scopes.container_scope(log),
+                    ("deployment", "log_predictions", "path"),
+                    why,
+                    **waits,
+                )
+            )
+        truth = model.monitoring.ground_truth if model.monitoring is not None else None
+        if truth is not None and ctx.will_produce(job):
+            why = "the monitoring job joins the ground truth to the prediction log"
+            source: SpecPath = ("monitoring", "ground_truth")
+            found.append(
+                _assignment(
+                    compute, "Storage Blob Data Reader", scopes.container_scope(truth), source, why, **waits
+                )
+            )
+        if log is not None and ctx.will_produce(addresses.aml_monitor(model.model.name)):
+            why = "Azure ML's model monitor reads the prediction log"
+            scope = scopes.container_scope(log)
+            found.append(
+                _assignment(
+                    aml, "Storage Blob Data Reader", scope, ("deployment", "log_predictions", "path"), why
+                )
+            )
+    except ScopeError:
+        pass  # the spec check reports the URL
     return found
 
 
@@ -165,6 +225,24 @@ def serving_roles(ctx: RenderContext) -> list[Assignment]:
         )
         why = "the scoring pods load the registered model from the Azure ML workspace"
         found.append(_assignment(pods, MODEL_READER_ROLE, scope, ("deployment",), why, **waits))
+    log = deployment.log_predictions
+    if log is not None and log.path.startswith("abfss://"):
+        try:
+            scope = scopes.container_scope(log.path)
+        except ScopeError:
+            pass  # the spec check reports the URL
+        else:
+            why = "the scoring pods write the prediction log to the lake"
+            source = ("deployment", "log_predictions", "path")
+            found.append(_assignment(pods, "Storage Blob Data Contributor", scope, source, why, **waits))
+    if workspace.application_insights is not None:
+        scope = scopes.resource_scope(
+            scopes.WORKSPACE_RESOURCE_TYPES["application_insights"],
+            workspace.application_insights,
+            "application_insights",
+        )
+        why = "the scoring pods send request telemetry to Application Insights, signed in with Entra ID"
+        found.append(_assignment(pods, "Monitoring Metrics Publisher", scope, ("deployment",), why, **waits))
     return found
 
 

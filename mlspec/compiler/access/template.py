@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlspec.compiler import addresses
-from mlspec.compiler.access import identities, needs, scopes
+from mlspec.compiler.access import identities, needs, scopes, synapse_roles
 from mlspec.compiler.access.assignment import IMMUTABLE, ROLE_ASSIGNMENT_TYPE, Assignment
 from mlspec.compiler.access.merge import merge
 from mlspec.compiler.access.scopes import ScopeError
@@ -21,7 +21,9 @@ DEPLOYMENT_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/depl
 
 
 def render(ctx: RenderContext, out: ArtifactSet) -> None:
-    """Add the role assignments template and its resources (nothing when there is nothing to assign)."""
+    """Add the role assignments template and its resources (nothing when there is nothing to assign),
+    and the Synapse RBAC assignments beside it (:mod:`.synapse_roles`)."""
+    synapse_roles.render(ctx, out)
     model = ctx.model
     tags = {k: literal(v) for k, v in {**model.project.tags, "mlspec-project": ctx.project}.items()}
     assignments = merge(_grants(ctx, out), needs.implied(ctx))

@@ -32,11 +32,14 @@ replaces (``mlspec:output:<address>.<attribute>``, see :mod:`.conventions`): wit
 ``deployment.identity``, the workload identity's client id is
 ``mlspec:output:access.identity.<endpoint>.client_id`` and the objects carrying it depend on
 ``access.identity.<endpoint>``; without ``workspace.tenant_id`` the tenant is
-``mlspec:output:workspace.tenant_id``.
+``mlspec:output:workspace.tenant_id``; a rollout slot without a pinned model version serves
+``mlspec:output:aml.pipeline.<model>.model_version`` and its Deployment depends on
+``aml.pipeline.<model>``.
 
-Runtime contract of the pods (the ConfigMap, read by ``acr/score.py``): the model is
-``MODEL_URI`` = ``models:/<model.name>/latest`` from the Azure ML workspace's MLflow registry
-(``MLFLOW_TRACKING_URI``, reached with the workload identity); secrets are files under
+Runtime contract of the pods (the ConfigMap, read by ``acr/score.py``, and each Deployment's own
+``env``): the model is ``MODEL_URI`` = ``models:/<model.name>/$(MODEL_VERSION)`` from the Azure ML
+workspace's MLflow registry (``MLFLOW_TRACKING_URI``, reached with the workload identity), both set
+per Deployment, never in the ConfigMap the rollout slots share (see :mod:`.rollout`); secrets are files under
 ``/mnt/secrets/<Key Vault secret name>`` (``MLSPEC_SECRET_FILES`` maps the spec's names to
 them); with ``auth: key`` the endpoint key is the Key Vault secret ``<endpoint>-key`` in
 ``workspace.key_vault`` (created outside mlspec, mounted like the others); with ``auth: entra``

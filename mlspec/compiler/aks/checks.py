@@ -10,7 +10,9 @@ the spec line the offending value came from.
 - MLS632 the Services select existing pods and target a port they expose
 - MLS633 references resolve: HPA target, service account, ConfigMap, SecretProviderClass
 - MLS634 the SecretProviderClass mounts every secret the deployment names
-- MLS635 the image comes from the project's own registry with a pinned tag, built by its ACR task
+- MLS635 the image comes from the project's own registry with a pinned tag, built by its ACR task, and
+  every Deployment pins the model version it serves in its own pod template (none in the ConfigMap,
+  never ``latest``)
 - MLS636 the restricted Pod Security Standard fields are present
 - MLS637 no environment variable or ConfigMap entry holds a secret value
 - MLS638 spec values that cannot be rendered safely (refused by the spec checks; the renderer
@@ -39,6 +41,7 @@ RULES: tuple[Callable[[ArtifactView], Iterator[Diagnostic]], ...] = (
     object_rules.check_references,
     object_rules.check_secrets,
     policy_rules.check_image,
+    policy_rules.check_model_pins,
     policy_rules.check_pod_security,
     policy_rules.check_secret_values,
     policy_rules.check_rollout_and_network,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from mlspec.compiler.addresses import access_identity
+from mlspec.contract import outputs
 from mlspec.spec_schema.models import MLProject
 
 CONTAINER = "scoring"
@@ -41,21 +40,12 @@ LB_IPV4 = "service.beta.kubernetes.io/azure-load-balancer-ipv4"
 PRE_EXISTING_NAMESPACES = frozenset({"default"})
 """Namespaces every cluster has: mlspec neither creates nor relabels them."""
 
-MARKER_PREFIX = "mlspec:output:"
-"""A string value apply replaces before it sends a manifest: ``mlspec:output:<address>.<attribute>``
-(an output of another resource) or ``mlspec:output:workspace.tenant_id`` (the tenant of the
-subscription apply deploys into). Markers keep structured files valid when a value exists only
-once something has been created."""
-
-_MARKER = re.compile(r"mlspec:output:[a-z][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)+")
-
-
-def output_marker(target: str, attribute: str) -> str:
-    return f"{MARKER_PREFIX}{target}.{attribute}"
-
-
-def is_marker(value: str) -> bool:
-    return _MARKER.fullmatch(value) is not None
+# Output markers (``mlspec:output:<address>.<attribute>``, ``mlspec:output:workspace.tenant_id``): values
+# apply replaces before it sends a manifest. Their grammar lives in the contract, which plan reads too;
+# the AKS renderer and its checks take them from here.
+MARKER_PREFIX = outputs.MARKER_PREFIX
+output_marker = outputs.output_marker
+is_marker = outputs.is_marker
 
 
 def registry_host(model: MLProject) -> str | None:

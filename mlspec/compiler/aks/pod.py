@@ -69,16 +69,19 @@ def _probe(path: str, *, period: int, failures: int, delay: int = 0) -> dict[str
     return probe
 
 
-def _container(d: Deployment, image: str, mounts_secrets: bool) -> dict[str, Any]:
+def _container(d: Deployment, image: str, mounts_secrets: bool, env: list[dict[str, str]]) -> dict[str, Any]:
     mounts: list[dict[str, Any]] = [{"name": TMP_VOLUME, "mountPath": TMP_MOUNT}]
     if mounts_secrets:
         mounts.append({"name": SECRETS_VOLUME, "mountPath": SECRETS_MOUNT, "readOnly": True})
     return {
         "name": CONTAINER,
         "image": image,
-        "imagePullPolicy": "IfNotPresent",
+        # Always (CKV_K8S_15): every start checks this pod may pull the image; cached layers are reused.
+        "imagePullPolicy": "Always",
         "ports": [{"name": PORT_NAME, "containerPort": d.port, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": d.endpoint}}],
+        # The slot's own settings (its model version): env wins over the ConfigMap shared by every slot.
+        "env": [dict(item) for item in env],
         "resources": resources(d),
         # The server answers only once the model is loaded, which may take minutes (startup probe: 10 min).
         "startupProbe": _probe(LIVE_PATH, period=5, failures=120),
@@ -128,8 +131,10 @@ def deployment(
     image: str,
     secret_provider_class: str | None,
     config_hash: str,
+    env: list[dict[str, str]],
 ) -> dict[str, Any]:
-    """A Deployment for ``workload``; replicas are left to the HPA unless the workload fixes them."""
+    """A Deployment for ``workload``; replicas are left to the HPA unless the workload fixes them.
+    ``env`` holds the container variables of this slot alone (what model version it serves)."""
     pod_labels = {**labels, **workload.selector, WORKLOAD_IDENTITY_LABEL: "true"}
     pod_annotations = {
         "kubectl.kubernetes.io/default-container": CONTAINER,
@@ -159,7 +164,7 @@ def deployment(
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
                     "securityContext": pod_security_context(),
                     "topologySpreadConstraints": _spread({NAME_LABEL: d.endpoint}),
-                    "containers": [_container(d, image, secret_provider_class is not None)],
+                    "containers": [_container(d, image, secret_provider_class is not None, env)],
                     "volumes": _volumes(d, secret_provider_class),
                 },
             },

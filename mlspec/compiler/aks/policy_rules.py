@@ -1,19 +1,24 @@
-"""mlspec's serving policy (MLS635-MLS639): own registry, restricted pods, no secret values, internal
-load balancers, realisable rollouts."""
+"""mlspec's serving policy (MLS635-MLS639): own registry, pinned images and model versions, restricted
+pods, no secret values, internal load balancers, realisable rollouts."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
+from mlspec.compiler.addresses import acr_task
 from mlspec.compiler.aks.conventions import (
     INTERNAL_LB,
     INTERNAL_SUBNET,
     SECRETS_MOUNT,
     is_marker,
+    output_marker,
     registry_host,
 )
+from mlspec.compiler.aks.render import served_version
+from mlspec.compiler.aks.rollout import MODEL_URI_VAR, MODEL_VERSION_VAR, plan_rollout
 from mlspec.compiler.aks.view import ArtifactView, containers, dig, meta, name_of
 from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.redaction import credential_kind
@@ -21,8 +26,13 @@ from mlspec.spec_schema.checks.security import SECRET_KEY_NAMES
 
 # --- MLS635 -------------------------------------------------------------------------------
 
+IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
 
 def check_image(v: ArtifactView) -> Iterator[Diagnostic]:
+    """Every container runs the project's image by digest: ``<registry>/<repository>@<digest>``, the
+    digest being ``sha256:<hex>`` or the output marker of the ACR task that pushed it (apply writes the
+    digest). A tag alone is refused: rerunning the task could move it."""
     host = registry_host(v.ctx.model)
     task = v.out.artifacts.get("acr/task.yaml")
     pushed = (
@@ -30,23 +40,75 @@ def check_image(v: ArtifactView) -> Iterator[Diagnostic]:
         if task and isinstance(task.data, dict)
         else set()
     )
+    pushed_repositories = {str(ref).removeprefix("$Registry/").rpartition(":")[0] for ref in pushed}
+    task_digest = output_marker(str(acr_task(v.d.endpoint)), "image_digest")
     path: SpecPath = ("workspace", "container_registry")
     for deployment in v.of("Deployment"):
         for container in containers(deployment):
             image = str(container.get("image", ""))
             registry, _, rest = image.partition("/")
-            repository, _, tag = rest.rpartition(":") if "@" not in rest else (rest, "", "")
+            named, _, digest = rest.partition("@")
+            repository = named.rpartition(":")[0] if ":" in named else named
             if host is None or registry != host:
                 yield v.error("MLS635", f"image {image!r} is not in the project's registry {host!r}", path)
-            elif not tag or tag == "latest" or "/" in tag:
+            elif digest != task_digest and not IMAGE_DIGEST.fullmatch(digest):
                 yield v.error(
                     "MLS635",
-                    f"image {image!r} has no pinned tag",
+                    f"image {image!r} is not pinned by digest",
                     ("deployment",),
-                    "images are tagged by content, never latest",
+                    "a Deployment runs the digest the ACR task pushed (@sha256:...), never a tag it could move",
                 )
-            elif f"$Registry/{repository}:{tag}" not in pushed:
+            elif repository not in pushed_repositories:
                 yield v.error("MLS635", f"image {image!r} is not pushed by acr/task.yaml", ("deployment",))
+
+
+def check_model_pins(v: ArtifactView) -> Iterator[Diagnostic]:
+    """Every Deployment pins the model version it serves in its own pod template: a slot that read it
+    from the shared ConfigMap, or loaded ``latest``, would serve another model after a pod restart."""
+    model = v.ctx.model.model
+    if model is None:
+        return
+    for config in v.of("ConfigMap"):
+        shared = sorted({MODEL_URI_VAR, MODEL_VERSION_VAR} & set(config.get("data") or {}))
+        if shared:
+            yield v.error(
+                "MLS635",
+                f"ConfigMap {name_of(config)} sets {' and '.join(shared)} for every rollout slot",
+                ("deployment",),
+                "each Deployment names its model version in its own pod template",
+            )
+    slots = {w.name: w for w in plan_rollout(v.d).workloads}
+    for deployment in v.of("Deployment"):
+        workload = slots.get(name_of(deployment))
+        path = workload.version_source if workload is not None else ("deployment", "model_version")
+        wanted = served_version(workload, model) if workload is not None else None
+        for container in containers(deployment):
+            problem = _model_pin_problem(container, model.name, wanted)
+            if problem is not None:
+                yield v.error(
+                    "MLS635",
+                    f"Deployment {name_of(deployment)} {problem}",
+                    path,
+                    "a pod restart must load the version its slot was given, never latest",
+                )
+
+
+def _model_pin_problem(container: dict[str, Any], model_name: str, wanted: str | None) -> str | None:
+    """Why the container does not load one pinned version of ``model_name``, or ``None``."""
+    names = [e.get("name") for e in container.get("env") or [] if isinstance(e, dict)]
+    values = {e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
+    version, uri = values.get(MODEL_VERSION_VAR), values.get(MODEL_URI_VAR)
+    if not isinstance(version, str) or not version:
+        return f"does not pin the model version it serves (no {MODEL_VERSION_VAR} value in its env)"
+    if not (is_marker(version) or (version.isascii() and version.isdigit() and int(version) >= 1)):
+        return f"serves model version {version!r}, not a registered version number"
+    if wanted is not None and version != wanted:
+        return f"serves model version {version!r}, and its slot was given {wanted!r}"
+    if uri not in (f"models:/{model_name}/$({MODEL_VERSION_VAR})", f"models:/{model_name}/{version}"):
+        return f"loads {uri!r}, not version {MODEL_VERSION_VAR} of {model_name!r}"
+    if "$(" in str(uri) and names.index(MODEL_URI_VAR) < names.index(MODEL_VERSION_VAR):
+        return f"defines {MODEL_URI_VAR} before {MODEL_VERSION_VAR}, so Kubernetes cannot expand it"
+    return None
 
 
 # --- MLS636 -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlspec.compiler.addresses import access_identity, acr_task, aks
+from mlspec.compiler.addresses import access_identity, acr_task, aks, aml_pipeline
 from mlspec.compiler.aks import objects, pod
 from mlspec.compiler.aks.conventions import (
     PRE_EXISTING_NAMESPACES,
@@ -14,12 +14,16 @@ from mlspec.compiler.aks.conventions import (
     client_id,
     common_labels,
     is_marker,
+    output_marker,
     registry_host,
     tenant_id,
 )
-from mlspec.compiler.aks.image import ImageBuild, UnsafeValue, build_image, requirements_text
-from mlspec.compiler.aks.rollout import RolloutPlan, plan_rollout
+from mlspec.compiler.aks.image import ImageBuild, NoBaseImage, build_image
+from mlspec.compiler.aks.locked_requirements import serving_requirements
+from mlspec.compiler.aks.rollout import RolloutPlan, Workload, model_env, plan_rollout
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.compiler.serving_image.base_images import supported_pythons
+from mlspec.compiler.serving_image.requirements import UnsafeValue
 from mlspec.contract.graph import Address, Resource, canonical_json, content_hash
 from mlspec.diagnostics import Diagnostic, SpecPath, has_errors
 from mlspec.spec_schema.checks.context import CheckContext
@@ -27,9 +31,10 @@ from mlspec.spec_schema.checks.deployment import serving_inputs
 from mlspec.spec_schema.models import Deployment, MLProject, ModelSpec
 from mlspec.spec_schema.serving_secrets import mount_problem, mounted_secrets, scoring_key_secret
 
-BAKED_SETTINGS = ("MLSPEC_AUTH", "MLSPEC_FEATURES", "MLSPEC_TASK", "MODEL_NAME", "MODEL_URI", "PORT")
+BAKED_SETTINGS = ("MLSPEC_AUTH", "MLSPEC_FEATURES", "MLSPEC_TASK", "MODEL_NAME", "PORT")
 """ConfigMap settings also written into score.py as defaults (for local runs). Only values that are the
-same in every environment, so one image can be promoted from dev to prod unchanged."""
+same in every environment, so one image can be promoted from dev to prod unchanged; never the model
+version, which each rollout slot pins in its own pod template (a local run names the version itself)."""
 
 
 @dataclass
@@ -59,22 +64,29 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
         out.diagnostics.extend(vault_problems)
         return
     plan = plan_rollout(d)
+    unpinned = _unpinned_without_a_producer(ctx, plan, model)
+    if unpinned:
+        out.diagnostics.extend(unpinned)
+        return
     settings = config_settings(ctx, d, model, mount)
     try:
+        requirements = serving_requirements(ctx, model.training.environment, d.auth)
         image = build_image(
             project=ctx.project,
             endpoint=d.endpoint,
             registry=registry,
             python_version=model.training.environment.python,
             port=d.port,
-            requirements=requirements_text(list(model.training.environment.pip), d.auth),
+            requirements=requirements.text,
+            locked=requirements.locked,
             defaults={k: settings[k] for k in BAKED_SETTINGS if k in settings},
         )
     except UnsafeValue as exc:
-        out.diagnostics.append(_unsafe(ctx, model, str(exc)))
+        out.diagnostics.append(_unsafe(ctx, model, str(exc), no_base=isinstance(exc, NoBaseImage)))
         return
+    out.diagnostics.extend(requirements.diagnostics)
     _add_image(ctx, out, d, image)
-    _add_cluster_objects(ctx, out, d, plan, image=image, settings=settings, mount=mount)
+    _add_cluster_objects(ctx, out, d, plan, model, image=image, settings=settings, mount=mount)
 
 
 def _input_problems(ctx: RenderContext, d: Deployment) -> list[Diagnostic]:
@@ -84,7 +96,7 @@ def _input_problems(ctx: RenderContext, d: Deployment) -> list[Diagnostic]:
     return [found for found in serving_inputs(CheckContext(ctx.spec, ctx.model), d) if found.is_error]
 
 
-def _unsafe(ctx: RenderContext, model: ModelSpec, value: str) -> Diagnostic:
+def _unsafe(ctx: RenderContext, model: ModelSpec, value: str, *, no_base: bool = False) -> Diagnostic:
     env = model.training.environment
     base: SpecPath = ("model", "training", "environment")
     if value in env.pip:
@@ -93,6 +105,13 @@ def _unsafe(ctx: RenderContext, model: ModelSpec, value: str) -> Diagnostic:
             "this pip entry cannot go into the image's requirements.txt",
             (*base, "pip", env.pip.index(value)),
             "a package name with optional extras, versions and markers; no options, URLs or line breaks",
+        )
+    if value == env.python and no_base:
+        return ctx.error(
+            "MLS638",
+            f"the scoring image has no pinned base image for Python {value}",
+            (*base, "python"),
+            f"the serving image is built on Python {supported_pythons()} (Microsoft's curated images, by digest)",
         )
     if value == env.python:
         return ctx.error(
@@ -142,7 +161,8 @@ def mlflow_tracking_uri(model: MLProject) -> str | None:
 def config_settings(
     ctx: RenderContext, d: Deployment, model: ModelSpec, mount: KeyVaultMount | None
 ) -> dict[str, str]:
-    """The ConfigMap: runtime settings only, never a secret value (secrets are mounted files)."""
+    """The ConfigMap: runtime settings only, never a secret value (secrets are mounted files), and
+    nothing a rollout slot serves differently (the model version is in each pod template)."""
     data = {
         "HOST": "0.0.0.0",
         "PORT": str(d.port),
@@ -151,7 +171,6 @@ def config_settings(
         "MLSPEC_ENDPOINT": d.endpoint,
         "MLSPEC_ENVIRONMENT": ctx.environment,
         "MODEL_NAME": model.name,
-        "MODEL_URI": f"models:/{model.name}/latest",
         "MLSPEC_TASK": model.task,
         "MLSPEC_FEATURES": json.dumps(list(model.training.features), ensure_ascii=False),
         "MLSPEC_AUTH": d.auth,
@@ -169,6 +188,12 @@ def config_settings(
     if d.log_predictions is not None:
         data["PREDICTION_LOG_PATH"] = d.log_predictions.path
         data["PREDICTION_LOG_SAMPLE_RATE"] = repr(float(d.log_predictions.sample_rate))
+    if ctx.model.workspace.application_insights is not None:
+        # Not a secret (it names where telemetry goes; the pods sign in with Entra ID to send it), and
+        # known once the component exists: the target reports it (mlspec.contract.outputs).
+        data["APPLICATIONINSIGHTS_CONNECTION_STRING"] = output_marker(
+            "workspace", "application_insights_connection_string"
+        )
     return data
 
 
@@ -234,6 +259,7 @@ def _add_cluster_objects(
     out: ArtifactSet,
     d: Deployment,
     plan: RolloutPlan,
+    model: ModelSpec,
     *,
     image: ImageBuild,
     settings: dict[str, str],
@@ -250,25 +276,57 @@ def _add_cluster_objects(
     spc = d.endpoint if mount is not None else None
     rolled_out: list[Address] = []
     for workload in plan.apply_order():
+        version = served_version(workload, model)
         manifest = pod.deployment(
             d,
             workload,
             cluster.labels,
-            image=image.reference,
+            image=image.deployed_reference,
             secret_provider_class=spc,
             config_hash=config_hash,
+            env=model_env(model.name, version),
         )
+        # An unpinned slot serves what the training pipeline registered: apply resolves that first.
+        producer = [aml_pipeline(model.name)] if is_marker(version) else []
         rolled_out.append(
             cluster.add(
                 "deployment",
                 workload.file,
                 manifest,
                 workload.source,
-                depends_on=[*prerequisites, *rolled_out],
+                depends_on=[*prerequisites, *producer, *rolled_out],
                 immutable=["spec.selector"],
             )
         )
     _add_traffic_objects(cluster, plan, rolled_out)
+
+
+def served_version(workload: Workload, model: ModelSpec) -> str:
+    """The model version a slot's pods load: the spec's pin, else the marker of the version the training
+    pipeline last registered past its gate (apply writes the number)."""
+    if workload.model_version is not None:
+        return str(workload.model_version)
+    return output_marker(str(aml_pipeline(model.name)), "model_version")
+
+
+def _unpinned_without_a_producer(ctx: RenderContext, plan: RolloutPlan, model: ModelSpec) -> list[Diagnostic]:
+    """A slot without a pinned version needs the training pipeline of this build to name one."""
+    if ctx.will_produce(aml_pipeline(model.name)):
+        return []
+    unpinned: dict[SpecPath, list[str]] = {}
+    for workload in plan.workloads:
+        if workload.model_version is None:
+            unpinned.setdefault(workload.version_source, []).append(workload.name)
+    return [
+        ctx.error(
+            "MLS638",
+            f"{', '.join(names)} would serve the version the training pipeline registers, and this build "
+            f"renders no training pipeline for {model.name!r}",
+            path,
+            f"pin the version: {'.'.join(str(p) for p in path)}: <a registered version of {model.name}>",
+        )
+        for path, names in unpinned.items()
+    ]
 
 
 def _add_pod_prerequisites(

@@ -20,6 +20,16 @@
   standby slot (no live traffic) first and the live slot only if that succeeded. The active
   slot is ``blue`` unless the spec's rollout names one (``active_slot``); switching is a
   change of the Service selector, which apply makes in place.
+
+What each slot serves is pinned in its own pod template, never in the shared ConfigMap: the
+container's env holds ``MODEL_VERSION`` and ``MODEL_URI = models:/<model>/$(MODEL_VERSION)``
+(Kubernetes expands ``$(VAR)`` of a variable defined earlier in the same list, and ``env`` wins
+over ``envFrom``). The stable (active, the rolling one) slot serves ``deployment.model_version``;
+the canary (standby) slot ``rollout.model_version`` when the spec names one, else the same. A slot
+without a pinned version serves the version the training pipeline last registered past its gate:
+an output marker apply resolves to a number, so a new version is a change of the pod template that
+Kubernetes rolls out per Deployment (canary or standby first, in apply order), and a restarted pod
+keeps serving what its slot was given.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ from mlspec.spec_schema.canary import canary_split
 from mlspec.spec_schema.models import Deployment
 
 SLOTS = ("blue", "green")
+MODEL_VERSION_VAR = "MODEL_VERSION"
+MODEL_URI_VAR = "MODEL_URI"
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,10 @@ class Workload:
     """``primary`` (the HPA target), ``canary`` or ``standby``."""
     source: SpecPath
     annotations: dict[str, str] = field(default_factory=dict)
+    model_version: int | None = None
+    """The registered model version the slot serves; ``None``: what the training pipeline last registered."""
+    version_source: SpecPath = ("deployment", "model_version")
+    """Where the spec sets (or would set) that version."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,21 @@ class RolloutPlan:
         return sorted(self.workloads, key=lambda w: w.role == "primary")
 
 
+def model_env(model_name: str, version: str) -> list[dict[str, str]]:
+    """The container env that pins what a slot serves: MODEL_URI names MODEL_VERSION, defined first."""
+    return [
+        {"name": MODEL_VERSION_VAR, "value": version},
+        {"name": MODEL_URI_VAR, "value": f"models:/{model_name}/$({MODEL_VERSION_VAR})"},
+    ]
+
+
+def _second_slot_version(d: Deployment) -> tuple[int | None, SpecPath]:
+    """The canary's or standby's version: the rollout's own when it names one, else the serving slot's."""
+    if d.rollout.model_version is not None:
+        return d.rollout.model_version, ("deployment", "rollout", "model_version")
+    return d.model_version, ("deployment", "model_version")
+
+
 def plan_rollout(deployment: Deployment) -> RolloutPlan:
     strategy = deployment.rollout.strategy
     if strategy == "canary":
@@ -79,7 +110,15 @@ def plan_rollout(deployment: Deployment) -> RolloutPlan:
 
 def _rolling(d: Deployment) -> RolloutPlan:
     base = {NAME_LABEL: d.endpoint}
-    primary = Workload(d.endpoint, "aks/deployment.yaml", base, None, "primary", ("deployment",))
+    primary = Workload(
+        d.endpoint,
+        "aks/deployment.yaml",
+        base,
+        None,
+        "primary",
+        ("deployment",),
+        model_version=d.model_version,
+    )
     return RolloutPlan("rolling", (primary,), base, None, d.replicas.min, d.replicas.max, base)
 
 
@@ -100,7 +139,9 @@ def _canary(d: Deployment) -> RolloutPlan:
         "primary",
         ("deployment", "rollout"),
         annotations,
+        model_version=d.model_version,
     )
+    canary_version, canary_version_source = _second_slot_version(d)
     canary_workload = Workload(
         f"{d.endpoint}-canary",
         "aks/deployment-canary.yaml",
@@ -109,6 +150,8 @@ def _canary(d: Deployment) -> RolloutPlan:
         "canary",
         ("deployment", "rollout", "canary_percent"),
         annotations,
+        canary_version,
+        canary_version_source,
     )
     hpa_max = max(d.replicas.max, stable_min)
     return RolloutPlan("canary", (stable, canary_workload), base, None, stable_min, hpa_max, stable.selector)
@@ -123,6 +166,7 @@ def _blue_green(d: Deployment) -> RolloutPlan:
     active = active_slot(d)
     standby = SLOTS[1] if active == SLOTS[0] else SLOTS[0]
     base = {NAME_LABEL: d.endpoint}
+    served = {active: (d.model_version, ("deployment", "model_version")), standby: _second_slot_version(d)}
     workloads = tuple(
         Workload(
             f"{d.endpoint}-{slot}",
@@ -135,6 +179,8 @@ def _blue_green(d: Deployment) -> RolloutPlan:
                 "mlspec.dev/rollout": "blue-green",
                 "mlspec.dev/slot-role": "active" if slot == active else "standby",
             },
+            model_version=served[slot][0],
+            version_source=served[slot][1],
         )
         for slot in SLOTS
     )

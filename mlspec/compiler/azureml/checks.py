@@ -23,7 +23,7 @@ from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.compiler.azureml import names
 from mlspec.compiler.azureml.findings import BINDING, DATA_TYPES, VALUE_TYPES, Findings
 from mlspec.compiler.azureml.pipeline_checks import check_pipeline
-from mlspec.compiler.azureml.schedule_checks import check_monitor, check_retrain
+from mlspec.compiler.azureml.schedule_checks import check_monitor, check_recurrence, check_retrain
 from mlspec.diagnostics import Diagnostic, SpecPath
 
 _OPENERS = ("${{", "$[[")
@@ -44,6 +44,8 @@ def check(ctx: RenderContext, out: ArtifactSet) -> list[Diagnostic]:
             check_pipeline(found, path, doc, documents)
         elif kind == "retrain":
             check_retrain(found, path, doc, documents)
+        elif kind == "recurrence":
+            check_recurrence(found, path, doc, documents)
         elif kind == "monitor":
             check_monitor(found, path, doc)
     return found.items
@@ -77,7 +79,9 @@ def _kind(path: str) -> str:
         return "component"
     return {
         "pipeline.yml": "pipeline",
+        "monitoring-job.yml": "pipeline",
         "schedules/retrain.yml": "retrain",
+        "schedules/monitoring.yml": "recurrence",
         "schedules/monitor.yml": "monitor",
     }.get(relative, "other")
 
@@ -90,7 +94,7 @@ def _stray_bindings(found: Findings, path: str, doc: Any) -> None:
     for where, text in _strings(doc, ()):
         if not any(opener in text for opener in _OPENERS):
             continue
-        if kind == "component" and where == ("command",):
+        if kind == "component" and where in (("command",), ("args",)):
             continue
         if kind == "pipeline" and _is_job_port_value(where):
             continue
@@ -129,16 +133,28 @@ def _component(found: Findings, path: str, doc: Any, documents: dict[str, Any]) 
     if not isinstance(doc, dict):
         found.add("MLS621", path, "is not a mapping")
         return
-    if doc.get("type") != "command":
-        found.add("MLS621", path, f"type {doc.get('type')!r} is not 'command'")
+    kind = doc.get("type")
+    if kind not in ("command", "spark"):
+        found.add("MLS621", path, f"type {kind!r} is neither 'command' nor 'spark'")
     inputs, outputs = (
         _ports(found, path, doc, "inputs", DATA_TYPES | VALUE_TYPES),
         _ports(found, path, doc, "outputs", DATA_TYPES),
     )
-    command = doc.get("command")
-    if not isinstance(command, str) or not command.strip():
+    if kind == "spark":
+        # A Spark component runs its entry file with args; Azure ML's monitor passes the ports.
+        entry = doc.get("entry")
+        file = entry.get("file") if isinstance(entry, dict) else None
+        args = doc.get("args")
+        if not isinstance(file, str) or not isinstance(args, str):
+            found.add("MLS621", path, "a Spark component needs entry.file and args")
+            return
+        given: Any = f"python {file} {args}"
+    else:
+        given = doc.get("command")
+    if not isinstance(given, str) or not given.strip():
         found.add("MLS621", path, "has no command")
         return
+    command: str = given
     for expression in BINDING.findall(command):
         match = _COMMAND_REF.fullmatch(expression)
         if match is None:
@@ -154,7 +170,8 @@ def _component(found: Findings, path: str, doc: Any, documents: dict[str, Any]) 
                 "MLS621", path, f"command uses {match[1]}.{match[2]}, which the component does not declare"
             )
     _component_code(found, path, doc, command)
-    _component_environment(found, path, doc, documents)
+    if kind != "spark":  # serverless Spark brings its own runtime; conf names its size
+        _component_environment(found, path, doc, documents)
 
 
 def _ports(

@@ -95,7 +95,8 @@ def component(
     body: dict[str, Any] = {
         "display_name": f"{inert(model)} {step.name}",
         "description": step.description,
-        "inputs": {p.name: _port(p) for p in step.inputs},
+        # A step without inputs (refresh_features) declares none rather than an empty mapping.
+        **({"inputs": {p.name: _port(p) for p in step.inputs}} if step.inputs else {}),
         "outputs": {p.name: _port(p) for p in step.outputs},
         "code": f"../src/{step.name}",
         "environment": environment,

@@ -31,10 +31,13 @@ def package_name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def conda_file(model: ModelSpec, *, needs_delta: bool) -> dict[str, Any]:
+def conda_file(
+    model: ModelSpec, *, needs_delta: bool, extra: tuple[tuple[str, str], ...] = ()
+) -> dict[str, Any]:
+    """The conda file; ``extra`` adds (name, requirement) pairs the spec does not name (the monitoring job's)."""
     env = model.training.environment
     named = {package_name(r) for r in (*env.pip, *env.conda)}
-    wanted = [*RUNTIME_PACKAGES, *([DELTA_PACKAGE] if needs_delta else [])]
+    wanted = [*RUNTIME_PACKAGES, *([DELTA_PACKAGE] if needs_delta else []), *extra]
     pip = [*env.pip, *(requirement for name, requirement in wanted if name not in named)]
     return {
         "name": environment_name(model.name),

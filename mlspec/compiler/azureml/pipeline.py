@@ -1,10 +1,12 @@
-"""The pipeline job binding the four components: prepare → train → evaluate → register."""
+"""The pipeline job binding the four components: prepare → train → evaluate → register (after
+``refresh_features`` when the training data is a Synapse transform, :mod:`.refresh`)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from mlspec.compiler.azureml import refresh
 from mlspec.compiler.azureml.names import inert
 from mlspec.spec_schema.models import ModelSpec
 
@@ -82,16 +84,15 @@ def pipeline_job(
         "seed": int(split.seed),
     }
     data["outputs"] = {name: {"type": kind} for name, kind in OUTPUT_TYPES.items()}
-    data["jobs"] = {step: _job(step, inputs, components[step]) for step, inputs in WIRING.items()}
+    wired = refresh.wiring(WIRING, components)  # the refresh_features step first, when it is rendered
+    data["jobs"] = {step: _job(step, inputs, components[step]) for step, inputs in wired.items()}
     return data
 
 
 def _job(step: str, inputs: dict[str, str], component: str) -> dict[str, Any]:
-    job: dict[str, Any] = {
-        "type": "command",
-        "component": component,
-        "inputs": {name: binding(expression) for name, expression in inputs.items()},
-    }
+    job: dict[str, Any] = {"type": "command", "component": component}
+    if inputs:
+        job["inputs"] = {name: binding(expression) for name, expression in inputs.items()}
     outputs = {out: binding(f"parent.outputs.{name}") for (s, out), name in SURFACED.items() if s == step}
     if outputs:
         job["outputs"] = outputs

@@ -4,11 +4,16 @@ Layout::
 
     azureml/environment.yml, conda.yml     the training environment
     azureml/compute.yml                    the compute cluster
-    azureml/components/<step>.yml          prepare, train, evaluate, register
+    azureml/components/<step>.yml          prepare, train, evaluate, register (after refresh_features
+                                           when the training data is a Synapse transform: :mod:`.refresh`)
     azureml/src/<step>/*.py                the code each component ships
     azureml/pipeline.yml                   the pipeline job binding the four steps
     azureml/schedules/retrain.yml          cron retrain (monitoring.retrain.schedule)
     azureml/schedules/monitor.yml          model monitor (drift / data-quality alerts)
+    azureml/components/monitor.yml,        the monitoring job: mlspec's monitor program sending its rows
+    azureml/src/monitor/*,                 to Log Analytics, where the statistic alerts read them
+    azureml/monitoring-job.yml,            (:mod:`.monitoring_job`)
+    azureml/schedules/monitoring.yml
 """
 
 from __future__ import annotations
@@ -19,7 +24,16 @@ from typing import Any
 
 from mlspec.compiler import addresses
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.azureml import components, environment, names, pipeline, schedules
+from mlspec.compiler.azureml import (
+    components,
+    environment,
+    monitor_preprocess,
+    monitoring_job,
+    names,
+    pipeline,
+    refresh,
+    schedules,
+)
 from mlspec.compiler.azureml.scripts import render_script
 from mlspec.contract.graph import Address, Resource
 from mlspec.spec_schema.checks.columns import GATE
@@ -32,6 +46,7 @@ TEAM_FOLDER = "team"
 SOURCES: dict[str, tuple[str, ...]] = {
     "environment": ("model", "training", "environment"),
     "compute": ("model", "training", "compute"),
+    "refresh_features": ("model", "training", "data"),
     "prepare": ("model", "training", "split"),
     "train": ("model", "training"),
     "evaluate": ("model", "evaluation"),
@@ -39,6 +54,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "pipeline": ("model",),
     "retrain": ("monitoring", "retrain", "schedule"),
     "monitor": ("monitoring", "alerts"),
+    "monitoring_job": ("monitoring", "alerts"),
 }
 
 
@@ -62,10 +78,16 @@ def provides(ctx: RenderContext) -> set[Address]:
         *(addresses.aml_component(name) for name in components.STEP_DEFINITIONS),
         addresses.aml_pipeline(model.name),
     }
+    if refresh.feature_refresh(ctx) is not None:
+        found.add(addresses.aml_component(refresh.STEP))
     if _retrain_cron(ctx) is not None:
         found.add(_retrain_address(model))
     if _monitor_inputs(ctx) is not None:
         found.add(addresses.aml_monitor(model.name))
+        found.add(addresses.aml_component(monitor_preprocess.STEP))
+    if monitoring_job.monitoring_job(ctx) is not None:
+        found.add(addresses.aml_component(monitoring_job.STEP))
+        found.add(addresses.aml_monitoring_schedule(model.name))
     return found
 
 
@@ -80,7 +102,16 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
     tags = {names.inert(k): names.inert(v) for k, v in ctx.model.project.tags.items()}
     description = model.description or ctx.model.project.description
 
-    conda = environment.conda_file(model, needs_delta=data.format == "delta")
+    job = monitoring_job.monitoring_job(ctx)
+    features = refresh.feature_refresh(ctx)
+    # Each package once (both ask for azure-identity), in the order first asked for.
+    extra = dict(
+        (
+            *(monitoring_job.MONITORING_PACKAGES if job is not None else ()),
+            *(refresh.PACKAGES if features is not None else ()),
+        )
+    )
+    conda = environment.conda_file(model, needs_delta=data.format == "delta", extra=tuple(extra.items()))
     out.add_yaml(names.path("conda.yml"), conda)
     env = environment.environment(model, conda, "conda.yml", description)
     out.add_yaml(names.path("environment.yml"), env)
@@ -99,8 +130,8 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
 
     shipped: list[str] = []
     registered: dict[str, str] = {}
-    for name, step in components.STEP_DEFINITIONS.items():
-        sources = _step_sources(ctx, out, model, data, name)
+    for name, step in refresh.steps(components.STEP_DEFINITIONS, features).items():
+        sources = _step_sources(ctx, out, model, data, name, features)
         for file, text in sources.items():
             out.add_text(f"{names.source_folder(name)}/{file}", text)
         component = components.component(
@@ -121,7 +152,7 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
             files,
             origin=name,
             immutable=("version",),
-            depends_on=(addresses.aml_environment(model.name),),
+            depends_on=(addresses.aml_environment(model.name), *_runs_before(ctx, name)),
         )
 
     out.add_yaml(
@@ -135,10 +166,12 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
         "pipeline_job",
         pipeline_files,
         origin="pipeline",
-        depends_on=(*(addresses.aml_component(s) for s in names.STEPS), cluster),
+        depends_on=(*(addresses.aml_component(s) for s in registered), cluster),
     )
     _render_retrain(ctx, out, model, description, pipeline_files)
     _render_monitor(ctx, out, model, data)
+    if job is not None:
+        _render_monitoring_job(ctx, out, model, data, job, environment.environment_reference(env), tags)
 
 
 def _resource(
@@ -179,17 +212,31 @@ def _training_data(ctx: RenderContext, model: ModelSpec) -> TrainingData | None:
     return None
 
 
+def _runs_before(ctx: RenderContext, step: str) -> tuple[Address, ...]:
+    """What a step's component needs to exist before it can run: the Synapse pipeline it starts."""
+    synapse = addresses.synapse_pipeline(ctx.project)
+    return (synapse,) if step == refresh.STEP and ctx.will_produce(synapse) else ()
+
+
 def _step_sources(
-    ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data: TrainingData, step: str
+    ctx: RenderContext,
+    out: ArtifactSet,
+    model: ModelSpec,
+    data: TrainingData,
+    step: str,
+    features_refresh: refresh.FeatureRefresh | None,
 ) -> dict[str, str]:
     """The files of one step's code folder: file name → text."""
     training = model.training
     features = list(dict.fromkeys(training.features))
-    common = {"target": training.target, "features": features, "task": model.task}
+    common: dict[str, Any] = {"target": training.target, "features": features, "task": model.task}
+    if step == refresh.STEP and features_refresh is not None:
+        return refresh.sources(features_refresh)
     if step == "prepare":
         return {
             "prepare.py": render_script(
                 "prepare.py.j2",
+                flags={"wait_for_features": features_refresh is not None},
                 data_format=data.format,
                 csv_header=data.csv_header,
                 csv_columns=data.columns,
@@ -298,6 +345,59 @@ def _retrain_cron(ctx: RenderContext) -> str | None:
     return monitoring.retrain.schedule
 
 
+def _render_monitoring_job(
+    ctx: RenderContext,
+    out: ArtifactSet,
+    model: ModelSpec,
+    data: TrainingData,
+    job: monitoring_job.MonitoringJob,
+    env: str,
+    tags: dict[str, str],
+) -> None:
+    config = monitoring_job.monitor_config(ctx, model, job, (data.url, data.format))
+    sources = {
+        monitoring_job.PROGRAM: monitoring_job.program_text(),
+        monitoring_job.CONFIG: monitoring_job.config_text(config),
+    }
+    for file, text in sources.items():
+        out.add_text(f"{names.source_folder(monitoring_job.STEP)}/{file}", text)
+    component = monitoring_job.component(model, job, env, sources, tags)
+    out.add_yaml(names.component_file(monitoring_job.STEP), component)
+    component_files = [
+        f"components/{monitoring_job.STEP}.yml",
+        *(f"src/{monitoring_job.STEP}/{f}" for f in sorted(sources)),
+    ]
+    _resource(
+        out,
+        addresses.aml_component(monitoring_job.STEP),
+        "component",
+        component_files,
+        origin="monitoring_job",
+        immutable=("version",),
+        depends_on=(addresses.aml_environment(model.name),),
+    )
+    document = monitoring_job.job_document(
+        ctx.project, model, job, data.url, monitoring_job.registered(component), tags
+    )
+    out.add_yaml(names.path("monitoring-job.yml"), document)
+    out.add_yaml(names.path("schedules", "monitoring.yml"), monitoring_job.schedule_document(model, job))
+    _resource(
+        out,
+        addresses.aml_monitoring_schedule(model.name),
+        "schedule",
+        ["schedules/monitoring.yml", "monitoring-job.yml"],
+        origin="monitoring_job",
+        # The job's markers name these: apply resolves them once they exist.
+        depends_on=(
+            addresses.aml_component(monitoring_job.STEP),
+            addresses.aml_compute(job.cluster),
+            addresses.aml_pipeline(model.name),
+            addresses.monitor_data_collection_endpoint(ctx.project),
+            addresses.monitor_data_collection_rule(ctx.project),
+        ),
+    )
+
+
 def _retrain_address(model: ModelSpec) -> Address:
     return addresses.aml_schedule(names.retrain_schedule_name(model.name))
 
@@ -323,6 +423,24 @@ def _render_monitor(ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data
     inputs = _monitor_inputs(ctx)
     if inputs is None:
         return
+    tags = {names.inert(k): names.inert(v) for k, v in ctx.model.project.tags.items()}
+    preprocess = monitor_preprocess.component(model, tags)
+    out.add_text(
+        f"{names.source_folder(monitor_preprocess.STEP)}/{monitor_preprocess.PROGRAM}",
+        monitor_preprocess.program_text(),
+    )
+    out.add_yaml(names.component_file(monitor_preprocess.STEP), preprocess)
+    _resource(
+        out,
+        addresses.aml_component(monitor_preprocess.STEP),
+        "component",
+        [
+            f"components/{monitor_preprocess.STEP}.yml",
+            f"src/{monitor_preprocess.STEP}/{monitor_preprocess.PROGRAM}",
+        ],
+        origin="monitor",
+        immutable=("version",),
+    )
     monitor = schedules.monitor_schedule(
         model,
         inputs.alerts,
@@ -330,6 +448,7 @@ def _render_monitor(ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data
         production_data_url=inputs.serving_log,
         endpoint=inputs.endpoint,
         emails=inputs.monitoring.notify.email,
+        preprocessing=pipeline.registered_component(preprocess["name"], preprocess["version"]),
     )
     out.add_yaml(names.path("schedules", "monitor.yml"), monitor)
     _resource(
@@ -338,4 +457,5 @@ def _render_monitor(ctx: RenderContext, out: ArtifactSet, model: ModelSpec, data
         "monitor_schedule",
         ["schedules/monitor.yml"],
         origin="monitor",
+        depends_on=(addresses.aml_component(monitor_preprocess.STEP),),
     )

@@ -32,6 +32,31 @@ def check_retrain(found: Findings, path: str, doc: Any, documents: dict[str, Any
             found.add("MLS624", path, f"cron expression {expression!r} {problem}")
         if trigger.get("time_zone") != "UTC":
             found.add("MLS624", path, f"time_zone {trigger.get('time_zone')!r}: the spec's cron is UTC")
+    _creates_a_rendered_pipeline(found, path, doc, documents)
+
+
+def check_recurrence(found: Findings, path: str, doc: Any, documents: dict[str, Any]) -> None:
+    """The monitoring job's schedule: a UTC recurrence that creates a rendered pipeline job."""
+    if not isinstance(doc, dict):
+        found.add("MLS624", path, "is not a mapping")
+        return
+    trigger = doc.get("trigger")
+    if not isinstance(trigger, dict) or trigger.get("type") != "recurrence":
+        found.add("MLS624", path, "trigger is not a recurrence trigger")
+    else:
+        interval = trigger.get("interval")
+        if trigger.get("frequency") not in schedules.RECURRENCE_FREQUENCIES:
+            found.add("MLS624", path, f"frequency {trigger.get('frequency')!r} is not one Azure ML accepts")
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            found.add("MLS624", path, f"interval {interval!r} is not a positive whole number")
+        if trigger.get("time_zone") != "UTC":
+            found.add("MLS624", path, f"time_zone {trigger.get('time_zone')!r}: mlspec schedules run in UTC")
+    _creates_a_rendered_pipeline(found, path, doc, documents)
+
+
+def _creates_a_rendered_pipeline(
+    found: Findings, path: str, doc: dict[str, Any], documents: dict[str, Any]
+) -> None:
     job = doc.get("create_job")
     target = (
         posixpath.normpath(posixpath.join(posixpath.dirname(path), job)) if isinstance(job, str) else None

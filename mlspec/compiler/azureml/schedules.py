@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlspec.compiler.azureml.monitor_preprocess import CORRELATION_COLUMN, PREDICTION_COLUMN
 from mlspec.compiler.azureml.names import inert, monitor_name, retrain_schedule_name
 from mlspec.spec_schema.durations import duration_minutes, iso8601
 from mlspec.spec_schema.models import Alert, ModelSpec
@@ -47,14 +48,18 @@ def monitor_schedule(
     production_data_url: str,
     endpoint: str,
     emails: list[str],
+    preprocessing: str,
 ) -> dict[str, Any]:
-    """The monitor schedule YAML data (call with at least one alert)."""
+    """The monitor schedule YAML data (call with at least one alert); ``preprocessing`` is the registered
+    component that turns the prediction log into the table each signal reads."""
     shortest = min(duration_minutes(a.window) for _, a in alerts)
     definition: dict[str, Any] = {
         "compute": dict(MONITOR_COMPUTE),
         "monitoring_target": {"ml_task": model.task},
         "monitoring_signals": {
-            alert.name: _signal(alert, model.training.target, training_data_url, production_data_url)
+            alert.name: _signal(
+                alert, model.training.target, training_data_url, production_data_url, preprocessing
+            )
             for _, alert in alerts
         },
     }
@@ -72,7 +77,9 @@ def monitor_schedule(
     }
 
 
-def _signal(alert: Alert, target: str, training_url: str, production_url: str) -> dict[str, Any]:
+def _signal(
+    alert: Alert, target: str, training_url: str, production_url: str, preprocessing: str
+) -> dict[str, Any]:
     metric = alert_metric(alert)
     numerical, categorical = SIGNAL_METRICS[alert.signal]
     thresholds: dict[str, Any] = {}
@@ -86,7 +93,9 @@ def _signal(alert: Alert, target: str, training_url: str, production_url: str) -
         "production_data": {
             "input_data": {"type": "uri_folder", "path": inert(production_url)},
             "data_context": PRODUCTION_CONTEXT[alert.signal],
+            "pre_processing_component": preprocessing,
             "data_window": {"lookback_window_size": iso8601(alert.window), "lookback_window_offset": "P0D"},
+            "data_column_names": {"correlation_id": CORRELATION_COLUMN, "prediction": PREDICTION_COLUMN},
         },
         "reference_data": {
             "input_data": {"type": "uri_folder", "path": inert(training_url)},

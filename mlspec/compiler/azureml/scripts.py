@@ -56,7 +56,9 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_script(template: str, **values: Any) -> str:
-    """Render ``template`` with every value as a Python literal."""
-    literals = {name: py_literal(value) for name, value in values.items()}
+def render_script(template: str, *, flags: dict[str, bool] | None = None, **values: Any) -> str:
+    """Render ``template`` with every value as a Python literal; ``flags`` are booleans for its
+    ``{% if %}`` blocks only (printing one is refused like any raw value)."""
+    literals: dict[str, Any] = {name: py_literal(value) for name, value in values.items()}
+    literals.update({name: bool(flag) for name, flag in (flags or {}).items()})
     return _environment().get_template(template).render(**literals)

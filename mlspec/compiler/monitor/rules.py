@@ -56,10 +56,21 @@ def rule_name(project: str, alert: str) -> str:
     return f"{project}-{alert}"
 
 
+def left_out(ctx: RenderContext, alert: Alert) -> bool:
+    """A statistic alert whose rows no monitoring job writes (no prediction log to compute them from)."""
+    model = ctx.model.model
+    if alert.signal not in STATISTIC_SIGNALS:
+        return False
+    return model is None or not ctx.will_produce(addresses.aml_monitoring_schedule(model.name))
+
+
 def alert_part(
     ctx: RenderContext, index: int, alert: Alert, groups: list[str], tags: dict[str, str]
 ) -> Part | None:
-    """The rule for ``alert`` notifying ``groups``; ``None`` when the watched resource is not named."""
+    """The rule for ``alert`` notifying ``groups``; ``None`` when the watched resource is not named, or
+    for a statistic signal when no monitoring job writes its rows (the spec checks warn, MLS629)."""
+    if left_out(ctx, alert):
+        return None
     depends = [addresses.monitor_action_group(g) for g in groups]
     model = ctx.model.model
     if len(groups) > 1 and model is not None:  # the retrain group: the pipeline must exist first

@@ -6,6 +6,9 @@ reports are stored. ``read`` returns what is on disk, so a hand edit is drift. E
 operation is idempotent: the folder is derived from the address and replaced as a whole.
 ``create`` adopts an identical object already at the address (left by an interrupted apply) and
 refuses a different one, which it leaves untouched.
+
+Outputs are local stand-ins, deterministic so that a retried apply reports the same ones
+(:mod:`mlspec.providers.local.outputs`): nothing here is an Azure identity, image or tenant.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Location
 from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
+from mlspec.providers.local.outputs import produced_outputs, target_outputs
 from mlspec.providers.local.workspace import (
     ObjectFileError,
     object_differences,
@@ -202,10 +206,15 @@ class LocalProvider:
             ) from None
         except OSError as exc:
             raise ProviderError(request.address, f"cannot write {folder}: {exc.strerror or exc}") from None
-        return ProviderResult(self._provider_id(folder), self._outputs(request.address, folder))
+        return ProviderResult(self._provider_id(folder), self._outputs(request, folder))
 
-    def _outputs(self, address: Address, folder: Path) -> dict[str, Any]:
+    def target_outputs(self) -> dict[str, str]:
+        return target_outputs(self.environment)
+
+    def _outputs(self, request: DeployRequest, folder: Path) -> dict[str, Any]:
+        address = request.address
         outputs: dict[str, Any] = {"path": str(folder)}
+        outputs.update(produced_outputs(request, self.project_dir, self.environment))
         if (address.service, address.kind) == ("aks", "deployment"):
             base, span = SERVING_PORTS
             port = base + int(hashlib.sha256(str(address).encode()).hexdigest(), 16) % span

@@ -31,9 +31,12 @@ SERVER_REQUIREMENTS = (
     "gunicorn==27.0.1",
     "gevent==26.9.0",
 )
-"""The same pins as the image (``mlspec.compiler.aks.image.SERVER_REQUIREMENTS``): the server
+"""The same pins as the image (``mlspec.compiler.serving_image.requirements.SERVER_REQUIREMENTS``): the server
 configuration was measured with them."""
-IMPORT_CHECK = "import azureml_inference_server_http.amlserver, gevent, mlflow.pyfunc, pandas"
+SINK_REQUIREMENTS = ("azure-storage-file-datalake>=12.16,<13",)
+"""What the scoring script writes the prediction log to the lake with on Azure (as in the image), so the
+same script runs here whole; a local run writes the log to the local lake folder instead."""
+IMPORT_CHECK = "import azureml_inference_server_http.amlserver, gevent, mlflow.pyfunc, pandas, azure.storage.filedatalake"
 ENVIRONMENT_PREFIX = "scoring-"
 INSTALL_TIMEOUT_SECONDS = 1200.0
 _FULL_MLFLOW = "mlflow"
@@ -103,7 +106,12 @@ def scoring_python(
     ``extra_requirements`` are added to the server's and the model's; ``cache_dir`` replaces the
     cache folder (default :func:`environments_dir`). Raises :class:`ScoringEnvironmentError`.
     """
-    requirements = [*SERVER_REQUIREMENTS, *model_requirements(model_dir), *extra_requirements]
+    requirements = [
+        *SERVER_REQUIREMENTS,
+        *SINK_REQUIREMENTS,
+        *model_requirements(model_dir),
+        *extra_requirements,
+    ]
     root = cache_dir or environments_dir()
     target = root / f"{ENVIRONMENT_PREFIX}{environment_key(requirements)}"
     python = target / "bin" / "python"

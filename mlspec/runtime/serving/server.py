@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
+from mlspec.contract.outputs import MARKER_PREFIX
 from mlspec.runtime.serving.secrets import write_secret_files
 
 LOCAL_HOST = "127.0.0.1"
@@ -148,11 +149,15 @@ def start_scoring_server(
 
     ``entry_script`` is the build's ``acr/score.py`` (its ``gunicorn.conf.py`` lies beside it);
     ``build_dir`` holds ``aks/configmap.yaml`` (default: the script's grandparent). The model is
-    ``model_dir`` (an MLflow model folder) or ``model_uri`` (default: the ConfigMap's); ``secrets``
+    ``model_dir`` (an MLflow model folder) or ``model_uri`` (``models:/<name>/<version>``), one of
+    them required: the ConfigMap names no version, each Deployment pins its own; ``secrets``
     maps Key Vault secret names to values (see :func:`.secrets.load_local_secrets`). ``port`` 0
     picks a free one; ``workers`` is the gunicorn worker count; ``environment`` overrides any
     variable last. Raises :class:`ScoringServerError`.
     """
+    named = {"MODEL_DIR", "AZUREML_MODEL_DIR", "MODEL_URI"} & set(environment or {})
+    if model_dir is None and model_uri is None and not named:
+        raise ScoringServerError("no model to serve: pass model_dir or model_uri (models:/<name>/<version>)")
     build = build_dir or entry_script.resolve().parent.parent
     config = entry_script.parent / SERVER_CONFIG
     for needed in (entry_script, config, build / CONFIG_MAP):
@@ -229,7 +234,9 @@ def _server_environment(
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The server's environment variables, and the headers a caller authenticates with."""
     environ = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
-    environ.update(settings)
+    # A value known only once Azure resources exist (an output marker, e.g. the Application Insights
+    # connection string) has no local value: the setting is left unset, as the script then expects.
+    environ.update({name: value for name, value in settings.items() if not value.startswith(MARKER_PREFIX)})
     for name in _REMOTE_AUTH:
         environ.pop(name, None)
     secret_dir = workdir / "secrets"

@@ -5,7 +5,8 @@
 - MLS626 a training script that cannot be read as UTF-8 text (an error), or is not valid Python (a warning)
 - MLS627 training data in a format the prepare step does not read
 - MLS628 a feature with a comma, which cannot reach a training script (``--features`` is comma-separated)
-- MLS629 drift and data-quality alerts without a serving log: no model monitor is rendered (a warning)
+- MLS629 statistic alerts without a serving log: no monitoring job or model monitor is rendered, and their
+  alert rules are left out (a warning)
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from pathlib import Path
 
 from mlspec.diagnostics import Diagnostic, SpecPath
 from mlspec.project_files import ProjectFileError, check_project_file, read_project_file
+from mlspec.spec_schema.alert_windows import STATISTIC_SIGNALS
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.models import ModelSpec
 from mlspec.spec_schema.monitor_signals import (
     SIGNAL_METRICS,
     STATISTICAL_TESTS,
     alert_metric,
-    monitor_alerts,
     watched_alerts,
 )
 
@@ -57,6 +58,7 @@ def check_azureml(ctx: CheckContext) -> Iterator[Diagnostic]:
                 )
         yield from _training_script(ctx, model.training.script)
     yield from _monitor(ctx)
+    yield from _ground_truth(ctx)
 
 
 def _training_format(ctx: CheckContext, model: ModelSpec) -> str | None:
@@ -109,17 +111,40 @@ def _script_problem(
     return None
 
 
+def _ground_truth(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """A model-metric alert needs labels on Azure: locally the replayed traffic brings its own."""
+    monitoring, deployment = ctx.model.monitoring, ctx.model.deployment
+    if monitoring is None or monitoring.ground_truth is not None or deployment is None:
+        return
+    for index, alert in enumerate(monitoring.alerts):
+        if alert.signal == "model_metric":
+            yield ctx.warning(
+                "MLS606",
+                f"alert {alert.name!r} watches a model metric, which needs the true outcomes of served "
+                "requests; without monitoring.ground_truth the monitoring job on Azure has none to join, "
+                "and the alert never fires there (a local run joins the replayed traffic's)",
+                ("monitoring", "alerts", index, "signal"),
+                "set monitoring.ground_truth to the abfss:// folder where outcomes are written as JSON "
+                "lines {request_id, row, target}",
+            )
+
+
 def _monitor(ctx: CheckContext) -> Iterator[Diagnostic]:
     """The model monitor exists with a deployment and drift or data-quality alerts (as the renderer decides)."""
     alerts = watched_alerts(ctx.model)
+    monitoring = ctx.model.monitoring
     if not alerts:
-        monitoring = ctx.model.monitoring
-        unwatched = monitor_alerts(monitoring.alerts) if monitoring is not None else []
-        for index, alert in unwatched:  # no deployment: no production data, nothing to compare
+        # No deployment: no production data, nothing to compare; no job computes these statistics.
+        unwatched = (
+            [(i, a) for i, a in enumerate(monitoring.alerts) if a.signal in STATISTIC_SIGNALS]
+            if monitoring is not None
+            else []
+        )
+        for index, alert in unwatched:
             yield ctx.warning(
                 "MLS629",
                 f"alert {alert.name!r} ({alert.signal}) needs a deployment whose serving log is the production "
-                "data; without one no model monitor is rendered and it never fires",
+                "data; without one no monitoring job computes it, its alert rule is left out and it never fires",
                 ("monitoring", "alerts", index, "signal"),
                 "add a deployment with log_predictions, or remove the alert",
             )
@@ -128,8 +153,8 @@ def _monitor(ctx: CheckContext) -> Iterator[Diagnostic]:
     if ctx.model.deployment.log_predictions is None:
         yield ctx.warning(
             "MLS629",
-            "drift and data-quality alerts need the serving log as production data; "
-            "no model monitor is rendered",
+            "drift, data-quality and model-metric alerts need the serving log as production data; no "
+            "monitoring job or model monitor is rendered, and their alert rules are left out",
             ("deployment",),
             "set deployment.log_predictions.path",
         )

@@ -27,6 +27,8 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 PYTHON_VERSION = re.compile(r"3\.\d{1,2}(?:\.\d{1,2})?")
 PERCENT = re.compile(r"(?:100|[1-9]?\d)%")
+SECOND_SLOT_STRATEGIES = frozenset({"canary", "blue_green"})
+"""Rollouts with a slot besides the serving one (the canary, the standby), which may serve another version."""
 ADDRESS = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[^\s/\\*?\[\]]+")
 
 
@@ -178,6 +180,15 @@ def _deployment_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
             f"canary_percent is ignored by the {rollout.strategy} strategy",
             ("deployment", "rollout", "canary_percent"),
         )
+    if rollout.model_version is not None and rollout.strategy not in SECOND_SLOT_STRATEGIES:
+        yield ctx.error(
+            "MLS406",
+            f"rollout.model_version names the version of a second slot, and the {rollout.strategy} strategy "
+            "has none",
+            ("deployment", "rollout", "model_version"),
+            "pin the one slot with deployment.model_version, or roll the version out with strategy: canary "
+            "or blue_green",
+        )
     for field in ("max_surge", "max_unavailable"):
         value = getattr(rollout, field)
         if isinstance(value, str) and not PERCENT.fullmatch(value):
@@ -198,6 +209,8 @@ def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
     mon = ctx.model.monitoring
     if mon is None:
         return
+    if mon.ground_truth is not None:
+        yield from _lake(ctx, mon.ground_truth, ("monitoring", "ground_truth"))
     for i, email in enumerate(mon.notify.email):
         if not EMAIL.fullmatch(email):
             yield ctx.error(
@@ -246,6 +259,16 @@ def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
                 f"schedule {mon.retrain.schedule!r}: {problem}",
                 ("monitoring", "retrain", "schedule"),
                 'five fields, UTC: minute hour day-of-month month day-of-week, e.g. "0 3 * * 1"',
+            )
+    if mon.retrain is not None:
+        age = mon.retrain.max_feature_age
+        problem = duration_problem(age)
+        if problem:
+            yield ctx.error(
+                "MLS408",
+                f"max_feature_age {age!r}: {problem}",
+                ("monitoring", "retrain", "max_feature_age"),
+                "a number and m, h or d: 12h, 1d",
             )
 
 

@@ -43,9 +43,23 @@ holds the spec's values for the ones left unset.
   ``predict_proba``, ``classes`` and ``probabilities`` (one list per row). A local folder is
   written directly; with ``MLSPEC_LAKE_ROOT`` set (local runs) an
   ``abfss://<container>@<account>.dfs.core.windows.net/<path>`` is the folder
-  ``<root>/<account>/<container>/<path>``; otherwise an ``abfss://`` record goes to stdout as a
-  log line with ``"event": "prediction"`` and ``"destination"`` (Container Insights ships it to
-  Log Analytics): this process never holds storage credentials.
+  ``<root>/<account>/<container>/<path>``; otherwise an ``abfss://`` path is written to the lake
+  itself (``azure-storage-file-datalake``) with the pod's own Entra identity (the workload identity
+  on AKS, whose token the webhook mounts: no storage key is ever held): each worker batches its
+  records (``PREDICTION_LOG_FLUSH_ROWS``, default 500, or ``PREDICTION_LOG_FLUSH_SECONDS``, default
+  60, whichever comes first, and at exit) into a new file
+  ``<path>/YYYY/MM/DD/predictions-<UTC time>-<pod>-<pid>-<n>.jsonl`` that is created, never
+  overwritten, so workers and replicas never write the same file. A failed upload keeps the
+  records for the next attempt, up to ``PREDICTION_LOG_MAX_BUFFERED`` (default 20000) records per
+  worker; beyond that the oldest are dropped and counted in a ``prediction_log_dropped`` log line.
+  ``PREDICTION_LOG_ACCOUNT_URL`` overrides the account's DFS endpoint (sovereign clouds, tests).
+- ``APPLICATIONINSIGHTS_CONNECTION_STRING``: request telemetry for Application Insights (its
+  ``requests`` table, which the ``request_rate`` metric alert reads): every request this script
+  answers except readiness probes becomes an OpenTelemetry server span (method, route, status,
+  duration), exported in batches by ``azure-monitor-opentelemetry-exporter`` (the exporter the
+  server itself ships). With a workload identity (``AZURE_FEDERATED_TOKEN_FILE``) the export is
+  authenticated with Entra ID, so the component can refuse instrumentation-key-only ingestion.
+  Inputs and predictions are never sent there.
 - ``MLSPEC_SECRET_FILES``: JSON ``{name: path}`` of the Key Vault secrets the CSI driver mounts
   (read-only files; ``secret(name)`` reads one). Values are never logged.
 
@@ -70,6 +84,7 @@ Authentication of ``POST /score`` (``MLSPEC_AUTH``)
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import hashlib
@@ -80,6 +95,7 @@ import logging
 import math
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -98,7 +114,6 @@ DEFAULTS: dict[str, str] = {
     'MLSPEC_FEATURES': '["ink", "px_0_0", "px_0_1", "px_0_2", "px_0_3", "px_0_4", "px_0_5", "px_0_6", "px_0_7", "px_1_0", "px_1_1", "px_1_2", "px_1_3", "px_1_4", "px_1_5", "px_1_6", "px_1_7", "px_2_0", "px_2_1", "px_2_2", "px_2_3", "px_2_4", "px_2_5", "px_2_6", "px_2_7", "px_3_0", "px_3_1", "px_3_2", "px_3_3", "px_3_4", "px_3_5", "px_3_6", "px_3_7", "px_4_0", "px_4_1", "px_4_2", "px_4_3", "px_4_4", "px_4_5", "px_4_6", "px_4_7", "px_5_0", "px_5_1", "px_5_2", "px_5_3", "px_5_4", "px_5_5", "px_5_6", "px_5_7", "px_6_0", "px_6_1", "px_6_2", "px_6_3", "px_6_4", "px_6_5", "px_6_6", "px_6_7", "px_7_0", "px_7_1", "px_7_2", "px_7_3", "px_7_4", "px_7_5", "px_7_6", "px_7_7"]',
     'MLSPEC_TASK': 'classification',
     'MODEL_NAME': 'digit-reader',
-    'MODEL_URI': 'models:/digit-reader/latest',
     'PORT': '8080',
 }
 
@@ -718,6 +733,8 @@ class PredictionLog:
         self.folder = log_folder(self.path) if self.path else None
         self.rate = settings.sample_rate
         self.lock = threading.Lock()
+        self.lake = LakeLog(self.path) if self.path and self.folder is None else None
+        """The lake writer of an ``abfss://`` path (made when the worker starts: a bad path stops it)."""
 
     def sampled(self, columns: list[str], rows: list[list[Any]], model_version: str) -> bool:
         """Whether this request is logged: decided by what it asks, not by chance.
@@ -744,10 +761,12 @@ class PredictionLog:
             "endpoint": ENDPOINT,
             **entry,
         }
-        if self.folder is None:
-            event("prediction", "prediction", destination=self.path, **entry)
-            return
         line = (json.dumps(entry, default=str) + "\n").encode("utf-8")
+        if self.lake is not None:
+            self.lake.add(line)
+            return
+        if self.folder is None:
+            return
         with self.lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             # One write to a file opened for appending: lines of several workers never interleave.
@@ -758,6 +777,170 @@ class PredictionLog:
                 os.write(handle, line)
             finally:
                 os.close(handle)
+
+
+def _positive_setting(name: str, default: float) -> float:
+    text = setting(name)
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a positive number")
+    return value
+
+
+class LakeLog:
+    """Prediction records written to ADLS Gen2 with the pod's own identity, in batches.
+
+    Records are buffered per worker and written by a background thread (a greenlet under gevent)
+    as one new file per batch, so a request never waits for storage and a lake outage costs no
+    request. ``upload_data(overwrite=False)`` creates the file (the DFS API's create, append and
+    flush) and fails rather than replace one: names carry the pod, the process and a counter."""
+
+    def __init__(self, url: str, *, credential: Any = None, transport: Any = None) -> None:
+        match = _ABFSS.fullmatch(url)
+        if match is None:
+            raise ConfigError(
+                f"PREDICTION_LOG_PATH {url!r}: a lake path is "
+                "abfss://<container>@<account>.dfs.core.windows.net/<folder>"
+            )
+        parts = [part for part in (match["path"] or "").split("/") if part not in ("", ".")]
+        if ".." in parts:
+            raise ConfigError(f"PREDICTION_LOG_PATH {url!r}: '..' is not allowed in a lake path")
+        self.folder = "/".join(parts)
+        self.flush_rows = int(_positive_setting("PREDICTION_LOG_FLUSH_ROWS", 500))
+        self.flush_seconds = _positive_setting("PREDICTION_LOG_FLUSH_SECONDS", 60.0)
+        self.max_buffered = int(_positive_setting("PREDICTION_LOG_MAX_BUFFERED", 20000))
+        from azure.storage.filedatalake import DataLakeServiceClient
+
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            # On AKS: the workload identity (AZURE_CLIENT_ID, AZURE_TENANT_ID and the projected token).
+            credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        account_url = setting("PREDICTION_LOG_ACCOUNT_URL") or f"https://{match['account']}.dfs.core.windows.net"
+        options = {"transport": transport} if transport is not None else {}
+        service = DataLakeServiceClient(account_url, credential=credential, **options)
+        self.files = service.get_file_system_client(match["container"])
+        self.writer = f"{socket.gethostname()}-{os.getpid()}"
+        self.buffer: list[bytes] = []
+        self.dropped = 0
+        self.sequence = 0
+        self.lock = threading.Lock()
+        self.upload_lock = threading.Lock()
+        self.wake = threading.Event()
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self.thread.start()
+        atexit.register(self.close)
+
+    def add(self, line: bytes) -> None:
+        with self.lock:
+            self.buffer.append(line)
+            self._bound()
+            full = len(self.buffer) >= self.flush_rows
+        if full:
+            self.wake.set()
+
+    def _bound(self) -> None:
+        """Drop the oldest records beyond the bound (the lock is held)."""
+        over = len(self.buffer) - self.max_buffered
+        if over > 0:
+            del self.buffer[:over]
+            self.dropped += over
+            event("prediction_log_dropped", "prediction log records dropped", logging.WARNING, dropped=self.dropped)
+
+    def flush(self) -> bool:
+        """Write what is buffered as one new file; ``False`` (records kept) when the upload failed."""
+        with self.upload_lock:
+            with self.lock:
+                lines, self.buffer = self.buffer, []
+            if not lines:
+                return True
+            now = datetime.now(UTC)
+            self.sequence += 1
+            name = f"predictions-{now:%Y%m%dT%H%M%S}-{self.writer}-{self.sequence}.jsonl"
+            path = "/".join(filter(None, (self.folder, f"{now:%Y/%m/%d}", name)))
+            try:
+                self.files.get_file_client(path).upload_data(b"".join(lines), overwrite=False)
+            except Exception:
+                LOG.exception("prediction log upload failed", extra={"fields": {"event": "prediction_log_failed"}})
+                with self.lock:
+                    self.buffer[:0] = lines
+                    self._bound()
+                return False
+            return True
+
+    def _run(self) -> None:
+        while not self.closed:
+            self.wake.wait(self.flush_seconds)
+            self.wake.clear()
+            if not self.closed:
+                self.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.wake.set()
+            self.flush()
+
+
+class Telemetry:
+    """Request telemetry for Application Insights: one server span per answered request.
+
+    A tracer provider of its own (not the global one, which the server may set up for itself), with
+    Microsoft's exporter batching spans in the background; a span becomes a row of the ``requests``
+    table (name ``POST /score``, result code, duration, success)."""
+
+    def __init__(self, connection_string: str, *, credential: Any = None) -> None:
+        from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        if credential is None and os.environ.get("AZURE_FEDERATED_TOKEN_FILE"):
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        options = {"credential": credential} if credential is not None else {}
+        exporter = AzureMonitorTraceExporter(connection_string=connection_string, **options)
+        resource = Resource.create({"service.name": ENDPOINT, "service.namespace": PROJECT})
+        self.provider = TracerProvider(resource=resource)
+        self.provider.add_span_processor(BatchSpanProcessor(exporter))
+        self.tracer = self.provider.get_tracer("mlspec.scoring")
+        self.server_kind, self.error = SpanKind.SERVER, Status(StatusCode.ERROR)
+        atexit.register(self.provider.shutdown)
+
+    def request(self, method: str, path: str, status: int, started_ns: int, rid: str) -> None:
+        span = self.tracer.start_span(
+            f"{method} /score",
+            kind=self.server_kind,
+            start_time=started_ns,
+            attributes={
+                "http.request.method": method,
+                "http.route": "/score",
+                "url.path": path,
+                "http.response.status_code": status,
+                "mlspec.request_id": rid,
+            },
+        )
+        if status >= 500:
+            span.set_status(self.error)
+        span.end()
+
+
+def make_telemetry() -> Telemetry | None:
+    connection = setting("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    if not connection:
+        return None
+    try:
+        return Telemetry(connection)
+    except Exception:
+        # Telemetry is for watching the service: a bad connection string must not stop it serving.
+        LOG.exception("telemetry is off", extra={"fields": {"event": "telemetry_failed"}})
+        return None
 
 
 # --- the service -------------------------------------------------------------------------
@@ -824,12 +1007,14 @@ class Loaded:
     """The worker's scoring service, once ``init`` has built it."""
 
     scorer: Scorer | None = None
+    telemetry: Telemetry | None = None
 
 
 def init() -> None:
     """Load the model once per worker; a failure stops the worker (the pod restarts)."""
     settings = Settings()
     configure_logging(settings.log_level)
+    Loaded.telemetry = make_telemetry()
     try:
         Loaded.scorer = Scorer(settings)
     except Exception:
@@ -840,6 +1025,7 @@ def init() -> None:
 @rawhttp
 def run(request: Any) -> AMLResponse:
     """Answer one ``/score`` request (the server routes nothing else here)."""
+    started_ns = time.time_ns()
     rid = request_id(request.headers)
     method = request.method
     if method == "GET":
@@ -865,4 +1051,6 @@ def run(request: Any) -> AMLResponse:
         status=response.status_code,
         request_id=rid,
     )
+    if Loaded.telemetry is not None:
+        Loaded.telemetry.request(method, str(request.path)[:200], response.status_code, started_ns, rid)
     return response

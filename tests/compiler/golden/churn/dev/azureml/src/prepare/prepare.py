@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import sys
 
@@ -79,6 +80,17 @@ def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFram
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def log_refresh(folder: str) -> None:
+    """Say what the refresh_features step decided about the training data (its refresh.json)."""
+    try:
+        with open(os.path.join(folder, "refresh.json"), encoding="utf-8") as source:
+            decided = json.load(source)
+    except (OSError, ValueError) as error:
+        print(f"the refresh_features step left no readable refresh.json in {folder}: {error}")
+        return
+    print(f"training data refresh: {json.dumps(decided, sort_keys=True)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", required=True)
@@ -86,7 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--train", required=True)
     parser.add_argument("--test", required=True)
+    # The refresh_features step's output: binding it is what makes Azure ML run that step first.
+    parser.add_argument("--features-ready", required=True)
     args = parser.parse_args(argv)
+    log_refresh(args.features_ready)
 
     frame = select_columns(read_data(args.data))
     train, test = split(frame, args.test_size, args.seed)
