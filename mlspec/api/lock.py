@@ -1,7 +1,7 @@
 """``mlspec lock``: resolve the scoring image's requirements once, with network access, into the lock file.
 
 Like ``poetry lock`` or ``terraform providers lock``: the build stays offline and reads the committed
-lock (:mod:`mlspec.compiler.serving_image.lock_file`). Every environment of the spec is resolved (they can differ
+lock (:mod:`mlspec.spec_schema.serving_image.lock_file`). Every environment of the spec is resolved (they can differ
 in the model's pip list and in ``deployment.auth``); each distinct requirement set becomes one entry.
 An entry whose inputs are unchanged is kept as it is unless ``upgrade`` is asked for, so relocking after
 a change touches only what changed; entries no environment needs any more are dropped.
@@ -29,8 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlspec.compiler.serving_image.base_images import BaseImage, base_image, supported_pythons
-from mlspec.compiler.serving_image.lock_file import (
+from mlspec.diagnostics import Diagnostic, MlspecError, has_errors
+from mlspec.spec_schema.loader import SpecDocument
+from mlspec.spec_schema.resolve import environment_names
+from mlspec.spec_schema.serving_image.base_images import BaseImage, base_image, supported_pythons
+from mlspec.spec_schema.serving_image.lock_file import (
     LockedPackage,
     LockedSet,
     LockFileError,
@@ -41,10 +44,7 @@ from mlspec.compiler.serving_image.lock_file import (
     render_lock,
     requirement_lines,
 )
-from mlspec.compiler.serving_image.requirements import requirements_text
-from mlspec.diagnostics import Diagnostic, MlspecError, has_errors
-from mlspec.spec_schema.loader import SpecDocument
-from mlspec.spec_schema.resolve import environment_names
+from mlspec.spec_schema.serving_image.requirements import requirements_text
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 """Where the ACR task's pip installs from (pip's default index): the lock must come from the same."""

@@ -38,6 +38,7 @@ _PREFIX_BYTES = MARKER_PREFIX.encode("ascii")
 _TOKEN = re.compile(re.escape(MARKER_PREFIX) + r"([A-Za-z0-9_.-]*)")
 _TOKEN_BYTES = re.compile(re.escape(_PREFIX_BYTES) + rb"([A-Za-z0-9_.-]*)")
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9_]*")
+GUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 TARGET = "workspace"
 """The pseudo-target of values the deployment target supplies (``workspace.tenant_id``)."""
 
@@ -51,31 +52,68 @@ class OutputKind:
     attribute: str
     changes_on_update: bool
     description: str
+    observed: bool = False
+    """The value can change without mlspec applying anything (a model version training registers): a
+    refreshed plan asks the provider for it again (``observe_outputs``) and updates what was applied
+    with an older one."""
+    pattern: str = r"[A-Za-z0-9_.:/=;-]+"
+    """What a reported value must look like in full: it replaces markers inside YAML and JSON as it is,
+    so only characters that cannot end a scalar or start a comment are allowed."""
 
 
 PRODUCERS: Mapping[tuple[str, str], tuple[OutputKind, ...]] = {
     ("access", "identity"): (
-        OutputKind("client_id", False, "the managed identity's client (application) id"),
-        OutputKind("principal_id", False, "the managed identity's object (principal) id"),
+        OutputKind(
+            "client_id", False, "the managed identity's client (application) id", pattern=GUID_PATTERN
+        ),
+        OutputKind(
+            "principal_id", False, "the managed identity's object (principal) id", pattern=GUID_PATTERN
+        ),
     ),
-    ("acr", "task"): (OutputKind("image_digest", True, "the digest of the image the task built"),),
-    # Not known to change on update: the version is the newest registered when the pipeline is applied
-    # (training registers new ones later); a new one reaches its consumers through the next plan, which
-    # compares it with the value they were applied with.
-    ("aml", "pipeline"): (OutputKind("model_version", False, "the newest model version registered"),),
+    ("acr", "task"): (
+        OutputKind(
+            "image_digest", True, "the digest of the image the task built", pattern=r"sha256:[0-9a-f]{64}"
+        ),
+    ),
+    # Not known to change on update: training registers new versions later, outside any apply. A
+    # refreshed plan reads the newest again (observed) and updates what serves an older one.
+    ("aml", "pipeline"): (
+        OutputKind(
+            "model_version",
+            False,
+            "the newest model version registered past the gate",
+            observed=True,
+            pattern=r"[1-9][0-9]{0,9}|unregistered",
+        ),
+    ),
+    ("aml", "compute"): (
+        OutputKind(
+            "principal_id", False, "the compute cluster's managed identity (object id)", pattern=GUID_PATTERN
+        ),
+    ),
     ("monitor", "data_collection_endpoint"): (
-        OutputKind("logs_ingestion_endpoint", False, "the endpoint's Logs Ingestion API URL"),
+        OutputKind(
+            "logs_ingestion_endpoint",
+            False,
+            "the endpoint's Logs Ingestion API URL",
+            pattern=r"https://[A-Za-z0-9.-]+/?",
+        ),
     ),
     ("monitor", "data_collection_rule"): (
         OutputKind(
-            "immutable_id", False, "the rule's immutable id (dcr-...), which the Logs Ingestion API names"
+            "immutable_id",
+            False,
+            "the rule's immutable id (dcr-...), which the Logs Ingestion API names",
+            pattern=r"dcr-[0-9a-f]{32}",
         ),
     ),
 }
 """``(service, kind)`` → the outputs every resource of that kind reports once applied."""
 
 TARGET_OUTPUTS: tuple[OutputKind, ...] = (
-    OutputKind("tenant_id", False, "the Entra ID tenant of the subscription deployed into"),
+    OutputKind(
+        "tenant_id", False, "the Entra ID tenant of the subscription deployed into", pattern=GUID_PATTERN
+    ),
     OutputKind(
         "application_insights_connection_string",
         False,
@@ -200,13 +238,20 @@ _UNSAFE_VALUE = re.compile(r"[\x00-\x1f\x7f\"'\\]")
 
 
 def check_output_value(ref: OutputRef, value: Any) -> str:
-    """``value`` as it may replace a marker: a string without quotes, backslashes or control characters
-    (it lands inside JSON strings and YAML scalars as it is). :class:`MarkerError` otherwise."""
-    if not isinstance(value, str) or not value or _UNSAFE_VALUE.search(value):
+    """``value`` as it may replace a marker: a string of its kind's :attr:`OutputKind.pattern` (it lands
+    inside JSON strings and YAML scalars as it is: nothing that ends a scalar, opens a comment or quotes
+    may be in it). :class:`MarkerError` otherwise."""
+    kind = output_kind(ref)
+    pattern = kind.pattern if kind is not None else OutputKind.pattern
+    if (
+        not isinstance(value, str)
+        or not value
+        or _UNSAFE_VALUE.search(value)
+        or re.fullmatch(pattern, value) is None
+    ):
         raise MarkerError(
             f"the value reported for {ref} cannot replace its marker: "
-            f"{json.dumps(value, default=str)[:80]} (a non-empty string without quotes, backslashes or "
-            "control characters is needed)"
+            f"{json.dumps(value, default=str)[:80]} is not of the form {pattern}"
         )
     return value
 

@@ -86,11 +86,12 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         "MLS608",
         ERROR_OR_WARNING,
         BUILD,
-        "the scoring image's packages are not locked",
-        "the spec's lock file (`mlproject.lock.json` beside it, written by `mlspec lock`) is missing, cannot be "
-        "read, or was made from other inputs (the image's requirement set, the model's pip list, its Python "
-        "or the base image's platform): the image then installs version ranges, so rerunning the ACR task "
-        "could install other versions. A warning in `build`; an error in `mlspec lock --check`",
+        "the scoring image's lock file does not match",
+        "the spec's lock file (`mlproject.lock.json` beside it, written by `mlspec lock`) cannot be read, or was "
+        "made from other inputs (the image's requirement set, the model's pip list, its Python or the base "
+        "image's platform): the image then installs version ranges, so rerunning the ACR task could install "
+        "other versions. A warning in `validate` and `build`; an error in `mlspec lock --check`. Without a "
+        "lock file the image installs the ranges silently: locking is opted into with `mlspec lock`",
     ),
     code(
         "MLS609",

@@ -345,6 +345,8 @@ class _Runner:
         self.needed_outputs = dict(needed_outputs or {})
         self._target: Mapping[str, str] | None = None
         self._target_lock = threading.Lock()
+        self.applied: set[Address] = set()
+        """Producers this apply ran: their freshly reported outputs win over values the plan read."""
         self.conflict = False
         self.record_failed = False
         """Set when a state write found the state changed by someone else: no new work starts."""
@@ -394,6 +396,7 @@ class _Runner:
         else:
             outcome = self.provider.create(request)
         self.recorder.record(address, _entry(change, outcome, request.resolved, sent_attachments))
+        self.applied.add(address)
         missing = sorted(a for a in self.needed_outputs.get(address, ()) if a not in outcome.outputs)
         if missing:  # the object exists (recorded above); what needs the output cannot be sent
             raise unresolved_error(
@@ -407,7 +410,8 @@ class _Runner:
         after = change.after
         assert after is not None, "only deletes lack an after side"
         contents: Mapping[str, bytes] = {path: self.files(path) for path in after.files}
-        values = self._resolve(address, after.needs)
+        planned = {c.path: c.after for c in change.output_changes if isinstance(c.after, str)}
+        values = self._resolve(address, after.needs, planned)
         payload, sent_files, sent_attachments = substituted_request_parts(after.payload, contents, values)
         request = DeployRequest(
             address=address,
@@ -420,14 +424,18 @@ class _Runner:
         )
         return request, sent_attachments
 
-    def _resolve(self, address: Address, needs: list[str]) -> dict[str, str]:
-        """The value of every marker ``needs`` names, from the recorded outputs of its producer (which
-        ran first) or the provider's target outputs; an MLS843 for one that has none."""
+    def _resolve(self, address: Address, needs: list[str], planned: Mapping[str, str]) -> dict[str, str]:
+        """The value of every marker ``needs`` names: the one the plan read again (``planned``, for an
+        output that changes outside apply), else the recorded output of its producer (which ran first)
+        or the provider's target outputs; an MLS843 for one that has none."""
         values: dict[str, str] = {}
         for text in needs:
             try:
                 ref = OutputRef.parse(text)
                 producer = ref.producer
+                if text in planned and not self._reapplied(producer):
+                    values[text] = check_output_value(ref, planned[text])
+                    continue
                 if producer is None:
                     value: Any = self._target_outputs().get(ref.attribute)
                     source = f"the provider {self.provider.name!r}"
@@ -447,6 +455,10 @@ class _Runner:
             except MarkerError as exc:
                 raise unresolved_error(address, str(exc), "make the plan again from a fresh build") from None
         return values
+
+    def _reapplied(self, producer: Address | None) -> bool:
+        """Whether this apply ran ``producer`` (its fresh outputs then win over what the plan read)."""
+        return producer is not None and producer in self.applied
 
     def _target_outputs(self) -> Mapping[str, str]:
         with self._target_lock:

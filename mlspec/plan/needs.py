@@ -6,7 +6,8 @@ A resource's payload may hold output markers (``needs``, from the manifest; see
 - its producer is changed by this plan (created, replaced, or updated where that may give the output
   a new value): the value is *known after apply*, and apply replaces the marker once the producer ran
   (the consumer depends on it, so it runs after);
-- its producer is recorded in state with that output: the value is known now;
+- its producer is recorded in state with that output: the value is known now (for an output that
+  changes outside apply, such as the newest model version, the value a refreshed plan read again);
 - its producer is in the build but the state records no such output (applied by an older mlspec):
   the producer is applied again (an update with ``missing_outputs``) so that it reports it;
 - it names the deployment target (``workspace.tenant_id``) and the provider supplies it.
@@ -56,7 +57,10 @@ _Status = _Known | _AfterApply | _Refused
 
 
 def settle_needs(
-    changes: list[ResourceChange], recorded: Mapping[Address, ResourceState], target: TargetOutputs
+    changes: list[ResourceChange],
+    recorded: Mapping[Address, ResourceState],
+    target: TargetOutputs,
+    observed: Mapping[Address, Mapping[str, str]] | None = None,
 ) -> None:
     """Mark what is known after apply and the updates output values cause, on ``changes`` in place.
 
@@ -82,7 +86,7 @@ def settle_needs(
         current = recorded.get(change.address)
         unknown: list[str] = []
         for ref in parsed.get(change.address, []):
-            status = _status(ref, by_address, recorded, target, current)
+            status = _status(ref, by_address, recorded, target, current, observed or {})
             if isinstance(status, _Refused):
                 problems.append(
                     _problem(change.address, f"needs {ref.marker}, but {status.why}", status.hint)
@@ -122,6 +126,7 @@ def _status(
     recorded: Mapping[Address, ResourceState],
     target: TargetOutputs,
     consumer: ResourceState | None,
+    observed: Mapping[Address, Mapping[str, str]],
 ) -> _Status:
     kind = output_kind(ref)
     if ref.target == TARGET:
@@ -157,7 +162,9 @@ def _status(
     ):
         return _AfterApply()
     entry = recorded.get(producer)
-    value = entry.outputs.get(ref.attribute) if entry is not None else None
+    value = observed.get(producer, {}).get(ref.attribute)  # read again: newer than the recorded one
+    if value is None and entry is not None:
+        value = entry.outputs.get(ref.attribute)
     if value is not None:
         return _Known(str(value))
     return _Refused(
@@ -195,8 +202,8 @@ def refuse_unsatisfiable(
             producer = ref.producer
             assert producer is not None
             producing = by_address.get(producer)
-            if producing is not None and producing.action is not Action.DELETE:
-                continue
+            if producing is not None and producing.action in (Action.CREATE, Action.REPLACE, Action.UPDATE):
+                continue  # it runs first and reports the output
             entry = state_resources.get(producer)
             if entry is None or ref.attribute not in entry.outputs:
                 problems.append(

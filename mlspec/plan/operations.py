@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlspec.contract.graph import Address
-from mlspec.contract.outputs import TARGET
+from mlspec.contract.outputs import PRODUCERS, TARGET
 from mlspec.diagnostics import Diagnostic, Location, MlspecError
 from mlspec.plan.backends import StateBackend
 from mlspec.plan.desired import Desired
@@ -85,6 +85,7 @@ def plan_desired(
                 destroy=destroy,
                 allow_destroy=allow_destroy,
                 target=target_values(desired, provider),
+                observed=observe_outputs(provider, state),
             )
     else:
         state = read_state(backend, target)
@@ -130,6 +131,7 @@ def apply_desired(
             destroy=destroy,
             allow_destroy=allow_destroy,
             target=target_values(desired, provider),
+            observed=observe_outputs(provider, state) if refresh else None,
         )
         refuse_blocked(plan)
         if not plan.has_changes:
@@ -250,6 +252,24 @@ def _supplied(plan: Plan, provider: Provider) -> frozenset[str]:
         n.startswith(f"{TARGET}.") for c in plan.changes if c.after is not None for n in c.after.needs
     )
     return frozenset(provider.target_outputs()) if needs_target else frozenset()
+
+
+def observe_outputs(provider: Provider, state: State | None) -> dict[Address, dict[str, str]]:
+    """The current value of every output in state that changes outside apply (``observed`` kinds: the
+    newest model version), by producer; only what the provider reports and the state records."""
+    if state is None:
+        return {}
+    observed: dict[Address, dict[str, str]] = {}
+    for address, entry in state.resources.items():
+        kinds = PRODUCERS.get((address.service, address.kind), ())
+        if not any(k.observed for k in kinds):
+            continue
+        now = dict(provider.observe_outputs(address, entry))
+        wanted = {k.attribute for k in kinds if k.observed}
+        found = {a: str(v) for a, v in now.items() if a in wanted}
+        if found:
+            observed[address] = found
+    return observed
 
 
 def refresh_live(

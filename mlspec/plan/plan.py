@@ -300,11 +300,14 @@ def make_plan(
     destroy: bool = False,
     allow_destroy: bool = False,
     target: Mapping[str, str | None] | None = None,
+    observed: Mapping[Address, Mapping[str, str]] | None = None,
 ) -> Plan:
     """Compare ``desired`` with ``state`` (and ``live``, the provider's view by state address, when
     refreshed). With ``destroy`` every resource in state is deleted. ``target`` is what the
     deployment target supplies for output markers (:data:`mlspec.plan.needs.TargetOutputs`; none when
-    not given); a need nothing satisfies is an MLS842 (:func:`mlspec.plan.needs.settle_needs`)."""
+    not given); ``observed`` the current value of outputs that change outside apply, by producer (a
+    refreshed plan asks the provider); a need nothing satisfies is an MLS842
+    (:func:`mlspec.plan.needs.settle_needs`)."""
     from mlspec.plan.needs import settle_needs
 
     manifest = desired.manifest
@@ -337,7 +340,7 @@ def make_plan(
                 if found is not None and not _vouched_unchanged(found, current):
                     change.drift = diff_payloads(current.payload, found.payload)
             changes.append(change)
-    settle_needs(changes, recorded, target or {})
+    settle_needs(changes, recorded, target or {}, observed or {})
     return Plan(
         project=manifest.project,
         environment=manifest.environment,

@@ -130,6 +130,12 @@ class Provider(Protocol):
         (:data:`mlspec.contract.outputs.TARGET_OUTPUTS`: ``tenant_id``), by attribute."""
         ...
 
+    def observe_outputs(self, address: Address, current: ResourceState) -> Mapping[str, str]:
+        """The outputs of the recorded resource that change without an apply (those whose kind says
+        ``observed``: the newest model version training registered), as they are now; a refreshed plan
+        asks, and a value newer than the one a consumer was applied with updates that consumer."""
+        ...
+
 
 class ProviderError(MlspecError):
     """A provider operation failed; the message names the resource."""

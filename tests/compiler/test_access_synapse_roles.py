@@ -27,18 +27,13 @@ def test_the_refresh_steps_identity_may_run_the_pipeline_use_the_pools_and_read_
     granted = {(a["role"], a["scope"]) for a in document["roleAssignments"]}
     assert granted == {
         ("Synapse Credential User", "workspaces/syn-churn-dev/credentials/WorkspaceSystemIdentity"),
-        ("Synapse Compute Operator", "workspaces/syn-churn-dev"),
+        ("Synapse Compute Operator", "workspaces/syn-churn-dev/bigDataPools/sparkpool01"),  # its pool only
         ("Synapse Monitoring Operator", "workspaces/syn-churn-dev"),
     }
-    # The same principal the ARM template gives the cluster's identity (which reads the training data).
-    arm = json.loads((tmp_path / "access" / "role-assignments.json").read_text(encoding="utf-8"))
-    compute = {
-        r["properties"]["principalId"]
-        for r in arm["resources"]
-        if "computes'" in r["properties"].get("principalId", "")
+    # The Synapse API takes an object id: the cluster's identity, an output of the cluster, resolved at apply.
+    assert {a["principalId"] for a in document["roleAssignments"]} == {
+        "mlspec:output:aml.compute.cpu-cluster.principal_id"
     }
-    assert len(compute) == 1
-    assert {a["principalId"] for a in document["roleAssignments"]} == compute
     assert {a["principalType"] for a in document["roleAssignments"]} == {"ServicePrincipal"}
 
     resources = [r for r in result.manifest.resources if r.address.kind == "synapse_role_assignment"]
@@ -52,6 +47,7 @@ def test_the_refresh_steps_identity_may_run_the_pipeline_use_the_pools_and_read_
         assert resource.pointer == f"/roleAssignments/{index}"
         assert document["roleAssignments"][index]["role"] in resource.description
         assert set(resource.immutable) == {"role", "principalId", "principalType", "scope"}
+        assert resource.needs == ["aml.compute.cpu-cluster.principal_id"]
 
 
 def test_no_refresh_step_no_synapse_role_assignments(tmp_path: Path) -> None:

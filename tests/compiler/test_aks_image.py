@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from mlspec.compiler.aks.image import python_literal
-from mlspec.compiler.serving_image.base_images import BASE_IMAGES
-from mlspec.compiler.serving_image.requirements import UnsafeValue, requirements_text
+from mlspec.spec_schema.serving_image.base_images import BASE_IMAGES
+from mlspec.spec_schema.serving_image.requirements import UnsafeValue, requirements_text
 
 
 def _support() -> Any:

@@ -21,9 +21,9 @@ from mlspec.api.lock import (
     pip_command,
     resolve_with_pip,
 )
-from mlspec.compiler.serving_image.base_images import BASE_IMAGES, BaseImage
-from mlspec.compiler.serving_image.lock_file import LockedPackage, LockFileError, parse_lock
 from mlspec.diagnostics import MlspecError
+from mlspec.spec_schema.serving_image.base_images import BASE_IMAGES, BaseImage
+from mlspec.spec_schema.serving_image.lock_file import LockedPackage, LockFileError, parse_lock
 
 
 def _support() -> Any:
@@ -101,12 +101,11 @@ def test_a_python_without_a_pinned_base_is_an_error_at_its_line(tmp_path: Path) 
 # --- build: locked or not -------------------------------------------------------------------------------
 
 
-def test_without_a_lock_file_the_image_installs_ranges_with_a_warning(tmp_path: Path) -> None:
+def test_without_a_lock_file_the_image_installs_ranges_silently(tmp_path: Path) -> None:
+    """Locking is opted into with `mlspec lock`; a project without a lock file is not warned at every
+    build (the Dockerfile says it installs ranges). A stale lock is a warning (below)."""
     rendered = render(_spec(tmp_path))
-    assert [(d.code, d.is_error, d.path) for d in rendered.diagnostics] == [
-        ("MLS608", False, ("model", "training", "environment", "pip"))
-    ]
-    assert "mlspec lock" in (rendered.diagnostics[0].hint or "")
+    assert rendered.diagnostics == []
     assert "scikit-learn==1.5.2" in rendered.text("acr/requirements.txt").splitlines()
     dockerfile = rendered.text("acr/Dockerfile")
     assert "--require-hashes" not in dockerfile
@@ -248,3 +247,26 @@ def test_a_tiny_set_resolves_against_pypi_with_the_published_hash() -> None:
     assert [(p.name, p.version) for p in packages] == [("six", "1.17.0")]
     # six 1.17.0 publishes one wheel; its sha256 on PyPI:
     assert packages[0].hashes == ("sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274",)
+
+
+def test_validate_warns_of_a_stale_lock_as_build_does(tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+
+    from mlspec import api
+
+    project = tmp_path / "churn"
+    shutil.copytree(ROOT / "projects" / "churn", project, ignore=shutil.ignore_patterns("build", ".mlspec"))
+    spec = project / "mlproject.yaml"
+    data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    data["model"]["training"]["environment"]["pip"].append("tabulate==0.9.0")
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    validated = [
+        d
+        for d in api.validate_file(spec, all_environments=True, environ={}).diagnostics
+        if d.code == "MLS608"
+    ]
+    built = [d for d in api.build(spec, "dev", environ={}).diagnostics if d.code == "MLS608"]
+    assert validated and built
+    assert {(d.message, d.location) for d in built} <= {(d.message, d.location) for d in validated}

@@ -241,3 +241,39 @@ def test_a_model_metric_alert_without_ground_truth_is_a_warning_and_the_job_read
     assert "ground_truth" not in component["inputs"] and "--ground-truth" not in component["command"]
     with_truth = api.build(CHURN, "dev", environ={})
     assert not [d for d in with_truth.diagnostics if d.code == "MLS606"]
+
+
+def test_the_job_watches_the_version_the_primary_slot_is_pinned_to(tmp_path: Path) -> None:
+    data = _yaml(CHURN)
+    data["deployment"]["model_version"] = 7
+    data["deployment"]["rollout"]["model_version"] = 8
+    project = tmp_path / "spec"
+    shutil.copytree(CHURN.parent, project, ignore=shutil.ignore_patterns("build", ".mlspec"))
+    (project / "mlproject.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    out = _build(project / "mlproject.yaml", tmp_path)
+    job = _yaml(out / "azureml" / "monitoring-job.yml")
+    assert job["inputs"]["model_version"] == "7", "the stable slot's traffic, not the newest registration"
+    needs = _manifest(out)["aml.schedule.churn-classifier-monitoring"]["needs"]
+    assert "aml.pipeline.churn-classifier.model_version" not in needs
+
+
+def test_the_loops_lake_grants_are_limited_to_their_folders_and_the_pods_never_delete(tmp_path: Path) -> None:
+    """The prediction log may share a container with other data (diabetes keeps raw patient data in
+    it): the grants of the loop carry an ABAC condition on the blob path."""
+    out = _build(CHURN, tmp_path)
+    by_description = {a["properties"]["description"]: a["properties"] for a in _assignments(out)}
+    pods = by_description["the scoring pods write the prediction log to the lake"]
+    assert pods["conditionVersion"] == "2.0"
+    assert "StringStartsWith 'churn/predictions'" in pods["condition"]
+    assert pods["condition"].startswith(
+        "((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'})))"
+    )
+    job = next(
+        p for d, p in by_description.items() if d.startswith("the monitoring job reads the prediction log")
+    )
+    assert "'churn/predictions'" in job["condition"] and "'churn/outcomes'" in job["condition"]
+    assert "blobs/write" not in job["condition"], "a reader's condition limits reads only"
+    training = next(
+        p for d, p in by_description.items() if d.startswith("training jobs read the training data")
+    )
+    assert "condition" not in training, "the training data's container is read whole, as before"

@@ -28,6 +28,14 @@ HOSTILE = (
 PLAIN = "plain text"
 
 
+def _lake_path_text(text: str) -> str:
+    """``text`` without what validation refuses in a lake path (MLS412): '..', '${{', '#', '?', control
+    characters. Everything else hostile stays, for the renderers to keep as data."""
+    for refused, kept in (("\n", " "), ("\t", " "), ("..", "."), ("${{", "{{"), ("#", ""), ("?", "")):
+        text = text.replace(refused, kept)
+    return text
+
+
 def spec(text: str) -> dict[str, Any]:
     return {
         "apiVersion": "mlspec/v1",
@@ -44,8 +52,7 @@ def spec(text: str) -> dict[str, Any]:
         "sources": {
             "raw_events": {
                 "description": text,
-                "path": "abfss://raw@acct.dfs.core.windows.net/x/"
-                + text.replace("\n", " ").replace("..", "."),
+                "path": "abfss://raw@acct.dfs.core.windows.net/x/" + _lake_path_text(text),
                 "format": "csv",
                 "options": {"header": True, "quote": text, "nullValue": text},
                 "glob": text,
@@ -58,8 +65,7 @@ def spec(text: str) -> dict[str, Any]:
                 "inputs": ["raw_events"],
                 "sql": "SELECT *\nFROM raw_events\nWHERE note <> " + json.dumps(text) + "\n",
                 "output": {
-                    "path": "abfss://curated@acct.dfs.core.windows.net/"
-                    + text.replace("\n", " ").replace("..", "."),
+                    "path": "abfss://curated@acct.dfs.core.windows.net/" + _lake_path_text(text),
                     "format": "parquet",
                     "partition_by": [text],
                 },

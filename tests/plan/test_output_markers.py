@@ -41,7 +41,7 @@ class _Spec:
 
 
 def _build(
-    folder: Path, dockerfile: str = "FROM python:3.11\n", *, depends: bool = True
+    folder: Path, dockerfile: str = "FROM python:3.11\n", *, depends: bool = True, variable: str = "TENANT"
 ) -> tuple[ArtifactSet, list[Resource]]:
     out = ArtifactSet()
     out.add_yaml("acr/task.yaml", {"steps": [{"build": "-t scoring ."}]})
@@ -52,7 +52,7 @@ def _build(
         {
             "spec": {
                 "image": f"contoso.azurecr.io/scoring@{output_marker(str(TASK), 'image_digest')}",
-                "env": [{"name": "TENANT", "value": output_marker("workspace", "tenant_id")}],
+                "env": [{"name": variable, "value": output_marker("workspace", "tenant_id")}],
             }
         },
     )
@@ -64,8 +64,8 @@ def _build(
     return out, topological_order(out.resources)
 
 
-def _desired(folder: Path, dockerfile: str = "FROM python:3.11\n") -> Desired:
-    out, ordered = _build(folder, dockerfile)
+def _desired(folder: Path, dockerfile: str = "FROM python:3.11\n", variable: str = "TENANT") -> Desired:
+    out, ordered = _build(folder, dockerfile, variable=variable)
     assert record_outputs(out, ordered, _Spec()) == []  # type: ignore[arg-type]
     manifest = Manifest("shop", "dev", "mlproject.yaml", ordered, provider="local")
     payloads = {r.address: payload(out, r) for r in ordered}
@@ -218,3 +218,92 @@ def test_a_saved_plan_is_checked_again_when_applied(tmp_path: Path, monkeypatch:
         operations.apply_plan(saved)
     assert [d.code for d in refused.value.diagnostics] == ["MLS842"]
     assert not (tmp_path / ".mlspec" / "local" / "dev").exists()  # nothing was applied
+
+
+def test_a_saved_plan_whose_producer_lost_its_output_is_refused_before_anything_is_applied(
+    tmp_path: Path,
+) -> None:
+    assert operations.apply_desired(_desired(tmp_path)).ok
+    changed = _desired(tmp_path, variable="TENANT_ID")  # the deployment changes, the task does not
+    saved = load_plan(save_plan(operations.plan_desired(changed), tmp_path / "plan.json"))
+    assert saved.plan.change_for(TASK).action is Action.NO_OP  # type: ignore[union-attr]
+    state_file = tmp_path / ".mlspec" / "state" / "shop" / "dev.json"
+    state = json.loads(state_file.read_text())
+    del state["resources"][str(TASK)]["outputs"]["image_digest"]
+    state_file.write_text(json.dumps(state))
+    before = _stored(tmp_path, DEPLOYMENT)
+    with pytest.raises(MlspecError) as refused:
+        operations.apply_plan(saved)
+    assert [d.code for d in refused.value.diagnostics] == ["MLS842"]
+    assert _stored(tmp_path, DEPLOYMENT) == before, "nothing was applied"
+
+
+# --- outputs that change outside apply ----------------------------------------------------------------------
+
+PIPELINE = Address("aml", "pipeline", "churn-model")
+SERVING = Address("aks", "deployment", "serving")
+VERSION = f"{PIPELINE}.model_version"
+
+
+def _serving_desired(folder: Path) -> Desired:
+    out = ArtifactSet()
+    out.add_yaml("azureml/pipeline.yml", {"type": "pipeline", "jobs": {}})
+    out.add_resource(Resource(PIPELINE, "azureml:pipeline_job", ["azureml/pipeline.yml"]))
+    out.add_yaml(
+        "aks/serving.yaml",
+        {"env": [{"name": "MODEL_VERSION", "value": output_marker(str(PIPELINE), "model_version")}]},
+    )
+    out.add_resource(Resource(SERVING, "kubernetes:apps/v1/Deployment", ["aks/serving.yaml"], [PIPELINE]))
+    ordered = topological_order(out.resources)
+    assert record_outputs(out, ordered, _Spec()) == []  # type: ignore[arg-type]
+    manifest = Manifest("shop", "dev", "mlproject.yaml", ordered, provider="local")
+    payloads = {r.address: payload(out, r) for r in ordered}
+    return desired_from_parts(manifest, payloads, lambda path: out.artifacts[path].content, folder)
+
+
+def _register(folder: Path, version: int) -> None:
+    (folder / ".mlspec" / "mlruns" / "models" / PIPELINE.name / f"version-{version}").mkdir(parents=True)
+
+
+def test_a_model_version_registered_after_apply_reaches_the_deployment_on_the_next_plan(
+    tmp_path: Path,
+) -> None:
+    """Training registers versions outside any apply: a refreshed plan reads the newest again and updates
+    what serves an older one; the pipeline itself is not applied again, and a second plan is empty."""
+    desired = _serving_desired(tmp_path)
+    assert operations.apply_desired(desired).ok
+    assert '"unregistered"' in _stored(tmp_path, SERVING)  # the local stand-in before any training
+    _register(tmp_path, 1)
+    _register(tmp_path, 3)
+    planned = operations.plan_desired(desired).plan
+    serving, pipeline = planned.change_for(SERVING), planned.change_for(PIPELINE)
+    assert serving is not None and serving.action is Action.UPDATE and serving.changes == []
+    assert [(c.path, c.before, c.after) for c in serving.output_changes] == [(VERSION, "unregistered", "3")]
+    assert pipeline is not None and pipeline.action is Action.NO_OP
+    stale = operations.plan_desired(desired, refresh=False).plan
+    assert not stale.has_changes, "without refresh nothing is read again"
+    assert operations.apply_desired(desired).ok
+    assert '"3"' in _stored(tmp_path, SERVING) and "unregistered" not in _stored(tmp_path, SERVING)
+    assert _state(tmp_path)["resources"][str(SERVING)]["resolved"] == {VERSION: "3"}
+    assert not operations.plan_desired(desired).plan.has_changes
+
+
+@pytest.mark.parametrize(
+    ("reported", "accepted"),
+    [
+        ("sha256:" + "ab" * 32, True),
+        ("sha256:abc #injected", False),  # a YAML comment would cut the value short
+        ("sha256:abc: x", False),  # a mapping inside a scalar: invalid YAML
+        ("sha256:" + "AB" * 32, False),
+        ("latest", False),
+    ],
+)
+def test_a_reported_value_must_have_its_outputs_form_before_it_replaces_a_marker(
+    reported: str, accepted: bool
+) -> None:
+    ref = contract_outputs.OutputRef.parse(DIGEST)
+    if accepted:
+        assert contract_outputs.check_output_value(ref, reported) == reported
+    else:
+        with pytest.raises(contract_outputs.MarkerError, match="is not of the form"):
+            contract_outputs.check_output_value(ref, reported)

@@ -91,6 +91,7 @@ DEFAULT_PRODUCER_TYPES: Mapping[tuple[str, str], str] = {
         "identity",
     ): "arm:Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
     ("acr", "task"): "acr:task",
+    ("aml", "compute"): "azureml:compute",
     ("aml", "pipeline"): "azureml:pipeline_job",
     ("monitor", "data_collection_endpoint"): "arm:Microsoft.Insights/dataCollectionEndpoints",
     ("monitor", "data_collection_rule"): "arm:Microsoft.Insights/dataCollectionRules",

@@ -949,3 +949,18 @@ def test_one_far_outlier_does_not_make_the_drift_absurd() -> None:
     assert mp.normalized_wasserstein_distance(reference, production) < calm + 0.1
     # A shift of the whole distribution, even far beyond the reference's range, still measures large.
     assert mp.normalized_wasserstein_distance(reference, production + 500) > 5
+
+
+def test_dated_log_folders_older_than_the_longest_window_are_not_read(tmp_path: Path) -> None:
+    """The pods write YYYY/MM/DD/ folders: a run reads its windows' days, not the whole history."""
+    pd.DataFrame({"x": np.arange(200, dtype=float), "y": [0, 1] * 100}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    log = tmp_path / "predictions"
+    write_predictions(log / "2026" / "12" / "01", [{"x": 1.0}] * 5, time="2026-12-01T09:00:00.000+00:00")
+    write_predictions(log / "2026" / "11" / "29", [{"x": 1.0}] * 7, time="2026-11-29T09:00:00.000+00:00")
+    write_predictions(log / "2026" / "10" / "01", [{"x": 1.0}] * 11, time="2026-10-01T09:00:00.000+00:00")
+    result = mp.run_monitor(config(tmp_path, alerts=[alert("data_drift", 0.2, window="1d")]))
+    assert result["prediction_rows"] == 12, "the last two days' folders only, not October's"
+    everything = mp.read_prediction_log(log)
+    assert len(everything.meta) == 23

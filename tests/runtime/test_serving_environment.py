@@ -67,8 +67,8 @@ def test_the_cache_key_depends_on_the_requirements_not_their_order() -> None:
 
 
 def test_the_server_pins_match_the_image() -> None:
-    from mlspec.compiler.serving_image.requirements import SERVER_REQUIREMENTS as IMAGE_PINS
-    from mlspec.compiler.serving_image.requirements import SERVING_REQUIREMENTS
+    from mlspec.spec_schema.serving_image.requirements import SERVER_REQUIREMENTS as IMAGE_PINS
+    from mlspec.spec_schema.serving_image.requirements import SERVING_REQUIREMENTS
 
     assert sorted(SERVER_REQUIREMENTS) == sorted(IMAGE_PINS.values())
     assert set(SINK_REQUIREMENTS) <= set(SERVING_REQUIREMENTS.values()), "the lake writer as in the image"

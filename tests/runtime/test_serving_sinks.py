@@ -44,6 +44,7 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 plan = json.loads(sys.argv[2])
 sent = []
+folders = []
 fail_creates = [plan.get("fail_creates", 0)]
 
 
@@ -75,6 +76,9 @@ class Recording(HttpTransport):
         from urllib.parse import urlsplit, parse_qs
         url = urlsplit(request.url)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if query.get("resource") == "directory":
+            folders.append(url.path)
+            return Answer(request, 201)
         body = request.data if isinstance(request.data, bytes) else (request.data or b"")
         if hasattr(body, "read"):
             body = body.read()
@@ -101,7 +105,7 @@ for step in plan["steps"]:
         results.append(log.flush())
     else:
         log.add((json.dumps(step) + "\n").encode())
-print(json.dumps({"sent": sent, "results": results, "dropped": log.dropped, "buffered": len(log.buffer)}))
+print(json.dumps({"sent": sent, "folders": folders, "results": results, "dropped": log.dropped, "buffered": len(log.buffer)}))
 """
 
 
@@ -134,6 +138,7 @@ def test_a_batch_of_predictions_becomes_one_new_lake_file_written_with_the_pods_
 ) -> None:
     outcome = _drive(python, build, {"steps": [{"row": 1}, {"row": 2}, "flush", "flush"]})
     assert outcome["results"] == [True, True], "an empty buffer is not a file"
+    assert outcome["folders"] == ["/monitoring/leaver-api/predictions"], "made once, for the job's mount"
     sent = outcome["sent"]
     assert {r["path"] for r in sent} == {sent[0]["path"]}, "one batch, one file"
     assert {r["host"] for r in sent} == {"servelake.dfs.core.windows.net"}
@@ -277,3 +282,28 @@ def _requests() -> list[dict[str, Any]]:
         for e in _Ingestion.envelopes
         if e.get("data", {}).get("baseType") == "RequestData"
     ]
+
+
+def test_a_batch_is_cut_into_files_of_bounded_size_and_the_buffer_is_bounded_in_bytes(
+    python: Path,  # noqa: F811
+    build: Path,  # noqa: F811
+) -> None:
+    """Bodies may be large (10 MiB): the buffer is bounded in bytes too, and no file (so no upload) holds
+    more than the flush size."""
+    record = '{"row": 1}\n'  # 11 bytes, as each step below
+    cut = _drive(
+        python,
+        build,
+        {"steps": [{"row": 1}, {"row": 2}, {"row": 3}, "flush"]},
+        {"PREDICTION_LOG_FLUSH_BYTES": "25"},
+    )
+    appended = [r["body"] for r in cut["sent"] if r["query"].get("action") == "append"]
+    assert appended == ['{"row": 1}\n{"row": 2}\n', '{"row": 3}\n'] and cut["results"] == [True]
+    assert len({r["path"] for r in cut["sent"]}) == 2
+    bounded = _drive(
+        python,
+        build,
+        {"fail_creates": 1, "steps": [{"row": 1}, {"row": 2}, "flush", {"row": 3}]},
+        {"PREDICTION_LOG_MAX_BUFFERED_BYTES": str(2 * len(record) + 5)},
+    )
+    assert (bounded["dropped"], bounded["buffered"]) == (1, 2), "the oldest record went, two stay"

@@ -530,3 +530,13 @@ def test_python_transform_path_must_stay_inside_the_project(
 def test_spec_text_without_a_file_does_not_check_existence() -> None:
     resolved = api.resolve(parse_spec(contract_with(*PYTHON_TRANSFORM)), environ={})
     assert resolved.ok and resolved.diagnostics == []
+
+
+@pytest.mark.parametrize("path", ["churn/${{inputs.x}}/", "churn/a#b/", "churn/a?b/", "churn/a\tb/"])
+def test_lake_paths_that_azure_ml_or_a_url_would_misread_are_refused(path: str) -> None:
+    from mlspec.spec_schema.checks.formats import lake_url_problem
+
+    assert "must not contain" in (
+        lake_url_problem(f"abfss://outcomes@acct.dfs.core.windows.net/{path}") or ""
+    )
+    assert lake_url_problem("abfss://outcomes@acct.dfs.core.windows.net/churn/a b/") is None

@@ -34,6 +34,11 @@ class Assignment:
     why: str
     depends_on: list[Address] = field(default_factory=list)
     arm_depends_on: list[str] = field(default_factory=list)
+    paths: tuple[str, ...] | None = None
+    """For a Storage Blob Data role on a container: the folders (container-relative) it is limited to,
+    by an attribute-based condition (:func:`path_condition`); ``None``: the whole container."""
+    read_only: bool = True
+    """With ``paths``: whether the role may only read there (``False``: also write, never delete)."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -67,7 +72,34 @@ class Assignment:
             "principalType": self.principal.principal_type,
             "description": literal(self.why),
         }
+        if self.paths:
+            resource["properties"]["condition"] = literal(
+                path_condition(self.paths, read_only=self.read_only)
+            )
+            resource["properties"]["conditionVersion"] = "2.0"
         return resource
+
+
+_BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+_READ_ACTIONS = (f"{_BLOB}/read",)
+_WRITE_ACTIONS = (f"{_BLOB}/read", f"{_BLOB}/write", f"{_BLOB}/add/action", f"{_BLOB}/move/action")
+
+
+def path_condition(paths: tuple[str, ...], *, read_only: bool) -> str:
+    """An Azure ABAC condition limiting a Storage Blob Data role's data actions to blobs below ``paths``
+    (ADLS Gen2 blob paths, container-relative), and for a writer refusing delete everywhere.
+
+    The prefixes carry no trailing slash, so listing the folder itself is allowed too (its path has
+    none). See "Azure role assignment condition format and syntax" (Microsoft Learn)."""
+    actions = _READ_ACTIONS if read_only else _WRITE_ACTIONS
+    not_these = " AND ".join(f"!(ActionMatches{{'{action}'}})" for action in actions)
+    under = " OR ".join(
+        f"@Resource[{_BLOB}:path] StringStartsWith '{path.strip('/')}'" for path in sorted(set(paths))
+    )
+    limited = f"(({not_these}) OR ({under}))"
+    if read_only:
+        return limited
+    return f"((!(ActionMatches{{'{_BLOB}/delete'}}))) AND {limited}"
 
 
 def _slug(text: str) -> str:

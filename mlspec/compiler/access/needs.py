@@ -26,6 +26,7 @@ from mlspec.compiler.access.identities import Principal
 from mlspec.compiler.access.scopes import Scope, ScopeError
 from mlspec.compiler.artifacts import RenderContext
 from mlspec.diagnostics import SpecPath
+from mlspec.spec_schema.checks.formats import ABFSS
 from mlspec.spec_schema.grant_scopes import dataset_url
 from mlspec.spec_schema.roles import role_definition_guid
 
@@ -139,6 +140,7 @@ def _monitoring_roles(ctx: RenderContext, aml: Principal) -> list[Assignment]:
                     scopes.container_scope(log),
                     ("deployment", "log_predictions", "path"),
                     why,
+                    paths=_folder(log),
                     **waits,
                 )
             )
@@ -148,7 +150,13 @@ def _monitoring_roles(ctx: RenderContext, aml: Principal) -> list[Assignment]:
             source: SpecPath = ("monitoring", "ground_truth")
             found.append(
                 _assignment(
-                    compute, "Storage Blob Data Reader", scopes.container_scope(truth), source, why, **waits
+                    compute,
+                    "Storage Blob Data Reader",
+                    scopes.container_scope(truth),
+                    source,
+                    why,
+                    paths=_folder(truth),
+                    **waits,
                 )
             )
         if log is not None and ctx.will_produce(addresses.aml_monitor(model.model.name)):
@@ -156,7 +164,12 @@ def _monitoring_roles(ctx: RenderContext, aml: Principal) -> list[Assignment]:
             scope = scopes.container_scope(log)
             found.append(
                 _assignment(
-                    aml, "Storage Blob Data Reader", scope, ("deployment", "log_predictions", "path"), why
+                    aml,
+                    "Storage Blob Data Reader",
+                    scope,
+                    ("deployment", "log_predictions", "path"),
+                    why,
+                    paths=_folder(log),
                 )
             )
     except ScopeError:
@@ -234,7 +247,19 @@ def serving_roles(ctx: RenderContext) -> list[Assignment]:
         else:
             why = "the scoring pods write the prediction log to the lake"
             source = ("deployment", "log_predictions", "path")
-            found.append(_assignment(pods, "Storage Blob Data Contributor", scope, source, why, **waits))
+            # Only below the log's folder, and never delete: the container may hold other data.
+            found.append(
+                _assignment(
+                    pods,
+                    "Storage Blob Data Contributor",
+                    scope,
+                    source,
+                    why,
+                    paths=_folder(log.path),
+                    read_only=False,
+                    **waits,
+                )
+            )
     if workspace.application_insights is not None:
         scope = scopes.resource_scope(
             scopes.WORKSPACE_RESOURCE_TYPES["application_insights"],
@@ -271,11 +296,22 @@ def _vaults(ctx: RenderContext) -> list[str]:
 
 
 def _unique(assignments: list[Assignment]) -> list[Assignment]:
-    """One assignment per principal, role and scope (several sources in one container need one grant)."""
-    seen: set[tuple[str, str, str]] = set()
-    kept: list[Assignment] = []
+    """One assignment per principal, role and scope (several sources in one container need one grant);
+    the folders two path-limited ones allow are joined, and one for the whole container wins."""
+    kept: dict[tuple[str, str, str], Assignment] = {}
     for a in assignments:
-        if a.key not in seen:
-            seen.add(a.key)
-            kept.append(a)
-    return kept
+        first = kept.get(a.key)
+        if first is None:
+            kept[a.key] = a
+        elif first.paths is not None:
+            first.paths = None if a.paths is None else tuple(sorted({*first.paths, *a.paths}))
+            if a.why not in first.why:
+                first.why = f"{first.why}; {a.why}"
+    return list(kept.values())
+
+
+def _folder(url: str) -> tuple[str, ...] | None:
+    """The container-relative folder of a lake URL, for a path-limited grant (``None`` at the root)."""
+    match = ABFSS.fullmatch(url)
+    folder = (match["path"] or "").strip("/") if match is not None else ""
+    return (folder,) if folder else None

@@ -26,6 +26,7 @@ once the Azure ML service has created it, so every assignment depends on ``aml.c
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ from mlspec.compiler.access import identities
 from mlspec.compiler.access.identities import Principal
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
 from mlspec.contract.graph import Address, Resource
+from mlspec.contract.outputs import output_marker
 from mlspec.diagnostics import SpecPath
 
 FILE = "access/synapse-role-assignments.json"
@@ -56,6 +58,17 @@ class SynapseScope:
 
 def workspace_scope(workspace: str) -> SynapseScope:
     return SynapseScope("workspace", f"workspaces/{workspace}")
+
+
+def pool_scope(workspace: str, pool: str) -> SynapseScope:
+    return SynapseScope(f"pool-{pool}", f"workspaces/{workspace}/bigDataPools/{pool}")
+
+
+def _pools(ctx: RenderContext) -> list[str]:
+    """The Spark pools the Synapse pipeline's notebooks run on (each transform's, else the workspace's)."""
+    default = ctx.model.workspace.spark_pool
+    found = {t.spark.pool or default for t in ctx.model.transforms.values()}
+    return sorted(p for p in found if p)
 
 
 def system_identity_credential_scope(workspace: str) -> SynapseScope:
@@ -97,14 +110,23 @@ def azure_ml_synapse_roles(ctx: RenderContext) -> list[SynapseRoleAssignment]:
     if not ctx.will_produce(step):
         return []
     cluster = model.model.training.compute.cluster
-    compute = identities.aml_compute(workspace.machine_learning, cluster)
     created = addresses.aml_compute(cluster)
-    waits = (created,) if ctx.will_produce(created) else ()
+    if not ctx.will_produce(created):
+        return []
+    # The Synapse access control API takes an object id, not an ARM expression: the cluster's identity
+    # is an output of the cluster, resolved at apply (mlspec.contract.outputs).
+    arm = identities.aml_compute(workspace.machine_learning, cluster)
+    compute = dataclasses.replace(arm, principal_id=output_marker(str(created), "principal_id"))
+    waits = (created,)
     source: SpecPath = ("model", "training", "data")
+    synapse = workspace.synapse
+    # Compute Operator on the pools the notebooks use only, not on every pool of the workspace.
+    pools = _pools(ctx)
+    operate = [pool_scope(synapse, p) for p in pools] if pools else [workspace_scope(synapse)]
     wanted = (
-        (CREDENTIAL_USER, system_identity_credential_scope(workspace.synapse), "runs the Synapse pipeline"),
-        (COMPUTE_OPERATOR, workspace_scope(workspace.synapse), "runs the pipeline's notebooks on Spark"),
-        (MONITORING_OPERATOR, workspace_scope(workspace.synapse), "reads the pipeline's runs"),
+        (CREDENTIAL_USER, system_identity_credential_scope(synapse), "runs the Synapse pipeline"),
+        *((COMPUTE_OPERATOR, scope, "runs the pipeline's notebooks on Spark") for scope in operate),
+        (MONITORING_OPERATOR, workspace_scope(synapse), "reads the pipeline's runs"),
     )
     return [
         SynapseRoleAssignment(

@@ -16,8 +16,8 @@ pattern. The image tag is the first 12 hex digits of the SHA-256 over the four b
 same inputs give the same tag, and a changed input a new one (never ``latest``).
 
 The base is Microsoft's curated Azure ML image for the spec's Python, pinned by digest
-(:mod:`mlspec.compiler.serving_image.base_images`); the packages go into a virtualenv of their own, installed
-from the lock file (:mod:`mlspec.compiler.serving_image.lock_file`) with ``--require-hashes --no-deps`` when
+(:mod:`mlspec.spec_schema.serving_image.base_images`); the packages go into a virtualenv of their own, installed
+from the lock file (:mod:`mlspec.spec_schema.serving_image.lock_file`) with ``--require-hashes --no-deps`` when
 it matches. The Deployments run the image by the digest the ACR task pushed
 (:attr:`ImageBuild.deployed_reference`, an output marker apply resolves), never by its tag.
 """
@@ -39,11 +39,11 @@ from mlspec.compiler.aks.conventions import (
     TERMINATION_GRACE_SECONDS,
     output_marker,
 )
-from mlspec.compiler.serving_image.base_images import VENV, base_image
-from mlspec.compiler.serving_image.requirements import (
+from mlspec.contract.graph import content_hash
+from mlspec.spec_schema.serving_image.base_images import VENV, base_image
+from mlspec.spec_schema.serving_image.requirements import (
     UnsafeValue,
 )
-from mlspec.contract.graph import content_hash
 from mlspec.templates.engine import code_environment
 
 TEMPLATE_PACKAGE = "mlspec"

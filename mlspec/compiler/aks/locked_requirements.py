@@ -5,18 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlspec.compiler.artifacts import RenderContext
-from mlspec.compiler.serving_image.base_images import BaseImage, base_image
-from mlspec.compiler.serving_image.lock_file import (
-    LOCK_COMMAND,
-    LockFileError,
-    find_set,
-    inputs_digest,
-    lock_file_name,
-    parse_lock,
-)
-from mlspec.compiler.serving_image.requirements import requirements_text
-from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.diagnostics import Diagnostic
 from mlspec.spec_schema.models import PythonEnvironment
+from mlspec.spec_schema.serving_image.base_images import BaseImage, base_image
+from mlspec.spec_schema.serving_image.lock_check import CODE, LOCK_PATH, find_locked_set
+from mlspec.spec_schema.serving_image.requirements import requirements_text
 
 
 @dataclass(frozen=True)
@@ -28,41 +21,14 @@ class ImageRequirements:
 
 
 def image_requirements(ctx: RenderContext, ranges: str, base: BaseImage) -> ImageRequirements:
-    """The locked set for ``ranges`` from the spec's lock file, or ``ranges`` with a warning (MLS608).
-
-    The lock file is read through the render context, so a build cache sees it as an input (a new or
-    changed lock rebuilds, and so does deleting it)."""
-    name = lock_file_name(ctx.spec.file)
-    inputs = inputs_digest(ranges, base)
-    try:
-        text = ctx.read_project_file(name)
-    except OSError:
-        return _unlocked(ctx, ranges, f"there is no lock file {name}", "")
-    try:
-        locked = find_set(parse_lock(text), inputs)
-    except LockFileError as exc:
-        return _unlocked(ctx, ranges, f"{name} cannot be read ({exc})", "; rewrite it")
-    if locked is None:
-        return _unlocked(
-            ctx,
-            ranges,
-            f"{name} was made from other requirements, Python or platform (no entry has inputs {inputs})",
-            "; rerun it",
-        )
-    return ImageRequirements(locked.requirements_text(), True)
-
-
-def _unlocked(ctx: RenderContext, ranges: str, why: str, again: str) -> ImageRequirements:
-    path: SpecPath = ("model", "training", "environment", "pip")
-    warning = Diagnostic.warning(
-        "MLS608",
-        f"the scoring image installs version ranges, not a locked set: {why}; rerunning the ACR task "
-        "could then install other versions",
-        path,
-        ctx.spec.locate(path),
-        f"run `{LOCK_COMMAND} {ctx.spec.file}` (it needs network access to the package index) and commit "
-        f"{lock_file_name(ctx.spec.file)}{again}",
-    )
+    """The locked set for ``ranges`` from the spec's lock file, or ``ranges`` with a warning (MLS608,
+    as ``validate`` gives it: :mod:`mlspec.spec_schema.serving_image.lock_check`)."""
+    found = find_locked_set(ctx.spec.file, ranges, base, ctx.read_project_file)
+    if found.locked is not None:
+        return ImageRequirements(found.locked.requirements_text(), True)
+    if not found.message:
+        return ImageRequirements(ranges, False)
+    warning = Diagnostic.warning(CODE, found.message, LOCK_PATH, ctx.spec.locate(LOCK_PATH), found.hint)
     return ImageRequirements(ranges, False, (warning,))
 
 

@@ -22,13 +22,13 @@ from mlspec.compiler.aks.image import ImageBuild, NoBaseImage, build_image
 from mlspec.compiler.aks.locked_requirements import serving_requirements
 from mlspec.compiler.aks.rollout import RolloutPlan, Workload, model_env, plan_rollout
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
-from mlspec.compiler.serving_image.base_images import supported_pythons
-from mlspec.compiler.serving_image.requirements import UnsafeValue
 from mlspec.contract.graph import Address, Resource, canonical_json, content_hash
 from mlspec.diagnostics import Diagnostic, SpecPath, has_errors
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.checks.deployment import serving_inputs
 from mlspec.spec_schema.models import Deployment, MLProject, ModelSpec
+from mlspec.spec_schema.serving_image.base_images import supported_pythons
+from mlspec.spec_schema.serving_image.requirements import UnsafeValue
 from mlspec.spec_schema.serving_secrets import mount_problem, mounted_secrets, scoring_key_secret
 
 BAKED_SETTINGS = ("MLSPEC_AUTH", "MLSPEC_FEATURES", "MLSPEC_TASK", "MODEL_NAME", "PORT")

@@ -64,6 +64,9 @@ class MonitoringJob:
     cluster: str
     ground_truth_url: str | None = None
     """Where the team writes true outcomes (``monitoring.ground_truth``), joined for model metrics."""
+    served_version: str | None = None
+    """The version the primary slot is pinned to (``deployment.model_version``): the monitor measures the
+    traffic of what is served. ``None``: it serves, and the job watches, what the pipeline registered."""
 
 
 def monitoring_job(ctx: RenderContext) -> MonitoringJob | None:
@@ -82,8 +85,13 @@ def monitoring_job(ctx: RenderContext) -> MonitoringJob | None:
     alerts = tuple(a for a in monitoring.alerts if a.signal in STATISTIC_SIGNALS)
     if not alerts:
         return None
+    pinned = deployment.model_version
     return MonitoringJob(
-        alerts, deployment.log_predictions.path, spec.training.compute.cluster, monitoring.ground_truth
+        alerts,
+        deployment.log_predictions.path,
+        spec.training.compute.cluster,
+        monitoring.ground_truth,
+        str(pinned) if pinned is not None else None,
     )
 
 
@@ -208,7 +216,7 @@ def job_document(
         "inputs": {
             "reference": {"type": "uri_folder", "path": training_url},
             "predictions": {"type": "uri_folder", "path": job.predictions_url},
-            "model_version": marker(addresses.aml_pipeline(spec.name), "model_version"),
+            "model_version": job.served_version or marker(addresses.aml_pipeline(spec.name), "model_version"),
             "ingestion_endpoint": marker(
                 addresses.monitor_data_collection_endpoint(project), "logs_ingestion_endpoint"
             ),

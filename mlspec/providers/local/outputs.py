@@ -3,6 +3,7 @@
 - ``access.identity.*``: ``client_id`` and ``principal_id`` are UUIDv5s over the environment, the
   address and the attribute (no identity exists locally; the same every run, so a retried apply
   reports the same ones);
+- ``aml.compute.*``: ``principal_id`` likewise (the cluster's identity);
 - ``acr.task.*``: ``image_digest`` is ``sha256:`` over the build-context files the task ships, as
   stored (a changed Dockerfile or scoring script gives a new digest, as a rebuild would);
 - ``aml.pipeline.<model>``: ``model_version`` is the newest version of ``<model>`` in the project's
@@ -64,6 +65,8 @@ def produced_outputs(request: DeployRequest, project_dir: Path, environment: str
             attribute: stand_in_uuid(environment, f"{address}.{attribute}")
             for attribute in ("client_id", "principal_id")
         }
+    if kind == ("aml", "compute"):
+        return {"principal_id": stand_in_uuid(environment, f"{address}.principal_id")}
     if kind == ("acr", "task"):
         digest = hashlib.sha256()
         for path, content in sorted(request.files.items()):
@@ -77,6 +80,13 @@ def produced_outputs(request: DeployRequest, project_dir: Path, environment: str
         return {"logs_ingestion_endpoint": f"https://dce-{host}.ingest.local.invalid"}
     if kind == ("monitor", "data_collection_rule"):
         return {"immutable_id": "dcr-" + uuid.UUID(stand_in_uuid(environment, str(address))).hex}
+    return {}
+
+
+def observed_outputs(address: Address, project_dir: Path) -> dict[str, str]:
+    """Outputs that change without an apply, read again: the newest registered model version."""
+    if (address.service, address.kind) == ("aml", "pipeline"):
+        return {"model_version": newest_model_version(project_dir, address)}
     return {}
 
 

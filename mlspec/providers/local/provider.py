@@ -25,7 +25,7 @@ from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Location
 from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
-from mlspec.providers.local.outputs import produced_outputs, target_outputs
+from mlspec.providers.local.outputs import observed_outputs, produced_outputs, target_outputs
 from mlspec.providers.local.workspace import (
     ObjectFileError,
     object_differences,
@@ -210,6 +210,10 @@ class LocalProvider:
 
     def target_outputs(self) -> dict[str, str]:
         return target_outputs(self.environment)
+
+    def observe_outputs(self, address: Address, current: ResourceState) -> dict[str, str]:
+        """The outputs of ``current`` that change outside apply (:attr:`OutputKind.observed`), read now."""
+        return observed_outputs(address, self.project_dir)
 
     def _outputs(self, request: DeployRequest, folder: Path) -> dict[str, Any]:
         address = request.address

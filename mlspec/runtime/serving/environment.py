@@ -31,7 +31,7 @@ SERVER_REQUIREMENTS = (
     "gunicorn==27.0.1",
     "gevent==26.9.0",
 )
-"""The same pins as the image (``mlspec.compiler.serving_image.requirements.SERVER_REQUIREMENTS``): the server
+"""The same pins as the image (``mlspec.spec_schema.serving_image.requirements.SERVER_REQUIREMENTS``): the server
 configuration was measured with them."""
 SINK_REQUIREMENTS = ("azure-storage-file-datalake>=12.16,<13",)
 """What the scoring script writes the prediction log to the lake with on Azure (as in the image), so the

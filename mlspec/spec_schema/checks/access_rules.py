@@ -68,6 +68,10 @@ def _client_id_identity(ctx: CheckContext) -> Iterator[Diagnostic]:
         roles = ["Reader on the Azure ML workspace, so loading the model is a 403"]
         if deployment.secrets or deployment.auth == "key":
             roles.append("Key Vault Secrets User")
+        if deployment.log_predictions is not None:
+            roles.append("Storage Blob Data Contributor on the prediction log's folder")
+        if ctx.model.workspace.application_insights is not None:
+            roles.append("Monitoring Metrics Publisher on Application Insights")
         missing.append(f"no role assignment ({'; '.join(roles)})")
     yield ctx.warning(
         "MLS653",

@@ -11,13 +11,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.project_files import read_project_file
 from mlspec.spec_schema.canary import canary_split
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.checks.formats import QUANTITY
 from mlspec.spec_schema.models import Deployment
 from mlspec.spec_schema.quantities import quantity
+from mlspec.spec_schema.serving_image.base_images import base_image
+from mlspec.spec_schema.serving_image.lock_check import CODE, LOCK_PATH, find_locked_set
+from mlspec.spec_schema.serving_image.requirements import UnsafeValue, requirements_text
 from mlspec.spec_schema.serving_inputs import REQUIREMENT, SUBNET_NAME, is_reserved_namespace
 from mlspec.spec_schema.serving_secrets import mount_problem, mounted_secrets
 
@@ -29,6 +34,7 @@ def check_deployment(ctx: CheckContext) -> Iterator[Diagnostic]:
     yield from serving_inputs(ctx, d)
     yield from _resource_limits(ctx, d)
     yield from _rollout(ctx, d)
+    yield from _image_lock(ctx, d)
     if not d.network.allow_from:
         yield ctx.warning(
             "MLS639",
@@ -118,3 +124,26 @@ def _rollout(ctx: CheckContext, d: Deployment) -> Iterator[Diagnostic]:
                 ("deployment", "rollout", "canary_percent"),
                 "raise replicas.max or canary_percent: the split is realised by pod counts behind a Service",
             )
+
+
+def _image_lock(ctx: CheckContext, d: Deployment) -> Iterator[Diagnostic]:
+    """MLS608 as build gives it: the scoring image installs ranges unless the lock file matches."""
+    model = ctx.model.model
+    if model is None or ctx.spec.file == "<string>" or ctx.model.workspace.container_registry is None:
+        return
+    environment = model.training.environment
+    base = base_image(environment.python)
+    try:
+        ranges = requirements_text(list(environment.pip), d.auth)
+    except UnsafeValue:
+        return  # serving_inputs reports the entry
+    if base is None:
+        return  # build refuses the Python version (MLS638)
+    project_dir = Path(ctx.spec.file).parent
+
+    def read(name: str) -> str:
+        return read_project_file(project_dir, name).decode("utf-8")
+
+    found = find_locked_set(ctx.spec.file, ranges, base, read)
+    if found.locked is None and found.message:
+        yield ctx.warning(CODE, found.message, LOCK_PATH, found.hint)

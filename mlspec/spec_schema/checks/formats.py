@@ -47,7 +47,13 @@ def lake_url_problem(url: str) -> str | None:
         return f"storage account {match['account']!r}: {account_problem}"
     if ".." in (match["path"] or "/").split("/"):
         return "the path must not contain '..'"
+    if _URL_BREAKERS.search(match["path"] or ""):
+        # Azure ML reads "${{" in a job input as a binding; "#" and "?" end a URL's path.
+        return "the path must not contain '${{', '#', '?' or control characters"
     return None
+
+
+_URL_BREAKERS = re.compile(r"\$\{\{|[#?\x00-\x1f\x7f]")
 
 
 def check_formats(ctx: CheckContext) -> Iterator[Diagnostic]:

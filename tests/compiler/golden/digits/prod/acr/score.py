@@ -51,7 +51,9 @@ holds the spec's values for the ones left unset.
   ``<path>/YYYY/MM/DD/predictions-<UTC time>-<pod>-<pid>-<n>.jsonl`` that is created, never
   overwritten, so workers and replicas never write the same file. A failed upload keeps the
   records for the next attempt, up to ``PREDICTION_LOG_MAX_BUFFERED`` (default 20000) records per
-  worker; beyond that the oldest are dropped and counted in a ``prediction_log_dropped`` log line.
+  worker and ``PREDICTION_LOG_MAX_BUFFERED_BYTES`` (default 64 MiB); beyond that the oldest are
+  dropped and counted in a ``prediction_log_dropped`` log line. A file holds at most
+  ``PREDICTION_LOG_FLUSH_BYTES`` (default 8 MiB), so an upload never holds more than that twice.
   ``PREDICTION_LOG_ACCOUNT_URL`` overrides the account's DFS endpoint (sovereign clouds, tests).
 - ``APPLICATIONINSIGHTS_CONNECTION_STRING``: request telemetry for Application Insights (its
   ``requests`` table, which the ``request_rate`` metric alert reads): every request this script
@@ -812,6 +814,8 @@ class LakeLog:
         self.flush_rows = int(_positive_setting("PREDICTION_LOG_FLUSH_ROWS", 500))
         self.flush_seconds = _positive_setting("PREDICTION_LOG_FLUSH_SECONDS", 60.0)
         self.max_buffered = int(_positive_setting("PREDICTION_LOG_MAX_BUFFERED", 20000))
+        self.flush_bytes = int(_positive_setting("PREDICTION_LOG_FLUSH_BYTES", 8 * 1024 * 1024))
+        self.max_buffered_bytes = int(_positive_setting("PREDICTION_LOG_MAX_BUFFERED_BYTES", 64 * 1024 * 1024))
         from azure.storage.filedatalake import DataLakeServiceClient
 
         if credential is None:
@@ -825,6 +829,8 @@ class LakeLog:
         self.files = service.get_file_system_client(match["container"])
         self.writer = f"{socket.gethostname()}-{os.getpid()}"
         self.buffer: list[bytes] = []
+        self.buffered_bytes = 0
+        self.folder_ready = False
         self.dropped = 0
         self.sequence = 0
         self.lock = threading.Lock()
@@ -838,39 +844,75 @@ class LakeLog:
     def add(self, line: bytes) -> None:
         with self.lock:
             self.buffer.append(line)
+            self.buffered_bytes += len(line)
             self._bound()
-            full = len(self.buffer) >= self.flush_rows
+            full = len(self.buffer) >= self.flush_rows or self.buffered_bytes >= self.flush_bytes
         if full:
             self.wake.set()
 
     def _bound(self) -> None:
-        """Drop the oldest records beyond the bound (the lock is held)."""
-        over = len(self.buffer) - self.max_buffered
-        if over > 0:
+        """Drop the oldest records beyond the bounds, in records and in bytes (the lock is held): a lake
+        outage costs the oldest records, never the worker's memory."""
+        over = 0
+        excess = self.buffered_bytes - self.max_buffered_bytes
+        while over < len(self.buffer) - 1 and (len(self.buffer) - over > self.max_buffered or excess > 0):
+            excess -= len(self.buffer[over])
+            over += 1
+        if over:
+            self.buffered_bytes -= sum(len(line) for line in self.buffer[:over])
             del self.buffer[:over]
             self.dropped += over
             event("prediction_log_dropped", "prediction log records dropped", logging.WARNING, dropped=self.dropped)
 
+    def _prepare_folder(self) -> None:
+        """Create the log's folder once (idempotent): the monitoring job mounts it, and a mount of a
+        folder that does not exist yet fails the job before any traffic arrived."""
+        if self.folder_ready or not self.folder:
+            return
+        try:
+            self.files.get_directory_client(self.folder).create_directory()
+            self.folder_ready = True
+        except Exception:
+            LOG.exception("prediction log folder not created", extra={"fields": {"event": "prediction_log_failed"}})
+
+    def _take_batch(self) -> list[bytes]:
+        """The oldest records up to ``flush_bytes`` (at least one), taken out of the buffer."""
+        with self.lock:
+            size, count = 0, 0
+            for line in self.buffer:
+                if count and size + len(line) > self.flush_bytes:
+                    break
+                size += len(line)
+                count += 1
+            batch = self.buffer[:count]
+            del self.buffer[:count]
+            self.buffered_bytes -= size
+            return batch
+
     def flush(self) -> bool:
-        """Write what is buffered as one new file; ``False`` (records kept) when the upload failed."""
+        """Write what is buffered as new files of at most ``flush_bytes`` each; ``False`` (the records of
+        the failed batch kept) when an upload failed."""
         with self.upload_lock:
-            with self.lock:
-                lines, self.buffer = self.buffer, []
-            if not lines:
-                return True
-            now = datetime.now(UTC)
-            self.sequence += 1
-            name = f"predictions-{now:%Y%m%dT%H%M%S}-{self.writer}-{self.sequence}.jsonl"
-            path = "/".join(filter(None, (self.folder, f"{now:%Y/%m/%d}", name)))
-            try:
-                self.files.get_file_client(path).upload_data(b"".join(lines), overwrite=False)
-            except Exception:
-                LOG.exception("prediction log upload failed", extra={"fields": {"event": "prediction_log_failed"}})
-                with self.lock:
-                    self.buffer[:0] = lines
-                    self._bound()
-                return False
-            return True
+            self._prepare_folder()
+            while True:
+                lines = self._take_batch()
+                if not lines:
+                    return True
+                now = datetime.now(UTC)
+                self.sequence += 1
+                name = f"predictions-{now:%Y%m%dT%H%M%S}-{self.writer}-{self.sequence}.jsonl"
+                path = "/".join(filter(None, (self.folder, f"{now:%Y/%m/%d}", name)))
+                try:
+                    self.files.get_file_client(path).upload_data(b"".join(lines), overwrite=False)
+                except Exception:
+                    LOG.exception(
+                        "prediction log upload failed", extra={"fields": {"event": "prediction_log_failed"}}
+                    )
+                    with self.lock:
+                        self.buffer[:0] = lines
+                        self.buffered_bytes += sum(len(line) for line in lines)
+                        self._bound()
+                    return False
 
     def _run(self) -> None:
         while not self.closed:

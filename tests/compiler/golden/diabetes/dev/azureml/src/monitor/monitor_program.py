@@ -94,6 +94,7 @@ decided: its value is shown, it does not fire, and ``reason`` gives the count.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import operator
@@ -103,7 +104,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +359,24 @@ def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in found if not p.name.startswith((".", "_")))
 
 
+_DATED = re.compile(r"(\d{4})/(\d{2})/(\d{2})/")
+
+
+def _recent(files: list[Path], root: Path, keep_days: int, anchor: date | None) -> list[Path]:
+    """``files`` without those in ``YYYY/MM/DD/`` folders more than ``keep_days`` before ``anchor`` (or
+    the newest one)."""
+    dated: dict[Path, date] = {}
+    for file in files:
+        match = _DATED.search(file.relative_to(root).as_posix())
+        if match is not None:
+            with contextlib.suppress(ValueError):
+                dated[file] = date(int(match[1]), int(match[2]), int(match[3]))
+    if not dated:
+        return files
+    oldest = (anchor or max(dated.values())) - timedelta(days=keep_days)
+    return [f for f in files if f not in dated or dated[f] >= oldest]
+
+
 def _json_lines(files: Iterable[Path]) -> Iterator[dict[str, Any]]:
     """Every JSON object of the files, one per line; other lines (plain log text) are skipped."""
     for file in files:
@@ -411,12 +430,21 @@ class PredictionLog:
         return frame.infer_objects().reset_index(drop=True)
 
 
-def read_prediction_log(path: Path | str | None) -> PredictionLog:
-    """The prediction log under ``path`` (a ``.jsonl`` file or a folder of them); empty when absent."""
+def read_prediction_log(
+    path: Path | str | None, keep_days: int | None = None, anchor: date | None = None
+) -> PredictionLog:
+    """The prediction log under ``path`` (a ``.jsonl`` file or a folder of them); empty when absent.
+
+    With ``keep_days``, files in the dated folders the scoring pods write (``YYYY/MM/DD/``) older than
+    that many days before ``anchor`` (default: the newest such folder) are not read: a run costs its
+    windows, not the whole history (files outside dated folders, as a local run writes them, are
+    always read)."""
     files: list[Path] = []
     if path is not None:
         folder = Path(path)
         files = [folder] if folder.is_file() else _files(folder, (".jsonl", ".json"))
+        if keep_days is not None and not folder.is_file():
+            files = _recent(files, folder, keep_days, anchor)
     meta: list[dict[str, Any]] = []
     inputs: list[dict[str, Any]] = []
     for record in _json_lines(files):
@@ -889,7 +917,11 @@ def load_data(config: MonitorConfig) -> MonitorData:
     if config.reference is not None and config.reference[0].exists():
         reference = read_table(*config.reference)
     log_file = config.serving_log
-    logged = read_prediction_log(config.predictions)
+    # Every window ends at "now", at the newest record at the latest: a day more than the longest one
+    # (the window may start the day before its folder) is all the run can use.
+    longest = max([config.summary_window(f) for f in FAMILIES] + [a.window_minutes for a in config.alerts])
+    anchor = config.now.astimezone(UTC).date() if config.now is not None else None
+    logged = read_prediction_log(config.predictions, keep_days=math.ceil(longest / 1440) + 1, anchor=anchor)
     current, left_out = logged.of_version(config.model_version)
     times = logged.meta["time"].dropna()
     return MonitorData(

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlspec.compiler.serving_image.base_images import BaseImage
 from mlspec.contract.graph import canonical_json, content_hash
+from mlspec.spec_schema.serving_image.base_images import BaseImage
 
 LOCK_FORMAT = 1
 LOCK_SUFFIX = ".lock.json"
