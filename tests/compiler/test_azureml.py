@@ -214,9 +214,14 @@ def test_conda_file_adds_runtime_packages_but_keeps_the_teams_pins() -> None:
     pip = conda["dependencies"][-1]["pip"]
     assert "scikit-learn==1.5.2" in pip
     assert not any(p.startswith("scikit-learn>") for p in pip)
-    assert any(p.startswith("mlflow") for p in pip) and "pyarrow" in pip
+    assert any(p.startswith("mlflow") for p in pip) and "pyarrow>=15,<21" in pip
     assert any(p.startswith("deltalake") for p in pip)  # the contract trains on a delta table
     assert conda["dependencies"][0] == "python=3.11"
+    # what mlspec adds is bounded, so a rebuilt environment cannot jump a major version
+    for added in ("azureml-mlflow>=1.57,<2", "pyarrow>=15,<21", "deltalake>=0.18,<2"):
+        assert added in pip
+    environment = yaml.safe_load(_build(CONTRACT, "dev").files["azureml/environment.yml"].content)
+    assert "@sha256:" in environment["image"] and not environment["image"].endswith(":latest")
 
 
 # -- mlspec's own checks catch what the SDK lets through ----------------------------------------------------

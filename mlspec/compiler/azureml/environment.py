@@ -12,12 +12,12 @@ from mlspec.spec_schema.models import Compute, ModelSpec, PythonEnvironment
 # so a team's own pin always wins.
 RUNTIME_PACKAGES = (
     ("mlflow", "mlflow>=2.16,<3"),
-    ("azureml-mlflow", "azureml-mlflow"),  # MLflow tracking and registry against the workspace
+    ("azureml-mlflow", "azureml-mlflow>=1.57,<2"),  # MLflow tracking and registry against the workspace
     ("scikit-learn", "scikit-learn>=1.5,<1.8"),
     ("pandas", "pandas>=2,<3"),
-    ("pyarrow", "pyarrow"),
+    ("pyarrow", "pyarrow>=15,<21"),
 )
-DELTA_PACKAGE = ("deltalake", "deltalake>=0.18")
+DELTA_PACKAGE = ("deltalake", "deltalake>=0.18,<2")
 
 IDLE_SECONDS_BEFORE_SCALE_DOWN = 1800
 

@@ -14,7 +14,14 @@ from mlspec.contract.graph import canonical_json, content_hash
 
 FOLDER = "azureml"
 STEPS = ("prepare", "train", "evaluate", "register")
-DEFAULT_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+DEFAULT_IMAGE = (
+    "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
+    "@sha256:7481fbfbbc1c7d7ab0e9e4633180c809413bd77e108b605d6e4d3a60aa35bf67"
+)
+"""The training (and monitoring) environment's base, by digest so a rebuilt environment is the same
+image: Microsoft's Azure ML base, as `latest` resolved in a public run record. mcr.microsoft.com is not
+reachable where mlspec is developed, so the digest could not be checked here; `model.training.
+environment.image` names another base."""
 
 _BINDING_OPENERS = ("${{", "$[[")
 _NOT_COMPONENT_CHAR = re.compile(r"[^a-z0-9_]")
