@@ -893,6 +893,8 @@ class LakeLog:
         """Write what is buffered as new files of at most ``flush_bytes`` each; ``False`` (the records of
         the failed batch kept) when an upload failed."""
         with self.upload_lock:
+            if not self.buffer:
+                return True
             self._prepare_folder()
             while True:
                 lines = self._take_batch()
@@ -919,6 +921,8 @@ class LakeLog:
             self.wake.wait(self.flush_seconds)
             self.wake.clear()
             if not self.closed:
+                with self.upload_lock:
+                    self._prepare_folder()  # within a flush interval of the start, traffic or not
                 self.flush()
 
     def close(self) -> None:
