@@ -26,6 +26,7 @@ from typing import Any
 from mlspec.compiler.artifacts import Artifact, ArtifactSet, RenderContext
 from mlspec.contract.graph import Address
 from mlspec.diagnostics import Diagnostic, SpecPath
+from mlspec.spec_schema.checks.formats import ABFSS
 
 PLATFORM_TABLES = frozenset(
     {
@@ -43,7 +44,6 @@ PLATFORM_TABLES = frozenset(
 )
 _CUSTOM_TABLE = re.compile(r"\b([A-Za-z][A-Za-z0-9_]*_CL)\b")
 _STREAM_FLAG = re.compile(r"--stream\s+(Custom-[A-Za-z0-9_]+)")
-_ABFSS = re.compile(r"abfss://([^@/\s]+)@([^./\s]+)\.dfs\.core\.windows\.net(/[^\s\"']*)?")
 _POWERBI_LAKE = re.compile(r'#"LakeEndpoint_([a-z0-9]+)" & "(/[^"]*)"')
 _RESOURCE_ID = re.compile(r"resourceId\(((?:\s*'[^']*'\s*,?)+)\)")
 
@@ -173,10 +173,10 @@ def _input_paths(node: Any, key: str = "") -> Iterator[str]:
 
 
 def _locations(url: str) -> list[tuple[str, str, str]]:
-    match = _ABFSS.fullmatch(url.strip())
+    match = ABFSS.fullmatch(url.strip())
     if match is None:
         return []
-    return [(match[2], match[1], _folder(match[3] or "/"))]
+    return [(match["account"], match["container"], _folder(match["path"] or "/"))]
 
 
 def _folder(path: str) -> str:

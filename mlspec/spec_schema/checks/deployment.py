@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from mlspec.diagnostics import Diagnostic, SpecPath
@@ -139,11 +141,27 @@ def _image_lock(ctx: CheckContext, d: Deployment) -> Iterator[Diagnostic]:
         return  # serving_inputs reports the entry
     if base is None:
         return  # build refuses the Python version (MLS638)
-    project_dir = Path(ctx.spec.file).parent
-
-    def read(name: str) -> str:
-        return read_project_file(project_dir, name).decode("utf-8")
-
-    found = find_locked_set(ctx.spec.file, ranges, base, read)
+    found = find_locked_set(ctx.spec.file, ranges, base, _lock_reader(str(Path(ctx.spec.file).parent)))
     if found.locked is None and found.message:
         yield ctx.warning(CODE, found.message, LOCK_PATH, found.hint)
+
+
+def _lock_reader(project_dir: str) -> Callable[[str], str]:
+    """A project-file reader whose reads are shared by every environment validate checks (they all ask
+    for the same lock file): keyed by the file's inode, time and size, so an edited file is read again."""
+
+    def read(name: str) -> str:
+        try:
+            status = os.stat(os.path.join(project_dir, name))
+        except OSError:
+            status = None
+        if status is None:
+            return read_project_file(project_dir, name).decode("utf-8")  # raises what build would
+        return _read_once(project_dir, name, status.st_ino, status.st_mtime_ns, status.st_size)
+
+    return read
+
+
+@lru_cache(maxsize=16)
+def _read_once(project_dir: str, name: str, inode: int, mtime_ns: int, size: int) -> str:
+    return read_project_file(project_dir, name).decode("utf-8")

@@ -720,13 +720,22 @@ def log_folder(path: str) -> Path | None:
     if "://" not in path:
         return Path(path)
     root = os.environ.get("MLSPEC_LAKE_ROOT")
+    lake = lake_path(path)
+    if not root or lake is None:
+        return None
+    account, container, parts = lake
+    return Path(root, account, container, *parts)
+
+
+def lake_path(path: str) -> tuple[str, str, list[str]] | None:
+    """``(account, container, folder parts)`` of an ``abfss://`` path; ``None`` for anything else."""
     match = _ABFSS.fullmatch(path)
-    if not root or match is None:
+    if match is None:
         return None
     parts = [part for part in (match["path"] or "").split("/") if part not in ("", ".")]
     if ".." in parts:
         raise ConfigError(f"PREDICTION_LOG_PATH {path!r}: '..' is not allowed in a lake path")
-    return Path(root, match["account"], match["container"], *parts)
+    return match["account"], match["container"], parts
 
 
 class PredictionLog:
@@ -801,15 +810,13 @@ class LakeLog:
     flush) and fails rather than replace one: names carry the pod, the process and a counter."""
 
     def __init__(self, url: str, *, credential: Any = None, transport: Any = None) -> None:
-        match = _ABFSS.fullmatch(url)
-        if match is None:
+        lake = lake_path(url)
+        if lake is None:
             raise ConfigError(
                 f"PREDICTION_LOG_PATH {url!r}: a lake path is "
                 "abfss://<container>@<account>.dfs.core.windows.net/<folder>"
             )
-        parts = [part for part in (match["path"] or "").split("/") if part not in ("", ".")]
-        if ".." in parts:
-            raise ConfigError(f"PREDICTION_LOG_PATH {url!r}: '..' is not allowed in a lake path")
+        account, container, parts = lake
         self.folder = "/".join(parts)
         self.flush_rows = int(_positive_setting("PREDICTION_LOG_FLUSH_ROWS", 500))
         self.flush_seconds = _positive_setting("PREDICTION_LOG_FLUSH_SECONDS", 60.0)
@@ -823,10 +830,10 @@ class LakeLog:
 
             # On AKS: the workload identity (AZURE_CLIENT_ID, AZURE_TENANT_ID and the projected token).
             credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
-        account_url = setting("PREDICTION_LOG_ACCOUNT_URL") or f"https://{match['account']}.dfs.core.windows.net"
+        account_url = setting("PREDICTION_LOG_ACCOUNT_URL") or f"https://{account}.dfs.core.windows.net"
         options = {"transport": transport} if transport is not None else {}
         service = DataLakeServiceClient(account_url, credential=credential, **options)
-        self.files = service.get_file_system_client(match["container"])
+        self.files = service.get_file_system_client(container)
         self.writer = f"{socket.gethostname()}-{os.getpid()}"
         self.buffer: list[bytes] = []
         self.buffered_bytes = 0
