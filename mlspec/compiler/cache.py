@@ -17,6 +17,11 @@ and more on this machine's disk), where one pack is a single write. Objects no e
 more, and that no load used for a day, are removed when an entry is stored; a load that finds its
 pack changed (another size) or missing is a miss, and a file whose bytes no longer match its
 SHA-256 is refused when read (and its entry dropped, so the next run builds afresh).
+
+Each resource's payload properties (the primary artifact's data: most of a build's bytes) are in the
+pack too, as JSON, and the entry says where (``properties_packed``). A hit hands them out deferred
+(:meth:`mlspec.contract.payload.Payload.deferred`): a plan whose hashes agree parses none, where
+parsing them with the entry was most of a no-change plan of a thousand resources.
 """
 
 from __future__ import annotations
@@ -29,15 +34,18 @@ import re
 import stat
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mlspec.contract.graph import Manifest
+from mlspec.contract.payload import PROPERTIES_LOADER
 from mlspec.project_files import MAX_PROJECT_FILE_BYTES, read_project_file, read_regular_file
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 MAX_ENTRY_BYTES = 512 * 1024 * 1024
 """An entry holds a build's manifest and payloads (a 1,000-resource project's: about 30 MB); anything
 bigger (or a FIFO, a device) is not one mlspec wrote."""
@@ -45,6 +53,8 @@ OBJECTS_DIR = "objects"
 PRUNE_AFTER_SECONDS = 24 * 3600.0
 """An object no entry names any more is removed once no load has used it for this long."""
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+PACKED_PROPERTIES = "properties_packed"
+"""The key of an entry's resource payload that places its properties in the pack."""
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -67,7 +77,11 @@ class CachedFiles:
         self._entry = entry
 
     def __getitem__(self, path: str) -> bytes:
-        packed = self._files[path]
+        return self.read(self._files[path], path)
+
+    def read(self, packed: PackedFile, what: str) -> bytes:
+        """The bytes ``packed`` places in the pack, checked against its hash; ``what`` names them in
+        the error when they were changed."""
         content = _read_slice(self._pack, packed.offset, packed.size)
         if len(content) != packed.size or hashlib.sha256(content).hexdigest() != packed.digest:
             # Never ship it; and drop the entry, so the next plan or apply builds afresh.
@@ -75,7 +89,7 @@ class CachedFiles:
                 with contextlib.suppress(OSError):
                     os.unlink(self._entry)
             raise OSError(
-                f"the build cache's copy of {path} was changed; the cache entry is dropped: run again"
+                f"the build cache's copy of {what} was changed; the cache entry is dropped: run again"
             )
         return content
 
@@ -166,7 +180,7 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
         return None
     target = cache_file(project_dir, environment)
     try:
-        entry = json.loads(read_regular_file(target, limit=MAX_ENTRY_BYTES))
+        entry = orjson.loads(read_regular_file(target, limit=MAX_ENTRY_BYTES))
         if not isinstance(entry, dict) or entry.get("key") != key:
             return None
         if _inputs_digest(project_dir, entry["inputs"]) != entry["inputs"]:
@@ -190,12 +204,17 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
         if not stat.S_ISREG(found.st_mode) or found.st_size != pack_size:
             return None  # changed or replaced since it was stored: build afresh
         files: dict[str, PackedFile] = {}
-        for path, (offset, size, digest) in recorded.items():
-            if not (_whole(offset) and _whole(size) and 0 <= offset <= offset + size <= pack_size):
+        for path, place in recorded.items():
+            packed = _packed(place, pack_size)
+            if packed is None:
                 return None
-            if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
+            files[path] = packed
+        cached_files = CachedFiles(objects / pack_digest, files, entry=target)
+        for address, body in payloads.items():
+            packed = _packed(body.pop(PACKED_PROPERTIES, None), pack_size)
+            if packed is None:
                 return None
-            files[path] = PackedFile(offset, size, digest)
+            body[PROPERTIES_LOADER] = _properties_loader(cached_files, packed, address)
         if any(file not in files for resource in manifest.resources for file in resource.files):
             return None  # a resource would ship a file the entry does not hold
         _touch(objects, {pack_digest})
@@ -204,13 +223,27 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
             return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # an entry of another shape (damaged, edited, not mlspec's): build afresh
-    return CachedBuild(
-        manifest, payloads, CachedFiles(objects / pack_digest, files, entry=target), project_files
-    )
+    return CachedBuild(manifest, payloads, cached_files, project_files)
 
 
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _packed(place: Any, pack_size: int) -> PackedFile | None:
+    """An ``[offset, size, sha256]`` of the entry, if it is one inside a pack of ``pack_size`` bytes."""
+    if not (isinstance(place, list) and len(place) == 3):
+        return None
+    offset, size, digest = place
+    if not (_whole(offset) and _whole(size) and 0 <= offset <= offset + size <= pack_size):
+        return None
+    if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
+        return None
+    return PackedFile(offset, size, digest)
+
+
+def _properties_loader(files: CachedFiles, packed: PackedFile, address: str) -> Callable[[], Any]:
+    return lambda: orjson.loads(files.read(packed, f"the properties of {address}"))
 
 
 def store(
@@ -229,20 +262,34 @@ def store(
     target = cache_file(project_dir, environment)
     objects = target.parent / OBJECTS_DIR
     pack = bytearray()
-    recorded: dict[str, list[Any]] = {}
-    for path, content in sorted(files.items()):
-        recorded[path] = [len(pack), len(content), hashlib.sha256(content).hexdigest()]
-        pack += content
-    pack_digest = hashlib.sha256(pack).hexdigest()
-    entry = {
-        "key": key,
-        "inputs": {k: (hashlib.sha256(v).hexdigest() if v is not None else None) for k, v in inputs.items()},
-        "manifest": manifest_document,
-        "pack": pack_digest,
-        "pack_size": len(pack),
-        "files": recorded,
-        "project_files": list(project_files),
-    }
+
+    def packed(content: bytes) -> list[Any]:
+        place = [len(pack), len(content), hashlib.sha256(content).hexdigest()]
+        pack.extend(content)
+        return place
+
+    recorded = {path: packed(content) for path, content in sorted(files.items())}
+    resources = []
+    try:
+        for resource in manifest_document["resources"]:
+            body = dict(resource["payload"])
+            body[PACKED_PROPERTIES] = packed(orjson.dumps(body.pop("properties", None)))
+            resources.append({**resource, "payload": body})
+        pack_digest = hashlib.sha256(pack).hexdigest()
+        entry = {
+            "key": key,
+            "inputs": {
+                k: (hashlib.sha256(v).hexdigest() if v is not None else None) for k, v in inputs.items()
+            },
+            "manifest": {**manifest_document, "resources": resources},
+            "pack": pack_digest,
+            "pack_size": len(pack),
+            "files": recorded,
+            "project_files": list(project_files),
+        }
+        entry_bytes = orjson.dumps(entry)
+    except TypeError:
+        return  # a value orjson cannot write (an integer past 64 bits): not cached, built each time
     try:
         objects.mkdir(parents=True, exist_ok=True)
         if not _real_folder(objects):
@@ -251,7 +298,7 @@ def store(
         _write_atomically(objects / pack_digest, bytes(pack))
         # What the entry names, small, beside it: pruning reads these, not every (big) entry.
         _write_atomically(target.with_suffix(".objects"), json.dumps([pack_digest]).encode("ascii"))
-        _write_atomically(target, json.dumps(entry).encode("utf-8"))  # dumps: the one-shot C encoder
+        _write_atomically(target, entry_bytes)
     except OSError:
         return
     _remove_unnamed_objects(target.parent)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlspec.contract.graph import Address, Manifest, Resource
-from mlspec.contract.payload import Payload, payload_hash
+from mlspec.contract.payload import PROPERTIES_LOADER, Payload, payload_hash
 from mlspec.diagnostics import SpecPath, format_path
 from mlspec.redaction import redact
 
@@ -87,7 +87,8 @@ def desired_from_parts(
     project_dir: Path,
 ) -> Desired:
     """Desired state from a manifest and each resource's ``{properties, attachments}`` payload
-    (optionally with :data:`SPEC_FIELDS_KEY`, its spec fields).
+    (optionally with :data:`SPEC_FIELDS_KEY`, its spec fields; or with a
+    :data:`~mlspec.contract.payload.PROPERTIES_LOADER` in place of the properties, read when first used).
 
     Hashes come from the manifest when it has them, else are computed as the build does.
     """
@@ -102,13 +103,19 @@ def desired_from_parts(
 
 def _desired(resource: Resource, body: dict[str, Any], digest: str) -> DesiredResource:
     recorded = body.get(SPEC_FIELDS_KEY)
-    properties, attachments = body.get("properties"), dict(body.get("attachments") or {})
+    attachments = dict(body.get("attachments") or {})
+    load = body.get(PROPERTIES_LOADER)
+    if callable(load) and digest:
+        payload = Payload.deferred(load, attachments, digest)
+    else:
+        properties = load() if callable(load) else body.get("properties")
+        payload = Payload(
+            properties, attachments, digest or payload_hash(resource.provider_type, properties, attachments)
+        )
     return DesiredResource(
         address=resource.address,
         provider_type=resource.provider_type,
-        payload=Payload(
-            properties, attachments, digest or payload_hash(resource.provider_type, properties, attachments)
-        ),
+        payload=payload,
         depends_on=list(resource.depends_on),
         immutable=list(resource.immutable),
         files=list(resource.files),

@@ -15,7 +15,6 @@ before calling the provider.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -60,8 +59,7 @@ class LiveObject:
     """
 
     def __init__(self, payload: Payload) -> None:
-        self._payload = payload
-        self._unread: Callable[[], Any] | None = None
+        self.payload = payload
         self.attachments: Mapping[str, str] = payload.attachments
         self.hash = payload.hash
 
@@ -70,16 +68,7 @@ class LiveObject:
         cls, attachments: Mapping[str, str], hash: str, read_properties: Callable[[], Any]
     ) -> LiveObject:
         """An object whose properties ``read_properties`` reads when its payload is first asked for."""
-        live = cls(Payload(None, attachments, hash))
-        live._unread = read_properties
-        return live
-
-    @property
-    def payload(self) -> Payload:
-        if self._unread is not None:
-            self._payload = dataclasses.replace(self._payload, properties=self._unread())
-            self._unread = None
-        return self._payload
+        return cls(Payload.deferred(read_properties, attachments, hash))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LiveObject) and self.payload.same_content(other.payload)

@@ -218,6 +218,46 @@ def test_a_linked_objects_folder_is_never_written_or_pruned_through(project: Pat
     assert not _hit(project)  # and never a hit through it
 
 
+def _with_payloads(entry: dict[str, Any], change: Any) -> dict[str, Any]:
+    resources = [{**r, "payload": change(r["payload"])} for r in entry["manifest"]["resources"]]
+    return {**entry, "manifest": {**entry["manifest"], "resources": resources}}
+
+
+def test_a_hit_reads_the_properties_only_when_asked_for_and_from_the_pack(project: Path) -> None:
+    first = load_desired(project / "mlproject.yaml", "dev", environ={})
+    entry = _entry(project, "dev")
+    assert all("properties" not in r["payload"] for r in entry["manifest"]["resources"])
+    pack = _pack(project, "dev").read_bytes()
+    for resource in entry["manifest"]["resources"]:  # each resource's properties are JSON in the pack
+        offset, size, digest = resource["payload"]["properties_packed"]
+        assert hashlib.sha256(pack[offset : offset + size]).hexdigest() == digest
+        expected = first.resources[_address(resource["address"])].payload.properties
+        assert json.loads(pack[offset : offset + size]) == expected
+    second = load_desired(project / "mlproject.yaml", "dev", environ={})
+    assert second.resources and not any(r.payload.loaded for r in second.resources.values())
+    some = next(iter(second.resources.values()))
+    assert some.payload.properties == first.resources[some.address].payload.properties and some.payload.loaded
+
+
+def test_changed_properties_in_the_pack_are_refused_when_read_and_the_entry_dropped(project: Path) -> None:
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    resource = _entry(project, "dev")["manifest"]["resources"][0]
+    offset, size, _ = resource["payload"]["properties_packed"]
+    pack = _pack(project, "dev")
+    original = pack.read_bytes()
+    pack.write_bytes(original[:offset] + b" " * size + original[offset + size :])  # same size: a hit
+    hit = load_desired(project / "mlproject.yaml", "dev", environ={})
+    with pytest.raises(OSError, match=f"the properties of {resource['address']} was changed"):
+        _ = hit.resources[_address(resource["address"])].payload.properties
+    assert not cache.cache_file(project, "dev").exists()  # the next run builds afresh
+
+
+def _address(text: str) -> Any:
+    from mlspec.contract.graph import Address
+
+    return Address.parse(text)
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -226,6 +266,12 @@ def test_a_linked_objects_folder_is_never_written_or_pruned_through(project: Pat
         lambda entry: {**entry, "files": {p: f for p, f in entry["files"].items() if not p.endswith(".py")}},
         lambda entry: {**entry, "files": {p: [True, f[1], f[2]] for p, f in entry["files"].items()}},
         lambda entry: {**entry, "manifest": {**entry["manifest"], "resources": [[]]}},
+        lambda entry: _with_payloads(
+            entry, lambda body: {k: v for k, v in body.items() if k != "properties_packed"}
+        ),
+        lambda entry: _with_payloads(
+            entry, lambda body: {**body, "properties_packed": [0, 10**12, "0" * 64]}
+        ),
     ],
     ids=[
         "a list",
@@ -233,6 +279,8 @@ def test_a_linked_objects_folder_is_never_written_or_pruned_through(project: Pat
         "a shipped file missing",
         "a boolean offset",
         "a list for a resource",
+        "properties not placed",
+        "properties placed past the pack",
     ],
 )
 def test_an_entry_of_another_shape_is_a_miss(project: Path, damage: Any) -> None:
