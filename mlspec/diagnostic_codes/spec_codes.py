@@ -193,6 +193,17 @@ SPEC_CODES: tuple[DiagnosticCode, ...] = (
         "a grant's role is not a known built-in Azure role name or a role definition GUID (Synapse RBAC "
         "roles are assigned inside Synapse, not through ARM)",
     ),
+    code(
+        "MLS322",
+        ERROR,
+        REFERENCES,
+        "a drift metric the watched features' kind never gets",
+        "a drift alert names a metric computed only for numerical features (`normalized_wasserstein_distance`, "
+        "`two_sample_kolmogorov_smirnov_test`) and watches a text, boolean or date column, or one computed "
+        "only for categorical features (`pearsons_chi_squared_test`) and watches a float or decimal column "
+        "(column types from the declared schemas and the transforms' SQL); for `prediction_drift`, the "
+        "task decides: classification predictions are categorical, regression ones numerical",
+    ),
     # --- naming and formats ---------------------------------------------------------------------------
     code(
         "MLS401",

@@ -160,7 +160,7 @@ def test_normalized_wasserstein_distance_is_in_reference_standard_deviations() -
 # --- drift over logs ---------------------------------------------------------------------------
 
 
-def drift_case(tmp_path: Path, shift: float) -> dict[str, Any]:
+def drift_case(tmp_path: Path, shift: float, alerts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     rng = np.random.default_rng(1)
     n = 4000
     pd.DataFrame(
@@ -193,7 +193,7 @@ def drift_case(tmp_path: Path, shift: float) -> dict[str, Any]:
     )
     features = ["amount", "plan", "addons", "active"]
     return mp.run_monitor(
-        config(tmp_path, features=features, alerts=[alert("data_drift", 0.2, features=features)]),
+        config(tmp_path, features=features, alerts=alerts or [alert("data_drift", 0.2, features=features)]),
         tmp_path / "out",
     )
 
@@ -223,6 +223,50 @@ def test_a_shifted_feature_drifts_clearly_and_fires_on_it(tmp_path: Path) -> Non
     assert outcome["feature"] == "amount"
     assert outcome["metric"] == "normalized_wasserstein_distance"
     assert outcome["value"] == pytest.approx(result["drift"]["amount"])
+
+
+def test_the_statistical_tests_are_p_values_computed_as_scipy_does_by_hand() -> None:
+    # Chi-squared of homogeneity for a 2x2 table, written out: expected counts from the margins.
+    reference, production = ["a"] * 30 + ["b"] * 70, ["a"] * 50 + ["b"] * 50
+    table = [[30, 70], [50, 50]]
+    total, rows, columns = 200, [100, 100], [80, 120]
+    statistic = sum(
+        (table[i][j] - rows[i] * columns[j] / total) ** 2 / (rows[i] * columns[j] / total)
+        for i in range(2)
+        for j in range(2)
+    )
+    expected = math.erfc(math.sqrt(statistic / 2))  # chi-squared survival with one degree of freedom
+    assert mp.chi_squared_p_value(reference, production) == pytest.approx(expected)
+    assert mp.chi_squared_p_value(["a", "b"] * 20, ["b", "a"] * 20) == pytest.approx(1.0)
+    assert mp.chi_squared_p_value(["a"] * 5, ["a"] * 9) == 1.0  # one level: nothing can differ
+    numbers = mp.profile(pd.Series(np.linspace(0.0, 1.0, 101)))
+    assert numbers is not None
+    same = mp.drift_between(numbers, np.linspace(0.0, 1.0, 101))
+    apart = mp.drift_between(numbers, np.linspace(2.0, 3.0, 101))
+    assert same["two_sample_kolmogorov_smirnov_test"] == pytest.approx(1.0)
+    assert apart["two_sample_kolmogorov_smirnov_test"] < 1e-20  # disjoint samples
+    # Jensen-Shannon of numbers, over the PSI bins (deciles of the reference, open at both ends): the
+    # shifted sample all falls in the top bin, which holds a tenth of the reference.
+    edges = [-np.inf, *np.quantile(np.linspace(0.0, 1.0, 101), np.linspace(0.1, 0.9, 9)), np.inf]
+    p = np.histogram(np.linspace(0.0, 1.0, 101), edges)[0] / 101
+    q = np.histogram(np.linspace(2.0, 3.0, 101), edges)[0] / 101
+    m = (p + q) / 2
+    kl = lambda a, b: sum(x * math.log2(x / y) for x, y in zip(a, b, strict=True) if x > 0)  # noqa: E731
+    assert same["jensen_shannon_distance"] == pytest.approx(0.0, abs=1e-9)
+    assert apart["jensen_shannon_distance"] == pytest.approx(math.sqrt((kl(p, m) + kl(q, m)) / 2))
+
+
+def test_an_alert_on_a_statistical_test_fires_when_the_p_value_falls_below(tmp_path: Path) -> None:
+    alerts = [
+        alert(
+            "data_drift", 0.01, operator="<", features=["amount"], metric="two_sample_kolmogorov_smirnov_test"
+        ),
+        alert("data_drift", 0.01, operator="<", features=["plan"], metric="pearsons_chi_squared_test"),
+    ]
+    result = drift_case(tmp_path, shift=0.8, alerts=alerts)  # only amount moves
+    ks, chi2 = result["alerts"]
+    assert ks["fired"] is True and ks["metric"] == "two_sample_kolmogorov_smirnov_test" and ks["value"] < 0.01
+    assert chi2["fired"] is False and chi2["metric"] == "pearsons_chi_squared_test" and chi2["value"] > 0.01
 
 
 def test_window_keeps_only_recent_records(tmp_path: Path) -> None:
@@ -321,6 +365,8 @@ def test_data_quality_counts_nulls_type_errors_and_out_of_bounds(tmp_path: Path)
     assert set(result["drift_metrics"]["n"]) == {
         "normalized_wasserstein_distance",
         "population_stability_index",
+        "two_sample_kolmogorov_smirnov_test",
+        "jensen_shannon_distance",
     }
 
 
@@ -483,6 +529,8 @@ def test_regression_metrics_match_scikit_learn(tmp_path: Path) -> None:
     assert set(result["prediction_drift_metrics"]) == {
         "normalized_wasserstein_distance",
         "population_stability_index",
+        "two_sample_kolmogorov_smirnov_test",
+        "jensen_shannon_distance",
     }
     assert result["alerts"][0]["fired"] is True
 
@@ -627,7 +675,12 @@ def test_monitoring_table_has_the_alert_rules_columns_and_each_run_appends_a_fil
         "P1D",
     }  # the alert's window, and one day for families without alerts
     drift = rows[(rows.Signal == "data_drift") & (rows.Window == "PT6H")]
-    assert set(drift.Metric) == {"normalized_wasserstein_distance", "population_stability_index"}
+    assert set(drift.Metric) == {
+        "normalized_wasserstein_distance",
+        "population_stability_index",
+        "two_sample_kolmogorov_smirnov_test",
+        "jensen_shannon_distance",
+    }
     assert set(drift.Feature) == {"x"}
     assert set(drift.SampleCount) == {10}  # the ten logged rows
     assert set(rows[rows.Signal == "prediction_drift"].Feature) == {""}

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from mlspec.diagnostics import Diagnostic
 from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.models import CLASSIFICATION_METRICS, REGRESSION_METRICS, MLProject
+from mlspec.spec_schema.monitor_signals import DRIFT_CATEGORICAL, DRIFT_NUMERICAL
+from mlspec.spec_schema.report_columns import spark_columns
 from mlspec.spec_schema.sql_columns import select_columns
 
 GATE = re.compile(r"^\s*(>=|>|<=|<)\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -68,6 +70,7 @@ def check_columns(ctx: CheckContext) -> Iterator[Diagnostic]:
         seen.add(feature)
     yield from _metrics(ctx)
     yield from _monitored_features(ctx)
+    yield from _drift_metric_kinds(ctx)
 
 
 def _transform_columns(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -186,3 +189,70 @@ def _monitored_features(ctx: CheckContext) -> Iterator[Diagnostic]:
                     ("monitoring", "alerts", i, "features", j),
                     f"training features: {', '.join(trained)}",
                 )
+
+
+_NUMERICAL_ONLY = DRIFT_NUMERICAL - DRIFT_CATEGORICAL
+_CATEGORICAL_ONLY = DRIFT_CATEGORICAL - DRIFT_NUMERICAL
+_NEVER_NUMERICAL = ("string", "varchar", "char", "boolean", "bool", "date", "timestamp", "binary")
+_ALWAYS_NUMERICAL = ("float", "double", "real", "decimal", "numeric")
+"""Spark types whose drift is always categorical, or always numerical. Integers can be either: the
+monitor treats one with few distinct values as categorical (``CATEGORICAL_MAX_LEVELS``)."""
+
+
+def _drift_metric_kinds(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """MLS322: a drift alert naming a metric its features' kind never gets (a Wasserstein distance of
+    a text column, a chi-squared test of a double) would never fire for them: neither Azure ML's model
+    monitor nor mlspec's monitoring job computes it there."""
+    monitoring, spec = ctx.model.monitoring, ctx.model.model
+    if monitoring is None or spec is None:
+        return
+    types: dict[str, str] | None = None
+    for i, alert in enumerate(monitoring.alerts):
+        metric = alert.metric
+        if alert.signal not in ("data_drift", "prediction_drift") or metric is None:
+            continue
+        if metric not in _NUMERICAL_ONLY | _CATEGORICAL_ONLY:
+            continue
+        numerical_only = metric in _NUMERICAL_ONLY
+        where = ("monitoring", "alerts", i, "metric")
+        if alert.signal == "prediction_drift":
+            kind = "categorical" if spec.task == "classification" else "numerical"
+            if (kind == "numerical") != numerical_only:
+                yield ctx.error(
+                    "MLS322",
+                    f"alert {alert.name!r}: {metric} is computed for {'numerical' if numerical_only else 'categorical'} "
+                    f"values, and the predictions of a {spec.task} model are {kind}: it would never fire",
+                    where,
+                    _KIND_HINT,
+                )
+            continue
+        if types is None:
+            found = spark_columns(ctx.model, spec.training.data) or []
+            types = {name.lower(): (t or "").strip().lower() for name, t in found if t}
+        wrong = [
+            f"{feature} ({types[feature.lower()]})"
+            for feature in alert.features or []  # none: MLS409
+            if feature.lower() in types and _mismatched(types[feature.lower()], numerical_only)
+        ]
+        if wrong:
+            kind = "numerical" if numerical_only else "categorical"
+            yield ctx.error(
+                "MLS322",
+                f"alert {alert.name!r}: {metric} is computed only for {kind} features, and it watches "
+                f"{', '.join(wrong)}: it would never fire for {'it' if len(wrong) == 1 else 'them'}",
+                where,
+                _KIND_HINT,
+            )
+
+
+_KIND_HINT = (
+    "jensen_shannon_distance and population_stability_index suit both kinds; or watch those features "
+    "in an alert of their own (normalized_wasserstein_distance and two_sample_kolmogorov_smirnov_test are "
+    "for numbers, pearsons_chi_squared_test for categories)"
+)
+
+
+def _mismatched(spark_type: str, numerical_only: bool) -> bool:
+    if numerical_only:
+        return spark_type.startswith(_NEVER_NUMERICAL)
+    return spark_type.startswith(_ALWAYS_NUMERICAL)

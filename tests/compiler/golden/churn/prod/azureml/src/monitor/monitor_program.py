@@ -33,13 +33,18 @@ Statistics, named as Azure ML's model monitor names them:
   distinct values (flags and small counts: their exact levels say more than quantile bins that
   collapse onto a few values); otherwise *numerical*. Categorical: ``jensen_shannon_distance``
   (base 2, in [0, 1]) and ``population_stability_index`` over the levels. Numerical:
-  ``normalized_wasserstein_distance`` (the Wasserstein-1 distance in reference standard deviations)
-  and ``population_stability_index`` over ``PSI_BINS`` bins cut at the reference's quantiles.
+  ``normalized_wasserstein_distance`` (the Wasserstein-1 distance in reference standard deviations),
+  and ``population_stability_index`` and ``jensen_shannon_distance`` over ``PSI_BINS`` bins cut at
+  the reference's quantiles.
   An alert naming no ``metric`` compares its threshold with the *conventional* metric:
   ``jensen_shannon_distance`` for categorical and ``normalized_wasserstein_distance`` for numerical
   features. Both are 0 for identical distributions and about 0.2 for a clear shift (NWD 0.2: the
   mean moved by a fifth of a standard deviation), the scale alert thresholds are written in; PSI has
   a scale of its own (0.1 moderate, 0.25 large) and is compared only when an alert names it.
+  The statistical tests give p-values (drift is a value *below* the threshold, e.g. ``< 0.01``):
+  ``two_sample_kolmogorov_smirnov_test`` for numerical features (scipy's ``ks_2samp``) and
+  ``pearsons_chi_squared_test`` for categorical ones (scipy's ``chi2_contingency`` over the levels'
+  counts in both samples).
 - **prediction drift**: the same, predictions against the reference's target column (categorical
   for classification, numerical for regression); ``Feature`` is empty.
 - **data quality** per feature, each a share of all production rows of the window:
@@ -115,7 +120,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import rankdata, wasserstein_distance
+from scipy.stats import chi2_contingency, ks_2samp, rankdata, wasserstein_distance
 
 MONITORING_TABLE = "MlspecModelMonitoring_CL"
 TABLE_SCHEMA = pa.schema(
@@ -136,6 +141,7 @@ TABLE_SCHEMA = pa.schema(
 RESULT_FILE = "monitor-result.json"
 
 JS, NWD, PSI = "jensen_shannon_distance", "normalized_wasserstein_distance", "population_stability_index"
+KS, CHI2 = "two_sample_kolmogorov_smirnov_test", "pearsons_chi_squared_test"
 CONVENTIONAL_DRIFT_METRIC = {"categorical": JS, "numerical": NWD}
 QUALITY_METRICS = ("null_value_rate", "data_type_error_rate", "out_of_bounds_rate")
 SERVING_SIGNALS = ("latency_p95_ms", "latency_p99_ms", "error_rate", "request_rate")
@@ -555,6 +561,19 @@ def _psi(reference: NDArray[np.float64], production: NDArray[np.float64], epsilo
     return float(np.sum((q - p) * np.log(q / p)))
 
 
+def chi_squared_p_value(reference: Sequence[str], production: Sequence[str]) -> float:
+    """Pearson's chi-squared test of homogeneity of the two samples' levels: its p-value (1.0 when
+    both hold one and the same level: nothing can differ)."""
+    levels = sorted(set(reference) | set(production))
+    if len(levels) < 2:
+        return 1.0
+    index = {level: i for i, level in enumerate(levels)}
+    table = np.zeros((2, len(levels)))
+    for row, sample in enumerate((reference, production)):
+        np.add.at(table[row], [index[v] for v in sample], 1)
+    return float(chi2_contingency(table, correction=False).pvalue)
+
+
 def categorical_psi(
     reference: Sequence[str], production: Sequence[str], epsilon: float = PSI_EPSILON
 ) -> float:
@@ -563,13 +582,10 @@ def categorical_psi(
     return _psi(_shares(reference, levels), _shares(production, levels), epsilon)
 
 
-def population_stability_index(
-    reference: NDArray[np.float64],
-    production: NDArray[np.float64],
-    bins: int = PSI_BINS,
-    epsilon: float = PSI_EPSILON,
-) -> float:
-    """PSI over ``bins`` bins cut at the reference's quantiles, open at both ends.
+def _binned_shares(
+    reference: NDArray[np.float64], production: NDArray[np.float64], bins: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Both samples' shares of ``bins`` bins cut at the reference's quantiles, open at both ends.
 
     Bin i holds ``edge[i] <= x < edge[i+1]``; repeated quantiles (a value most rows share) merge
     their bins.
@@ -578,7 +594,26 @@ def population_stability_index(
     count = len(inner) + 1
     expected = np.bincount(np.searchsorted(inner, reference, side="right"), minlength=count)
     actual = np.bincount(np.searchsorted(inner, production, side="right"), minlength=count)
-    return _psi(expected / expected.sum(), actual / actual.sum(), epsilon)
+    return expected / expected.sum(), actual / actual.sum()
+
+
+def population_stability_index(
+    reference: NDArray[np.float64],
+    production: NDArray[np.float64],
+    bins: int = PSI_BINS,
+    epsilon: float = PSI_EPSILON,
+) -> float:
+    """PSI over ``bins`` bins cut at the reference's quantiles (see :func:`_binned_shares`)."""
+    return _psi(*_binned_shares(reference, production, bins), epsilon)
+
+
+def numerical_jensen_shannon_distance(
+    reference: NDArray[np.float64], production: NDArray[np.float64], bins: int = PSI_BINS
+) -> float:
+    """Jensen-Shannon distance (base 2) between the shares of the bins PSI uses: Azure ML computes it
+    for numerical features too, and an alert naming it watches them."""
+    value = float(jensenshannon(*_binned_shares(reference, production, bins), base=2))
+    return 0.0 if math.isnan(value) else value
 
 
 def normalized_wasserstein_distance(reference: NDArray[np.float64], production: NDArray[np.float64]) -> float:
@@ -712,11 +747,14 @@ def drift_between(reference: FeatureProfile, values: list[str] | NDArray[np.floa
         return {
             JS: jensen_shannon_distance(reference.keys, values),
             PSI: categorical_psi(reference.keys, values),
+            CHI2: chi_squared_p_value(reference.keys, values),
         }
     numbers = values
     return {
         NWD: normalized_wasserstein_distance(reference.numbers, numbers),
         PSI: population_stability_index(reference.numbers, numbers),
+        KS: float(ks_2samp(reference.numbers, numbers).pvalue),
+        JS: numerical_jensen_shannon_distance(reference.numbers, numbers),
     }
 
 
