@@ -292,8 +292,9 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         ERROR,
         BUILD_AKS,
         "resource requests and limits",
-        "a container has no cpu or memory request or limit, one that is not a Kubernetes quantity, or a "
-        "request more than its limit (a limit is at least the request, or none)",
+        "a container has no cpu or memory request or limit, one that is not a Kubernetes quantity, a "
+        "request of 0 (the autoscaler scales on a share of the CPU request; a memory request is the limit "
+        "when none is set), or a request more than its limit (a limit is at least the request, or none)",
     ),
     code(
         "MLS631",
@@ -432,6 +433,14 @@ BUILD_CODES: tuple[DiagnosticCode, ...] = (
         "an alert in `retrain.on_alerts` says another action",
         "an alert listed in `monitoring.retrain.on_alerts` says another `action` than `retrain`: it retrains "
         "all the same (write `action: retrain` to say so)",
+    ),
+    code(
+        "MLS648",
+        WARNING,
+        BUILD_MONITOR,
+        "more receivers than an action group takes",
+        "`monitoring.notify` lists more than 1,000 e-mail addresses or more than 10 webhooks; they all go into "
+        "the project's one Azure Monitor action group, which takes no more (Azure Monitor's service limits)",
     ),
     code(
         "MLS647",

@@ -204,6 +204,15 @@ SPEC_CODES: tuple[DiagnosticCode, ...] = (
         "(column types from the declared schemas and the transforms' SQL); for `prediction_drift`, the "
         "task decides: classification predictions are categorical, regression ones numerical",
     ),
+    code(
+        "MLS323",
+        WARNING,
+        REFERENCES,
+        "the estimator's package is not installed for training",
+        "`model.training.estimator` comes from a package that `model.training.environment` does not list in "
+        "`pip` or `conda` (conda-forge's `py-<name>` counts) and mlspec does not add (scikit-learn, with numpy "
+        "and scipy; mlflow, pandas, pyarrow): the training job would fail at its import",
+    ),
     # --- naming and formats ---------------------------------------------------------------------------
     code(
         "MLS401",
@@ -226,8 +235,9 @@ SPEC_CODES: tuple[DiagnosticCode, ...] = (
         "MLS403",
         ERROR,
         NAMING,
-        "estimator not a dotted path, or Python version not `3.x`",
-        "estimator not a dotted path; Python version not `3.x`",
+        "estimator not a dotted path, Python version not `3.x`, or compute size not a VM size",
+        "estimator not a dotted path; Python version not `3.x`; `model.training.compute.size` not an Azure VM "
+        "size name with its tier (`Standard_DS3_v2`)",
     ),
     code("MLS404", ERROR, NAMING, "not a Kubernetes quantity"),
     code("MLS405", ERROR, NAMING, "bad CIDR or private IP"),
@@ -249,7 +259,14 @@ SPEC_CODES: tuple[DiagnosticCode, ...] = (
         "alert missing what its signal needs, or threshold out of range",
         "alert missing what its signal needs (metric, features) or threshold out of range",
     ),
-    code("MLS410", ERROR, NAMING, "bad cron expression", "bad cron expression (five fields, UTC)"),
+    code(
+        "MLS410",
+        ERROR,
+        NAMING,
+        "bad cron expression",
+        "bad cron expression (five fields, UTC), or one that never fires (a day of the month none of its "
+        "months has: `0 3 31 2 *`)",
+    ),
     code(
         "MLS411",
         ERROR,

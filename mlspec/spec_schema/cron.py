@@ -34,7 +34,42 @@ def cron_problem(expression: str) -> str | None:
             problem = _part_problem(part, low, high, names)
             if problem:
                 return f"{name} field {text!r}: {problem}"
-    return None
+    return _never_problem(fields)
+
+
+_LONGEST_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+"""The most days each month has (February's 29th comes every four years, which is not never)."""
+
+
+def _never_problem(fields: list[str]) -> str | None:
+    """Why a valid expression never fires, or ``None``: days of the month that none of its months has
+    (``0 3 31 2,4 *``, ``0 0 30 2 *``). With a day of the week as well cron fires on either, so it does."""
+    day_of_month, month, day_of_week = fields[2], fields[3], fields[4]
+    if day_of_month == "*" or day_of_week != "*":
+        return None
+    days = _values(day_of_month, *_FIELDS[2][1:])
+    months = _values(month, *_FIELDS[3][1:])
+    if any(day <= _LONGEST_MONTH[m - 1] for m in months for day in days):
+        return None
+    names = ", ".join(list(_FIELDS[3][3])[m - 1].title() for m in sorted(months))
+    return f"never fires: no day {day_of_month} in {names}"
+
+
+def _values(text: str, low: int, high: int, names: dict[str, int]) -> set[int]:
+    """The values a valid field stands for."""
+    found: set[int] = set()
+    for part in text.split(","):
+        body, slash, step = part.partition("/")
+        if body == "*":
+            first, last = low, high
+        else:
+            start, dash, end = body.partition("-")
+            value = _value(start, names)
+            first = low if value is None else value
+            end_value = _value(end, names) if dash else None
+            last = end_value if end_value is not None else (high if slash else first)
+        found.update(range(first, last + 1, int(step) if slash else 1))
+    return found
 
 
 def _part_problem(part: str, low: int, high: int, names: dict[str, int]) -> str | None:

@@ -70,3 +70,30 @@ def test_number_too_long_for_int_is_invalid_not_a_crash() -> None:
         cron_problem("9" * 5000 + " * * * *") == f"minute field {'9' * 5000!r}: {'9' * 5000!r} is not in 0-59"
     )
     assert cron_problem("*/" + "9" * 5000 + " * * * *") is not None
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("0 3 31 2,4 *", "never fires: no day 31 in Feb, Apr"),
+        ("0 0 30 2 *", "never fires: no day 30 in Feb"),
+        ("0 0 30,31 FEB *", "never fires: no day 30,31 in Feb"),
+        ("0 0 31 4-6/2 *", "never fires: no day 31 in Apr, Jun"),
+    ],
+)
+def test_days_none_of_the_months_has_never_fire(expression: str, problem: str) -> None:
+    assert cron_problem(expression) == problem
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "0 0 29 2 *",  # every fourth year
+        "0 0 31 */2 *",  # January, March, ...
+        "0 0 31 FEB-APR *",  # March
+        "0 0 31 4 1",  # and on Mondays: cron fires on either day
+        "0 0 31 * *",
+    ],
+)
+def test_days_some_month_has_fire(expression: str) -> None:
+    assert cron_problem(expression) is None

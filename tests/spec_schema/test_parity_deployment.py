@@ -165,6 +165,20 @@ CASES: dict[str, Case] = {
         "memory_limit: 512Mi",
         _set("deployment", "resources", "memory_limit", value="512Mi"),
     ),
+    "zero-cpu-request": Case(
+        "MLS630",
+        True,
+        "a cpu request of 0m: the autoscaler's target_cpu_percent is a share of the request",
+        "cpu: 0m",
+        _set("deployment", "resources", "cpu", value="0m"),
+    ),
+    "zero-memory-request": Case(
+        "MLS630",
+        True,
+        "a memory request of 0: the request is also the limit when none is set",
+        "memory: '0'",
+        _set("deployment", "resources", "memory", value="0"),
+    ),
     # --- AKS: rollout and network (render.py notes, policy_rules.py) -----------------------------------
     "rollout-cannot-start": Case(
         "MLS639",

@@ -94,6 +94,20 @@ def serving_inputs(ctx: CheckContext, d: Deployment) -> Iterator[Diagnostic]:
 def _resource_limits(ctx: CheckContext, d: Deployment) -> Iterator[Diagnostic]:
     r = d.resources
     for resource, request, limit in (("cpu", r.cpu, r.cpu_limit), ("memory", r.memory, r.memory_limit)):
+        if QUANTITY.fullmatch(request) and quantity(request) == 0:
+            yield ctx.error(
+                "MLS630",
+                f"a {resource} request of {request}: "
+                + (
+                    "the autoscaler's target_cpu_percent is a share of the request, and with none it "
+                    "cannot scale (and the scheduler reserves no CPU for the pods)"
+                    if resource == "cpu"
+                    else "the request is also the limit when none is set, and no container runs in 0 bytes"
+                ),
+                ("deployment", "resources", resource),
+                'a request the pods need at rest, e.g. cpu: "500m", memory: 1Gi',
+            )
+            continue
         if limit is None or not QUANTITY.fullmatch(request) or not QUANTITY.fullmatch(limit):
             continue  # no limit: the request is the limit; not a quantity: MLS404
         wanted, most = quantity(request), quantity(limit)

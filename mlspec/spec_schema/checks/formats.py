@@ -16,6 +16,7 @@ from mlspec.spec_schema.checks.context import CheckContext
 from mlspec.spec_schema.checks.naming import STORAGE_ACCOUNT
 from mlspec.spec_schema.cron import cron_problem
 from mlspec.spec_schema.durations import duration_problem, iso8601
+from mlspec.spec_schema.models import PythonEnvironment
 
 ABFSS = re.compile(
     r"abfss://(?P<container>[^@/]+)@(?P<account>[^./]+)\.dfs\.core\.windows\.net(?P<path>/.*)?"
@@ -112,6 +113,15 @@ def _model_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
             f"estimator {training.estimator!r} is not a dotted class path",
             (*base, "estimator"),
             "e.g. sklearn.ensemble.GradientBoostingClassifier",
+        )
+    elif training.estimator is not None:
+        yield from _estimator_package(ctx, training.estimator, training.environment, (*base, "estimator"))
+    if not VM_SIZE.fullmatch(training.compute.size):
+        yield ctx.error(
+            "MLS403",
+            f"compute size {training.compute.size!r} is not an Azure VM size name",
+            (*base, "compute", "size"),
+            "the full name Azure ML takes, with its tier: Standard_DS3_v2, Standard_NC6s_v3",
         )
     if training.script is not None:
         yield from _project_file(ctx, training.script, (*base, "script"), ".py")
@@ -264,7 +274,9 @@ def _monitoring_formats(ctx: CheckContext) -> Iterator[Diagnostic]:
                 "MLS410",
                 f"schedule {mon.retrain.schedule!r}: {problem}",
                 ("monitoring", "retrain", "schedule"),
-                'five fields, UTC: minute hour day-of-month month day-of-week, e.g. "0 3 * * 1"',
+                "days 1-28 come in every month; or add a month that has the day"
+                if problem.startswith("never fires")
+                else 'five fields, UTC: minute hour day-of-month month day-of-week, e.g. "0 3 * * 1"',
             )
     if mon.retrain is not None:
         age = mon.retrain.max_feature_age
@@ -345,3 +357,43 @@ def _cidr_problem(cidr: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+VM_SIZE = re.compile(r"(?i)(?:standard|basic)_[a-z0-9]+(?:[_-][a-z0-9]+)*")
+"""An Azure VM size name as Azure ML's compute takes it: the tier, then the size (``Standard_DS3_v2``)."""
+
+ESTIMATOR_DISTRIBUTIONS = {"sklearn": "scikit-learn"}
+"""Import names whose distribution is named otherwise (the rest are named as they import)."""
+TRAINING_BASE_PACKAGES = frozenset({"scikit-learn", "mlflow", "pandas", "pyarrow", "numpy", "scipy"})
+"""What the training environment installs whatever the spec lists (``mlspec.compiler.azureml.environment``,
+numpy and scipy with scikit-learn)."""
+
+
+def _estimator_package(
+    ctx: CheckContext, estimator: str, environment: PythonEnvironment, path: SpecPath
+) -> Iterator[Diagnostic]:
+    """MLS323: an estimator whose package the training environment does not install fails on Azure ML
+    at its import, after the compute cluster has started."""
+    module = estimator.split(".", 1)[0]
+    wanted = _normalised(ESTIMATOR_DISTRIBUTIONS.get(module, module))
+    if wanted in TRAINING_BASE_PACKAGES:
+        return
+    listed = {_normalised(_requirement_name(r)) for r in (*environment.pip, *environment.conda)}
+    if wanted in listed or f"py-{wanted}" in listed:  # conda-forge names some Python packages py-<name>
+        return
+    yield ctx.warning(
+        "MLS323",
+        f"estimator {estimator!r} comes from {wanted}, which the training environment does not install: "
+        "the training job would fail at its import",
+        path,
+        f"add {wanted} to model.training.environment.pip (with a version range)",
+    )
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return match[1] if match else requirement
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

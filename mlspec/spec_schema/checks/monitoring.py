@@ -2,6 +2,7 @@
 
 - MLS645 a webhook URL that carries a credential (it would be stored in the ARM template in clear)
 - MLS646 an alert listed in ``retrain.on_alerts`` whose ``action`` says otherwise: it retrains (a warning)
+- MLS648 more e-mail or webhook receivers than one action group takes (a warning)
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from mlspec.diagnostics import Diagnostic
 from mlspec.spec_schema.checks.context import CheckContext
+
+ACTION_GROUP_LIMITS = {"email": 1000, "webhook": 10}
+"""Receivers of one kind an Azure Monitor action group takes (Azure Monitor's service limits: 1,000 e-mail
+actions and 10 webhook actions per action group); all of ``monitoring.notify`` goes into one group."""
 
 CREDENTIAL_QUERY = re.compile(r"(?i)^(?:sig|code|token|access_token|key|apikey|api-key|secret|password|sv)$")
 """Query parameters that carry a credential (SAS signatures, Functions keys, tokens)."""
@@ -30,6 +35,16 @@ def check_monitoring(ctx: CheckContext) -> Iterator[Diagnostic]:
                 "this webhook URL carries a credential; it would be stored in the ARM template in clear",
                 ("monitoring", "notify", "webhook", i),
                 "use a webhook that authenticates otherwise (e.g. Entra ID), or a Logic App receiver",
+            )
+    for kind, limit in ACTION_GROUP_LIMITS.items():
+        receivers = getattr(monitoring.notify, kind)
+        if len(receivers) > limit:
+            yield ctx.warning(
+                "MLS648",
+                f"{len(receivers)} {kind} receivers: an Azure Monitor action group takes at most {limit}, "
+                "and the deploy of the project's action group would be refused",
+                ("monitoring", "notify", kind),
+                "notify a distribution list or one webhook that fans out (a Logic App, an incident tool)",
             )
     on_alerts = monitoring.retrain.on_alerts if monitoring.retrain else []
     for i, alert in enumerate(monitoring.alerts):
