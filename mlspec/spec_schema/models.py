@@ -52,8 +52,21 @@ AML_MAX_NODES = 65_000
 INT32_MAX = 2**31 - 1
 """Kubernetes int-or-string fields (maxSurge, maxUnavailable) are int32."""
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-"""A float that is a number: YAML's ``.nan``/``.inf`` are refused (ARM and JSON take neither)."""
+
+def _not_a_boolean(value: Any) -> Any:
+    """YAML's ``true``/``yes``/``on`` where a number goes would otherwise count as 1 (pydantic takes a
+    boolean for a number), which the editor schema refuses: so does validate."""
+    if isinstance(value, bool):
+        raise ValueError(f"a number is expected here, not the boolean {str(value).lower()}")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_not_a_boolean)]
+"""A whole number, never a boolean (a quoted one, as a variable gives, is its number)."""
+Real = Annotated[float, BeforeValidator(_not_a_boolean)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_not_a_boolean)]
+"""A float that is a number: YAML's ``.nan``/``.inf`` are refused (ARM and JSON take neither), and so
+are booleans."""
 
 
 def _empty_list() -> list[Any]:
@@ -243,10 +256,10 @@ class Source(SpecModel):
 
 
 class ExecutorRange(SpecModel):
-    min: int = Field(
+    min: Integer = Field(
         2, ge=1, le=200, description="Fewest Spark executors (a Synapse pool has at most 200 nodes)."
     )
-    max: int = Field(
+    max: Integer = Field(
         2, ge=1, le=200, description="Most Spark executors (a Synapse pool has at most 200 nodes)."
     )
 
@@ -286,8 +299,12 @@ class TransformOutput(SpecModel):
 
 
 class RowCount(SpecModel):
-    min: int | None = Field(None, ge=0, le=INT64_MAX, description="Fewest rows the output may have.")
-    max: int | None = Field(None, ge=0, le=INT64_MAX, description="Most rows the output may have.")
+    min: Annotated[int, Field(ge=0, le=INT64_MAX), BeforeValidator(_not_a_boolean)] | None = Field(
+        None, description="Fewest rows the output may have."
+    )
+    max: Annotated[int, Field(ge=0, le=INT64_MAX), BeforeValidator(_not_a_boolean)] | None = Field(
+        None, description="Most rows the output may have."
+    )
 
 
 class AcceptedValues(SpecModel):
@@ -367,10 +384,10 @@ class Transform(SpecModel):
 
 
 class Split(SpecModel):
-    test_size: float = Field(
+    test_size: Real = Field(
         0.2, gt=0, lt=1, allow_inf_nan=False, description="Share of the rows held out for evaluation (0..1)."
     )
-    seed: int = Field(
+    seed: Integer = Field(
         42,
         ge=0,
         le=SEED_MAX,
@@ -381,8 +398,10 @@ class Split(SpecModel):
 class Compute(SpecModel):
     cluster: str = Field("cpu-cluster", description="Azure ML compute cluster name.")
     size: str = Field("Standard_DS3_v2", description="VM size.")
-    min_nodes: int = Field(0, ge=0, le=AML_MAX_NODES, description="Nodes kept running (0 scales to zero).")
-    max_nodes: int = Field(
+    min_nodes: Integer = Field(
+        0, ge=0, le=AML_MAX_NODES, description="Nodes kept running (0 scales to zero)."
+    )
+    max_nodes: Integer = Field(
         4,
         ge=1,
         le=AML_MAX_NODES,
@@ -461,21 +480,21 @@ class ModelSpec(SpecModel):
 
 
 class Replicas(SpecModel):
-    min: int = Field(
+    min: Integer = Field(
         2,
         ge=1,
         le=1000,
         description="Fewest scoring pods (HorizontalPodAutoscaler minReplicas).",
         examples=[2],
     )
-    max: int = Field(
+    max: Integer = Field(
         10,
         ge=1,
         le=1000,
         description="Most scoring pods (HorizontalPodAutoscaler maxReplicas).",
         examples=[10],
     )
-    target_cpu_percent: int = Field(
+    target_cpu_percent: Integer = Field(
         70,
         ge=1,
         le=100,
@@ -540,8 +559,8 @@ class Rollout(SpecModel):
         "rolling",
         description="rolling replaces pods in place; blue_green switches between two slots; canary sends canary_percent of the traffic to the new version.",
     )
-    canary_percent: int | None = Field(
-        None, ge=1, le=99, description="Traffic share of the canary (canary only)."
+    canary_percent: Annotated[int, Field(ge=1, le=99), BeforeValidator(_not_a_boolean)] | None = Field(
+        None, description="Traffic share of the canary (canary only)."
     )
     max_surge: str | Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(
         "25%", description="Rolling update maxSurge: pods or a percentage."
@@ -561,7 +580,7 @@ class Rollout(SpecModel):
 
 class PredictionLog(SpecModel):
     path: str = Field(description="abfss:// folder where served requests and predictions are logged.")
-    sample_rate: float = Field(
+    sample_rate: Real = Field(
         1.0, ge=0, le=1, allow_inf_nan=False, description="Share of the requests logged (0..1)."
     )
 
@@ -640,7 +659,7 @@ class Deployment(SpecModel):
     identity: Identity | None = Field(
         None, description="The managed identity the scoring pods use (workload identity)."
     )
-    port: int = Field(
+    port: Integer = Field(
         8080, ge=1024, le=65535, description="Container port of the scoring server (non-root: ≥ 1024)."
     )
 
@@ -677,7 +696,7 @@ class Alert(SpecModel):
         examples=[250, 0.2],
     )
     window: str = Field(description="Duration: a number and m, h or d.", examples=["5m", "1d"])
-    severity: int = Field(3, ge=0, le=4, description="Azure Monitor severity: 0 critical ... 4 verbose.")
+    severity: Integer = Field(3, ge=0, le=4, description="Azure Monitor severity: 0 critical ... 4 verbose.")
     features: list[str] | None = Field(None, description="Features watched (data_drift, data_quality).")
     metric: str | None = Field(None, description="Model metric watched (model_metric).")
     action: Literal["notify", "retrain"] = Field(

@@ -251,11 +251,21 @@ def _field_bounds(path: SpecPath) -> tuple[dict[str, Any], str | None]:
         return {}, None
     bounds = {
         key: getattr(item, key)
-        for item in info.metadata
+        for item in [*info.metadata, *_member_metadata(info.annotation)]
         for key in _BOUND_KEYS
         if getattr(item, key, None) is not None
     }
     return bounds, info.description
+
+
+def _member_metadata(annotation: Any) -> list[Any]:
+    """The constraints of an optional field's number (``Annotated[int, Field(ge=1)] | None``): pydantic
+    keeps them on the union's member, not the field."""
+    found: list[Any] = []
+    for member in typing.get_args(annotation):
+        for item in getattr(member, "__metadata__", ()):
+            found.extend(getattr(item, "metadata", None) or [item])
+    return found
 
 
 def _range_text(bounds: dict[str, Any]) -> str:
