@@ -33,7 +33,14 @@ from mlspec.cli_conventions import (
     use_color,
     var_option,
 )
-from mlspec.cli_output import failure_document, format_option, json_failures, print_json, wants_json
+from mlspec.cli_output import (
+    SCHEMA_VERSION,
+    failure_document,
+    format_option,
+    json_failures,
+    print_json,
+    wants_json,
+)
 from mlspec.diagnostics import Diagnostic
 from mlspec.redaction import redact
 
@@ -152,18 +159,26 @@ def validate(
     metavar="[DIR]",
     help="Write it to DIR (or a .json file path) instead, default .mlspec/schema/, and print the path.",
 )
+@format_option
 @handle_errors
+@json_failures
 def schema(write_to: str | None) -> None:
     """Print the JSON Schema of mlproject.yaml (for editors and other validators).
 
-    `--write` puts it where `mlspec init` points a spec's `# yaml-language-server: $schema=` line.
+    `--write` puts it where `mlspec init` points a spec's `# yaml-language-server: $schema=` line. The
+    schema is a JSON document whatever `--format` says; with `--write` and `--format json` the path
+    written is one.
     """
     from mlspec.spec_schema.export import published_schema_text, write_schema
 
     if write_to is None:
         sys.stdout.write(published_schema_text())
+        return
+    written = write_schema(Path(write_to))
+    if wants_json():
+        print_json({"version": SCHEMA_VERSION, "ok": True, "written": str(written)})
     else:
-        click.echo(write_schema(Path(write_to)))
+        click.echo(written)
 
 
 @cli.command()
@@ -175,16 +190,32 @@ def schema(write_to: str | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to create it (default: ./NAME).",
 )
+@format_option
 @handle_errors
+@json_failures
 def init(name: str, template: str, directory: Path | None) -> None:
     """Scaffold a valid project folder NAME."""
     from mlspec.scaffold import init_project
 
     destination = directory or Path(name)
     created = init_project(name, destination, template)  # type: ignore[arg-type]
+    following = f"mlspec validate {destination}"
+    if wants_json():
+        print_json(
+            {
+                "version": SCHEMA_VERSION,
+                "ok": True,
+                "project": name,
+                "template": template,
+                "directory": str(destination),
+                "created": [str(path) for path in created],
+                "next": following,
+            }
+        )
+        return
     for path in created:
         click.echo(f"created {path}")
-    click.echo(f"\nnext: mlspec validate {destination}")
+    click.echo(f"\nnext: {following}")
 
 
 @cli.command()

@@ -24,7 +24,7 @@ from mlspec.cli_conventions import (
     use_color,
     var_option,
 )
-from mlspec.cli_output import format_option, wants_json
+from mlspec.cli_output import SCHEMA_VERSION, format_option, json_failures, print_json, wants_json
 from mlspec.diagnostics import MlspecError
 from mlspec.redaction import redact
 from mlspec.runtime.records import RunLayout, RunRecordCorrupt
@@ -203,8 +203,10 @@ def summary(record: dict[str, Any]) -> str:
     show_default=True,
     help="Port on 127.0.0.1 (0: a free one).",
 )
+@format_option
 @color_option
 @handle_errors
+@json_failures
 def serve(
     path: str,
     environment: str | None,
@@ -213,11 +215,29 @@ def serve(
     port: int,
     no_color: bool,
 ) -> None:
-    """Keep the local endpoint up in the foreground (Ctrl-C stops it)."""
+    """Keep the local endpoint up in the foreground (Ctrl-C stops it).
+
+    With `--format json`, one document on stdout once it answers (url, headers, example request, log),
+    for a script to read before it sends requests."""
     from mlspec import api
 
     with api.serve(_spec_path(path), environment, parse_vars(variables), lake=lake, port=port) as server:
         try:  # from here on, Ctrl-C or SIGTERM (even while the lines below print) stops cleanly
+            if wants_json():
+                print_json(
+                    {
+                        "version": SCHEMA_VERSION,
+                        "ok": True,
+                        "url": server.url,
+                        "headers": dict(server.headers),
+                        "example_request": str(server.example_request) if server.example_request else None,
+                        "log": str(server.log_path),
+                    }
+                )
+                sys.stdout.flush()
+                while server.running():
+                    time.sleep(0.5)
+                sys.exit(_exited())
             click.echo(f"Serving on {server.url}  (Ctrl-C stops)")
             headers = " ".join(f"-H '{name}: {value}'" for name, value in server.headers.items())
             example = server.example_request
@@ -229,10 +249,14 @@ def serve(
             while server.running():
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            click.echo("stopping")
+            click.echo("stopping", err=wants_json())
             return
+    sys.exit(_exited())
+
+
+def _exited() -> int:
     click.echo("the scoring server exited; see its log", err=True)
-    sys.exit(EXIT_INVALID)
+    return EXIT_INVALID
 
 
 @click.command()

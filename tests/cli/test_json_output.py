@@ -70,6 +70,7 @@ FAILING = [
     ("state", "rm", "no.such.address", "-e", "local"),
     ("output", "no.such.output", "-e", "local"),
     ("run", "-e", "nope"),
+    ("serve", "-e", "nope"),
 ]
 
 
@@ -103,3 +104,18 @@ def test_a_usage_error_with_json_is_one_json_document_too(project: Path, command
     document = json.loads(done.stdout)
     assert document["ok"] is False and document["diagnostics"][0]["code"] == "MLS000"
     assert "is not NAME=VALUE" in done.stderr
+
+
+def test_init_and_schema_write_report_what_they_wrote_as_json(project: Path, tmp_path: Path) -> None:
+    done = mlspec(project, "init", "scaffolded", "--dir", str(tmp_path / "new"), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["ok"] is True and document["project"] == "scaffolded"
+    assert str(tmp_path / "new" / "mlproject.yaml") in document["created"]
+    assert all(Path(path).is_file() for path in document["created"])
+    again = mlspec(project, "init", "scaffolded", "--dir", str(tmp_path / "new"), "--format", "json")
+    assert again.returncode != 0 and json.loads(again.stdout)["ok"] is False  # it never overwrites
+    written = mlspec(project, "schema", "--write", str(tmp_path / "schema"), "--format", "json")
+    assert written.returncode == 0, written.stderr
+    path = Path(json.loads(written.stdout)["written"])
+    assert path.is_file() and json.loads(path.read_text())["$schema"].startswith("http://json-schema.org/")

@@ -361,6 +361,39 @@ def test_sigterm_stops_serve_and_removes_its_secret_files(
     assert not [p for p in scratch.glob("mlspec-scoring-*") if p.is_dir()]  # secrets and all removed
 
 
+def test_serve_with_json_prints_one_document_a_script_can_use(
+    churn: tuple[Path, int, dict[str, Any], str], tmp_path: Path
+) -> None:
+    import signal
+    import urllib.request
+
+    spec, _, _, _ = churn
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "mlspec", "serve", str(spec), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **EXAMPLE_SECRETS, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)},
+        stdin=subprocess.DEVNULL,
+    )
+    assert serve.stdout is not None
+    text = ""
+    try:
+        for line in serve.stdout:  # one indented document, then nothing until it stops
+            text += line
+            if line.startswith("}"):
+                break
+        document = json.loads(text)
+        assert document["ok"] is True and document["url"].startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(document["url"] + "/", timeout=30) as answer:
+            assert answer.status == 200
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        out, err = serve.communicate(timeout=60)
+    assert serve.returncode == 0, err
+    assert out == "" and "stopping" in err  # stdout stays the one document
+
+
 # --- failures ------------------------------------------------------------------------------------
 
 
