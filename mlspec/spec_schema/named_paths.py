@@ -20,7 +20,8 @@ def with_item_names(data: Any, d: Diagnostic) -> Diagnostic:
     for position, part in enumerate(d.path):
         if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
             name = _name_of(node[part])
-            if name is not None:
+            # A name two items share (two grants of one role) would not say which: the index does.
+            if name is not None and sum(_name_of(item) == name for item in node) == 1:
                 names.append((position, name))
         try:
             node = node[part]

@@ -120,7 +120,7 @@ def _value(model: ReportModel, home: Table, name: str, path: SpecPath) -> Field 
         f"{name!r} is neither a measure of this report nor a column of {home.name!r}; "
         "a placeholder measure (BLANK()) stands in for it",
         path,
-        f"declare it under reports[{path[1]}].measures: {{{name}: {{table: {home.name}, expression: <DAX>}}}}",
+        f"declare it under reports[{model.report.name!r}].measures: {{{name}: {{table: {home.name}, expression: <DAX>}}}}",
     )
     home.measures.append(Measure(name, home.name, PLACEHOLDER, generated=True))
     return Field("Measure", home.name, name)

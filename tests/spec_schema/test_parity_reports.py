@@ -179,7 +179,7 @@ def test_the_placeholder_warning_names_the_measure_to_declare(tmp_path: Path) ->
     [warning] = [d for d in api.validate_file(path, environ={}).diagnostics if d.code == "MLS663"]
     assert warning.path == ("reports", 0, "pages", 0, "visuals", 0, "measure")
     assert warning.hint == (
-        "declare it under reports[0].measures: {churn_rate: {table: customer_features, expression: <DAX>}}"
+        "declare it under reports['churn-dashboard'].measures: {churn_rate: {table: customer_features, expression: <DAX>}}"
     )
 
 

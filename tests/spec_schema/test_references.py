@@ -142,7 +142,7 @@ def test_measure_on_a_table_the_report_does_not_list_is_reported(validate: Valid
         "measure 'churn_rate' is on table 'web_logs', which the report does not list",
         "web_logs\n",
     )
-    assert found.hint == "add it to reports[0].tables"
+    assert found.hint == "add it to reports['churn-dashboard'].tables"
 
 
 def test_measure_on_a_listed_table_is_accepted(validate: Validate) -> None:

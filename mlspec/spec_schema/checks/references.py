@@ -268,7 +268,7 @@ def _report_refs(ctx: CheckContext, datasets: list[str]) -> Iterator[Diagnostic]
                     "MLS305",
                     f"measure {name!r} is on table {measure.table!r}, which the report does not list",
                     ("reports", r, "measures", name, "table"),
-                    f"add it to reports[{r}].tables",
+                    f"add it to reports[{report.name!r}].tables",
                 )
         for p, page in enumerate(report.pages):
             for v, visual in enumerate(page.visuals):
