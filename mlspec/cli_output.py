@@ -79,5 +79,12 @@ def json_failures(func: F) -> F:
             if wants_json(bool(kwargs.get("as_json"))):
                 print_json(failure_document(error.diagnostics))
             raise
+        except BrokenPipeError:
+            raise
+        except OSError as error:  # a folder that cannot be written: handle_errors says it on stderr
+            if wants_json(bool(kwargs.get("as_json"))):
+                message = f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")
+                print_json(failure_document([Diagnostic.error("MLS000", message)]))
+            raise
 
     return wrapper  # type: ignore[return-value]

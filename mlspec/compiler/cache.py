@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from mlspec.contract.graph import Manifest
-from mlspec.contract.payload import PROPERTIES_LOADER
+from mlspec.contract.payload import PROPERTIES_LOADER, payload_hash
 from mlspec.project_files import MAX_PROJECT_FILE_BYTES, read_project_file, read_regular_file
 
 CACHE_VERSION = 4
@@ -84,14 +84,15 @@ class CachedFiles:
         the error when they were changed."""
         content = _read_slice(self._pack, packed.offset, packed.size)
         if len(content) != packed.size or hashlib.sha256(content).hexdigest() != packed.digest:
-            # Never ship it; and drop the entry, so the next plan or apply builds afresh.
-            if self._entry is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(self._entry)
-            raise OSError(
-                f"the build cache's copy of {what} was changed; the cache entry is dropped: run again"
-            )
+            raise self.damaged(what)  # never ship it
         return content
+
+    def damaged(self, what: str) -> OSError:
+        """Drop the entry, so the next plan or apply builds afresh, and say why this one cannot go on."""
+        if self._entry is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._entry)
+        return OSError(f"the build cache's copy of {what} was changed; the cache entry is dropped: run again")
 
 
 def _read_slice(pack: Path, offset: int, size: int) -> bytes:
@@ -210,11 +211,16 @@ def load(spec_path: Path, environment: str | None, key: str | None) -> CachedBui
                 return None
             files[path] = packed
         cached_files = CachedFiles(objects / pack_digest, files, entry=target)
-        for address, body in payloads.items():
+        for resource in manifest.resources:
+            address = str(resource.address)
+            body = payloads[address]
             packed = _packed(body.pop(PACKED_PROPERTIES, None), pack_size)
-            if packed is None:
+            digest = manifest.hashes.get(resource.address, "")
+            if packed is None or not digest or not isinstance(body.get("attachments", {}), dict):
                 return None
-            body[PROPERTIES_LOADER] = _properties_loader(cached_files, packed, address)
+            body[PROPERTIES_LOADER] = _properties_loader(
+                cached_files, packed, address, resource.provider_type, body.get("attachments") or {}, digest
+            )
         if any(file not in files for resource in manifest.resources for file in resource.files):
             return None  # a resource would ship a file the entry does not hold
         _touch(objects, {pack_digest})
@@ -242,8 +248,29 @@ def _packed(place: Any, pack_size: int) -> PackedFile | None:
     return PackedFile(offset, size, digest)
 
 
-def _properties_loader(files: CachedFiles, packed: PackedFile, address: str) -> Callable[[], Any]:
-    return lambda: orjson.loads(files.read(packed, f"the properties of {address}"))
+def _properties_loader(
+    files: CachedFiles,
+    packed: PackedFile,
+    address: str,
+    provider_type: str,
+    attachments: Mapping[str, str],
+    digest: str,
+) -> Callable[[], Any]:
+    """Reads a resource's properties from the pack, and vouches that they are the ones its manifest hash
+    was taken over: a slice moved to another resource, or bytes that are not JSON, drop the entry."""
+    what = f"the properties of {address}"
+
+    def load() -> Any:
+        raw = files.read(packed, what)
+        try:
+            properties = orjson.loads(raw)
+        except (ValueError, RecursionError):
+            raise files.damaged(what) from None
+        if payload_hash(provider_type, properties, attachments) != digest:
+            raise files.damaged(what)
+        return properties
+
+    return load
 
 
 def store(

@@ -43,9 +43,10 @@ _LONGEST_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 def _never_problem(fields: list[str]) -> str | None:
     """Why a valid expression never fires, or ``None``: days of the month that none of its months has
-    (``0 3 31 2,4 *``, ``0 0 30 2 *``). With a day of the week as well cron fires on either, so it does."""
+    (``0 3 31 2,4 *``, ``0 0 30 2 *``). With a day of the week as well cron fires on either, so it does;
+    a day-of-week field starting with ``*`` (``*/1``) does not count as one, as in classic cron."""
     day_of_month, month, day_of_week = fields[2], fields[3], fields[4]
-    if day_of_month == "*" or day_of_week != "*":
+    if day_of_month == "*" or not day_of_week.startswith("*"):
         return None
     days = _values(day_of_month, *_FIELDS[2][1:])
     months = _values(month, *_FIELDS[3][1:])

@@ -23,7 +23,9 @@ try to fetch is worse than none. Specs point at the file by a relative path inst
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -145,7 +147,10 @@ def schema_target(destination: Path | None = None) -> Path:
 def write_schema(destination: Path | None = None) -> Path:
     """Write the published schema (see :func:`schema_target`) and return the path written."""
     target = schema_target(destination)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # mkdir's word for "a file is in the way", which misleads
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent)) from None
     target.write_text(published_schema_text(), encoding="utf-8")
     return target
 

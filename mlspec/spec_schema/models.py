@@ -562,10 +562,10 @@ class Rollout(SpecModel):
     canary_percent: Annotated[int, Field(ge=1, le=99), BeforeValidator(_not_a_boolean)] | None = Field(
         None, description="Traffic share of the canary (canary only)."
     )
-    max_surge: str | Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(
+    max_surge: str | Annotated[int, Field(ge=0, le=INT32_MAX), BeforeValidator(_not_a_boolean)] = Field(
         "25%", description="Rolling update maxSurge: pods or a percentage."
     )
-    max_unavailable: str | Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(
+    max_unavailable: str | Annotated[int, Field(ge=0, le=INT32_MAX), BeforeValidator(_not_a_boolean)] = Field(
         0, description="Rolling update maxUnavailable: pods or a percentage."
     )
     model_version: ModelVersion | None = Field(

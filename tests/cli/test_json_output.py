@@ -119,3 +119,16 @@ def test_init_and_schema_write_report_what_they_wrote_as_json(project: Path, tmp
     assert written.returncode == 0, written.stderr
     path = Path(json.loads(written.stdout)["written"])
     assert path.is_file() and json.loads(path.read_text())["$schema"].startswith("http://json-schema.org/")
+
+
+def test_a_folder_that_cannot_be_written_is_a_json_document_too(project: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    for command in (
+        ("init", "scaffolded", "--dir", str(blocker / "sub")),
+        ("schema", "--write", str(blocker / "schema.json")),
+    ):
+        done = mlspec(project, *command, "--format", "json")
+        assert done.returncode == 2, done.stdout + done.stderr
+        document = json.loads(done.stdout)
+        assert document["ok"] is False and "Not a directory" in document["diagnostics"][0]["message"]

@@ -252,6 +252,25 @@ def test_changed_properties_in_the_pack_are_refused_when_read_and_the_entry_drop
     assert not cache.cache_file(project, "dev").exists()  # the next run builds afresh
 
 
+def test_properties_moved_to_another_resource_or_not_json_are_refused_when_read(project: Path) -> None:
+    """A slice whose own SHA-256 holds but that is not the resource's properties (another resource's, or
+    a file that is not JSON) is caught by the resource's payload hash: never deployed, the entry dropped."""
+    load_desired(project / "mlproject.yaml", "dev", environ={})
+    target = cache.cache_file(project, "dev")
+    entry = json.loads(target.read_text())
+    first, second = entry["manifest"]["resources"][:2]
+    python_file = next(place for path, place in entry["files"].items() if path.endswith(".py"))
+    for place in (second["payload"]["properties_packed"], python_file):
+        first["payload"]["properties_packed"] = place
+        target.write_text(json.dumps(entry))
+        hit = load_desired(project / "mlproject.yaml", "dev", environ={})
+        with pytest.raises(OSError, match=f"the properties of {first['address']} was changed"):
+            _ = hit.resources[_address(first["address"])].payload.properties
+        assert not target.exists()
+    rebuilt = load_desired(project / "mlproject.yaml", "dev", environ={})  # the next run builds afresh
+    assert rebuilt.resources[_address(first["address"])].payload.properties is not None
+
+
 def _address(text: str) -> Any:
     from mlspec.contract.graph import Address
 

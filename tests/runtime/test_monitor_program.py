@@ -122,14 +122,16 @@ def test_population_stability_index_of_known_bins() -> None:
     production = np.array([0.0, 1.0, 2.0, 8.0])  # three below, one above
     expected = (0.75 - 0.5) * math.log(0.75 / 0.5) + (0.25 - 0.5) * math.log(0.25 / 0.5)
     assert mp.population_stability_index(reference, production, bins=2) == pytest.approx(expected)
-    # A value on an edge belongs to the bin above it, as in numpy.histogram.
+    # A cut value has a bin of its own (below 2, exactly 2, above 2), so a point mass is told apart.
     tied, on_edge = np.array([1.0, 2.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0, 3.0])
-    edges = [-np.inf, 2.0, np.inf]
-    p, q = np.histogram(tied, edges)[0] / 4, np.histogram(on_edge, edges)[0] / 4
-    assert p.tolist() == [0.25, 0.75]
+    p, q = np.array([0.25, 0.5, 0.25]), np.array([0.5, 0.25, 0.25])
     assert mp.population_stability_index(tied, on_edge, bins=2) == pytest.approx(
         np.sum((q - p) * np.log(q / p))
     )
+    # 95% zeros against all ones: a complete shift, not two samples in one bin x >= 0.
+    zeros, ones = np.array([0.0] * 95 + [1.0] * 5), np.ones(100)
+    assert mp.numerical_jensen_shannon_distance(zeros, ones) > 0.9
+    assert mp.numerical_jensen_shannon_distance(np.full(50, 1.5), np.full(50, 2.5)) == pytest.approx(1.0)
     # An empty production bin counts as epsilon instead of making the index infinite.
     empty = np.array([0.0, 1.0])
     eps = 1e-4
@@ -245,15 +247,38 @@ def test_the_statistical_tests_are_p_values_computed_as_scipy_does_by_hand() -> 
     apart = mp.drift_between(numbers, np.linspace(2.0, 3.0, 101))
     assert same["two_sample_kolmogorov_smirnov_test"] == pytest.approx(1.0)
     assert apart["two_sample_kolmogorov_smirnov_test"] < 1e-20  # disjoint samples
-    # Jensen-Shannon of numbers, over the PSI bins (deciles of the reference, open at both ends): the
-    # shifted sample all falls in the top bin, which holds a tenth of the reference.
-    edges = [-np.inf, *np.quantile(np.linspace(0.0, 1.0, 101), np.linspace(0.1, 0.9, 9)), np.inf]
-    p = np.histogram(np.linspace(0.0, 1.0, 101), edges)[0] / 101
-    q = np.histogram(np.linspace(2.0, 3.0, 101), edges)[0] / 101
-    m = (p + q) / 2
+    # Jensen-Shannon of numbers, over the PSI bins, counted by hand: the cuts are the reference's deciles
+    # 0.1 ... 0.9, each a bin of its own (they are values of this sample); the shifted sample is all above.
+    cuts = [k / 10 for k in range(1, 10)]
+
+    def shares(sample: list[float]) -> list[float]:
+        counts = [0] * 19
+        for x in sample:
+            counts[sum(c < x for c in cuts) + sum(c <= x for c in cuts)] += 1
+        return [n / len(sample) for n in counts]
+
+    p, q = shares([k / 100 for k in range(101)]), shares([2 + k / 100 for k in range(101)])
+    m = [(a + b) / 2 for a, b in zip(p, q, strict=True)]
     kl = lambda a, b: sum(x * math.log2(x / y) for x, y in zip(a, b, strict=True) if x > 0)  # noqa: E731
     assert same["jensen_shannon_distance"] == pytest.approx(0.0, abs=1e-9)
     assert apart["jensen_shannon_distance"] == pytest.approx(math.sqrt((kl(p, m) + kl(q, m)) / 2))
+
+
+def test_a_decimal_column_is_numerical(tmp_path: Path) -> None:
+    """A decimal(p,s) column comes out of pyarrow as Decimal objects: it drifts as the numbers it holds."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = pa.array([decimal.Decimal(f"{i}.25") for i in range(200)], pa.decimal128(10, 2))
+    pq.write_table(pa.table({"amount": values}), tmp_path / "reference.parquet")
+    found = mp.profile(mp.read_table(tmp_path / "reference.parquet", "parquet")["amount"])
+    assert found is not None and (found.kind, found.family) == ("numerical", "number")
+    drift = mp.drift_between(found, mp.comparable_values(found, pd.Series([i + 100.25 for i in range(200)])))
+    assert (
+        drift["two_sample_kolmogorov_smirnov_test"] < 1e-10 and drift["normalized_wasserstein_distance"] > 1
+    )
 
 
 def test_an_alert_on_a_statistical_test_fires_when_the_p_value_falls_below(tmp_path: Path) -> None:

@@ -79,6 +79,7 @@ def test_number_too_long_for_int_is_invalid_not_a_crash() -> None:
         ("0 0 30 2 *", "never fires: no day 30 in Feb"),
         ("0 0 30,31 FEB *", "never fires: no day 30,31 in Feb"),
         ("0 0 31 4-6/2 *", "never fires: no day 31 in Apr, Jun"),
+        ("0 3 31 2 */1", "never fires: no day 31 in Feb"),  # a day of week starting with * restricts nothing
     ],
 )
 def test_days_none_of_the_months_has_never_fire(expression: str, problem: str) -> None:

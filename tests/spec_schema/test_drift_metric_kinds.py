@@ -50,6 +50,15 @@ def test_a_numerical_metric_on_a_text_feature_is_refused_at_the_metric(validate:
     assert found.hint is not None and "jensen_shannon_distance" in found.hint
 
 
+def test_a_feature_listed_twice_is_named_once(validate: Validate) -> None:
+    found = validate(_alert("[customer_id, customer_id]", "normalized_wasserstein_distance")).one(
+        "MLS322",
+        "it watches customer_id (string): it would never fire for it",
+        "normalized_wasserstein_distance",
+    )
+    assert found.message.count("customer_id") == 1
+
+
 def test_a_categorical_test_on_a_double_is_refused(validate: Validate) -> None:
     validate(_alert("[monthly_charges]", "pearsons_chi_squared_test", "<")).only(
         "MLS322",

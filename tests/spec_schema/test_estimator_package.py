@@ -29,12 +29,23 @@ def _spec(estimator: str, pip: str = '["scikit-learn==1.5.2", "pandas"]', conda:
         ("lightgbm.LGBMClassifier", '["LightGBM==4.5.0"]', ""),  # names compare normalised
         ("xgboost.XGBClassifier", "[]", '["py-xgboost"]'),  # conda-forge's name
         ("my_models.Churn", '["my-models @ https://example.invalid/my_models.whl"]', ""),
+        ("xgboost.XGBClassifier", "[]", '["conda-forge::xgboost=2.0"]'),  # a channel prefix
+        ("xgboost.XGBClassifier", '["https://example.invalid/w/xgboost-2.0.3-py3-none-any.whl"]', ""),
+        ("imblearn.ensemble.BalancedRandomForestClassifier", '["imbalanced-learn>=0.12"]', ""),
+        ("torch_models.Net", '["torch-models"]', ""),
     ],
 )
 def test_an_installed_estimator_package_is_quiet(
     validate: Validate, estimator: str, pip: str, conda: str
 ) -> None:
     assert "MLS323" not in validate(_spec(estimator, pip, conda)).codes
+
+
+def test_the_hint_names_the_package_to_install_not_the_import(validate: Validate) -> None:
+    found = validate(_spec("imblearn.ensemble.BalancedRandomForestClassifier")).one(
+        "MLS323", "comes from imbalanced-learn", "imblearn.ensemble", severity=Severity.WARNING
+    )
+    assert found.hint == "add imbalanced-learn to model.training.environment.pip (with a version range)"
 
 
 def test_an_estimator_from_a_package_not_installed_is_a_warning_at_the_estimator(validate: Validate) -> None:

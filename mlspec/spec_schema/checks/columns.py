@@ -223,7 +223,8 @@ def _drift_metric_kinds(ctx: CheckContext) -> Iterator[Diagnostic]:
                     f"alert {alert.name!r}: {metric} is computed for {'numerical' if numerical_only else 'categorical'} "
                     f"values, and the predictions of a {spec.task} model are {kind}: it would never fire",
                     where,
-                    _KIND_HINT,
+                    "jensen_shannon_distance and population_stability_index suit predictions of either kind"
+                    + (", or pearsons_chi_squared_test for a classifier's" if kind == "categorical" else ""),
                 )
             continue
         if types is None:
@@ -231,7 +232,7 @@ def _drift_metric_kinds(ctx: CheckContext) -> Iterator[Diagnostic]:
             types = {name.lower(): (t or "").strip().lower() for name, t in found if t}
         wrong = [
             f"{feature} ({types[feature.lower()]})"
-            for feature in alert.features or []  # none: MLS409
+            for feature in dict.fromkeys(alert.features or [])  # none: MLS409; a repeat once
             if feature.lower() in types and _mismatched(types[feature.lower()], numerical_only)
         ]
         if wrong:

@@ -362,8 +362,14 @@ def _cidr_problem(cidr: str) -> str | None:
 VM_SIZE = re.compile(r"(?i)(?:standard|basic)_[a-z0-9]+(?:[_-][a-z0-9]+)*")
 """An Azure VM size name as Azure ML's compute takes it: the tier, then the size (``Standard_DS3_v2``)."""
 
-ESTIMATOR_DISTRIBUTIONS = {"sklearn": "scikit-learn"}
-"""Import names whose distribution is named otherwise (the rest are named as they import)."""
+ESTIMATOR_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "sklearn": ("scikit-learn",),
+    "imblearn": ("imbalanced-learn",),
+    "skopt": ("scikit-optimize",),
+    "torch": ("torch", "pytorch"),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu"),
+}
+"""Import names whose package is named otherwise (pip's name first); the rest are named as they import."""
 TRAINING_BASE_PACKAGES = frozenset({"scikit-learn", "mlflow", "pandas", "pyarrow", "numpy", "scipy"})
 """What the training environment installs whatever the spec lists (``mlspec.compiler.azureml.environment``,
 numpy and scipy with scikit-learn)."""
@@ -375,24 +381,31 @@ def _estimator_package(
     """MLS323: an estimator whose package the training environment does not install fails on Azure ML
     at its import, after the compute cluster has started."""
     module = estimator.split(".", 1)[0]
-    wanted = _normalised(ESTIMATOR_DISTRIBUTIONS.get(module, module))
-    if wanted in TRAINING_BASE_PACKAGES:
+    names = [_normalised(n) for n in ESTIMATOR_DISTRIBUTIONS.get(module, (module,))]
+    if any(name in TRAINING_BASE_PACKAGES for name in names):
         return
     listed = {_normalised(_requirement_name(r)) for r in (*environment.pip, *environment.conda)}
-    if wanted in listed or f"py-{wanted}" in listed:  # conda-forge names some Python packages py-<name>
+    # conda-forge names some Python packages py-<name>
+    if any(name in listed or f"py-{name}" in listed for name in names):
         return
     yield ctx.warning(
         "MLS323",
-        f"estimator {estimator!r} comes from {wanted}, which the training environment does not install: "
+        f"estimator {estimator!r} comes from {names[0]}, which the training environment does not install: "
         "the training job would fail at its import",
         path,
-        f"add {wanted} to model.training.environment.pip (with a version range)",
+        f"add {names[0]} to model.training.environment.pip (with a version range)",
     )
 
 
 def _requirement_name(requirement: str) -> str:
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    return match[1] if match else requirement
+    """The package a pip or conda entry installs: ``xgboost>=2``, ``conda-forge::py-xgboost=2.0``, or the
+    name a wheel's file gives (``https://…/xgboost-2.0.3-py3-none-any.whl``)."""
+    text = requirement.strip()
+    if "://" in text.split("@", 1)[0]:  # a bare URL: the wheel or sdist file names the package
+        text = text.rsplit("/", 1)[-1].split("#", 1)[0].split("-", 1)[0]
+    text = text.rsplit("::", 1)[-1]  # conda's channel::name
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text)
+    return match[1] if match else text
 
 
 def _normalised(name: str) -> str:

@@ -34,8 +34,8 @@ Statistics, named as Azure ML's model monitor names them:
   collapse onto a few values); otherwise *numerical*. Categorical: ``jensen_shannon_distance``
   (base 2, in [0, 1]) and ``population_stability_index`` over the levels. Numerical:
   ``normalized_wasserstein_distance`` (the Wasserstein-1 distance in reference standard deviations),
-  and ``population_stability_index`` and ``jensen_shannon_distance`` over ``PSI_BINS`` bins cut at
-  the reference's quantiles.
+  and ``population_stability_index`` and ``jensen_shannon_distance`` over bins cut at the
+  reference's ``PSI_BINS``-quantiles (each cut value a bin of its own, so a point mass is told apart).
   An alert naming no ``metric`` compares its threshold with the *conventional* metric:
   ``jensen_shannon_distance`` for categorical and ``normalized_wasserstein_distance`` for numerical
   features. Both are 0 for identical distributions and about 0.2 for a clear shift (NWD 0.2: the
@@ -110,6 +110,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -585,16 +586,24 @@ def categorical_psi(
 def _binned_shares(
     reference: NDArray[np.float64], production: NDArray[np.float64], bins: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Both samples' shares of ``bins`` bins cut at the reference's quantiles, open at both ends.
+    """Both samples' shares of the bins cut at the reference's ``bins``-quantiles: below the first
+    cut, each cut value on its own, between two cuts, above the last.
 
-    Bin i holds ``edge[i] <= x < edge[i+1]``; repeated quantiles (a value most rows share) merge
-    their bins.
+    Repeated quantiles (a value most rows share) merge into one cut, and that value keeps a bin of its
+    own: a reference of 95% zeros against production of all ones is a complete shift, not two samples
+    in one bin ``x >= 0``.
     """
     inner = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, bins + 1))[1:-1])
-    count = len(inner) + 1
-    expected = np.bincount(np.searchsorted(inner, reference, side="right"), minlength=count)
-    actual = np.bincount(np.searchsorted(inner, production, side="right"), minlength=count)
-    return expected / expected.sum(), actual / actual.sum()
+    count = 2 * len(inner) + 1
+
+    def shares(sample: NDArray[np.float64]) -> NDArray[np.float64]:
+        # left + right: 2i strictly between cut i-1 and cut i, 2i+1 exactly on cut i.
+        index = np.searchsorted(inner, sample, side="left") + np.searchsorted(inner, sample, side="right")
+        counted = np.bincount(index, minlength=count)
+        result: NDArray[np.float64] = counted / counted.sum()
+        return result
+
+    return shares(reference), shares(production)
 
 
 def population_stability_index(
@@ -603,7 +612,7 @@ def population_stability_index(
     bins: int = PSI_BINS,
     epsilon: float = PSI_EPSILON,
 ) -> float:
-    """PSI over ``bins`` bins cut at the reference's quantiles (see :func:`_binned_shares`)."""
+    """PSI over the bins cut at the reference's ``bins``-quantiles (see :func:`_binned_shares`)."""
     return _psi(*_binned_shares(reference, production, bins), epsilon)
 
 
@@ -720,8 +729,8 @@ def _family(values: pd.Series) -> str | None:
     sample = values.tolist()
     if all(isinstance(v, (bool, np.bool_)) for v in sample):
         return "bool"
-    if all(isinstance(v, (int, float, np.integer, np.floating)) for v in sample):
-        return "number"
+    if all(isinstance(v, (int, float, np.integer, np.floating, Decimal)) for v in sample):
+        return "number"  # Decimal: a decimal(p,s) column as pyarrow reads it
     if all(isinstance(v, str) for v in sample):
         return "text"
     return None
