@@ -91,6 +91,11 @@ class Payload:
 
     __hash__ = None  # type: ignore[assignment]  # properties are any JSON value: lists and maps
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy, deepcopy and pickle make a new one (setting the slots one by one is refused above);
+        # a deferred payload's properties are read for it.
+        return (Payload, (self.properties, dict(self._attachments), self._hash))
+
     def __repr__(self) -> str:
         shown = "<deferred>" if self._load is not None else repr(self._properties)
         return f"Payload(properties={shown}, attachments={self._attachments!r}, hash={self._hash!r})"

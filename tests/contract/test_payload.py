@@ -151,3 +151,17 @@ def test_a_live_object_reads_its_properties_only_when_its_payload_is_asked_for()
     assert live.payload == Payload({"cells": 1}, {"a.py": "sha256:1"}, "sha256:h") and reads == [1]
     assert live.payload.properties == {"cells": 1} and reads == [1]  # read once
     assert live == LiveObject(Payload({"cells": 1}, {"a.py": "sha256:1"}))  # the same content
+
+
+def test_a_payload_copies_and_pickles_as_the_value_it_is() -> None:
+    import copy
+    import pickle
+
+    eager = Payload({"a": [1, 2]}, {"f.py": "sha256:1"}, "sha256:h")
+    deferred = Payload.deferred(lambda: {"a": [1, 2]}, {"f.py": "sha256:1"}, "sha256:h")
+    for payload in (eager, deferred):
+        for twin in (copy.copy(payload), copy.deepcopy(payload), pickle.loads(pickle.dumps(payload))):
+            assert twin == eager and twin.loaded and twin.hash == "sha256:h"
+    deep = copy.deepcopy(eager)
+    deep.properties["a"].append(3)  # a deep copy shares nothing with the original
+    assert eager.properties == {"a": [1, 2]}
