@@ -26,6 +26,7 @@ from mlspec.cli_conventions import (
     color_option,
     configure_output_streams,
     env_option,
+    forget_handled_interrupts,
     handle_errors,
     parse_vars,
     print_diagnostics,
@@ -377,6 +378,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_INVALID)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    finally:  # an interrupt handled above (run, serve, apply) exits with its code, not by SIGINT
+        forget_handled_interrupts()
 
 
 __all__ = ["cli", "main"]

@@ -22,6 +22,7 @@ from mlspec.diagnostics import Diagnostic, MlspecError, sort_key
 from mlspec.redaction import printable, redact
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 # A path that does not exist / cannot be read; a build folder refused (MLS602) or not writable (MLS603);
 # `build --check` without the SDK validators (MLS604); a `plan --out` file refused (MLS840) or not writable (MLS841).
 USAGE_CODES = frozenset({"MLS000", "MLS602", "MLS603", "MLS604", "MLS840", "MLS841"})
@@ -90,6 +91,19 @@ def quiet_broken_pipe() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     sys.exit(EXIT_INVALID)
+
+
+def forget_handled_interrupts() -> None:
+    """Let the exit code stand after a Ctrl-C/SIGTERM that mlspec caught and handled.
+
+    CPython (3.11, ``run_eval_code_obj``) notes a ``KeyboardInterrupt`` that leaves any ``eval`` or
+    ``exec`` of a string in one process-wide flag, even when a caller catches it afterwards; under
+    ``python -m`` the process then ends by SIGINT (returncode -2) instead of with its exit code.
+    Libraries eval strings all the time (every ``namedtuple`` class, every ``dataclass``), so a
+    signal that lands in one makes the exit code of a handled interrupt a matter of luck. Each
+    such eval clears the flag as it starts, so one that succeeds leaves it clear.
+    """
+    eval("None")  # a constant: the point is the interpreter's bookkeeping, not the value
 
 
 def handle_errors(func: F) -> F:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from mlspec.cli_conventions import (
+    EXIT_INTERRUPTED,
     EXIT_INVALID,
     color_option,
     handle_errors,
@@ -30,7 +31,6 @@ from mlspec.redaction import redact
 from mlspec.runtime.records import RunLayout, RunRecordCorrupt
 
 SPEC_FILE = "mlproject.yaml"
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mlspec.cli_conventions import (
+    EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
     color_option,
@@ -37,9 +38,6 @@ if TYPE_CHECKING:
 EXIT_CHANGES = 2  # plan --detailed-exitcode
 SPEC_SUFFIXES = (".yaml", ".yml")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _interruptible(func: F) -> F:

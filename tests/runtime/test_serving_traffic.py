@@ -77,6 +77,18 @@ def test_rows_become_json_values_with_missing_values_as_null() -> None:
     json.dumps(rows, allow_nan=False)
 
 
+def test_rows_are_read_without_generating_a_class_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A namedtuple per batch is an eval of generated source; a Ctrl-C landing there made the
+    # interrupted replay's exit code death by SIGINT instead of 130 (see forget_handled_interrupts).
+    import collections
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("json_rows built a namedtuple class")
+
+    monkeypatch.setattr(collections, "namedtuple", refuse)
+    assert json_rows(_frame(), ["months", "tier"]) == [[1, "a"], [2, "b"], [3, None], [4, "a"], [5, "b"]]
+
+
 @dataclass
 class Recorder:
     """A scoring stand-in that answers like the real one and keeps what it received."""

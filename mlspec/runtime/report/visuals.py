@@ -295,7 +295,7 @@ def _table(visual: Visual, frame: pd.DataFrame, tables: Tables, evaluator: Evalu
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in present)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>"
-        for row in frame[present].head(TABLE_ROWS).itertuples(index=False)
+        for row in frame[present].head(TABLE_ROWS).itertuples(index=False, name=None)
     )
     out = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     out += (

@@ -144,7 +144,11 @@ def replay(
 
 def json_rows(chunk: Any, features: Sequence[str]) -> list[list[Any]]:
     """The rows as JSON values: missing values as null, numpy and pandas scalars as Python ones."""
-    return [[_plain(value) for value in row] for row in chunk[list(features)].itertuples(index=False)]
+    # Plain tuples (name=None): a namedtuple class per batch is an eval of generated source, and a
+    # Ctrl-C landing in it would turn the handled interrupt's exit code into death by SIGINT.
+    return [
+        [_plain(value) for value in row] for row in chunk[list(features)].itertuples(index=False, name=None)
+    ]
 
 
 def _plain(value: Any) -> Any:
