@@ -97,6 +97,7 @@ def save_plan(result: PlanResult, path: Path | str) -> Path:
         "state_backend": target.state_config,
         "state_dir": os.path.abspath(target.state_dir) if target.state_dir else None,
         "files": {f: base64.b64encode(result.files(f)).decode("ascii") for f in needed},
+        "workspace": target.workspace,
     }
     # The digest is taken over the document as it will be read back, so both sides agree exactly.
     document["digest"] = plan_digest(json.loads(json.dumps(document, ensure_ascii=False)))
@@ -308,6 +309,10 @@ def load_plan(path: Path | str) -> SavedPlan:
             plan.provider,
             plan.protect,
             Path(saved["state_dir"]) if saved.get("state_dir") else None,
+            workspace=dict(saved.get("workspace") or {}),
+            provider_types=frozenset(
+                side.provider_type for c in plan.changes for side in (c.before, c.after) if side is not None
+            ),
         )
         files = {
             name: base64.b64decode(data, validate=True)
@@ -436,6 +441,8 @@ def _check_structure(document: dict[str, Any]) -> None:
     _expect(backend.get("backend", "local") in BACKEND_KINDS, "saved.state_backend.backend")
     files = saved.get("files") or {}
     _expect(isinstance(files, dict) and all(isinstance(v, str) for v in files.values()), "saved.files")
+    workspace = saved.get("workspace") or {}
+    _expect(isinstance(workspace, dict), "saved.workspace")
     _expect_build_paths(files, "saved.files")
 
 

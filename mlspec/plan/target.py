@@ -7,7 +7,7 @@ saved plan file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,20 @@ class Target:
 
     spec_file: str | None = None
     """The spec's file name in ``project_dir`` (errors with a spec path are located at its lines)."""
+    workspace: dict[str, Any] = field(default_factory=dict)
+    """The manifest's ``workspace``: the Azure resources the environment deploys into."""
+    provider_types: frozenset[str] = frozenset()
+    """What kinds of object the plan deploys (a provider refuses a kind it cannot deploy up front)."""
 
     def provider_instance(self) -> Provider:
-        return provider_for(self.provider, self.project_dir, self.environment)
+        return provider_for(
+            self.provider,
+            self.project_dir,
+            self.environment,
+            project=self.project,
+            workspace=self.workspace,
+            provider_types=self.provider_types,
+        )
 
     @classmethod
     def of(cls, desired: Desired, state_dir: Path | None = None) -> Target:
@@ -53,6 +64,8 @@ class Target:
             m.protect,
             state_dir,
             m.spec_file,
+            dict(m.workspace),
+            frozenset(r.provider_type for r in desired.resources.values()),
         )
 
 

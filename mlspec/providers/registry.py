@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from mlspec.contract.outputs import TARGET_OUTPUTS
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.providers.base import Provider
-
-AZURE_UNAVAILABLE = (
-    "the Azure provider is not available in this version; "
-    "use --env local or an environment with provider: local"
-)
-
 
 _EVERY_TARGET_OUTPUT = frozenset(o.attribute for o in TARGET_OUTPUTS)
 SUPPLIED_TARGET_OUTPUTS: dict[str, frozenset[str]] = {
@@ -29,19 +25,33 @@ def supplied_target_outputs(name: str) -> frozenset[str]:
     return SUPPLIED_TARGET_OUTPUTS.get(name, frozenset())
 
 
-def provider_for(name: str, project_dir: Path, environment: str) -> Provider:
+def provider_for(
+    name: str,
+    project_dir: Path,
+    environment: str,
+    *,
+    project: str = "",
+    workspace: Mapping[str, Any] | None = None,
+    provider_types: Iterable[str] = (),
+) -> Provider:
     """The provider called ``name`` for one project folder and environment.
 
-    Raises :class:`MlspecError` for ``azure`` (a later version) and unknown names.
+    ``azure`` deploys into the manifest's ``workspace``, as the signed-in identity: it is refused
+    (MLS810) when the build holds a kind it cannot deploy yet (``provider_types``), and fails fast
+    (MLS816) when no credential gives a token. Unknown names are MLS811.
     """
     if name == "local":
         from mlspec.providers.local import LocalProvider
 
         return LocalProvider(project_dir, environment)
     if name == "azure":
-        raise MlspecError(
-            [Diagnostic.error("MLS810", AZURE_UNAVAILABLE, ("environments", environment, "provider"))]
-        )
+        from mlspec.providers.azure import AzureProvider, refuse_undeployable
+        from mlspec.providers.azure.credentials import default_credential
+        from mlspec.providers.azure.workspace import ARM_SCOPE, AzureWorkspace
+
+        refuse_undeployable(provider_types, environment)
+        target = AzureWorkspace.of(workspace or {}, environment)
+        return AzureProvider(target, project, default_credential(ARM_SCOPE, environment))
     raise MlspecError(
         [Diagnostic.error("MLS811", f"unknown provider {name!r}", ("environments", environment, "provider"))]
     )

@@ -13,7 +13,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,7 @@ import pytest
 
 pytest.importorskip("azure.storage.blob")
 
-import requests
 from azure.core.exceptions import ServiceRequestError
-from azure.core.pipeline._tools import is_rest
-from azure.core.pipeline.transport import HttpTransport, RequestsTransportResponse
 
 from mlspec.diagnostics import MlspecError
 from mlspec.plan.backends import blob as blob_module
@@ -32,6 +29,8 @@ from mlspec.plan.backends import blob_connection
 from mlspec.plan.lock import LockHeldError
 from mlspec.plan.state import State
 from mlspec.reporters.text import format_diagnostic
+from tests.azure_http import Handler
+from tests.azure_http import ScriptedTransport as _Scripted
 
 SIGNATURE = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789%2BABCDE%3D"
 SAS = f"sv=2022-11-02&ss=b&srt=sco&sp=rwdlac&se=2030-01-01T00:00:00Z&spr=https&sig={SIGNATURE}"
@@ -41,52 +40,8 @@ def sas_connection_string(endpoint: str = "https://acct.blob.core.windows.net/")
     return f"BlobEndpoint={endpoint};SharedAccessSignature={SAS}"
 
 
-Handler = Callable[[Any], tuple[int, dict[str, str], bytes]]
-
-
-class ScriptedTransport(HttpTransport):  # type: ignore[misc]
-    """Answers each request the SDK sends with what ``handler`` returns (or raises)."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.sent: list[Any] = []
-
-    def __enter__(self) -> ScriptedTransport:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        self.sent.append(request)
-        status, headers, body = self.handler(request)
-        response = requests.Response()
-        response.status_code = status
-        response.reason = {
-            200: "OK",
-            201: "Created",
-            206: "Partial Content",
-            403: "Forbidden",
-            409: "Conflict",
-        }.get(status, "Error")
-        response.headers.update({"x-ms-version": "2025-01-05", "Content-Length": str(len(body)), **headers})
-        response._content = body
-        response._content_consumed = True  # type: ignore[attr-defined]
-        response.url = request.url
-        if is_rest(request):  # what the SDK sends today; the legacy response type for older SDKs
-            from azure.core.rest._requests_basic import RestRequestsTransportResponse
-
-            rest = RestRequestsTransportResponse(request=request, internal_response=response)
-            if not kwargs.get("stream"):
-                rest.read()
-            return rest
-        return RequestsTransportResponse(request, response)
+def ScriptedTransport(handler: Handler) -> _Scripted:
+    return _Scripted(handler, {"x-ms-version": "2025-01-05"})
 
 
 def storage_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:

@@ -14,7 +14,6 @@ from mlspec.plan import operations, target
 from mlspec.plan.plan import Action, Plan
 from mlspec.plan.state import State
 from mlspec.providers.local import LocalProvider
-from mlspec.providers.registry import AZURE_UNAVAILABLE
 from plan.conftest import edit, read_state
 
 pytestmark = pytest.mark.usefixtures("synthetic")
@@ -258,7 +257,7 @@ def test_a_failure_stops_dependants_keeps_the_state_true_and_a_rerun_continues(
                 raise RuntimeError("quota exceeded")
             return super().create(request)
 
-    monkeypatch.setattr(target, "provider_for", lambda name, d, e: Failing(d, e))
+    monkeypatch.setattr(target, "provider_for", lambda name, d, e, **_: Failing(d, e))
     result = api_deploy.apply_environment(shop, "dev")
     assert not result.ok
     assert [str(f.address) for f in result.failures] == ["synapse.notebook.click_stats"]
@@ -281,9 +280,11 @@ def test_a_failure_stops_dependants_keeps_the_state_true_and_a_rerun_continues(
 def test_the_azure_provider_is_refused_honestly(shop: Path) -> None:
     with pytest.raises(MlspecError) as raised:
         plan(shop, "cloud")
-    assert raised.value.diagnostics[0].message == AZURE_UNAVAILABLE
+    [refused] = raised.value.diagnostics
+    assert refused.code == "MLS810"
+    assert "the Azure provider cannot deploy" in refused.message and "azureml:" in refused.message
     assert plan(shop, "cloud", refresh=False).has_changes  # without refresh a plan is data only: no provider
-    with pytest.raises(MlspecError, match="Azure provider is not available"):
+    with pytest.raises(MlspecError, match="Azure provider cannot deploy"):
         api_deploy.apply_environment(shop, "cloud")
 
 

@@ -118,16 +118,26 @@ class ProviderUnderTest:
     samples: Mapping[str, SampleTarget] = field(default_factory=lambda: dict(DEFAULT_SAMPLES))
     producers: Mapping[tuple[str, str], str] = field(default_factory=lambda: dict(DEFAULT_PRODUCER_TYPES))
     """The provider type of each producer kind of :data:`mlspec.contract.outputs.PRODUCERS`."""
+    chain_consumer: SampleTarget = field(
+        default_factory=lambda: SampleTarget(
+            Address("aks", "config_map", "contract-chain"), "kubernetes:v1/ConfigMap"
+        )
+    )
+    """The dependent of the marker chain: a resource whose payload holds a producer's output."""
+    object_name: Callable[[Address], str] = lambda address: address.name
+    """The ``name`` a sample of ``address`` has in its payload (a nested Azure resource's is
+    ``parent/child``)."""
 
     def request(self, kind: str, variant: int = 0) -> DeployRequest:
-        return sample_request(self.samples[kind], kind, variant)
+        target = self.samples[kind]
+        return sample_request(target, kind, variant, self.object_name(target.address))
 
 
-def sample_request(target: SampleTarget, kind: str, variant: int = 0) -> DeployRequest:
+def sample_request(target: SampleTarget, kind: str, variant: int = 0, name: str = "") -> DeployRequest:
     """A request of ``kind`` for ``target``, as apply builds it from a manifest: the primary file's
     JSON is the properties, every further file an attachment by content hash, and the hash covers
     provider type and payload. Variants differ in properties and in every attachment's content."""
-    name = target.address.name
+    name = name or target.address.name
     properties: dict[str, Any] = {"name": name, "properties": {"revision": variant, "owner": "contract"}}
     files: dict[str, bytes] = {}
     if kind != PROPERTIES_ONLY:
@@ -318,7 +328,7 @@ class ProviderContract:
     def test_a_producer_reports_every_declared_output(self, subject: ProviderUnderTest) -> None:
         for (service, kind), provider_type in sorted(subject.producers.items()):
             target = SampleTarget(Address(service, kind, "contract-producer"), provider_type)
-            request = sample_request(target, FILE_ARTIFACT)
+            request = sample_request(target, FILE_ARTIFACT, name=subject.object_name(target.address))
             first = subject.provider.create(request)
             for attribute in outputs_of(target.address):
                 ref = OutputRef(str(target.address), attribute)
@@ -399,11 +409,11 @@ class _MarkerChain:
 
         self.folder = folder
         self.producer = Address("access", "identity", "contract-chain")
-        self.consumer = Address("aks", "config_map", "contract-chain")
+        self.consumer = subject.chain_consumer.address
         self.client_id = f"{self.producer}.client_id"
         producer_type = subject.producers[("access", "identity")]
         files = {
-            "access/identity.json": canonical_json({"name": "contract-chain"}),
+            "access/identity.json": canonical_json({"name": subject.object_name(self.producer)}),
             "aks/configmap.json": canonical_json(
                 {
                     "data": {
@@ -418,7 +428,7 @@ class _MarkerChain:
             Resource(self.producer, producer_type, ["access/identity.json"]),
             Resource(
                 self.consumer,
-                "kubernetes:v1/ConfigMap",
+                subject.chain_consumer.provider_type,
                 ["aks/configmap.json"],
                 [self.producer],
                 needs=sorted([self.client_id, f"{TARGET}.tenant_id"]),

@@ -15,7 +15,7 @@ from mlspec.diagnostics import MlspecError
 from mlspec.providers.base import DeployRequest, Provider
 from mlspec.providers.local import LocalProvider
 from mlspec.providers.local.workspace import file_hash
-from mlspec.providers.registry import AZURE_UNAVAILABLE, provider_for
+from mlspec.providers.registry import provider_for
 
 NOTEBOOK = Address("synapse", "notebook", "features")
 FILES = {"synapse/features.json": b'{"cells": []}\n', "synapse/features.py": b"print('hi')\n"}
@@ -123,16 +123,21 @@ def test_a_provider_id_outside_the_workspace_is_refused(tmp_path: Path) -> None:
     assert (tmp_path / "precious").is_dir()
 
 
-def test_the_registry_picks_local_and_refuses_azure_honestly(tmp_path: Path) -> None:
+def test_the_registry_picks_local_and_refuses_what_azure_cannot_deploy(tmp_path: Path) -> None:
     provider: Provider = provider_for("local", tmp_path, "dev")
     assert provider.name == "local"
+    kinds = ["arm:Microsoft.Insights/actionGroups", "kubernetes:v1/ConfigMap", "azureml:component"]
     with pytest.raises(MlspecError) as raised:
-        provider_for("azure", tmp_path, "prod")
-    assert raised.value.diagnostics[0].message == AZURE_UNAVAILABLE
-    assert AZURE_UNAVAILABLE == (
-        "the Azure provider is not available in this version; "
-        "use --env local or an environment with provider: local"
+        provider_for("azure", tmp_path, "prod", provider_types=kinds)
+    [refused] = raised.value.diagnostics
+    assert refused.code == "MLS810"
+    assert refused.message == (
+        "the Azure provider cannot deploy 2 kind(s) of this build yet: azureml:component, kubernetes:v1/ConfigMap"
     )
+    assert refused.path == ("environments", "prod", "provider")
+    with pytest.raises(MlspecError) as nowhere:  # deployable kinds, but the manifest names no subscription
+        provider_for("azure", tmp_path, "prod", provider_types=kinds[:1], workspace={})
+    assert nowhere.value.diagnostics[0].code == "MLS815"
     with pytest.raises(MlspecError, match="unknown provider 'gcp'"):
         provider_for("gcp", tmp_path, "prod")
 

@@ -1,0 +1,159 @@
+"""The ``azure`` provider: deploys the compiled artifacts into the environment's Azure resources.
+
+Each provider type goes to the service module that deploys it: ``arm:*`` to ARM template deployments
+(:mod:`.arm`), Synapse notebooks and pipelines to the workspace's artifacts API (:mod:`.synapse`). A
+kind no module deploys yet is refused before anything is read or changed (MLS810, listing them), so an
+apply never does half a project and then stops at the first such resource.
+
+Ownership: the provider deletes only what state records (mlspec created it), never the workspace's
+own resources (resource group, the Synapse and Azure ML workspaces, the cluster, vault, registry or
+lake), which are never resources of the graph; deployments and taggable resources carry
+``mlspec-project`` and ``mlspec-env`` tags. The state does not depend on who deploys: provider ids are
+Azure resource ids and names come from the spec, not from the signed-in identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mlspec.contract.graph import Address
+from mlspec.contract.resource_state import ResourceState
+from mlspec.diagnostics import Diagnostic, MlspecError
+from mlspec.providers.azure.arm import PREFIX as ARM_PREFIX
+from mlspec.providers.azure.arm import ArmResources
+from mlspec.providers.azure.errors import azure_error
+from mlspec.providers.azure.session import AzureSession, raw_json
+from mlspec.providers.azure.synapse import SynapseArtifacts
+from mlspec.providers.azure.workspace import AzureWorkspace
+from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+SUBSCRIPTION_API = "2022-12-01"
+APPLICATION_INSIGHTS_API = "2020-02-02"
+
+
+class ServiceResources(Protocol):
+    """What one service module does for the provider types it deploys."""
+
+    def read(self, address: Address, current: ResourceState) -> LiveObject | None: ...
+    def create(self, request: DeployRequest) -> ProviderResult: ...
+    def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult: ...
+    def delete(self, address: Address, current: ResourceState) -> None: ...
+    def describe(self, address: Address, result: ProviderResult) -> str: ...
+
+
+def deploys(provider_type: str) -> bool:
+    """Whether this version of the Azure provider deploys resources of ``provider_type``."""
+    return provider_type.startswith(ARM_PREFIX) or provider_type in SynapseArtifacts.provider_types
+
+
+def refuse_undeployable(provider_types: Iterable[str], environment: str) -> None:
+    """MLS810 naming every provider type of the build that no service module deploys yet."""
+    missing = sorted({t for t in provider_types if not deploys(t)})
+    if missing:
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS810",
+                    f"the Azure provider cannot deploy {len(missing)} kind(s) of this build yet: "
+                    f"{', '.join(missing)}",
+                    ("environments", environment, "provider"),
+                    hint="this version deploys ARM resources (alerts, action groups, data collection, role "
+                    "assignments, federated credentials) and Synapse notebooks and pipelines; use `--env "
+                    "local` (or `provider: local`) to deploy the whole project on this machine",
+                )
+            ]
+        )
+
+
+class AzureProvider:
+    """Creates, reads, updates and deletes an environment's resources in Azure."""
+
+    def __init__(
+        self,
+        workspace: AzureWorkspace,
+        project: str,
+        credential: TokenCredential,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.session = AzureSession(workspace, credential, client_options)
+        self.project = project
+        self.arm = ArmResources(self.session, project)
+        self.synapse = SynapseArtifacts(self.session)
+
+    @property
+    def name(self) -> str:
+        return "azure"
+
+    def _service(self, address: Address, provider_type: str) -> ServiceResources:
+        if provider_type.startswith(ARM_PREFIX):
+            return self.arm
+        if provider_type in SynapseArtifacts.provider_types:
+            return self.synapse
+        raise ProviderError(
+            address,
+            f"the Azure provider cannot deploy {provider_type} yet",
+            "use `--env local` to deploy it on this machine",
+        )
+
+    def read(self, address: Address, current: ResourceState) -> LiveObject | None:
+        return self._service(address, current.provider_type).read(address, current)
+
+    def create(self, request: DeployRequest) -> ProviderResult:
+        return self._service(request.address, request.provider_type).create(request)
+
+    def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
+        return self._service(request.address, request.provider_type).update(request, current)
+
+    def delete(self, address: Address, current: ResourceState) -> None:
+        self._service(address, current.provider_type).delete(address, current)
+
+    def describe(self, address: Address, result: ProviderResult) -> str:
+        if address.service == "synapse" and address.kind in ("notebook", "pipeline"):
+            return self.synapse.describe(address, result)
+        return self.arm.describe(address, result)
+
+    def target_outputs(self) -> Mapping[str, str]:
+        return self._target_outputs
+
+    @cached_property
+    def _target_outputs(self) -> dict[str, str]:
+        """The tenant of the subscription, and the connection string of the workspace's Application
+        Insights component when the manifest names one; read once per provider."""
+        from azure.core.exceptions import HttpResponseError
+
+        workspace = self.session.workspace
+        client = self.session.resources
+        values: dict[str, str] = {}
+        try:
+            subscription = client.resources.get_by_id(
+                f"/subscriptions/{workspace.subscription_id}", api_version=SUBSCRIPTION_API, cls=raw_json
+            )
+        except HttpResponseError as exc:
+            raise azure_error(
+                f"subscription {workspace.subscription_id}", "read", exc, "Reader on the subscription"
+            ) from None
+        tenant = subscription.get("tenantId") if isinstance(subscription, dict) else None
+        values["tenant_id"] = str(tenant or workspace.tenant_id)
+        if workspace.application_insights:
+            component_id = workspace.resource_id(
+                "Microsoft.Insights/components", workspace.application_insights
+            )
+            try:
+                component = client.resources.get_by_id(
+                    component_id, api_version=APPLICATION_INSIGHTS_API, cls=raw_json
+                )
+            except HttpResponseError as exc:
+                raise azure_error(component_id, "read", exc, "Reader on the resource group") from None
+            properties: Any = component.get("properties") if isinstance(component, dict) else None
+            connection = properties.get("ConnectionString") if isinstance(properties, dict) else None
+            if connection:
+                values["application_insights_connection_string"] = str(connection)
+        return values
+
+    def observe_outputs(self, address: Address, current: ResourceState) -> Mapping[str, str]:
+        return {}  # no kind this provider deploys yet reports outputs that change outside an apply

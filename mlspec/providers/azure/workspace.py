@@ -1,0 +1,90 @@
+"""The Azure resources an environment deploys into, read from the manifest's ``workspace`` block.
+
+The build resolves every name (subscription, resource group, Synapse workspace...) into the manifest;
+the provider reads them from there and from nowhere else, so a saved plan applies into exactly the
+resources it was made for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mlspec.diagnostics import Diagnostic, MlspecError
+
+ARM_ENDPOINT = "https://management.azure.com"
+ARM_SCOPE = "https://management.azure.com/.default"
+SYNAPSE_SCOPE = "https://dev.azuresynapse.net/.default"
+
+
+@dataclass(frozen=True)
+class AzureWorkspace:
+    """Names of the environment's Azure resources (``workspace`` in ``manifest.json``)."""
+
+    environment: str
+    subscription_id: str
+    resource_group: str
+    tenant_id: str = ""
+    location: str = ""
+    synapse: str = ""
+    machine_learning: str = ""
+    kubernetes: str = ""
+    container_registry: str = ""
+    application_insights: str = ""
+    log_analytics: str = ""
+    key_vault: str = ""
+    storage_account: str = ""
+
+    @classmethod
+    def of(cls, workspace: Mapping[str, Any], environment: str) -> AzureWorkspace:
+        """The workspace of ``environment``; MLS815 when the manifest lacks what every call needs."""
+        missing = [key for key in ("subscription_id", "resource_group") if not workspace.get(key)]
+        if missing:
+            raise MlspecError(
+                [
+                    Diagnostic.error(
+                        "MLS815",
+                        f"environment {environment!r} names no {' and no '.join(missing)}: the Azure "
+                        "provider does not know where to deploy",
+                        ("workspace",),
+                        hint="set workspace.subscription_id and workspace.resource_group for the "
+                        "environment (or its variables), then build again",
+                    )
+                ]
+            )
+        names = {field: str(workspace.get(field) or "") for field in cls.__dataclass_fields__}
+        names["environment"] = environment
+        return cls(**names)
+
+    @property
+    def resource_group_id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+
+    def resource_id(self, resource_type: str, *names: str) -> str:
+        """The id of a resource of this resource group: ``Microsoft.X/a/b`` with one name per segment."""
+        provider, *segments = resource_type.split("/")
+        if len(segments) != len(names):
+            raise ValueError(f"{resource_type} takes {len(segments)} names, not {len(names)}")
+        path = "/".join(f"{segment}/{name}" for segment, name in zip(segments, names, strict=True))
+        return f"{self.resource_group_id}/providers/{provider}/{path}"
+
+    @property
+    def synapse_endpoint(self) -> str:
+        return f"https://{self.synapse}.dev.azuresynapse.net"
+
+    def require(self, field: str, what: str) -> str:
+        """The name in ``field``; MLS815 naming ``what`` needs it when the manifest has none."""
+        value = str(getattr(self, field))
+        if not value:
+            raise MlspecError(
+                [
+                    Diagnostic.error(
+                        "MLS815",
+                        f"{what} needs workspace.{field}, which environment {self.environment!r} does not set",
+                        ("workspace", field),
+                        hint=f"set workspace.{field} in the spec (or the environment's variables)",
+                    )
+                ]
+            )
+        return value
