@@ -50,6 +50,7 @@ _COMMAND_MODULES = {
     **dict.fromkeys(("state", "output"), "mlspec.cli_state_commands"),
     **dict.fromkeys(("run", "serve", "status"), "mlspec.cli_run"),
     "lock": "mlspec.cli_lock",
+    "doctor": "mlspec.cli_doctor",
 }
 """Commands defined in their own modules (each has a ``register(group)``), by name."""
 

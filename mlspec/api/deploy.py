@@ -128,6 +128,7 @@ def target_of_spec(
         bool(env and env.protect),
         state_dir,
         Path(resolved.spec.file).name,
+        model.workspace.model_dump(mode="json", exclude_none=True),
     )
 
 

@@ -64,11 +64,29 @@ PLAN_CODES: tuple[DiagnosticCode, ...] = (
         "MLS810",
         ERROR,
         PLAN_STATE,
-        "the Azure provider is not available",
-        "the environment deploys with the Azure provider, which this version does not have (use `--env "
-        "local` or `provider: local`)",
+        "the Azure provider cannot deploy a kind of this build yet",
+        "the environment deploys with the Azure provider, and the build holds kinds of resource it does not "
+        "deploy in this version (the message lists them); nothing is read or changed. Use `--env local` or "
+        "`provider: local` for the whole project",
     ),
     code("MLS811", ERROR, PLAN_STATE, "unknown provider"),
+    code(
+        "MLS815",
+        ERROR,
+        PLAN_STATE,
+        "the Azure environment names too little to deploy into",
+        "the manifest's `workspace` lacks a name the Azure provider needs (`subscription_id` and "
+        "`resource_group` always; `synapse` for notebooks and pipelines...): set it in the spec and build again",
+    ),
+    code(
+        "MLS816",
+        ERROR,
+        PLAN_STATE,
+        "no Azure credentials",
+        "no credential of `DefaultAzureCredential` (environment, workload identity, managed identity, Azure "
+        "CLI, Azure Developer CLI, PowerShell) gave a token: the message names one that was found but "
+        "refused, and the hint says how to sign in. Checked before anything is read",
+    ),
     code(
         "MLS820",
         ERROR,

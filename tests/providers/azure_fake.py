@@ -94,6 +94,9 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
         self._failures: list[_Failure] = []
         self._counter = 0
         self.slept: list[float] = []
+        self._deployment_errors: list[dict[str, Any]] = []
+        self.resource_group_exists = True
+        self.permissions: list[dict[str, Any]] = [{"actions": ["*"], "notActions": []}]  # an Owner's
 
     # --- the transport protocol -------------------------------------------------------------------
 
@@ -150,6 +153,11 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
         self._failures.append(
             _Failure(method, path_pattern, status, code, message, times, dict(headers or {}))
         )
+
+    def fail_next_deployment(self, error: dict[str, Any]) -> None:
+        """The next template deployment is accepted, then ends ``Failed`` with ``error`` (what Resource
+        Manager reports when a resource in it cannot be made: ``DeploymentFailed`` with ``details``)."""
+        self._deployment_errors.append(error)
 
     def sent(self, method: str | None = None, path_contains: str = "") -> list[Recorded]:
         """The recorded requests, without polls of long-running operations."""
@@ -227,6 +235,12 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
                 if self.deployments.pop(name.lower(), None) is None:
                     return 204, {}, None
                 return 202, {"Location": self._operation(ARM, [(204, None)]), "Retry-After": "0"}, None
+        if path.lower() == self._rg_id().lower() and method == "GET":
+            if not self.resource_group_exists:
+                return 404, {}, _not_found("ResourceGroupNotFound", f"Resource group '{self.resource_group}'")
+            return 200, {}, {"id": self._rg_id(), "name": self.resource_group, "location": "westeurope"}
+        if path.lower() == f"{self._rg_id()}/providers/Microsoft.Authorization/permissions".lower():
+            return 200, {}, {"value": self.permissions}
         component = "/providers/microsoft.insights/components/" + path.rsplit("/", 1)[-1].lower()
         if path.lower().endswith(component) and method == "GET":
             return 200, {}, {"id": path, "properties": {"ConnectionString": CONNECTION_STRING}}
@@ -259,6 +273,13 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
         return f"{base}/providers/{provider}/{tail}"
 
     def _deploy(self, path: str, name: str, body: Any) -> tuple[int, dict[str, str], Any]:
+        if self._deployment_errors:
+            error = self._deployment_errors.pop(0)
+            failed = self._operation(
+                ARM, [(200, {"status": "Running"}), (200, {"status": "Failed", "error": error})]
+            )
+            accepted = {"id": path, "name": name, "properties": {"provisioningState": "Accepted"}}
+            return 201, {"Azure-AsyncOperation": failed, "Retry-After": "0"}, accepted
         properties = body["properties"]
         assert properties["mode"] == "Incremental", properties
         template = properties["template"]

@@ -138,6 +138,13 @@ class ArmResources:
     def delete(self, address: Address, current: ResourceState) -> None:
         from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
+        if current.provider_id.lower().rstrip("/") in self.session.workspace.own_resource_ids():
+            raise ProviderError(
+                address,
+                f"refusing to delete {current.provider_id}: it is one of the environment's own resources, "
+                "which mlspec deploys into and never deletes",
+                "the state was edited to point at it: `mlspec state rm` the address, then plan again",
+            )
         properties = current.payload.properties if isinstance(current.payload.properties, dict) else {}
         resource_type = current.provider_type.removeprefix(PREFIX)
         api_version = str(properties.get("apiVersion") or API_VERSIONS.get(resource_type, ""))

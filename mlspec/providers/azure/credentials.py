@@ -10,6 +10,7 @@ without credentials, IMDS unreachable).
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -34,10 +35,16 @@ def default_credential(scope: str, environment: str) -> TokenCredential:
     from azure.identity import DefaultAzureCredential
 
     credential = DefaultAzureCredential()
+    # azure-identity also logs its whole attempt list as a warning; MLS816 says it on one line instead.
+    identity_log = logging.getLogger("azure.identity")
+    level = identity_log.level
+    identity_log.setLevel(logging.ERROR)
     try:
         credential.get_token(scope)
     except ClientAuthenticationError as exc:
         raise no_credentials(environment, exc) from None
+    finally:
+        identity_log.setLevel(level)
     return credential
 
 

@@ -19,6 +19,44 @@ SYNAPSE_SCOPE = "https://dev.azuresynapse.net/.default"
 
 
 @dataclass(frozen=True)
+class WorkspaceResource:
+    """One kind of resource the spec's ``workspace`` names (``field``), and how to read it."""
+
+    field: str
+    type: str
+    api_version: str
+    what: str
+
+
+WORKSPACE_RESOURCES = (
+    WorkspaceResource("synapse", "Microsoft.Synapse/workspaces", "2021-06-01", "Synapse workspace"),
+    WorkspaceResource(
+        "machine_learning", "Microsoft.MachineLearningServices/workspaces", "2024-04-01", "Azure ML workspace"
+    ),
+    WorkspaceResource(
+        "kubernetes", "Microsoft.ContainerService/managedClusters", "2024-02-01", "AKS cluster"
+    ),
+    WorkspaceResource("key_vault", "Microsoft.KeyVault/vaults", "2023-07-01", "Key Vault"),
+    WorkspaceResource(
+        "container_registry", "Microsoft.ContainerRegistry/registries", "2023-07-01", "container registry"
+    ),
+    WorkspaceResource(
+        "storage_account", "Microsoft.Storage/storageAccounts", "2023-05-01", "lake storage account"
+    ),
+    WorkspaceResource(
+        "log_analytics", "Microsoft.OperationalInsights/workspaces", "2022-10-01", "Log Analytics workspace"
+    ),
+    WorkspaceResource(
+        "application_insights",
+        "Microsoft.Insights/components",
+        "2020-02-02",
+        "Application Insights component",
+    ),
+)
+"""The environment's own resources: mlspec deploys into them and never creates or deletes them."""
+
+
+@dataclass(frozen=True)
 class AzureWorkspace:
     """Names of the environment's Azure resources (``workspace`` in ``manifest.json``)."""
 
@@ -68,6 +106,16 @@ class AzureWorkspace:
             raise ValueError(f"{resource_type} takes {len(segments)} names, not {len(names)}")
         path = "/".join(f"{segment}/{name}" for segment, name in zip(segments, names, strict=True))
         return f"{self.resource_group_id}/providers/{provider}/{path}"
+
+    def own_resource_ids(self) -> frozenset[str]:
+        """The ids (lower-cased) of the resource group and of every workspace resource it names: the
+        environment's own, which mlspec deploys into and must never delete."""
+        ids = {self.resource_group_id.lower()}
+        for resource in WORKSPACE_RESOURCES:
+            name = str(getattr(self, resource.field))
+            if name:
+                ids.add(self.resource_id(resource.type, name).lower())
+        return frozenset(ids)
 
     @property
     def synapse_endpoint(self) -> str:

@@ -1,0 +1,93 @@
+"""The Azure provider through mlspec's own plan and apply, on a project it deploys in full (the live
+test's, tests/live/transforms): plan → apply → plan without changes → drift → destroy, against
+:class:`FakeAzure` through the SDKs' pipelines. Only the credential and the wire are stand-ins."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("azure.mgmt.resource.deployments")
+pytest.importorskip("azure.synapse.artifacts")
+
+from mlspec.api import deploy as api_deploy
+from mlspec.plan import target as target_module
+from mlspec.plan.plan import Action
+from mlspec.providers.azure import AzureProvider, refuse_undeployable
+from mlspec.providers.azure.workspace import AzureWorkspace
+from tests.providers.azure_fake import FakeAzure
+from tests.providers.test_azure_provider_contract import StaticCredential
+
+LIVE_PROJECT = Path(__file__).resolve().parents[1] / "live" / "transforms"
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+VARIABLES = {"subscription_id": SUBSCRIPTION}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(LIVE_PROJECT, tmp_path / "live")
+    return tmp_path / "live" / "mlproject.yaml"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeAzure:
+    azure = FakeAzure(SUBSCRIPTION, "rg-mlspec-live")
+
+    def provider_for(name: str, project_dir: Path, environment: str, **target: Any) -> AzureProvider:
+        assert name == "azure"
+        refuse_undeployable(target["provider_types"], environment)
+        return AzureProvider(
+            AzureWorkspace.of(target["workspace"], environment),
+            target["project"],
+            StaticCredential(),  # type: ignore[arg-type]
+            {"transport": azure, "polling_interval": 0, "retry_backoff_factor": 0},
+        )
+
+    monkeypatch.setattr(target_module, "provider_for", provider_for)
+    return azure
+
+
+def test_plan_apply_plan_destroy_converges(project: Path, fake: FakeAzure) -> None:
+    first = api_deploy.plan_environment(project, "live", VARIABLES).plan
+    creates = sorted(str(c.address) for c in first.changes if c.action is Action.CREATE)
+    assert creates == [
+        "access.role_assignment.synapse-workspace-storage-blob-data-contributor-lake-mlspeclivelake-curated",
+        "access.role_assignment.synapse-workspace-storage-blob-data-contributor-lake-mlspeclivelake-raw",
+        "synapse.notebook.daily_counts",
+        "synapse.notebook.mlspec-lake-mlspec-live",
+        "synapse.pipeline.mlspec-live",
+    ]
+    applied = api_deploy.apply_environment(project, "live", VARIABLES)
+    assert applied.ok, [o.error for o in applied.failures]
+    assert set(fake.artifacts) == {
+        ("notebooks", "daily_counts"),
+        ("notebooks", "mlspec-lake-mlspec-live"),
+        ("pipelines", "mlspec-live"),
+    }
+    assert len(fake.resources) == 2  # the two role assignments, at the lake's containers
+    assert all(
+        "/providers/Microsoft.Storage/storageAccounts/mlspeclivelake/" in r["id"]
+        for r in fake.resources.values()
+    )
+
+    again = api_deploy.plan_environment(project, "live", VARIABLES).plan
+    assert not again.has_changes, [
+        (str(c.address), c.action) for c in again.changes if c.action is not Action.NO_OP
+    ]
+
+    fake.artifacts[("notebooks", "daily_counts")]["properties"]["cells"] = []  # edited in Synapse Studio
+    drifted = api_deploy.plan_environment(project, "live", VARIABLES).plan
+    [change] = [c for c in drifted.changes if c.action is not Action.NO_OP]
+    assert (str(change.address), change.action) == ("synapse.notebook.daily_counts", Action.UPDATE)
+    assert api_deploy.apply_environment(project, "live", VARIABLES).ok
+    assert fake.artifacts[("notebooks", "daily_counts")]["properties"]["cells"], (
+        "the apply put the cells back"
+    )
+
+    gone = api_deploy.destroy(project, "live", VARIABLES)
+    assert gone.ok, [o.error for o in gone.failures]
+    assert fake.artifacts == {} and fake.resources == {}
+    assert not api_deploy.plan_environment(project, "live", VARIABLES, destroy=True).plan.has_changes
