@@ -17,7 +17,7 @@ install-local:
 CHECKOV_VENV ?= $(or $(TMPDIR),/tmp)/mlspec-checkov-venv
 
 install-test:
-	$(PIP) install -q -c constraints.txt -e ".[test,azure-checks,local,state-azure]"
+	$(PIP) install -q -c constraints.txt -e ".[test,azure-checks,local,state-azure,azure]"
 	npm install --silent --no-audit --no-fund --prefix .ci/node azurite@3.35.0 >/dev/null
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install -q -c .ci/checkov-constraints.txt "checkov==3.3.30"

@@ -1,7 +1,7 @@
 """Write constraints.txt: the installed version of every package in mlspec's dependency closure
 (all extras), so CI and developers install exactly what was tested.
 
-    pip install -e ".[test,azure-checks,local,state-azure]" && python3 scripts/lock_constraints.py
+    pip install -e ".[test,azure-checks,local,state-azure,azure]" && python3 scripts/lock_constraints.py
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-EXTRAS = ("test", "azure-checks", "local", "state-azure")
+EXTRAS = ("test", "azure-checks", "local", "state-azure", "azure")
 TARGET = Path(__file__).resolve().parent.parent / "constraints.txt"
 
 
@@ -25,7 +25,7 @@ def _applies(requirement: Requirement, extras: tuple[str, ...]) -> bool:
 def closure() -> dict[str, str]:
     pins: dict[str, str] = {}
     seen: set[tuple[str, tuple[str, ...]]] = set()
-    stack = [(r, EXTRAS) for r in metadata.distribution("mlspec").requires or []]
+    stack = [(r, EXTRAS) for r in metadata.distribution("mlspec-azure").requires or []]
     while stack:
         text, active = stack.pop()
         requirement = Requirement(text)

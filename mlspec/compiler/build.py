@@ -117,6 +117,12 @@ def compile_spec(
             else model.state.model_dump(exclude_none=True)
         ),
         moved=[(Address.parse(m.from_), Address.parse(m.to)) for m in model.moved],
+        sources={name: source.path for name, source in model.sources.items()},
+        report_workspaces={
+            str(r.address): workspace
+            for r in ordered
+            if (workspace := _report_workspaces(model).get(str(r.address)))
+        },
     )
     for resource in ordered:
         body = payload(out, resource)
@@ -125,6 +131,12 @@ def compile_spec(
         )
     spec_file = spec.file if spec.file != "<string>" else None
     return BuildResult(out, manifest, diagnostics, dict(ctx.inputs), spec_file, _named_files(model))
+
+
+def _report_workspaces(model: MLProject) -> dict[str, str]:
+    from mlspec.compiler.powerbi.project import report_address
+
+    return {str(report_address(report.name)): report.workspace for report in model.reports}
 
 
 def _named_files(model: MLProject) -> tuple[str, ...]:

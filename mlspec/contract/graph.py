@@ -97,6 +97,10 @@ class Manifest:
     protect: bool = False
     state: dict[str, Any] = field(default_factory=dict)
     moved: list[tuple[Address, Address]] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    """Each source the transforms read, by name: its lake path (a provider checks they exist)."""
+    report_workspaces: dict[str, str] = field(default_factory=dict)
+    """The Power BI workspace each report is published to, by the report's address."""
     version: int = MANIFEST_VERSION
 
     def by_address(self) -> dict[Address, Resource]:
@@ -113,6 +117,12 @@ class Manifest:
             "state": self.state,
             "moved": [{"from": str(a), "to": str(b)} for a, b in self.moved],
             "workspace": self.workspace,
+            **({"sources": dict(sorted(self.sources.items()))} if self.sources else {}),
+            **(
+                {"report_workspaces": dict(sorted(self.report_workspaces.items()))}
+                if self.report_workspaces
+                else {}
+            ),
             "resources": [
                 {
                     "address": str(r.address),
@@ -169,6 +179,8 @@ class Manifest:
             protect=bool(data.get("protect", False)),
             state=dict(data.get("state", {})),
             moved=[(Address.parse(m["from"]), Address.parse(m["to"])) for m in data.get("moved", [])],
+            sources={str(k): str(v) for k, v in dict(data.get("sources") or {}).items()},
+            report_workspaces={str(k): str(v) for k, v in dict(data.get("report_workspaces") or {}).items()},
         )
 
 

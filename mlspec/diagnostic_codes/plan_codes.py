@@ -79,6 +79,15 @@ PLAN_CODES: tuple[DiagnosticCode, ...] = (
         "`resource_group` always; `synapse` for notebooks and pipelines...): set it in the spec and build again",
     ),
     code(
+        "MLS817",
+        ERROR,
+        PLAN_STATE,
+        "a source's lake path does not exist",
+        "a source's path is not in the lake the environment deploys with (or cannot be read: the message "
+        "says why and which role is missing): the transforms would fail on it at run time, so plan and "
+        "apply stop first. Located at the source's `path`",
+    ),
+    code(
         "MLS816",
         ERROR,
         PLAN_STATE,

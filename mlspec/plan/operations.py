@@ -75,6 +75,8 @@ def plan_desired(
     backend = target.backend()
     if refresh:
         provider = target.provider_instance()
+        if not destroy:
+            refuse_missing_sources(provider, desired)
         with locked(backend, "plan"):
             state = read_state(backend, target)
             plan = make_plan(
@@ -119,6 +121,8 @@ def apply_desired(
     if destroy:
         refuse_protected_destroy(target, allow_destroy)
     provider = target.provider_instance()
+    if refresh and not destroy:
+        refuse_missing_sources(provider, desired)
     backend = target.backend()
     with locked(backend, "destroy" if destroy else "apply"):
         state = read_state(backend, target)
@@ -305,6 +309,27 @@ def refuse_protected_destroy(target: Target, allow_destroy: bool) -> None:
                     ("environments", target.environment, "protect"),
                     hint="pass --allow-destroy if you really mean to delete everything it deployed",
                 )
+            ]
+        )
+
+
+def refuse_missing_sources(provider: Provider, desired: Desired) -> None:
+    """MLS817 for every source whose lake path the provider finds missing: the transforms would fail
+    on it at run time, so the plan stops now (not for a destroy, which reads nothing)."""
+    sources = desired.manifest.sources
+    if not sources:
+        return
+    missing = provider.check_sources(sources)
+    if missing:
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS817",
+                    f"source {name!r}: {printable(sources[name], 300)} {printable(why, 300)}",
+                    ("sources", name, "path"),
+                    hint="write the data there first (or correct the path), then plan again",
+                )
+                for name, why in sorted(missing.items())
             ]
         )
 

@@ -98,6 +98,7 @@ def save_plan(result: PlanResult, path: Path | str) -> Path:
         "state_dir": os.path.abspath(target.state_dir) if target.state_dir else None,
         "files": {f: base64.b64encode(result.files(f)).decode("ascii") for f in needed},
         "workspace": target.workspace,
+        "report_workspaces": target.report_workspaces,
     }
     # The digest is taken over the document as it will be read back, so both sides agree exactly.
     document["digest"] = plan_digest(json.loads(json.dumps(document, ensure_ascii=False)))
@@ -310,6 +311,7 @@ def load_plan(path: Path | str) -> SavedPlan:
             plan.protect,
             Path(saved["state_dir"]) if saved.get("state_dir") else None,
             workspace=dict(saved.get("workspace") or {}),
+            report_workspaces={str(k): str(v) for k, v in dict(saved.get("report_workspaces") or {}).items()},
             provider_types=frozenset(
                 side.provider_type for c in plan.changes for side in (c.before, c.after) if side is not None
             ),
@@ -443,6 +445,11 @@ def _check_structure(document: dict[str, Any]) -> None:
     _expect(isinstance(files, dict) and all(isinstance(v, str) for v in files.values()), "saved.files")
     workspace = saved.get("workspace") or {}
     _expect(isinstance(workspace, dict), "saved.workspace")
+    reports = saved.get("report_workspaces") or {}
+    _expect(
+        isinstance(reports, dict) and all(isinstance(v, str) for v in reports.values()),
+        "saved.report_workspaces",
+    )
     _expect_build_paths(files, "saved.files")
 
 

@@ -41,6 +41,8 @@ class Target:
     """The manifest's ``workspace``: the Azure resources the environment deploys into."""
     provider_types: frozenset[str] = frozenset()
     """What kinds of object the plan deploys (a provider refuses a kind it cannot deploy up front)."""
+    report_workspaces: dict[str, str] = field(default_factory=dict)
+    """The manifest's Power BI workspace of each report, by address."""
 
     def provider_instance(self) -> Provider:
         return provider_for(
@@ -50,6 +52,7 @@ class Target:
             project=self.project,
             workspace=self.workspace,
             provider_types=self.provider_types,
+            report_workspaces=self.report_workspaces,
         )
 
     @classmethod
@@ -66,6 +69,7 @@ class Target:
             m.spec_file,
             dict(m.workspace),
             frozenset(r.provider_type for r in desired.resources.values()),
+            dict(m.report_workspaces),
         )
 
 

@@ -119,6 +119,11 @@ class Provider(Protocol):
         (:data:`mlspec.contract.outputs.TARGET_OUTPUTS`: ``tenant_id``), by attribute."""
         ...
 
+    def check_sources(self, sources: Mapping[str, str]) -> Mapping[str, str]:
+        """The sources (name → lake path) whose path does not exist where this provider deploys, each
+        with why ("does not exist", "cannot be read: 403 ..."); a plan stops on any (MLS817)."""
+        ...
+
     def observe_outputs(self, address: Address, current: ResourceState) -> Mapping[str, str]:
         """The outputs of the recorded resource that change without an apply (those whose kind says
         ``observed``: the newest model version training registered), as they are now; a refreshed plan

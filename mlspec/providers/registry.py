@@ -33,12 +33,14 @@ def provider_for(
     project: str = "",
     workspace: Mapping[str, Any] | None = None,
     provider_types: Iterable[str] = (),
+    report_workspaces: Mapping[str, str] | None = None,
 ) -> Provider:
     """The provider called ``name`` for one project folder and environment.
 
     ``azure`` deploys into the manifest's ``workspace``, as the signed-in identity: it is refused
     (MLS810) when the build holds a kind it cannot deploy yet (``provider_types``), and fails fast
-    (MLS816) when no credential gives a token. Unknown names are MLS811.
+    (MLS816) when no credential gives a token; ``report_workspaces`` names each report's Power BI
+    workspace. Unknown names are MLS811.
     """
     if name == "local":
         from mlspec.providers.local import LocalProvider
@@ -51,7 +53,12 @@ def provider_for(
 
         refuse_undeployable(provider_types, environment)
         target = AzureWorkspace.of(workspace or {}, environment)
-        return AzureProvider(target, project, default_credential(ARM_SCOPE, environment))
+        return AzureProvider(
+            target,
+            project,
+            default_credential(ARM_SCOPE, environment),
+            report_workspaces=report_workspaces,
+        )
     raise MlspecError(
         [Diagnostic.error("MLS811", f"unknown provider {name!r}", ("environments", environment, "provider"))]
     )

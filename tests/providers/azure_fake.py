@@ -7,6 +7,8 @@ It keeps what was deployed and answers as the services do, in the shapes their R
   ``outputResources`` and ``outputs``), ``whatIf`` (POST, ``202`` with a ``Location`` polled to the
   result: ``Create``/``NoChange``/``Modify`` with a property delta), a resource's DELETE by id, the
   subscription (its ``tenantId``) and the Application Insights component (its ``ConnectionString``);
+- the lake: HEAD of a path through an account's blob endpoint (what ``exists()`` sends), ``200`` for
+  the entries of :attr:`FakeAzure.lake`, ``404`` for the rest;
 - Synapse artifacts: notebooks and pipelines, PUT/DELETE as long-running operations with a ``Location``,
   GET ``404`` for a missing one.
 
@@ -96,6 +98,7 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
         self.slept: list[float] = []
         self._deployment_errors: list[dict[str, Any]] = []
         self.resource_group_exists = True
+        self.lake: set[str] = set()  # "<account>/<container>/<path>" of every file and directory there
         self.permissions: list[dict[str, Any]] = [{"actions": ["*"], "notActions": []}]  # an Owner's
 
     # --- the transport protocol -------------------------------------------------------------------
@@ -193,6 +196,11 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
                 return self._arm(method, path, body)
             except _InvalidTemplate as exc:
                 return 400, {}, {"error": {"code": "InvalidTemplate", "message": str(exc)}}
+        if host.endswith(".blob.core.windows.net") and method == "HEAD":
+            entry = host.split(".", 1)[0] + path.rstrip("/")
+            if entry in self.lake:
+                return 200, {"x-ms-resource-type": "directory", "Content-Length": "0"}, None
+            return 404, {"x-ms-error-code": "BlobNotFound"}, None
         if host.endswith(".dev.azuresynapse.net"):
             return self._synapse(method, host, path, body)
         return 404, {}, {"error": {"code": "NotFound", "message": f"no such host {host}"}}

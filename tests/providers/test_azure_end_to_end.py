@@ -14,6 +14,7 @@ pytest.importorskip("azure.mgmt.resource.deployments")
 pytest.importorskip("azure.synapse.artifacts")
 
 from mlspec.api import deploy as api_deploy
+from mlspec.diagnostics import MlspecError
 from mlspec.plan import target as target_module
 from mlspec.plan.plan import Action
 from mlspec.providers.azure import AzureProvider, refuse_undeployable
@@ -50,7 +51,25 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeAzure:
     return azure
 
 
+def test_a_missing_source_stops_the_plan_at_its_path(project: Path, fake: FakeAzure) -> None:
+    with pytest.raises(MlspecError) as raised:
+        api_deploy.plan_environment(project, "live", VARIABLES)
+    [diagnostic] = raised.value.diagnostics
+    assert diagnostic.code == "MLS817"
+    assert diagnostic.message == (
+        "source 'events': abfss://raw@mlspeclivelake.dfs.core.windows.net/mlspec-live/events/ does not exist"
+    )
+    assert diagnostic.location is not None and (diagnostic.location.line, diagnostic.location.column) == (
+        29,
+        11,
+    )  # its path:
+    [head] = [r for r in fake.requests if r.method == "HEAD"]
+    assert (head.host, head.path) == ("mlspeclivelake.blob.core.windows.net", "/raw/mlspec-live/events")
+    assert not fake.sent("PUT"), "nothing is deployed"
+
+
 def test_plan_apply_plan_destroy_converges(project: Path, fake: FakeAzure) -> None:
+    fake.lake.add("mlspeclivelake/raw/mlspec-live/events")
     first = api_deploy.plan_environment(project, "live", VARIABLES).plan
     creates = sorted(str(c.address) for c in first.changes if c.action is Action.CREATE)
     assert creates == [

@@ -95,6 +95,10 @@ class ArmResources:
         self.session = session
         self.project = project
 
+    @staticmethod
+    def handles(provider_type: str) -> bool:
+        return provider_type.startswith(PREFIX)
+
     # --- the provider operations ---------------------------------------------------------------------
 
     def read(self, address: Address, current: ResourceState) -> LiveObject | None:

@@ -14,18 +14,21 @@ Azure resource ids and names come from the spec, not from the signed-in identity
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mlspec.contract.graph import Address
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, MlspecError
-from mlspec.providers.azure.arm import PREFIX as ARM_PREFIX
+from mlspec.providers.azure.acr import AcrTasks
 from mlspec.providers.azure.arm import ArmResources
 from mlspec.providers.azure.errors import azure_error
+from mlspec.providers.azure.lake import account_url
+from mlspec.providers.azure.powerbi import PowerBIReports
 from mlspec.providers.azure.session import AzureSession, raw_json
 from mlspec.providers.azure.synapse import SynapseArtifacts
+from mlspec.providers.azure.synapse_access import SynapseRoleAssignments
 from mlspec.providers.azure.workspace import AzureWorkspace
 from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
 
@@ -46,9 +49,22 @@ class ServiceResources(Protocol):
     def describe(self, address: Address, result: ProviderResult) -> str: ...
 
 
+SERVICES: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    (
+        "ARM resources (alerts, action groups, data collection, role assignments, federated credentials)",
+        ArmResources.handles,
+    ),
+    ("Synapse notebooks and pipelines", SynapseArtifacts.handles),
+    ("Synapse role assignments", SynapseRoleAssignments.handles),
+    ("the scoring image (ACR task runs)", AcrTasks.handles),
+    ("Power BI projects (Fabric items)", PowerBIReports.handles),
+)
+"""What each service module deploys, in words, and which provider types it takes."""
+
+
 def deploys(provider_type: str) -> bool:
     """Whether this version of the Azure provider deploys resources of ``provider_type``."""
-    return provider_type.startswith(ARM_PREFIX) or provider_type in SynapseArtifacts.provider_types
+    return any(handles(provider_type) for _, handles in SERVICES)
 
 
 def refuse_undeployable(provider_types: Iterable[str], environment: str) -> None:
@@ -62,9 +78,8 @@ def refuse_undeployable(provider_types: Iterable[str], environment: str) -> None
                     f"the Azure provider cannot deploy {len(missing)} kind(s) of this build yet: "
                     f"{', '.join(missing)}",
                     ("environments", environment, "provider"),
-                    hint="this version deploys ARM resources (alerts, action groups, data collection, role "
-                    "assignments, federated credentials) and Synapse notebooks and pipelines; use `--env "
-                    "local` (or `provider: local`) to deploy the whole project on this machine",
+                    hint=f"this version deploys {'; '.join(what for what, _ in SERVICES)}. Use `--env local` "
+                    "(or `provider: local`) to deploy the whole project on this machine",
                 )
             ]
         )
@@ -79,21 +94,35 @@ class AzureProvider:
         project: str,
         credential: TokenCredential,
         client_options: Mapping[str, Any] | None = None,
+        lake_url: Callable[[str], str] | None = None,
+        report_workspaces: Mapping[str, str] | None = None,
     ) -> None:
+        """``lake_url`` gives a storage account's endpoint (``https://<account>.dfs.core.windows.net``;
+        tests point it at Azurite); ``report_workspaces`` each report's Power BI workspace, by address."""
         self.session = AzureSession(workspace, credential, client_options)
         self.project = project
+        self.lake_url = lake_url or account_url
         self.arm = ArmResources(self.session, project)
         self.synapse = SynapseArtifacts(self.session)
+        self.synapse_access = SynapseRoleAssignments(self.session, project)
+        self.acr = AcrTasks(self.session, project)
+        self.powerbi = PowerBIReports(self.session, project, report_workspaces)
+        self._services: tuple[tuple[Callable[[str], bool], ServiceResources], ...] = (
+            (ArmResources.handles, self.arm),
+            (SynapseArtifacts.handles, self.synapse),
+            (SynapseRoleAssignments.handles, self.synapse_access),
+            (AcrTasks.handles, self.acr),
+            (PowerBIReports.handles, self.powerbi),
+        )
 
     @property
     def name(self) -> str:
         return "azure"
 
     def _service(self, address: Address, provider_type: str) -> ServiceResources:
-        if provider_type.startswith(ARM_PREFIX):
-            return self.arm
-        if provider_type in SynapseArtifacts.provider_types:
-            return self.synapse
+        for handles, service in self._services:
+            if handles(provider_type):
+                return service
         raise ProviderError(
             address,
             f"the Azure provider cannot deploy {provider_type} yet",
@@ -113,9 +142,20 @@ class AzureProvider:
         self._service(address, current.provider_type).delete(address, current)
 
     def describe(self, address: Address, result: ProviderResult) -> str:
+        return self._describer(address).describe(address, result)
+
+    def _describer(self, address: Address) -> ServiceResources:
+        """The service of an address's kind (``describe`` is not given the provider type)."""
+        kind = (address.service, address.kind)
         if address.service == "synapse" and address.kind in ("notebook", "pipeline"):
-            return self.synapse.describe(address, result)
-        return self.arm.describe(address, result)
+            return self.synapse
+        if kind == ("access", "synapse_role_assignment"):
+            return self.synapse_access
+        if address.service == "acr":
+            return self.acr
+        if address.service == "powerbi":
+            return self.powerbi
+        return self.arm
 
     def target_outputs(self) -> Mapping[str, str]:
         return self._target_outputs
@@ -154,6 +194,11 @@ class AzureProvider:
             if connection:
                 values["application_insights_connection_string"] = str(connection)
         return values
+
+    def check_sources(self, sources: Mapping[str, str]) -> Mapping[str, str]:
+        from mlspec.providers.azure.lake import missing_sources
+
+        return missing_sources(sources, self.session.credential, self.lake_url, self.session.client_options)
 
     def observe_outputs(self, address: Address, current: ResourceState) -> Mapping[str, str]:
         return {}  # no kind this provider deploys yet reports outputs that change outside an apply

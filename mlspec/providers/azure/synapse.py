@@ -34,6 +34,10 @@ class SynapseArtifacts:
     def __init__(self, session: AzureSession) -> None:
         self.session = session
 
+    @staticmethod
+    def handles(provider_type: str) -> bool:
+        return provider_type in _WHAT
+
     def read(self, address: Address, current: ResourceState) -> LiveObject | None:
         sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
         live = self._get(address, current.provider_type, _name(address, sent.properties))

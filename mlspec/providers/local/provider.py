@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +210,11 @@ class LocalProvider:
 
     def target_outputs(self) -> dict[str, str]:
         return target_outputs(self.environment)
+
+    def check_sources(self, sources: Mapping[str, str]) -> dict[str, str]:
+        """None missing: the local run reads its own lake folder (``mlspec run --lake``), seeded by the
+        run itself, not the Azure paths the spec names."""
+        return {}
 
     def observe_outputs(self, address: Address, current: ResourceState) -> dict[str, str]:
         """The outputs of ``current`` that change outside apply (:attr:`OutputKind.observed`), read now."""

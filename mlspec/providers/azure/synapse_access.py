@@ -1,0 +1,275 @@
+"""Synapse RBAC role assignments (``synapse:role_assignment``), through the workspace's access-control
+API (``azure-synapse-accesscontrol``'s ``AccessControlClient``).
+
+The payload names the role by its Synapse name ("Synapse Compute Operator"); the API takes the role's
+id, read once per provider from the workspace's role definitions (an unknown name is refused, listing
+the names the workspace knows). ``principalId`` is already a GUID: apply replaced its marker before
+calling the provider.
+
+Idempotence: the assignment's id is a UUID derived from the role id, the principal and the scope, so
+a create retried after a lost state write finds (and adopts) the assignment the first one made, and a
+second run never makes a duplicate. An assignment of the same role to the same principal at the same
+scope that someone made by hand has another id: Synapse refuses a second one (409), and create adopts
+the existing one (it grants exactly what the spec asks for).
+
+Synapse stores role id, principal, principal type and scope, and nothing else: reading compares those
+(the payload's ``description`` is mlspec's and is never drift). Role assignments cannot be changed in
+place, and a change of role, principal or scope is a new assignment with a new id, so ``update`` makes
+the new assignment *first* and only then deletes the recorded one (when its id differs): the principal
+never goes without the access the spec gives it in between, and a retried update converges (the new
+one is adopted, the old one's delete finds nothing). A change of ``description`` alone sends nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from mlspec.contract.graph import Address
+from mlspec.contract.outputs import sent_payload
+from mlspec.contract.payload import Payload
+from mlspec.contract.resource_state import ResourceState
+from mlspec.providers.azure.errors import azure_error
+from mlspec.providers.azure.session import AzureSession, raw_json
+from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
+from mlspec.redaction import printable
+
+if TYPE_CHECKING:
+    from azure.synapse.accesscontrol import AccessControlClient
+
+PROVIDER_TYPE = "synapse:role_assignment"
+ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://mlspec/synapse/role-assignment")
+"""The namespace of the role assignment ids mlspec derives (never change it: state holds them)."""
+
+
+class SynapseRoleAssignments:
+    """Creates, reads and deletes Synapse RBAC role assignments of the environment's workspace."""
+
+    provider_types = frozenset({PROVIDER_TYPE})
+
+    def __init__(self, session: AzureSession, project: str) -> None:
+        self.session = session
+        self.project = project
+
+    @staticmethod
+    def handles(provider_type: str) -> bool:
+        return provider_type == PROVIDER_TYPE
+
+    # --- the provider operations ---------------------------------------------------------------------
+
+    def read(self, address: Address, current: ResourceState) -> LiveObject | None:
+        sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
+        wanted = _properties(address, sent.properties)
+        assignment_id = _assignment_id_of(current.provider_id) or self.assignment_id(address, wanted)
+        live = self._get(address, assignment_id)
+        if live is None:
+            return None
+        seen = self._as_sent(address, live, wanted)
+        if seen == sent.properties:
+            return LiveObject(sent)
+        return LiveObject(Payload(seen, sent.attachments))
+
+    def create(self, request: DeployRequest) -> ProviderResult:
+        wanted = _properties(request.address, request.payload.properties)
+        assignment_id = self.assignment_id(request.address, wanted)
+        found = self._get(request.address, assignment_id)
+        if found is not None:
+            if self._as_sent(request.address, found, wanted) != wanted:
+                raise ProviderError(
+                    request.address,
+                    f"the Synapse role assignment {assignment_id} already exists in "
+                    f"{self.session.workspace.synapse} and grants something else",
+                    "mlspec has no `import`: delete that role assignment in Synapse Studio (Manage > "
+                    "Access control) and apply again",
+                )
+            return ProviderResult(assignment_id)  # made by the create this one retries
+        return ProviderResult(self._put(request.address, assignment_id, wanted))
+
+    def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
+        result = self.create(request)
+        old = _assignment_id_of(current.provider_id)
+        if old and old.lower() != result.provider_id.lower():
+            self._delete(request.address, old)
+        return result
+
+    def delete(self, address: Address, current: ResourceState) -> None:
+        sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
+        assignment_id = _assignment_id_of(current.provider_id)
+        if not assignment_id:
+            assignment_id = self.assignment_id(address, _properties(address, sent.properties))
+        self._delete(address, assignment_id)
+
+    def describe(self, address: Address, result: ProviderResult) -> str:
+        return (
+            f"Synapse role assignment {printable(result.provider_id, 80)} ({printable(address.name, 120)}) "
+            f"in {self.session.workspace.synapse}"
+        )
+
+    # --- ids and roles ------------------------------------------------------------------------------
+
+    def assignment_id(self, address: Address, properties: dict[str, Any]) -> str:
+        """The id mlspec gives the assignment of ``properties``: the same for the same role, principal
+        and scope, in every run and on every machine."""
+        role_id = self.role_id(address, str(properties.get("role", "")))
+        key = "|".join(
+            (role_id.lower(), str(properties["principalId"]).lower(), _scope_key(properties["scope"]))
+        )
+        return str(uuid.uuid5(ASSIGNMENT_NAMESPACE, key))
+
+    def role_id(self, address: Address, role: str) -> str:
+        """The id of the Synapse role called ``role``; a ProviderError listing the known ones if none is."""
+        for name, role_id in self._roles.items():
+            if name.lower() == role.lower():
+                return role_id
+        known = ", ".join(sorted(self._roles)) or "none"
+        raise ProviderError(
+            address,
+            f"Synapse workspace {self.session.workspace.synapse} has no role {printable(role, 80)!r}",
+            f"use one of the roles it knows: {known}",
+        )
+
+    @cached_property
+    def client(self) -> AccessControlClient:
+        from azure.synapse.accesscontrol import AccessControlClient
+
+        self.session.workspace.require("synapse", "deploying Synapse role assignments")
+        return AccessControlClient(
+            self.session.credential, self.session.workspace.synapse_endpoint, **self.session.client_options
+        )
+
+    @cached_property
+    def _roles(self) -> dict[str, str]:
+        """The workspace's role definitions, name to id, read once per provider."""
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            definitions = self.client.role_definitions.list_role_definitions(cls=raw_json)
+        except HttpResponseError as exc:
+            raise azure_error(
+                f"Synapse workspace {self.session.workspace.synapse}",
+                "read of its role definitions",
+                exc,
+                self._needs(),
+            ) from None
+        if isinstance(definitions, dict):  # the list is a bare JSON array; tolerate {"value": [...]}
+            definitions = definitions.get("value")
+        return {
+            str(d["name"]): str(d["id"])
+            for d in definitions or []
+            if isinstance(d, dict) and d.get("name") and d.get("id")
+        }
+
+    def _role_name(self, role_id: str) -> str:
+        for name, known in self._roles.items():
+            if known.lower() == role_id.lower():
+                return name
+        return role_id
+
+    # --- requests -----------------------------------------------------------------------------------
+
+    def _get(self, address: Address, assignment_id: str) -> dict[str, Any] | None:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            found = self.client.role_assignments.get_role_assignment_by_id(assignment_id, cls=raw_json)
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as exc:
+            raise azure_error(address, "read", exc, self._needs()) from None
+        return found if isinstance(found, dict) else None
+
+    def _put(self, address: Address, assignment_id: str, wanted: dict[str, Any]) -> str:
+        """Create the assignment; its id (another one's, when Synapse holds the same grant already)."""
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError
+
+        role_id = self.role_id(address, str(wanted["role"]))
+        operations = self.client.role_assignments
+        try:
+            created = operations.create_role_assignment(
+                assignment_id,
+                role_id,
+                str(wanted["principalId"]),
+                str(wanted["scope"]),
+                principal_type=wanted.get("principalType") or None,
+                cls=raw_json,
+            )
+        except ResourceExistsError as exc:  # the same grant under another id (made by hand)
+            existing = self._same_grant(address, role_id, wanted)
+            if existing:
+                return existing
+            raise azure_error(address, "create", exc, self._needs()) from None
+        except HttpResponseError as exc:
+            raise azure_error(address, "create", exc, self._needs()) from None
+        found = created.get("id") if isinstance(created, dict) else None
+        return str(found or assignment_id)
+
+    def _same_grant(self, address: Address, role_id: str, wanted: dict[str, Any]) -> str | None:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            listed = self.client.role_assignments.list_role_assignments(
+                role_id=role_id,
+                principal_id=str(wanted["principalId"]),
+                scope=str(wanted["scope"]),
+                cls=raw_json,
+            )
+        except HttpResponseError as exc:
+            raise azure_error(address, "list", exc, self._needs()) from None
+        items = listed.get("value") if isinstance(listed, dict) else None
+        for item in items or []:
+            if isinstance(item, dict) and item.get("id") and self._as_sent(address, item, wanted) == wanted:
+                return str(item["id"])
+        return None
+
+    def _delete(self, address: Address, assignment_id: str) -> None:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            self.client.role_assignments.delete_role_assignment_by_id(assignment_id)
+        except ResourceNotFoundError:
+            pass  # deleted already: a retried delete, or removed behind mlspec's back
+        except HttpResponseError as exc:
+            raise azure_error(
+                address, f"delete of role assignment {assignment_id}", exc, self._needs()
+            ) from None
+
+    def _as_sent(self, address: Address, live: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+        """What Synapse holds, in the payload's shape: the role by name, the values mlspec sent where
+        Synapse spells them otherwise (case, a leading ``/``); ``description`` is mlspec's own."""
+        seen = dict(wanted)
+        role_id = str(live.get("roleDefinitionId") or "")
+        if role_id.lower() != self.role_id(address, str(wanted["role"])).lower():
+            seen["role"] = self._role_name(role_id)
+        principal = str(live.get("principalId") or "")
+        if principal.lower() != str(wanted["principalId"]).lower():
+            seen["principalId"] = principal
+        scope = str(live.get("scope") or "")
+        if _scope_key(scope) != _scope_key(wanted["scope"]):
+            seen["scope"] = scope
+        principal_type = live.get("principalType")
+        if principal_type and str(principal_type).lower() != str(wanted.get("principalType", "")).lower():
+            seen["principalType"] = str(principal_type)
+        return seen
+
+    def _needs(self) -> str:
+        return f"Synapse Administrator (or Synapse Access Administrator) on {self.session.workspace.synapse}"
+
+
+def _properties(address: Address, properties: Any) -> dict[str, Any]:
+    if not isinstance(properties, dict) or not all(
+        properties.get(key) for key in ("role", "principalId", "scope")
+    ):
+        raise ProviderError(
+            address, "a Synapse role assignment needs role, principalId and scope in its payload"
+        )
+    return properties
+
+
+def _assignment_id_of(provider_id: str) -> str:
+    """The assignment id a provider id holds (the id itself, or a URL ending in it)."""
+    return provider_id.rstrip("/").rsplit("/", 1)[-1] if provider_id else ""
+
+
+def _scope_key(scope: Any) -> str:
+    return str(scope).strip("/").lower()

@@ -1,0 +1,3 @@
+"""Fixtures shared by the provider tests."""
+
+from tests.azurite import azurite  # noqa: F401  (an Azurite blob server, for the lake path checks)

@@ -1,0 +1,319 @@
+"""A fake of the Fabric REST API (``api.fabric.microsoft.com/v1``) and of the Power BI REST API's
+refresh (``api.powerbi.com/v1.0/myorg``), as a transport for azure-core's own pipeline.
+
+It answers in the shapes the REST references give: workspaces and items listed in pages
+(``continuationToken``), items created and their definitions read (``getDefinition``) and replaced
+(``updateDefinition``) as long-running operations (``202`` with ``Location``, ``x-ms-operation-id``
+and ``Retry-After``; the operation ``Running`` once, then ``Succeeded`` with a ``Location`` to its
+``/result``), errors as ``{"requestId", "errorCode", "message"}``. Like the service, it refuses a
+second item of a type and name in a workspace (``409 ItemDisplayNameAlreadyInUse``) and a report whose
+``definition.pbir`` references its model by path (``400``: the API takes ``byConnection`` only), and
+``getDefinition`` returns a ``.platform`` part of its own besides the parts it was sent.
+
+Every request is recorded (:attr:`FakeFabric.requests`); :meth:`FakeFabric.fail_next` fails the next
+matching requests; :attr:`FakeFabric.slept` holds what the pipeline and the poller waited.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from azure.core.pipeline.transport import HttpTransport
+
+from tests.azure_http import http_response
+
+FABRIC = "api.fabric.microsoft.com"
+POWERBI = "api.powerbi.com"
+PLATFORM = b'{"$schema": "https://developer.microsoft.com/json-schemas/fabric/gitIntegration/platformProperties/2.0.0/schema.json"}\n'
+
+_ITEMS = re.compile(r"^/v1/workspaces/(?P<ws>[^/]+)/items$")
+_ITEM = re.compile(
+    r"^/v1/workspaces/(?P<ws>[^/]+)/items/(?P<id>[^/]+)(?P<verb>/getDefinition|/updateDefinition)?$"
+)
+_OPERATION = re.compile(r"^/v1/operations/(?P<op>[^/]+)(?P<result>/result)?$")
+_REFRESH = re.compile(r"^/v1\.0/myorg/groups/(?P<ws>[^/]+)/datasets/(?P<id>[^/]+)/refreshes$")
+
+
+@dataclass
+class Request:
+    method: str
+    host: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class Item:
+    id: str
+    workspace: str
+    type: str
+    display_name: str
+    description: str
+    parts: dict[str, bytes] = field(default_factory=dict)
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "displayName": self.display_name,
+            "description": self.description,
+            "workspaceId": self.workspace,
+        }
+
+
+@dataclass
+class _Operation:
+    polls: int
+    result: Any
+    failure: dict[str, Any] | None = None
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], Any]:
+    return status, {}, {"requestId": str(uuid.uuid4()), "errorCode": code, "message": message}
+
+
+class FakeFabric(HttpTransport):  # type: ignore[misc]
+    """Workspaces, items and their definitions, in memory."""
+
+    def __init__(self, workspaces: dict[str, str], page_size: int = 2, retry_after: str = "3") -> None:
+        self.workspaces = dict(workspaces)  # id -> display name
+        self.items: dict[str, Item] = {}
+        self.refreshes: list[tuple[str, str]] = []
+        self.requests: list[Request] = []
+        self.slept: list[float] = []
+        self.page_size = page_size
+        self.retry_after = retry_after
+        self.fail_operations = 0  # the next N long-running operations end Failed
+        self._failures: list[list[Any]] = []
+        self._operations: dict[str, _Operation] = {}
+        self._counter = 0
+
+    # --- the transport protocol -------------------------------------------------------------------
+
+    def __enter__(self) -> FakeFabric:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def sleep(self, duration: float) -> None:
+        self.slept.append(duration)
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        url = urlparse(request.url)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        raw = getattr(request, "content", None)
+        body = json.loads(raw) if isinstance(raw, (bytes, str)) and raw else None
+        self.requests.append(
+            Request(request.method, url.hostname or "", url.path, query, body, dict(request.headers))
+        )
+        status, headers, answer = self._answer(request.method, url.hostname or "", url.path, query, body)
+        content = b"" if answer is None else json.dumps(answer).encode()
+        return http_response(request, status, {"Content-Type": "application/json", **headers}, content)
+
+    # --- what tests use -----------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int,
+        code: str = "Failed",
+        message: str = "failed on purpose",
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        self._failures.append([method, path_pattern, status, code, message, dict(headers or {}), times])
+
+    def sent(self, method: str | None = None, path_contains: str = "") -> list[Request]:
+        """The recorded requests, without the polls of long-running operations."""
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method)
+            and path_contains in r.path
+            and "/operations/" not in r.path
+        ]
+
+    def polls(self) -> list[Request]:
+        return [r for r in self.requests if "/operations/" in r.path]
+
+    def item(self, item_type: str, name: str) -> Item | None:
+        return next((i for i in self.items.values() if i.type == item_type and i.display_name == name), None)
+
+    def plant(self, workspace: str, item_type: str, name: str, parts: dict[str, bytes]) -> Item:
+        """An item made without mlspec (by hand, by another project)."""
+        self._counter += 1
+        item = Item(
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"planted/{self._counter}")),
+            workspace,
+            item_type,
+            name,
+            "",
+            dict(parts),
+        )
+        self.items[item.id] = item
+        return item
+
+    # --- routing ------------------------------------------------------------------------------------
+
+    def _answer(
+        self, method: str, host: str, path: str, query: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
+        for failure in self._failures:
+            f_method, pattern, status, code, message, headers, times = failure
+            if times > 0 and f_method == method and re.search(pattern, path):
+                failure[6] -= 1
+                answered = _error(status, code, message)
+                return answered[0], headers, answered[2]
+        if host == POWERBI:
+            return self._powerbi(method, path, body)
+        assert host == FABRIC, host
+        operation = _OPERATION.match(path)
+        if operation and method == "GET":
+            return self._poll(operation["op"], bool(operation["result"]))
+        if path == "/v1/workspaces" and method == "GET":
+            listed = [{"id": i, "displayName": n, "type": "Workspace"} for i, n in self.workspaces.items()]
+            return self._page(listed, query)
+        items = _ITEMS.match(path)
+        if items:
+            if items["ws"] not in self.workspaces:
+                return _error(404, "WorkspaceNotFound", "The requested workspace was not found")
+            if method == "GET":
+                listed = [
+                    i.json()
+                    for i in self.items.values()
+                    if i.workspace == items["ws"] and (not query.get("type") or i.type == query["type"])
+                ]
+                return self._page(listed, query)
+            if method == "POST":
+                return self._create(items["ws"], body)
+        item = _ITEM.match(path)
+        if item:
+            found = self.items.get(item["id"])
+            if found is None or found.workspace != item["ws"]:
+                return _error(404, "ItemNotFound", "The requested item was not found")
+            if method == "DELETE" and not item["verb"]:
+                del self.items[found.id]
+                return 200, {}, None
+            if method == "POST" and item["verb"] == "/getDefinition":
+                parts = {**found.parts, ".platform": PLATFORM}
+                return self._accepted({"definition": {"parts": _encoded(parts)}})
+            if method == "POST" and item["verb"] == "/updateDefinition":
+                problem = self._check(found.workspace, found.type, body["definition"])
+                if problem:
+                    return _error(400, "InvalidDefinition", problem)
+                found.parts = _decoded(body["definition"])
+                return self._accepted(None)
+        return _error(400, "BadRequest", f"{method} {path} is not served here")
+
+    def _page(self, listed: list[dict[str, Any]], query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        start = int(query.get("continuationToken", "0"))
+        page: dict[str, Any] = {"value": listed[start : start + self.page_size]}
+        if start + self.page_size < len(listed):
+            page["continuationToken"] = str(start + self.page_size)
+            page["continuationUri"] = f"https://{FABRIC}/v1/...?continuationToken={start + self.page_size}"
+        return 200, {}, page
+
+    def _create(self, workspace: str, body: Any) -> tuple[int, dict[str, str], Any]:
+        item_type, name = body["type"], body["displayName"]
+        if any(
+            i.workspace == workspace and i.type == item_type and i.display_name == name
+            for i in self.items.values()
+        ):
+            return _error(409, "ItemDisplayNameAlreadyInUse", f"Requested '{name}' is already in use")
+        problem = self._check(workspace, item_type, body["definition"])
+        if problem:
+            return _error(400, "InvalidDefinition", problem)
+        self._counter += 1
+        item = Item(
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"{workspace}/{item_type}/{name}/{self._counter}")),
+            workspace,
+            item_type,
+            name,
+            str(body.get("description", "")),
+            _decoded(body["definition"]),
+        )
+        self.items[item.id] = item
+        return self._accepted(item.json())
+
+    def _check(self, workspace: str, item_type: str, definition: dict[str, Any]) -> str:
+        for part in definition["parts"]:
+            if part.get("payloadType") != "InlineBase64":
+                return f"part {part.get('path')} is not InlineBase64"
+        parts = _decoded(definition)
+        if item_type == "SemanticModel" and "definition.pbism" not in parts:
+            return "a semantic model needs definition.pbism"
+        if item_type == "Report":
+            pbir = json.loads(parts["definition.pbir"])
+            reference = pbir["datasetReference"]
+            if "byConnection" not in reference:
+                return "Fabric REST API only supports byConnection references"
+            model = reference["byConnection"]["connectionString"].removeprefix("semanticmodelid=")
+            found = self.items.get(model)
+            if found is None or found.type != "SemanticModel" or found.workspace != workspace:
+                return f"semantic model {model} not found"
+        return ""
+
+    def _accepted(self, result: Any) -> tuple[int, dict[str, str], Any]:
+        self._counter += 1
+        op = str(uuid.uuid5(uuid.NAMESPACE_URL, f"operation/{self._counter}"))
+        failure = None
+        if self.fail_operations:
+            self.fail_operations -= 1
+            failure = {"errorCode": "OperationFailed", "message": "The operation failed on purpose"}
+        self._operations[op] = _Operation(polls=0, result=result, failure=failure)
+        headers = {
+            "Location": f"https://{FABRIC}/v1/operations/{op}",
+            "x-ms-operation-id": op,
+            "Retry-After": self.retry_after,
+        }
+        return 202, headers, None
+
+    def _poll(self, op: str, result: bool) -> tuple[int, dict[str, str], Any]:
+        operation = self._operations[op]
+        if result:
+            if operation.result is None:
+                return _error(400, "OperationHasNoResult", "The operation has no result")
+            return 200, {}, operation.result
+        operation.polls += 1
+        if operation.polls == 1:
+            return 200, {"Retry-After": "1"}, {"status": "Running", "percentComplete": 50}
+        if operation.failure:
+            return 200, {}, {"status": "Failed", "error": operation.failure}
+        return 200, {"Location": f"https://{FABRIC}/v1/operations/{op}/result"}, {"status": "Succeeded"}
+
+    def _powerbi(self, method: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
+        refresh = _REFRESH.match(path)
+        if refresh and method == "POST":
+            model = self.items.get(refresh["id"])
+            if model is None or model.type != "SemanticModel" or model.workspace != refresh["ws"]:
+                return 404, {}, {"error": {"code": "ItemNotFound", "message": "Dataset not found"}}
+            self.refreshes.append((refresh["ws"], refresh["id"]))
+            return 202, {"RequestId": str(uuid.uuid4())}, None
+        return 400, {}, {"error": {"code": "BadRequest", "message": f"{method} {path}"}}
+
+
+def _encoded(parts: dict[str, bytes]) -> list[dict[str, str]]:
+    return [
+        {"path": p, "payload": base64.b64encode(c).decode(), "payloadType": "InlineBase64"}
+        for p, c in sorted(parts.items())
+    ]
+
+
+def _decoded(definition: dict[str, Any]) -> dict[str, bytes]:
+    return {p["path"]: base64.b64decode(p["payload"]) for p in definition["parts"]}
