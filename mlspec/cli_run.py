@@ -180,6 +180,11 @@ def summary(record: dict[str, Any]) -> str:
                 else "gate failed, endpoint unchanged"
             )
             lines.append(f"  retrain  {outcome}")
+        for step in record.get("steps") or []:  # a run in Azure: what ran there
+            lines.append(
+                f"  {step.get('engine')}  pipeline {step.get('pipeline')} run {step.get('run_id')}: "
+                f"{step.get('status')} in {step.get('seconds')} s"
+            )
         report = record.get("report") or {}
         if report.get("path"):
             lines.append(f"  report   {report['path']}")

@@ -458,10 +458,19 @@ def run(
         opts.environ = environ
     opts.variables = dict(variables or {})
     opts.lake_given = lake is not None
-    project, layout, result = _local_project(path, environment, variables, lake, environ)
+    built = build(_spec_file_of(path), environment or LOCAL_ENVIRONMENT, variables, environ=environ)
+    if built.manifest.provider == "azure":  # runs what the environment deployed, in Azure
+        from mlspec.api.azure_run import run_on_azure
+
+        return run_on_azure(built, _spec_file_of(path), progress)
+    project, layout, result = _local_project(path, environment, variables, lake, environ, built)
     with _run_lock(layout, "run"):
         apply_desired(desired_from_build(result, project.project_dir))
         return Chain(project, layout, opts, progress).run()
+
+
+def _spec_file_of(path: Path | str) -> Path:
+    return Path(path) / SPEC_FILE_NAME if Path(path).is_dir() else Path(path)
 
 
 def _local_project(
@@ -470,6 +479,7 @@ def _local_project(
     variables: Mapping[str, str] | None,
     lake: Path | str | None,
     environ: Mapping[str, str] | None,
+    built: BuildResult | None = None,
 ) -> tuple[RunProject, RunLayout, BuildResult]:
     """Build the spec into ``build/<env>/`` for an environment that runs on this machine."""
     from mlspec.compiler.build import write_build
@@ -477,17 +487,18 @@ def _local_project(
     from mlspec.runtime.records import RunLayout
 
     env = environment or LOCAL_ENVIRONMENT
-    spec_file = Path(path) / SPEC_FILE_NAME if Path(path).is_dir() else Path(path)
-    result = build(spec_file, env, variables, environ=environ)
+    spec_file = _spec_file_of(path)
+    result = built or build(spec_file, env, variables, environ=environ)
     if result.manifest.provider != "local":
         raise MlspecError(
             [
                 Diagnostic.error(
                     "MLS812",
                     f"environment {env!r} deploys with provider {result.manifest.provider!r}; "
-                    "`mlspec run` and `mlspec serve` execute on the local engines only in this version",
+                    "`mlspec serve` runs the endpoint on this machine only",
                     ("environments", env, "provider"),
-                    hint="use --env local (every project has it), or give the environment provider: local",
+                    hint="use --env local (every project has it), or give the environment provider: local; "
+                    "`mlspec run --env NAME` runs an Azure environment's deployed pipeline in Azure",
                 )
             ]
         )

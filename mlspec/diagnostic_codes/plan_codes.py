@@ -227,10 +227,18 @@ PLAN_CODES: tuple[DiagnosticCode, ...] = (
         "MLS812",
         ERROR,
         RUN,
-        "`run` and `serve` need an environment with the local provider",
-        "the environment deploys with another provider than `local`; `mlspec run` and `mlspec serve` execute "
-        "on the local engines only in this version (use `--env local`, which every project has, or give the "
-        "environment `provider: local`)",
+        "`serve` needs an environment with the local provider",
+        "the environment deploys with another provider than `local`; `mlspec serve` runs the endpoint on this "
+        "machine only (use `--env local`, which every project has, or give the environment `provider: "
+        "local`). `mlspec run` of an Azure environment runs its deployed pipeline in Azure",
+    ),
+    code(
+        "MLS818",
+        ERROR,
+        RUN,
+        "nothing deployed to run in Azure",
+        "`mlspec run` of an Azure environment runs what `mlspec apply` deployed there, and the state records "
+        "no Synapse pipeline for it: apply the environment first",
     ),
     code(
         "MLS813",

@@ -7,6 +7,7 @@ checked) and fail `mlspec build --env prod` — the "validate passes, deploy fai
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -128,13 +129,20 @@ def test_build_check_without_the_sdk_validators_names_the_extra(
     assert not (tmp_path / "out").exists()  # refused before building
 
 
-def test_an_azure_environment_is_refused_at_its_line_in_the_spec(tmp_path: Path) -> None:
+def test_an_azure_environment_without_credentials_is_refused_at_its_line_in_the_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.startswith(("AZURE_", "IDENTITY_", "MSI_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no az, azd or pwsh to sign in with
+    monkeypatch.setenv("HOME", str(tmp_path))
     spec = tmp_path / "mlproject.yaml"
     spec.write_text(CONTRACT.read_text(encoding="utf-8"), encoding="utf-8")
     result = CliRunner().invoke(cli, ["plan", str(spec), "-e", "dev"])
     assert result.exit_code == 1
     line = _line_of(spec, "  dev:")
-    assert f"mlproject.yaml:{line + 1}:" in result.stderr and "error MLS810" in result.stderr
+    assert f"mlproject.yaml:{line + 1}:" in result.stderr and "error MLS816" in result.stderr
+    assert "no Azure credentials for environment 'dev'" in result.stderr
     assert "<spec>" not in result.stderr
 
 

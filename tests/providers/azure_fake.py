@@ -47,6 +47,10 @@ _DEPLOYMENT = re.compile(
     re.IGNORECASE,
 )
 _SYNAPSE = re.compile(r"^/(?P<kind>notebooks|pipelines)/(?P<name>[^/]+)$")
+_SYNAPSE_RUN = re.compile(
+    r"^(?:/pipelines/(?P<pipeline>[^/]+)/(?:createRun|pipelineruns/(?P<activities_of>[^/]+)/queryActivityruns)"
+    r"|/pipelineruns/(?P<run>[^/]+)(?P<cancel>/cancel)?)$"
+)
 
 
 @dataclass
@@ -98,6 +102,9 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
         self.slept: list[float] = []
         self._deployment_errors: list[dict[str, Any]] = []
         self.resource_group_exists = True
+        self.run_statuses: list[str] = ["Queued", "InProgress", "Succeeded"]  # what each poll of a run says
+        self.failed_activities: list[dict[str, Any]] = []
+        self.pipeline_runs: dict[str, dict[str, Any]] = {}
         self.lake: set[str] = set()  # "<account>/<container>/<path>" of every file and directory there
         self.permissions: list[dict[str, Any]] = [{"actions": ["*"], "notActions": []}]  # an Owner's
 
@@ -349,7 +356,35 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
 
     # --- Synapse ---------------------------------------------------------------------------------------
 
+    def _pipeline_run(self, method: str, match: re.Match[str], body: Any) -> tuple[int, dict[str, str], Any]:
+        if match["pipeline"] and match["activities_of"]:
+            return 200, {}, {"value": self.failed_activities}
+        if match["pipeline"]:
+            if ("pipelines", match["pipeline"]) not in self.artifacts:
+                return 404, {}, _not_found("PipelineNotFound", match["pipeline"])
+            run_id = _guid("run", match["pipeline"], str(len(self.pipeline_runs)))
+            self.pipeline_runs[run_id] = {
+                "runId": run_id,
+                "pipelineName": match["pipeline"],
+                "parameters": body,
+                "statuses": list(self.run_statuses),
+                "status": "Queued",
+            }
+            return 202, {}, {"runId": run_id}  # what Synapse answers: accepted, the run queued
+        run = self.pipeline_runs.get(match["run"])
+        if run is None:
+            return 404, {}, _not_found("PipelineRunNotFound", match["run"])
+        if match["cancel"]:
+            run["status"], run["statuses"], run["cancelled"] = "Cancelled", [], True
+            return 200, {}, None
+        if run["statuses"]:
+            run["status"] = run["statuses"].pop(0)
+        return 200, {}, _run_answer(run)
+
     def _synapse(self, method: str, host: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
+        run = _SYNAPSE_RUN.match(path)
+        if run:
+            return self._pipeline_run(method, run, body)
         match = _SYNAPSE.match(path)
         if not match:
             return 404, {}, _not_found("NotFound", path)
@@ -381,6 +416,15 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
 
 class _InvalidTemplate(Exception):
     """What Resource Manager answers 400 InvalidTemplate for."""
+
+
+def _run_answer(run: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "runId": run["runId"],
+        "pipelineName": run["pipelineName"],
+        "status": run["status"],
+        "message": run.get("message", ""),
+    }
 
 
 def _not_found(code: str, what: str) -> dict[str, Any]:

@@ -4,9 +4,7 @@ test's, tests/live/transforms): plan → apply → plan without changes → drif
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,45 +13,16 @@ pytest.importorskip("azure.synapse.artifacts")
 
 from mlspec.api import deploy as api_deploy
 from mlspec.diagnostics import MlspecError
-from mlspec.plan import target as target_module
 from mlspec.plan.plan import Action
-from mlspec.providers.azure import AzureProvider, refuse_undeployable
-from mlspec.providers.azure.workspace import AzureWorkspace
 from tests.providers.azure_fake import FakeAzure
-from tests.providers.test_azure_provider_contract import StaticCredential
+from tests.providers.conftest import LIVE_SUBSCRIPTION
 
-LIVE_PROJECT = Path(__file__).resolve().parents[1] / "live" / "transforms"
-SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-VARIABLES = {"subscription_id": SUBSCRIPTION}
+VARIABLES = {"subscription_id": LIVE_SUBSCRIPTION}
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    shutil.copytree(LIVE_PROJECT, tmp_path / "live")
-    return tmp_path / "live" / "mlproject.yaml"
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeAzure:
-    azure = FakeAzure(SUBSCRIPTION, "rg-mlspec-live")
-
-    def provider_for(name: str, project_dir: Path, environment: str, **target: Any) -> AzureProvider:
-        assert name == "azure"
-        refuse_undeployable(target["provider_types"], environment)
-        return AzureProvider(
-            AzureWorkspace.of(target["workspace"], environment),
-            target["project"],
-            StaticCredential(),  # type: ignore[arg-type]
-            {"transport": azure, "polling_interval": 0, "retry_backoff_factor": 0},
-        )
-
-    monkeypatch.setattr(target_module, "provider_for", provider_for)
-    return azure
-
-
-def test_a_missing_source_stops_the_plan_at_its_path(project: Path, fake: FakeAzure) -> None:
+def test_a_missing_source_stops_the_plan_at_its_path(live_project: Path, fake_azure: FakeAzure) -> None:
     with pytest.raises(MlspecError) as raised:
-        api_deploy.plan_environment(project, "live", VARIABLES)
+        api_deploy.plan_environment(live_project, "live", VARIABLES)
     [diagnostic] = raised.value.diagnostics
     assert diagnostic.code == "MLS817"
     assert diagnostic.message == (
@@ -63,14 +32,14 @@ def test_a_missing_source_stops_the_plan_at_its_path(project: Path, fake: FakeAz
         29,
         11,
     )  # its path:
-    [head] = [r for r in fake.requests if r.method == "HEAD"]
+    [head] = [r for r in fake_azure.requests if r.method == "HEAD"]
     assert (head.host, head.path) == ("mlspeclivelake.blob.core.windows.net", "/raw/mlspec-live/events")
-    assert not fake.sent("PUT"), "nothing is deployed"
+    assert not fake_azure.sent("PUT"), "nothing is deployed"
 
 
-def test_plan_apply_plan_destroy_converges(project: Path, fake: FakeAzure) -> None:
-    fake.lake.add("mlspeclivelake/raw/mlspec-live/events")
-    first = api_deploy.plan_environment(project, "live", VARIABLES).plan
+def test_plan_apply_plan_destroy_converges(live_project: Path, fake_azure: FakeAzure) -> None:
+    fake_azure.lake.add("mlspeclivelake/raw/mlspec-live/events")
+    first = api_deploy.plan_environment(live_project, "live", VARIABLES).plan
     creates = sorted(str(c.address) for c in first.changes if c.action is Action.CREATE)
     assert creates == [
         "access.role_assignment.synapse-workspace-storage-blob-data-contributor-lake-mlspeclivelake-curated",
@@ -79,34 +48,36 @@ def test_plan_apply_plan_destroy_converges(project: Path, fake: FakeAzure) -> No
         "synapse.notebook.mlspec-lake-mlspec-live",
         "synapse.pipeline.mlspec-live",
     ]
-    applied = api_deploy.apply_environment(project, "live", VARIABLES)
+    applied = api_deploy.apply_environment(live_project, "live", VARIABLES)
     assert applied.ok, [o.error for o in applied.failures]
-    assert set(fake.artifacts) == {
+    assert set(fake_azure.artifacts) == {
         ("notebooks", "daily_counts"),
         ("notebooks", "mlspec-lake-mlspec-live"),
         ("pipelines", "mlspec-live"),
     }
-    assert len(fake.resources) == 2  # the two role assignments, at the lake's containers
+    assert len(fake_azure.resources) == 2  # the two role assignments, at the lake's containers
     assert all(
         "/providers/Microsoft.Storage/storageAccounts/mlspeclivelake/" in r["id"]
-        for r in fake.resources.values()
+        for r in fake_azure.resources.values()
     )
 
-    again = api_deploy.plan_environment(project, "live", VARIABLES).plan
+    again = api_deploy.plan_environment(live_project, "live", VARIABLES).plan
     assert not again.has_changes, [
         (str(c.address), c.action) for c in again.changes if c.action is not Action.NO_OP
     ]
 
-    fake.artifacts[("notebooks", "daily_counts")]["properties"]["cells"] = []  # edited in Synapse Studio
-    drifted = api_deploy.plan_environment(project, "live", VARIABLES).plan
+    fake_azure.artifacts[("notebooks", "daily_counts")]["properties"][
+        "cells"
+    ] = []  # edited in Synapse Studio
+    drifted = api_deploy.plan_environment(live_project, "live", VARIABLES).plan
     [change] = [c for c in drifted.changes if c.action is not Action.NO_OP]
     assert (str(change.address), change.action) == ("synapse.notebook.daily_counts", Action.UPDATE)
-    assert api_deploy.apply_environment(project, "live", VARIABLES).ok
-    assert fake.artifacts[("notebooks", "daily_counts")]["properties"]["cells"], (
+    assert api_deploy.apply_environment(live_project, "live", VARIABLES).ok
+    assert fake_azure.artifacts[("notebooks", "daily_counts")]["properties"]["cells"], (
         "the apply put the cells back"
     )
 
-    gone = api_deploy.destroy(project, "live", VARIABLES)
+    gone = api_deploy.destroy(live_project, "live", VARIABLES)
     assert gone.ok, [o.error for o in gone.failures]
-    assert fake.artifacts == {} and fake.resources == {}
-    assert not api_deploy.plan_environment(project, "live", VARIABLES, destroy=True).plan.has_changes
+    assert fake_azure.artifacts == {} and fake_azure.resources == {}
+    assert not api_deploy.plan_environment(live_project, "live", VARIABLES, destroy=True).plan.has_changes

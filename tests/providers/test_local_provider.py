@@ -126,13 +126,13 @@ def test_a_provider_id_outside_the_workspace_is_refused(tmp_path: Path) -> None:
 def test_the_registry_picks_local_and_refuses_what_azure_cannot_deploy(tmp_path: Path) -> None:
     provider: Provider = provider_for("local", tmp_path, "dev")
     assert provider.name == "local"
-    kinds = ["arm:Microsoft.Insights/actionGroups", "kubernetes:v1/ConfigMap", "azureml:component"]
+    kinds = ["arm:Microsoft.Insights/actionGroups", "kubernetes:batch/v1/CronJob", "databricks:job"]
     with pytest.raises(MlspecError) as raised:
         provider_for("azure", tmp_path, "prod", provider_types=kinds)
     [refused] = raised.value.diagnostics
     assert refused.code == "MLS810"
     assert refused.message == (
-        "the Azure provider cannot deploy 2 kind(s) of this build yet: azureml:component, kubernetes:v1/ConfigMap"
+        "the Azure provider cannot deploy 2 kind(s) of this build yet: databricks:job, kubernetes:batch/v1/CronJob"
     )
     assert refused.path == ("environments", "prod", "provider")
     with pytest.raises(MlspecError) as nowhere:  # deployable kinds, but the manifest names no subscription

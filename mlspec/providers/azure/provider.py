@@ -23,7 +23,9 @@ from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.providers.azure.acr import AcrTasks
 from mlspec.providers.azure.arm import ArmResources
+from mlspec.providers.azure.azureml import AzureMLResources
 from mlspec.providers.azure.errors import azure_error
+from mlspec.providers.azure.kubernetes import KubernetesResources
 from mlspec.providers.azure.lake import account_url
 from mlspec.providers.azure.powerbi import PowerBIReports
 from mlspec.providers.azure.session import AzureSession, raw_json
@@ -58,6 +60,11 @@ SERVICES: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("Synapse role assignments", SynapseRoleAssignments.handles),
     ("the scoring image (ACR task runs)", AcrTasks.handles),
     ("Power BI projects (Fabric items)", PowerBIReports.handles),
+    (
+        "Azure ML environments, components, compute, pipeline jobs, schedules and monitors",
+        AzureMLResources.handles,
+    ),
+    ("the AKS objects (server-side apply, rollout status)", KubernetesResources.handles),
 )
 """What each service module deploys, in words, and which provider types it takes."""
 
@@ -107,12 +114,16 @@ class AzureProvider:
         self.synapse_access = SynapseRoleAssignments(self.session, project)
         self.acr = AcrTasks(self.session, project)
         self.powerbi = PowerBIReports(self.session, project, report_workspaces)
+        self.azureml = AzureMLResources(self.session, project)
+        self.kubernetes = KubernetesResources(self.session, project)
         self._services: tuple[tuple[Callable[[str], bool], ServiceResources], ...] = (
             (ArmResources.handles, self.arm),
             (SynapseArtifacts.handles, self.synapse),
             (SynapseRoleAssignments.handles, self.synapse_access),
             (AcrTasks.handles, self.acr),
             (PowerBIReports.handles, self.powerbi),
+            (AzureMLResources.handles, self.azureml),
+            (KubernetesResources.handles, self.kubernetes),
         )
 
     @property
@@ -155,6 +166,10 @@ class AzureProvider:
             return self.acr
         if address.service == "powerbi":
             return self.powerbi
+        if address.service == "aml":
+            return self.azureml
+        if address.service == "aks":
+            return self.kubernetes
         return self.arm
 
     def target_outputs(self) -> Mapping[str, str]:
@@ -201,4 +216,7 @@ class AzureProvider:
         return missing_sources(sources, self.session.credential, self.lake_url, self.session.client_options)
 
     def observe_outputs(self, address: Address, current: ResourceState) -> Mapping[str, str]:
-        return {}  # no kind this provider deploys yet reports outputs that change outside an apply
+        """The newest model version a pipeline registered (the only output that changes outside apply)."""
+        if AzureMLResources.handles(current.provider_type):
+            return self.azureml.observe(address, current)
+        return {}

@@ -1,0 +1,656 @@
+"""Azure ML environments, components, compute clusters, pipeline jobs and schedules (``azure-ai-ml``).
+
+Each entity is loaded with the SDK's own loader (``load_environment``, ``load_component``...) from the
+request's files, written into a temporary folder with their build-relative paths, so relative
+references (a conda file, a component's code folder, a schedule's ``create_job``) resolve as the CLI
+resolves them; the SDK then uploads code to the workspace's default datastore and sends the entity.
+
+What each kind means here:
+
+- environments and components are versioned assets: created with the version the build gives (a
+  content hash), so a changed one is a new version. Azure ML cannot delete an asset version, so
+  "delete" archives it; a create that finds the same version archived restores it;
+- a compute cluster is created or updated in place (a long-running operation); its system-assigned
+  identity's object id is the ``principal_id`` output; delete deletes it;
+- a pipeline job is a run: create submits it under a name derived from the address and the payload
+  (its hash and the output values replaced into it), so a create retried after a lost state write
+  finds the job it submitted (GET by that name) instead of submitting a second run; an update submits
+  the changed pipeline as a new run. Its ``model_version`` output is the newest version of the model
+  the pipeline registers (the compiler names the pipeline after the model:
+  ``aml.pipeline.<model>``), or ``unregistered``, read again by :meth:`AzureMLResources.observe`.
+  Delete cancels the run if it has not finished, then archives it (runs are history, not deleted);
+- schedules and monitor schedules are created or updated in place; delete disables, then deletes.
+
+Reading compares only what mlspec sets (:data:`COMPARED`: the fields that round-trip through Azure
+ML; a reference to a local file, such as a code folder, cannot be read back and is taken as sent,
+which is safe because the asset version that holds it is immutable). An archived asset version or
+job reads as missing; the SDK's entities do not say whether they are archived, so that is read with a
+plain GET of the resource by its ARM id (through the session's Resource Manager client).
+
+Transport: ``MLClient(credential, subscription, resource group, workspace, **client_options)`` hands
+its keyword arguments (``transport``, ``polling_interval``, retry settings) to every REST service
+client it makes for the workspace's control plane (environments, components, code versions, computes,
+jobs, schedules, models, datastores), to its plain ``HttpPipeline`` (the workspace discovery
+document) and to the data-plane clients jobs use (run history, where the SDK archives a job), so
+those calls go through the session's transport. Schedule operations poll with a fixed 5-second
+``AzureMLPolling`` whatever ``polling_interval`` says (it waits through the transport's ``sleep``,
+and honours ``Retry-After``). Two kinds of client it makes do NOT get the options: the blob (or ADLS Gen2) storage clients that upload code and
+build contexts (``azure.ai.ml._artifacts._blob_storage_helper`` builds a ``BlobServiceClient`` from
+the SAS URI the workspace returns, with no further options), and the ARM deployments client of the
+component pre-flight validation (not used: ``skip_remote_validation`` stays on). Production needs
+neither (they use azure-core's default transport); a test that serves uploads must inject its
+transport into the storage client itself (tests/providers/azureml_fake.py does).
+
+Submitting a pipeline job needs a token for the Azure ML audience (``https://ml.azure.com``) from the
+same credential (the SDK decodes it and refuses another audience), and records the git commit of the
+current directory in the job's properties, as the CLI does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from mlspec.contract.graph import Address
+from mlspec.contract.outputs import sent_payload
+from mlspec.contract.payload import Payload
+from mlspec.contract.resource_state import ResourceState
+from mlspec.diagnostics import MlspecError
+from mlspec.providers.azure.errors import azure_error, error_code_and_message
+from mlspec.providers.azure.session import AzureSession, raw_json
+from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
+from mlspec.redaction import printable
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+
+ENVIRONMENT = "azureml:environment"
+COMPONENT = "azureml:component"
+COMPUTE = "azureml:compute"
+PIPELINE_JOB = "azureml:pipeline_job"
+SCHEDULE = "azureml:schedule"
+MONITOR_SCHEDULE = "azureml:monitor_schedule"
+PROVIDER_TYPES = frozenset({ENVIRONMENT, COMPONENT, COMPUTE, PIPELINE_JOB, SCHEDULE, MONITOR_SCHEDULE})
+
+_WHAT = {
+    ENVIRONMENT: "environment",
+    COMPONENT: "component",
+    COMPUTE: "compute cluster",
+    PIPELINE_JOB: "pipeline job",
+    SCHEDULE: "schedule",
+    MONITOR_SCHEDULE: "monitor schedule",
+}
+VERSIONED = frozenset({ENVIRONMENT, COMPONENT})
+
+COMPARED: Mapping[str, frozenset[str]] = {
+    ENVIRONMENT: frozenset({"name", "version", "image", "description", "tags"}),
+    COMPONENT: frozenset(
+        {"name", "version", "type", "display_name", "description", "tags", "command", "environment"}
+    ),
+    COMPUTE: frozenset(
+        {
+            "name",
+            "type",
+            "size",
+            "tier",
+            "min_instances",
+            "max_instances",
+            "idle_time_before_scale_down",
+            "identity",
+            "description",
+            "tags",
+        }
+    ),
+    PIPELINE_JOB: frozenset({"display_name", "experiment_name", "description", "tags"}),
+    SCHEDULE: frozenset({"name", "display_name", "description", "tags", "trigger"}),
+    MONITOR_SCHEDULE: frozenset({"name", "display_name", "description", "tags", "trigger"}),
+}
+"""The fields of each kind read back and compared; every other field of the payload is taken as sent
+(a local path, a reference the SDK resolves to an ARM id, a job graph Azure rewrites)."""
+
+ARCHIVE_API = "2023-04-01"
+"""The Azure ML API version of the plain GET that reads whether a version or job is archived."""
+UNREGISTERED = "unregistered"
+_MODEL_VERSION = re.compile(r"[1-9][0-9]{0,9}")
+JOB_NAME_LIMIT = 255
+_FINISHED_JOB_STATES = frozenset({"Completed", "Failed", "Canceled", "CancelRequested", "Finished"})
+"""States in which a run is not cancelled before it is archived (it ended, or is being cancelled)."""
+CONFLICT_ATTEMPTS = 4
+CONFLICT_DELAY_SECONDS = 15.0
+"""A 409 on a compute or schedule (another operation on it is running) is tried again this many times,
+this long apart, times the attempt (the SDK's retry policy retries 408/429/5xx, not 409). A session
+whose options set ``polling_interval`` (tests: 0) waits that long instead."""
+
+
+class AzureMLResources:
+    """Creates, reads, updates and deletes the Azure ML workspace's assets, compute, jobs and schedules."""
+
+    provider_types = PROVIDER_TYPES
+
+    def __init__(self, session: AzureSession, project: str) -> None:
+        self.session = session
+        self.project = project
+
+    @staticmethod
+    def handles(provider_type: str) -> bool:
+        return provider_type in PROVIDER_TYPES
+
+    @cached_property
+    def client(self) -> MLClient:
+        from azure.ai.ml import MLClient
+
+        workspace = self.session.workspace
+        name = workspace.require("machine_learning", "deploying Azure ML assets, compute, jobs and schedules")
+        options: dict[str, Any] = {"show_progress": False, "enable_telemetry": False}
+        options.update(self.session.client_options)
+        client = MLClient(
+            self.session.credential, workspace.subscription_id, workspace.resource_group, name, **options
+        )
+        _quiet_schedule_polling(client)
+        return client
+
+    # --- the provider operations ---------------------------------------------------------------------
+
+    def read(self, address: Address, current: ResourceState) -> LiveObject | None:
+        sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
+        properties = sent.properties if isinstance(sent.properties, dict) else {}
+        name = self._name_of(address, current.provider_type, properties, current.provider_id)
+        live = self._get(address, current.provider_type, name, _version(properties))
+        if live is None or self._archived(address, current.provider_type, live):
+            return None
+        seen = self._seen(current.provider_type, live, properties)
+        if seen == properties:
+            return LiveObject(sent)
+        return LiveObject(Payload(seen, sent.attachments))
+
+    def create(self, request: DeployRequest) -> ProviderResult:
+        provider_type = request.provider_type
+        properties = _properties(request)
+        name = self._name_of(request.address, provider_type, properties, "", request)
+        found = self._get(request.address, provider_type, name, _version(properties))
+        if found is not None:
+            if self._seen(provider_type, found, properties) != properties:
+                raise ProviderError(
+                    request.address,
+                    f"another Azure ML {_WHAT[provider_type]} {_shown(name, _version(properties))} already "
+                    f"exists in {self.session.workspace.machine_learning} and differs from this one; "
+                    "creating it would overwrite it",
+                    _refusal_hint(provider_type),
+                )
+            if provider_type in VERSIONED or provider_type == PIPELINE_JOB:
+                if self._archived(request.address, provider_type, found):
+                    self._restore(request.address, provider_type, name, _version(properties))
+                return self._result(request.address, provider_type, found)
+            if provider_type == COMPUTE:  # every field of the cluster's YAML was compared: it is this one
+                return self._result(request.address, provider_type, found)
+            # A schedule's job (or monitor) cannot be compared: it is sent again, over the one found.
+        return self._put(request, name)
+
+    def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
+        provider_type = request.provider_type
+        properties = _properties(request)
+        name = self._name_of(request.address, provider_type, properties, "", request)
+        if provider_type in VERSIONED or provider_type == PIPELINE_JOB:
+            # A version (a run) is never changed in place: an existing one is what this request made.
+            found = self._get(request.address, provider_type, name, _version(properties))
+            if found is not None and self._seen(provider_type, found, properties) == properties:
+                if self._archived(request.address, provider_type, found):
+                    self._restore(request.address, provider_type, name, _version(properties))
+                return self._result(request.address, provider_type, found)
+            if found is not None and provider_type == PIPELINE_JOB:
+                return self._repair_job(request, found)
+        return self._put(request, name)
+
+    def delete(self, address: Address, current: ResourceState) -> None:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        provider_type = current.provider_type
+        properties = current.payload.properties if isinstance(current.payload.properties, dict) else {}
+        name = self._name_of(address, provider_type, properties, current.provider_id)
+        version = _version(properties)
+        client = self.client
+        try:
+            if provider_type == ENVIRONMENT:
+                # Azure ML cannot delete an asset version (a job may run on it): archive hides it.
+                client.environments.archive(name, version=version)
+            elif provider_type == COMPONENT:
+                client.components.archive(name, version=version)
+            elif provider_type == COMPUTE:
+                self._conflicts_retried(lambda: client.compute.begin_delete(name).result())
+            elif provider_type == PIPELINE_JOB:
+                job = client.jobs.get(name)
+                status = getattr(job, "status", None)
+                if str(getattr(status, "value", status) or "") not in _FINISHED_JOB_STATES:
+                    client.jobs.begin_cancel(name).result()
+                client.jobs.archive(name)
+            else:
+                try:
+                    self._conflicts_retried(lambda: client.schedules.begin_disable(name).result())
+                except ResourceNotFoundError:
+                    return
+                self._conflicts_retried(lambda: client.schedules.begin_delete(name).result())
+        except ResourceNotFoundError:
+            pass  # gone already: a retried delete, or removed behind mlspec's back
+        except HttpResponseError as exc:
+            raise azure_error(address, "delete", exc, self._role(provider_type)) from None
+        except MlspecError:
+            raise
+        except Exception as exc:  # the SDK's own errors (MlException, validation, the network)
+            raise self._sdk_error(address, "delete", exc) from None
+
+    def describe(self, address: Address, result: ProviderResult) -> str:
+        what = {
+            "environment": "environment",
+            "component": "component",
+            "compute": "compute cluster",
+            "pipeline": "pipeline job",
+            "monitor": "monitor schedule",
+        }.get(address.kind, address.kind.replace("_", " "))
+        tail = result.provider_id.rstrip("/").split("/")
+        shown = ":".join(tail[-3::2]) if len(tail) >= 3 and tail[-2] == "versions" else tail[-1]
+        return (
+            f"Azure ML {what} {printable(shown or address.name, 200)} in "
+            f"{printable(self.session.workspace.machine_learning)}"
+        )
+
+    def observe(self, address: Address, current: ResourceState) -> dict[str, str]:
+        """The outputs of the recorded resource that change without an apply: a pipeline's newest
+        registered model version. None for the other kinds."""
+        if current.provider_type != PIPELINE_JOB:
+            return {}
+        return {"model_version": self.newest_model_version(address, address.name)}
+
+    def newest_model_version(self, address: Address, model: str) -> str:
+        """The newest (highest) active version of ``model`` in the workspace, or ``unregistered``."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            versions = [str(m.version) for m in self.client.models.list(name=model)]
+        except ResourceNotFoundError:
+            return UNREGISTERED
+        except HttpResponseError as exc:
+            raise azure_error(address, f"read of model {model}", exc, self._role(PIPELINE_JOB)) from None
+        numbers = [int(v) for v in versions if _MODEL_VERSION.fullmatch(v)]
+        return str(max(numbers)) if numbers else UNREGISTERED
+
+    # --- names ----------------------------------------------------------------------------------------
+
+    def job_name(self, address: Address, request: DeployRequest) -> str:
+        """``mlspec-<project>-<env>-<name>-<digest>``: the digest is over the payload's hash and the
+        output values replaced into it, so the same request always names the same run."""
+        digest = hashlib.sha256(request.payload.hash.encode())
+        for key, value in sorted(request.resolved.items()):
+            digest.update(f"\0{key}={value}".encode())
+        suffix = digest.hexdigest()[:16]
+        base = re.sub(
+            r"[^A-Za-z0-9_-]",
+            "-",
+            f"mlspec-{self.project}-{self.session.workspace.environment}-{address.name}",
+        )
+        return f"{base[: JOB_NAME_LIMIT - len(suffix) - 1]}-{suffix}"
+
+    def _name_of(
+        self,
+        address: Address,
+        provider_type: str,
+        properties: Mapping[str, Any],
+        provider_id: str,
+        request: DeployRequest | None = None,
+    ) -> str:
+        if provider_type == PIPELINE_JOB:
+            if request is not None:
+                return self.job_name(address, request)
+            return provider_id.rstrip("/").rsplit("/", 1)[-1] or address.name
+        return str(properties.get("name") or address.name)
+
+    # --- SDK calls ------------------------------------------------------------------------------------
+
+    def _get(self, address: Address, provider_type: str, name: str, version: str | None) -> Any:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        client = self.client
+        try:
+            if provider_type == ENVIRONMENT:
+                return client.environments.get(name, version=version) if version else None
+            if provider_type == COMPONENT:
+                return client.components.get(name, version=version) if version else None
+            if provider_type == COMPUTE:
+                return client.compute.get(name)
+            if provider_type == PIPELINE_JOB:
+                return client.jobs.get(name)
+            return client.schedules.get(name)
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as exc:
+            raise azure_error(address, "read", exc, self._role(provider_type)) from None
+        except MlspecError:
+            raise
+        except Exception as exc:
+            raise self._sdk_error(address, "read", exc) from None
+
+    def _put(self, request: DeployRequest, name: str) -> ProviderResult:
+        from azure.core.exceptions import HttpResponseError
+
+        provider_type = request.provider_type
+        client = self.client
+        try:
+            with self._loaded(request) as entity:
+                _tag(entity, self.project, self.session.workspace.environment, provider_type)
+                if provider_type == ENVIRONMENT:
+                    made = client.environments.create_or_update(entity)
+                elif provider_type == COMPONENT:
+                    made = client.components.create_or_update(entity)
+                elif provider_type == COMPUTE:
+                    made = self._conflicts_retried(
+                        lambda: client.compute.begin_create_or_update(entity).result()
+                    )
+                elif provider_type == PIPELINE_JOB:
+                    entity.name = name
+                    made = client.jobs.create_or_update(entity)
+                else:
+                    made = self._conflicts_retried(
+                        lambda: client.schedules.begin_create_or_update(entity).result()
+                    )
+        except HttpResponseError as exc:
+            raise azure_error(request.address, "create or update", exc, self._role(provider_type)) from None
+        except MlspecError:
+            raise
+        except Exception as exc:
+            raise self._sdk_error(request.address, "create or update", exc) from None
+        if provider_type == COMPUTE and not _principal_id(made):
+            made = self._get(request.address, provider_type, name, None) or made  # filled in on a GET
+        return self._result(request.address, provider_type, made)
+
+    def _archived(self, address: Address, provider_type: str, entity: Any) -> bool:
+        """Whether an asset version or a job is archived (what mlspec's delete does to them). The SDK's
+        entities do not carry the flag, so the resource is read as Azure holds it, by its ARM id."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        if provider_type not in VERSIONED and provider_type != PIPELINE_JOB:
+            return False
+        resource_id = str(getattr(entity, "id", "") or "") or self._entity_id(provider_type, entity)
+        try:
+            found = self.session.resources.resources.get_by_id(
+                resource_id, api_version=ARCHIVE_API, cls=raw_json
+            )
+        except ResourceNotFoundError:
+            return True  # gone between the two reads: as good as archived
+        except HttpResponseError as exc:
+            raise azure_error(address, "read", exc, self._role(provider_type)) from None
+        properties = found.get("properties") if isinstance(found, dict) else None
+        return bool(isinstance(properties, dict) and properties.get("isArchived"))
+
+    def _repair_job(self, request: DeployRequest, found: Any) -> ProviderResult:
+        """The run this request submitted, its name, description and tags edited since (in the studio):
+        they are set back on the run found (the SDK sends a fetched job's metadata as the studio does,
+        to the run history), never by submitting it again."""
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            with self._loaded(request) as entity:
+                _tag(entity, self.project, self.session.workspace.environment, PIPELINE_JOB)
+                found.display_name = entity.display_name
+                found.description = entity.description
+                found.tags = dict(entity.tags or {})
+            made = self.client.jobs.create_or_update(found)
+        except HttpResponseError as exc:
+            raise azure_error(request.address, "update", exc, self._role(PIPELINE_JOB)) from None
+        except MlspecError:
+            raise
+        except Exception as exc:
+            raise self._sdk_error(request.address, "update", exc) from None
+        return self._result(request.address, PIPELINE_JOB, made)
+
+    def _restore(self, address: Address, provider_type: str, name: str, version: str | None) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        client = self.client
+        try:
+            if provider_type == ENVIRONMENT:
+                client.environments.restore(name, version=version)
+            elif provider_type == COMPONENT:
+                client.components.restore(name, version=version)
+            else:
+                client.jobs.restore(name)
+        except HttpResponseError as exc:
+            raise azure_error(address, "restore", exc, self._role(provider_type)) from None
+
+    def _result(self, address: Address, provider_type: str, entity: Any) -> ProviderResult:
+        provider_id = str(getattr(entity, "id", "") or "") or self._entity_id(provider_type, entity)
+        outputs: dict[str, Any] = {}
+        if provider_type == COMPUTE:
+            principal = _principal_id(entity)
+            if not principal:
+                raise ProviderError(
+                    address,
+                    "the compute cluster has no system-assigned identity, so it reports no principal_id",
+                    "give the cluster `identity: {type: system_assigned}` (the compiler does), then apply again",
+                )
+            outputs["principal_id"] = principal
+        elif provider_type == PIPELINE_JOB:
+            outputs["model_version"] = self.newest_model_version(address, address.name)
+        return ProviderResult(provider_id, outputs)
+
+    def _entity_id(self, provider_type: str, entity: Any) -> str:
+        """The ARM id of an entity the SDK gives back without one (a schedule)."""
+        workspace = self.session.workspace
+        name = str(getattr(entity, "name", "") or "")
+        segment = {COMPUTE: "computes", PIPELINE_JOB: "jobs"}.get(provider_type, "schedules")
+        base = workspace.resource_id(
+            "Microsoft.MachineLearningServices/workspaces", workspace.machine_learning
+        )
+        if provider_type in VERSIONED:
+            plural = "environments" if provider_type == ENVIRONMENT else "components"
+            return f"{base}/{plural}/{name}/versions/{getattr(entity, 'version', '')}"
+        return f"{base}/{segment}/{name}"
+
+    def _conflicts_retried(self, call: Callable[[], Any]) -> Any:
+        from azure.core.exceptions import HttpResponseError
+
+        delay = float(self.session.client_options.get("polling_interval", CONFLICT_DELAY_SECONDS))
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                return call()
+            except HttpResponseError as exc:
+                if getattr(exc, "status_code", None) != 409 or attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
+            time.sleep(delay * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _loaded(self, request: DeployRequest) -> Iterator[Any]:
+        """The entity the SDK's loader makes of the request's primary file, with every file of the
+        request beside it at its build-relative path (the loader and the upload read them there)."""
+        with tempfile.TemporaryDirectory(prefix="mlspec-aml-") as folder:
+            root = Path(folder)
+            for relative, content in request.files.items():
+                target = root / _safe_relative(request.address, relative)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            if not request.primary_file or request.primary_file not in request.files:
+                raise ProviderError(
+                    request.address,
+                    f"the request ships no {_WHAT[request.provider_type]} YAML (primary file "
+                    f"{request.primary_file!r})",
+                    "build again: every Azure ML resource is deployed from the YAML the build writes",
+                )
+            source = root / _safe_relative(request.address, request.primary_file)
+            yield _loader(request.provider_type)(source=str(source))
+
+    def _seen(self, provider_type: str, live: Any, sent: Mapping[str, Any]) -> dict[str, Any]:
+        """``sent`` with each compared field replaced by what Azure holds (dropped if Azure has none)."""
+        live_dict = _as_dict(live)
+        compared = COMPARED[provider_type]
+        seen: dict[str, Any] = {}
+        for key, value in sent.items():
+            if key not in compared:
+                seen[key] = value
+            elif key in live_dict:
+                seen[key] = _shaped(live_dict[key], value)
+        return seen
+
+    def _role(self, provider_type: str) -> str:
+        workspace = self.session.workspace.machine_learning
+        if provider_type == COMPUTE:
+            return f"AzureML Compute Operator (or Contributor) on {workspace}"
+        return f"AzureML Data Scientist on {workspace}"
+
+    def _sdk_error(self, address: Address, action: str, exc: Exception) -> ProviderError:
+        """A one-line error for what the SDK raised that is not an HTTP error response: a YAML its
+        loader or validation refused, or Azure ML not reached at all."""
+        from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+        _, message = error_code_and_message(exc)
+        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+            hint = "Azure ML could not be reached: check the network (and proxy settings), then apply again"
+        elif type(exc).__name__ in ("ValidationException", "ValidationError", "SchemaValidationError"):
+            hint = "the Azure ML SDK refused the YAML the build wrote: run `mlspec validate` and build again"
+        else:
+            hint = "apply again; if it fails the same way, the message above is the Azure ML SDK's"
+        return ProviderError(address, f"{action} failed ({type(exc).__name__}): {message}", hint)
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _quiet_schedule_polling(client: Any) -> None:
+    """Schedule operations poll with ``AzureMLPolling``, which prints a dot to stdout at every poll
+    (into mlspec's own output, ``--format json`` included): this client's schedule operations poll the
+    same way (same interval and URL arguments) without printing. Only this client instance changes."""
+    from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+    operations = getattr(client, "_schedules", None)
+    make = getattr(operations, "_get_polling", None)
+    if operations is None or make is None:
+        return
+
+    def quiet(name: str | None) -> Any:
+        polling = make(name)
+        polling.update_status = lambda: ARMPolling.update_status(polling)
+        return polling
+
+    operations._get_polling = quiet
+
+
+def _loader(provider_type: str) -> Callable[..., Any]:
+    from azure.ai.ml import load_component, load_compute, load_environment, load_job
+    from azure.ai.ml.entities._load_functions import load_schedule
+
+    loaders: dict[str, Callable[..., Any]] = {
+        ENVIRONMENT: load_environment,
+        COMPONENT: load_component,
+        COMPUTE: load_compute,
+        PIPELINE_JOB: load_job,
+        SCHEDULE: load_schedule,
+        MONITOR_SCHEDULE: load_schedule,
+    }
+    return loaders[provider_type]
+
+
+def _properties(request: DeployRequest) -> dict[str, Any]:
+    properties = request.payload.properties
+    return dict(properties) if isinstance(properties, dict) else {}
+
+
+def _version(properties: Mapping[str, Any]) -> str | None:
+    version = properties.get("version")
+    return None if version is None else str(version)
+
+
+def _shown(name: str, version: str | None) -> str:
+    return f"{name}:{version}" if version else name
+
+
+def _safe_relative(address: Address, relative: str) -> PurePosixPath:
+    path = PurePosixPath(relative)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ProviderError(address, f"the request names a file outside the build: {printable(relative)!r}")
+    return path
+
+
+def _as_dict(entity: Any) -> dict[str, Any]:
+    if isinstance(entity, dict):
+        return entity
+    try:
+        found = entity._to_dict()
+    except Exception:  # an entity the SDK cannot dump compares as empty (every compared field drifts)
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _shaped(live: Any, sent: Any) -> Any:
+    """``live`` cut down to the shape of ``sent`` (the keys mlspec set), with a number or boolean
+    Azure returns as a string (or the reverse) read as the type mlspec sent."""
+    if isinstance(sent, dict) and isinstance(live, dict):
+        return {key: _shaped(live[key], value) for key, value in sent.items() if key in live}
+    if isinstance(sent, list) and isinstance(live, list):
+        shaped = [_shaped(item, pattern) for item, pattern in zip(live, sent, strict=False)]
+        return shaped + live[len(sent) :]
+    if isinstance(sent, str) and isinstance(live, (int, float)) and not isinstance(live, bool):
+        return sent if sent == str(live) else str(live)
+    if isinstance(sent, (int, float)) and not isinstance(sent, bool) and isinstance(live, str):
+        try:
+            number = type(sent)(live)
+        except ValueError:
+            return live
+        return number if number == sent else live
+    if isinstance(sent, str) and isinstance(live, str):
+        if sent.lower() == live.lower():
+            return sent  # Azure ML spells enums its own way (Dedicated, SystemAssigned...)
+        if _ARM_REFERENCE.fullmatch(live) and _short_reference(live) == sent:
+            return sent  # the SDK resolved azureml:<name>:<version> to the asset's ARM id
+    return live
+
+
+_ARM_REFERENCE = re.compile(
+    r"(?:azureml:)?/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/"
+    r"workspaces/[^/]+/(?P<kind>[a-z]+)/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?",
+    re.IGNORECASE,
+)
+
+
+def _short_reference(arm_reference: str) -> str:
+    """``azureml:<name>:<version>`` (``azureml:<name>`` for a compute) of an asset's ARM id."""
+    match = _ARM_REFERENCE.fullmatch(arm_reference)
+    if match is None:
+        return arm_reference
+    version = match["version"]
+    return f"azureml:{match['name']}:{version}" if version else f"azureml:{match['name']}"
+
+
+def _principal_id(entity: Any) -> str:
+    identity = getattr(entity, "identity", None)
+    return str(getattr(identity, "principal_id", "") or "")
+
+
+def _tag(entity: Any, project: str, environment: str, provider_type: str) -> None:
+    """mlspec's ownership tags, beside the spec's own (read compares only the spec's)."""
+    tags = getattr(entity, "tags", None)
+    if tags is None:
+        try:
+            entity.tags = {}
+        except AttributeError:
+            return
+        tags = entity.tags
+    if isinstance(tags, dict):
+        tags.setdefault("mlspec-project", project)
+        tags.setdefault("mlspec-env", environment)
+
+
+def _refusal_hint(provider_type: str) -> str:
+    if provider_type in VERSIONED:
+        return (
+            "mlspec has no `import`: a version is immutable, so change the spec (a new version) or "
+            "archive that version in Azure ML studio and apply again; to keep it, apply the spec that made it"
+        )
+    return (
+        "mlspec has no `import`: to let mlspec own it, delete it in Azure ML studio (or give the spec's "
+        "resource another name) and apply again; to keep it, apply the spec that made it"
+    )

@@ -1,0 +1,131 @@
+"""``mlspec run --env <azure env>``: the deployed Synapse pipeline started and polled to its end in
+Azure (:class:`FakeAzure` through the SDK's pipeline), what a failure says, and a cancel on Ctrl-C."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("azure.synapse.artifacts")
+
+from click.testing import CliRunner
+
+from mlspec import api
+from mlspec.api import deploy as api_deploy
+from mlspec.cli import cli
+from mlspec.contract.graph import Address
+from mlspec.diagnostics import MlspecError
+from mlspec.providers.azure.pipeline_runs import run_pipeline
+from tests.providers.azure_fake import FakeAzure
+from tests.providers.test_azure_end_to_end import VARIABLES
+
+PIPELINE = "mlspec-live"
+
+
+@pytest.fixture
+def deployed(live_project: Path, fake_azure: FakeAzure) -> Path:
+    fake_azure.lake.add("mlspeclivelake/raw/mlspec-live/events")
+    assert api_deploy.apply_environment(live_project, "live", VARIABLES).ok
+    return live_project
+
+
+def test_nothing_deployed_is_said_before_anything_runs(live_project: Path, fake_azure: FakeAzure) -> None:
+    with pytest.raises(MlspecError) as refused:
+        api.run(live_project, "live", VARIABLES)
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.code == "MLS818"
+    assert "mlspec apply --env live" in (diagnostic.hint or "")
+    assert fake_azure.requests == [], "not even a credential's first call"
+
+
+def test_the_deployed_pipeline_is_started_and_polled_to_the_end(
+    deployed: Path, fake_azure: FakeAzure
+) -> None:
+    record = api.run(deployed, "live", VARIABLES)
+    assert record["status"] == "succeeded"
+    [step] = record["steps"]
+    assert (step["engine"], step["pipeline"], step["status"]) == ("synapse", PIPELINE, "Succeeded")
+    [start] = [r for r in fake_azure.sent("POST") if r.path.endswith("/createRun")]
+    assert (start.host, start.path, start.api_version) == (
+        "syn-mlspec-live.dev.azuresynapse.net",
+        f"/pipelines/{PIPELINE}/createRun",
+        "2020-12-01",
+    )
+    assert start.body == {
+        "environment": "live",
+        "run_date": dt.datetime.now(dt.UTC).date().isoformat(),
+    }
+    polls = [r for r in fake_azure.sent("GET") if r.path.startswith("/pipelineruns/")]
+    assert len(polls) == 3  # Queued, InProgress, Succeeded
+    assert not [r for r in fake_azure.requests if "queryActivityruns" in r.path], (
+        "nothing failed, nothing to ask"
+    )
+
+
+def test_a_failed_run_names_the_activity_and_its_error(deployed: Path, fake_azure: FakeAzure) -> None:
+    fake_azure.run_statuses = ["InProgress", "Failed"]
+    fake_azure.failed_activities = [
+        {
+            "activityName": "daily_counts",
+            "status": "Failed",
+            "error": {"message": "AnalysisException:\n Path does not exist"},
+        },
+        {"activityName": "other", "status": "Succeeded"},
+    ]
+    record = api.run(deployed, "live", VARIABLES)
+    assert record["status"] == "failed"
+    assert record["error"]["step"] == "transforms"
+    assert record["error"]["message"].splitlines() == [
+        f"Synapse pipeline {PIPELINE} run {record['run_id']} failed",
+        "daily_counts: AnalysisException: Path does not exist",
+    ]
+    assert record["error"]["rerun"] == "mlspec run --env live"
+
+
+def test_the_cli_says_how_it_went_and_exits_accordingly(deployed: Path, fake_azure: FakeAzure) -> None:
+    arguments = [
+        "run",
+        str(deployed),
+        "--env",
+        "live",
+        "--var",
+        f"subscription_id={VARIABLES['subscription_id']}",
+    ]
+    ok = CliRunner().invoke(cli, arguments)
+    assert ok.exit_code == 0, ok.output
+    assert f"synapse  pipeline {PIPELINE} run " in ok.stdout and ": Succeeded in " in ok.stdout
+    fake_azure.run_statuses = ["Failed"]
+    failed = CliRunner().invoke(cli, arguments)
+    assert failed.exit_code == 1
+    assert "failed at step transforms:" in failed.stdout
+    assert "Fix the cause, then rerun: mlspec run --env live" in failed.stdout
+
+
+def test_an_interrupt_cancels_the_run_in_synapse(deployed: Path, fake_azure: FakeAzure) -> None:
+    from mlspec.plan import target as target_module
+    from mlspec.plan.target import Target
+
+    desired = api_deploy.load_desired(deployed, "live", VARIABLES)
+    provider: Any = Target.of(desired).provider_instance()
+    assert target_module is not None
+
+    def interrupt(line: str) -> None:
+        if "InProgress" in line:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(
+            provider.session,
+            Address("synapse", "pipeline", PIPELINE),
+            PIPELINE,
+            {},
+            say=interrupt,
+            poll_seconds=0,
+        )
+    [run] = fake_azure.pipeline_runs.values()
+    assert run.get("cancelled") is True
+    [cancel] = [r for r in fake_azure.sent("POST") if r.path.endswith("/cancel")]
+    assert cancel.query.get("isRecursive") == "true"
