@@ -46,7 +46,9 @@ def main() -> None:
         timed(plan, env, 1)  # warm the build cache and the file system, as a second plan would be
         plans = [timed(plan, env, 1) for _ in range(args.runs)]
         validates = [timed(validate, env, 0) for _ in range(args.runs)]
-    print(f"plan without credentials (MLS816): median {statistics.median(plans):.2f} s, max {max(plans):.2f} s")
+    print(
+        f"plan without credentials (MLS816): median {statistics.median(plans):.2f} s, max {max(plans):.2f} s"
+    )
     print(f"validate, same spec:               median {statistics.median(validates):.2f} s")
     print(f"runs: {args.runs}; python {sys.version.split()[0]}")
 

@@ -185,6 +185,11 @@ def summary(record: dict[str, Any]) -> str:
                 f"  {step.get('engine')}  pipeline {step.get('pipeline')} run {step.get('run_id')}: "
                 f"{step.get('status')} in {step.get('seconds')} s"
             )
+        reports = record.get("reports") or {}
+        if reports.get("refreshed"):
+            lines.append(f"  powerbi  refresh requested: {', '.join(reports['refreshed'])}")
+        for refused in reports.get("refused") or []:
+            lines.append(f"  powerbi  refresh refused: {refused}")
         report = record.get("report") or {}
         if report.get("path"):
             lines.append(f"  report   {report['path']}")

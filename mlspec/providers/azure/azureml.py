@@ -49,6 +49,7 @@ current directory in the job's properties, as the CLI does.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import tempfile
 import time
@@ -146,6 +147,9 @@ class AzureMLResources:
     def client(self) -> MLClient:
         from azure.ai.ml import MLClient
 
+        # The SDK warns through logging for every "experimental" class it builds (schedules and monitors
+        # are): noise on an apply's output, not something a user of mlspec can act on.
+        logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
         workspace = self.session.workspace
         name = workspace.require("machine_learning", "deploying Azure ML assets, compute, jobs and schedules")
         options: dict[str, Any] = {"show_progress": False, "enable_telemetry": False}
