@@ -53,6 +53,10 @@ TEST_PAUSE_SECONDS_ENV = "MLSPEC_TEST_PAUSE_SECONDS"
 
 Progress = Callable[[str], None]
 
+STILL_WORKING_EVERY = 10.0
+"""Seconds between the "still creating..." lines of a resource whose operation takes long (an image
+build, a rollout, a compute cluster), as Terraform prints them: silence is not mistaken for a hang."""
+
 _VERBS = {
     Action.CREATE: ("Creating", "created"),
     Action.UPDATE: ("Updating", "updated"),
@@ -226,10 +230,12 @@ def execute(
     try:
         _carry_out_all(work, waits_for, runner, result, parallelism)
     except BaseException:
+        runner.finish()
         if not runner.conflict:  # keep what was done; a conflicting state is not ours to write
             with contextlib.suppress(MlspecError):
                 recorder.finish()
         raise
+    runner.finish()
     if not runner.conflict:
         recorder.finish()
     result.state_serial = recorder.state.serial
@@ -348,6 +354,10 @@ class _Runner:
         self.applied: set[Address] = set()
         """Producers this apply ran: their freshly reported outputs win over values the plan read."""
         self.conflict = False
+        self._in_flight: dict[Address, tuple[str, float]] = {}
+        self._in_flight_lock = threading.Lock()
+        self._finished = threading.Event()
+        self._ticker: threading.Thread | None = None
         self.record_failed = False
         """Set when a state write found the state changed by someone else: no new work starts."""
 
@@ -356,7 +366,8 @@ class _Runner:
         self.say(f"{change.address}: {doing}...")
         started = time.monotonic()
         try:
-            description = self._carry_out(change)
+            with self._still_working(change.address, doing.lower(), started):
+                description = self._carry_out(change)
         except Exception as exc:  # any provider failure stops only this resource and its dependants
             if isinstance(exc, StateConflictError):
                 self.conflict = True
@@ -377,6 +388,35 @@ class _Runner:
             f"{change.address}: {done} after {seconds:.1f}s" + (f" — {description}" if description else "")
         )
         return ResourceOutcome(change.address, change.action, True, seconds, description=description)
+
+    @contextlib.contextmanager
+    def _still_working(self, address: Address, doing: str, started: float) -> Any:
+        """While the body runs, ``address`` is among the resources the ticker reports on."""
+        with self._in_flight_lock:
+            self._in_flight[address] = (doing, started)
+            if self._ticker is None:  # one thread for the whole apply, made when first needed
+                self._ticker = threading.Thread(target=self._tick, name="mlspec-still-working", daemon=True)
+                self._ticker.start()
+        try:
+            yield
+        finally:
+            with self._in_flight_lock:
+                del self._in_flight[address]
+
+    def _tick(self) -> None:
+        """Every :data:`STILL_WORKING_EVERY` seconds, one line per resource in flight for longer than that."""
+        while not self._finished.wait(STILL_WORKING_EVERY):
+            now = time.monotonic()
+            with self._in_flight_lock:
+                late = [(a, d, s) for a, (d, s) in self._in_flight.items() if now - s >= STILL_WORKING_EVERY]
+            for address, doing, started in sorted(late, key=lambda item: str(item[0])):
+                self.say(f"{address}: still {doing}... [{now - started:.0f}s elapsed]")
+
+    def finish(self) -> None:
+        """Stop the ticker (the apply is over)."""
+        self._finished.set()
+        if self._ticker is not None:
+            self._ticker.join()
 
     def _carry_out(self, change: ResourceChange) -> str:
         address = change.address

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -446,3 +447,28 @@ def test_an_apply_refused_by_the_provider_shows_its_hint_under_the_failed_addres
     assert f"x aks.deployment.shop-scoring: {failure.error}" in shown
     assert f"hint: {failure.hint}" in shown
     assert json.loads((folder / "properties.json").read_text())["spec"]["replicas"] == 7  # left as it was
+
+
+def test_a_long_operation_says_it_is_still_working_and_stops_saying_so(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlspec.plan import apply as apply_module
+
+    lines: list[str] = []
+
+    class Slow(LocalProvider):
+        def create(self, request):  # type: ignore[no-untyped-def]
+            if str(request.address) == "synapse.notebook.click_stats":  # an image build, a rollout...
+                deadline = time.monotonic() + 30
+                while sum("still" in line for line in lines) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            return super().create(request)
+
+    monkeypatch.setattr(apply_module, "STILL_WORKING_EVERY", 0.05)
+    monkeypatch.setattr(target, "provider_for", lambda name, d, e, **_: Slow(d, e))
+    assert api_deploy.apply_environment(shop, "dev", progress=lines.append).ok
+    slow = "synapse.notebook.click_stats"
+    ticks = [i for i, line in enumerate(lines) if line.startswith(f"{slow}: still creating... [")]
+    assert len(ticks) >= 2, lines
+    created = next(i for i, line in enumerate(lines) if line.startswith(f"{slow}: created"))
+    assert max(ticks) < created, "no tick after the resource is done"

@@ -5,7 +5,8 @@ defines one fixture, ``subject``, returning a :class:`ProviderUnderTest`: a fres
 open a second one on the same backing store (the next run, after a crash), and two hooks that act
 behind the provider's back (change an object, remove an object). Nothing here knows where objects
 live: the local provider's hooks edit folders, the Azure provider's edit what its fake transport
-serves.
+serves. A provider whose services accept only real payloads as producers (an ACR task YAML, an Azure
+ML compute) gives their requests too (``producer_request``); the others get the contract's samples.
 
 Every test runs once per sample kind (:data:`SAMPLE_KINDS`): a notebook-like file artifact, a
 properties-only resource and a resource that ships attachments, built the way ``apply`` builds its
@@ -127,10 +128,25 @@ class ProviderUnderTest:
     object_name: Callable[[Address], str] = lambda address: address.name
     """The ``name`` a sample of ``address`` has in its payload (a nested Azure resource's is
     ``parent/child``)."""
+    producer_request: Callable[[SampleTarget], DeployRequest] | None = None
+    """The request that creates a producer at ``target`` (one of :attr:`producers`), for a provider
+    whose services take only real payloads (an ACR task YAML, an Azure ML compute): at the target's
+    address and of its provider type. ``None``: the contract's own sample (:meth:`producer`)."""
 
     def request(self, kind: str, variant: int = 0) -> DeployRequest:
         target = self.samples[kind]
         return sample_request(target, kind, variant, self.object_name(target.address))
+
+    def producer(self, target: SampleTarget) -> DeployRequest:
+        """The request that creates a producer at ``target``: :attr:`producer_request`'s, or a
+        file-artifact sample named by :attr:`object_name`."""
+        if self.producer_request is None:
+            return sample_request(target, FILE_ARTIFACT, name=self.object_name(target.address))
+        request = self.producer_request(target)
+        assert (request.address, request.provider_type) == (target.address, target.provider_type), (
+            f"producer_request gave {request.address} ({request.provider_type}) for {target}"
+        )
+        return request
 
 
 def sample_request(target: SampleTarget, kind: str, variant: int = 0, name: str = "") -> DeployRequest:
@@ -328,7 +344,7 @@ class ProviderContract:
     def test_a_producer_reports_every_declared_output(self, subject: ProviderUnderTest) -> None:
         for (service, kind), provider_type in sorted(subject.producers.items()):
             target = SampleTarget(Address(service, kind, "contract-producer"), provider_type)
-            request = sample_request(target, FILE_ARTIFACT, name=subject.object_name(target.address))
+            request = subject.producer(target)
             first = subject.provider.create(request)
             for attribute in outputs_of(target.address):
                 ref = OutputRef(str(target.address), attribute)
