@@ -19,8 +19,8 @@ kubeconfig (as ``tests/providers/test_azure_kubernetes.py`` does), and paces its
 that sleeping moves on.
 
 :class:`WorldCredential` gives each audience the token its fake accepts: the AKS server application's
-token to the API server, the plain Resource Manager token ACR's token exchange checks, and unsigned
-JWTs (which ``azure-ai-ml`` decodes) to every other audience.
+token to the API server, unsigned JWTs (which ``azure-ai-ml`` decodes) to every Entra audience; the
+registry's token exchange takes the Resource Manager one.
 
 :class:`ChurnBuild` is the churn example's prod build (``projects/churn``, built from a copy), whose
 resources give requests as apply sends them: what a service accepts, unlike the contract's toy
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -115,8 +114,7 @@ class FakeAzureWorld(HttpTransport):  # type: ignore[misc]
         n = self.names
         self.azure = FakeAzureML(n.subscription, n.resource_group, n.machine_learning)
         """Resource Manager, Synapse, the lake, the Azure ML workspace and its blob store."""
-        self.acr = FakeAcr(n.subscription, n.resource_group, n.container_registry)
-        self.acr._counter = _ACR_OPERATIONS
+        self.acr: FakeAcr = _WorldAcr(n.subscription, n.resource_group, n.container_registry)
         self.aks = FakeAks(n.subscription, n.resource_group, n.kubernetes)
         self.api_server = FakeApiServer()
         self.api_server.put(
@@ -164,7 +162,7 @@ class FakeAzureWorld(HttpTransport):  # type: ignore[misc]
             return "azure", self.azure.send
         if host in (SOURCE_STORAGE, LOG_STORAGE, self.acr.login_server):
             return "acr", self.acr.send
-        if host == f"{ACCOUNT}.blob.core.windows.net" or host == DATA_PLANE:
+        if host in (f"{ACCOUNT}.blob.core.windows.net", DATA_PLANE):
             return "azure", self.azure.send
         if host.endswith(".blob.core.windows.net"):  # the lake (HEAD of a path), as FakeAzure serves it
             return "lake", lambda request, **kwargs: FakeAzure.send(self.azure, request, **kwargs)
@@ -183,8 +181,9 @@ class FakeAzureWorld(HttpTransport):  # type: ignore[misc]
 
 
 class WorldCredential(JwtCredential):
-    """The token each fake accepts: the API server's for the AKS server application, ACR's token
-    exchange's for Resource Manager, an unsigned JWT (with audience and tenant) for the rest."""
+    """Unsigned JWTs for every Entra audience (``azure-ai-ml`` decodes the Azure ML one, and the
+    Resource Manager one for the tenant of a job's studio URL), except the AKS server application's:
+    the token the API server accepts."""
 
     def __init__(self, api_server: FakeApiServer) -> None:
         super().__init__()
@@ -194,20 +193,28 @@ class WorldCredential(JwtCredential):
         if scopes == (AKS_SERVER_SCOPE,):
             self.scopes.append(scopes)
             return self.api_server.token
-        if scopes == (MANAGEMENT_SCOPE,):
-            self.scopes.append(scopes)
-            return AAD_TOKEN
         return super()._token(scopes)
 
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
 
-        return AccessToken(self._token(scopes), int(time.time()) + 3600)
+class _WorldAcr(FakeAcr):
+    """:class:`FakeAcr` whose token exchange takes the world credential's Resource Manager token for
+    the AAD token it checks (:data:`AAD_TOKEN`, a plain string where the world's tokens are JWTs)."""
 
-    def get_token_info(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessTokenInfo
+    def __init__(self, subscription: str, resource_group: str, registry: str) -> None:
+        super().__init__(subscription, resource_group, registry)
+        self.aad_token = JwtCredential()._token((MANAGEMENT_SCOPE,))
+        self._counter = _ACR_OPERATIONS
 
-        return AccessTokenInfo(self._token(scopes), int(time.time()) + 3600)
+    def _data_plane(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
+        if (
+            path == "/oauth2/exchange"
+            and isinstance(body, dict)
+            and body.get("access_token") == self.aad_token
+        ):
+            body = {**body, "access_token": AAD_TOKEN}
+        return super()._data_plane(method, path, query, headers, body)
 
 
 def world_provider(world: FakeAzureWorld, project: str = "contract") -> AzureProvider:

@@ -944,10 +944,10 @@ class TestKubernetesProviderContract(ProviderContract):
             ),
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the Azure provider does not deploy ACR tasks or Azure ML compute and pipelines yet: their "
-        "producers are missing (the ARM producers are tested in test_azure_provider_contract.py)",
+    @pytest.mark.skip(
+        reason="no Kubernetes kind is a producer, and this subject's transport serves ARM and AKS only: "
+        "every producer kind is run through the whole Azure provider by TestAzureProviderContract "
+        "(test_azure_provider_contract.py)",
     )
     def test_a_producer_reports_every_declared_output(self, subject: ProviderUnderTest) -> None:
         super().test_a_producer_reports_every_declared_output(subject)

@@ -27,11 +27,15 @@ from providers.contract import (
     ProviderUnderTest,
     SampleTarget,
 )
-from tests.providers.azure_fake import FakeAzure
-from tests.providers.azure_world import ChurnBuild, FakeAzureWorld, serving, world_provider
+from tests.providers.acr_fake import SOURCE_STORAGE
+from tests.providers.azure_fake import ARM, FakeAzure
+from tests.providers.azure_world import ChurnBuild, FakeAzureWorld, WorldNames, serving, world_provider
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
 RESOURCE_GROUP = "rg-contract-dev"
+WORLD = WorldNames(subscription=SUBSCRIPTION, resource_group=RESOURCE_GROUP)
+"""The whole provider's environment (its Synapse workspace and Application Insights component are
+those of :func:`workspace`)."""
 NOTEBOOK = "Microsoft.Synapse/workspaces/notebooks"
 ACTION_GROUP = "arm:Microsoft.Insights/actionGroups"
 
@@ -151,7 +155,7 @@ def producer_request(churn: ChurnBuild, target: SampleTarget) -> DeployRequest:
 class TestAzureProviderContract(ProviderContract):
     @pytest.fixture
     def subject(self, churn: ChurnBuild) -> Iterator[ProviderUnderTest]:
-        world = FakeAzureWorld()
+        world = FakeAzureWorld(WORLD)
         with serving(world):
             yield ProviderUnderTest(
                 provider=world_provider(world),
@@ -170,18 +174,29 @@ class TestAzureProviderContract(ProviderContract):
 
 def test_every_producer_goes_to_its_own_fake_through_the_one_transport(churn: ChurnBuild) -> None:
     """What the contract's producer test relies on: each service's requests reach the fake that serves
-    it, and nothing is answered by a fake that does not know it (no "no such host", no stray 404)."""
-    world = FakeAzureWorld()
+    it (the registry's Tasks, data plane and source storage the ACR fake; Resource Manager and the
+    Azure ML workspace the Azure fake), and each producer was made there."""
+    world = FakeAzureWorld(WORLD)
     with serving(world):
         provider = world_provider(world)
         for (service, kind), provider_type in sorted(PRODUCERS.items()):
             target = SampleTarget(Address(service, kind, "contract-producer"), provider_type)
             provider.create(producer_request(churn, target))
-    served = {name for name, *_ in world.routed}
-    assert served == {"azure", "acr"}, served
-    assert world.acr.sent("POST", "/scheduleRun") and world.acr.tags
+    assert {(name, host) for name, _, host, _ in world.routed} == {
+        ("azure", ARM),
+        ("acr", ARM),
+        ("acr", f"{WORLD.container_registry}.azurecr.io"),
+        ("acr", SOURCE_STORAGE),
+    }
+    assert all(
+        f"/Microsoft.ContainerRegistry/registries/{WORLD.container_registry}/" in path
+        for name, _, host, path in world.routed
+        if (name, host) == ("acr", ARM) and not path.startswith("/operations/")  # its runs' polls
+    )
+    [run] = world.acr.runs.values()
+    assert run.outcome == "Succeeded" and world.acr.tags
     assert world.azure.entity("computes/cpu-cluster") is not None
-    assert world.azure.ml_sent("PUT", "/jobs/")
+    assert len(world.azure.ml_sent("PUT", "/jobs/")) == 1
     assert len(world.azure.deployments) == 3  # identity, endpoint, rule: one template deployment each
 
 
@@ -192,7 +207,7 @@ def test_the_world_serves_kubernetes_through_the_aks_kubeconfig(world_sdks: None
     from mlspec.contract.payload import Payload
     from mlspec.contract.resource_state import ResourceState
 
-    world = FakeAzureWorld()
+    world = FakeAzureWorld(WORLD)
     provider = world_provider(world)
     address = Address("aks", "config_map", "contract-world")
     properties = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"A": "1"}}
