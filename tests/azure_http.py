@@ -3,8 +3,11 @@ parses every request as in production; only the bytes on the wire are replaced."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
 
 import requests
 from azure.core.pipeline._tools import is_rest
@@ -49,15 +52,71 @@ def http_response(
     return RequestsTransportResponse(request, response)
 
 
-class ScriptedTransport(HttpTransport):  # type: ignore[misc]
-    """Answers each request the SDK sends with what ``handler`` returns (or raises)."""
+@dataclass
+class Recorded:
+    """One request as it went over the wire: method, host, path (unquoted), query, JSON body, headers."""
 
-    def __init__(self, handler: Handler, extra_headers: dict[str, str] | None = None) -> None:
-        self.handler = handler
-        self.sent: list[Any] = []
-        self.extra_headers = dict(extra_headers or {})
+    method: str
+    host: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]
 
-    def __enter__(self) -> ScriptedTransport:
+    @property
+    def api_version(self) -> str:
+        return self.query.get("api-version", "")
+
+
+def raw_body(request: Any) -> bytes:
+    """The request's body as bytes (JSON, a form, an upload), whichever request type carries it
+    (``azure.core.rest`` requests have ``content``, the legacy ones ``body`` or ``data``)."""
+    for attribute in ("content", "body", "data"):
+        value = getattr(request, attribute, None)
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, str):
+            return value.encode()
+        if isinstance(value, dict):  # a form: encoded as the requests transport encodes it
+            from requests.models import RequestEncodingMixin
+
+            return str(RequestEncodingMixin._encode_params(value)).encode()
+        if hasattr(value, "read"):
+            data = value.read()
+            if hasattr(value, "seek"):
+                value.seek(0)
+            return data if isinstance(data, bytes) else str(data).encode()
+    return b""
+
+
+def recorded(request: Any) -> tuple[Recorded, bytes]:
+    """``request`` as a :class:`Recorded` (its body parsed when it is JSON or a form), and its raw bytes."""
+    url = urlparse(request.url)
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    raw = raw_body(request)
+    headers = dict(request.headers)
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    body: Any = None
+    if raw and "x-www-form-urlencoded" in content_type:
+        body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+    elif raw and ("json" in content_type or not content_type):
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+    return Recorded(request.method, url.hostname or "", unquote(url.path), query, body, headers), raw
+
+
+class FakeTransport(HttpTransport):  # type: ignore[misc]
+    """What every fake service shares: the transport protocol (a context manager that opens and closes
+    nothing), the requests it was sent, and the waits the SDK asked for (recorded, not slept: polls and
+    retries wait for nothing in tests, and a test can see they would have)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+        self.slept: list[float] = []
+
+    def __enter__(self) -> FakeTransport:
         return self
 
     def __exit__(self, *args: object) -> None:
@@ -68,6 +127,19 @@ class ScriptedTransport(HttpTransport):  # type: ignore[misc]
 
     def close(self) -> None:
         pass
+
+    def sleep(self, duration: float) -> None:
+        self.slept.append(duration)
+
+
+class ScriptedTransport(FakeTransport):
+    """Answers each request the SDK sends with what ``handler`` returns (or raises)."""
+
+    def __init__(self, handler: Handler, extra_headers: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.handler = handler
+        self.sent: list[Any] = []
+        self.extra_headers = dict(extra_headers or {})
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         self.sent.append(request)

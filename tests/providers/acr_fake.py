@@ -31,13 +31,11 @@ import tarfile
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import unquote, urlparse
 
 import yaml
-from azure.core.pipeline.transport import HttpTransport
 
-from tests.azure_http import http_response
-from tests.providers.azure_fake import Recorded
+from tests.azure_http import FakeTransport, Recorded, http_response, recorded
 
 ARM = "management.azure.com"
 SOURCE_STORAGE = "acrsourceweu01.blob.core.windows.net"
@@ -82,11 +80,12 @@ class FakeRun:
     log: bytes = b""
 
 
-class FakeAcr(HttpTransport):  # type: ignore[misc]
+class FakeAcr(FakeTransport):
     """One registry's Tasks, its source and log storage and its data plane, in memory. One per test;
     give it to the provider as ``client_options={"transport": fake, "polling_interval": 0}``."""
 
     def __init__(self, subscription: str, resource_group: str, registry: str) -> None:
+        super().__init__()
         self.subscription = subscription
         self.resource_group = resource_group
         self.registry = registry
@@ -96,10 +95,8 @@ class FakeAcr(HttpTransport):  # type: ignore[misc]
         self.runs: dict[str, FakeRun] = {}
         self.outcomes: list[str] = []
         """How the next runs end, in turn (``Succeeded`` once none is left)."""
-        self.requests: list[Recorded] = []
         self.raw: list[bytes] = []
         """The body of each request as sent (the uploaded tarball is not JSON)."""
-        self.slept: list[float] = []
         self._failures: list[_Failure] = []
         self._operations: dict[str, list[tuple[int, Any]]] = {}
         self._access_tokens: dict[str, str] = {}  # token -> the scope it was issued for
@@ -111,33 +108,12 @@ class FakeAcr(HttpTransport):  # type: ignore[misc]
 
     # --- the transport protocol -------------------------------------------------------------------
 
-    def __enter__(self) -> FakeAcr:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def sleep(self, duration: float) -> None:
-        self.slept.append(duration)
-
     def send(self, request: Any, **kwargs: Any) -> Any:
+        sent, raw = recorded(request)
+        sent.headers = {k.lower(): v for k, v in sent.headers.items()}
+        host, query, headers, body = sent.host, sent.query, sent.headers, sent.body
         url = urlparse(request.url)
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        raw = _raw_body(request)
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        body: Any = None
-        if raw and "json" in headers.get("content-type", ""):
-            body = json.loads(raw)
-        elif raw and "x-www-form-urlencoded" in headers.get("content-type", ""):
-            body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-        host = url.hostname or ""
-        self.requests.append(Recorded(request.method, host, unquote(url.path), query, body, headers))
+        self.requests.append(sent)
         self.raw.append(raw)
         status, answer_headers, answer = self._answer(
             request.method, host, url.path, query, headers, body, raw
@@ -469,26 +445,6 @@ class FakeAcr(HttpTransport):  # type: ignore[misc]
                 },
             },
         )
-
-
-def _raw_body(request: Any) -> bytes:
-    """The request's body as bytes (JSON, a form, the uploaded tarball), whatever request type carries it."""
-    for attribute in ("content", "body", "data"):
-        value = getattr(request, attribute, None)
-        if isinstance(value, bytes):
-            return value
-        if isinstance(value, str):
-            return value.encode()
-        if isinstance(value, dict):  # a form: encoded as the requests transport encodes it
-            from requests.models import RequestEncodingMixin
-
-            return str(RequestEncodingMixin._encode_params(value)).encode()
-        if hasattr(value, "read"):
-            data = value.read()
-            if hasattr(value, "seek"):
-                value.seek(0)
-            return data if isinstance(data, bytes) else str(data).encode()
-    return b""
 
 
 def tar_members(tarball: bytes) -> list[tarfile.TarInfo]:

@@ -29,11 +29,8 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-from azure.core.pipeline.transport import HttpTransport
-
-from tests.azure_http import http_response
+from tests.azure_http import FakeTransport, Recorded, http_response, recorded
 
 ARM = "management.azure.com"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -54,22 +51,6 @@ _SYNAPSE_RUN = re.compile(
 
 
 @dataclass
-class Recorded:
-    """One request as it went over the wire."""
-
-    method: str
-    host: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
-
-    @property
-    def api_version(self) -> str:
-        return self.query.get("api-version", "")
-
-
-@dataclass
 class _Failure:
     method: str
     path_pattern: str
@@ -84,22 +65,21 @@ def _guid(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
 
 
-class FakeAzure(HttpTransport):  # type: ignore[misc]
+class FakeAzure(FakeTransport):
     """Resource Manager and the Synapse workspace artifacts API, in memory. One per test; give it to
     the provider as ``client_options={"transport": fake, "polling_interval": 0}``."""
 
     def __init__(self, subscription: str, resource_group: str) -> None:
+        super().__init__()
         self.subscription = subscription
         self.resource_group = resource_group
         self.resources: dict[str, dict[str, Any]] = {}  # by lower-cased id
         self.ids: dict[str, str] = {}  # lower-cased id -> id as Azure spells it
         self.deployments: dict[str, dict[str, Any]] = {}
         self.artifacts: dict[tuple[str, str], dict[str, Any]] = {}
-        self.requests: list[Recorded] = []
         self._operations: dict[str, list[tuple[int, Any]]] = {}
         self._failures: list[_Failure] = []
         self._counter = 0
-        self.slept: list[float] = []
         self._deployment_errors: list[dict[str, Any]] = []
         self.resource_group_exists = True
         self.run_statuses: list[str] = ["Queued", "InProgress", "Succeeded"]  # what each poll of a run says
@@ -110,34 +90,10 @@ class FakeAzure(HttpTransport):  # type: ignore[misc]
 
     # --- the transport protocol -------------------------------------------------------------------
 
-    def __enter__(self) -> FakeAzure:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def sleep(self, duration: float) -> None:
-        self.slept.append(duration)  # polls and retries wait for nothing here; tests see they would
-
     def send(self, request: Any, **kwargs: Any) -> Any:
-        url = urlparse(request.url)
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        raw = getattr(request, "content", None)  # azure.core.rest requests; the legacy ones carry .body
-        if raw is None:
-            raw = getattr(request, "body", None)
-        if not isinstance(raw, (bytes, str)):
-            raw = None
-        body = json.loads(raw) if raw else None
-        self.requests.append(
-            Recorded(request.method, url.hostname or "", url.path, query, body, dict(request.headers))
-        )
-        status, headers, answer = self._answer(request.method, url.hostname or "", url.path, body)
+        sent, _ = recorded(request)
+        self.requests.append(sent)
+        status, headers, answer = self._answer(sent.method, sent.host, sent.path, sent.body)
         payload = b"" if answer is None else json.dumps(answer).encode()
         headers = {
             "Content-Type": "application/json",

@@ -22,11 +22,8 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-from azure.core.pipeline.transport import HttpTransport
-
-from tests.azure_http import http_response
+from tests.azure_http import FakeTransport, Recorded, http_response, recorded
 
 FABRIC = "api.fabric.microsoft.com"
 POWERBI = "api.powerbi.com"
@@ -38,16 +35,6 @@ _ITEM = re.compile(
 )
 _OPERATION = re.compile(r"^/v1/operations/(?P<op>[^/]+)(?P<result>/result)?$")
 _REFRESH = re.compile(r"^/v1\.0/myorg/groups/(?P<ws>[^/]+)/datasets/(?P<id>[^/]+)/refreshes$")
-
-
-@dataclass
-class Request:
-    method: str
-    host: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
 
 
 @dataclass
@@ -80,15 +67,14 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], A
     return status, {}, {"requestId": str(uuid.uuid4()), "errorCode": code, "message": message}
 
 
-class FakeFabric(HttpTransport):  # type: ignore[misc]
+class FakeFabric(FakeTransport):
     """Workspaces, items and their definitions, in memory."""
 
     def __init__(self, workspaces: dict[str, str], page_size: int = 2, retry_after: str = "3") -> None:
+        super().__init__()
         self.workspaces = dict(workspaces)  # id -> display name
         self.items: dict[str, Item] = {}
         self.refreshes: list[tuple[str, str]] = []
-        self.requests: list[Request] = []
-        self.slept: list[float] = []
         self.page_size = page_size
         self.retry_after = retry_after
         self.fail_operations = 0  # the next N long-running operations end Failed
@@ -98,30 +84,10 @@ class FakeFabric(HttpTransport):  # type: ignore[misc]
 
     # --- the transport protocol -------------------------------------------------------------------
 
-    def __enter__(self) -> FakeFabric:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def sleep(self, duration: float) -> None:
-        self.slept.append(duration)
-
     def send(self, request: Any, **kwargs: Any) -> Any:
-        url = urlparse(request.url)
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        raw = getattr(request, "content", None)
-        body = json.loads(raw) if isinstance(raw, (bytes, str)) and raw else None
-        self.requests.append(
-            Request(request.method, url.hostname or "", url.path, query, body, dict(request.headers))
-        )
-        status, headers, answer = self._answer(request.method, url.hostname or "", url.path, query, body)
+        sent, _ = recorded(request)
+        self.requests.append(sent)
+        status, headers, answer = self._answer(sent.method, sent.host, sent.path, sent.query, sent.body)
         content = b"" if answer is None else json.dumps(answer).encode()
         return http_response(request, status, {"Content-Type": "application/json", **headers}, content)
 
@@ -139,7 +105,7 @@ class FakeFabric(HttpTransport):  # type: ignore[misc]
     ) -> None:
         self._failures.append([method, path_pattern, status, code, message, dict(headers or {}), times])
 
-    def sent(self, method: str | None = None, path_contains: str = "") -> list[Request]:
+    def sent(self, method: str | None = None, path_contains: str = "") -> list[Recorded]:
         """The recorded requests, without the polls of long-running operations."""
         return [
             r
@@ -149,7 +115,7 @@ class FakeFabric(HttpTransport):  # type: ignore[misc]
             and "/operations/" not in r.path
         ]
 
-    def polls(self) -> list[Request]:
+    def polls(self) -> list[Recorded]:
         return [r for r in self.requests if "/operations/" in r.path]
 
     def item(self, item_type: str, name: str) -> Item | None:

@@ -8,15 +8,12 @@ import json
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 pytest.importorskip("azure.synapse.accesscontrol")
 
-from azure.core.pipeline.transport import HttpTransport
 
 from mlspec.contract.graph import Address
 from mlspec.contract.outputs import output_marker
@@ -26,7 +23,8 @@ from mlspec.providers.azure.session import AzureSession
 from mlspec.providers.azure.synapse_access import ASSIGNMENT_NAMESPACE, SynapseRoleAssignments
 from mlspec.providers.azure.workspace import AzureWorkspace
 from mlspec.providers.base import DeployRequest, ProviderError, ProviderResult
-from tests.azure_http import http_response
+from tests.azure_http import FakeTransport, Recorded, http_response
+from tests.azure_http import recorded as recorded_request
 
 WORKSPACE = "syn-churn-test"
 HOST = f"{WORKSPACE}.dev.azuresynapse.net"
@@ -43,59 +41,29 @@ ADDRESS = Address("access", "synapse_role_assignment", "aml-compute-synapse-comp
 POOL_SCOPE = f"workspaces/{WORKSPACE}/bigDataPools/sparkpool01"
 
 
-@dataclass
-class Sent:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
-
-
-class FakeSynapseAccess(HttpTransport):  # type: ignore[misc]
+class FakeSynapseAccess(FakeTransport):
     """The workspace's role definitions and role assignments, in memory, answering as Synapse does:
     ``404`` for a missing assignment, ``409`` for a second assignment of the same grant, ``204`` for
     the delete of a missing one."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.assignments: dict[str, dict[str, Any]] = {}
-        self.requests: list[Sent] = []
         self.failures: list[tuple[str, str, int, dict[str, str]]] = []
-        self.slept: list[float] = []
-
-    def __enter__(self) -> FakeSynapseAccess:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def sleep(self, duration: float) -> None:
-        self.slept.append(duration)
 
     def fail_next(
         self, method: str, path_start: str, status: int, headers: dict[str, str] | None = None
     ) -> None:
         self.failures.append((method, path_start, status, dict(headers or {})))
 
-    def sent(self, method: str | None = None) -> list[Sent]:
+    def sent(self, method: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if method is None or r.method == method]
 
     def send(self, request: Any, **kwargs: Any) -> Any:
-        url = urlparse(request.url)
-        assert url.hostname == HOST, request.url
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        raw = getattr(request, "content", None)
-        if raw is None:
-            raw = getattr(request, "body", None)
-        body = json.loads(raw) if isinstance(raw, (bytes, str)) and raw else None
-        self.requests.append(Sent(request.method, url.path, query, body, dict(request.headers)))
-        status, headers, answer = self._answer(request.method, url.path, query, body)
+        sent, _ = recorded_request(request)
+        assert sent.host == HOST, request.url
+        self.requests.append(sent)
+        status, headers, answer = self._answer(sent.method, sent.path, sent.query, sent.body)
         content = b"" if answer is None else json.dumps(answer).encode()
         return http_response(request, status, {"Content-Type": "application/json", **headers}, content)
 
