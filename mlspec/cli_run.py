@@ -55,7 +55,8 @@ def _project_options(func: F) -> F:
         "--env",
         "environment",
         metavar="NAME",
-        help="An environment with the local provider (default: local, which every project has).",
+        help="Environment (default: local, which every project has). `run` of an Azure environment runs "
+        "its deployed pipeline in Azure; `serve` and `status` need one with the local provider.",
     )(func)
     return click.argument("path", default=SPEC_FILE, metavar="[PATH]")(func)
 

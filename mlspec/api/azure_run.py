@@ -20,6 +20,32 @@ if TYPE_CHECKING:
     from mlspec.runtime.progress import RunProgress
 
 STEP = "transforms"
+LOCAL_OPTIONS = (
+    ("only", "--only"),
+    ("from_step", "--from"),
+    ("spark_master", "--spark-master"),
+    ("traffic", "--traffic"),
+)
+
+
+def refuse_local_options(environment: str, options: Any, lake: Any) -> None:
+    """MLS819 for the options of a local run (``--only train``, ``--lake``...) given to a run in Azure,
+    which runs the deployed pipeline as a whole: ignoring them would run (and bill) what was not asked."""
+    given = [flag for field, flag in LOCAL_OPTIONS if getattr(options, field, None)]
+    if lake is not None:
+        given.append("--lake")
+    if given:
+        raise MlspecError(
+            [
+                Diagnostic.error(
+                    "MLS819",
+                    f"{', '.join(given)} apply to a run on this machine; environment {environment!r} runs in "
+                    "Azure, where `mlspec run` runs the deployed Synapse pipeline as a whole",
+                    ("environments", environment, "provider"),
+                    hint="drop them, or run on this machine with `--env local`",
+                )
+            ]
+        )
 
 
 def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | None = None) -> dict[str, Any]:
@@ -33,6 +59,9 @@ def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | N
     desired = desired_from_build(result, spec_file.resolve().parent)
     target = Target.of(desired)
     environment = target.environment
+    # Signed in first: without credentials, say so (MLS816), not that a blob state cannot be read.
+    provider = target.provider_instance()
+    assert isinstance(provider, AzureProvider), provider  # the manifest says azure
     state = read_state(target.backend(), target)
     pipelines = sorted(
         (address, entry)
@@ -51,8 +80,6 @@ def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | N
                 )
             ]
         )
-    provider = target.provider_instance()
-    assert isinstance(provider, AzureProvider), provider  # the manifest says azure
     parameters = {"environment": environment, "run_date": dt.datetime.now(dt.UTC).date().isoformat()}
     steps: list[dict[str, Any]] = []
     record: dict[str, Any] = {"provider": "azure", "environment": environment, "steps": steps}

@@ -233,6 +233,15 @@ PLAN_CODES: tuple[DiagnosticCode, ...] = (
         "local`). `mlspec run` of an Azure environment runs its deployed pipeline in Azure",
     ),
     code(
+        "MLS819",
+        ERROR,
+        RUN,
+        "a local run's option given to a run in Azure",
+        "`--only`, `--from`, `--lake`, `--spark-master` and `--traffic` shape a run on this machine; an Azure "
+        "environment's run starts its deployed Synapse pipeline as a whole, so they are refused rather than "
+        "ignored",
+    ),
+    code(
         "MLS818",
         ERROR,
         RUN,

@@ -66,6 +66,7 @@ def test_a_ready_environment_passes_every_check() -> None:
         "Microsoft.ContainerService/managedClusters",
         "aks-ml-prod",
         {
+            "aadProfile": {"managed": True, "enableAzureRBAC": True},
             "oidcIssuerProfile": {"enabled": True},
             "securityProfile": {"workloadIdentity": {"enabled": True}},
             "addonProfiles": {"azureKeyvaultSecretsProvider": {"enabled": True}},
@@ -80,6 +81,7 @@ def test_a_ready_environment_passes_every_check() -> None:
         f"resource group {RESOURCE_GROUP}",
         "Synapse workspace syn-churn-prod",
         "AKS cluster aks-ml-prod",
+        "aks-ml-prod: Entra ID sign-in",
         "aks-ml-prod: OIDC issuer and workload identity",
         "aks-ml-prod: Key Vault secrets provider (CSI driver)",
         "lake storage account contosolakeprod",
@@ -104,6 +106,8 @@ def test_what_is_missing_is_said_with_its_fix() -> None:
     vault = checks["Key Vault kv-churn-prod"]
     assert not vault.ok and vault.detail.startswith("404 (ResourceNotFound)")
     assert "it does not create it" in vault.fix
+    entra = checks["aks-ml-prod: Entra ID sign-in"]
+    assert not entra.ok and "--enable-aad --enable-azure-rbac" in entra.fix
     identity = checks["aks-ml-prod: OIDC issuer and workload identity"]
     assert not identity.ok and identity.detail == "OIDC issuer on, workload identity off"
     assert "--enable-workload-identity" in identity.fix
@@ -159,4 +163,5 @@ def test_the_cli_on_a_local_environment_and_without_credentials(
     assert prod.exit_code == 1
     assert prod.stdout.startswith("FAIL credentials: no Azure credentials for environment 'prod'")
     assert "fix: sign in with `az login`" in prod.stdout
+    assert "mlspec doctor" not in prod.stdout.split("fix:", 1)[1], "doctor does not send you to doctor"
     assert "Traceback" not in prod.output

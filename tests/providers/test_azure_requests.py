@@ -111,7 +111,12 @@ def test_create_asks_what_if_then_deploys_a_one_resource_incremental_template(
                 "resources": [expected_resource],
             },
         },
-        "tags": {"mlspec-address": str(ACTION_GROUP), "mlspec-env": "dev", "mlspec-project": "contract"},
+        "tags": {
+            "mlspec-address": str(ACTION_GROUP),
+            "mlspec-env": "dev",
+            "mlspec-hash": action_group().payload.hash,
+            "mlspec-project": "contract",
+        },
     }
     assert put.headers["Authorization"] == "Bearer fake-token"
     assert fake.sent("POST")[0].body == {
@@ -250,12 +255,66 @@ def test_delete_removes_the_resource_by_id_and_its_deployment_record(
     before = len(fake.sent())
     provider.delete(ACTION_GROUP, recorded(request, result))
     deletes = [(r.method, r.path, r.api_version) for r in fake.sent()[before:]]
+    record = f"{DEPLOYMENTS}/mlspec-contract-dev-monitor.action_group.churn-notify"
     assert deletes == [
+        ("GET", record, DEPLOYMENTS_API),  # the proof that mlspec made it: its record lists the id
         ("DELETE", result.provider_id, "2023-01-01"),  # the resource's own API version
         ("DELETE", f"{DEPLOYMENTS}/mlspec-contract-dev-monitor.action_group.churn-notify", DEPLOYMENTS_API),
     ]
     assert fake.resource(result.provider_id) is None
     provider.delete(ACTION_GROUP, recorded(request, result))  # again: 204s, not an error
+
+
+def test_a_state_pointing_outside_what_mlspec_made_deletes_nothing(
+    fake: FakeAzure, provider: AzureProvider
+) -> None:
+    request = action_group()
+    made = provider.create(request)
+    elsewhere = made.provider_id.replace(RESOURCE_GROUP, "rg-shared-network")
+    fake.resources[elsewhere.lower()] = {"id": elsewhere, "type": "Microsoft.Insights/actionGroups"}
+    hand_made = made.provider_id.replace("churn-notify", "someone-elses")
+    fake.resources[hand_made.lower()] = {
+        "id": hand_made,
+        "type": "Microsoft.Insights/actionGroups",
+        "tags": {},
+    }
+    wrong_type = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Network/virtualNetworks/vnet"
+    fake.resources[wrong_type.lower()] = {"id": wrong_type}
+    reasons = {
+        elsewhere: "outside the environment's resource group",
+        hand_made: "neither mlspec's deployment record nor the resource's tags show that mlspec made it",
+        wrong_type: "it is not a Microsoft.Insights/actionGroups",
+    }
+    for provider_id, why in reasons.items():
+        edited = ResourceState(request.provider_type, request.payload, provider_id)
+        with pytest.raises(ProviderError, match=why):
+            provider.delete(ACTION_GROUP, edited)
+    assert fake.sent("DELETE") == []
+    assert all(fake.resource(i) is not None for i in reasons)
+    gone = ResourceState(request.provider_type, request.payload, elsewhere.replace("churn-notify", "gone"))
+    provider.delete(ACTION_GROUP, gone)  # nothing there: nothing to delete, nothing to refuse
+    assert fake.sent("DELETE") == []
+
+
+def test_a_resource_tagged_as_this_projects_is_deleted_without_its_record(
+    fake: FakeAzure, provider: AzureProvider
+) -> None:
+    request = action_group()
+    made = provider.create(request)
+    fake.deployments.clear()  # Resource Manager pruned the deployment history
+    provider.delete(ACTION_GROUP, recorded(request, made))  # its tags say contract/dev: mlspec's
+    assert fake.resource(made.provider_id) is None
+
+
+def test_a_retried_create_repairs_its_own_drifted_resource(fake: FakeAzure, provider: AzureProvider) -> None:
+    request = action_group()
+    made = provider.create(request)  # ...and the state write is lost
+    stored = fake.resource(made.provider_id)
+    assert stored is not None
+    stored["properties"]["enabled"] = False  # then someone disables it in the portal
+    again = provider.create(request)  # the rerun: mlspec's record for this payload lists the resource
+    assert again.provider_id == made.provider_id
+    assert fake.resource(made.provider_id)["properties"]["enabled"] is True  # type: ignore[index]
 
 
 def test_the_environments_own_resources_are_never_deleted(fake: FakeAzure, provider: AzureProvider) -> None:
@@ -268,6 +327,64 @@ def test_the_environments_own_resources_are_never_deleted(fake: FakeAzure, provi
         with pytest.raises(ProviderError, match="one of the environment's own resources"):
             provider.delete(Address("monitor", "component", "edited-state"), current)
     assert fake.sent("DELETE") == []
+
+
+# --- what-if deltas, as Resource Manager writes them ---------------------------------------------------
+
+
+def test_an_element_added_in_the_portal_is_drift_because_the_next_deployment_removes_it() -> None:
+    from mlspec.providers.azure.arm import live_properties
+
+    sent = {"properties": {"emailReceivers": [{"name": "email-1", "emailAddress": "a@contoso.com"}]}}
+    extra = {"name": "email-2", "emailAddress": "b@contoso.com"}
+    delta = [
+        {
+            "path": "properties.emailReceivers",
+            "propertyChangeType": "Array",
+            "children": [{"path": "1", "propertyChangeType": "Delete", "before": extra}],
+        }
+    ]
+    assert live_properties(sent, delta) == {
+        "properties": {"emailReceivers": [sent["properties"]["emailReceivers"][0], extra]}
+    }
+
+
+def test_a_modified_element_keeps_its_other_fields_and_removed_elements_keep_indices() -> None:
+    from mlspec.providers.azure.arm import live_properties
+
+    sent = {
+        "properties": {
+            "receivers": [
+                {"name": "a", "email": "a@x"},
+                {"name": "b", "email": "b@x"},
+                {"name": "c", "email": "c@x"},
+            ]
+        },
+        "tags": {"team": "ml"},
+    }
+    delta = [
+        {
+            "path": "properties.receivers",
+            "propertyChangeType": "Array",
+            "children": [
+                {"path": "0", "propertyChangeType": "Create", "after": {"name": "a", "email": "a@x"}},
+                {
+                    "path": "1",
+                    "propertyChangeType": "Modify",
+                    "children": [
+                        {"path": "email", "propertyChangeType": "Modify", "before": "b@y", "after": "b@x"}
+                    ],
+                },
+                {"path": "2", "propertyChangeType": "Create", "after": {"name": "c", "email": "c@x"}},
+            ],
+        },
+        {"path": "tags.owner", "propertyChangeType": "Delete", "before": "someone"},  # not mlspec's: no drift
+        {"path": "properties.enabled", "propertyChangeType": "NoEffect", "before": True, "after": True},
+    ]
+    assert live_properties(sent, delta) == {
+        "properties": {"receivers": [{"name": "b", "email": "b@y"}]},
+        "tags": {"team": "ml"},
+    }
 
 
 # --- Azure's refusals ---------------------------------------------------------------------------------
@@ -324,6 +441,58 @@ def test_a_missing_role_says_which_one(fake: FakeAzure, provider: AzureProvider)
     [diagnostic] = failed.value.diagnostics
     assert diagnostic.message.startswith(f"{ACTION_GROUP}: 403 on what-if (AuthorizationFailed): The client")
     assert (diagnostic.hint or "").startswith("the deploying identity needs Contributor")
+
+
+def test_a_role_assignment_refused_inside_a_deployment_names_the_role_that_writes_them(
+    fake: FakeAzure, provider: AzureProvider
+) -> None:
+    fake.fail_next_deployment(
+        {
+            "code": "DeploymentFailed",
+            "message": "At least one resource deployment operation failed.",
+            "details": [
+                {"code": "AuthorizationFailed", "message": "The client does not have authorization."}
+            ],
+        }
+    )
+    properties = {
+        "apiVersion": "2022-04-01",
+        "name": "[guid('x')]",
+        "type": "Microsoft.Authorization/roleAssignments",
+        "scope": "Microsoft.Storage/storageAccounts/lake",
+        "properties": {"principalId": "p", "roleDefinitionId": "r"},
+    }
+    address = Address("access", "role_assignment", "lake-reader")
+    with pytest.raises(ProviderError) as failed:
+        provider.create(request_for(address, "arm:Microsoft.Authorization/roleAssignments", properties))
+    [diagnostic] = failed.value.diagnostics
+    assert (
+        diagnostic.message
+        == f"{address}: deploy failed (AuthorizationFailed): The client does not have authorization."
+    )
+    assert (diagnostic.hint or "").startswith(
+        "the deploying identity needs Role Based Access Control Administrator"
+    )
+
+
+def test_an_unreachable_azure_is_one_line_not_an_internal_error(
+    fake: FakeAzure, provider: AzureProvider
+) -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    def unreachable(request: Any, **kwargs: Any) -> Any:
+        raise ServiceRequestError(
+            "Failed to resolve 'management.azure.com' ([Errno -3] Temporary failure in name resolution)"
+        )
+
+    fake.send = unreachable  # type: ignore[method-assign]
+    with pytest.raises(ProviderError) as failed:
+        provider.create(action_group())
+    [diagnostic] = failed.value.diagnostics
+    assert diagnostic.message.startswith(
+        f"{ACTION_GROUP}: what-if failed: Azure could not be reached (ServiceRequestError)"
+    )
+    assert "HTTPS_PROXY" in (diagnostic.hint or "")
 
 
 def test_a_failed_deployment_reports_its_deepest_cause(fake: FakeAzure, provider: AzureProvider) -> None:

@@ -104,6 +104,27 @@ def test_the_cli_says_how_it_went_and_exits_accordingly(deployed: Path, fake_azu
     assert "Fix the cause, then rerun: mlspec run --env live" in failed.stdout
 
 
+def test_a_local_runs_options_are_refused_not_ignored(deployed: Path, fake_azure: FakeAzure) -> None:
+    from mlspec.runtime.chain import RunOptions
+
+    with pytest.raises(MlspecError) as refused:
+        api.run(deployed, "live", VARIABLES, lake="/tmp/nowhere", options=RunOptions(only="train"))
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.code == "MLS819"
+    assert diagnostic.message.startswith("--only, --lake apply to a run on this machine")
+    assert not fake_azure.pipeline_runs, "nothing was started"
+
+
+def test_a_failed_activitys_secrets_stay_out_of_the_record(deployed: Path, fake_azure: FakeAzure) -> None:
+    fake_azure.run_statuses = ["Failed"]
+    sas = "https://lake.blob.core.windows.net/raw/x?sv=2022-11-02&sig=AbCdEf0123456789abcdefABCDEF%2B%3D"
+    fake_azure.failed_activities = [{"activityName": "daily_counts", "status": "Failed", "error": {"message": f"403 on {sas}"}}]
+    record = api.run(deployed, "live", VARIABLES)
+    printed = str(record)
+    assert "AbCdEf0123456789" not in printed
+    assert "daily_counts: 403 on https://lake.blob.core.windows.net/raw/x" in record["error"]["message"]
+
+
 def test_an_interrupt_cancels_the_run_in_synapse(deployed: Path, fake_azure: FakeAzure) -> None:
     from mlspec.plan import target as target_module
     from mlspec.plan.target import Target

@@ -38,6 +38,10 @@ PREFIX = "arm:"
 TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 DEPLOYMENT_NAME_LIMIT = 64
 DEPLOYER_ROLE = "Contributor (or Microsoft.Resources/deployments/*) on the resource group"
+ROLE_ASSIGNER = (
+    "Role Based Access Control Administrator (or Owner) on the resource group, besides Contributor: "
+    "Contributor cannot write role assignments"
+)
 IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 IDENTITY_API = "2023-01-31"
 
@@ -111,9 +115,7 @@ class ArmResources:
             return None
         if change_type in _NO_DRIFT:
             return LiveObject(sent)
-        live = copy.deepcopy(sent.properties)
-        for delta in (change or {}).get("delta") or []:
-            _put_back(live, delta)
+        live = live_properties(sent.properties, (change or {}).get("delta") or [])
         if live == sent.properties:  # every difference was one mlspec does not manage
             return LiveObject(sent)
         return LiveObject(Payload(live, sent.attachments))
@@ -122,7 +124,10 @@ class ArmResources:
         resource = self.resource_of(request.address, request.provider_type, request.payload.properties)
         change = _change_for(self._what_if(request.address, resource), None)
         change_type = str(change.get("changeType", "Create")) if change else "Create"
-        if change_type not in ("Create", *_NO_DRIFT):
+        resource_id = str((change or {}).get("resourceId") or "")
+        if change_type not in ("Create", *_NO_DRIFT) and not self._made_by_mlspec(
+            request.address, resource_id, request.payload.hash
+        ):
             shown = "; ".join(_delta_line(d) for d in ((change or {}).get("delta") or [])[:3])
             raise ProviderError(
                 request.address,
@@ -131,24 +136,100 @@ class ArmResources:
                 "mlspec has no `import`: to let mlspec own it, delete it in Azure (or give the spec's "
                 "resource another name) and apply again; to keep it, apply the spec that made it",
             )
-        return self._deploy(request.address, resource)
+        return self._deploy(request.address, resource, request.payload.hash)
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
         return self._deploy(
             request.address,
             self.resource_of(request.address, request.provider_type, request.payload.properties),
+            request.payload.hash,
         )
 
-    def delete(self, address: Address, current: ResourceState) -> None:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+    def _made_by_mlspec(self, address: Address, resource_id: str, payload_hash: str = "") -> bool:
+        """Whether mlspec's own deployment record of ``address`` lists ``resource_id`` — for ``payload_hash``
+        when one is given: a create retried after its state write was lost, which finds its resource
+        drifted, repairs it; one made for another payload is refused — or, for a delete, whether the
+        resource carries this project's and environment's ``mlspec-*`` tags."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-        if current.provider_id.lower().rstrip("/") in self.session.workspace.own_resource_ids():
+        if not resource_id:
+            return False
+        workspace = self.session.workspace
+        try:
+            record = self.session.deployments.deployments.get(
+                workspace.resource_group, self.deployment_name(address), cls=raw_json
+            )
+        except ResourceNotFoundError:
+            record = None
+        except AzureError as exc:
+            raise azure_error(address, "reading its deployment record", exc, DEPLOYER_ROLE) from None
+        if isinstance(record, dict):
+            tags = record.get("tags") or {}
+            listed = {
+                str(r.get("id", "")).lower()
+                for r in (record.get("properties") or {}).get("outputResources") or []
+                if isinstance(r, dict)
+            }
+            same_payload = not payload_hash or tags.get("mlspec-hash") == payload_hash
+            if tags.get("mlspec-address") == str(address) and resource_id.lower() in listed and same_payload:
+                return True
+        return not payload_hash and self._tagged_ours(address, resource_id)
+
+    def _tagged_ours(self, address: Address, resource_id: str) -> bool:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        resource_type = _type_of_id(resource_id)
+        api_version = API_VERSIONS.get(resource_type, "")
+        if not api_version:
+            return False
+        try:
+            found = self.session.resources.resources.get_by_id(
+                resource_id, api_version=api_version, cls=raw_json
+            )
+        except ResourceNotFoundError:
+            return False
+        except AzureError as exc:
+            raise azure_error(address, f"reading {resource_id}", exc, DEPLOYER_ROLE) from None
+        tags: Any = found.get("tags") if isinstance(found, dict) else None
+        if not isinstance(tags, dict):
+            return False
+        return bool(
+            tags.get("mlspec-project") == self.project
+            and tags.get("mlspec-env") == self.session.workspace.environment
+        )
+
+    def _refuse_to_delete(self, address: Address, current: ResourceState) -> None:
+        """Delete only what mlspec made here: inside the resource group, of the state's type, not one of
+        the environment's own resources, and proven mlspec's (its deployment record or its tags)."""
+        workspace = self.session.workspace
+        resource_id = current.provider_id
+        why = ""
+        if resource_id.lower().rstrip("/") in workspace.own_resource_ids():
+            why = "it is one of the environment's own resources, which mlspec deploys into and never deletes"
+        elif not resource_id.lower().startswith(workspace.resource_group_id.lower() + "/providers/"):
+            why = f"it is outside the environment's resource group {workspace.resource_group}"
+        elif _type_of_id(resource_id).lower() != current.provider_type.removeprefix(PREFIX).lower():
+            why = f"it is not a {current.provider_type.removeprefix(PREFIX)}, as the state says"
+        elif not self._made_by_mlspec(address, resource_id):
+            why = "neither mlspec's deployment record nor the resource's tags show that mlspec made it"
+        if why:
             raise ProviderError(
                 address,
-                f"refusing to delete {current.provider_id}: it is one of the environment's own resources, "
-                "which mlspec deploys into and never deletes",
-                "the state was edited to point at it: `mlspec state rm` the address, then plan again",
+                f"refusing to delete {resource_id}: {why}",
+                "if the state is wrong, `mlspec state rm` the address; if mlspec did make it, delete it in "
+                "Azure yourself, then `mlspec state rm` it",
             )
+
+    def delete(self, address: Address, current: ResourceState) -> None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        if current.provider_id.startswith("/"):
+            try:
+                self._refuse_to_delete(address, current)
+            except ProviderError:
+                if self._gone(address, current):
+                    return  # nothing there to delete (a retried delete): nothing to refuse either
+                raise
         properties = current.payload.properties if isinstance(current.payload.properties, dict) else {}
         resource_type = current.provider_type.removeprefix(PREFIX)
         api_version = str(properties.get("apiVersion") or API_VERSIONS.get(resource_type, ""))
@@ -159,16 +240,41 @@ class ArmResources:
                 ).result()
             except ResourceNotFoundError:
                 pass  # deleted already: a retried delete, or removed behind mlspec's back
-            except HttpResponseError as exc:
-                raise azure_error(address, f"delete of {current.provider_id}", exc, DEPLOYER_ROLE) from None
+            except AzureError as exc:
+                raise azure_error(
+                    address, f"delete of {current.provider_id}", exc, self.role_for(resource_type)
+                ) from None
         try:  # the deployment record is mlspec's too; a missing one is fine
             self.session.deployments.deployments.begin_delete(
                 self.session.workspace.resource_group, self.deployment_name(address)
             ).result()
         except ResourceNotFoundError:
             pass
-        except HttpResponseError as exc:
+        except AzureError as exc:
             raise azure_error(address, "delete of its deployment record", exc, DEPLOYER_ROLE) from None
+
+    def _gone(self, address: Address, current: ResourceState) -> bool:
+        """Whether the recorded resource no longer exists (then a delete has nothing to do)."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        api_version = API_VERSIONS.get(_type_of_id(current.provider_id), "")
+        if not api_version:
+            return False
+        try:
+            self.session.resources.resources.get_by_id(
+                current.provider_id, api_version=api_version, cls=raw_json
+            )
+        except ResourceNotFoundError:
+            return True
+        except AzureError:
+            return False
+        return False
+
+    def role_for(self, resource_type: str) -> str:
+        """What the deploying identity needs to deploy ``resource_type``."""
+        if resource_type.lower() == "microsoft.authorization/roleassignments":
+            return ROLE_ASSIGNER
+        return DEPLOYER_ROLE
 
     def describe(self, address: Address, result: ProviderResult) -> str:
         return f"ARM resource {printable(result.provider_id, 300)}"
@@ -217,8 +323,8 @@ class ArmResources:
             template["outputs"] = outputs
         return template
 
-    def _deploy(self, address: Address, resource: dict[str, Any]) -> ProviderResult:
-        from azure.core.exceptions import HttpResponseError
+    def _deploy(self, address: Address, resource: dict[str, Any], payload_hash: str) -> ProviderResult:
+        from azure.core.exceptions import AzureError
 
         workspace = self.session.workspace
         body: Any = {
@@ -227,14 +333,15 @@ class ArmResources:
                 "mlspec-project": self.project,
                 "mlspec-env": workspace.environment,
                 "mlspec-address": str(address),
+                "mlspec-hash": payload_hash,
             },
         }
         try:
             deployment = self.session.deployments.deployments.begin_create_or_update(
                 workspace.resource_group, self.deployment_name(address), body, cls=raw_json
             ).result()
-        except HttpResponseError as exc:
-            raise azure_error(address, "deploy", exc, DEPLOYER_ROLE) from None
+        except AzureError as exc:
+            raise azure_error(address, "deploy", exc, self.role_for(str(resource.get("type", "")))) from None
         properties: dict[str, Any] = (
             (deployment.get("properties") or {}) if isinstance(deployment, dict) else {}
         )
@@ -249,14 +356,14 @@ class ArmResources:
         return ProviderResult(ids[0], outputs)
 
     def _what_if(self, address: Address, resource: dict[str, Any]) -> dict[str, Any]:
-        from azure.core.exceptions import HttpResponseError
+        from azure.core.exceptions import AzureError
 
         body: Any = {"properties": {"mode": "Incremental", "template": self.template(resource)}}
         try:
             result = self.session.deployments.deployments.begin_what_if(
                 self.session.workspace.resource_group, self.deployment_name(address), body, cls=raw_json
             ).result()
-        except HttpResponseError as exc:
+        except AzureError as exc:
             raise azure_error(address, "what-if", exc, DEPLOYER_ROLE) from None
         return result if isinstance(result, dict) else {}
 
@@ -271,32 +378,81 @@ def _change_for(result: Mapping[str, Any], resource_id: str | None) -> dict[str,
     return changes[0] if changes else None
 
 
-def _put_back(live: Any, delta: Mapping[str, Any], prefix: str = "") -> None:
-    """Write what Azure holds (``before``) at the delta's path into ``live``, the sent payload."""
-    kind = str(delta.get("propertyChangeType", ""))
-    path = str(delta.get("path", ""))
-    full = f"{prefix}.{path}" if prefix and path else (path or prefix)
-    if kind in _DRIFT_IGNORED or not full:
+_REMOVED = object()
+
+
+def live_properties(sent: Any, deltas: list[Any]) -> Any:
+    """What Azure holds, as the sent payload with what-if's property changes put back: ``Modify`` gives
+    the value in Azure (``before``), ``Create`` a value Azure lacks (removed), ``Array`` and a
+    ``Modify`` with ``children`` change element by element; in an array, an element Azure has beyond
+    the template (``Delete``) is drift too, since the next deployment replaces the whole array. A
+    property Azure has that the template does not set (``Delete`` on an object) and ``NoEffect`` are
+    not: mlspec does not manage them."""
+    live = copy.deepcopy(sent)
+    for delta in deltas:
+        if isinstance(delta, dict):
+            _put_back(live, _path_parts(str(delta.get("path", ""))), delta)
+    return _without_removed(live)
+
+
+def _without_removed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_removed(v) for k, v in value.items() if v is not _REMOVED}
+    if isinstance(value, list):
+        return [_without_removed(v) for v in value if v is not _REMOVED]
+    return value
+
+
+def _put_back(container: Any, parts: list[str | int], delta: dict[str, Any]) -> None:
+    """Apply ``delta`` at ``parts`` below ``container`` (a dict or list), in place."""
+    if not parts:
         return
-    if kind == "Array" and delta.get("children"):
-        for child in delta["children"]:
-            _put_back(live, child, full)
-        return
-    parts = _path_parts(full)
-    parent: Any = live
-    for part in parts[:-1]:
-        parent = parent[part] if _has(parent, part) else None
-        if parent is None:
+    *parents, last = parts
+    for part in parents:
+        if not _has(container, part):
             return
-    last = parts[-1]
-    if kind == "Create":  # in the template, not in Azure: gone behind mlspec's back
-        if isinstance(parent, dict):
-            parent.pop(last, None)
-        elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
-            parent.pop(last)
+        container = container[part]
+    kind = str(delta.get("propertyChangeType", ""))
+    if kind in ("NoEffect", "Delete") and not isinstance(container, list):
         return
-    if isinstance(parent, dict) or _has(parent, last):
-        parent[last] = delta.get("before")
+    value = _changed(container[last] if _has(container, last) else None, delta)
+    if value is _REMOVED:
+        if isinstance(container, dict):
+            container.pop(last, None)
+        elif _has(container, last):
+            container[last] = _REMOVED  # removed after its siblings are done, so indices hold
+    elif isinstance(container, dict) or _has(container, last):
+        container[last] = value
+    elif isinstance(container, list):
+        container.append(value)  # an element Azure has beyond the template's
+
+
+def _changed(value: Any, delta: dict[str, Any]) -> Any:
+    kind = str(delta.get("propertyChangeType", ""))
+    children = [c for c in delta.get("children") or [] if isinstance(c, dict)]
+    if kind == "NoEffect":
+        return value
+    if kind == "Create":
+        return _REMOVED
+    if kind == "Delete":
+        return delta.get("before")
+    if children and isinstance(value, (dict, list)):
+        changed = copy.deepcopy(value)
+        extra: list[Any] = []
+        for child in children:
+            parts = _path_parts(str(child.get("path", "")))
+            if isinstance(changed, list) and len(parts) == 1 and isinstance(parts[0], int):
+                index = parts[0]
+                if str(child.get("propertyChangeType")) == "Delete" or index >= len(changed):
+                    extra.append(child.get("before"))
+                    continue
+                changed[index] = _changed(changed[index], child)
+            else:
+                _put_back(changed, parts, child)
+        if isinstance(changed, list):
+            changed = [v for v in changed if v is not _REMOVED] + extra
+        return changed
+    return delta.get("before", value)
 
 
 def _path_parts(path: str) -> list[str | int]:
@@ -307,6 +463,14 @@ def _has(container: Any, part: str | int) -> bool:
     if isinstance(container, dict):
         return part in container
     return isinstance(container, list) and isinstance(part, int) and part < len(container)
+
+
+def _type_of_id(resource_id: str) -> str:
+    """``Microsoft.X/a/b`` of ``/.../providers/Microsoft.X/a/name/b/name`` (the last provider's types)."""
+    tail = resource_id.rsplit("/providers/", 1)[-1].strip("/").split("/")
+    if len(tail) < 3:
+        return ""
+    return "/".join([tail[0], *tail[1::2]])
 
 
 def _delta_line(delta: Mapping[str, Any]) -> str:

@@ -68,7 +68,8 @@ def check_environment(
         signed_in = credential()
     except MlspecError as error:
         diagnostic = error.diagnostics[0]
-        return [Check("credentials", False, diagnostic.message, diagnostic.hint or "")]
+        fix = (diagnostic.hint or "").removesuffix("; `mlspec doctor --env NAME` checks the rest")
+        return [Check("credentials", False, diagnostic.message, fix)]
     checks.append(Check("credentials", True, _who(signed_in)))
     session = AzureSession(workspace, signed_in, client_options)
     subscription = _get(session, f"/subscriptions/{workspace.subscription_id}", SUBSCRIPTION_API)
@@ -144,6 +145,26 @@ def _workspace_resources(session: AzureSession) -> Iterator[Check]:
 
 
 def _aks_add_ons(cluster: str, properties: dict[str, Any]) -> Iterator[Check]:
+    entra = properties.get("aadProfile") if isinstance(properties.get("aadProfile"), dict) else None
+    azure_rbac = bool((entra or {}).get("enableAzureRBAC"))
+    yield Check(
+        f"{cluster}: Entra ID sign-in",
+        entra is not None,
+        (
+            ("Entra ID integration on" if entra else "no Entra ID integration (local accounts only)")
+            + (
+                ", Azure RBAC authorizes"
+                if azure_rbac
+                else ", Kubernetes RBAC authorizes: bind the deploying identity to a ClusterRole"
+                if entra
+                else ""
+            )
+        ),
+        ""
+        if entra
+        else f"mlspec signs in to the cluster with Entra ID tokens: az aks update -g <rg> -n {cluster} "
+        "--enable-aad --enable-azure-rbac",
+    )
     oidc = bool((properties.get("oidcIssuerProfile") or {}).get("enabled"))
     workload = bool(((properties.get("securityProfile") or {}).get("workloadIdentity") or {}).get("enabled"))
     csi = bool(
@@ -203,13 +224,13 @@ def allowed(action: str, permissions: list[Any]) -> bool:
 
 def _get(session: AzureSession, resource_id: str, api_version: str) -> dict[str, Any] | str:
     """The resource's JSON, or a one-line reason it cannot be read."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError
 
     from mlspec.providers.azure.session import raw_json
 
     try:
         found = session.resources.resources.get_by_id(resource_id, api_version=api_version, cls=raw_json)
-    except HttpResponseError as exc:
+    except AzureError as exc:
         code, message = error_code_and_message(exc)
         status = getattr(exc, "status_code", None)
         return f"{status or 'error'} ({code}): {message}" if code else f"{status or 'error'}: {message}"

@@ -17,23 +17,52 @@ from mlspec.redaction import printable, redact
 MAX_MESSAGE_CHARS = 400
 
 
+FORBIDDEN_CODES = frozenset(
+    {
+        "AuthorizationFailed",
+        "LinkedAuthorizationFailed",
+        "Forbidden",
+        "Unauthorized",
+        "InsufficientPermissions",
+    }
+)
+"""Error codes that mean the identity lacks a role, whatever status carried them (a deployment that
+fails inside reports its resources' 403s as codes, behind a 200 of the operation that polled it)."""
+
+
 def azure_error(address: Address | str, action: str, exc: Exception, needs_role: str = "") -> ProviderError:
     """The one-line :class:`ProviderError` for an SDK exception raised while doing ``action``.
 
-    ``needs_role`` names the role (and where) that a 401/403 means the deploying identity lacks.
+    ``needs_role`` names the role (and where) that a 401/403 means the deploying identity lacks. A
+    request that never got an answer (DNS, proxy, TLS, a private endpoint out of reach) says so.
     """
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)) and not isinstance(
+        exc, HttpResponseError
+    ):
+        _, message = error_code_and_message(exc)
+        return ProviderError(
+            address,
+            f"{action} failed: Azure could not be reached ({type(exc).__name__}): {message}",
+            "check the network: DNS, the proxy (HTTPS_PROXY, NO_PROXY) and, for private endpoints, that this "
+            "machine is inside the network; then apply again",
+        )
     status = getattr(exc, "status_code", None)
     code, message = error_code_and_message(exc)
-    head = f"{status} on {action}" if status else f"{action} failed"
+    answered = isinstance(status, int) and status >= 300  # a failed long-running operation polls with 200
+    head = f"{status} on {action}" if answered else f"{action} failed"
     if code:
         head += f" ({code})"
     hint: str | None = None
-    if status in (401, 403):
+    if status in (401, 403) or code in FORBIDDEN_CODES:
         hint = (
             f"the deploying identity needs {needs_role}"
             if needs_role
             else "the deploying identity lacks a role it needs here"
         ) + "; `mlspec doctor --env NAME` lists the roles to deploy"
+        if status == 401:
+            hint = "the sign-in was refused (expired, or another tenant), or " + hint
     elif status == 404:
         hint = "check that the resource named in the spec's workspace exists, in that subscription"
     elif status == 409:

@@ -32,7 +32,7 @@ def missing_sources(
     client_options: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Source name → why, for every source whose path cannot be found (or cannot be looked at)."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, HttpResponseError
     from azure.storage.filedatalake import DataLakeServiceClient
 
     options = dict(client_options or {})
@@ -61,6 +61,10 @@ def missing_sources(
             if status in (401, 403):
                 reason += f"; the deploying identity needs {STORAGE_READER}"
             missing[name] = reason
+            continue
+        except AzureError as exc:  # no answer at all: DNS, a proxy, a private endpoint out of reach
+            _, message = error_code_and_message(exc)
+            missing[name] = f"cannot be checked: {account}'s storage endpoint could not be reached: {message}"
             continue
         if not found:
             missing[name] = "does not exist"

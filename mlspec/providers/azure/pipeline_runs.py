@@ -18,7 +18,8 @@ from typing import Any
 from mlspec.contract.graph import Address
 from mlspec.providers.azure.errors import azure_error
 from mlspec.providers.azure.session import AzureSession, raw_json
-from mlspec.redaction import printable
+from mlspec.providers.base import ProviderError
+from mlspec.redaction import printable, redact
 
 TERMINAL = frozenset({"Succeeded", "Failed", "Cancelled"})
 POLL_SECONDS = 15.0
@@ -66,7 +67,7 @@ def run_pipeline(
     sleep: Callable[[float], None] = time.sleep,
 ) -> PipelineRunResult:
     """Start ``pipeline`` with ``parameters`` and wait for the run to end (or ``timeout_seconds``)."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError
 
     client = session.synapse
     started_at = dt.datetime.now(dt.UTC)
@@ -74,16 +75,18 @@ def run_pipeline(
     try:
         values: Any = dict(parameters)
         created: Any = client.pipeline.create_pipeline_run(pipeline, parameters=values, cls=raw_json)
-    except HttpResponseError as exc:
+    except AzureError as exc:
         raise azure_error(address, "starting a run", exc, RUNNER_ROLE) from None
-    run_id = str((created or {}).get("runId", ""))
+    run_id = str((created or {}).get("runId", "")) if isinstance(created, dict) else ""
+    if not run_id:
+        raise ProviderError(address, f"Synapse accepted a run of {pipeline} but gave no run id")
     say(f"synapse pipeline {pipeline}: run {run_id} started")
     status, message, last = "Queued", "", ""
     try:
         while True:
             try:
                 run: Any = client.pipeline_run.get_pipeline_run(run_id, cls=raw_json) or {}
-            except HttpResponseError as exc:
+            except AzureError as exc:
                 raise azure_error(address, f"reading run {run_id}", exc, RUNNER_ROLE) from None
             status, message = str(run.get("status", "")), str(run.get("message", "") or "")
             if status != last:
@@ -99,16 +102,18 @@ def run_pipeline(
     except KeyboardInterrupt:
         _cancel(session, run_id)
         raise
-    result = PipelineRunResult(pipeline, run_id, status, clock() - start, printable(message, 500))
+    # What Synapse says of a run quotes what failed (a URL, a connection string): redacted like the text
+    # output, so --json shows no more than the summary does.
+    result = PipelineRunResult(pipeline, run_id, status, clock() - start, printable(redact(message), 500))
     if not result.succeeded:
         result.failed_activities = _failed_activities(session, pipeline, run_id, started_at)
     return result
 
 
 def _cancel(session: AzureSession, run_id: str) -> None:
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError
 
-    with contextlib.suppress(HttpResponseError):  # it may have ended meanwhile; the caller says how
+    with contextlib.suppress(AzureError):  # it may have ended meanwhile; the caller says how
         session.synapse.pipeline_run.cancel_pipeline_run(run_id, is_recursive=True)
 
 
@@ -116,7 +121,7 @@ def _failed_activities(
     session: AzureSession, pipeline: str, run_id: str, started_at: dt.datetime
 ) -> list[dict[str, str]]:
     """Each failed activity's name and error message (the notebook's exception, for a notebook)."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError
 
     window: Any = {
         "lastUpdatedAfter": (started_at - dt.timedelta(minutes=5)).isoformat(),
@@ -126,7 +131,7 @@ def _failed_activities(
         found: Any = (
             session.synapse.pipeline_run.query_activity_runs(pipeline, run_id, window, cls=raw_json) or {}
         )
-    except HttpResponseError:
+    except AzureError:
         return []
     failed = []
     for activity in found.get("value") or []:
@@ -135,7 +140,9 @@ def _failed_activities(
             failed.append(
                 {
                     "activity": printable(str(activity.get("activityName", "?")), 120),
-                    "message": printable(" ".join(str((error or {}).get("message", "")).split()), 500),
+                    "message": printable(
+                        redact(" ".join(str((error or {}).get("message", "")).split())), 500
+                    ),
                 }
             )
     return failed

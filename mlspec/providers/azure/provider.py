@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mlspec.contract.graph import Address
 from mlspec.contract.resource_state import ResourceState
@@ -92,6 +92,20 @@ def refuse_undeployable(provider_types: Iterable[str], environment: str) -> None
         )
 
 
+T = TypeVar("T")
+
+
+def _one_line(address: Address, action: str, call: Callable[[], T]) -> T:
+    """``call()``, with any SDK error a service module let through (a network failure, an answer it
+    did not expect) as the one-line MLS820 of that resource, never an "internal error"."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        return call()
+    except AzureError as exc:
+        raise azure_error(address, action, exc) from None
+
+
 class AzureProvider:
     """Creates, reads, updates and deletes an environment's resources in Azure."""
 
@@ -141,16 +155,20 @@ class AzureProvider:
         )
 
     def read(self, address: Address, current: ResourceState) -> LiveObject | None:
-        return self._service(address, current.provider_type).read(address, current)
+        service = self._service(address, current.provider_type)
+        return _one_line(address, "read", lambda: service.read(address, current))
 
     def create(self, request: DeployRequest) -> ProviderResult:
-        return self._service(request.address, request.provider_type).create(request)
+        service = self._service(request.address, request.provider_type)
+        return _one_line(request.address, "create", lambda: service.create(request))
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
-        return self._service(request.address, request.provider_type).update(request, current)
+        service = self._service(request.address, request.provider_type)
+        return _one_line(request.address, "update", lambda: service.update(request, current))
 
     def delete(self, address: Address, current: ResourceState) -> None:
-        self._service(address, current.provider_type).delete(address, current)
+        service = self._service(address, current.provider_type)
+        _one_line(address, "delete", lambda: service.delete(address, current))
 
     def describe(self, address: Address, result: ProviderResult) -> str:
         return self._describer(address).describe(address, result)
@@ -179,7 +197,7 @@ class AzureProvider:
     def _target_outputs(self) -> dict[str, str]:
         """The tenant of the subscription, and the connection string of the workspace's Application
         Insights component when the manifest names one; read once per provider."""
-        from azure.core.exceptions import HttpResponseError
+        from azure.core.exceptions import AzureError
 
         workspace = self.session.workspace
         client = self.session.resources
@@ -188,7 +206,7 @@ class AzureProvider:
             subscription = client.resources.get_by_id(
                 f"/subscriptions/{workspace.subscription_id}", api_version=SUBSCRIPTION_API, cls=raw_json
             )
-        except HttpResponseError as exc:
+        except AzureError as exc:
             raise azure_error(
                 f"subscription {workspace.subscription_id}", "read", exc, "Reader on the subscription"
             ) from None
@@ -202,7 +220,7 @@ class AzureProvider:
                 component = client.resources.get_by_id(
                     component_id, api_version=APPLICATION_INSIGHTS_API, cls=raw_json
                 )
-            except HttpResponseError as exc:
+            except AzureError as exc:
                 raise azure_error(component_id, "read", exc, "Reader on the resource group") from None
             properties: Any = component.get("properties") if isinstance(component, dict) else None
             connection = properties.get("ConnectionString") if isinstance(properties, dict) else None
@@ -218,5 +236,7 @@ class AzureProvider:
     def observe_outputs(self, address: Address, current: ResourceState) -> Mapping[str, str]:
         """The newest model version a pipeline registered (the only output that changes outside apply)."""
         if AzureMLResources.handles(current.provider_type):
-            return self.azureml.observe(address, current)
+            return _one_line(
+                address, "reading its newest model version", lambda: self.azureml.observe(address, current)
+            )
         return {}

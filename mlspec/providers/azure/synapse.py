@@ -65,14 +65,14 @@ class SynapseArtifacts:
         return self._put(request)
 
     def delete(self, address: Address, current: ResourceState) -> None:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         name = _name(address, current.payload.properties)
         try:
             self._operation(current.provider_type, "begin_delete")(name).result()
         except ResourceNotFoundError:
             pass
-        except HttpResponseError as exc:
+        except AzureError as exc:
             raise azure_error(address, "delete", exc, self._role()) from None
 
     def describe(self, address: Address, result: ProviderResult) -> str:
@@ -82,7 +82,7 @@ class SynapseArtifacts:
     # ---------------------------------------------------------------------------------------------
 
     def _put(self, request: DeployRequest) -> ProviderResult:
-        from azure.core.exceptions import HttpResponseError
+        from azure.core.exceptions import AzureError
 
         name = _name(request.address, request.payload.properties)
         body = canonical_json(request.payload.properties)
@@ -90,19 +90,19 @@ class SynapseArtifacts:
             created = self._operation(request.provider_type, "begin_create_or_update")(
                 name, body, content_type="application/json", cls=raw_json
             ).result()
-        except HttpResponseError as exc:
+        except AzureError as exc:
             raise azure_error(request.address, "create or update", exc, self._role()) from None
         provider_id = created.get("id") if isinstance(created, dict) else None
         return ProviderResult(str(provider_id or self._url(request.provider_type, name)))
 
     def _get(self, address: Address, provider_type: str, name: str) -> Any:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         try:
             return self._operation(provider_type, "get")(name, cls=raw_json)
         except ResourceNotFoundError:
             return None
-        except HttpResponseError as exc:
+        except AzureError as exc:
             raise azure_error(address, "read", exc, self._role()) from None
 
     def _operation(self, provider_type: str, verb: str) -> Callable[..., Any]:

@@ -66,6 +66,7 @@ class AzureWorkspace:
     tenant_id: str = ""
     location: str = ""
     synapse: str = ""
+    spark_pool: str = ""
     machine_learning: str = ""
     kubernetes: str = ""
     container_registry: str = ""
@@ -115,6 +116,9 @@ class AzureWorkspace:
             name = str(getattr(self, resource.field))
             if name:
                 ids.add(self.resource_id(resource.type, name).lower())
+        if self.synapse and self.spark_pool:
+            pool = self.resource_id("Microsoft.Synapse/workspaces/bigDataPools", self.synapse, self.spark_pool)
+            ids.add(pool.lower())
         return frozenset(ids)
 
     @property
