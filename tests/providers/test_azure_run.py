@@ -118,7 +118,9 @@ def test_a_local_runs_options_are_refused_not_ignored(deployed: Path, fake_azure
 def test_a_failed_activitys_secrets_stay_out_of_the_record(deployed: Path, fake_azure: FakeAzure) -> None:
     fake_azure.run_statuses = ["Failed"]
     sas = "https://lake.blob.core.windows.net/raw/x?sv=2022-11-02&sig=AbCdEf0123456789abcdefABCDEF%2B%3D"
-    fake_azure.failed_activities = [{"activityName": "daily_counts", "status": "Failed", "error": {"message": f"403 on {sas}"}}]
+    fake_azure.failed_activities = [
+        {"activityName": "daily_counts", "status": "Failed", "error": {"message": f"403 on {sas}"}}
+    ]
     record = api.run(deployed, "live", VARIABLES)
     printed = str(record)
     assert "AbCdEf0123456789" not in printed

@@ -117,7 +117,9 @@ class AzureWorkspace:
             if name:
                 ids.add(self.resource_id(resource.type, name).lower())
         if self.synapse and self.spark_pool:
-            pool = self.resource_id("Microsoft.Synapse/workspaces/bigDataPools", self.synapse, self.spark_pool)
+            pool = self.resource_id(
+                "Microsoft.Synapse/workspaces/bigDataPools", self.synapse, self.spark_pool
+            )
             ids.add(pool.lower())
         return frozenset(ids)
 
