@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mlspec.contract.graph import Address
+from mlspec.contract.outputs import marker_tokens, value_tokens
 from mlspec.contract.resource_state import ResourceState
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.providers.azure.acr import AcrTasks
@@ -106,6 +107,20 @@ def _one_line(address: Address, action: str, call: Callable[[], T]) -> T:
         raise azure_error(address, action, exc) from None
 
 
+def _refuse_markers(request: DeployRequest) -> None:
+    """Nothing goes to Azure with an ``mlspec:output:`` marker in it: apply replaces them all before it
+    calls the provider, so one left is a bug or an edited plan, and Azure would store it as a value."""
+    left = value_tokens(request.payload.properties) | {
+        token for content in request.files.values() for token in marker_tokens(content)
+    }
+    if left:
+        raise ProviderError(
+            request.address,
+            f"refusing to send it with unresolved output markers: {', '.join(sorted(left))}",
+            "make the plan again (`mlspec plan`): apply fills them from what their producers reported",
+        )
+
+
 class AzureProvider:
     """Creates, reads, updates and deletes an environment's resources in Azure."""
 
@@ -160,10 +175,12 @@ class AzureProvider:
 
     def create(self, request: DeployRequest) -> ProviderResult:
         service = self._service(request.address, request.provider_type)
+        _refuse_markers(request)
         return _one_line(request.address, "create", lambda: service.create(request))
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
         service = self._service(request.address, request.provider_type)
+        _refuse_markers(request)
         return _one_line(request.address, "update", lambda: service.update(request, current))
 
     def delete(self, address: Address, current: ResourceState) -> None:
