@@ -390,7 +390,7 @@ def test_a_modified_element_keeps_its_other_fields_and_removed_elements_keep_ind
 def test_nothing_is_sent_with_an_unresolved_marker(fake: FakeAzure, provider: AzureProvider) -> None:
     properties = copy.deepcopy(ACTION_GROUP_PROPERTIES)
     properties["properties"]["groupShortName"] = "mlspec:output:access.identity.x.client_id"
-    with pytest.raises(ProviderError, match="unresolved output markers: access.identity.x.client_id"):
+    with pytest.raises(ProviderError, match=r"unresolved output markers: access\.identity\.x\.client_id"):
         provider.create(action_group(properties))
     notebook_file = DeployRequest(
         NOTEBOOK,
@@ -398,7 +398,7 @@ def test_nothing_is_sent_with_an_unresolved_marker(fake: FakeAzure, provider: Az
         Payload.hashed(NOTEBOOK_TYPE, {"name": "n", "properties": {}}, {}),
         files={"synapse/notebooks/n.ipynb": b'{"x": "mlspec:output:workspace.tenant_id"}'},
     )
-    with pytest.raises(ProviderError, match="workspace.tenant_id"):
+    with pytest.raises(ProviderError, match=r"workspace\.tenant_id"):
         provider.create(notebook_file)
     assert fake.requests == []
 
