@@ -7,6 +7,7 @@ exit codes, and the one place library errors become diagnostics on stderr and an
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -47,6 +48,9 @@ def configure_output_streams() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
+    # azure-identity logs every failed sign-in as a dozen-line warning; mlspec says it as one diagnostic
+    # (MLS816, MLS806): the command line owns its output, so the library's warning is not shown twice.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
 
 
 def shown(user_text: str) -> str:

@@ -461,9 +461,11 @@ def run(
     built = build(_spec_file_of(path), environment or LOCAL_ENVIRONMENT, variables, environ=environ)
     if built.manifest.provider == "azure":  # runs what the environment deployed, in Azure
         from mlspec.api.azure_run import refuse_local_options, run_on_azure
+        from mlspec.api.deploy import located_at
 
-        refuse_local_options(built.manifest.environment, opts, lake)
-        return run_on_azure(built, _spec_file_of(path), progress)
+        with located_at(_spec_file_of(path)):
+            refuse_local_options(built.manifest.environment, opts, lake)
+            return run_on_azure(built, _spec_file_of(path), progress)
     project, layout, result = _local_project(path, environment, variables, lake, environ, built)
     with _run_lock(layout, "run"):
         apply_desired(desired_from_build(result, project.project_dir))

@@ -39,7 +39,8 @@ def refuse_local_options(environment: str, options: Any, lake: Any) -> None:
             [
                 Diagnostic.error(
                     "MLS819",
-                    f"{', '.join(given)} apply to a run on this machine; environment {environment!r} runs in "
+                    f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to a run on this machine; "
+                    f"environment {environment!r} runs in "
                     "Azure, where `mlspec run` runs the deployed Synapse pipeline as a whole",
                     ("environments", environment, "provider"),
                     hint="drop them, or run on this machine with `--env local`",

@@ -112,6 +112,7 @@ def test_a_local_runs_options_are_refused_not_ignored(deployed: Path, fake_azure
     [diagnostic] = refused.value.diagnostics
     assert diagnostic.code == "MLS819"
     assert diagnostic.message.startswith("--only, --lake apply to a run on this machine")
+    assert diagnostic.location is not None  # at the spec line of the environment's provider
     assert not fake_azure.pipeline_runs, "nothing was started"
 
 
