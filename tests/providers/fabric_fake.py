@@ -10,6 +10,11 @@ second item of a type and name in a workspace (``409 ItemDisplayNameAlreadyInUse
 ``definition.pbir`` references its model by path (``400``: the API takes ``byConnection`` only), and
 ``getDefinition`` returns a ``.platform`` part of its own besides the parts it was sent.
 
+Fabric stores a part as it re-serialises it, not as it was sent: :func:`resaved` does that to a part
+(CRLF line endings; JSON re-indented with four spaces, its keys sorted, no final newline; text with an
+extra final line break), :meth:`FakeFabric.resave` to an item's stored parts, and
+:attr:`FakeFabric.resave_parts` to every definition as the fake stores it (create, updateDefinition).
+
 Every request is recorded (:attr:`FakeFabric.requests`); :meth:`FakeFabric.fail_next` fails the next
 matching requests; :attr:`FakeFabric.slept` holds what the pipeline and the poller waited.
 """
@@ -78,6 +83,7 @@ class FakeFabric(FakeTransport):
         self.page_size = page_size
         self.retry_after = retry_after
         self.fail_operations = 0  # the next N long-running operations end Failed
+        self.resave_parts = False  # store every definition re-serialised, as Fabric does (resaved)
         self._failures: list[list[Any]] = []
         self._operations: dict[str, _Operation] = {}
         self._counter = 0
@@ -120,6 +126,18 @@ class FakeFabric(FakeTransport):
 
     def item(self, item_type: str, name: str) -> Item | None:
         return next((i for i in self.items.values() if i.type == item_type and i.display_name == name), None)
+
+    def resave(self, item: Item, *, sort_keys: bool = True) -> None:
+        """Fabric re-saved the item's parts (:func:`resaved`)."""
+        item.parts = {
+            path: resaved(path, content, sort_keys=sort_keys) for path, content in item.parts.items()
+        }
+
+    def _stored_parts(self, definition: dict[str, Any]) -> dict[str, bytes]:
+        parts = _decoded(definition)
+        if self.resave_parts:
+            parts = {path: resaved(path, content) for path, content in parts.items()}
+        return parts
 
     def plant(self, workspace: str, item_type: str, name: str, parts: dict[str, bytes]) -> Item:
         """An item made without mlspec (by hand, by another project)."""
@@ -183,7 +201,7 @@ class FakeFabric(FakeTransport):
                 problem = self._check(found.workspace, found.type, body["definition"])
                 if problem:
                     return _error(400, "InvalidDefinition", problem)
-                found.parts = _decoded(body["definition"])
+                found.parts = self._stored_parts(body["definition"])
                 return self._accepted(None)
         return _error(400, "BadRequest", f"{method} {path} is not served here")
 
@@ -212,7 +230,7 @@ class FakeFabric(FakeTransport):
             item_type,
             name,
             str(body.get("description", "")),
-            _decoded(body["definition"]),
+            self._stored_parts(body["definition"]),
         )
         self.items[item.id] = item
         return self._accepted(item.json())
@@ -283,3 +301,13 @@ def _encoded(parts: dict[str, bytes]) -> list[dict[str, str]]:
 
 def _decoded(definition: dict[str, Any]) -> dict[str, bytes]:
     return {p["path"]: base64.b64decode(p["payload"]) for p in definition["parts"]}
+
+
+def resaved(path: str, content: bytes, *, sort_keys: bool = True) -> bytes:
+    """``content`` as Fabric re-saves a part: a JSON one (``.json``, ``.pbir``, ``.pbism``, ``.pbip``)
+    re-indented with four spaces, its keys sorted (unless ``sort_keys`` is false), CRLF line endings
+    and no final newline; any other (TMDL) with CRLF line endings and one more line break at its end."""
+    if path.endswith((".json", ".pbir", ".pbism", ".pbip")):
+        text = json.dumps(json.loads(content), indent=4, sort_keys=sort_keys, ensure_ascii=False)
+        return text.replace("\n", "\r\n").encode()
+    return content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + b"\r\n"

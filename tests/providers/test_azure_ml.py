@@ -67,14 +67,18 @@ class Subject:
         )
         self.aml = self.reopen()
 
-    def reopen(self) -> AzureMLResources:
-        """A new provider on the same workspace: the next run of apply."""
+    def reopen(self, project: str = "churn", environment: str = "prod") -> AzureMLResources:
+        """A new provider on the same workspace: the next run of apply (or, given another project or
+        environment, another project's apply into the same workspace)."""
+        workspace = self.workspace
+        if environment != workspace.environment:
+            workspace = AzureWorkspace.of(self.manifest["workspace"], environment)
         session = AzureSession(
-            self.workspace,
+            workspace,
             JwtCredential(),  # type: ignore[arg-type]
             {"transport": self.fake, "polling_interval": 0, "retry_backoff_factor": 0},
         )
-        return AzureMLResources(session, "churn")
+        return AzureMLResources(session, project)
 
     def request(
         self, address: Address, values: Mapping[str, str] | None = None, **changes: Any
@@ -703,6 +707,136 @@ def test_a_workspace_without_azure_ml_is_mls815_before_any_request(subject: Subj
     assert not isinstance(refused.value, ProviderError)
     assert [d.code for d in refused.value.diagnostics] == ["MLS815"]
     assert subject.fake.requests == []
+
+
+# --- ownership ---------------------------------------------------------------------------------------
+
+OWNED = {"mlspec-project": "churn", "mlspec-env": "prod"}
+
+
+def sent_tags(body: dict[str, Any]) -> dict[str, Any]:
+    """The tags of a PUT's body, where the kind's REST shape keeps them."""
+    properties = body.get("properties") or {}
+    return dict(body.get("tags") or properties.get("tags") or {})
+
+
+def test_everything_sent_carries_the_ownership_tags_beside_the_spec_s(subject: Subject) -> None:
+    for address in (ENVIRONMENT, COMPUTE, TRAIN, PIPELINE, RETRAIN, MONITOR):
+        request = subject.request(address)
+        start = len(subject.fake.requests)
+        result = subject.aml.create(request)
+        [put] = [
+            r for r in subject.fake.requests[start:] if r.method == "PUT" and r.path == result.provider_id
+        ]
+        tags = sent_tags(put.body)
+        assert {k: tags.get(k) for k in OWNED} == OWNED, (address, tags)
+        spec_tags = request.payload.properties.get("tags") or {}
+        assert {k: v for k, v in tags.items() if k not in OWNED} == spec_tags, address
+        # not part of the diff: the live object reads as the build's payload, vouched for by its hash
+        live = subject.aml.read(address, subject.recorded(request, result))
+        assert live is not None and live.hash == request.payload.hash, address
+        assert "mlspec-project" not in json.dumps(live.payload.properties), address
+
+
+def test_a_yaml_s_own_mlspec_tags_do_not_claim_ownership(subject: Subject) -> None:
+    request = subject.request(COMPUTE, tags={"mlspec-project": "fraud", "team": "x"})
+    subject.aml.create(request)
+    [put] = subject.fake.sent("PUT", "/computes/cpu-cluster")
+    assert sent_tags(put.body) == {**OWNED, "team": "x"}
+
+
+def test_create_refuses_a_compute_another_project_made_and_destroy_leaves_it(subject: Subject) -> None:
+    """fraud and churn both name their cluster cpu-cluster (the schema's default): churn must neither
+    adopt fraud's (identical) cluster nor delete it."""
+    fraud = subject.reopen("fraud")
+    request = subject.request(COMPUTE)
+    made = fraud.create(request)
+    stored = subject.fake.entity("computes/cpu-cluster")
+    assert stored is not None and stored["tags"]["mlspec-project"] == "fraud"
+    before = json.dumps(stored, sort_keys=True)
+    start = len(subject.fake.requests)
+    with pytest.raises(ProviderError) as refused:
+        subject.aml.create(request)
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.message.startswith(f"{COMPUTE}: another Azure ML compute cluster cpu-cluster")
+    assert "'fraud'" in diagnostic.message and "\n" not in diagnostic.message
+    hint = diagnostic.hint or ""
+    assert all(word in hint for word in ("import", "rename", "delete")), hint
+    assert [m for m, _ in subject.calls(start)] == ["GET"]  # nothing sent
+    # a churn state entry that points at fraud's cluster (written by an older mlspec that adopted it)
+    stale = subject.recorded(request, made)
+    with pytest.raises(ProviderError) as kept:
+        subject.aml.delete(COMPUTE, stale)
+    [diagnostic] = kept.value.diagnostics
+    assert "'fraud'" in diagnostic.message and "does not delete it" in diagnostic.message
+    assert "\n" not in diagnostic.message and "mlspec state rm" in (diagnostic.hint or "")
+    with pytest.raises(ProviderError, match="updating it would overwrite it"):
+        subject.aml.update(subject.request(COMPUTE, max_instances=2), stale)
+    assert not [c for c in subject.calls(start) if c[0] in ("PUT", "DELETE")]
+    assert json.dumps(subject.fake.entity("computes/cpu-cluster"), sort_keys=True) == before
+    fraud.delete(COMPUTE, stale)  # its owner deletes it
+    assert subject.fake.entity("computes/cpu-cluster") is None
+
+
+def test_create_refuses_what_the_same_project_made_for_another_environment(subject: Subject) -> None:
+    subject.reopen("churn", "staging").create(subject.request(COMPUTE))
+    with pytest.raises(ProviderError, match="environment 'staging'"):
+        subject.aml.create(subject.request(COMPUTE))
+    stored = subject.fake.entity("computes/cpu-cluster")
+    assert stored is not None and stored["tags"]["mlspec-env"] == "staging"
+
+
+def test_an_identical_version_another_project_made_is_neither_adopted_nor_archived(
+    subject: Subject,
+) -> None:
+    request = subject.request(ENVIRONMENT)
+    made = subject.reopen("fraud").create(request)
+    version = "environments/churn-classifier-env/versions/707beb79e9e7"
+    with pytest.raises(ProviderError) as refused:
+        subject.aml.create(request)
+    [diagnostic] = refused.value.diagnostics
+    assert "churn-classifier-env:707beb79e9e7" in diagnostic.message and "'fraud'" in diagnostic.message
+    assert all(word in (diagnostic.hint or "") for word in ("import", "rename"))
+    with pytest.raises(ProviderError, match="does not delete it"):
+        subject.aml.delete(ENVIRONMENT, subject.recorded(request, made))
+    stored = subject.fake.entity(version)
+    assert stored is not None and not stored["properties"].get("isArchived")
+    assert stored["properties"]["tags"]["mlspec-project"] == "fraud"
+
+
+def test_delete_refuses_an_object_without_ownership_tags_and_a_missing_one_is_fine(
+    subject: Subject,
+) -> None:
+    request = subject.request(RETRAIN)
+    result = subject.aml.create(request)
+    current = subject.recorded(request, result)
+    stored = subject.fake.entity("schedules/churn-classifier-retrain")
+    assert stored is not None
+    for key in OWNED:  # made by hand: a state entry pointing at something mlspec did not make
+        del stored["properties"]["tags"][key]
+    start = len(subject.fake.requests)
+    with pytest.raises(ProviderError) as refused:
+        subject.reopen().delete(RETRAIN, current)
+    [diagnostic] = refused.value.diagnostics
+    assert "was not made by mlspec" in diagnostic.message and "\n" not in diagnostic.message
+    assert [m for m, _ in subject.calls(start)] == ["GET"]
+    assert subject.fake.entity("schedules/churn-classifier-retrain") is not None
+    with pytest.raises(ProviderError, match="was not made by mlspec"):
+        subject.aml.create(request)  # nor adopted
+    subject.fake.drop("schedules/churn-classifier-retrain")
+    subject.aml.delete(RETRAIN, current)  # 404: nothing to refuse
+
+
+def test_a_pipeline_job_of_another_project_is_not_archived(subject: Subject) -> None:
+    request = subject.request(PIPELINE)
+    result = subject.aml.create(request)
+    name = result.provider_id.rsplit("/", 1)[-1]
+    stored = subject.fake.entity(f"jobs/{name}")
+    assert stored is not None
+    stored["properties"]["tags"]["mlspec-project"] = "fraud"
+    with pytest.raises(ProviderError, match="does not delete it"):
+        subject.aml.delete(PIPELINE, subject.recorded(request, result))
+    assert not subject.fake.sent("POST", "/cancel") and subject.fake.run_patches == []
 
 
 # --- through plan and apply, wired into the Azure provider ----------------------------------------

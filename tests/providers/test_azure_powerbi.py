@@ -20,16 +20,19 @@ from mlspec.contract.payload import Payload
 from mlspec.contract.resource_state import ResourceState
 from mlspec.providers.azure.powerbi import (
     FABRIC_SCOPE,
+    PART_DIGESTS,
     POWERBI_SCOPE,
     PowerBIReports,
     by_connection,
     layout_of,
+    normal_form,
+    part_digest,
     restore_by_path,
 )
 from mlspec.providers.azure.session import AzureSession
 from mlspec.providers.azure.workspace import AzureWorkspace
 from mlspec.providers.base import DeployRequest, ProviderError, ProviderResult
-from tests.providers.fabric_fake import FakeFabric
+from tests.providers.fabric_fake import FakeFabric, resaved
 
 REPO = Path(__file__).resolve().parents[2]
 ADDRESS = Address("powerbi", "report", "churn-dashboard")
@@ -194,7 +197,9 @@ def test_create_publishes_the_model_then_the_report_bound_to_it(
     assert fake.refreshes == [(WS_ID, model.id)]
     assert fake.sent("POST", "/refreshes")[0].body == {"notifyOption": "NoNotification"}
     assert result.provider_id == f"https://api.fabric.microsoft.com/v1/workspaces/{WS_ID}/reports/{report.id}"
+    digests = json.loads(result.outputs.pop(PART_DIGESTS))
     assert result.outputs == {"workspace_id": WS_ID, "semantic_model_id": model.id, "report_id": report.id}
+    assert digests == {p: part_digest(p, c) for p, c in req.files.items() if p != req.primary_file}
 
 
 def test_each_api_gets_a_token_for_its_own_scope(fake: FakeFabric, build: dict[str, Any]) -> None:
@@ -300,7 +305,11 @@ def test_update_replaces_both_definitions_in_place(fake: FakeFabric, build: dict
     created = provider(fake).create(before)
     fake.requests.clear()
     updated = provider(fake).update(after, recorded(before, created))
-    assert (updated.provider_id, updated.outputs) == (created.provider_id, created.outputs)
+    assert updated.provider_id == created.provider_id
+    ids = {k: v for k, v in created.outputs.items() if k != PART_DIGESTS}
+    assert {k: v for k, v in updated.outputs.items() if k != PART_DIGESTS} == ids
+    old, new = (json.loads(r.outputs[PART_DIGESTS]) for r in (created, updated))
+    assert sorted(p for p in new if new[p] != old[p]) == sorted([PAGES, TABLE])  # what changed, recorded
     model_id, report_id = created.outputs["semantic_model_id"], created.outputs["report_id"]
     updates = fake.sent("POST", "/updateDefinition")
     assert [r.path for r in updates] == [
@@ -522,3 +531,106 @@ def test_a_retried_create_brings_its_own_items_to_the_request_when_fabric_rewrot
         f"/v1/workspaces/{WS_ID}/items/{model.id}/updateDefinition"
     ]
     assert model.parts == in_folder(req.files, MODEL)
+
+
+# --- Fabric re-saving the parts ------------------------------------------------------------------------
+
+
+def test_a_part_s_normal_form_ignores_serialisation_not_content() -> None:
+    pages = b'{\n  "pageOrder": [\n    "a",\n    "b"\n  ],\n  "activePageName": "a",\n  "size": 1.0\n}\n'
+    fabric = b'{\r\n    "activePageName": "a",\r\n    "pageOrder": ["a", "b"],\r\n    "size": 1\r\n}'
+    assert normal_form("x/pages.json", pages) == normal_form("x/pages.json", fabric)
+    assert normal_form("x/definition.pbir", b"\xef\xbb\xbf" + fabric) == normal_form("x/pages.json", pages)
+    assert normal_form("x/pages.json", pages) != normal_form(
+        "x/pages.json", pages.replace(b'"a",\n  "s', b'"b",\n  "s')
+    )
+    assert normal_form("x/pages.json", pages) != normal_form(
+        "x/pages.json", pages.replace(b'"b"\n', b'"c"\n')
+    )
+    tmdl = b"table t\n\tcolumn a\n\t\tdataType: string\n"
+    assert normal_form("t.tmdl", tmdl) == normal_form("t.tmdl", tmdl.replace(b"\n", b"\r\n") + b"  \r\n\r\n")
+    assert normal_form("t.tmdl", tmdl) == normal_form("t.tmdl", tmdl.rstrip(b"\n"))
+    assert normal_form("t.tmdl", tmdl) != normal_form("t.tmdl", tmdl.replace(b"\t\t", b"\t"))  # indentation
+    assert normal_form("t.tmdl", tmdl) != normal_form("t.tmdl", b"\n" + tmdl)  # only the end is loose
+    assert normal_form("broken.json", b"{\r\n") == normal_form("broken.json", b"{\n")  # unparsed: as text
+
+
+def test_fabric_re_saving_every_part_on_publish_is_no_drift(fake: FakeFabric, build: dict[str, Any]) -> None:
+    """Fabric stores each part as it re-serialises it (CRLF, JSON re-indented, keys reordered): the
+    plan after an apply must not see drift in it."""
+    fake.resave_parts = True
+    req = request(build)
+    result = provider(fake).create(req)
+    model = fake.items[result.outputs["semantic_model_id"]]
+    report = fake.items[result.outputs["report_id"]]
+    assert model.parts["definition/tables/predictions.tmdl"] != req.files[TABLE]  # bytes differ
+    assert b"\r\n" in model.parts["definition/tables/predictions.tmdl"]
+    assert report.parts["definition/pages/pages.json"] != req.files[PAGES]
+    assert list(json.loads(report.parts["definition/pages/pages.json"])) != list(json.loads(req.files[PAGES]))
+    live = provider(fake).read(ADDRESS, recorded(req, result))
+    assert live is not None
+    assert live.payload.content() == req.payload.content()
+    assert live.hash == req.payload.hash  # vouched for: the sent hashes, no drift
+    after = request(build, 1)  # and after an update, re-saved again
+    updated = provider(fake).update(after, recorded(req, result))
+    live = provider(fake).read(ADDRESS, recorded(after, updated))
+    assert live is not None and live.hash == after.payload.hash
+
+
+def test_a_re_save_after_publishing_is_no_drift(fake: FakeFabric, build: dict[str, Any]) -> None:
+    req = request(build)
+    result = provider(fake).create(req)
+    for item in fake.items.values():
+        fake.resave(item)
+    live = provider(fake).read(ADDRESS, recorded(req, result))
+    assert live is not None and live.hash == req.payload.hash
+
+
+def test_real_drift_is_still_reported_after_a_re_save(fake: FakeFabric, build: dict[str, Any]) -> None:
+    fake.resave_parts = True
+    req = request(build)
+    result = provider(fake).create(req)
+    model = fake.items[result.outputs["semantic_model_id"]]
+    report = fake.items[result.outputs["report_id"]]
+    table = model.parts["definition/tables/predictions.tmdl"]
+    edited_table = table + b"\tmeasure 'edited in the service' = 1\r\n"
+    model.parts["definition/tables/predictions.tmdl"] = edited_table
+    pages = json.loads(report.parts["definition/pages/pages.json"])
+    pages["activePageName"] = pages["pageOrder"][-1]  # a value changed, not the formatting
+    edited_pages = resaved(PAGES, json.dumps(pages).encode())
+    report.parts["definition/pages/pages.json"] = edited_pages
+    pbir = json.loads(report.parts["definition.pbir"])
+    pbir["datasetReference"]["byConnection"]["connectionString"] = "semanticmodelid=other"
+    rebound = resaved(f"{REPORT}/definition.pbir", json.dumps(pbir).encode())
+    report.parts["definition.pbir"] = rebound
+    live = provider(fake).read(ADDRESS, recorded(req, result))
+    assert live is not None and live.hash == ""
+    assert live.payload.attachments == {
+        **req.payload.attachments,  # every other part: re-saved only, reported as sent
+        TABLE: content_hash([edited_table]),  # the live bytes' hash
+        PAGES: content_hash([edited_pages]),
+        f"{REPORT}/definition.pbir": content_hash([rebound]),
+    }
+
+
+def test_a_state_without_part_digests_still_reads_a_re_saved_part_as_sent(
+    fake: FakeFabric, build: dict[str, Any]
+) -> None:
+    """A state written before the digests were recorded: the live part rendered as the build writes
+    its files is compared with the sent hash (line endings and indentation, in the part's key order)."""
+    req = request(build)
+    result = provider(fake).create(req)
+    old_state = recorded(req, ProviderResult(result.provider_id, {**result.outputs}))
+    del old_state.outputs[PART_DIGESTS]
+    for item in fake.items.values():
+        fake.resave(item, sort_keys=False)
+    live = provider(fake).read(ADDRESS, old_state)
+    assert live is not None and live.hash == req.payload.hash
+    model = fake.items[result.outputs["semantic_model_id"]]
+    model.parts["definition/tables/predictions.tmdl"] += b"\tmeasure m = 1\r\n"
+    live = provider(fake).read(ADDRESS, old_state)
+    assert live is not None
+    assert live.payload.attachments == {
+        **req.payload.attachments,
+        TABLE: content_hash([model.parts["definition/tables/predictions.tmdl"]]),
+    }

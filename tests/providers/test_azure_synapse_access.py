@@ -251,25 +251,73 @@ def test_a_retried_create_adopts_the_assignment_it_made(fake: FakeSynapseAccess)
     assert len(fake.sent("PUT")) == 1 and len(fake.assignments) == 1
 
 
-def test_the_same_grant_made_by_hand_is_adopted(fake: FakeSynapseAccess) -> None:
-    by_hand = "0a0a0a0a-0000-4000-8000-000000000001"
-    fake.assignments[by_hand] = {
-        "id": by_hand,
+BY_HAND = "0a0a0a0a-0000-4000-8000-000000000001"
+
+
+def plant_by_hand(fake: FakeSynapseAccess, principal: str = PRINCIPAL) -> dict[str, Any]:
+    """The grant the spec asks for, made in Synapse Studio: under an id of Synapse's, not mlspec's."""
+    fake.assignments[BY_HAND] = {
+        "id": BY_HAND,
         "roleDefinitionId": ROLES["Synapse Compute Operator"],
-        "principalId": PRINCIPAL,
+        "principalId": principal,
         "scope": POOL_SCOPE,
         "principalType": "ServicePrincipal",
     }
-    result = provider(fake).create(request())
-    assert result.provider_id == by_hand
+    return dict(fake.assignments[BY_HAND])
+
+
+def test_the_same_grant_made_by_hand_is_refused_not_adopted(fake: FakeSynapseAccess) -> None:
+    planted = plant_by_hand(fake)
+    with pytest.raises(ProviderError) as refused:
+        provider(fake).create(request())
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.message.startswith(f"{ADDRESS}: Synapse workspace {WORKSPACE} already grants")
+    assert BY_HAND in diagnostic.message and "made outside mlspec" in diagnostic.message
+    assert "\n" not in diagnostic.message
+    hint = diagnostic.hint or ""
+    assert "exists already, made outside mlspec" in hint
+    assert "Synapse Studio" in hint and "drop it from the spec" in hint
     listed = [r for r in fake.sent("GET") if r.path == "/roleAssignments"]
-    assert listed[0].query == {
+    assert listed[0].query == {  # looked up only to name it
         "api-version": API,
         "roleId": ROLES["Synapse Compute Operator"],
         "principalId": PRINCIPAL,
         "scope": POOL_SCOPE,
     }
-    assert list(fake.assignments) == [by_hand]
+    assert fake.assignments == {BY_HAND: planted} and not fake.sent("DELETE")
+    fake.assignments.clear()  # removed in Synapse Studio, as the hint says: mlspec makes its own
+    result = provider(fake).create(request())
+    assert result.provider_id == expected_id("Synapse Compute Operator", PRINCIPAL, POOL_SCOPE)
+
+
+def test_delete_only_ever_deletes_mlspec_s_own_id(fake: FakeSynapseAccess) -> None:
+    """A state entry an older mlspec wrote when it adopted a hand-made grant records that grant's id:
+    destroying the spec must not revoke it."""
+    planted = plant_by_hand(fake)
+    mine = expected_id("Synapse Compute Operator", PRINCIPAL, POOL_SCOPE)
+    stale = recorded(request(), ProviderResult(BY_HAND))
+    assert provider(fake).read(ADDRESS, stale) is None  # mlspec's assignment does not exist
+    provider(fake).delete(ADDRESS, stale)
+    assert [r.path for r in fake.sent("DELETE")] == [f"/roleAssignments/{mine}"]
+    assert fake.assignments == {BY_HAND: planted}
+
+
+def test_update_never_removes_a_hand_made_grant_the_state_names(fake: FakeSynapseAccess) -> None:
+    planted = plant_by_hand(fake)
+    stale = recorded(request(), ProviderResult(BY_HAND))
+    after = request(properties(principal=OTHER_PRINCIPAL))
+    new = provider(fake).update(after, stale)
+    new_id = expected_id("Synapse Compute Operator", OTHER_PRINCIPAL, POOL_SCOPE)
+    assert new.provider_id == new_id
+    old_id = expected_id("Synapse Compute Operator", PRINCIPAL, POOL_SCOPE)
+    assert [r.path for r in fake.sent("DELETE")] == [f"/roleAssignments/{old_id}"]  # mlspec's: 204
+    assert set(fake.assignments) == {BY_HAND, new_id} and fake.assignments[BY_HAND] == planted
+
+
+def test_delete_of_an_assignment_whose_role_is_gone_sends_nothing(fake: FakeSynapseAccess) -> None:
+    gone = recorded(request(properties(role="Synapse Retired Role")), ProviderResult(BY_HAND))
+    provider(fake).delete(ADDRESS, gone)
+    assert not fake.sent("DELETE")
 
 
 def test_create_refuses_another_grant_at_the_derived_id(fake: FakeSynapseAccess) -> None:

@@ -21,6 +21,14 @@ What each kind means here:
   Delete cancels the run if it has not finished, then archives it (runs are history, not deleted);
 - schedules and monitor schedules are created or updated in place; delete disables, then deletes.
 
+Ownership: every entity mlspec sends carries the tags ``mlspec-project`` and ``mlspec-env`` (added to
+the entity as it is sent, beside the spec's own tags; never part of the payload, its hash or the
+diff). They are what tells mlspec's objects from another project's or environment's of the same name
+(every project's compute cluster defaults to ``cpu-cluster``): a create adopts an existing object only
+when they name this project and environment, and is refused otherwise; an update or delete refuses an
+object whose tags name another project or environment, or that has none (a state entry that points at
+something mlspec did not make); a delete that finds nothing is fine.
+
 Reading compares only what mlspec sets (:data:`COMPARED`: the fields that round-trip through Azure
 ML; a reference to a local file, such as a code folder, cannot be read back and is taken as sent,
 which is safe because the asset version that holds it is immutable). An archived asset version or
@@ -123,6 +131,14 @@ _MODEL_VERSION = re.compile(r"[1-9][0-9]{0,9}")
 JOB_NAME_LIMIT = 255
 _FINISHED_JOB_STATES = frozenset({"Completed", "Failed", "Canceled", "CancelRequested", "Finished"})
 """States in which a run is not cancelled before it is archived (it ended, or is being cancelled)."""
+PROJECT_TAG = "mlspec-project"
+ENV_TAG = "mlspec-env"
+UNTAGGED: frozenset[str] = frozenset()
+"""Kinds whose SDK entity carries no tags: none today (environments, components, computes, jobs,
+schedules and monitor schedules all do). Ownership cannot be read off such an entity, so for a kind
+listed here mlspec would fall back to the name and the fields alone, as before ownership tags: a create
+adopts an existing object only if every compared field is the request's, and update and delete act on
+what the state names. A kind is listed here only after checking that Azure ML cannot tag it."""
 CONFLICT_ATTEMPTS = 4
 CONFLICT_DELAY_SECONDS = 15.0
 """A 409 on a compute or schedule (another operation on it is running) is tried again this many times,
@@ -180,6 +196,7 @@ class AzureMLResources:
         name = self._name_of(request.address, provider_type, properties, "", request)
         found = self._get(request.address, provider_type, name, _version(properties))
         if found is not None:
+            self._check_owned(request.address, provider_type, found, name, properties, "create")
             if self._seen(provider_type, found, properties) != properties:
                 raise ProviderError(
                     request.address,
@@ -201,9 +218,11 @@ class AzureMLResources:
         provider_type = request.provider_type
         properties = _properties(request)
         name = self._name_of(request.address, provider_type, properties, "", request)
+        found = self._get(request.address, provider_type, name, _version(properties))
+        if found is not None:  # never sent over another project's (or a hand-made) object
+            self._check_owned(request.address, provider_type, found, name, properties, "update")
         if provider_type in VERSIONED or provider_type == PIPELINE_JOB:
             # A version (a run) is never changed in place: an existing one is what this request made.
-            found = self._get(request.address, provider_type, name, _version(properties))
             if found is not None and self._seen(provider_type, found, properties) == properties:
                 if self._archived(request.address, provider_type, found):
                     self._restore(request.address, provider_type, name, _version(properties))
@@ -220,6 +239,10 @@ class AzureMLResources:
         name = self._name_of(address, provider_type, properties, current.provider_id)
         version = _version(properties)
         client = self.client
+        found = self._get(address, provider_type, name, version)
+        if found is None:
+            return  # gone already: a retried delete, or removed behind mlspec's back
+        self._check_owned(address, provider_type, found, name, properties, "delete")
         try:
             if provider_type == ENVIRONMENT:
                 # Azure ML cannot delete an asset version (a job may run on it): archive hides it.
@@ -229,8 +252,7 @@ class AzureMLResources:
             elif provider_type == COMPUTE:
                 self._conflicts_retried(lambda: client.compute.begin_delete(name).result())
             elif provider_type == PIPELINE_JOB:
-                job = client.jobs.get(name)
-                status = getattr(job, "status", None)
+                status = getattr(found, "status", None)
                 if str(getattr(status, "value", status) or "") not in _FINISHED_JOB_STATES:
                     client.jobs.begin_cancel(name).result()
                 client.jobs.archive(name)
@@ -346,7 +368,7 @@ class AzureMLResources:
         client = self.client
         try:
             with self._loaded(request) as entity:
-                _tag(entity, self.project, self.session.workspace.environment, provider_type)
+                self._tag(request.address, entity, provider_type)
                 if provider_type == ENVIRONMENT:
                     made = client.environments.create_or_update(entity)
                 elif provider_type == COMPONENT:
@@ -399,7 +421,7 @@ class AzureMLResources:
 
         try:
             with self._loaded(request) as entity:
-                _tag(entity, self.project, self.session.workspace.environment, PIPELINE_JOB)
+                self._tag(request.address, entity, PIPELINE_JOB)
                 found.display_name = entity.display_name
                 found.description = entity.description
                 found.tags = dict(entity.tags or {})
@@ -487,6 +509,75 @@ class AzureMLResources:
                 )
             source = root / _safe_relative(request.address, request.primary_file)
             yield _loader(request.provider_type)(source=str(source))
+
+    @property
+    def _ownership(self) -> dict[str, str]:
+        """The tags that say an object is this project's and environment's."""
+        return {PROJECT_TAG: self.project, ENV_TAG: self.session.workspace.environment}
+
+    def _tag(self, address: Address, entity: Any, provider_type: str) -> None:
+        """Put mlspec's ownership tags on ``entity`` as it is sent, beside the spec's own (read compares
+        only the spec's, so they are no drift, and the payload and its hash stay the build's). They
+        replace any ``mlspec-*`` value the YAML gave: ownership is not the spec's to claim."""
+        if provider_type in UNTAGGED:
+            return
+        tags = getattr(entity, "tags", None)
+        try:
+            entity.tags = {**(tags if isinstance(tags, dict) else {}), **self._ownership}
+        except AttributeError:
+            raise ProviderError(
+                address,
+                f"the Azure ML SDK's {_WHAT[provider_type]} takes no tags, so mlspec cannot mark it as "
+                "this project's",
+                "report this to mlspec: the kind must be listed as untagged",
+            ) from None
+
+    def _check_owned(
+        self,
+        address: Address,
+        provider_type: str,
+        found: Any,
+        name: str,
+        properties: Mapping[str, Any],
+        action: str,
+    ) -> None:
+        """Refuse to adopt, overwrite or delete an object whose ownership tags do not name this project
+        and environment (another project's, or one mlspec did not make)."""
+        if provider_type in UNTAGGED:
+            return  # no tags to read: the name and the compared fields decide (see UNTAGGED)
+        tags = getattr(found, "tags", None)
+        tags = tags if isinstance(tags, dict) else {}
+        owner = {key: tags.get(key) for key in (PROJECT_TAG, ENV_TAG)}
+        if owner == self._ownership:
+            return
+        shown = _shown(name, _version(properties))
+        if owner[PROJECT_TAG] or owner[ENV_TAG]:
+            whose = (
+                f"belongs to project {printable(str(owner[PROJECT_TAG] or '?'), 80)!r} environment "
+                f"{printable(str(owner[ENV_TAG] or '?'), 80)!r} (its mlspec tags say so)"
+            )
+        else:
+            whose = "was not made by mlspec (it has no mlspec-project/mlspec-env tags)"
+        workspace = self.session.workspace.machine_learning
+        what = f"Azure ML {_WHAT[provider_type]} {printable(shown, 200)} in {workspace}"
+        if action == "create":
+            raise ProviderError(
+                address,
+                f"another {what} already exists and {whose}; creating it would take it over",
+                _ownership_hint(provider_type),
+            )
+        if action == "update":
+            raise ProviderError(
+                address,
+                f"the {what} {whose}; updating it would overwrite it",
+                _ownership_hint(provider_type),
+            )
+        raise ProviderError(
+            address,
+            f"the {what} that the state names {whose}; mlspec does not delete it",
+            f"to stop managing it without deleting it, `mlspec state rm {address}`; if it is not "
+            "needed, delete it in Azure ML studio yourself",
+        )
 
     def _seen(self, provider_type: str, live: Any, sent: Mapping[str, Any]) -> dict[str, Any]:
         """``sent`` with each compared field replaced by what Azure holds (dropped if Azure has none)."""
@@ -634,20 +725,6 @@ def _principal_id(entity: Any) -> str:
     return str(getattr(identity, "principal_id", "") or "")
 
 
-def _tag(entity: Any, project: str, environment: str, provider_type: str) -> None:
-    """mlspec's ownership tags, beside the spec's own (read compares only the spec's)."""
-    tags = getattr(entity, "tags", None)
-    if tags is None:
-        try:
-            entity.tags = {}
-        except AttributeError:
-            return
-        tags = entity.tags
-    if isinstance(tags, dict):
-        tags.setdefault("mlspec-project", project)
-        tags.setdefault("mlspec-env", environment)
-
-
 def _refusal_hint(provider_type: str) -> str:
     if provider_type in VERSIONED:
         return (
@@ -657,4 +734,16 @@ def _refusal_hint(provider_type: str) -> str:
     return (
         "mlspec has no `import`: to let mlspec own it, delete it in Azure ML studio (or give the spec's "
         "resource another name) and apply again; to keep it, apply the spec that made it"
+    )
+
+
+def _ownership_hint(provider_type: str) -> str:
+    if provider_type in VERSIONED:
+        return (
+            "mlspec has no `import`: rename the spec's resource (its versions are then this project's), "
+            "or archive that version in Azure ML studio if nothing uses it, and apply again"
+        )
+    return (
+        "mlspec has no `import`: rename the spec's resource, or delete that one in Azure ML studio if "
+        "its owner no longer needs it, and apply again"
     )

@@ -28,6 +28,17 @@ in the payload's attachments (a part gone from Fabric drops out of them); a miss
 Ids are recorded: the provider id is the report's URL in the API, the outputs hold the workspace,
 model and report ids, so reading and deleting need no look-up by name.
 
+Fabric re-serialises the parts it stores (CRLF or LF line endings, JSON re-indented and its keys
+reordered, a final newline added or dropped), so parts are compared by a normal form, not by their
+bytes (:func:`normal_form`): a JSON part (``.json``, ``.pbir``, ``.pbism``, ``.pbip``) as the data it
+parses to, any other (TMDL) as text with its line endings made LF and the whitespace at its end
+ignored. A part whose normal form is what was sent is no drift (the sent hash is reported); any other
+reports the live bytes' hash. The state holds only the hashes of the bytes sent, so create and update
+record the digest of each part's normal form as sent in the ``part_digests`` output (a JSON object,
+by attachment path); reading a state written before it was recorded re-renders the live part as the
+build writes its files (two-space JSON in the part's own key order, text ending in one newline) and
+compares that with the sent hash, which tells line endings and whitespace, not a reordering of keys.
+
 The refresh: after publishing, the model's refresh is requested through the Power BI REST API (the
 Fabric API has no refresh). It is queued, not awaited (a refresh takes minutes to hours). A refused
 request fails the operation with a ProviderError that says the items *were* published: state then does
@@ -42,6 +53,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -147,6 +159,7 @@ class PowerBIReports:
             report = self._get_definition(address, ids.workspace, ids.report, REPORT)
         except NotFound:
             return None
+        digests = recorded_digests(current.outputs)
         live = dict(sent.attachments)
         for folder, parts in ((layout.model_folder, model), (layout.report_folder, report)):
             for path in layout.parts(folder, sent.attachments):
@@ -155,11 +168,11 @@ class PowerBIReports:
                 if content is None:
                     del live[path]  # gone from Fabric
                     continue
+                compared: bytes | None = content
                 if relative == PBIR and folder == layout.report_folder:
-                    restored = restore_by_path(content, ids.model, layout)
-                    if restored is not None and content_hash([restored]) == sent.attachments[path]:
-                        continue
-                live[path] = content_hash([content])
+                    compared = restore_by_path(content, ids.model, layout)  # None: bound elsewhere
+                if compared is None or not same_part(path, compared, sent.attachments[path], digests):
+                    live[path] = content_hash([content])
         if live == dict(sent.attachments):
             return LiveObject(sent)
         return LiveObject(Payload(sent.properties, live))
@@ -172,7 +185,7 @@ class PowerBIReports:
         model = self._adopt_or_create(address, workspace, SEMANTIC_MODEL, layout.model_name, model_parts)
         report_parts = self._report_parts(request, layout, model)
         report = self._adopt_or_create(address, workspace, REPORT, layout.report_name, report_parts)
-        return self._published(address, Ids(workspace, model, report))
+        return self._published(address, Ids(workspace, model, report), request)
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
         address = request.address
@@ -192,7 +205,7 @@ class PowerBIReports:
         report = self._update_or_create(
             address, workspace, recorded.report, REPORT, layout.report_name, report_parts
         )
-        return self._published(address, Ids(workspace, model, report))
+        return self._published(address, Ids(workspace, model, report), request)
 
     def delete(self, address: Address, current: ResourceState) -> None:
         sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
@@ -218,11 +231,22 @@ class PowerBIReports:
             raise ProviderError(address, "the state records no published report to refresh", "apply it first")
         self._refresh(address, ids)
 
-    def _published(self, address: Address, ids: Ids) -> ProviderResult:
+    def _published(self, address: Address, ids: Ids, request: DeployRequest) -> ProviderResult:
         self._refresh(address, ids)
+        layout = layout_of(address, request.payload.properties, request.files)
+        sent = {
+            path: request.files[path]
+            for folder in (layout.model_folder, layout.report_folder)
+            for path in layout.parts(folder, request.files)
+        }
         return ProviderResult(
             f"{FABRIC_API}/workspaces/{ids.workspace}/reports/{ids.report}",
-            {"workspace_id": ids.workspace, "semantic_model_id": ids.model, "report_id": ids.report},
+            {
+                "workspace_id": ids.workspace,
+                "semantic_model_id": ids.model,
+                "report_id": ids.report,
+                PART_DIGESTS: part_digests(sent),
+            },
         )
 
     def _adopt_or_create(
@@ -612,6 +636,86 @@ def definition(parts: Mapping[str, bytes]) -> dict[str, Any]:
             for path, content in sorted(parts.items())
         ]
     }
+
+
+JSON_SUFFIXES = (".json", ".pbir", ".pbism", ".pbip")
+PART_DIGESTS = "part_digests"
+"""The output that records the digest of each part's normal form as sent (:func:`part_digests`)."""
+_BOM = b"\xef\xbb\xbf"
+
+
+def normal_form(path: str, content: bytes) -> bytes:
+    """What a part is, whatever Fabric's serialisation of it: a JSON part (by its suffix) the data it
+    parses to (canonical: keys sorted, no whitespace, a float with an integral value as that integer);
+    any other part (TMDL), or a JSON part that does not parse, its text with a leading byte order mark
+    dropped, CRLF and CR made LF and the whitespace at its end removed."""
+    import orjson
+
+    text = content.removeprefix(_BOM)
+    if path.lower().endswith(JSON_SUFFIXES):
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return b"json:" + orjson.dumps(_integral(data), option=orjson.OPT_SORT_KEYS)
+    return b"text:" + text.replace(b"\r\n", b"\n").replace(b"\r", b"\n").rstrip()
+
+
+def part_digest(path: str, content: bytes) -> str:
+    """A digest of the part's :func:`normal_form` (128 bits of SHA-256: it tells a change, in state)."""
+    return hashlib.sha256(normal_form(path, content)).hexdigest()[:32]
+
+
+def part_digests(parts: Mapping[str, bytes]) -> str:
+    """The :data:`PART_DIGESTS` output: each part's :func:`part_digest`, by path, as compact JSON."""
+    import orjson
+
+    digests = {path: part_digest(path, content) for path, content in parts.items()}
+    return orjson.dumps(digests, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def recorded_digests(outputs: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The :data:`PART_DIGESTS` a state entry records; ``None`` when it has none (written before they
+    were recorded, or edited by hand)."""
+    import orjson
+
+    text = (outputs or {}).get(PART_DIGESTS)
+    if not isinstance(text, str):
+        return None
+    try:
+        found = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        return None
+    return found
+
+
+def same_part(path: str, live: bytes, sent_hash: str, digests: Mapping[str, str] | None) -> bool:
+    """Whether the part Fabric holds at ``path`` is the one that was sent (whose bytes hash to
+    ``sent_hash``): the same bytes, or the same :func:`normal_form` (by the recorded digest; without
+    one, the live part rendered as the build writes its files has the sent bytes)."""
+    if content_hash([live]) == sent_hash:
+        return True
+    if digests is not None and path in digests:
+        return part_digest(path, live) == digests[path]
+    normal = normal_form(path, live)
+    if normal.startswith(b"json:"):
+        import orjson
+
+        return content_hash([_json_bytes(orjson.loads(live.removeprefix(_BOM)))]) == sent_hash
+    return content_hash([normal.removeprefix(b"text:") + b"\n"]) == sent_hash
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
 
 
 def connection_string(model_id: str) -> str:

@@ -6,11 +6,18 @@ id, read once per provider from the workspace's role definitions (an unknown nam
 the names the workspace knows). ``principalId`` is already a GUID: apply replaced its marker before
 calling the provider.
 
-Idempotence: the assignment's id is a UUID derived from the role id, the principal and the scope, so
-a create retried after a lost state write finds (and adopts) the assignment the first one made, and a
-second run never makes a duplicate. An assignment of the same role to the same principal at the same
-scope that someone made by hand has another id: Synapse refuses a second one (409), and create adopts
-the existing one (it grants exactly what the spec asks for).
+Idempotence and ownership: the assignment's id is a UUID derived from the role id, the principal and
+the scope (:data:`ASSIGNMENT_NAMESPACE`), so a create retried after a lost state write finds (and
+adopts) the assignment the first one made, and a second run never makes a duplicate. Synapse role
+assignments carry no tags, so that id is the only mark of mlspec's: an assignment under it is mlspec's,
+any other is not. An assignment of the same role to the same principal at the same scope that someone
+made by hand has another id: Synapse refuses a second one (409), and create refuses too, naming it,
+rather than adopt it (a later destroy would revoke a grant someone else made and may rely on). Every
+request that changes or removes an assignment (update's removal of the old one, delete) goes to
+mlspec's derived id of the payload the state records, never to another id, whether found by a look-up
+or recorded in the state (an older mlspec recorded the hand-made assignment's id when it adopted one:
+such an entry's delete leaves that assignment alone, and its read reports mlspec's as missing, so the
+next apply's create refuses and says why).
 
 Synapse stores role id, principal, principal type and scope, and nothing else: reading compares those
 (the payload's ``description`` is mlspec's and is never drift). Role assignments cannot be changed in
@@ -61,8 +68,7 @@ class SynapseRoleAssignments:
     def read(self, address: Address, current: ResourceState) -> LiveObject | None:
         sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
         wanted = _properties(address, sent.properties)
-        assignment_id = _assignment_id_of(current.provider_id) or self.assignment_id(address, wanted)
-        live = self._get(address, assignment_id)
+        live = self._get(address, self.assignment_id(address, wanted))
         if live is None:
             return None
         seen = self._as_sent(address, live, wanted)
@@ -88,17 +94,15 @@ class SynapseRoleAssignments:
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
         result = self.create(request)
-        old = _assignment_id_of(current.provider_id)
+        old = self._recorded_id(request.address, current)
         if old and old.lower() != result.provider_id.lower():
             self._delete(request.address, old)
         return result
 
     def delete(self, address: Address, current: ResourceState) -> None:
-        sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
-        assignment_id = _assignment_id_of(current.provider_id)
-        if not assignment_id:
-            assignment_id = self.assignment_id(address, _properties(address, sent.properties))
-        self._delete(address, assignment_id)
+        assignment_id = self._recorded_id(address, current)
+        if assignment_id:
+            self._delete(address, assignment_id)
 
     def describe(self, address: Address, result: ProviderResult) -> str:
         return (
@@ -107,6 +111,18 @@ class SynapseRoleAssignments:
         )
 
     # --- ids and roles ------------------------------------------------------------------------------
+
+    def _recorded_id(self, address: Address, current: ResourceState) -> str:
+        """mlspec's id of the assignment the state records: derived from its payload as sent, not read
+        from its provider id (which an older mlspec set to a hand-made assignment's when it adopted one,
+        and which must never be deleted). Empty when the workspace no longer has the payload's role:
+        no assignment of it can exist."""
+        sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
+        properties = _properties(address, sent.properties)
+        role = str(properties.get("role", "")).lower()
+        if not any(name.lower() == role for name in self._roles):
+            return ""
+        return self.assignment_id(address, properties)
 
     def assignment_id(self, address: Address, properties: dict[str, Any]) -> str:
         """The id mlspec gives the assignment of ``properties``: the same for the same role, principal
@@ -180,13 +196,14 @@ class SynapseRoleAssignments:
         return found if isinstance(found, dict) else None
 
     def _put(self, address: Address, assignment_id: str, wanted: dict[str, Any]) -> str:
-        """Create the assignment; its id (another one's, when Synapse holds the same grant already)."""
+        """Create the assignment under mlspec's id; refused when Synapse holds the same grant under
+        another id (made outside mlspec: never adopted)."""
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
         role_id = self.role_id(address, str(wanted["role"]))
         operations = self.client.role_assignments
         try:
-            created = operations.create_role_assignment(
+            operations.create_role_assignment(
                 assignment_id,
                 role_id,
                 str(wanted["principalId"]),
@@ -196,15 +213,24 @@ class SynapseRoleAssignments:
             )
         except ResourceExistsError as exc:  # the same grant under another id (made by hand)
             existing = self._same_grant(address, role_id, wanted)
-            if existing:
-                return existing
+            if existing and existing.lower() != assignment_id.lower():
+                raise ProviderError(
+                    address,
+                    f"Synapse workspace {self.session.workspace.synapse} already grants "
+                    f"{printable(str(wanted['role']), 80)!r} to {printable(str(wanted['principalId']), 80)} "
+                    f"at {printable(str(wanted['scope']), 200)} in role assignment {printable(existing, 80)}, "
+                    "made outside mlspec; it is not adopted (a destroy would then revoke it)",
+                    "the grant exists already, made outside mlspec: remove it in Synapse Studio (Manage > "
+                    "Access control) so mlspec manages it, or drop it from the spec, then apply again",
+                ) from None
             raise azure_error(address, "create", exc, self._needs()) from None
         except HttpResponseError as exc:
             raise azure_error(address, "create", exc, self._needs()) from None
-        found = created.get("id") if isinstance(created, dict) else None
-        return str(found or assignment_id)
+        return assignment_id
 
     def _same_grant(self, address: Address, role_id: str, wanted: dict[str, Any]) -> str | None:
+        """The id of an assignment that grants what ``wanted`` does, to name it in a refusal (never to
+        adopt or delete it)."""
         from azure.core.exceptions import HttpResponseError
 
         try:
@@ -264,11 +290,6 @@ def _properties(address: Address, properties: Any) -> dict[str, Any]:
             address, "a Synapse role assignment needs role, principalId and scope in its payload"
         )
     return properties
-
-
-def _assignment_id_of(provider_id: str) -> str:
-    """The assignment id a provider id holds (the id itself, or a URL ending in it)."""
-    return provider_id.rstrip("/").rsplit("/", 1)[-1] if provider_id else ""
 
 
 def _scope_key(scope: Any) -> str:
