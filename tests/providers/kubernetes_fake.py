@@ -6,11 +6,14 @@ The API server keeps objects by REST path and answers as a real one does, in the
 Kubernetes API reference: ``GET`` (a ``404`` ``Status`` for a missing object), server-side apply
 (``PATCH`` of ``application/apply-patch+yaml`` with a ``fieldManager``: the fields this manager applied
 before and no longer applies go, fields other managers set stay; a namespaced object needs its
-namespace), ``DELETE`` (the object lingers with a ``deletionTimestamp`` for as many reads as a test
-says, as a foreground delete does). It adds what a server adds (``uid``, ``resourceVersion``,
-``generation``, ``managedFields``, defaults, ``status``), and a Deployment's status becomes ready after
-the number of reads a test sets (or never, or with a progress deadline exceeded). It checks the bearer
-token (``401`` otherwise). Every request is recorded; :meth:`FakeApiServer.fail_next` answers the next
+namespace), ``DELETE`` (its ``DeleteOptions`` from the body when there is one, else from the query,
+as the API server reads them; a ``preconditions.uid`` that is not the object's is a ``409``; the object
+lingers with a ``deletionTimestamp`` for as many reads as a test says, as a foreground delete does). It
+adds what a server adds (``uid``, ``resourceVersion``, ``generation``, ``managedFields``, defaults,
+``status``), stores a Deployment's resource quantities in their canonical form (``0.5`` as ``500m``,
+``1024Mi`` as ``1Gi``: :func:`canonical_quantity`), and a Deployment's status becomes ready after the
+number of reads a test sets (or never, or with a progress deadline exceeded). It checks the bearer token
+(``401`` otherwise). Every request is recorded; :meth:`FakeApiServer.fail_next` answers the next
 matching ones with an error ``Status``.
 """
 
@@ -20,9 +23,11 @@ import base64
 import copy
 import io
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlparse
 
@@ -267,7 +272,7 @@ class FakeApiServer:
         found = self.objects.get(path)
         if found is None:
             return 404, _status(404, "NotFound", f"{name} not found")
-        if path in self.linger:  # being deleted: gone after that many reads
+        if path in self.linger and found["metadata"].get("deletionTimestamp"):  # gone after that many reads
             if self.linger[path] <= 0:
                 del self.objects[path], self.linger[path]
                 return 404, _status(404, "NotFound", f"{name} not found")
@@ -308,10 +313,22 @@ class FakeApiServer:
         found = self.objects.get(request.path)
         if found is None:
             return 404, _status(404, "NotFound", f"{name} not found")
+        # The API server reads DeleteOptions from the body when there is one; the query only otherwise.
+        options: dict[str, Any] = request.body if isinstance(request.body, dict) else dict(request.query)
+        preconditions = options.get("preconditions")
+        wanted = preconditions.get("uid") if isinstance(preconditions, dict) else None
+        uid = found["metadata"].get("uid")
+        if wanted and wanted != uid:
+            return 409, _status(
+                409,
+                "Conflict",
+                f"Operation cannot be fulfilled on {name}: Precondition failed: UID in precondition: "
+                f"{wanted}, UID in object meta: {uid}",
+            )
         self.applied.pop(request.path, None)
         if self.linger.get(request.path, 0) > 0:
             found["metadata"]["deletionTimestamp"] = "2026-12-02T10:00:00Z"
-            if request.query.get("propagationPolicy") == "Foreground":
+            if options.get("propagationPolicy") == "Foreground":
                 found["metadata"]["finalizers"] = ["foregroundDeletion"]
             return 200, copy.deepcopy(found)
         del self.objects[request.path]
@@ -335,9 +352,11 @@ class FakeApiServer:
         if kind == "Deployment":
             spec = obj.setdefault("spec", {})
             spec.setdefault("replicas", 1)
-            for container in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []:
+            pod = (spec.get("template") or {}).get("spec") or {}
+            for container in pod.get("containers") or []:
                 container.setdefault("terminationMessagePath", "/dev/termination-log")
                 container.setdefault("imagePullPolicy", "IfNotPresent")
+            _canonical_pod_quantities(pod)
         self._version += 1
         old_meta = (current or {}).get("metadata") or {}
         metadata["uid"] = old_meta.get("uid") or str(uuid.uuid5(uuid.NAMESPACE_URL, path))
@@ -443,6 +462,73 @@ def _status(code: int, reason: str, message: str, success: bool = False) -> dict
 
 def _condition(kind: str, status: str, reason: str, message: str) -> dict[str, str]:
     return {"type": kind, "status": status, "reason": reason, "message": message}
+
+
+# --- quantities, as k8s.io/apimachinery's resource.Quantity stores them ----------------------------------
+
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))((?:[KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?")
+_BINARY_POWERS = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
+def canonical_quantity(value: Any) -> Any:
+    """``value`` as the API server returns a quantity it stored (``Quantity.String``): the format its
+    suffix chose (binary, decimal SI or exponent; a binary value under 1024 or not whole is written as
+    decimal SI), precision below ``1n`` rounded up, no fraction digits, the largest exponent that loses
+    nothing: ``0.5`` → ``500m``, ``1024Mi`` → ``1Gi``, ``1.5Gi`` → ``1536Mi``, ``2000m`` → ``2``, ``1000``
+    → ``1k``, ``1e3`` stays. A JSON number is read as its text; anything else is left as it is."""
+    text = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+    match = _QUANTITY.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        return value
+    number, suffix = Fraction(match[1]), match[2] or ""
+    if suffix in _BINARY_POWERS:
+        amount, form = number * 2 ** _BINARY_POWERS[suffix], "binary"
+    elif suffix in _DECIMAL_EXPONENTS:  # ``E`` alone is an exa, ``E3`` an exponent
+        amount, form = number * Fraction(10) ** _DECIMAL_EXPONENTS[suffix], "decimal"
+    else:
+        amount, form = number * Fraction(10) ** int(suffix[1:]), "exponent"
+    nanos = math.ceil(abs(amount) * 10**9)
+    sign = "-" if amount < 0 and nanos else ""
+    whole = Fraction(nanos, 10**9)
+    if form == "binary" and (whole < 1024 or whole.denominator != 1):
+        form = "decimal"
+    if form == "binary":
+        mantissa, power = int(whole), 0
+        while mantissa % 1024 == 0 and power < 60:
+            mantissa, power = mantissa // 1024, power + 10
+        suffix = {power: name for name, power in _BINARY_POWERS.items()}.get(power, "")
+        return f"{sign}{mantissa}{suffix}"
+    if nanos == 0:
+        return "0"
+    mantissa, exponent = nanos, -9
+    while mantissa % 1000 == 0 and exponent < 18:
+        mantissa, exponent = mantissa // 1000, exponent + 3
+    if form == "exponent":
+        return f"{sign}{mantissa}" + (f"e{exponent}" if exponent else "")
+    suffix = {exponent: name for name, exponent in _DECIMAL_EXPONENTS.items()}[exponent]
+    return f"{sign}{mantissa}{suffix}"
+
+
+def _canonical_pod_quantities(pod: dict[str, Any]) -> None:
+    """The quantities of a pod template as the server stores them: its containers' and init containers'
+    requests and limits, the pod's own, its overhead and its emptyDir volumes' size limits."""
+    groups: list[Any] = []
+    for container in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
+        resources = container.get("resources") if isinstance(container, dict) else None
+        if isinstance(resources, dict):
+            groups += [resources.get("requests"), resources.get("limits")]
+    resources = pod.get("resources")
+    if isinstance(resources, dict):
+        groups += [resources.get("requests"), resources.get("limits")]
+    groups.append(pod.get("overhead"))
+    for group in groups:
+        if isinstance(group, dict):
+            group.update({key: canonical_quantity(value) for key, value in group.items()})
+    for volume in pod.get("volumes") or []:
+        empty_dir = volume.get("emptyDir") if isinstance(volume, dict) else None
+        if isinstance(empty_dir, dict) and "sizeLimit" in empty_dir:
+            empty_dir["sizeLimit"] = canonical_quantity(empty_dir["sizeLimit"])
 
 
 def _prune(live: dict[str, Any], previous: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from mlspec.providers.azure.kubernetes import (
     Cluster,
     KubernetesResources,
     ObjectRef,
+    quantity_value,
     rollout_progress,
+    same_quantity,
 )
 from mlspec.providers.azure.session import AzureSession
 from mlspec.providers.azure.workspace import AzureWorkspace
@@ -42,7 +45,15 @@ from providers.contract import (
     ProviderUnderTest,
     SampleTarget,
 )
-from tests.providers.kubernetes_fake import CA_PEM, SERVER, FakeAks, FakeApiServer, FakeAzureWithAks, Rollout
+from tests.providers.kubernetes_fake import (
+    CA_PEM,
+    SERVER,
+    FakeAks,
+    FakeApiServer,
+    FakeAzureWithAks,
+    Rollout,
+    canonical_quantity,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
@@ -523,21 +534,30 @@ def test_delete_is_foreground_and_a_missing_object_is_fine(world: World) -> None
     with_namespace(world)
     request = cm_request()
     current = recorded(request, world.resources.create(request))
+    uid = world.api.objects[CONFIG_MAP_PATH]["metadata"]["uid"]
     world.api.requests.clear()
     world.resources.delete(CM, current)
-    delete, get = world.api.requests
+    check, delete, get = world.api.requests
+    assert (check.method, check.path) == ("GET", CONFIG_MAP_PATH)  # is it mlspec's to delete?
     assert (delete.method, delete.path, delete.query) == (
         "DELETE",
         CONFIG_MAP_PATH,
         {"propagationPolicy": "Foreground"},
     )
+    # the API server reads DeleteOptions from the body when there is one: the policy goes there too
+    assert delete.body == {
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        "propagationPolicy": "Foreground",
+        "preconditions": {"uid": uid},
+    }
     assert delete.headers["Authorization"] == "Bearer k8s-token-1"
     assert (get.method, get.path) == ("GET", CONFIG_MAP_PATH)
     assert CONFIG_MAP_PATH not in world.api.objects
     assert world.resources.read(CM, current) is None
     world.api.requests.clear()
     world.reopen().delete(CM, current)  # a retried delete, its state write lost: a 404, not an error
-    assert [(r.method, r.path) for r in world.api.requests] == [("DELETE", CONFIG_MAP_PATH)]
+    assert [(r.method, r.path) for r in world.api.requests] == [("GET", CONFIG_MAP_PATH)]
 
 
 def test_delete_waits_until_a_foreground_delete_is_done(world: World) -> None:
@@ -546,7 +566,8 @@ def test_delete_waits_until_a_foreground_delete_is_done(world: World) -> None:
     world.api.linger[NAMESPACE_PATH] = 2  # the namespace's objects go first
     world.api.requests.clear()
     world.resources.delete(NS, current)
-    assert [r.method for r in world.api.requests] == ["DELETE", "GET", "GET", "GET"]
+    assert [r.method for r in world.api.requests] == ["GET", "DELETE", "GET", "GET", "GET"]
+    assert world.api.sent("DELETE")[0].body["propagationPolicy"] == "Foreground"
     assert world.clock.slept == [POLL, POLL]
     assert NAMESPACE_PATH not in world.api.objects
 
@@ -561,6 +582,133 @@ def test_a_delete_that_does_not_finish_fails_naming_the_finalizers() -> None:
     ):
         world.resources.delete(NS, current)
     assert sum(world.clock.slept) == 20
+
+
+def test_a_retried_delete_of_an_object_being_deleted_waits_for_it(world: World) -> None:
+    request = ns_request()
+    current = recorded(request, world.resources.create(request))
+    world.api.linger[NAMESPACE_PATH] = 2  # the first delete's, still under way
+    world.api.objects[NAMESPACE_PATH]["metadata"]["deletionTimestamp"] = "2026-12-02T10:00:00Z"
+    world.api.requests.clear()
+    world.resources.delete(NS, current)
+    assert [r.method for r in world.api.requests] == ["GET", "GET", "GET"]  # no second DELETE
+    assert world.clock.slept == [POLL]
+    assert NAMESPACE_PATH not in world.api.objects
+
+
+# --- delete only what mlspec made ------------------------------------------------------------------------------
+
+
+def _state_pointing_at(
+    world: World, path: str, obj: dict[str, Any], address: Address, kind: str
+) -> ResourceState:
+    """A state entry for ``obj`` (hand-edited, or another tool's object at the name since), which the
+    cluster holds as ``obj``."""
+    world.api.put(path, obj)
+    world.api.requests.clear()
+    request = request_for(address, kind, obj)
+    return recorded(request, ProviderResult(SERVER + path))
+
+
+@pytest.mark.parametrize(
+    ("labels", "why"),
+    [
+        ({}, "not labelled app.kubernetes.io/managed-by: mlspec"),
+        (
+            {"app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/part-of": "churn"},
+            "labelled app.kubernetes.io/managed-by: Helm",
+        ),
+        (
+            {"app.kubernetes.io/managed-by": "mlspec", "app.kubernetes.io/part-of": "fraud"},
+            "labelled app.kubernetes.io/part-of: fraud, not this project's churn",
+        ),
+        (
+            {"app.kubernetes.io/managed-by": "mlspec", "mlspec.dev/environment": "staging"},
+            "labelled mlspec.dev/environment: staging, not this environment's prod",
+        ),
+    ],
+)
+def test_delete_refuses_an_object_mlspec_did_not_make(world: World, labels: dict[str, str], why: str) -> None:
+    """The state (edited by hand, or stale) names an object that is not this project's: a
+    ConfigMap another tool manages, another project's, another environment's."""
+    with_namespace(world)
+    theirs = config_map()
+    theirs["metadata"]["labels"] = dict(labels)
+    current = _state_pointing_at(world, CONFIG_MAP_PATH, theirs, CM, "kubernetes:v1/ConfigMap")
+    stored = copy.deepcopy(world.api.objects[CONFIG_MAP_PATH])
+    with pytest.raises(ProviderError) as refused:
+        world.resources.delete(CM, current)
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.message == (
+        f"{CM}: refusing to delete ConfigMap churn/churn-scoring on aks-ml-prod: mlspec did not make it ({why})"
+    )
+    assert f"`mlspec state rm {CM} --env prod`" in (diagnostic.hint or "")
+    assert "\n" not in diagnostic.message + (diagnostic.hint or "")
+    assert [r.method for r in world.api.requests] == ["GET"], "nothing is deleted"
+    assert world.api.objects[CONFIG_MAP_PATH] == stored
+
+
+def test_delete_refuses_an_object_without_the_project_label_mlspec_set(world: World) -> None:
+    """mlspec sent the part-of label: an object labelled mlspec's but without it is not the one it made."""
+    with_namespace(world)
+    current = recorded(cm_request(), world.resources.create(cm_request()))
+    del world.api.objects[CONFIG_MAP_PATH]["metadata"]["labels"]["app.kubernetes.io/part-of"]
+    world.api.requests.clear()
+    with pytest.raises(ProviderError, match=r"not labelled app.kubernetes.io/part-of: churn\)$"):
+        world.resources.delete(CM, current)
+    assert world.api.sent("DELETE") == []
+
+
+def test_delete_of_an_object_labelled_mlspecs_without_project_labels_deletes_it(world: World) -> None:
+    """Labels the compiler does not set on an object (a payload with no part-of nor environment label)
+    are not asked for; the managed-by label is, and the manifest sets it."""
+    with_namespace(world)
+    properties = config_map()
+    properties["metadata"]["labels"] = {}
+    request = request_for(CM, "kubernetes:v1/ConfigMap", properties)
+    current = recorded(request, world.resources.create(request))
+    world.resources.delete(CM, current)
+    assert CONFIG_MAP_PATH not in world.api.objects
+
+
+@pytest.mark.parametrize("name", ["default", "kube-system", "kube-public", "kube-node-lease"])
+def test_delete_never_deletes_the_clusters_own_namespaces(world: World, name: str) -> None:
+    labelled = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {**MANAGED, "mlspec.dev/environment": "prod"}},
+    }
+    path = f"/api/v1/namespaces/{name}"
+    current = _state_pointing_at(
+        world, path, labelled, Address("aks", "namespace", name), "kubernetes:v1/Namespace"
+    )
+    with pytest.raises(ProviderError) as refused:
+        world.resources.delete(Address("aks", "namespace", name), current)
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.message.endswith(
+        f"refusing to delete Namespace {name} on aks-ml-prod: every cluster has it, and mlspec never deletes it"
+    )
+    assert "mlspec state rm aks.namespace." in (diagnostic.hint or "")
+    assert world.api.sent("DELETE") == [] and path in world.api.objects
+
+
+def test_delete_does_not_delete_an_object_made_at_the_name_after_its_check(world: World) -> None:
+    """Between the GET that showed the object mlspec's and the DELETE, another object took the name:
+    the uid precondition makes the API server refuse (409), and it stays."""
+    with_namespace(world)
+    current = recorded(cm_request(), world.resources.create(cm_request()))
+    real_get = world.resources._get
+
+    def get_then_replace(address: Address, ref: ObjectRef) -> dict[str, Any] | None:
+        found = real_get(address, ref)
+        if found is not None:
+            world.api.objects[CONFIG_MAP_PATH]["metadata"]["uid"] = "uid-of-another-object"
+        return found
+
+    world.resources._get = get_then_replace  # type: ignore[method-assign]
+    with pytest.raises(ProviderError, match=r"409 on delete .*Precondition failed: UID in precondition"):
+        world.resources.delete(CM, current)
+    assert CONFIG_MAP_PATH in world.api.objects
 
 
 def test_create_after_a_delete_still_under_way_waits_for_it(world: World) -> None:
@@ -712,6 +860,178 @@ def test_a_retried_create_of_a_rolled_out_deployment_adopts_it(world: World) -> 
     assert again.provider_id == first.provider_id
     assert [r.method for r in world.api.requests] == ["GET", "PATCH", "GET"]
     assert world.api.objects[DEPLOYMENT_PATH]["metadata"]["generation"] == 1  # an identical apply
+
+
+# --- quantities the API server rewrites --------------------------------------------------------------------------
+
+
+def deployment_with_quantities(
+    cpu: Any = "0.5", memory: str = "1024Mi", limit_cpu: Any = "1.5", limit_memory: str = "1.5Gi"
+) -> DeployRequest:
+    """What the build writes for ``resources: {cpu: 0.5, memory: 1024Mi, cpu_limit: 1.5, ...}``."""
+    properties = deployment()
+    pod = properties["spec"]["template"]["spec"]
+    resources = {
+        "requests": {"cpu": cpu, "memory": memory},
+        "limits": {"cpu": limit_cpu, "memory": limit_memory},
+    }
+    pod["containers"][0]["resources"] = resources
+    pod["initContainers"] = [
+        {"name": "warm-up", "image": "busybox", "resources": {"requests": {"cpu": "100m", "memory": "0.5Gi"}}}
+    ]
+    pod["volumes"] = [{"name": "tmp", "emptyDir": {"sizeLimit": "1024Mi"}}]
+    return request_for(DEPLOY, "kubernetes:apps/v1/Deployment", properties)
+
+
+def test_quantities_the_server_stores_canonically_are_not_drift(world: World) -> None:
+    with_namespace(world)
+    request = deployment_with_quantities()
+    result = world.resources.create(request)
+    pod = world.api.objects[DEPLOYMENT_PATH]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == {  # as a real API server stores them
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "1500m", "memory": "1536Mi"},
+    }
+    assert pod["initContainers"][0]["resources"]["requests"] == {"cpu": "100m", "memory": "512Mi"}
+    assert pod["volumes"][0]["emptyDir"]["sizeLimit"] == "1Gi"
+    live = world.resources.read(DEPLOY, recorded(request, result))
+    assert live is not None and live.hash == request.payload.hash  # no perpetual diff
+    assert live.payload.content() == request.payload.content()  # reported in the form sent
+
+
+def test_a_retried_create_adopts_a_deployment_whose_quantities_the_server_rewrote(world: World) -> None:
+    with_namespace(world)
+    first = world.resources.create(deployment_with_quantities())
+    world.api.requests.clear()
+    again = world.reopen().create(deployment_with_quantities())  # the state write after it was lost
+    assert again.provider_id == first.provider_id
+    assert [r.method for r in world.api.requests] == ["GET", "PATCH", "GET"]
+    assert world.api.objects[DEPLOYMENT_PATH]["metadata"]["generation"] == 1  # an identical apply
+
+
+def test_a_quantity_sent_as_a_number_is_not_drift(world: World) -> None:
+    with_namespace(world)
+    request = deployment_with_quantities(cpu=0.5, limit_cpu=2)
+    result = world.resources.create(request)
+    assert (
+        world.api.objects[DEPLOYMENT_PATH]["spec"]["template"]["spec"]["containers"][0]["resources"][
+            "limits"
+        ]["cpu"]
+        == "2"
+    )
+    live = world.resources.read(DEPLOY, recorded(request, result))
+    assert live is not None and live.hash == request.payload.hash
+
+
+def test_a_quantity_changed_behind_its_back_is_drift_in_the_clusters_form(world: World) -> None:
+    with_namespace(world)
+    request = deployment_with_quantities()
+    result = world.resources.create(request)
+    container = world.api.objects[DEPLOYMENT_PATH]["spec"]["template"]["spec"]["containers"][0]
+    container["resources"]["requests"]["memory"] = "2Gi"  # kubectl set resources
+    live = world.resources.read(DEPLOY, recorded(request, result))
+    assert live is not None and live.hash == ""
+    resources = live.payload.properties["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert resources == {
+        "requests": {"cpu": "0.5", "memory": "2Gi"},
+        "limits": {"cpu": "1.5", "memory": "1.5Gi"},
+    }
+    with pytest.raises(ProviderError, match="differs from this one"):
+        world.reopen().create(request)  # and a create does not adopt it
+
+
+def test_a_quantity_field_of_another_kind_is_compared_as_text(world: World) -> None:
+    """A ConfigMap's "0.5" is a string: only a kind's quantity fields are compared by value."""
+    with_namespace(world)
+    request = cm_request(RATE="0.5")
+    result = world.resources.create(request)
+    world.api.objects[CONFIG_MAP_PATH]["data"]["RATE"] = "500m"
+    live = world.resources.read(CM, recorded(request, result))
+    assert live is not None and live.hash == "" and live.payload.properties["data"]["RATE"] == "500m"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("0.5", "500m"),
+        (0.5, "500m"),
+        (0.1, "100m"),
+        ("1024Mi", "1Gi"),
+        ("1.5Gi", "1536Mi"),
+        ("2000m", "2"),
+        (2, "2"),
+        ("1000", "1k"),
+        ("1e3", "1k"),
+        ("1E3", "1k"),
+        ("1E", "1000P"),
+        ("128974848000m", "128974848"),
+        ("+1", "1"),
+        (".5", "500m"),
+        ("1n", "0.000000001"),
+        ("1Ki", "1024"),
+    ],
+)
+def test_equal_quantities_are_equal(a: Any, b: Any) -> None:
+    assert same_quantity(a, b) and same_quantity(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("1G", "1Gi"),
+        ("1M", "1Mi"),
+        ("1K", "1k"),  # no K suffix: not a quantity
+        ("1mi", "0.0009765625"),  # nor mi
+        ("NaN", "NaN"),
+        ("Infinity", "Infinity"),
+        (" 1", "1"),
+        ("1_000", "1k"),
+        (True, "1"),
+        (None, None),
+        ("1e1000", "1e1000"),
+        ("", "0"),
+    ],
+)
+def test_what_is_no_quantity_or_another_value_is_not_the_same_quantity(a: Any, b: Any) -> None:
+    assert not same_quantity(a, b)
+
+
+def test_quantity_value_is_exact() -> None:
+    assert quantity_value("1.5Gi") == 3 * 2**29
+    assert quantity_value("500m") == Fraction(1, 2)
+    assert quantity_value("-1.5e-3") == Fraction(-3, 2000)
+    assert quantity_value("12345678901234567890123456789012345") != quantity_value(
+        "12345678901234567890123456789012346"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("0.5", "500m"),
+        ("1024Mi", "1Gi"),
+        ("1.5Gi", "1536Mi"),
+        ("0.5Gi", "512Mi"),
+        ("2000m", "2"),
+        ("1000", "1k"),
+        ("1500", "1500"),
+        ("1e3", "1e3"),
+        ("1.5e3", "1500"),
+        ("1E", "1E"),
+        ("2E3", "2e3"),
+        ("128974848000m", "128974848"),
+        ("129M", "129M"),
+        ("123Mi", "123Mi"),
+        ("0.001", "1m"),
+        ("0.0000000001", "1n"),
+        ("512", "512"),
+        ("0Mi", "0"),
+        (0.5, "500m"),
+        ("not-a-quantity", "not-a-quantity"),
+    ],
+)
+def test_the_fake_api_server_stores_quantities_as_kubernetes_does(sent: Any, stored: str) -> None:
+    assert canonical_quantity(sent) == stored
 
 
 def test_rollout_progress_follows_kubectl_rollout_status() -> None:

@@ -18,11 +18,15 @@ wrote it, and the answer read as the API server sent it.
 Create and update are a server-side apply (a PATCH of ``application/apply-patch+yaml``, JSON being
 YAML, with ``fieldManager=mlspec&force=true``): the API server merges, and fields other managers own
 (an HPA's ``replicas``) are left alone. Reading compares only what mlspec sets: the server's metadata
-(``uid``, ``resourceVersion``, ``managedFields``...), defaults and ``status`` are not drift. Create
-refuses an object already at the name unless it is labelled ``app.kubernetes.io/managed-by: mlspec``
-and identical in mlspec's fields (the retry of an interrupted apply); a Deployment's apply waits for
-its rollout. Delete is foreground (dependants first) and waits until the object is gone, so a replace
-never applies into an object being deleted.
+(``uid``, ``resourceVersion``, ``managedFields``...), defaults and ``status`` are not drift, nor is a
+resource quantity the server wrote in its canonical form (``0.5`` stored as ``500m``, ``1024Mi`` as
+``1Gi``: :data:`QUANTITY_FIELDS`, compared by value). Create refuses an object already at the name
+unless it is labelled ``app.kubernetes.io/managed-by: mlspec`` and identical in mlspec's fields (the
+retry of an interrupted apply); a Deployment's apply waits for its rollout. Delete deletes only what
+mlspec made (labelled so, and with this project's and environment's labels where the compiler sets
+them; never the namespaces every cluster has), the object it checked (a ``uid`` precondition); it is
+foreground (dependants first) and waits until the object is gone, so a replace never applies into an
+object being deleted.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
@@ -55,6 +61,12 @@ AKS_SERVER_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
 """The AKS Entra ID server application: the audience of the tokens an Entra-ID cluster accepts."""
 FIELD_MANAGER = "mlspec"
 MANAGED_BY = "app.kubernetes.io/managed-by"
+PART_OF = "app.kubernetes.io/part-of"
+"""The compiler's label of the project an object belongs to."""
+ENVIRONMENT = "mlspec.dev/environment"
+"""The compiler's label of the environment an object belongs to."""
+CLUSTER_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+"""The namespaces every cluster has, and its own objects live in: mlspec never deletes them."""
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 DEFAULT_ROLLOUT_TIMEOUT = 600.0
 DELETE_TIMEOUT = 600.0
@@ -90,6 +102,25 @@ KINDS: Mapping[tuple[str, str], Kind] = {
 is false for it), so the provider refuses it before an apply starts, not half-way through."""
 
 _KIND_OF_PLURAL = {kind.plural: name for (_, name), kind in KINDS.items()}
+
+_POD_QUANTITIES: tuple[tuple[str, ...], ...] = (
+    ("containers", "*", "resources", "requests", "*"),
+    ("containers", "*", "resources", "limits", "*"),
+    ("initContainers", "*", "resources", "requests", "*"),
+    ("initContainers", "*", "resources", "limits", "*"),
+    ("resources", "requests", "*"),
+    ("resources", "limits", "*"),
+    ("overhead", "*"),
+    ("volumes", "*", "emptyDir", "sizeLimit"),
+)
+QUANTITY_FIELDS: Mapping[str, tuple[tuple[str, ...], ...]] = {
+    "Deployment": tuple(("spec", "template", "spec", *path) for path in _POD_QUANTITIES),
+}
+"""Where a kind the compiler emits holds ``resource.Quantity`` fields (``*``: every key or item), which
+the API server stores in its canonical form: compared by value, not text. The other kinds' numbers
+(an HPA's replicas and utilisation, a PDB's ``minAvailable``, ports, ``maxSurge``) are ints or
+int-or-strings, which the server returns as sent; an HPA's ``averageValue`` is a quantity, but the
+compiler's HPA targets a utilisation only."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +198,7 @@ class KubernetesResources:
         live = self._get(address, ref)
         if live is None or _terminating(live):
             return None
-        seen = as_sent(live, sent.properties)
+        seen = live_as_sent(ref.kind, live, sent.properties)
         if seen == sent.properties:
             return LiveObject(sent)
         return LiveObject(Payload(seen, sent.attachments))
@@ -190,13 +221,77 @@ class KubernetesResources:
         )
 
     def delete(self, address: Address, current: ResourceState) -> None:
+        """Delete the object the state names, once it is shown to be mlspec's: a state entry edited by
+        hand, or one naming an object another tool has made since, must not delete what mlspec did not
+        make. The DELETE carries the checked object's ``uid`` as a precondition, so an object made at
+        the name between the check and the delete is not deleted either (a 409)."""
         sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
         ref = self.ref_of(address, current.provider_type, sent.properties)
-        gone = self._call(
-            address, "delete", "DELETE", ref.path, {"propagationPolicy": "Foreground"}, missing_ok=True
+        if ref.kind == "Namespace" and ref.name in CLUSTER_NAMESPACES:
+            raise self._delete_refused(address, ref, "every cluster has it, and mlspec never deletes it")
+        live = self._get(address, ref)
+        if live is None:  # gone already (a retried delete, or removed by hand): nothing to do
+            return
+        why = self._not_ours_to_delete(live, sent.properties)
+        if why:
+            raise self._delete_refused(address, ref, f"mlspec did not make it ({why})")
+        if not _terminating(live):  # a delete under way already (a retry) is only waited for
+            options: dict[str, Any] = {
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
+                "propagationPolicy": "Foreground",  # the server reads a body's options, not the query's
+            }
+            uid = (live.get("metadata") or {}).get("uid")
+            if uid:
+                options["preconditions"] = {"uid": str(uid)}
+            gone = self._call(
+                address,
+                "delete",
+                "DELETE",
+                ref.path,
+                {"propagationPolicy": "Foreground"},
+                options,
+                missing_ok=True,
+            )
+            if gone is None:  # a 404: deleted since the read
+                return
+        self._wait_gone(address, ref)
+
+    def _not_ours_to_delete(self, live: Mapping[str, Any], sent: Any) -> str:
+        """Why ``live`` is not mlspec's to delete (empty when it is): it must be labelled
+        ``app.kubernetes.io/managed-by: mlspec`` and, where the object mlspec sent set them or the
+        live one has them, with this project's ``app.kubernetes.io/part-of`` and this environment's
+        ``mlspec.dev/environment``."""
+        labels = _labels(live)
+        owner = labels.get(MANAGED_BY)
+        if owner != FIELD_MANAGER:
+            return f"labelled {MANAGED_BY}: {owner}" if owner else f"not labelled {MANAGED_BY}: mlspec"
+        sent_labels = _labels(sent)
+        for label, expected, of in (
+            (PART_OF, self.project, "project"),
+            (ENVIRONMENT, self.session.workspace.environment, "environment"),
+        ):
+            value = labels.get(label)
+            if not expected or value == expected or (value is None and label not in sent_labels):
+                continue
+            if value is None:
+                return f"not labelled {label}: {expected}"
+            return f"labelled {label}: {value}, not this {of}'s {expected}"
+        return ""
+
+    def _delete_refused(self, address: Address, ref: ObjectRef, why: str) -> ProviderError:
+        cluster = self.session.workspace.kubernetes or "the AKS cluster"
+        environment = self.session.workspace.environment
+        forget = f"`mlspec state rm {address}" + (f" --env {environment}`" if environment else "`")
+        return ProviderError(
+            address,
+            printable(f"refusing to delete {ref.shown} on {cluster}: {why}", 400),
+            printable(
+                f"if the state is wrong, {forget} forgets the entry and deletes nothing; if the object "
+                f"is to go, delete it yourself (kubectl delete), then {forget}",
+                400,
+            ),
         )
-        if gone is not None:  # None: a 404, gone already (a retried delete, or removed by hand)
-            self._wait_gone(address, ref)
 
     def describe(self, address: Address, result: ProviderResult) -> str:
         cluster = self.session.workspace.kubernetes or "the AKS cluster"
@@ -424,7 +519,7 @@ class KubernetesResources:
                 "mlspec has no `import`: to let mlspec own it, delete it (kubectl delete) or give the spec's "
                 "object another name and apply again; to keep it, remove it from the spec",
             )
-        if as_sent(found, manifest) != manifest:
+        if live_as_sent(ref.kind, found, manifest) != manifest:
             raise ProviderError(
                 address,
                 f"another {where} already exists and differs from this one; applying would overwrite it",
@@ -579,6 +674,79 @@ def _pool_manager(ca_pem: str, server: str) -> Any:
     if proxy and not urllib.request.proxy_bypass(urlparse(server).hostname or ""):
         return urllib3.ProxyManager(proxy, num_pools=4, maxsize=POOL_SIZE, **tls)
     return urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, **tls)
+
+
+def _labels(obj: Any) -> dict[str, Any]:
+    metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
+    labels = metadata.get("labels") if isinstance(metadata, Mapping) else None
+    return dict(labels) if isinstance(labels, Mapping) else {}
+
+
+def live_as_sent(kind: str, live: Any, sent: Any) -> Any:
+    """``live`` cut down to the shape of ``sent`` (:func:`as_sent`), with each quantity field of the
+    kind (:data:`QUANTITY_FIELDS`) whose value equals the sent one's in the form it was sent in: the
+    API server stores ``0.5`` as ``500m``, which is not a change."""
+    seen = as_sent(live, sent)
+    for path in QUANTITY_FIELDS.get(kind, ()):
+        _quantities_as_sent(seen, sent, path)
+    return seen
+
+
+def _quantities_as_sent(seen: Any, sent: Any, path: Sequence[str]) -> None:
+    """Follow ``path`` in ``seen`` and ``sent`` together; at its end, put the sent text in ``seen``
+    where the two are equal quantities. ``seen`` is :func:`as_sent`'s copy, never the live object."""
+    key, rest = path[0], path[1:]
+    keys: list[Any]
+    if isinstance(seen, dict) and isinstance(sent, dict):
+        keys = [k for k in (list(sent) if key == "*" else [key]) if k in sent and k in seen]
+    elif isinstance(seen, list) and isinstance(sent, list) and key == "*":
+        keys = list(range(min(len(seen), len(sent))))
+    else:
+        return
+    for k in keys:
+        if rest:
+            _quantities_as_sent(seen[k], sent[k], rest)
+        elif seen[k] != sent[k] and same_quantity(seen[k], sent[k]):
+            seen[k] = sent[k]
+
+
+# k8s.io/apimachinery's resource.Quantity: a signed decimal number, then a binary (Ki..Ei), decimal SI
+# (n, u, m, k, M..E) or exponent (e3, E-3) suffix. ``1E`` is an exa; ``1E3`` a thousand.
+_QUANTITY = re.compile(
+    r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))((?:[KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]{1,3})?"
+)
+_BINARY_POWERS = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_MAX_QUANTITY_CHARS = 64
+
+
+def quantity_value(value: Any) -> Fraction | None:
+    """The exact number a Kubernetes quantity stands for (``"500m"``, ``"0.5"`` and ``0.5`` → 1/2,
+    ``"1Gi"`` and ``"1024Mi"`` → 2**30), ``None`` when ``value`` is not one.
+
+    Not ``kubernetes.utils.quantity.parse_quantity``: it parses every form, but takes what is no
+    quantity too (``1K``, ``1mi`` as 1/1024, ``NaN``, ``Infinity``, ``" 1"``, ``1_000``), reads a float
+    through its binary value (``0.1`` is not ``100m`` to it), rounds in the caller's decimal context,
+    and would load the client SDK for a comparison; the spec's own parser is not the providers' to
+    import (``tests/test_layering.py``). A JSON number is read as the text it prints as."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value)
+    match = _QUANTITY.fullmatch(text) if len(text) <= _MAX_QUANTITY_CHARS else None
+    if match is None:
+        return None
+    number, suffix = Fraction(match[1]), match[2] or ""
+    if suffix in _BINARY_POWERS:
+        return number * (1 << _BINARY_POWERS[suffix])
+    if suffix in _DECIMAL_EXPONENTS:  # before the exponent: ``E`` alone is an exa
+        return number * Fraction(10) ** _DECIMAL_EXPONENTS[suffix]
+    return number * Fraction(10) ** int(suffix[1:])
+
+
+def same_quantity(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are both quantities, of the same value."""
+    value = quantity_value(a)
+    return value is not None and value == quantity_value(b)
 
 
 def _terminating(live: Mapping[str, Any]) -> bool:
