@@ -118,11 +118,7 @@ def compile_spec(
         ),
         moved=[(Address.parse(m.from_), Address.parse(m.to)) for m in model.moved],
         sources={name: source.path for name, source in model.sources.items()},
-        report_workspaces={
-            str(r.address): workspace
-            for r in ordered
-            if (workspace := _report_workspaces(model).get(str(r.address)))
-        },
+        report_workspaces=_report_workspaces(model, ordered),
     )
     for resource in ordered:
         body = payload(out, resource)
@@ -133,10 +129,16 @@ def compile_spec(
     return BuildResult(out, manifest, diagnostics, dict(ctx.inputs), spec_file, _named_files(model))
 
 
-def _report_workspaces(model: MLProject) -> dict[str, str]:
-    from mlspec.compiler.powerbi.project import report_address
-
-    return {str(report_address(report.name)): report.workspace for report in model.reports}
+def _report_workspaces(model: MLProject, resources: Sequence[Resource]) -> dict[str, str]:
+    """The Power BI workspace of each report resource (by address), from the report it was made of."""
+    found: dict[str, str] = {}
+    for resource in resources:
+        source = resource.source
+        if resource.provider_type == "powerbi:pbip" and len(source) >= 2 and source[0] == "reports":
+            index = source[1]
+            if isinstance(index, int) and index < len(model.reports):
+                found[str(resource.address)] = model.reports[index].workspace
+    return found
 
 
 def _named_files(model: MLProject) -> tuple[str, ...]:
