@@ -6,6 +6,10 @@ Runs only with ``AZURE_SUBSCRIPTION_ID`` set and a credential ``DefaultAzureCred
 The resources it deploys into must exist (README.md, "Running against Azure"): set
 ``MLSPEC_LIVE_RESOURCE_GROUP``, ``MLSPEC_LIVE_SYNAPSE``, ``MLSPEC_LIVE_SPARK_POOL`` and
 ``MLSPEC_LIVE_LAKE_ACCOUNT`` to name them. The state is local, in a temporary folder.
+
+``MLSPEC_LIVE_SPEC`` (and ``MLSPEC_LIVE_ENV``, default ``live``) run the same cycle on a project of
+your own instead — a whole landing zone's, with Azure ML, AKS and Power BI — with its own variables
+from ``MLSPEC_LIVE_VAR_FILE`` (a YAML file of NAME: VALUE) and its own state backend.
 """
 
 from __future__ import annotations
@@ -47,17 +51,30 @@ def variables() -> dict[str, str]:
     return values
 
 
+def _project(variables: dict[str, str], tmp_path: Path) -> tuple[Path, str, dict[str, str]]:
+    """The spec, environment and variables of the cycle: the user's project, or a copy of the live one."""
+    own = os.environ.get("MLSPEC_LIVE_SPEC")
+    if own:
+        import yaml
+
+        var_file = os.environ.get("MLSPEC_LIVE_VAR_FILE")
+        extra = yaml.safe_load(Path(var_file).read_text(encoding="utf-8")) if var_file else {}
+        return Path(own), os.environ.get("MLSPEC_LIVE_ENV", "live"), {**variables, **(extra or {})}
+    shutil.copytree(PROJECT, tmp_path / "live")
+    return tmp_path / "live" / "mlproject.yaml", "live", variables
+
+
 def test_plan_apply_plan_destroy_on_a_real_subscription(variables: dict[str, str], tmp_path: Path) -> None:
     from mlspec.api import deploy
 
-    shutil.copytree(PROJECT, tmp_path / "live")
-    spec = tmp_path / "live" / "mlproject.yaml"
+    spec, environment, values = _project(variables, tmp_path)
     try:
-        assert deploy.plan_environment(spec, "live", variables).plan.has_changes
-        applied = deploy.apply_environment(spec, "live", variables)
+        assert deploy.plan_environment(spec, environment, values).plan.has_changes
+        applied = deploy.apply_environment(spec, environment, values)
         assert applied.ok, [str(o.error) for o in applied.failures]
-        assert not deploy.plan_environment(spec, "live", variables).plan.has_changes
+        again = deploy.plan_environment(spec, environment, values).plan
+        assert not again.has_changes, [str(c.address) for c in again.changes if c.action.value != "no-op"]
     finally:
-        destroyed = deploy.destroy(spec, "live", variables)
+        destroyed = deploy.destroy(spec, environment, values, allow_destroy=True)
     assert destroyed.ok, [str(o.error) for o in destroyed.failures]
-    assert not deploy.plan_environment(spec, "live", variables, destroy=True).plan.has_changes
+    assert not deploy.plan_environment(spec, environment, values, destroy=True).plan.has_changes
