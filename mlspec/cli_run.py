@@ -181,11 +181,8 @@ def summary(record: dict[str, Any]) -> str:
                 else "gate failed, endpoint unchanged"
             )
             lines.append(f"  retrain  {outcome}")
-        for step in record.get("steps") or []:  # a run in Azure: what ran there
-            lines.append(
-                f"  {step.get('engine')}  pipeline {step.get('pipeline')} run {step.get('run_id')}: "
-                f"{step.get('status')} in {step.get('seconds')} s"
-            )
+        for step in record.get("steps") or [] if record.get("provider") == "azure" else []:
+            lines.append(f"  {step.get('engine')}  {step.get('detail')} in {step.get('seconds')} s")
         reports = record.get("reports") or {}
         if reports.get("refreshed"):
             lines.append(f"  powerbi  refresh requested: {', '.join(reports['refreshed'])}")

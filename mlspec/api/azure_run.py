@@ -55,7 +55,7 @@ def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | N
     from mlspec.plan.ownership import read_state
     from mlspec.plan.target import Target
     from mlspec.providers.azure import AzureProvider
-    from mlspec.providers.azure.pipeline_runs import POLL_SECONDS, run_pipeline
+    from mlspec.runtime.records import RECORD_VERSION, RunLayout, now_iso, write_record
 
     desired = desired_from_build(result, spec_file.resolve().parent)
     target = Target.of(desired)
@@ -82,8 +82,52 @@ def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | N
             ]
         )
     parameters = {"environment": environment, "run_date": dt.datetime.now(dt.UTC).date().isoformat()}
-    steps: list[dict[str, Any]] = []
-    record: dict[str, Any] = {"provider": "azure", "environment": environment, "steps": steps}
+    layout = RunLayout(spec_file.resolve().parent)
+    with _run_lock(layout):
+        run_id, run_dir = layout.new_run()
+        steps: list[dict[str, Any]] = []
+        record: dict[str, Any] = {
+            "version": RECORD_VERSION,
+            "run_id": run_id,
+            "project": target.project,
+            "environment": environment,
+            "provider": "azure",
+            "status": "running",
+            "started": now_iso(),
+            "finished": None,
+            "steps": steps,
+            "error": None,
+        }
+        try:
+            _run_pipelines(provider, pipelines, parameters, record, progress)
+            if record["status"] == "running":
+                _refresh_reports(provider, state, record, progress)
+                record["status"] = "succeeded"
+        except KeyboardInterrupt:
+            record["status"] = "interrupted"
+            record["error"] = {
+                "step": STEP,
+                "message": "interrupted: the Synapse run was cancelled",
+                "rerun": f"mlspec run --env {environment}",
+            }
+            raise
+        finally:
+            record["finished"] = now_iso()
+            write_record(run_dir, record)  # `mlspec status` shows the last run, local or in Azure
+            layout.mark_latest(run_id)
+    return record
+
+
+def _run_pipelines(
+    provider: Any,
+    pipelines: list[Any],
+    parameters: dict[str, str],
+    record: dict[str, Any],
+    progress: RunProgress | None,
+) -> None:
+    from mlspec.providers.azure.pipeline_runs import POLL_SECONDS, run_pipeline
+
+    environment = record["environment"]
     for address, entry in pipelines:
         properties = entry.payload.properties if isinstance(entry.payload.properties, dict) else {}
         name = str(properties.get("name") or address.name)
@@ -102,8 +146,20 @@ def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | N
             progress.step_finished(
                 STEP, "ok" if outcome.succeeded else "failed", outcome.seconds, outcome.status
             )
-        steps.append(outcome.to_json())
-        record["run_id"] = outcome.run_id
+        ran = outcome.to_json()
+        record["steps"].append(
+            {
+                "name": STEP,
+                "status": "ok" if outcome.succeeded else "failed",
+                "seconds": ran["seconds"],
+                "detail": f"Synapse pipeline {name} run {outcome.run_id}: {outcome.status}",
+                "engine": ran["engine"],
+                "pipeline": ran["pipeline"],
+                "azure_run_id": ran["run_id"],
+                "azure_status": ran["status"],
+                "failed_activities": ran["failed_activities"],
+            }
+        )
         if not outcome.succeeded:
             causes = [f"{a['activity']}: {a['message']}" for a in outcome.failed_activities]
             record["status"] = "failed"
@@ -115,10 +171,14 @@ def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | N
                 ),
                 "rerun": f"mlspec run --env {environment}",
             }
-            return record
-    _refresh_reports(provider, state, record, progress)
-    record["status"] = "succeeded"
-    return record
+            return
+
+
+def _run_lock(layout: Any) -> Any:
+    """The project's run lock (MLS814 when another run or serve holds it), as the local run takes it."""
+    from mlspec.api import _run_lock as project_run_lock
+
+    return project_run_lock(layout, "run")
 
 
 def _refresh_reports(provider: Any, state: Any, record: dict[str, Any], progress: RunProgress | None) -> None:

@@ -47,7 +47,16 @@ def test_the_deployed_pipeline_is_started_and_polled_to_the_end(
     record = api.run(deployed, "live", VARIABLES)
     assert record["status"] == "succeeded"
     [step] = record["steps"]
-    assert (step["engine"], step["pipeline"], step["status"]) == ("synapse", PIPELINE, "Succeeded")
+    assert (step["name"], step["engine"], step["pipeline"], step["status"], step["azure_status"]) == (
+        "transforms",
+        "synapse",
+        PIPELINE,
+        "ok",
+        "Succeeded",
+    )
+    from mlspec.runtime.records import RunLayout
+
+    assert RunLayout(deployed.parent).latest_record() == record, "`mlspec status` shows it"
     [start] = [r for r in fake_azure.sent("POST") if r.path.endswith("/createRun")]
     assert (start.host, start.path, start.api_version) == (
         "syn-mlspec-live.dev.azuresynapse.net",
@@ -79,7 +88,7 @@ def test_a_failed_run_names_the_activity_and_its_error(deployed: Path, fake_azur
     assert record["status"] == "failed"
     assert record["error"]["step"] == "transforms"
     assert record["error"]["message"].splitlines() == [
-        f"Synapse pipeline {PIPELINE} run {record['run_id']} failed",
+        f"Synapse pipeline {PIPELINE} run {record['steps'][0]['azure_run_id']} failed",
         "daily_counts: AnalysisException: Path does not exist",
     ]
     assert record["error"]["rerun"] == "mlspec run --env live"
@@ -96,7 +105,9 @@ def test_the_cli_says_how_it_went_and_exits_accordingly(deployed: Path, fake_azu
     ]
     ok = CliRunner().invoke(cli, arguments)
     assert ok.exit_code == 0, ok.output
-    assert f"synapse  pipeline {PIPELINE} run " in ok.stdout and ": Succeeded in " in ok.stdout
+    assert f"synapse  Synapse pipeline {PIPELINE} run " in ok.stdout and ": Succeeded in " in ok.stdout
+    status = CliRunner().invoke(cli, ["status", str(deployed)])
+    assert "transforms  ok" in status.stdout and f"Synapse pipeline {PIPELINE} run" in status.stdout
     fake_azure.run_statuses = ["Failed"]
     failed = CliRunner().invoke(cli, arguments)
     assert failed.exit_code == 1
