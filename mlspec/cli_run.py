@@ -183,11 +183,6 @@ def summary(record: dict[str, Any]) -> str:
             lines.append(f"  retrain  {outcome}")
         for step in record.get("steps") or [] if record.get("provider") == "azure" else []:
             lines.append(f"  {step.get('engine')}  {step.get('detail')} in {step.get('seconds')} s")
-        reports = record.get("reports") or {}
-        if reports.get("refreshed"):
-            lines.append(f"  powerbi  refresh requested: {', '.join(reports['refreshed'])}")
-        for refused in reports.get("refused") or []:
-            lines.append(f"  powerbi  refresh refused: {refused}")
         report = record.get("report") or {}
         if report.get("path"):
             lines.append(f"  report   {report['path']}")

@@ -3,8 +3,8 @@
 Unlike the local run, it deploys nothing: a run in Azure spends Spark hours in a team's workspace, so
 it runs what ``mlspec apply`` put there (``databricks bundle run`` after ``bundle deploy``, likewise).
 This version runs the transforms: the environment's Synapse pipeline, started with the pipeline's
-parameters (``environment``, ``run_date``) and polled to the end; then, the data being new, it asks
-Power BI to refresh each deployed report's semantic model.
+parameters (``environment``, ``run_date``) and polled to the end (its last activities ask Power BI to
+refresh the reports' models, as on any run of it).
 """
 
 from __future__ import annotations
@@ -101,7 +101,6 @@ def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | N
         try:
             _run_pipelines(provider, pipelines, parameters, record, progress)
             if record["status"] == "running":
-                _refresh_reports(provider, state, record, progress)
                 record["status"] = "succeeded"
         except KeyboardInterrupt:
             record["status"] = "interrupted"
@@ -179,23 +178,3 @@ def _run_lock(layout: Any) -> Any:
     from mlspec.api import _run_lock as project_run_lock
 
     return project_run_lock(layout, "run")
-
-
-def _refresh_reports(provider: Any, state: Any, record: dict[str, Any], progress: RunProgress | None) -> None:
-    """The transforms wrote new data: ask Power BI to refresh every deployed report's model (queued, not
-    awaited; a refused refresh is a warning in the record, not a failed run: the data is written)."""
-    from mlspec.providers.base import ProviderError
-
-    reports = sorted(a for a in state.resources if (a.service, a.kind) == ("powerbi", "report"))
-    refreshed, refused = [], []
-    for address in reports:
-        try:
-            provider.powerbi.refresh(address, state.resources[address])
-        except ProviderError as error:
-            refused.append(error.diagnostics[0].message)
-            if progress is not None:
-                progress.item(STEP, f"Power BI refresh refused: {error.diagnostics[0].message}")
-        else:
-            refreshed.append(str(address))
-    if reports:
-        record["reports"] = {"refreshed": refreshed, "refused": refused}

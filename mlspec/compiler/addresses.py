@@ -84,7 +84,8 @@ def access_identity(name: str) -> Address:
 
 
 def powerbi_report(name: str) -> Address:
-    return Address("powerbi", "report", name)
+    """``powerbi.report.<name>``, spaces as ``_`` (addresses hold no spaces)."""
+    return Address("powerbi", "report", name.replace(" ", "_"))
 
 
 # The monitoring template's supporting resources. For these the address name *is* the Azure resource

@@ -91,6 +91,20 @@ PRODUCERS: Mapping[tuple[str, str], tuple[OutputKind, ...]] = {
             "principal_id", False, "the compute cluster's managed identity (object id)", pattern=GUID_PATTERN
         ),
     ),
+    # The published semantic model's ids: the transforms' pipeline asks Power BI to refresh it once
+    # they wrote new data (after `mlspec run` and after a retrain alike). Republishing a model deleted
+    # behind mlspec's back gives it a new id, so its consumers are updated with it.
+    ("powerbi", "report"): (
+        OutputKind(
+            "workspace_id",
+            True,
+            "the id of the Power BI workspace the report is published to",
+            pattern=GUID_PATTERN,
+        ),
+        OutputKind(
+            "semantic_model_id", True, "the id of the report's published semantic model", pattern=GUID_PATTERN
+        ),
+    ),
     ("monitor", "data_collection_endpoint"): (
         OutputKind(
             "logs_ingestion_endpoint",

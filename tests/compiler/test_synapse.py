@@ -122,14 +122,21 @@ def test_code_cells_parse_and_the_pipeline_follows_the_dag(spec: Path, environme
         runs = [code for code in all_code_cells(notebook) if code.startswith(RUN_CELL)]
         assert runs == ([] if name == runtime else [f"%run {runtime}"]), name
     activities = pipeline_of(out)["properties"]["activities"]
+    notebooks = [a for a in activities if a["type"] == "SynapseNotebook"]
+    refreshes = [a for a in activities if a["type"] == "WebActivity"]
     seen: set[str] = set()
-    for activity in activities:
+    for activity in notebooks:
         depends = [d["activity"] for d in activity["dependsOn"]]
         assert depends == upstream_transforms(model, activity["name"])
         assert set(depends) <= seen, "an activity is listed before one it depends on"
         assert all(d["dependencyConditions"] == ["Succeeded"] for d in activity["dependsOn"])
         seen.add(activity["name"])
     assert seen == set(model.transforms)
+    # then one refresh of each report's model, once every transform succeeded
+    assert [a["name"] for a in refreshes] == [f"mlspec-refresh-{r.name.replace(' ', '_')}" for r in model.reports]
+    for refresh in refreshes:
+        assert {d["activity"] for d in refresh["dependsOn"]} == set(model.transforms)
+        assert activities.index(refresh) > max(activities.index(a) for a in notebooks)
 
 
 @pytest.mark.parametrize(("spec", "environment"), CASES, ids=IDS)
@@ -289,6 +296,9 @@ def test_build_writes_synapse_resources_into_the_manifest(tmp_path: Path) -> Non
         "synapse/notebooks/customer_features.json",
         "synapse/notebooks/customer_features.ipynb",
     ]
-    assert addresses["synapse.pipeline.churn"]["depends_on"] == ["synapse.notebook.customer_features"]
+    assert addresses["synapse.pipeline.churn"]["depends_on"] == [
+        "powerbi.report.churn-dashboard",  # the report whose model the pipeline refreshes
+        "synapse.notebook.customer_features",
+    ]
     assert (tmp_path / "out" / "synapse" / "pipelines" / "churn.json").is_file()
     assert result.ok

@@ -49,7 +49,11 @@ from mlspec.providers.base import DeployRequest
 from tests.providers.acr_fake import AAD_TOKEN, LOG_STORAGE, SOURCE_STORAGE, FakeAcr
 from tests.providers.azure_fake import ARM, FakeAzure
 from tests.providers.azureml_fake import ACCOUNT, DATA_PLANE, FakeAzureML, JwtCredential, serve_uploads
+from tests.providers.fabric_fake import FakeFabric
 from tests.providers.kubernetes_fake import FakeAks, FakeApiServer
+
+FABRIC_HOST = "api.fabric.microsoft.com"
+POWER_BI_HOST = "api.powerbi.com"
 
 ROOT = Path(__file__).resolve().parents[2]
 CHURN = ROOT / "projects" / "churn"
@@ -73,6 +77,8 @@ class WorldNames:
     kubernetes: str = "aks-contract-dev"
     application_insights: str = "appi-contract-dev"
     location: str = "westeurope"
+    power_bi_workspace: str = "Churn Analytics"
+    power_bi_workspace_id: str = "5d1b6a3e-0000-4000-8000-00000000c4a1"
 
     def workspace(self) -> AzureWorkspace:
         return AzureWorkspace.of(
@@ -116,6 +122,8 @@ class FakeAzureWorld(HttpTransport):  # type: ignore[misc]
         """Resource Manager, Synapse, the lake, the Azure ML workspace and its blob store."""
         self.acr: FakeAcr = _WorldAcr(n.subscription, n.resource_group, n.container_registry)
         self.aks = FakeAks(n.subscription, n.resource_group, n.kubernetes)
+        self.fabric = FakeFabric({n.power_bi_workspace_id: n.power_bi_workspace})
+        """Fabric (items and their definitions) and the Power BI refresh call."""
         self.api_server = FakeApiServer()
         self.api_server.put(
             "/api/v1/namespaces/default",
@@ -160,6 +168,8 @@ class FakeAzureWorld(HttpTransport):  # type: ignore[misc]
             if lowered.endswith("/listclusterusercredential"):
                 return "aks", self.aks.send
             return "azure", self.azure.send
+        if host in (FABRIC_HOST, POWER_BI_HOST):
+            return "fabric", self.fabric.send
         if host in (SOURCE_STORAGE, LOG_STORAGE, self.acr.login_server):
             return "acr", self.acr.send
         if host in (f"{ACCOUNT}.blob.core.windows.net", DATA_PLANE):
@@ -225,9 +235,27 @@ def world_provider(world: FakeAzureWorld, project: str = "contract") -> AzurePro
         project,
         WorldCredential(world.api_server),  # type: ignore[arg-type]
         {"transport": world, "polling_interval": 0, "retry_backoff_factor": 0},
+        report_workspaces=_ReportWorkspaces(world.names.power_bi_workspace),
     )
     _on_api_server(provider.kubernetes, world)
     return provider
+
+
+class _ReportWorkspaces(dict[str, str]):
+    """Every report of the world, at whatever address a test puts it, in the world's one workspace."""
+
+    def __init__(self, workspace: str) -> None:
+        super().__init__()
+        self.workspace = workspace
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.workspace
+
+    def __getitem__(self, key: str) -> str:
+        return self.workspace
+
+    def __contains__(self, key: object) -> bool:
+        return True
 
 
 def _on_api_server(resources: KubernetesResources, world: FakeAzureWorld) -> None:

@@ -96,6 +96,7 @@ DEFAULT_PRODUCER_TYPES: Mapping[tuple[str, str], str] = {
     ("aml", "pipeline"): "azureml:pipeline_job",
     ("monitor", "data_collection_endpoint"): "arm:Microsoft.Insights/dataCollectionEndpoints",
     ("monitor", "data_collection_rule"): "arm:Microsoft.Insights/dataCollectionRules",
+    ("powerbi", "report"): "powerbi:pbip",
 }
 
 

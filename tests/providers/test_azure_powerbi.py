@@ -238,25 +238,6 @@ def test_create_then_read_is_unchanged(fake: FakeFabric, build: dict[str, Any]) 
     assert not fake.sent("GET", "/workspaces")  # ids come from state: no look-up by name
 
 
-def test_a_refresh_after_new_data_asks_for_the_published_model_by_its_recorded_ids(
-    fake: FakeFabric, build: dict[str, Any]
-) -> None:
-    req = request(build)
-    result = provider(fake).create(req)
-    fake.requests.clear()
-    provider(fake).refresh(
-        ADDRESS, recorded(req, result)
-    )  # what `mlspec run` in Azure does after the transforms
-    model = result.outputs["semantic_model_id"]
-    assert [(r.method, r.host, r.path) for r in fake.requests] == [
-        ("POST", "api.powerbi.com", f"/v1.0/myorg/groups/{WS_ID}/datasets/{model}/refreshes")
-    ]
-    assert fake.refreshes[-1] == (WS_ID, model)
-    unpublished = ResourceState(req.provider_type, req.payload, "")
-    with pytest.raises(ProviderError, match="no published report to refresh"):
-        provider(fake).refresh(ADDRESS, unpublished)
-
-
 def test_read_reports_a_part_changed_in_the_service_by_its_new_hash(
     fake: FakeFabric, build: dict[str, Any]
 ) -> None:

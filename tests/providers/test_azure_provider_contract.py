@@ -54,6 +54,7 @@ PRODUCERS = {
     ("aml", "pipeline"): "azureml:pipeline_job",
     ("monitor", "data_collection_endpoint"): "arm:Microsoft.Insights/dataCollectionEndpoints",
     ("monitor", "data_collection_rule"): "arm:Microsoft.Insights/dataCollectionRules",
+    ("powerbi", "report"): "powerbi:pbip",
 }
 
 
@@ -187,6 +188,8 @@ def test_every_producer_goes_to_its_own_fake_through_the_one_transport(churn: Ch
         ("acr", ARM),
         ("acr", f"{WORLD.container_registry}.azurecr.io"),
         ("acr", SOURCE_STORAGE),
+        ("fabric", "api.fabric.microsoft.com"),  # the report's items
+        ("fabric", "api.powerbi.com"),  # its model's refresh
     }
     assert all(
         f"/Microsoft.ContainerRegistry/registries/{WORLD.container_registry}/" in path
@@ -198,6 +201,7 @@ def test_every_producer_goes_to_its_own_fake_through_the_one_transport(churn: Ch
     assert world.azure.entity("computes/cpu-cluster") is not None
     assert len(world.azure.ml_sent("PUT", "/jobs/")) == 1
     assert len(world.azure.deployments) == 3  # identity, endpoint, rule: one template deployment each
+    assert len(world.fabric.items) == 2  # the report's semantic model and the report
 
 
 def test_the_world_serves_kubernetes_through_the_aks_kubeconfig(world_sdks: None) -> None:

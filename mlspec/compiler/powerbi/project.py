@@ -21,8 +21,8 @@ def project_root(name: str) -> str:
 
 
 def report_address(name: str) -> Address:
-    """``powerbi.report.<name>``, spaces as ``_`` (addresses hold no spaces)."""
-    return addresses.powerbi_report(name.replace(" ", "_"))
+    """``powerbi.report.<name>`` (:func:`mlspec.compiler.addresses.powerbi_report`)."""
+    return addresses.powerbi_report(name)
 
 
 def render(ctx: RenderContext, out: ArtifactSet) -> None:

@@ -68,7 +68,8 @@ def render(ctx: RenderContext, out: ArtifactSet) -> None:
             address=synapse_pipeline(ctx.project),
             provider_type=pipeline.PROVIDER_TYPE,
             files=[file],
-            depends_on=notebooks,
+            # and on the reports whose models it refreshes: their ids are filled in once they are published
+            depends_on=[*notebooks, *pipeline.report_addresses(model)],
             source=("transforms",),
             description="Synapse pipeline running every transform's notebook in dependency order",
         )

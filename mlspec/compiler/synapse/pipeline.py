@@ -6,6 +6,12 @@ independent transforms in parallel and stops downstream ones when an upstream fa
 activity runs on the transform's pool and executor size, with dynamic allocation between its
 min and max executors, and passes the pipeline's ``environment`` and ``run_date`` parameters to
 the notebook's parameters cell.
+
+After the transforms, one ``WebActivity`` per report asks Power BI to refresh the report's published
+semantic model, signed in as the Synapse workspace's managed identity: whoever started the pipeline
+(``mlspec run``, the Azure ML pipeline's first step on a retrain, a trigger), the reports then show
+the new data. The model's ids are output markers of the report resource, filled in when it is
+published; the local run ignores these activities (it renders its own report).
 """
 
 from __future__ import annotations
@@ -13,15 +19,22 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
+from mlspec.compiler import addresses
 from mlspec.compiler.artifacts import RenderContext
 from mlspec.compiler.synapse.notebook import notebook_parameters
 from mlspec.compiler.synapse.spark import dynamic_allocation, pool_name
+from mlspec.contract.graph import Address
+from mlspec.contract.outputs import output_marker
 from mlspec.spec_schema.models import MLProject, Transform
 
 PROVIDER_TYPE = "Microsoft.Synapse/workspaces/pipelines"
 ACTIVITY_TYPE = "SynapseNotebook"
 ACTIVITY_TIMEOUT = "0.12:00:00"  # d.hh:mm:ss; Synapse's default is 7 days
 SUCCEEDED = "Succeeded"
+REFRESH_ACTIVITY_TYPE = "WebActivity"
+REFRESH_PREFIX = "mlspec-refresh-"  # a hyphen, which transform names cannot hold: no clash with one
+POWER_BI_RESOURCE = "https://analysis.windows.net/powerbi/api"
+POWER_BI_API = "https://api.powerbi.com/v1.0/myorg"
 
 
 def pipeline_file(project: str) -> str:
@@ -66,9 +79,11 @@ def render_synapse_pipeline(ctx: RenderContext) -> dict[str, Any]:
     """The pipeline resource (``{"name", "properties": {...}}``) running every transform."""
     model = ctx.model
     parameters = notebook_parameters(ctx)
+    order = transform_order(model)
     properties: dict[str, Any] = {
         "activities": [
-            _activity(ctx, name, model.transforms[name], list(parameters)) for name in transform_order(model)
+            *(_activity(ctx, name, model.transforms[name], list(parameters)) for name in order),
+            *(_refresh_activity(report, order) for report in report_addresses(model)),
         ],
         "parameters": {key: {"type": "String", "defaultValue": value} for key, value in parameters.items()},
         "folder": {"name": ctx.project},
@@ -77,6 +92,38 @@ def render_synapse_pipeline(ctx: RenderContext) -> dict[str, Any]:
     if model.project.description is not None:
         properties["description"] = model.project.description
     return {"name": ctx.project, "properties": properties}
+
+
+def report_addresses(model: MLProject) -> list[Address]:
+    """The report resources whose models the pipeline refreshes (every report of the spec)."""
+    return [addresses.powerbi_report(report.name) for report in model.reports] if model.transforms else []
+
+
+def _refresh_activity(report: Address, transforms: list[str]) -> dict[str, Any]:
+    """A refresh request of ``report``'s semantic model, once every transform succeeded."""
+    workspace = output_marker(str(report), "workspace_id")
+    model = output_marker(str(report), "semantic_model_id")
+    return {
+        "name": f"{REFRESH_PREFIX}{report.name}",
+        "type": REFRESH_ACTIVITY_TYPE,
+        "description": f"asks Power BI to refresh {report.name}'s semantic model with the new data",
+        "dependsOn": [{"activity": name, "dependencyConditions": [SUCCEEDED]} for name in transforms],
+        "policy": {
+            "timeout": "0.00:10:00",
+            "retry": 2,
+            "retryIntervalInSeconds": 60,
+            "secureInput": False,
+            "secureOutput": False,
+        },
+        "userProperties": [],
+        "typeProperties": {
+            "method": "POST",
+            "url": f"{POWER_BI_API}/groups/{workspace}/datasets/{model}/refreshes",
+            "headers": {"Content-Type": "application/json"},
+            "body": {"notifyOption": "NoNotification"},
+            "authentication": {"type": "MSI", "resource": POWER_BI_RESOURCE},
+        },
+    }
 
 
 def _activity(ctx: RenderContext, name: str, transform: Transform, parameters: list[str]) -> dict[str, Any]:

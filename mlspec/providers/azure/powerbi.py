@@ -138,7 +138,7 @@ class PowerBIReports:
     ) -> None:
         self.session = session
         self.project = project
-        self.workspaces = dict(workspaces or {})
+        self.workspaces: Mapping[str, str] = workspaces if workspaces is not None else {}
         """The Power BI workspace of each report, by address (the spec's ``reports[].workspace``)."""
         self._workspace_ids: dict[str, str] = {}
 
@@ -221,15 +221,6 @@ class PowerBIReports:
         )
 
     # --- publishing ---------------------------------------------------------------------------------
-
-    def refresh(self, address: Address, current: ResourceState) -> None:
-        """Ask Power BI to refresh the report's semantic model, as published: after the transforms or a
-        retrain wrote new data (``mlspec run`` in Azure). A report the state has no ids for is refused."""
-        sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
-        ids = self._recorded_ids(address, current, layout_of(address, sent.properties, sent.attachments))
-        if ids is None:
-            raise ProviderError(address, "the state records no published report to refresh", "apply it first")
-        self._refresh(address, ids)
 
     def _published(self, address: Address, ids: Ids, request: DeployRequest) -> ProviderResult:
         self._refresh(address, ids)

@@ -13,6 +13,8 @@
 - ``monitor.data_collection_endpoint.*``: ``logs_ingestion_endpoint`` is an ``https://`` URL under
   the reserved ``.invalid`` domain (nothing listens there); ``monitor.data_collection_rule.*``:
   ``immutable_id`` is ``dcr-`` and the hex of a UUIDv5 over the environment and the address;
+- ``powerbi.report.*``: ``workspace_id`` and ``semantic_model_id`` are UUIDv5s like the identity's
+  (nothing is published locally; the local report is rendered by ``mlspec run``);
 - ``workspace.*`` (:func:`target_outputs`): ``tenant_id`` is a UUIDv5 over the environment (a spec
   that sets ``workspace.tenant_id`` has its value written by the build itself, so no marker asks for
   it); ``application_insights_connection_string`` names a UUIDv5 instrumentation key and an ingestion
@@ -28,7 +30,7 @@ import uuid
 from pathlib import Path
 
 from mlspec.contract.graph import Address
-from mlspec.contract.outputs import TARGET, TARGET_OUTPUTS
+from mlspec.contract.outputs import TARGET, TARGET_OUTPUTS, outputs_of
 from mlspec.providers.base import DeployRequest
 
 STAND_IN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://mlspec.dev/local-provider/outputs")
@@ -60,10 +62,10 @@ def produced_outputs(request: DeployRequest, project_dir: Path, environment: str
     """The outputs of the resource ``request`` created or updated (none for most kinds)."""
     address = request.address
     kind = (address.service, address.kind)
-    if kind == ("access", "identity"):
+    if kind in (("access", "identity"), ("powerbi", "report")):
         return {
             attribute: stand_in_uuid(environment, f"{address}.{attribute}")
-            for attribute in ("client_id", "principal_id")
+            for attribute in outputs_of(address)
         }
     if kind == ("aml", "compute"):
         return {"principal_id": stand_in_uuid(environment, f"{address}.principal_id")}
