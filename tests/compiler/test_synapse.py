@@ -133,7 +133,9 @@ def test_code_cells_parse_and_the_pipeline_follows_the_dag(spec: Path, environme
         seen.add(activity["name"])
     assert seen == set(model.transforms)
     # then one refresh of each report's model, once every transform succeeded
-    assert [a["name"] for a in refreshes] == [f"mlspec-refresh-{r.name.replace(' ', '_')}" for r in model.reports]
+    assert [a["name"] for a in refreshes] == [
+        f"mlspec-refresh-{r.name.replace(' ', '_')}" for r in model.reports
+    ]
     for refresh in refreshes:
         assert {d["activity"] for d in refresh["dependsOn"]} == set(model.transforms)
         assert activities.index(refresh) > max(activities.index(a) for a in notebooks)
