@@ -55,6 +55,7 @@ def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | N
     from mlspec.plan.ownership import read_state
     from mlspec.plan.target import Target
     from mlspec.providers.azure import AzureProvider
+    from mlspec.runtime.interrupts import sigterm_as_interrupt
     from mlspec.runtime.records import RECORD_VERSION, RunLayout, now_iso, write_record
 
     desired = desired_from_build(result, spec_file.resolve().parent)
@@ -99,14 +100,28 @@ def run_on_azure(result: BuildResult, spec_file: Path, progress: RunProgress | N
             "error": None,
         }
         try:
-            _run_pipelines(provider, pipelines, parameters, record, progress)
+            with (
+                sigterm_as_interrupt()
+            ):  # SIGTERM (a CI job cancelled) cancels the Synapse run as Ctrl-C does
+                _run_pipelines(provider, pipelines, parameters, record, progress)
             if record["status"] == "running":
                 record["status"] = "succeeded"
         except KeyboardInterrupt:
+            running = any(step["status"] == "running" for step in steps)
             record["status"] = "interrupted"
             record["error"] = {
                 "step": STEP,
-                "message": "interrupted: the Synapse run was cancelled",
+                "message": "interrupted: the Synapse run was cancelled"
+                if running or not steps
+                else "interrupted after the Synapse run ended",
+                "rerun": f"mlspec run --env {environment}",
+            }
+            raise
+        except MlspecError as error:  # Azure refused to start or to report the run: the record says so
+            record["status"] = "failed"
+            record["error"] = {
+                "step": STEP,
+                "message": "; ".join(d.message for d in error.diagnostics),
                 "rerun": f"mlspec run --env {environment}",
             }
             raise
@@ -132,6 +147,8 @@ def _run_pipelines(
         name = str(properties.get("name") or address.name)
         if progress is not None:
             progress.step_started(STEP, f"Synapse pipeline {name}")
+        step: dict[str, Any] = {"name": STEP, "status": "running", "seconds": 0.0, "pipeline": name}
+        record["steps"].append(step)
         outcome = run_pipeline(
             provider.session,
             address,
@@ -146,18 +163,14 @@ def _run_pipelines(
                 STEP, "ok" if outcome.succeeded else "failed", outcome.seconds, outcome.status
             )
         ran = outcome.to_json()
-        record["steps"].append(
-            {
-                "name": STEP,
-                "status": "ok" if outcome.succeeded else "failed",
-                "seconds": ran["seconds"],
-                "detail": f"Synapse pipeline {name} run {outcome.run_id}: {outcome.status}",
-                "engine": ran["engine"],
-                "pipeline": ran["pipeline"],
-                "azure_run_id": ran["run_id"],
-                "azure_status": ran["status"],
-                "failed_activities": ran["failed_activities"],
-            }
+        step.update(
+            status="succeeded" if outcome.succeeded else "failed",  # as a local run's steps say
+            seconds=ran["seconds"],
+            detail=f"Synapse pipeline {name} run {outcome.run_id}: {outcome.status}",
+            engine=ran["engine"],
+            azure_run_id=ran["run_id"],
+            azure_status=ran["status"],
+            failed_activities=ran["failed_activities"],
         )
         if not outcome.succeeded:
             causes = [f"{a['activity']}: {a['message']}" for a in outcome.failed_activities]

@@ -90,7 +90,8 @@ def test_create_asks_what_if_then_deploys_a_one_resource_incremental_template(
     fake: FakeAzure, provider: AzureProvider
 ) -> None:
     result = provider.create(action_group())
-    deployment = "mlspec-contract-dev-monitor.action_group.churn-notify"
+    deployment = provider.arm.deployment_name(ACTION_GROUP)
+    assert deployment.startswith("mlspec-contract-dev-monitor.action_group.churn-notify-")
     calls = [(r.method, r.path.lower(), r.api_version) for r in fake.sent()]
     assert calls == [
         ("POST", f"{DEPLOYMENTS}/{deployment}/whatIf".lower(), DEPLOYMENTS_API),
@@ -255,11 +256,12 @@ def test_delete_removes_the_resource_by_id_and_its_deployment_record(
     before = len(fake.sent())
     provider.delete(ACTION_GROUP, recorded(request, result))
     deletes = [(r.method, r.path, r.api_version) for r in fake.sent()[before:]]
-    record = f"{DEPLOYMENTS}/mlspec-contract-dev-monitor.action_group.churn-notify"
+    record = f"{DEPLOYMENTS}/{provider.arm.deployment_name(ACTION_GROUP)}"
     assert deletes == [
         ("GET", record, DEPLOYMENTS_API),  # the proof that mlspec made it: its record lists the id
+        ("GET", DEPLOYMENTS, DEPLOYMENTS_API),  # no other project's record still lists it
         ("DELETE", result.provider_id, "2023-01-01"),  # the resource's own API version
-        ("DELETE", f"{DEPLOYMENTS}/mlspec-contract-dev-monitor.action_group.churn-notify", DEPLOYMENTS_API),
+        ("DELETE", record, DEPLOYMENTS_API),
     ]
     assert fake.resource(result.provider_id) is None
     provider.delete(ACTION_GROUP, recorded(request, result))  # again: 204s, not an error
@@ -315,6 +317,83 @@ def test_a_retried_create_repairs_its_own_drifted_resource(fake: FakeAzure, prov
     again = provider.create(request)  # the rerun: mlspec's record for this payload lists the resource
     assert again.provider_id == made.provider_id
     assert fake.resource(made.provider_id)["properties"]["enabled"] is True  # type: ignore[index]
+
+
+def test_a_resource_two_projects_share_outlives_either_ones_destroy(fake: FakeAzure) -> None:
+    from tests.providers.test_azure_provider_contract import StaticCredential, workspace
+
+    def project(name: str) -> AzureProvider:
+        return AzureProvider(
+            workspace(),
+            name,
+            StaticCredential(),
+            {"transport": fake, "polling_interval": 0},  # type: ignore[arg-type]
+        )
+
+    table = Address("monitor", "log_table", "MlspecModelMonitoring_CL")  # the one every project writes to
+    properties = {
+        "apiVersion": "2022-10-01",
+        "name": "log-ml/MlspecModelMonitoring_CL",
+        "type": "Microsoft.OperationalInsights/workspaces/tables",
+        "properties": {"plan": "Analytics"},
+    }
+    request = request_for(table, "arm:Microsoft.OperationalInsights/workspaces/tables", properties)
+    churn, fraud = project("churn"), project("fraud")
+    made = churn.create(request)
+    assert "adopted" not in made.outputs
+    shared = fraud.create(request)  # identical, and not fraud's: adopted
+    assert shared.provider_id == made.provider_id and shared.outputs["adopted"] == "true"
+    assert churn.arm.deployment_name(table) != fraud.arm.deployment_name(table)
+    churn.delete(table, recorded(request, made))  # fraud's record still lists it: it stays
+    assert fake.resource(made.provider_id) is not None
+    fraud.delete(table, recorded(request, shared))  # adopted: fraud never deletes it either
+    assert fake.resource(made.provider_id) is not None
+    assert not fake.deployments, "each project's own record is gone"
+
+
+def test_an_untaggable_resource_is_destroyed_when_azure_holds_what_the_state_says_was_deployed(
+    fake: FakeAzure, provider: AzureProvider
+) -> None:
+    grant = Address("access", "role_assignment", "lake-reader")
+    properties = {
+        "apiVersion": "2022-04-01",
+        "name": "[guid('lake', 'reader')]",
+        "type": "Microsoft.Authorization/roleAssignments",
+        "scope": "Microsoft.Storage/storageAccounts/lake",
+        "properties": {"principalId": "p", "roleDefinitionId": "r"},
+    }
+    request = request_for(grant, "arm:Microsoft.Authorization/roleAssignments", properties)
+    made = provider.create(request)
+    fake.deployments.clear()  # the deployment history was pruned: no record proves it any more
+    provider.delete(grant, recorded(request, made))  # what-if: no change from what mlspec deployed
+    assert fake.resource(made.provider_id) is None
+
+
+def test_deployment_names_never_collide_between_projects_or_environments() -> None:
+    from mlspec.providers.azure.arm import ArmResources
+    from mlspec.providers.azure.session import AzureSession
+    from mlspec.providers.azure.workspace import AzureWorkspace
+
+    def name(project: str, environment: str, address: Address) -> str:
+        ws = AzureWorkspace.of(
+            {"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP}, environment
+        )
+        return ArmResources(AzureSession(ws, None), project).deployment_name(address)  # type: ignore[arg-type]
+
+    long = "p" * 50
+    assert name("a-b", "c", ACTION_GROUP) != name("a", "b-c", ACTION_GROUP)
+    assert name(long, "dev", ACTION_GROUP) != name(long, "prod", ACTION_GROUP)
+    assert all(
+        len(name(p, e, ACTION_GROUP)) <= DEPLOYMENT_NAME_LIMIT for p in ("a", long) for e in ("dev", "prod")
+    )
+
+
+def test_a_tag_that_looks_like_an_index_is_a_key() -> None:
+    from mlspec.providers.azure.arm import live_properties
+
+    sent = {"tags": {"2024": "budget-a"}}
+    delta = [{"path": "tags.2024", "propertyChangeType": "Modify", "before": "budget-b", "after": "budget-a"}]
+    assert live_properties(sent, delta) == {"tags": {"2024": "budget-b"}}
 
 
 def test_the_environments_own_resources_are_never_deleted(fake: FakeAzure, provider: AzureProvider) -> None:

@@ -51,7 +51,7 @@ def test_the_deployed_pipeline_is_started_and_polled_to_the_end(
         "transforms",
         "synapse",
         PIPELINE,
-        "ok",
+        "succeeded",
         "Succeeded",
     )
     from mlspec.runtime.records import RunLayout
@@ -107,7 +107,7 @@ def test_the_cli_says_how_it_went_and_exits_accordingly(deployed: Path, fake_azu
     assert ok.exit_code == 0, ok.output
     assert f"synapse  Synapse pipeline {PIPELINE} run " in ok.stdout and ": Succeeded in " in ok.stdout
     status = CliRunner().invoke(cli, ["status", str(deployed)])
-    assert "transforms  ok" in status.stdout and f"Synapse pipeline {PIPELINE} run" in status.stdout
+    assert "transforms  succeeded" in status.stdout and f"Synapse pipeline {PIPELINE} run" in status.stdout
     fake_azure.run_statuses = ["Failed"]
     failed = CliRunner().invoke(cli, arguments)
     assert failed.exit_code == 1
@@ -137,6 +137,49 @@ def test_a_failed_activitys_secrets_stay_out_of_the_record(deployed: Path, fake_
     printed = str(record)
     assert "AbCdEf0123456789" not in printed
     assert "daily_counts: 403 on https://lake.blob.core.windows.net/raw/x" in record["error"]["message"]
+
+
+def test_azure_refusing_the_run_is_recorded_as_failed_not_running(
+    deployed: Path, fake_azure: FakeAzure
+) -> None:
+    from mlspec.runtime.records import RunLayout
+
+    fake_azure.fail_next("POST", r"/createRun$", 403, "Unauthorized", "no Synapse Credential User role")
+    with pytest.raises(MlspecError) as refused:
+        api.run(deployed, "live", VARIABLES)
+    assert "403 on starting a run" in refused.value.diagnostics[0].message
+    record = RunLayout(deployed.parent).latest_record()
+    assert record is not None and record["status"] == "failed"
+    assert "no Synapse Credential User role" in record["error"]["message"]
+    assert record["finished"] is not None
+
+
+def test_sigterm_during_a_run_in_azure_cancels_it(deployed: Path, fake_azure: FakeAzure) -> None:
+    import os
+    import signal
+
+    from mlspec.runtime.records import RunLayout
+
+    fake_azure.run_statuses = ["InProgress"] * 1000  # a long run
+    polls = 0
+    original = fake_azure._pipeline_run
+
+    def poll(method: str, match: Any, body: Any) -> Any:
+        nonlocal polls
+        if match["run"] and not match["cancel"]:
+            polls += 1
+            if polls == 2:
+                os.kill(os.getpid(), signal.SIGTERM)  # what a cancelled CI job sends
+        return original(method, match, body)
+
+    fake_azure._pipeline_run = poll  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        api.run(deployed, "live", VARIABLES)
+    [run] = fake_azure.pipeline_runs.values()
+    assert run.get("cancelled") is True
+    record = RunLayout(deployed.parent).latest_record()
+    assert record is not None and record["status"] == "interrupted"
+    assert record["error"]["message"] == "interrupted: the Synapse run was cancelled"
 
 
 def test_an_interrupt_cancels_the_run_in_synapse(deployed: Path, fake_azure: FakeAzure) -> None:

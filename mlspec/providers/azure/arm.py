@@ -32,7 +32,7 @@ from mlspec.contract.resource_state import ResourceState
 from mlspec.providers.azure.errors import azure_error
 from mlspec.providers.azure.session import AzureSession, raw_json
 from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
-from mlspec.redaction import printable
+from mlspec.redaction import printable, redact
 
 PREFIX = "arm:"
 TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
@@ -58,6 +58,10 @@ API_VERSIONS: Mapping[str, str] = {
 }
 """The API version of each type the compiler emits, for a resource that names none (the compiler's
 resources always do; an older state entry or a hand-made manifest may not)."""
+
+ADOPTED = "adopted"
+"""The output that marks a resource mlspec found identical at its name and did not make: a delete
+leaves it in Azure (another project, or a person, may be using it) and only forgets it."""
 
 _NO_DRIFT = frozenset({"NoChange", "Ignore"})
 _DRIFT_IGNORED = frozenset({"NoEffect", "Delete"})
@@ -125,9 +129,9 @@ class ArmResources:
         change = _change_for(self._what_if(request.address, resource), None)
         change_type = str(change.get("changeType", "Create")) if change else "Create"
         resource_id = str((change or {}).get("resourceId") or "")
-        if change_type not in ("Create", *_NO_DRIFT) and not self._made_by_mlspec(
-            request.address, resource_id, request.payload.hash
-        ):
+        exists = change_type != "Create"
+        ours = exists and self._made_by_mlspec(request.address, resource_id, request.payload.hash)
+        if exists and change_type not in _NO_DRIFT and not ours:
             shown = "; ".join(_delta_line(d) for d in ((change or {}).get("delta") or [])[:3])
             raise ProviderError(
                 request.address,
@@ -136,13 +140,17 @@ class ArmResources:
                 "mlspec has no `import`: to let mlspec own it, delete it in Azure (or give the spec's "
                 "resource another name) and apply again; to keep it, apply the spec that made it",
             )
-        return self._deploy(request.address, resource, request.payload.hash)
+        # An identical resource mlspec cannot show it made (another project's of the same name, such as
+        # the shared monitoring table or a grant both give, or one made by hand) is adopted: deployed
+        # again (a no-op), and recorded as adopted, so a destroy leaves it where it is.
+        return self._deploy(request.address, resource, request.payload.hash, adopted=exists and not ours)
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
         return self._deploy(
             request.address,
             self.resource_of(request.address, request.provider_type, request.payload.properties),
             request.payload.hash,
+            adopted=_adopted(current),
         )
 
     def _made_by_mlspec(self, address: Address, resource_id: str, payload_hash: str = "") -> bool:
@@ -171,9 +179,60 @@ class ArmResources:
                 if isinstance(r, dict)
             }
             same_payload = not payload_hash or tags.get("mlspec-hash") == payload_hash
-            if tags.get("mlspec-address") == str(address) and resource_id.lower() in listed and same_payload:
+            if self._is_ours(tags, address) and resource_id.lower() in listed and same_payload:
                 return True
         return not payload_hash and self._tagged_ours(address, resource_id)
+
+    def _is_ours(self, tags: Mapping[str, Any], address: Address) -> bool:
+        """Whether a deployment record's tags name this project, environment and address."""
+        return (
+            tags.get("mlspec-project") == self.project
+            and tags.get("mlspec-env") == self.session.workspace.environment
+            and tags.get("mlspec-address") == str(address)
+        )
+
+    def _others_using(self, address: Address, resource_id: str) -> list[str]:
+        """The other mlspec deployments (another project, environment or address) whose records list
+        ``resource_id``: a resource they share (the monitoring table every project writes to, a grant two
+        projects give) stays while one of them still has it."""
+        from azure.core.exceptions import AzureError
+
+        wanted = resource_id.lower()
+        users: list[str] = []
+        try:
+            records = self.session.deployments.deployments.list_by_resource_group(
+                self.session.workspace.resource_group
+            )
+            for record in records:
+                tags = dict(record.tags or {})
+                if "mlspec-address" not in tags or self._is_ours(tags, address):
+                    continue
+                listed = (
+                    {str(r.id or "").lower() for r in (record.properties.output_resources or [])}
+                    if record.properties
+                    else set()
+                )
+                if wanted in listed:  # one that adopted it uses it all the same
+                    users.append(
+                        f"{tags.get('mlspec-project')}/{tags.get('mlspec-env')}: {tags.get('mlspec-address')}"
+                    )
+        except AzureError as exc:
+            raise azure_error(
+                address, "listing the resource group's deployments", exc, DEPLOYER_ROLE
+            ) from None
+        return users
+
+    def _unchanged_since_applied(self, address: Address, current: ResourceState) -> bool:
+        """Whether Azure holds exactly what the state says mlspec deployed (what-if: no change): the
+        proof left for a resource that takes no tags when its deployment record is gone (pruned from the
+        history, overwritten by a failed redeploy)."""
+        sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
+        result = self._what_if(address, self.resource_of(address, current.provider_type, sent.properties))
+        change = _change_for(result, current.provider_id)
+        same_resource = (
+            change is not None and str(change.get("resourceId", "")).lower() == current.provider_id.lower()
+        )
+        return same_resource and str((change or {}).get("changeType", "")) in _NO_DRIFT
 
     def _tagged_ours(self, address: Address, resource_id: str) -> bool:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
@@ -210,8 +269,13 @@ class ArmResources:
             why = f"it is outside the environment's resource group {workspace.resource_group}"
         elif _type_of_id(resource_id).lower() != current.provider_type.removeprefix(PREFIX).lower():
             why = f"it is not a {current.provider_type.removeprefix(PREFIX)}, as the state says"
-        elif not self._made_by_mlspec(address, resource_id):
-            why = "neither mlspec's deployment record nor the resource's tags show that mlspec made it"
+        elif not self._made_by_mlspec(address, resource_id) and not self._unchanged_since_applied(
+            address, current
+        ):
+            why = (
+                "neither mlspec's deployment record nor the resource's tags show that mlspec made it, and it "
+                "is not what the state says mlspec deployed"
+            )
         if why:
             raise ProviderError(
                 address,
@@ -233,7 +297,10 @@ class ArmResources:
         properties = current.payload.properties if isinstance(current.payload.properties, dict) else {}
         resource_type = current.provider_type.removeprefix(PREFIX)
         api_version = str(properties.get("apiVersion") or API_VERSIONS.get(resource_type, ""))
-        if current.provider_id.startswith("/"):
+        keep = _adopted(current) or bool(
+            current.provider_id.startswith("/") and self._others_using(address, current.provider_id)
+        )
+        if current.provider_id.startswith("/") and not keep:
             try:
                 self.session.resources.resources.begin_delete_by_id(
                     current.provider_id, api_version=api_version
@@ -282,14 +349,13 @@ class ArmResources:
     # --- templates ------------------------------------------------------------------------------------
 
     def deployment_name(self, address: Address) -> str:
-        """``mlspec-<project>-<env>-<address>``, readable where it fits in 64 characters, always unique
-        (a digest of the address ends it when it must be cut)."""
-        base = f"mlspec-{self.project}-{self.session.workspace.environment}-{address}"
-        name = re.sub(r"[^-\w.()]", "-", base)
-        if len(name) <= DEPLOYMENT_NAME_LIMIT:
-            return name
-        digest = hashlib.sha256(str(address).encode()).hexdigest()[:12]
-        return f"{name[: DEPLOYMENT_NAME_LIMIT - len(digest) - 1]}-{digest}"
+        """``mlspec-<project>-<env>-<address>-<digest>``, cut to 64 characters: readable, and unique per
+        project, environment and address (the digest covers the three, so ``a-b``/``c`` and ``a``/``b-c``
+        or two long project names that cut alike never share a record)."""
+        environment = self.session.workspace.environment
+        digest = hashlib.sha256(f"{self.project}\0{environment}\0{address}".encode()).hexdigest()[:10]
+        readable = re.sub(r"[^-\w.()]", "-", f"mlspec-{self.project}-{environment}-{address}")
+        return f"{readable[: DEPLOYMENT_NAME_LIMIT - len(digest) - 1]}-{digest}"
 
     def resource_of(self, address: Address, provider_type: str, properties: Any) -> dict[str, Any]:
         """The template resource to deploy: the payload with its name (the address's), type and API
@@ -323,7 +389,9 @@ class ArmResources:
             template["outputs"] = outputs
         return template
 
-    def _deploy(self, address: Address, resource: dict[str, Any], payload_hash: str) -> ProviderResult:
+    def _deploy(
+        self, address: Address, resource: dict[str, Any], payload_hash: str, adopted: bool = False
+    ) -> ProviderResult:
         from azure.core.exceptions import AzureError
 
         workspace = self.session.workspace
@@ -334,6 +402,7 @@ class ArmResources:
                 "mlspec-env": workspace.environment,
                 "mlspec-address": str(address),
                 "mlspec-hash": payload_hash,
+                **({"mlspec-adopted": "true"} if adopted else {}),
             },
         }
         try:
@@ -353,6 +422,8 @@ class ArmResources:
             for attribute, value in (properties.get("outputs") or {}).items()
             if isinstance(value, dict)
         }
+        if adopted:
+            outputs[ADOPTED] = "true"
         return ProviderResult(ids[0], outputs)
 
     def _what_if(self, address: Address, resource: dict[str, Any]) -> dict[str, Any]:
@@ -366,6 +437,10 @@ class ArmResources:
         except AzureError as exc:
             raise azure_error(address, "what-if", exc, DEPLOYER_ROLE) from None
         return result if isinstance(result, dict) else {}
+
+
+def _adopted(current: ResourceState) -> bool:
+    return str((current.outputs or {}).get(ADOPTED, "")) == "true"
 
 
 def _change_for(result: Mapping[str, Any], resource_id: str | None) -> dict[str, Any] | None:
@@ -403,28 +478,34 @@ def _without_removed(value: Any) -> Any:
     return value
 
 
-def _put_back(container: Any, parts: list[str | int], delta: dict[str, Any]) -> None:
-    """Apply ``delta`` at ``parts`` below ``container`` (a dict or list), in place."""
+def _put_back(container: Any, parts: list[str], delta: dict[str, Any]) -> None:
+    """Apply ``delta`` at ``parts`` below ``container`` (a dict or list), in place. A segment is a key
+    of a dict (``tags.2024`` is the tag "2024") and an index only into a list."""
     if not parts:
         return
     *parents, last = parts
     for part in parents:
-        if not _has(container, part):
+        slot = _slot(container, part)
+        if slot is None:
             return
-        container = container[part]
+        container = container[slot]
     kind = str(delta.get("propertyChangeType", ""))
     if kind in ("NoEffect", "Delete") and not isinstance(container, list):
         return
-    value = _changed(container[last] if _has(container, last) else None, delta)
+    slot = _slot(container, last)
+    value = _changed(container[slot] if slot is not None else None, delta)
     if value is _REMOVED:
         if isinstance(container, dict):
             container.pop(last, None)
-        elif _has(container, last):
-            container[last] = _REMOVED  # removed after its siblings are done, so indices hold
-    elif isinstance(container, dict) or _has(container, last):
+        elif slot is not None:
+            container[slot] = _REMOVED  # removed after its siblings are done, so indices hold
+    elif isinstance(container, dict):
         container[last] = value
     elif isinstance(container, list):
-        container.append(value)  # an element Azure has beyond the template's
+        if isinstance(slot, int):
+            container[slot] = value
+        else:
+            container.append(value)  # an element Azure has beyond the template's
 
 
 def _changed(value: Any, delta: dict[str, Any]) -> Any:
@@ -441,9 +522,9 @@ def _changed(value: Any, delta: dict[str, Any]) -> Any:
         extra: list[Any] = []
         for child in children:
             parts = _path_parts(str(child.get("path", "")))
-            if isinstance(changed, list) and len(parts) == 1 and isinstance(parts[0], int):
-                index = parts[0]
-                if str(child.get("propertyChangeType")) == "Delete" or index >= len(changed):
+            if isinstance(changed, list) and len(parts) == 1:
+                index = _slot(changed, parts[0])
+                if str(child.get("propertyChangeType")) == "Delete" or not isinstance(index, int):
                     extra.append(child.get("before"))
                     continue
                 changed[index] = _changed(changed[index], child)
@@ -455,14 +536,17 @@ def _changed(value: Any, delta: dict[str, Any]) -> Any:
     return delta.get("before", value)
 
 
-def _path_parts(path: str) -> list[str | int]:
-    return [int(p) if p.isdigit() else p for p in path.split(".") if p]
+def _path_parts(path: str) -> list[str]:
+    return [p for p in path.split(".") if p]
 
 
-def _has(container: Any, part: str | int) -> bool:
+def _slot(container: Any, part: str) -> str | int | None:
+    """Where ``part`` is in ``container``: the key of a dict, the index of a list; ``None`` if absent."""
     if isinstance(container, dict):
-        return part in container
-    return isinstance(container, list) and isinstance(part, int) and part < len(container)
+        return part if part in container else None
+    if isinstance(container, list) and part.isdigit() and int(part) < len(container):
+        return int(part)
+    return None
 
 
 def _type_of_id(resource_id: str) -> str:
@@ -474,4 +558,4 @@ def _type_of_id(resource_id: str) -> str:
 
 
 def _delta_line(delta: Mapping[str, Any]) -> str:
-    return printable(f"{delta.get('path')}: {delta.get('before')!r} in Azure", 120)
+    return printable(redact(f"{delta.get('path')}: {delta.get('before')!r} in Azure"), 120)

@@ -86,8 +86,9 @@ def run_pipeline(
         while True:
             try:
                 run: Any = client.pipeline_run.get_pipeline_run(run_id, cls=raw_json) or {}
-            except AzureError as exc:
-                raise azure_error(address, f"reading run {run_id}", exc, RUNNER_ROLE) from None
+            except AzureError as exc:  # after the SDK's retries: do not leave the run going unwatched
+                _cancel(session, run_id)
+                raise azure_error(address, f"reading run {run_id} (cancelled it)", exc, RUNNER_ROLE) from None
             status, message = str(run.get("status", "")), str(run.get("message", "") or "")
             if status != last:
                 say(f"synapse pipeline {pipeline}: {status} ({clock() - start:.0f} s)")
