@@ -308,8 +308,8 @@ class ProviderContract:
         request = subject.request(kind)
         first = subject.provider.create(request)
         json.dumps(first.outputs)  # outputs go into the state document as they are
-        assert subject.reopen().create(request).outputs == first.outputs
-        assert subject.provider.create(request).outputs == first.outputs
+        assert _values(subject.reopen().create(request).outputs) == _values(first.outputs)
+        assert _values(subject.provider.create(request).outputs) == _values(first.outputs)
 
     def test_update_retried_after_a_lost_state_write_succeeds_the_same(
         self, subject: ProviderUnderTest, kind: str
@@ -400,6 +400,17 @@ class ProviderContract:
         assert live is not None
         assert state.resources[chain.producer].outputs["client_id"] in json.dumps(live.payload.properties)
         assert not chain.plan().has_changes
+
+
+ADOPTED = "adopted"
+"""A provider's mark on an object it found identical at its name and cannot show it made (a kind with no
+ownership marker, retried after a lost state write, looks just like that): bookkeeping of the provider,
+which a destroy honours by leaving the object, not a value any consumer is given."""
+
+
+def _values(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs a consumer can be given: all but the provider's :data:`ADOPTED` bookkeeping."""
+    return {key: value for key, value in outputs.items() if key not in (ADOPTED, "adopted_items")}
 
 
 class _FailingOn:

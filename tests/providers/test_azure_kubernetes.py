@@ -744,21 +744,91 @@ def test_create_adopts_an_identical_object_it_made(world: World) -> None:
     ]
 
 
-def test_create_refuses_a_different_object_at_its_name(world: World) -> None:
+def test_a_retried_create_repairs_the_drifted_object_it_made(world: World) -> None:
+    """This project's and environment's object (labelled so), found by a create retried after a lost
+    state write and edited since: adopted and applied again, not refused."""
     with_namespace(world)
-    foreign = cm_request(LOG_LEVEL="DEBUG")
-    world.reopen().create(foreign)  # another project's, or one `state rm` forgot
+    world.reopen().create(cm_request(LOG_LEVEL="DEBUG"))  # made by this project, its state lost
+    world.api.requests.clear()
+    request = cm_request()
+    result = world.resources.create(request)
+    assert "adopted" not in result.outputs
+    assert [r.method for r in world.api.requests] == ["GET", "PATCH"]
+    assert world.api.objects[CONFIG_MAP_PATH]["data"]["LOG_LEVEL"] == "INFO"
+    current = recorded(request, result)
+    live = world.resources.read(CM, current)
+    assert live is not None and live.payload.content() == request.payload.content()
+    world.resources.delete(CM, current)  # mlspec's: deleted
+    assert CONFIG_MAP_PATH not in world.api.objects
+
+
+@pytest.mark.parametrize(
+    ("labels", "why"),
+    [
+        ({"app.kubernetes.io/part-of": "fraud"}, "labelled app.kubernetes.io/part-of: fraud"),
+        ({"mlspec.dev/environment": "staging"}, "labelled mlspec.dev/environment: staging"),
+    ],
+)
+def test_create_refuses_a_different_object_of_another_project_or_environment(
+    world: World, labels: dict[str, str], why: str
+) -> None:
+    with_namespace(world)
+    foreign = config_map(LOG_LEVEL="DEBUG")
+    foreign["metadata"]["labels"].update(labels)
+    world.api.put(CONFIG_MAP_PATH, foreign)
     before = copy.deepcopy(world.api.objects[CONFIG_MAP_PATH])
     world.api.requests.clear()
     with pytest.raises(ProviderError) as refused:
         world.resources.create(cm_request())
     [diagnostic] = refused.value.diagnostics
     assert diagnostic.message.startswith(f"{CM}: another ConfigMap churn/churn-scoring on aks-ml-prod")
-    assert "differs" in diagnostic.message
+    assert "differs" in diagnostic.message and why in diagnostic.message
     hint = (diagnostic.hint or "").lower()
     assert "import" in hint and "delete" in hint
     assert [r.method for r in world.api.requests] == ["GET"], "a refused create changes nothing"
     assert world.api.objects[CONFIG_MAP_PATH] == before
+
+
+def test_an_identical_object_of_another_environment_is_adopted_and_delete_leaves_it(world: World) -> None:
+    """The same project's ConfigMap for staging, identical in every field this one sets: adopted as it
+    is (not applied), marked adopted, kept so by update, and never deleted."""
+    with_namespace(world)
+    theirs = config_map()
+    theirs["metadata"]["labels"]["mlspec.dev/environment"] = "staging"
+    world.api.put(CONFIG_MAP_PATH, theirs)
+    world.api.requests.clear()
+    request = cm_request()
+    result = world.resources.create(request)
+    assert result.outputs == {"adopted": "true"}
+    assert [r.method for r in world.api.requests] == ["GET"], "adopted as it is: nothing applied"
+    current = ResourceState(request.provider_type, request.payload, result.provider_id, dict(result.outputs))
+    live = world.resources.read(CM, current)
+    assert live is not None and live.payload.content() == request.payload.content()
+    assert world.resources.update(request, current).outputs == {"adopted": "true"}
+    world.api.requests.clear()
+    world.resources.delete(CM, current)
+    assert world.api.requests == [] and CONFIG_MAP_PATH in world.api.objects
+    world.api.objects[CONFIG_MAP_PATH]["metadata"]["labels"]["mlspec.dev/environment"] = "staging"
+    unmarked = recorded(request, result)  # the same entry without the mark: refused, as before
+    with pytest.raises(ProviderError, match="refusing to delete"):
+        world.resources.delete(CM, unmarked)
+    assert CONFIG_MAP_PATH in world.api.objects
+
+
+def test_a_different_object_labelled_only_managed_by_is_refused(world: World) -> None:
+    """An object labelled managed-by mlspec and nothing else names no project: only an identical one
+    is taken as the retry of an interrupted apply."""
+    with_namespace(world)
+    bare = config_map(LOG_LEVEL="DEBUG")
+    bare["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "mlspec"}
+    world.api.put(CONFIG_MAP_PATH, bare)
+    properties = config_map()
+    properties["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "mlspec"}
+    request = request_for(CM, "kubernetes:v1/ConfigMap", properties)
+    with pytest.raises(ProviderError, match="differs from this one"):
+        world.resources.create(request)
+    world.api.objects[CONFIG_MAP_PATH]["data"]["LOG_LEVEL"] = "INFO"
+    assert "adopted" not in world.resources.create(request).outputs
 
 
 @pytest.mark.parametrize("labels", [{}, {"app.kubernetes.io/managed-by": "Helm"}])
@@ -936,8 +1006,11 @@ def test_a_quantity_changed_behind_its_back_is_drift_in_the_clusters_form(world:
         "requests": {"cpu": "0.5", "memory": "2Gi"},
         "limits": {"cpu": "1.5", "memory": "1.5Gi"},
     }
-    with pytest.raises(ProviderError, match="differs from this one"):
-        world.reopen().create(request)  # and a create does not adopt it
+    world.api.requests.clear()
+    world.reopen().create(request)  # a create retried after a lost state write repairs it
+    assert [r.method for r in world.api.requests][:2] == ["GET", "PATCH"]
+    container = world.api.objects[DEPLOYMENT_PATH]["spec"]["template"]["spec"]["containers"][0]
+    assert same_quantity(container["resources"]["requests"]["memory"], "1024Mi")
 
 
 def test_a_quantity_field_of_another_kind_is_compared_as_text(world: World) -> None:

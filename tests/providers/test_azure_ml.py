@@ -413,13 +413,35 @@ def test_compute_drift_update_and_delete(subject: Subject) -> None:
     subject.reopen().delete(COMPUTE, current)  # deleting a missing cluster is fine
 
 
-def test_compute_refuses_a_different_cluster_already_there(subject: Subject) -> None:
+def test_a_retried_create_repairs_the_drifted_cluster_it_made(subject: Subject) -> None:
+    """This project's and environment's cluster (its tags say so), found by a create retried after a
+    lost state write, drifted since: adopted and repaired, not refused."""
     subject.reopen().create(subject.request(COMPUTE, size="Standard_NC6"))
+    stored = subject.fake.entity("computes/cpu-cluster")
+    assert stored is not None and OWNED.items() <= stored["tags"].items()
+    request = subject.request(COMPUTE)
+    start = len(subject.fake.requests)
+    result = subject.aml.create(request)
+    assert "adopted" not in result.outputs and GUID.fullmatch(result.outputs["principal_id"])
+    assert ("PUT", "/computes/cpu-cluster") in subject.calls(start)
+    stored = subject.fake.entity("computes/cpu-cluster")
+    assert stored is not None and stored["properties"]["properties"]["vmSize"] == "Standard_DS4_v2"
+    current = subject.recorded(request, result)
+    assert content(subject.aml.read(COMPUTE, current)) == request.payload.content()
+    subject.aml.delete(COMPUTE, current)  # mlspec's: deleted
+    assert subject.fake.entity("computes/cpu-cluster") is None
+
+
+def test_compute_refuses_a_different_cluster_another_project_made(subject: Subject) -> None:
+    subject.reopen("fraud").create(subject.request(COMPUTE, size="Standard_NC6"))
+    start = len(subject.fake.requests)
     with pytest.raises(ProviderError) as refused:
         subject.aml.create(subject.request(COMPUTE))
     [diagnostic] = refused.value.diagnostics
     assert str(COMPUTE) in diagnostic.message and "cpu-cluster" in diagnostic.message
+    assert "'fraud'" in diagnostic.message
     assert "delete" in (diagnostic.hint or "")
+    assert [m for m, _ in subject.calls(start)] == ["GET"]  # nothing sent
     stored = subject.fake.entity("computes/cpu-cluster")
     assert stored is not None and stored["properties"]["properties"]["vmSize"] == "Standard_NC6"
 
@@ -536,6 +558,23 @@ def test_a_run_edited_in_the_studio_is_drift_repaired_without_a_second_run(subje
     assert edits["tags"]["mlspec-project"] == "churn"
     assert content(subject.aml.read(PIPELINE, current)) == request.payload.content()
     assert len(subject.fake.sent("PUT", "/jobs/")) == 1
+
+
+def test_a_retried_pipeline_create_repairs_its_run_edited_in_the_studio(subject: Subject) -> None:
+    """The run a create submitted (its tags say this project's), edited before the retry that finds
+    it: its tags are set back, with no second run and no refusal."""
+    request = subject.request(PIPELINE)
+    first = subject.aml.create(request)
+    name = first.provider_id.rsplit("/", 1)[-1]
+    stored = subject.fake.entity(f"jobs/{name}")
+    assert stored is not None
+    stored["properties"]["tags"]["team"] = "someone else"
+    again = subject.reopen().create(request)
+    assert (again.provider_id, again.outputs) == (first.provider_id, first.outputs)
+    [(run, edits)] = subject.fake.run_patches
+    assert run == name and edits["tags"]["team"] == "customer-analytics"
+    assert len(subject.fake.sent("PUT", "/jobs/")) == 1
+    assert content(subject.aml.read(PIPELINE, subject.recorded(request, again))) == request.payload.content()
 
 
 def test_model_version_is_the_newest_registered_one_and_is_observed_again(subject: Subject) -> None:
@@ -745,9 +784,11 @@ def test_a_yaml_s_own_mlspec_tags_do_not_claim_ownership(subject: Subject) -> No
     assert sent_tags(put.body) == {**OWNED, "team": "x"}
 
 
-def test_create_refuses_a_compute_another_project_made_and_destroy_leaves_it(subject: Subject) -> None:
-    """fraud and churn both name their cluster cpu-cluster (the schema's default): churn must neither
-    adopt fraud's (identical) cluster nor delete it."""
+def test_an_identical_compute_another_project_made_is_adopted_and_destroy_leaves_it(
+    subject: Subject,
+) -> None:
+    """fraud and churn both name their cluster cpu-cluster (the schema's default): churn may adopt
+    fraud's identical cluster, as it is and marked adopted, but never retag, change or delete it."""
     fraud = subject.reopen("fraud")
     request = subject.request(COMPUTE)
     made = fraud.create(request)
@@ -755,53 +796,67 @@ def test_create_refuses_a_compute_another_project_made_and_destroy_leaves_it(sub
     assert stored is not None and stored["tags"]["mlspec-project"] == "fraud"
     before = json.dumps(stored, sort_keys=True)
     start = len(subject.fake.requests)
-    with pytest.raises(ProviderError) as refused:
-        subject.aml.create(request)
-    [diagnostic] = refused.value.diagnostics
-    assert diagnostic.message.startswith(f"{COMPUTE}: another Azure ML compute cluster cpu-cluster")
-    assert "'fraud'" in diagnostic.message and "\n" not in diagnostic.message
-    hint = diagnostic.hint or ""
-    assert all(word in hint for word in ("import", "rename", "delete")), hint
-    assert [m for m, _ in subject.calls(start)] == ["GET"]  # nothing sent
-    # a churn state entry that points at fraud's cluster (written by an older mlspec that adopted it)
+    adopted = subject.aml.create(request)
+    assert adopted.outputs == {**made.outputs, "adopted": "true"}
+    assert adopted.provider_id == made.provider_id
+    assert [m for m, _ in subject.calls(start)] == ["GET"]  # nothing sent: still fraud's
+    current = subject.recorded(request, adopted)
+    assert content(subject.aml.read(COMPUTE, current)) == request.payload.content()
+    # an update that asks for what it is keeps it adopted; one that would change it is refused
+    again = subject.aml.update(request, current)
+    assert again.outputs == adopted.outputs
+    with pytest.raises(ProviderError, match="updating it would overwrite it"):
+        subject.aml.update(subject.request(COMPUTE, max_instances=2), current)
+    subject.aml.delete(COMPUTE, current)  # forgotten, not deleted
+    subject.reopen().delete(COMPUTE, current)
+    assert not [c for c in subject.calls(start) if c[0] in ("PUT", "DELETE")]
+    assert json.dumps(subject.fake.entity("computes/cpu-cluster"), sort_keys=True) == before
+    # a churn state entry that points at fraud's cluster without the mark (an older mlspec's)
     stale = subject.recorded(request, made)
     with pytest.raises(ProviderError) as kept:
         subject.aml.delete(COMPUTE, stale)
     [diagnostic] = kept.value.diagnostics
     assert "'fraud'" in diagnostic.message and "does not delete it" in diagnostic.message
     assert "\n" not in diagnostic.message and "mlspec state rm" in (diagnostic.hint or "")
-    with pytest.raises(ProviderError, match="updating it would overwrite it"):
-        subject.aml.update(subject.request(COMPUTE, max_instances=2), stale)
-    assert not [c for c in subject.calls(start) if c[0] in ("PUT", "DELETE")]
-    assert json.dumps(subject.fake.entity("computes/cpu-cluster"), sort_keys=True) == before
-    fraud.delete(COMPUTE, stale)  # its owner deletes it
+    fraud.delete(COMPUTE, subject.recorded(request, made))  # its owner deletes it
     assert subject.fake.entity("computes/cpu-cluster") is None
 
 
-def test_create_refuses_what_the_same_project_made_for_another_environment(subject: Subject) -> None:
-    subject.reopen("churn", "staging").create(subject.request(COMPUTE))
+def test_create_refuses_what_the_same_project_made_differently_for_another_environment(
+    subject: Subject,
+) -> None:
+    subject.reopen("churn", "staging").create(subject.request(COMPUTE, max_instances=2))
     with pytest.raises(ProviderError, match="environment 'staging'"):
         subject.aml.create(subject.request(COMPUTE))
     stored = subject.fake.entity("computes/cpu-cluster")
     assert stored is not None and stored["tags"]["mlspec-env"] == "staging"
 
 
-def test_an_identical_version_another_project_made_is_neither_adopted_nor_archived(
+def test_an_identical_version_another_project_made_is_adopted_never_archived(
     subject: Subject,
 ) -> None:
     request = subject.request(ENVIRONMENT)
     made = subject.reopen("fraud").create(request)
     version = "environments/churn-classifier-env/versions/707beb79e9e7"
-    with pytest.raises(ProviderError) as refused:
-        subject.aml.create(request)
-    [diagnostic] = refused.value.diagnostics
-    assert "churn-classifier-env:707beb79e9e7" in diagnostic.message and "'fraud'" in diagnostic.message
-    assert all(word in (diagnostic.hint or "") for word in ("import", "rename"))
+    start = len(subject.fake.requests)
+    adopted = subject.aml.create(request)
+    assert adopted.provider_id == made.provider_id and adopted.outputs == {"adopted": "true"}
+    assert not [c for c in subject.calls(start) if c[0] not in ("GET",)]
+    subject.aml.delete(ENVIRONMENT, subject.recorded(request, adopted))  # forgotten only
     with pytest.raises(ProviderError, match="does not delete it"):
-        subject.aml.delete(ENVIRONMENT, subject.recorded(request, made))
+        subject.aml.delete(ENVIRONMENT, subject.recorded(request, made))  # not marked: refused
     stored = subject.fake.entity(version)
     assert stored is not None and not stored["properties"].get("isArchived")
     assert stored["properties"]["tags"]["mlspec-project"] == "fraud"
+
+
+def test_a_different_version_another_project_made_is_refused(subject: Subject) -> None:
+    subject.reopen("fraud").create(subject.request(ENVIRONMENT, description="fraud's"))
+    with pytest.raises(ProviderError) as refused:
+        subject.aml.create(subject.request(ENVIRONMENT))
+    [diagnostic] = refused.value.diagnostics
+    assert "churn-classifier-env:707beb79e9e7" in diagnostic.message and "'fraud'" in diagnostic.message
+    assert all(word in (diagnostic.hint or "") for word in ("import", "rename"))
 
 
 def test_delete_refuses_an_object_without_ownership_tags_and_a_missing_one_is_fine(

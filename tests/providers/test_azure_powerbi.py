@@ -108,7 +108,9 @@ class ScopedCredential:
         return AccessToken(f"token-for-{' '.join(scopes)}", 4102444800)
 
 
-def provider(fake: FakeFabric, workspaces: dict[str, str] | None = None) -> PowerBIReports:
+def provider(
+    fake: FakeFabric, workspaces: dict[str, str] | None = None, project: str = "churn"
+) -> PowerBIReports:
     target = AzureWorkspace.of(
         {"subscription_id": "00000000-0000-0000-0000-0000000000aa", "resource_group": "rg", "synapse": "syn"},
         "prod",
@@ -116,7 +118,7 @@ def provider(fake: FakeFabric, workspaces: dict[str, str] | None = None) -> Powe
     options = {"transport": fake, "polling_interval": 0, "retry_backoff_factor": 0}
     session = AzureSession(target, ScopedCredential(), options)  # type: ignore[arg-type]
     names = {str(ADDRESS): WORKSPACE} if workspaces is None else workspaces
-    return PowerBIReports(session, "churn", names)
+    return PowerBIReports(session, project, names)
 
 
 @pytest.fixture
@@ -375,6 +377,80 @@ def test_create_refuses_a_different_report_of_that_name(fake: FakeFabric, build:
     with pytest.raises(ProviderError, match="another report 'churn-dashboard' already exists"):
         provider(fake).create(req)
     assert fake.items[model.id].parts == in_folder(req.files, MODEL)  # the identical model was adopted
+
+
+def test_create_refuses_a_different_model_another_project_published(
+    fake: FakeFabric, build: dict[str, Any]
+) -> None:
+    req = request(build)
+    provider(fake, project="fraud").create(req)
+    [model] = [i for i in fake.items.values() if i.type == "SemanticModel"]
+    model.parts["definition/model.tmdl"] += b"\n// edited\n"
+    before = dict(model.parts)
+    with pytest.raises(ProviderError, match="another semantic model 'churn-dashboard' already exists"):
+        provider(fake).create(req)
+    assert model.parts == before and model.description == "Published by mlspec (fraud, prod)"
+
+
+def test_identical_items_another_project_published_are_adopted_and_never_deleted(
+    fake: FakeFabric, build: dict[str, Any]
+) -> None:
+    """fraud published the same project under the same names: churn may adopt both items (their
+    description is fraud's, not churn's), marked adopted, but its destroy must leave them."""
+    req = request(build)
+    theirs = provider(fake, project="fraud").create(req)
+    before = {i.id: (dict(i.parts), i.description) for i in fake.items.values()}
+    fake.requests.clear()
+    ours = provider(fake).create(req)
+    assert ours.outputs == {**theirs.outputs, "adopted": "true", "adopted_items": "Report,SemanticModel"}
+    assert not [r for r in fake.sent("POST") if r.path.endswith(("/items", "/updateDefinition"))]
+    current = recorded(req, ours)
+    live = provider(fake).read(ADDRESS, current)
+    assert live is not None and live.hash == req.payload.hash
+    updated = provider(fake).update(req, current)
+    assert updated.outputs["adopted"] == "true" and updated.outputs["adopted_items"] == "Report,SemanticModel"
+    fake.requests.clear()
+    provider(fake).delete(ADDRESS, recorded(req, updated))
+    assert not fake.sent("DELETE")
+    assert {i.id: (dict(i.parts), i.description) for i in fake.items.values()} == before
+    provider(fake, project="fraud").delete(ADDRESS, recorded(req, theirs))  # its owner deletes them
+    assert not fake.items
+
+
+def test_only_the_adopted_item_is_left_by_delete(fake: FakeFabric, build: dict[str, Any]) -> None:
+    req = request(build)
+    model = fake.plant(WS_ID, "SemanticModel", "churn-dashboard", in_folder(req.files, MODEL))
+    result = provider(fake).create(req)
+    assert result.outputs["semantic_model_id"] == model.id
+    assert result.outputs["adopted"] == "true" and result.outputs["adopted_items"] == "SemanticModel"
+    fake.requests.clear()
+    provider(fake).delete(ADDRESS, recorded(req, result))
+    assert [r.path for r in fake.sent("DELETE")] == [
+        f"/v1/workspaces/{WS_ID}/items/{result.outputs['report_id']}"
+    ]
+    assert list(fake.items) == [model.id]
+
+
+def test_an_adopted_mark_without_its_items_deletes_nothing(fake: FakeFabric, build: dict[str, Any]) -> None:
+    req = request(build)
+    result = provider(fake).create(req)
+    marked = recorded(req, result)
+    marked.outputs["adopted"] = "true"  # which items is not said: none is deleted
+    provider(fake).delete(ADDRESS, marked)
+    assert not fake.sent("DELETE") and len(fake.items) == 2
+
+
+def test_update_into_another_workspace_leaves_the_adopted_old_items(
+    fake: FakeFabric, build: dict[str, Any]
+) -> None:
+    req = request(build)
+    theirs = provider(fake, project="fraud").create(req)
+    ours = provider(fake).create(req)
+    moved = provider(fake, {str(ADDRESS): "Sales"}).update(req, recorded(req, ours))
+    assert "adopted" not in moved.outputs  # published anew in Sales: mlspec's
+    kept = {theirs.outputs["semantic_model_id"], theirs.outputs["report_id"]}
+    assert kept <= set(fake.items) and len(fake.items) == 4
+    assert not fake.sent("DELETE")
 
 
 def test_throttling_is_retried_after_the_time_fabric_asks(fake: FakeFabric, build: dict[str, Any]) -> None:

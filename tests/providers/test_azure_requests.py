@@ -666,6 +666,41 @@ def test_a_notebook_update_and_delete(fake: FakeAzure, provider: AzureProvider) 
     provider.delete(NOTEBOOK, current)  # a retried delete: 204
 
 
+def test_an_identical_notebook_found_at_create_is_adopted_and_delete_leaves_it(
+    fake: FakeAzure, provider: AzureProvider
+) -> None:
+    """Synapse artifacts carry no tags: an identical notebook at the name may be another project's
+    (or one made by hand) as well as this create's own before a lost state write. It is adopted, not
+    sent again, and destroy leaves it (a crash-retry leaks a notebook rather than delete another's)."""
+    made = provider.create(notebook())  # another project's, or the create this one retries
+    assert made.outputs == {}
+    planted = copy.deepcopy(fake.artifacts[("notebooks", "billing_history")])
+    puts = len(fake.sent("PUT"))
+    adopted = provider.create(notebook())
+    assert adopted.provider_id == made.provider_id and adopted.outputs == {"adopted": "true"}
+    assert len(fake.sent("PUT")) == puts, "adopted as it is: nothing sent"
+    current = recorded(notebook(), adopted)
+    live = provider.read(NOTEBOOK, current)
+    assert live is not None and live.hash == notebook().payload.hash
+    updated = provider.update(notebook(), current)
+    assert updated.outputs == {"adopted": "true"}
+    provider.delete(NOTEBOOK, recorded(notebook(), updated))
+    assert not fake.sent("DELETE")
+    assert fake.artifacts[("notebooks", "billing_history")]["properties"] == planted["properties"]
+    provider.delete(NOTEBOOK, recorded(notebook(), made))  # the entry of the create that made it
+    assert ("notebooks", "billing_history") not in fake.artifacts
+
+
+def test_a_different_notebook_found_at_create_is_refused(fake: FakeAzure, provider: AzureProvider) -> None:
+    provider.create(notebook(1))
+    with pytest.raises(ProviderError, match="already exists in syn-contract-dev and differs"):
+        provider.create(notebook(0))
+    assert fake.artifacts[("notebooks", "billing_history")]["properties"]["cells"][0]["source"] == [
+        "print(1)"
+    ]
+    assert len(fake.sent("PUT")) == 1
+
+
 def test_a_synapse_403_names_the_role(fake: FakeAzure, provider: AzureProvider) -> None:
     fake.fail_next(
         "GET",

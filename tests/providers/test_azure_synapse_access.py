@@ -157,7 +157,7 @@ def request(props: dict[str, Any] | None = None) -> DeployRequest:
 
 
 def recorded(req: DeployRequest, result: ProviderResult) -> ResourceState:
-    return ResourceState(req.provider_type, req.payload, result.provider_id)
+    return ResourceState(req.provider_type, req.payload, result.provider_id, dict(result.outputs))
 
 
 def expected_id(role: str, principal: str, scope: str) -> str:
@@ -246,9 +246,38 @@ def test_read_reports_drift_and_a_removed_assignment(fake: FakeSynapseAccess) ->
 
 def test_a_retried_create_adopts_the_assignment_it_made(fake: FakeSynapseAccess) -> None:
     first = provider(fake).create(request())
+    assert first.outputs == {}  # made by this create: mlspec's
     again = provider(fake).create(request())  # the next run, its state write lost
     assert again.provider_id == first.provider_id
     assert len(fake.sent("PUT")) == 1 and len(fake.assignments) == 1
+    # The id cannot tell this retry from another project's grant: adopted, so a destroy leaks it
+    # rather than revoke a grant another project may rely on.
+    assert again.outputs == {"adopted": "true"}
+    provider(fake).delete(ADDRESS, recorded(request(), again))
+    assert not fake.sent("DELETE") and len(fake.assignments) == 1
+
+
+def test_another_project_s_grant_is_adopted_and_never_revoked(fake: FakeSynapseAccess) -> None:
+    """Two projects grant the same role to the same principal at the same scope: the same derived id.
+    The second adopts the first's assignment; neither its destroy nor its update revokes it."""
+    theirs = SynapseRoleAssignments(provider(fake).session, "fraud").create(request())
+    planted = dict(fake.assignments[theirs.provider_id])
+    ours = provider(fake).create(request())
+    assert ours.provider_id == theirs.provider_id and ours.outputs == {"adopted": "true"}
+    current = recorded(request(), ours)
+    reworded = provider(fake).update(request(properties(description="reworded")), current)
+    assert reworded.provider_id == ours.provider_id and reworded.outputs == {"adopted": "true"}
+    fake.requests.clear()
+    provider(fake).delete(ADDRESS, recorded(request(properties(description="reworded")), reworded))
+    assert not fake.sent("DELETE")
+    moved = provider(fake).update(request(properties(principal=OTHER_PRINCIPAL)), current)
+    new_id = expected_id("Synapse Compute Operator", OTHER_PRINCIPAL, POOL_SCOPE)
+    assert moved.provider_id == new_id and moved.outputs == {}  # made now: mlspec's
+    assert not fake.sent("DELETE"), "the adopted grant is left in place"
+    assert fake.assignments[theirs.provider_id] == planted and new_id in fake.assignments
+    provider(fake).delete(ADDRESS, recorded(request(properties(principal=OTHER_PRINCIPAL)), moved))
+    assert [r.path for r in fake.sent("DELETE")] == [f"/roleAssignments/{new_id}"]
+    assert set(fake.assignments) == {theirs.provider_id}
 
 
 BY_HAND = "0a0a0a0a-0000-4000-8000-000000000001"

@@ -24,10 +24,17 @@ What each kind means here:
 Ownership: every entity mlspec sends carries the tags ``mlspec-project`` and ``mlspec-env`` (added to
 the entity as it is sent, beside the spec's own tags; never part of the payload, its hash or the
 diff). They are what tells mlspec's objects from another project's or environment's of the same name
-(every project's compute cluster defaults to ``cpu-cluster``): a create adopts an existing object only
-when they name this project and environment, and is refused otherwise; an update or delete refuses an
-object whose tags name another project or environment, or that has none (a state entry that points at
-something mlspec did not make); a delete that finds nothing is fine.
+(every project's compute cluster defaults to ``cpu-cluster``). A create that finds an object whose
+tags name this project and environment (made by the create it retries, its state write lost) adopts
+it, and repairs it if it drifted (a compute cluster or schedule is sent again; a pipeline job's name,
+description and tags are set back; an asset version is immutable, so a drifted one is refused). One
+whose tags do not (none, or another project's or environment's) is adopted only when it is identical
+to the request (never a schedule, whose job cannot be compared), as it is, and recorded so: the
+output ``adopted: "true"``, which update keeps; the delete of an adopted object leaves it in place
+(state only forgets it). Any other is refused. An update or delete refuses an object whose tags name
+another project or environment, or that has none (a state entry that points at something mlspec did
+not make), except one adopted: update leaves it alone while it is what the request asks for, delete
+always; a delete that finds nothing is fine.
 
 Reading compares only what mlspec sets (:data:`COMPARED`: the fields that round-trip through Azure
 ML; a reference to a local file, such as a code folder, cannot be read back and is taken as sent,
@@ -131,14 +138,17 @@ _MODEL_VERSION = re.compile(r"[1-9][0-9]{0,9}")
 JOB_NAME_LIMIT = 255
 _FINISHED_JOB_STATES = frozenset({"Completed", "Failed", "Canceled", "CancelRequested", "Finished"})
 """States in which a run is not cancelled before it is archived (it ended, or is being cancelled)."""
+ADOPTED = "adopted"
+"""The output (``"true"``) of an object create found already and could not show mlspec made (no
+ownership tags, or another project's or environment's) but identical to the request: adopted as it is,
+kept adopted by update, and left in place by delete (state only forgets it)."""
 PROJECT_TAG = "mlspec-project"
 ENV_TAG = "mlspec-env"
 UNTAGGED: frozenset[str] = frozenset()
 """Kinds whose SDK entity carries no tags: none today (environments, components, computes, jobs,
 schedules and monitor schedules all do). Ownership cannot be read off such an entity, so for a kind
-listed here mlspec would fall back to the name and the fields alone, as before ownership tags: a create
-adopts an existing object only if every compared field is the request's, and update and delete act on
-what the state names. A kind is listed here only after checking that Azure ML cannot tag it."""
+listed here nothing shows that mlspec made an object: a create adopts an existing object only if every
+compared field is the request's, and records it as adopted (delete then leaves it in place). A kind is listed here only after checking that Azure ML cannot tag it."""
 CONFLICT_ATTEMPTS = 4
 CONFLICT_DELAY_SECONDS = 15.0
 """A 409 on a compute or schedule (another operation on it is running) is tried again this many times,
@@ -195,23 +205,31 @@ class AzureMLResources:
         properties = _properties(request)
         name = self._name_of(request.address, provider_type, properties, "", request)
         found = self._get(request.address, provider_type, name, _version(properties))
-        if found is not None:
-            self._check_owned(request.address, provider_type, found, name, properties, "create")
-            if self._seen(provider_type, found, properties) != properties:
-                raise ProviderError(
-                    request.address,
-                    f"another Azure ML {_WHAT[provider_type]} {_shown(name, _version(properties))} already "
-                    f"exists in {self.session.workspace.machine_learning} and differs from this one; "
-                    "creating it would overwrite it",
-                    _refusal_hint(provider_type),
-                )
-            if provider_type in VERSIONED or provider_type == PIPELINE_JOB:
-                if self._archived(request.address, provider_type, found):
-                    self._restore(request.address, provider_type, name, _version(properties))
+        if found is None:
+            return self._put(request, name)
+        same = self._seen(provider_type, found, properties) == properties
+        if not self._owned(provider_type, found):
+            # Not shown to be this project's and environment's (no tags, or another's): an identical
+            # one is adopted as it is (sending it would tag it as this project's), and a later delete
+            # leaves it in place; a different one is refused. A schedule's job (or monitor) cannot be
+            # compared, so a schedule is never shown identical: it is refused.
+            if not same or provider_type in (SCHEDULE, MONITOR_SCHEDULE):
+                self._check_owned(request.address, provider_type, found, name, properties, "create")
+                raise self._differs(request.address, provider_type, name, properties)
+            return self._adopt(request.address, provider_type, found, name, properties)
+        # This project's and environment's: what a create retried after a lost state write made.
+        if provider_type in VERSIONED or provider_type == PIPELINE_JOB:
+            if not same and provider_type in VERSIONED:  # immutable: a drifted one cannot be repaired
+                raise self._differs(request.address, provider_type, name, properties)
+            if self._archived(request.address, provider_type, found):
+                self._restore(request.address, provider_type, name, _version(properties))
+            if same:
                 return self._result(request.address, provider_type, found)
-            if provider_type == COMPUTE:  # every field of the cluster's YAML was compared: it is this one
-                return self._result(request.address, provider_type, found)
-            # A schedule's job (or monitor) cannot be compared: it is sent again, over the one found.
+            return self._repair_job(request, found)  # its name, description or tags edited since
+        if provider_type == COMPUTE and same:  # every field of the cluster's YAML was compared
+            return self._result(request.address, provider_type, found)
+        # A drifted cluster is repaired; a schedule's job (or monitor) cannot be compared: it is sent
+        # again, over the one found.
         return self._put(request, name)
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
@@ -219,8 +237,25 @@ class AzureMLResources:
         properties = _properties(request)
         name = self._name_of(request.address, provider_type, properties, "", request)
         found = self._get(request.address, provider_type, name, _version(properties))
-        if found is not None:  # never sent over another project's (or a hand-made) object
+        if found is not None and not self._owned(provider_type, found):
+            # Never sent over another project's (or a hand-made) object: one adopted at create is
+            # kept, adopted, while it is what the request asks for; any other update of it is refused.
+            if (
+                _is_adopted(current)
+                and provider_type not in (SCHEDULE, MONITOR_SCHEDULE)
+                and self._seen(provider_type, found, properties) == properties
+            ):
+                return self._adopt(request.address, provider_type, found, name, properties)
             self._check_owned(request.address, provider_type, found, name, properties, "update")
+        result = self._updated(request, found, name, properties)
+        if _is_adopted(current) and found is not None and not self._owned(provider_type, found):
+            result.outputs[ADOPTED] = "true"  # an untagged kind's adopted object: still not mlspec's
+        return result
+
+    def _updated(
+        self, request: DeployRequest, found: Any, name: str, properties: Mapping[str, Any]
+    ) -> ProviderResult:
+        provider_type = request.provider_type
         if provider_type in VERSIONED or provider_type == PIPELINE_JOB:
             # A version (a run) is never changed in place: an existing one is what this request made.
             if found is not None and self._seen(provider_type, found, properties) == properties:
@@ -238,6 +273,8 @@ class AzureMLResources:
         properties = current.payload.properties if isinstance(current.payload.properties, dict) else {}
         name = self._name_of(address, provider_type, properties, current.provider_id)
         version = _version(properties)
+        if _is_adopted(current):
+            return  # found at create, not shown to be mlspec's: state forgets it, Azure ML keeps it
         client = self.client
         found = self._get(address, provider_type, name, version)
         if found is None:
@@ -532,6 +569,36 @@ class AzureMLResources:
                 "report this to mlspec: the kind must be listed as untagged",
             ) from None
 
+    def _owned(self, provider_type: str, found: Any) -> bool:
+        """Whether ``found``'s ownership tags name this project and environment (mlspec made it)."""
+        if provider_type in UNTAGGED:
+            return False  # no tags to read: nothing shows that mlspec made it
+        tags = getattr(found, "tags", None)
+        tags = tags if isinstance(tags, dict) else {}
+        return {key: tags.get(key) for key in (PROJECT_TAG, ENV_TAG)} == self._ownership
+
+    def _adopt(
+        self, address: Address, provider_type: str, found: Any, name: str, properties: Mapping[str, Any]
+    ) -> ProviderResult:
+        """The result of an identical object mlspec cannot show it made, adopted as it is (an archived
+        version or run restored): marked :data:`ADOPTED`, so its delete leaves it in place."""
+        if self._archived(address, provider_type, found):
+            self._restore(address, provider_type, name, _version(properties))
+        result = self._result(address, provider_type, found)
+        result.outputs[ADOPTED] = "true"
+        return result
+
+    def _differs(
+        self, address: Address, provider_type: str, name: str, properties: Mapping[str, Any]
+    ) -> ProviderError:
+        return ProviderError(
+            address,
+            f"another Azure ML {_WHAT[provider_type]} {_shown(name, _version(properties))} already "
+            f"exists in {self.session.workspace.machine_learning} and differs from this one; "
+            "creating it would overwrite it",
+            _refusal_hint(provider_type),
+        )
+
     def _check_owned(
         self,
         address: Address,
@@ -647,6 +714,11 @@ def _loader(provider_type: str) -> Callable[..., Any]:
         MONITOR_SCHEDULE: load_schedule,
     }
     return loaders[provider_type]
+
+
+def _is_adopted(current: ResourceState) -> bool:
+    """Whether the state records the object as adopted (:data:`ADOPTED`)."""
+    return str((current.outputs or {}).get(ADOPTED, "")).lower() == "true"
 
 
 def _properties(request: DeployRequest) -> dict[str, Any]:

@@ -20,11 +20,16 @@ YAML, with ``fieldManager=mlspec&force=true``): the API server merges, and field
 (an HPA's ``replicas``) are left alone. Reading compares only what mlspec sets: the server's metadata
 (``uid``, ``resourceVersion``, ``managedFields``...), defaults and ``status`` are not drift, nor is a
 resource quantity the server wrote in its canonical form (``0.5`` stored as ``500m``, ``1024Mi`` as
-``1Gi``: :data:`QUANTITY_FIELDS`, compared by value). Create refuses an object already at the name
-unless it is labelled ``app.kubernetes.io/managed-by: mlspec`` and identical in mlspec's fields (the
-retry of an interrupted apply); a Deployment's apply waits for its rollout. Delete deletes only what
-mlspec made (labelled so, and with this project's and environment's labels where the compiler sets
-them; never the namespaces every cluster has), the object it checked (a ``uid`` precondition); it is
+``1Gi``: :data:`QUANTITY_FIELDS`, compared by value). A create that finds an object already at the
+name labelled ``app.kubernetes.io/managed-by: mlspec`` with this project's ``app.kubernetes.io/part-of``
+and this environment's ``mlspec.dev/environment`` (where the object sent or the live one sets them: the
+delete check below) adopts it, the retry of an interrupted apply, and applies again (repairing any
+drift; one labelled managed-by alone names no project, so it is taken only when identical). One not
+shown so but identical in mlspec's fields is adopted as it is, not applied, and recorded with the
+output ``adopted: "true"`` (kept by update); its delete deletes nothing (state only forgets it). Any
+other is refused. A Deployment's apply waits for its rollout. Delete deletes only what mlspec made
+(labelled so, and with this project's and environment's labels where the compiler sets them; never
+the namespaces every cluster has), the object it checked (a ``uid`` precondition); it is
 foreground (dependants first) and waits until the object is gone, so a replace never applies into an
 object being deleted.
 """
@@ -60,6 +65,9 @@ PREFIX = "kubernetes:"
 AKS_SERVER_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
 """The AKS Entra ID server application: the audience of the tokens an Entra-ID cluster accepts."""
 FIELD_MANAGER = "mlspec"
+ADOPTED = "adopted"
+"""The output (``"true"``) of an object create found already, identical, and could not show mlspec made
+for this project and environment: update keeps it, and delete leaves the object in place."""
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PART_OF = "app.kubernetes.io/part-of"
 """The compiler's label of the project an object belongs to."""
@@ -210,15 +218,20 @@ class KubernetesResources:
         if found is not None and _terminating(found):  # a replace's delete still under way
             self._wait_gone(request.address, ref)
             found = None
-        if found is not None:
-            self._refuse_unless_ours(request.address, ref, found, manifest)
+        if found is not None and not self._adopt_or_repair(request.address, ref, found, manifest):
+            # Identical, but not shown to be this project's and environment's: adopted as it is (not
+            # applied, which would take its fields over), and a later delete leaves it in place.
+            return ProviderResult(self.provider_id(ref), {ADOPTED: "true"})
         return self._apply(request.address, ref, manifest)
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
         manifest = self.manifest_of(request.address, request.provider_type, request.payload.properties)
-        return self._apply(
+        result = self._apply(
             request.address, self.ref_of(request.address, request.provider_type, manifest), manifest
         )
+        if adopted(current):
+            result.outputs[ADOPTED] = "true"  # still not shown to be mlspec's: delete leaves it
+        return result
 
     def delete(self, address: Address, current: ResourceState) -> None:
         """Delete the object the state names, once it is shown to be mlspec's: a state entry edited by
@@ -227,6 +240,8 @@ class KubernetesResources:
         the name between the check and the delete is not deleted either (a 409)."""
         sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
         ref = self.ref_of(address, current.provider_type, sent.properties)
+        if adopted(current):
+            return  # found at create, not shown to be mlspec's: state forgets it, the cluster keeps it
         if ref.kind == "Namespace" and ref.name in CLUSTER_NAMESPACES:
             raise self._delete_refused(address, ref, "every cluster has it, and mlspec never deletes it")
         live = self._get(address, ref)
@@ -503,29 +518,41 @@ class KubernetesResources:
             self._wait_for_rollout(address, ref, manifest)
         return ProviderResult(self.provider_id(ref))
 
-    def _refuse_unless_ours(
+    def _adopt_or_repair(
         self, address: Address, ref: ObjectRef, found: dict[str, Any], manifest: dict[str, Any]
-    ) -> None:
-        """Adopt ``found`` (return) only when mlspec made it and it is what this request applies."""
+    ) -> bool:
+        """Whether ``found``, at the name create applies to, is to be applied over: true when mlspec
+        made it for this project and environment (the retry of an interrupted apply: re-applied, which
+        repairs any drift); false when it is identical to ``manifest`` but not shown to be mlspec's
+        (adopted as it is). Any other object is refused."""
+        why = self._not_ours_to_delete(found, manifest)
+        same = live_as_sent(ref.kind, found, manifest) == manifest
+        labels = _labels(found)
+        if not why and (same or any(label in labels for label in (PART_OF, ENVIRONMENT))):
+            # mlspec's, and this project's and environment's where its labels say whose (the compiler
+            # sets them on every object): re-applied. One labelled only managed-by (a payload without
+            # the compiler's labels) names no project, so only an identical one is taken as the retry.
+            return True
+        if same:
+            return False
         where = f"{ref.shown} on {self.cluster.name}"
-        labels = (found.get("metadata") or {}).get("labels") or {}
-        owner = labels.get(MANAGED_BY) if isinstance(labels, dict) else None
-        if owner != FIELD_MANAGER:
-            made_by = f"labelled {MANAGED_BY}: {owner}" if owner else f"not labelled {MANAGED_BY}: mlspec"
+        if not why:
+            why = f"labelled {MANAGED_BY}: {FIELD_MANAGER} only, naming no project or environment"
+        if labels.get(MANAGED_BY) != FIELD_MANAGER:
             raise ProviderError(
                 address,
-                f"{where} already exists and mlspec did not make it ({printable(made_by, 120)}); "
+                f"{where} already exists and mlspec did not make it ({printable(why, 120)}); "
                 "applying this one would take it over",
                 "mlspec has no `import`: to let mlspec own it, delete it (kubectl delete) or give the spec's "
                 "object another name and apply again; to keep it, remove it from the spec",
             )
-        if live_as_sent(ref.kind, found, manifest) != manifest:
-            raise ProviderError(
-                address,
-                f"another {where} already exists and differs from this one; applying would overwrite it",
-                "mlspec has no `import`: to let mlspec own it, delete it (kubectl delete) and apply again; to "
-                "keep it, apply the spec that made it",
-            )
+        raise ProviderError(
+            address,
+            f"another {where} already exists, differs from this one and is not this project's and "
+            f"environment's ({printable(why, 160)}); applying would overwrite it",
+            "mlspec has no `import`: to let mlspec own it, delete it (kubectl delete) and apply again; to "
+            "keep it, apply the spec that made it",
+        )
 
     # --- waits -------------------------------------------------------------------------------------------
 
@@ -674,6 +701,11 @@ def _pool_manager(ca_pem: str, server: str) -> Any:
     if proxy and not urllib.request.proxy_bypass(urlparse(server).hostname or ""):
         return urllib3.ProxyManager(proxy, num_pools=4, maxsize=POOL_SIZE, **tls)
     return urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, **tls)
+
+
+def adopted(current: ResourceState) -> bool:
+    """Whether the state records the object as adopted (:data:`ADOPTED`)."""
+    return str((current.outputs or {}).get(ADOPTED, "")).lower() == "true"
 
 
 def _labels(obj: Any) -> dict[str, Any]:

@@ -20,9 +20,14 @@ only, so the report's ``definition.pbir`` is sent with its local ``byPath`` refe
 undoes that before comparing, so the rewrite is no drift.
 
 Idempotence and ownership: items are found by type and display name (the folder's name) in the
-workspace. A create that finds an item of that name whose definition is the one it would send adopts
-it (the retry of an interrupted apply); one whose definition differs is refused (mlspec has no
-import). Reading compares the parts mlspec sends and nothing else (Fabric adds ``.platform`` and
+workspace, and mlspec publishes them with a description naming the project and environment
+(``Published by mlspec (<project>, <env>)``). A create that finds an item of that name with this
+project's and environment's description adopts it as its own (the retry of an interrupted apply) and
+brings its definition to the request if it differs; one without it (made by hand, or by another
+project or environment) is adopted when its definition is the one it would send, recorded with the
+outputs ``adopted: "true"`` and ``adopted_items`` (kept by update), and refused when it differs
+(mlspec has no import). Delete (and an update's removal of items it moved away from) leaves an
+adopted item in place: state only forgets it. Reading compares the parts mlspec sends and nothing else (Fabric adds ``.platform`` and
 parts of its own): a part Fabric holds differently is drift, reported as the content hash it has now
 in the payload's attachments (a part gone from Fabric drops out of them); a missing item is ``None``.
 Ids are recorded: the provider id is the report's URL in the API, the outputs hold the workspace,
@@ -182,36 +187,49 @@ class PowerBIReports:
         layout = layout_of(address, request.payload.properties, request.files)
         workspace = self._workspace_id(address, self._workspace_name(address))
         model_parts = self._parts(request, layout.model_folder)
-        model = self._adopt_or_create(address, workspace, SEMANTIC_MODEL, layout.model_name, model_parts)
+        model, model_adopted = self._adopt_or_create(
+            address, workspace, SEMANTIC_MODEL, layout.model_name, model_parts
+        )
         report_parts = self._report_parts(request, layout, model)
-        report = self._adopt_or_create(address, workspace, REPORT, layout.report_name, report_parts)
-        return self._published(address, Ids(workspace, model, report), request)
+        report, report_adopted = self._adopt_or_create(
+            address, workspace, REPORT, layout.report_name, report_parts
+        )
+        adopted = {item for item, was in ((SEMANTIC_MODEL, model_adopted), (REPORT, report_adopted)) if was}
+        return self._published(address, Ids(workspace, model, report), request, adopted)
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
         address = request.address
         layout = layout_of(address, request.payload.properties, request.files)
         workspace = self._workspace_id(address, self._workspace_name(address))
         recorded = self._recorded_ids(address, current, layout)
+        was_adopted = adopted_items(current.outputs)
         if recorded is None or recorded.workspace != workspace:  # moved to another workspace
             result = self.create(request)
             if recorded is not None:
-                self._delete_items(address, recorded)
+                self._delete_items(address, recorded, was_adopted)
             return result
         model_parts = self._parts(request, layout.model_folder)
-        model = self._update_or_create(
+        model, model_kept = self._update_or_create(
             address, workspace, recorded.model, SEMANTIC_MODEL, layout.model_name, model_parts
         )
         report_parts = self._report_parts(request, layout, model)
-        report = self._update_or_create(
+        report, report_kept = self._update_or_create(
             address, workspace, recorded.report, REPORT, layout.report_name, report_parts
         )
-        return self._published(address, Ids(workspace, model, report), request)
+        # An item updated in place stays as adopted as it was; one published again (it was gone) is
+        # adopted only if what was found at its name had to be.
+        adopted = {
+            item
+            for item, kept in ((SEMANTIC_MODEL, model_kept), (REPORT, report_kept))
+            if (kept is None and item in was_adopted) or kept
+        }
+        return self._published(address, Ids(workspace, model, report), request, adopted)
 
     def delete(self, address: Address, current: ResourceState) -> None:
         sent = sent_payload(current.payload, current.resolved, current.sent_attachments)
         ids = self._recorded_ids(address, current, layout_of(address, sent.properties, sent.attachments))
         if ids is not None:
-            self._delete_items(address, ids)
+            self._delete_items(address, ids, adopted_items(current.outputs))
 
     def describe(self, address: Address, result: ProviderResult) -> str:
         workspace = self.workspaces.get(str(address)) or result.outputs.get("workspace_id", "?")
@@ -222,7 +240,9 @@ class PowerBIReports:
 
     # --- publishing ---------------------------------------------------------------------------------
 
-    def _published(self, address: Address, ids: Ids, request: DeployRequest) -> ProviderResult:
+    def _published(
+        self, address: Address, ids: Ids, request: DeployRequest, adopted: set[str]
+    ) -> ProviderResult:
         self._refresh(address, ids)
         layout = layout_of(address, request.payload.properties, request.files)
         sent = {
@@ -230,33 +250,39 @@ class PowerBIReports:
             for folder in (layout.model_folder, layout.report_folder)
             for path in layout.parts(folder, request.files)
         }
-        return ProviderResult(
-            f"{FABRIC_API}/workspaces/{ids.workspace}/reports/{ids.report}",
-            {
-                "workspace_id": ids.workspace,
-                "semantic_model_id": ids.model,
-                "report_id": ids.report,
-                PART_DIGESTS: part_digests(sent),
-            },
-        )
+        outputs = {
+            "workspace_id": ids.workspace,
+            "semantic_model_id": ids.model,
+            "report_id": ids.report,
+            PART_DIGESTS: part_digests(sent),
+        }
+        if adopted:
+            outputs[ADOPTED] = "true"
+            outputs[ADOPTED_ITEMS] = ",".join(sorted(adopted))
+        return ProviderResult(f"{FABRIC_API}/workspaces/{ids.workspace}/reports/{ids.report}", outputs)
 
     def _adopt_or_create(
         self, address: Address, workspace: str, item_type: str, name: str, parts: dict[str, bytes]
-    ) -> str:
-        """The id of the item ``name``: one found that is identical (adopted) or that this project and
-        environment published (brought to ``parts``: Fabric may hold a part as it rewrote it), else one
-        created now."""
+    ) -> tuple[str, bool]:
+        """The id of the item ``name``, and whether it is adopted: one found that this project and
+        environment published (its description is mlspec's marker: brought to ``parts``, since Fabric
+        may hold a part as it rewrote it, or drifted since) is mlspec's; one found without the marker
+        (made by hand, or by another project or environment) is adopted when it is identical, refused
+        when it is not; else one is created now (mlspec's)."""
         item = self._find_item(address, workspace, item_type, name)
         if item is None:
-            return self._create_item(address, workspace, item_type, name, parts)
+            return self._create_item(address, workspace, item_type, name, parts), False
         found = str(item["id"])
         try:
             live = self._get_definition(address, workspace, found, item_type)
         except NotFound:  # deleted between the list and the read
-            return self._create_item(address, workspace, item_type, name, parts)
+            return self._create_item(address, workspace, item_type, name, parts), False
         differing = sorted(path for path, content in parts.items() if live.get(path) != content)
-        if differing and item.get("description") == self._marker:
-            return self._update_or_create(address, workspace, found, item_type, name, parts)
+        if item.get("description") == self._marker:
+            if differing:
+                item_id, adopted = self._update_or_create(address, workspace, found, item_type, name, parts)
+                return item_id, bool(adopted)
+            return found, False
         if differing:
             raise ProviderError(
                 address,
@@ -266,7 +292,9 @@ class PowerBIReports:
                 "mlspec has no `import`: to let mlspec own it, delete it in the workspace (or rename the "
                 "report in the spec) and apply again; to keep it, apply the spec that made it",
             )
-        return found
+        # Identical, but its description does not show that this project and environment published
+        # it: adopted (recorded so), and a later delete leaves it in place.
+        return found, True
 
     def _update_or_create(
         self,
@@ -276,7 +304,10 @@ class PowerBIReports:
         item_type: str,
         name: str,
         parts: dict[str, bytes],
-    ) -> str:
+    ) -> tuple[str, bool | None]:
+        """The id of the item once brought to ``parts``, and whether it is adopted: ``None`` when it
+        is the item ``item_id`` (updated in place: as adopted as it was), else whether the item found
+        or created at its name instead (it was gone) is."""
         try:
             self._lro(
                 address,
@@ -288,7 +319,7 @@ class PowerBIReports:
             )
         except NotFound:  # deleted behind mlspec's back: publish it again
             return self._adopt_or_create(address, workspace, item_type, name, parts)
-        return item_id
+        return item_id, None
 
     def _create_item(
         self, address: Address, workspace: str, item_type: str, name: str, parts: dict[str, bytes]
@@ -352,9 +383,11 @@ class PowerBIReports:
                 "(it publishes nothing twice)",
             ) from None
 
-    def _delete_items(self, address: Address, ids: Ids) -> None:
+    def _delete_items(self, address: Address, ids: Ids, adopted: frozenset[str]) -> None:
+        """Delete the report, then the model, except an adopted one (found at create, not shown to
+        be mlspec's: state forgets it, the workspace keeps it)."""
         for item_id, item_type in ((ids.report, REPORT), (ids.model, SEMANTIC_MODEL)):
-            if not item_id:
+            if not item_id or item_type in adopted:
                 continue
             # a missing item was deleted already: a retried delete, or removed behind mlspec's back
             with contextlib.suppress(NotFound):
@@ -627,6 +660,25 @@ def definition(parts: Mapping[str, bytes]) -> dict[str, Any]:
             for path, content in sorted(parts.items())
         ]
     }
+
+
+ADOPTED = "adopted"
+"""The output (``"true"``) of a project create found an item of (or both) already, identical, without
+the description that shows this project and environment published it: adopted; update keeps the mark,
+and delete leaves the adopted items in place (state only forgets them)."""
+ADOPTED_ITEMS = "adopted_items"
+"""Which items are adopted (item types, comma-separated: ``Report``, ``SemanticModel``)."""
+
+
+def adopted_items(outputs: Mapping[str, Any] | None) -> frozenset[str]:
+    """The item types a state entry records as adopted; both when it is marked :data:`ADOPTED` but
+    does not say which (nothing is deleted that may not be mlspec's)."""
+    found = outputs or {}
+    if str(found.get(ADOPTED, "")).lower() != "true":
+        return frozenset()
+    listed = str(found.get(ADOPTED_ITEMS, ""))
+    items = frozenset(item.strip() for item in listed.split(",") if item.strip())
+    return items & {SEMANTIC_MODEL, REPORT} or frozenset({SEMANTIC_MODEL, REPORT})
 
 
 JSON_SUFFIXES = (".json", ".pbir", ".pbism", ".pbip")

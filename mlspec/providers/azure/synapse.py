@@ -5,6 +5,11 @@ is: a PUT of the JSON the build wrote, not a model rebuilt from it, so nothing t
 know is lost. Reading compares only what mlspec sets: Synapse adds ``id``, ``etag``, ``type`` and
 defaults of its own, which are not drift; a value mlspec set that Azure now holds differently, or no
 longer holds, is.
+
+Ownership: artifacts carry no tags, so nothing shows that mlspec made one. A create that finds a
+different artifact at the name refuses; one that finds an identical artifact adopts it without sending
+it, recording the output ``adopted: "true"`` (kept by update), and the delete of an adopted artifact
+deletes nothing (state only forgets it). Only what create itself sent is ever deleted.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from mlspec.redaction import printable
 NOTEBOOK_TYPE = "Microsoft.Synapse/workspaces/notebooks"
 PIPELINE_TYPE = "Microsoft.Synapse/workspaces/pipelines"
 _WHAT = {NOTEBOOK_TYPE: "notebook", PIPELINE_TYPE: "pipeline"}
+ADOPTED = "adopted"
+"""The output (``"true"``) of an object create found already and could not show mlspec made: a later
+delete leaves it in place (state only forgets it); update keeps the mark."""
 
 
 class SynapseArtifacts:
@@ -59,14 +67,29 @@ class SynapseArtifacts:
                 "mlspec has no `import`: to let mlspec own it, delete it in Synapse Studio (or rename the "
                 "transform) and apply again; to keep it, apply the spec that made it",
             )
+        if found is not None:
+            # Synapse artifacts carry no tags: an identical one found may be the one the create this
+            # one retries made (its state write lost), or one made by hand or by another project or
+            # environment sharing the workspace and the name. It cannot be told apart, so it is
+            # adopted (not sent again) and a later delete leaves it in place: a crash-retry then
+            # leaks an artifact rather than delete someone else's.
+            provider_id = found.get("id") if isinstance(found, dict) else None
+            return ProviderResult(
+                str(provider_id or self._url(request.provider_type, name)), {ADOPTED: "true"}
+            )
         return self._put(request)
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
-        return self._put(request)
+        result = self._put(request)
+        if adopted(current):
+            result.outputs[ADOPTED] = "true"  # still not shown to be mlspec's: delete leaves it
+        return result
 
     def delete(self, address: Address, current: ResourceState) -> None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
+        if adopted(current):
+            return  # found at create, not made by mlspec: state forgets it, Synapse keeps it
         name = _name(address, current.payload.properties)
         try:
             self._operation(current.provider_type, "begin_delete")(name).result()
@@ -115,6 +138,11 @@ class SynapseArtifacts:
 
     def _role(self) -> str:
         return f"Synapse Artifact Publisher on {self.session.workspace.synapse}"
+
+
+def adopted(current: ResourceState) -> bool:
+    """Whether the state records the object as adopted (:data:`ADOPTED`)."""
+    return str((current.outputs or {}).get(ADOPTED, "")).lower() == "true"
 
 
 def _name(address: Address, properties: Any) -> str:

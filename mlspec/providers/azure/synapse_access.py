@@ -7,10 +7,14 @@ the names the workspace knows). ``principalId`` is already a GUID: apply replace
 calling the provider.
 
 Idempotence and ownership: the assignment's id is a UUID derived from the role id, the principal and
-the scope (:data:`ASSIGNMENT_NAMESPACE`), so a create retried after a lost state write finds (and
-adopts) the assignment the first one made, and a second run never makes a duplicate. Synapse role
-assignments carry no tags, so that id is the only mark of mlspec's: an assignment under it is mlspec's,
-any other is not. An assignment of the same role to the same principal at the same scope that someone
+the scope (:data:`ASSIGNMENT_NAMESPACE`), so a second run never makes a duplicate. Synapse role
+assignments carry no tags, and that id is the same for every project and environment granting the
+same role to the same principal at the same scope: an assignment create finds under it may be another
+project's as well as the one a create retried after a lost state write made. It is adopted, with the
+output ``adopted: "true"`` (kept by update), and the delete of an adopted assignment revokes nothing
+(state only forgets it): a crash-retry then leaks an assignment rather than revoke another project's
+grant. Only an assignment create made itself (a PUT) is ever deleted. An assignment under any other id
+is not mlspec's. An assignment of the same role to the same principal at the same scope that someone
 made by hand has another id: Synapse refuses a second one (409), and create refuses too, naming it,
 rather than adopt it (a later destroy would revoke a grant someone else made and may rely on). Every
 request that changes or removes an assignment (update's removal of the old one, delete) goes to
@@ -46,6 +50,9 @@ if TYPE_CHECKING:
     from azure.synapse.accesscontrol import AccessControlClient
 
 PROVIDER_TYPE = "synapse:role_assignment"
+ADOPTED = "adopted"
+"""The output (``"true"``) of an assignment create found already under mlspec's id: adopted, so
+delete and an update's removal of it leave it in place."""
 ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://mlspec/synapse/role-assignment")
 """The namespace of the role assignment ids mlspec derives (never change it: state holds them)."""
 
@@ -89,17 +96,31 @@ class SynapseRoleAssignments:
                     "mlspec has no `import`: delete that role assignment in Synapse Studio (Manage > "
                     "Access control) and apply again",
                 )
-            return ProviderResult(assignment_id)  # made by the create this one retries
+            # The derived id is the same for every project (and environment) that grants this role to
+            # this principal at this scope, so an assignment found under it may be another project's,
+            # not one this create made before a lost state write: it is adopted, and a later delete
+            # leaves it in place (it only forgets it). A create retried after a crash then leaves its
+            # own assignment behind (a leak) rather than revoke a grant someone else relies on.
+            return ProviderResult(assignment_id, {ADOPTED: "true"})
         return ProviderResult(self._put(request.address, assignment_id, wanted))
 
     def update(self, request: DeployRequest, current: ResourceState) -> ProviderResult:
-        result = self.create(request)
+        wanted = _properties(request.address, request.payload.properties)
         old = self._recorded_id(request.address, current)
-        if old and old.lower() != result.provider_id.lower():
+        if old and old.lower() == self.assignment_id(request.address, wanted).lower():
+            # The same assignment (only the description changed): still the recorded one, adopted or
+            # not; made again if it was removed behind mlspec's back (then it is mlspec's).
+            found = self._get(request.address, old)
+            if found is not None and self._as_sent(request.address, found, wanted) == wanted:
+                return ProviderResult(old, {ADOPTED: "true"} if adopted(current) else {})
+        result = self.create(request)
+        if old and old.lower() != result.provider_id.lower() and not adopted(current):
             self._delete(request.address, old)
         return result
 
     def delete(self, address: Address, current: ResourceState) -> None:
+        if adopted(current):
+            return  # found at create, not shown to be mlspec's: forgotten, never revoked
         assignment_id = self._recorded_id(address, current)
         if assignment_id:
             self._delete(address, assignment_id)
@@ -280,6 +301,11 @@ class SynapseRoleAssignments:
 
     def _needs(self) -> str:
         return f"Synapse Administrator (or Synapse Access Administrator) on {self.session.workspace.synapse}"
+
+
+def adopted(current: ResourceState) -> bool:
+    """Whether the state records the assignment as adopted (found at create, not made by it)."""
+    return str((current.outputs or {}).get(ADOPTED, "")).lower() == "true"
 
 
 def _properties(address: Address, properties: Any) -> dict[str, Any]:
