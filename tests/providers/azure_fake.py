@@ -190,7 +190,10 @@ class FakeAzure(FakeTransport):
                 {},
                 {"id": path, "subscriptionId": self.subscription, "tenantId": TENANT, "state": "Enabled"},
             )
-        if method == "GET" and path.lower() == f"{self._rg_id()}/providers/Microsoft.Resources/deployments".lower():
+        if (
+            method == "GET"
+            and path.lower() == f"{self._rg_id()}/providers/Microsoft.Resources/deployments".lower()
+        ):
             return 200, {}, {"value": list(self.deployments.values())}
         deployment = _DEPLOYMENT.match(path)
         if deployment:
