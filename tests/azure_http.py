@@ -4,8 +4,9 @@ parses every request as in production; only the bytes on the wire are replaced."
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -107,14 +108,52 @@ def recorded(request: Any) -> tuple[Recorded, bytes]:
     return Recorded(request.method, url.hostname or "", unquote(url.path), query, body, headers), raw
 
 
+@dataclass
+class Failure:
+    """The next ``times`` requests of ``method`` whose path matches ``path_pattern`` fail so."""
+
+    method: str
+    path_pattern: str
+    status: int
+    code: str
+    message: str
+    times: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class FakeTransport(HttpTransport):  # type: ignore[misc]
     """What every fake service shares: the transport protocol (a context manager that opens and closes
-    nothing), the requests it was sent, and the waits the SDK asked for (recorded, not slept: polls and
-    retries wait for nothing in tests, and a test can see they would have)."""
+    nothing), the requests it was sent, the waits the SDK asked for (recorded, not slept: polls and
+    retries wait for nothing in tests, and a test can see they would have), and scripted failures."""
 
     def __init__(self) -> None:
         self.requests: list[Any] = []
         self.slept: list[float] = []
+        self._failures: list[Failure] = []
+
+    def fail_next(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int,
+        code: str = "Failed",
+        message: str = "failed on purpose",
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests of ``method`` whose path matches ``path_pattern`` (a regex)
+        with ``status``, the service's error body of ``code`` and ``message``, and ``headers``."""
+        self._failures.append(
+            Failure(method, path_pattern, status, code, message, times, dict(headers or {}))
+        )
+
+    def scripted_failure(self, method: str, path: str) -> Failure | None:
+        """The failure scripted for this request, if any (it counts as one of its ``times``)."""
+        for failure in self._failures:
+            if failure.times > 0 and failure.method == method and re.search(failure.path_pattern, path):
+                failure.times -= 1
+                return failure
+        return None
 
     def __enter__(self) -> FakeTransport:
         return self

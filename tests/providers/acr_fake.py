@@ -56,17 +56,6 @@ _PUSHED = re.compile(r"^\$Registry/(?P<repository>[^:@\s]+):(?P<tag>\S+)$")
 
 
 @dataclass
-class _Failure:
-    method: str
-    path_pattern: str
-    status: int
-    code: str
-    message: str
-    times: int
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
 class FakeRun:
     """One run ACR Tasks was asked for: what it was sent and how far it got."""
 
@@ -97,7 +86,6 @@ class FakeAcr(FakeTransport):
         """How the next runs end, in turn (``Succeeded`` once none is left)."""
         self.raw: list[bytes] = []
         """The body of each request as sent (the uploaded tarball is not JSON)."""
-        self._failures: list[_Failure] = []
         self._operations: dict[str, list[tuple[int, Any]]] = {}
         self._access_tokens: dict[str, str] = {}  # token -> the scope it was issued for
         self._counter = 0
@@ -134,22 +122,6 @@ class FakeAcr(FakeTransport):
 
     # --- what tests use -----------------------------------------------------------------------------
 
-    def fail_next(
-        self,
-        method: str,
-        path_pattern: str,
-        status: int,
-        code: str = "Failed",
-        message: str = "failed on purpose",
-        times: int = 1,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        """Answer the next ``times`` requests of ``method`` whose path matches ``path_pattern`` (a regex)
-        with ``status`` and an Azure error body."""
-        self._failures.append(
-            _Failure(method, path_pattern, status, code, message, times, dict(headers or {}))
-        )
-
     def sent(
         self, method: str | None = None, path_contains: str = "", host: str | None = None
     ) -> list[Recorded]:
@@ -179,14 +151,13 @@ class FakeAcr(FakeTransport):
         body: Any,
         raw: bytes,
     ) -> tuple[int, dict[str, str], Any]:
-        for failure in self._failures:
-            if failure.times > 0 and failure.method == method and re.search(failure.path_pattern, path):
-                failure.times -= 1
-                return (
-                    failure.status,
-                    failure.headers,
-                    {"error": {"code": failure.code, "message": failure.message}},
-                )
+        failure = self.scripted_failure(method, path)
+        if failure is not None:
+            return (
+                failure.status,
+                failure.headers,
+                {"error": {"code": failure.code, "message": failure.message}},
+            )
         if host == ARM and path.startswith("/operations/"):
             results = self._operations[path.rsplit("/", 1)[-1]]
             status, answer = results[0] if len(results) == 1 else results.pop(0)

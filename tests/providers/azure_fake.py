@@ -27,7 +27,6 @@ import hashlib
 import json
 import re
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from tests.azure_http import FakeTransport, Recorded, http_response, recorded
@@ -50,17 +49,6 @@ _SYNAPSE_RUN = re.compile(
 )
 
 
-@dataclass
-class _Failure:
-    method: str
-    path_pattern: str
-    status: int
-    code: str
-    message: str
-    times: int
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 def _guid(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
 
@@ -78,7 +66,6 @@ class FakeAzure(FakeTransport):
         self.deployments: dict[str, dict[str, Any]] = {}
         self.artifacts: dict[tuple[str, str], dict[str, Any]] = {}
         self._operations: dict[str, list[tuple[int, Any]]] = {}
-        self._failures: list[_Failure] = []
         self._counter = 0
         self._deployment_errors: list[dict[str, Any]] = []
         self.resource_group_exists = True
@@ -104,22 +91,6 @@ class FakeAzure(FakeTransport):
 
     # --- what tests use -----------------------------------------------------------------------------
 
-    def fail_next(
-        self,
-        method: str,
-        path_pattern: str,
-        status: int,
-        code: str = "Failed",
-        message: str = "failed on purpose",
-        times: int = 1,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        """Answer the next ``times`` requests of ``method`` whose path matches ``path_pattern`` (a regex)
-        with ``status`` and an Azure error body."""
-        self._failures.append(
-            _Failure(method, path_pattern, status, code, message, times, dict(headers or {}))
-        )
-
     def fail_next_deployment(self, error: dict[str, Any]) -> None:
         """The next template deployment is accepted, then ends ``Failed`` with ``error`` (what Resource
         Manager reports when a resource in it cannot be made: ``DeploymentFailed`` with ``details``)."""
@@ -144,14 +115,13 @@ class FakeAzure(FakeTransport):
     # --- routing ------------------------------------------------------------------------------------
 
     def _answer(self, method: str, host: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
-        for failure in self._failures:
-            if failure.times > 0 and failure.method == method and re.search(failure.path_pattern, path):
-                failure.times -= 1
-                return (
-                    failure.status,
-                    failure.headers,
-                    {"error": {"code": failure.code, "message": failure.message}},
-                )
+        failure = self.scripted_failure(method, path)
+        if failure is not None:
+            return (
+                failure.status,
+                failure.headers,
+                {"error": {"code": failure.code, "message": failure.message}},
+            )
         if "/operations/" in path:
             return self._poll(path)
         if host == ARM:

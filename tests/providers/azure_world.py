@@ -38,14 +38,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from azure.core.pipeline.transport import HttpTransport
-
 from mlspec.contract.graph import Address
 from mlspec.contract.payload import Payload
 from mlspec.providers.azure import AzureProvider
 from mlspec.providers.azure.kubernetes import AKS_SERVER_SCOPE, Cluster, KubernetesResources
 from mlspec.providers.azure.workspace import AzureWorkspace
 from mlspec.providers.base import DeployRequest
+from tests.azure_http import FakeTransport
 from tests.providers.acr_fake import AAD_TOKEN, LOG_STORAGE, SOURCE_STORAGE, FakeAcr
 from tests.providers.azure_fake import ARM, FakeAzure
 from tests.providers.azureml_fake import ACCOUNT, DATA_PLANE, FakeAzureML, JwtCredential, serve_uploads
@@ -111,11 +110,12 @@ class Clock:
         self.now += seconds
 
 
-class FakeAzureWorld(HttpTransport):  # type: ignore[misc]
+class FakeAzureWorld(FakeTransport):
     """Every fake of the Azure provider's services behind one transport (see the module's docstring).
     One per test; :func:`world_provider` makes a provider on it, as often as a test reopens one."""
 
     def __init__(self, names: WorldNames | None = None) -> None:
+        super().__init__()
         self.names = names or WorldNames()
         n = self.names
         self.azure = FakeAzureML(n.subscription, n.resource_group, n.machine_learning)
@@ -134,18 +134,6 @@ class FakeAzureWorld(HttpTransport):  # type: ignore[misc]
         """``(fake, method, host, path)`` of every request, in order: which fake served it."""
 
     # --- the transport protocol -------------------------------------------------------------------
-
-    def __enter__(self) -> FakeAzureWorld:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
     def sleep(self, duration: float) -> None:
         self.azure.sleep(duration)

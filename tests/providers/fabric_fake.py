@@ -84,7 +84,6 @@ class FakeFabric(FakeTransport):
         self.retry_after = retry_after
         self.fail_operations = 0  # the next N long-running operations end Failed
         self.resave_parts = False  # store every definition re-serialised, as Fabric does (resaved)
-        self._failures: list[list[Any]] = []
         self._operations: dict[str, _Operation] = {}
         self._counter = 0
 
@@ -98,18 +97,6 @@ class FakeFabric(FakeTransport):
         return http_response(request, status, {"Content-Type": "application/json", **headers}, content)
 
     # --- what tests use -----------------------------------------------------------------------------
-
-    def fail_next(
-        self,
-        method: str,
-        path_pattern: str,
-        status: int,
-        code: str = "Failed",
-        message: str = "failed on purpose",
-        headers: dict[str, str] | None = None,
-        times: int = 1,
-    ) -> None:
-        self._failures.append([method, path_pattern, status, code, message, dict(headers or {}), times])
 
     def sent(self, method: str | None = None, path_contains: str = "") -> list[Recorded]:
         """The recorded requests, without the polls of long-running operations."""
@@ -158,12 +145,10 @@ class FakeFabric(FakeTransport):
     def _answer(
         self, method: str, host: str, path: str, query: dict[str, str], body: Any
     ) -> tuple[int, dict[str, str], Any]:
-        for failure in self._failures:
-            f_method, pattern, status, code, message, headers, times = failure
-            if times > 0 and f_method == method and re.search(pattern, path):
-                failure[6] -= 1
-                answered = _error(status, code, message)
-                return answered[0], headers, answered[2]
+        failure = self.scripted_failure(method, path)
+        if failure is not None:
+            answered = _error(failure.status, failure.code, failure.message)
+            return answered[0], failure.headers, answered[2]
         if host == POWERBI:
             return self._powerbi(method, path, body)
         assert host == FABRIC, host

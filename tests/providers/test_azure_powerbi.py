@@ -454,7 +454,9 @@ def test_update_into_another_workspace_leaves_the_adopted_old_items(
 
 
 def test_throttling_is_retried_after_the_time_fabric_asks(fake: FakeFabric, build: dict[str, Any]) -> None:
-    fake.fail_next("POST", r"/items$", 429, "RequestBlocked", "Too many requests", {"Retry-After": "7"})
+    fake.fail_next(
+        "POST", r"/items$", 429, "RequestBlocked", "Too many requests", headers={"Retry-After": "7"}
+    )
     provider(fake).create(request(build))
     assert len(fake.items) == 2
     assert len([r for r in fake.sent("POST") if r.path.endswith("/items")]) == 3  # one retried
