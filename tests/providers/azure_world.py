@@ -33,7 +33,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -49,7 +49,7 @@ from tests.providers.acr_fake import AAD_TOKEN, LOG_STORAGE, SOURCE_STORAGE, Fak
 from tests.providers.azure_fake import ARM, FakeAzure
 from tests.providers.azureml_fake import ACCOUNT, DATA_PLANE, FakeAzureML, JwtCredential, serve_uploads
 from tests.providers.fabric_fake import FakeFabric
-from tests.providers.kubernetes_fake import FakeAks, FakeApiServer
+from tests.providers.kubernetes_fake import Clock, FakeAks, FakeApiServer
 
 FABRIC_HOST = "api.fabric.microsoft.com"
 POWER_BI_HOST = "api.powerbi.com"
@@ -93,21 +93,6 @@ class WorldNames:
             },
             self.environment,
         )
-
-
-@dataclass
-class Clock:
-    """``time.monotonic`` and ``time.sleep`` for the Kubernetes module: sleeping moves the clock on."""
-
-    now: float = 1000.0
-    slept: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 class FakeAzureWorld(FakeTransport):

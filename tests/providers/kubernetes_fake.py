@@ -52,6 +52,21 @@ _PATH = re.compile(
 # --- Resource Manager: the cluster's user credentials ----------------------------------------------------
 
 
+@dataclass
+class Clock:
+    """``time.monotonic`` and ``time.sleep`` for a test: sleeping moves the clock on at once."""
+
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 def kubeconfig(cluster: str, server: str = SERVER, ca_pem: str = CA_PEM) -> dict[str, Any]:
     """The user kubeconfig AKS returns for an Entra-ID cluster: its user runs ``kubelogin``."""
     return {

@@ -9,7 +9,7 @@ import copy
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from providers.contract import (
 from tests.providers.kubernetes_fake import (
     CA_PEM,
     SERVER,
+    Clock,
     FakeAks,
     FakeApiServer,
     FakeAzureWithAks,
@@ -95,21 +96,6 @@ class Credential:
 
     def asked_for_the_cluster(self) -> int:
         return self.scopes.count((AKS_SERVER_SCOPE,))
-
-
-@dataclass
-class Clock:
-    """``time.monotonic`` and ``time.sleep`` for a test: sleeping moves the clock on at once."""
-
-    now: float = 1000.0
-    slept: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @dataclass
