@@ -294,8 +294,9 @@ def test_a_state_pointing_outside_what_mlspec_made_deletes_nothing(
     assert fake.sent("DELETE") == []
     assert all(fake.resource(i) is not None for i in reasons)
     gone = ResourceState(request.provider_type, request.payload, elsewhere.replace("churn-notify", "gone"))
-    provider.delete(ACTION_GROUP, gone)  # nothing there: nothing to delete, nothing to refuse
-    assert fake.sent("DELETE") == []
+    provider.delete(ACTION_GROUP, gone)  # nothing there: nothing to delete, nothing to refuse...
+    deleted = [r.path for r in fake.sent("DELETE")]
+    assert deleted == [f"{DEPLOYMENTS}/{provider.arm.deployment_name(ACTION_GROUP)}"]  # ...but its own record
 
 
 def test_a_resource_tagged_as_this_projects_is_deleted_without_its_record(

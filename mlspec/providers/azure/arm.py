@@ -287,18 +287,21 @@ class ArmResources:
     def delete(self, address: Address, current: ResourceState) -> None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
+        gone = False
         if current.provider_id.startswith("/"):
             try:
                 self._refuse_to_delete(address, current)
             except ProviderError:
-                if self._gone(address, current):
-                    return  # nothing there to delete (a retried delete): nothing to refuse either
-                raise
+                if not self._gone(address, current):
+                    raise
+                gone = True  # nothing there to delete (a retried delete): nothing to refuse either
         properties = current.payload.properties if isinstance(current.payload.properties, dict) else {}
         resource_type = current.provider_type.removeprefix(PREFIX)
         api_version = str(properties.get("apiVersion") or API_VERSIONS.get(resource_type, ""))
-        keep = _adopted(current) or bool(
-            current.provider_id.startswith("/") and self._others_using(address, current.provider_id)
+        keep = (
+            gone
+            or _adopted(current)
+            or bool(current.provider_id.startswith("/") and self._others_using(address, current.provider_id))
         )
         if current.provider_id.startswith("/") and not keep:
             try:
