@@ -268,6 +268,16 @@ class FakeAzure(FakeTransport):
     def _what_if(self, body: Any) -> list[dict[str, Any]]:
         [resource] = body["properties"]["template"]["resources"]
         resource_id = self.resource_id_of(resource)
+        # As Resource Manager answers in incremental mode: every other resource of the group, which the
+        # template leaves alone, is listed too, as Ignore, and before the template's own.
+        ignored = [
+            {"resourceId": other["id"], "changeType": "Ignore"}
+            for key, other in sorted(self.resources.items())
+            if key != resource_id.lower()
+        ]
+        return ignored + self._own_change(resource, resource_id)
+
+    def _own_change(self, resource: dict[str, Any], resource_id: str) -> list[dict[str, Any]]:
         stored = self.resources.get(resource_id.lower())
         if stored is None:
             return [{"resourceId": resource_id, "changeType": "Create", "after": resource}]

@@ -370,6 +370,38 @@ def test_an_untaggable_resource_is_destroyed_when_azure_holds_what_the_state_say
     assert fake.resource(made.provider_id) is None
 
 
+def test_a_new_resource_in_a_busy_resource_group_is_made_not_adopted(
+    fake: FakeAzure, provider: AzureProvider
+) -> None:
+    unrelated = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Storage/storageAccounts/lake"
+    fake.resources[unrelated.lower()] = {"id": unrelated, "type": "Microsoft.Storage/storageAccounts"}
+    request = action_group()
+    made = provider.create(request)  # what-if lists the lake as Ignore before the action group's Create
+    assert "adopted" not in made.outputs
+    provider.delete(ACTION_GROUP, recorded(request, made))
+    assert fake.resource(made.provider_id) is None
+    assert fake.resource(unrelated) is not None
+
+
+def test_an_adopted_resource_stays_adopted_when_its_create_is_retried(
+    fake: FakeAzure, provider: AzureProvider
+) -> None:
+    request = action_group()
+    hand_made = dict(ACTION_GROUP_PROPERTIES, id="")
+    resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Insights/actionGroups/churn-notify"
+    fake.resources[resource_id.lower()] = {
+        **{k: v for k, v in hand_made.items() if k != "id"},
+        "id": resource_id,
+        "tags": {"mlspec-project": "contract", "team": "customer-analytics", "mlspec-env": "dev"},
+    }
+    first = provider.create(request)  # identical, made by hand: adopted
+    assert first.outputs["adopted"] == "true"
+    again = provider.create(request)  # the state write was lost: mlspec's record says adopted, not made
+    assert again.outputs["adopted"] == "true"
+    provider.delete(ACTION_GROUP, recorded(request, again))
+    assert fake.resource(resource_id) is not None, "destroy leaves what it adopted"
+
+
 def test_deployment_names_never_collide_between_projects_or_environments() -> None:
     from mlspec.providers.azure.arm import ArmResources
     from mlspec.providers.azure.session import AzureSession

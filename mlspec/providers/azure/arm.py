@@ -63,7 +63,7 @@ ADOPTED = "adopted"
 """The output that marks a resource mlspec found identical at its name and did not make: a delete
 leaves it in Azure (another project, or a person, may be using it) and only forgets it."""
 
-_NO_DRIFT = frozenset({"NoChange", "Ignore"})
+_NO_DRIFT = frozenset({"NoChange"})
 _DRIFT_IGNORED = frozenset({"NoEffect", "Delete"})
 
 
@@ -179,7 +179,8 @@ class ArmResources:
                 if isinstance(r, dict)
             }
             same_payload = not payload_hash or tags.get("mlspec-hash") == payload_hash
-            if self._is_ours(tags, address) and resource_id.lower() in listed and same_payload:
+            made_it = tags.get("mlspec-adopted") != "true"  # a record of an adoption proves nothing
+            if self._is_ours(tags, address) and resource_id.lower() in listed and same_payload and made_it:
                 return True
         return not payload_hash and self._tagged_ours(address, resource_id)
 
@@ -447,13 +448,16 @@ def _adopted(current: ResourceState) -> bool:
 
 
 def _change_for(result: Mapping[str, Any], resource_id: str | None) -> dict[str, Any] | None:
-    """The what-if change of the template's one resource (of ``resource_id`` when known)."""
+    """The what-if change of the template's one resource (of ``resource_id`` when known). In incremental
+    mode what-if also lists every other resource of the group as ``Ignore`` (not in the template, left
+    alone): never the template's own, whose change is ``Create``, ``NoChange``, ``Modify``..."""
     changes = [c for c in (result.get("properties") or {}).get("changes") or [] if isinstance(c, dict)]
     if resource_id:
         for change in changes:
             if str(change.get("resourceId", "")).lower() == resource_id.lower():
                 return change
-    return changes[0] if changes else None
+    own = [c for c in changes if str(c.get("changeType", "")) != "Ignore"]
+    return own[0] if own else None
 
 
 _REMOVED = object()
