@@ -183,12 +183,10 @@ def test_sigterm_during_a_run_in_azure_cancels_it(deployed: Path, fake_azure: Fa
 
 
 def test_an_interrupt_cancels_the_run_in_synapse(deployed: Path, fake_azure: FakeAzure) -> None:
-    from mlspec.plan import target as target_module
     from mlspec.plan.target import Target
 
     desired = api_deploy.load_desired(deployed, "live", VARIABLES)
     provider: Any = Target.of(desired).provider_instance()
-    assert target_module is not None
 
     def interrupt(line: str) -> None:
         if "InProgress" in line:

@@ -235,19 +235,26 @@ class ArmResources:
         )
         return same_resource and str((change or {}).get("changeType", "")) in _NO_DRIFT
 
-    def _tagged_ours(self, address: Address, resource_id: str) -> bool:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
+    def _by_id(self, resource_id: str) -> Any:
+        """The resource's JSON, ``None`` when it does not exist or its type's API version is unknown;
+        an SDK error for any other answer."""
+        from azure.core.exceptions import ResourceNotFoundError
 
-        resource_type = _type_of_id(resource_id)
-        api_version = API_VERSIONS.get(resource_type, "")
+        api_version = API_VERSIONS.get(_type_of_id(resource_id), "")
         if not api_version:
-            return False
+            return None
         try:
-            found = self.session.resources.resources.get_by_id(
+            return self.session.resources.resources.get_by_id(
                 resource_id, api_version=api_version, cls=raw_json
             )
         except ResourceNotFoundError:
-            return False
+            return None
+
+    def _tagged_ours(self, address: Address, resource_id: str) -> bool:
+        from azure.core.exceptions import AzureError
+
+        try:
+            found = self._by_id(resource_id)
         except AzureError as exc:
             raise azure_error(address, f"reading {resource_id}", exc, DEPLOYER_ROLE) from None
         tags: Any = found.get("tags") if isinstance(found, dict) else None
@@ -326,20 +333,14 @@ class ArmResources:
 
     def _gone(self, address: Address, current: ResourceState) -> bool:
         """Whether the recorded resource no longer exists (then a delete has nothing to do)."""
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
+        from azure.core.exceptions import AzureError
 
-        api_version = API_VERSIONS.get(_type_of_id(current.provider_id), "")
-        if not api_version:
-            return False
+        if not API_VERSIONS.get(_type_of_id(current.provider_id)):
+            return False  # cannot be asked: not known to be gone
         try:
-            self.session.resources.resources.get_by_id(
-                current.provider_id, api_version=api_version, cls=raw_json
-            )
-        except ResourceNotFoundError:
-            return True
+            return self._by_id(current.provider_id) is None
         except AzureError:
             return False
-        return False
 
     def role_for(self, resource_type: str) -> str:
         """What the deploying identity needs to deploy ``resource_type``."""

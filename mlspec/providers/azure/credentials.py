@@ -20,12 +20,12 @@ from mlspec.redaction import printable, redact
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-NO_CREDENTIALS_HINT = (
+SIGN_IN_HINT = (
     "sign in with `az login` (then `az account set --subscription <id>`), or set AZURE_TENANT_ID and "
     "AZURE_CLIENT_ID with AZURE_CLIENT_SECRET (a service principal) or AZURE_FEDERATED_TOKEN_FILE "
-    "(workload identity in CI), or run where a managed identity is assigned; `mlspec doctor --env NAME` "
-    "checks the rest"
+    "(workload identity in CI), or run where a managed identity is assigned"
 )
+NO_CREDENTIALS_HINT = f"{SIGN_IN_HINT}; `mlspec doctor --env NAME` checks the rest"
 MAX_CAUSE_CHARS = 300
 
 

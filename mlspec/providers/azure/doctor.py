@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlspec.diagnostics import MlspecError
+from mlspec.providers.azure.credentials import SIGN_IN_HINT
 from mlspec.providers.azure.errors import error_code_and_message
-from mlspec.providers.azure.workspace import ARM_SCOPE, WORKSPACE_RESOURCES, AzureWorkspace
+from mlspec.providers.azure.workspace import ARM_SCOPE, SUBSCRIPTION_API, WORKSPACE_RESOURCES, AzureWorkspace
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -38,7 +39,6 @@ class Check:
 
 
 RESOURCE_GROUP_API = "2021-04-01"
-SUBSCRIPTION_API = "2022-12-01"
 PERMISSIONS_API = "2022-04-01"
 DEPLOY_ACTIONS = (
     (
@@ -68,7 +68,7 @@ def check_environment(
         signed_in = credential()
     except MlspecError as error:
         diagnostic = error.diagnostics[0]
-        fix = (diagnostic.hint or "").removesuffix("; `mlspec doctor --env NAME` checks the rest")
+        fix = SIGN_IN_HINT if diagnostic.code == "MLS816" else diagnostic.hint or ""
         return [Check("credentials", False, diagnostic.message, fix)]
     checks.append(Check("credentials", True, _who(signed_in)))
     session = AzureSession(workspace, signed_in, client_options)

@@ -32,13 +32,12 @@ from mlspec.providers.azure.powerbi import PowerBIReports
 from mlspec.providers.azure.session import AzureSession, raw_json
 from mlspec.providers.azure.synapse import SynapseArtifacts
 from mlspec.providers.azure.synapse_access import SynapseRoleAssignments
-from mlspec.providers.azure.workspace import AzureWorkspace
+from mlspec.providers.azure.workspace import SUBSCRIPTION_API, AzureWorkspace
 from mlspec.providers.base import DeployRequest, LiveObject, ProviderError, ProviderResult
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-SUBSCRIPTION_API = "2022-12-01"
 APPLICATION_INSIGHTS_API = "2020-02-02"
 
 

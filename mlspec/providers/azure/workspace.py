@@ -15,7 +15,8 @@ from mlspec.diagnostics import Diagnostic, MlspecError
 
 ARM_ENDPOINT = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
-SYNAPSE_SCOPE = "https://dev.azuresynapse.net/.default"
+SUBSCRIPTION_API = "2022-12-01"
+"""The API version mlspec reads a subscription with (its tenant, its state)."""
 
 
 @dataclass(frozen=True)
