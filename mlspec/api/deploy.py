@@ -54,7 +54,9 @@ def desired_from_build(
     spec_data = result.spec_data if spec_data is None else spec_data
     if spec_data is not None:
         for resource in result.manifest.resources:
-            payloads[resource.address][SPEC_FIELDS_KEY] = spec_fields(spec_data, resource.source)
+            payloads[resource.address][SPEC_FIELDS_KEY] = spec_fields(
+                spec_data, resource.source, resource.reads
+            )
 
     def read_file(path: str) -> bytes:
         return artifacts[path].content

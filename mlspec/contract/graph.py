@@ -7,6 +7,7 @@ later stage re-reads the YAML spec: ``plan`` and ``apply`` work from the manifes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import re
@@ -18,6 +19,7 @@ from mlspec.diagnostics import SpecPath
 
 MANIFEST_VERSION = 1
 _SEGMENT = re.compile(r"[a-z][a-z0-9_]*")
+_BAD_NAME_CHAR = re.compile(r"[/\\\n\r\t *?\[\]]")
 
 
 @dataclass(frozen=True, order=True)
@@ -34,18 +36,24 @@ class Address:
     def __post_init__(self) -> None:
         if not _SEGMENT.fullmatch(self.service) or not _SEGMENT.fullmatch(self.kind):
             raise ValueError(f"bad address service/kind: {self.service!r}.{self.kind!r}")
-        if not self.name or any(c in self.name for c in "/\\\n\r\t *?[]"):
+        if not self.name or _BAD_NAME_CHAR.search(self.name):
             raise ValueError(f"bad address name: {self.name!r}")
 
     def __str__(self) -> str:
         return f"{self.service}.{self.kind}.{self.name}"
 
-    @classmethod
-    def parse(cls, text: str) -> Address:
-        parts = text.split(".", 2)
-        if len(parts) != 3:
-            raise ValueError(f"{text!r} is not an address (<service>.<kind>.<name>)")
-        return cls(*parts)
+    @staticmethod
+    def parse(text: str) -> Address:
+        return _parse_address(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_address(text: str) -> Address:
+    """Addresses are frozen values: one per text, parsed once (state, manifest and plan repeat them)."""
+    parts = text.split(".", 2)
+    if len(parts) != 3:
+        raise ValueError(f"{text!r} is not an address (<service>.<kind>.<name>)")
+    return Address(*parts)
 
 
 @dataclass
@@ -58,7 +66,9 @@ class Resource:
     object the provider creates (``Microsoft.Synapse/workspaces/notebooks``,
     ``kubernetes:apps/v1/Deployment``, ``azureml:pipeline_job``...). ``immutable`` lists the
     top-level property names whose change forces a replace. ``source`` is the spec path
-    the resource comes from (for error locations). ``needs`` are the output markers its payload
+    the resource comes from (for error locations); ``reads`` are other spec sections its payload is
+    also built from (the retrain schedule embeds the pipeline job built from ``model``), so a plan
+    can name a change there as the cause. ``needs`` are the output markers its payload
     holds (``<target>.<attribute>``, sorted; :mod:`mlspec.contract.outputs`) and ``outputs`` the
     attributes it reports once applied; the build fills both in.
     """
@@ -73,6 +83,7 @@ class Resource:
     description: str = ""
     needs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    reads: list[SpecPath] = field(default_factory=list)
 
     @property
     def file(self) -> str:
@@ -134,6 +145,7 @@ class Manifest:
                     "immutable": r.immutable,
                     "hash": self.hashes.get(r.address, ""),
                     "source": _dotted(r.source),
+                    **({"reads": [_dotted(p) for p in r.reads]} if r.reads else {}),
                     **({"description": r.description} if r.description else {}),
                     # Only where there are some: most resources neither need nor produce outputs.
                     **({"needs": list(r.needs)} if r.needs else {}),
@@ -162,6 +174,7 @@ class Manifest:
                     pointer=entry.get("pointer", ""),
                     immutable=list(entry.get("immutable", [])),
                     source=tuple(entry["source"].split(".")) if entry.get("source") else (),
+                    reads=[tuple(str(p).split(".")) for p in entry.get("reads") or []],
                     description=entry.get("description", ""),
                     needs=[str(n) for n in entry.get("needs") or []],
                     outputs=[str(o) for o in entry.get("outputs") or []],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,16 @@ def _desired(resource: Resource, body: dict[str, Any], digest: str) -> DesiredRe
     )
 
 
-def spec_fields(data: Mapping[str, Any], source: SpecPath) -> dict[str, Any]:
+def spec_fields(data: Mapping[str, Any], source: SpecPath, reads: Iterable[SpecPath] = ()) -> dict[str, Any]:
+    """:func:`section_fields` of ``source`` and of each other section the resource ``reads``, merged
+    (each bounded on its own, so a big section read on the side never hides the resource's own)."""
+    fields = section_fields(data, source)
+    for other in reads:
+        fields.update((k, v) for k, v in section_fields(data, other).items() if k not in fields)
+    return fields
+
+
+def section_fields(data: Mapping[str, Any], source: SpecPath) -> dict[str, Any]:
     """The resolved spec values under ``source``, flattened to ``{dotted.path: value}``, bounded.
 
     Leaves are JSON scalars or empty lists/maps; strings pass through :func:`redact` (the resolved

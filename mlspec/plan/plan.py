@@ -439,9 +439,14 @@ def _change_for(
     if refreshed:
         if live is None:  # deleted outside mlspec: create it again
             return ResourceChange(address, Action.CREATE, resource.provider_type, before, after, gone=True)
-        # What was sent: the recorded payload with its markers replaced as they were at apply.
-        sent = sent_payload(recorded, current.resolved, current.sent_attachments)
-        if not _vouched_unchanged(live, current) and not live.payload.same_content(sent):
+        # What was sent: the recorded payload with its markers replaced as they were at apply
+        # (made only when the provider does not vouch for the object: it walks the whole payload).
+        sent = (
+            None
+            if _vouched_unchanged(live, current)
+            else sent_payload(recorded, current.resolved, current.sent_attachments)
+        )
+        if sent is not None and not live.payload.same_content(sent):
             drift = diff_payloads(sent, live.payload)
             recorded = live.payload
             # compared as sent too, so a marker and the value it was replaced with are no change

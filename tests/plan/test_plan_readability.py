@@ -102,6 +102,28 @@ def test_apply_records_the_spec_fields_also_when_the_build_comes_from_the_cache(
     assert not _plan(shop).has_changes
 
 
+def test_a_resource_built_from_another_section_names_the_change_there(shop: Path) -> None:
+    """The retrain schedule lives under ``monitoring.retrain`` but embeds the pipeline job built from
+    ``model``: a training parameter is its cause too, not a guess about "another section"."""
+    edit(shop, "  notify: {email:", '  retrain: {schedule: "0 3 * * 1"}\n  notify: {email:')
+    _apply(shop)
+    edit(shop, PARAMS, "params: {n_estimators: 300}")
+    plan = _plan(shop)
+    schedule = next(c for c in plan.changes if c.address.kind == "schedule")
+    assert schedule.action is not Action.NO_OP
+    assert schedule.causes == [FieldChange("model.training.params.n_estimators", 100, 300)]
+    text = render_plan(plan)
+    block = text[text.index(f"# {schedule.address} ") :].split("\n\n")[0]
+    assert "      # caused by: model.training.params.n_estimators: 100 → 300" in block.splitlines()
+    assert "another section it uses did" not in text
+    # and its own section still counts: a new cron is named as the cause
+    _apply(shop)
+    edit(shop, '"0 3 * * 1"', '"0 4 * * 1"')
+    changed = _plan(shop).change_for(schedule.address)
+    assert changed is not None
+    assert changed.causes == [FieldChange("monitoring.retrain.schedule", "0 3 * * 1", "0 4 * * 1")]
+
+
 def test_a_state_without_recorded_spec_fields_says_nothing_extra(shop: Path) -> None:
     _apply(shop)
     path = state_file(shop, "dev", "shop")

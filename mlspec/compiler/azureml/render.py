@@ -183,8 +183,10 @@ def _resource(
     origin: str,
     immutable: tuple[str, ...] = (),
     depends_on: tuple[Address, ...] = (),
+    reads: tuple[str, ...] = (),
 ) -> None:
-    """A resource of provider type ``azureml:<kind>``; ``origin`` keys :data:`SOURCES`."""
+    """A resource of provider type ``azureml:<kind>``; ``origin`` and each of ``reads`` (the origins
+    of other files it ships) key :data:`SOURCES`."""
     out.add_resource(
         Resource(
             address=address,
@@ -193,6 +195,7 @@ def _resource(
             depends_on=list(depends_on),
             immutable=list(immutable),
             source=SOURCES[origin],
+            reads=[SOURCES[other] for other in reads],
             description=f"Azure ML {kind.replace('_', ' ')} {address.name}",
         )
     )
@@ -334,6 +337,7 @@ def _render_retrain(
         ["schedules/retrain.yml", *pipeline_files],
         origin="retrain",
         depends_on=(addresses.aml_pipeline(model.name),),
+        reads=("pipeline",),  # it embeds the pipeline job, so a change to the model changes it
     )
 
 
