@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from mlspec.diagnostics import Diagnostic, MlspecError
 from mlspec.plan import operations, state_commands
-from mlspec.plan.desired import SPEC_FIELDS_KEY, Desired, desired_from_parts, spec_fields, with_spec_fields
+from mlspec.plan.desired import (
+    SPEC_FIELDS_KEY,
+    Desired,
+    LeafMemo,
+    desired_from_parts,
+    spec_fields,
+    with_spec_fields,
+)
 from mlspec.plan.lock import LockInfo
 from mlspec.plan.target import PlanResult, Target
 
@@ -53,9 +60,10 @@ def desired_from_build(
     payloads = {r.address: payload(result.artifacts, r) for r in result.manifest.resources}
     spec_data = result.spec_data if spec_data is None else spec_data
     if spec_data is not None:
+        memo: LeafMemo = {}  # the notebooks and the pipeline flatten the same transforms
         for resource in result.manifest.resources:
             payloads[resource.address][SPEC_FIELDS_KEY] = spec_fields(
-                spec_data, resource.source, resource.reads
+                spec_data, resource.source, resource.reads, memo
             )
 
     def read_file(path: str) -> bytes:

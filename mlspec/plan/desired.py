@@ -129,34 +129,50 @@ def _desired(resource: Resource, body: dict[str, Any], digest: str) -> DesiredRe
     )
 
 
-def spec_fields(data: Mapping[str, Any], source: SpecPath, reads: Iterable[SpecPath] = ()) -> dict[str, Any]:
+LeafMemo = dict[SpecPath, dict[str, Any]]
+"""The leaves of spec subtrees already flattened, by path, for one resolved spec: a build's notebooks
+and its pipeline flatten the same transforms (see :func:`spec_fields`)."""
+
+
+def spec_fields(
+    data: Mapping[str, Any], source: SpecPath, reads: Iterable[SpecPath] = (), memo: LeafMemo | None = None
+) -> dict[str, Any]:
     """:func:`section_fields` of ``source`` and of each other section the resource ``reads``, merged
-    (each bounded on its own, so a big section read on the side never hides the resource's own)."""
-    fields = section_fields(data, source)
+    (each bounded on its own, so a big section read on the side never hides the resource's own).
+    ``memo``, shared by the calls for one ``data`` (never across specs), flattens each subtree once."""
+    memo = {} if memo is None else memo
+    fields = section_fields(data, source, memo)
     for other in reads:
-        fields.update((k, v) for k, v in section_fields(data, other).items() if k not in fields)
+        fields.update((k, v) for k, v in section_fields(data, other, memo).items() if k not in fields)
     return fields
 
 
-def section_fields(data: Mapping[str, Any], source: SpecPath) -> dict[str, Any]:
+def section_fields(data: Mapping[str, Any], source: SpecPath, memo: LeafMemo | None = None) -> dict[str, Any]:
     """The resolved spec values under ``source``, flattened to ``{dotted.path: value}``, bounded.
 
     Leaves are JSON scalars or empty lists/maps; strings pass through :func:`redact` (the resolved
     spec holds no secrets, and state must never). When the fields exceed :data:`SPEC_FIELD_LIMIT`
     or :data:`SPEC_FIELDS_BYTES`, big subtrees become one digest entry each (``transforms.x: "(12
     fields, sha256 …)"``), then every child of ``source``, then ``source`` itself: a change there
-    still shows, only less precisely. ``{}`` when the spec has nothing at ``source``.
+    still shows, only less precisely. ``{}`` when the spec has nothing at ``source``. A new dict
+    each call (``memo`` keeps its own).
     """
+    memo = {} if memo is None else memo
     located = _locate(data, source)
     if located is None:
         return {}
     root_path, root = located
     # Each child's leaves once (a pipeline built from every transform has thousands): the three
     # ever coarser forms below are made from them.
-    per_child = [(path, dict(_leaves(child, path))) for path, child in _children(root, root_path)]
-    leaves = {k: v for _, child_leaves in per_child for k, v in child_leaves.items()}
+    per_child: list[tuple[SpecPath, dict[str, Any]]] | None = None
+    leaves = memo.get(root_path)
+    if leaves is None:
+        per_child = _per_child_leaves(root, root_path, memo)
+        leaves = memo[root_path] = {k: v for _, child_leaves in per_child for k, v in child_leaves.items()}
     if _fits(leaves):
-        return leaves
+        return dict(leaves)
+    if per_child is None:
+        per_child = _per_child_leaves(root, root_path, memo)
     shrunk: dict[str, Any] = {}
     for path, child_leaves in per_child:  # first only the big children become digests
         small = len(child_leaves) <= _SUBTREE_FIELDS and _size(child_leaves) <= _SUBTREE_BYTES
@@ -167,6 +183,18 @@ def section_fields(data: Mapping[str, Any], source: SpecPath) -> dict[str, Any]:
     if _fits(every):
         return every
     return {format_path(root_path): _digest(leaves)}
+
+
+def _per_child_leaves(
+    root: Any, root_path: SpecPath, memo: LeafMemo
+) -> list[tuple[SpecPath, dict[str, Any]]]:
+    found = []
+    for path, child in _children(root, root_path):
+        child_leaves = memo.get(path)
+        if child_leaves is None:
+            child_leaves = memo[path] = dict(_leaves(child, path))
+        found.append((path, child_leaves))
+    return found
 
 
 def with_spec_fields(document: dict[str, Any], desired: Desired) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from mlspec.contract.graph import Address
 from mlspec.contract.payload import Payload
 from mlspec.plan.apply import ApplyResult
-from mlspec.plan.diff import MISSING, FieldChange, leaves
+from mlspec.plan.diff import MISSING, FieldChange, first_leaves
 from mlspec.plan.plan import Action, Plan, ResourceChange
 
 _GREEN, _YELLOW, _RED, _MAGENTA, _BOLD, _DIM, _RESET = (
@@ -267,15 +267,15 @@ def _field_lines(change: FieldChange, paint: _Paint, *, forces: bool) -> list[st
 
 
 def _leaf_lines(marker: str, code: str, payload: Payload, paint: _Paint) -> list[str]:
-    fields = leaves(payload.properties, "properties")
-    fields += [(f"attachments.{name}", digest) for name, digest in sorted(payload.attachments.items())]
-    lines = [
-        f"      {paint(code, marker)} {path} = {_value(value)}" for path, value in fields[:CREATE_FIELD_LIMIT]
+    fields, count = first_leaves(payload.properties, "properties", CREATE_FIELD_LIMIT)
+    attachments = sorted(payload.attachments.items())
+    fields += [
+        (f"attachments.{name}", digest) for name, digest in attachments[: CREATE_FIELD_LIMIT - len(fields)]
     ]
-    if len(fields) > CREATE_FIELD_LIMIT:
-        lines.append(
-            paint(_DIM, f"        … {len(fields) - CREATE_FIELD_LIMIT} more fields (--json shows all)")
-        )
+    count += len(attachments)
+    lines = [f"      {paint(code, marker)} {path} = {_value(value)}" for path, value in fields]
+    if count > CREATE_FIELD_LIMIT:
+        lines.append(paint(_DIM, f"        … {count - CREATE_FIELD_LIMIT} more fields (--json shows all)"))
     return lines
 
 

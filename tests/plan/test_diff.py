@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from mlspec.contract.payload import Payload
-from mlspec.plan.diff import MISSING, FieldChange, diff_payloads, diff_values, replace_reasons
+from mlspec.plan.diff import (
+    MISSING,
+    FieldChange,
+    diff_payloads,
+    diff_values,
+    first_leaves,
+    leaf_count,
+    leaves,
+    replace_reasons,
+)
 
 
 def test_nested_change_is_reported_at_its_dotted_path() -> None:
@@ -55,3 +67,20 @@ def test_a_change_under_an_immutable_path_forces_a_replace_and_says_where() -> N
     assert replace_reasons(nested, ["selector"]) == [
         "properties.selector cannot be changed in place (changed at properties.selector.app)"
     ]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(_JSON, st.integers(min_value=0, max_value=40))
+def test_first_leaves_are_the_start_of_all_leaves_and_count_them_all(value: object, limit: int) -> None:
+    first, total = first_leaves(value, "properties", limit)
+    every = leaves(value, "properties")
+    assert first == every[:limit]
+    assert total == len(every) == leaf_count(value)

@@ -200,6 +200,16 @@ def test_spec_fields_are_flattened_bounded_and_redacted() -> None:
     after = spec_fields(changed, ("transforms",))
     assert [k for k in whole if whole[k] != after[k]] == ["transforms.t7"]
 
+    # one memo shared by every resource of a build gives each the fields it gets alone, in any order,
+    # and a caller's edit of what it got never reaches the next caller
+    sources = [("transforms", "t3"), ("transforms",), ("transforms", "t3", "inputs"), ("transforms", "t3")]
+    for order in (sources, sources[::-1]):
+        memo: dict = {}
+        for source in order:
+            got = spec_fields(data, source, memo=memo)
+            assert got == spec_fields(data, source)
+            got["transforms.t3.sql"] = "edited"
+
 
 def test_state_keeps_spec_fields_and_checks_their_type() -> None:
     entry = ResourceState("t", Payload({}, {}, "h"), "id", spec_fields={"model.training.params.max_depth": 3})
