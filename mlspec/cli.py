@@ -367,8 +367,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.UsageError as error:
         # The message may quote a flag's value (an --env that is a pasted URL with a token).
         if _json_requested(args):  # even a mistyped flag leaves one JSON document on stdout
-            print_json(failure_document([Diagnostic.error("MLS000", redact(error.message))]))
-        click.UsageError(redact(error.message), error.ctx).show()
+            print_json(failure_document([Diagnostic.error("MLS000", redact(error.format_message()))]))
+        click.UsageError(redact(error.format_message()), error.ctx).show()
         # `plan --detailed-exitcode` reserves 2 for "changes present": any error there is 1.
         sys.exit(EXIT_INVALID if "--detailed-exitcode" in args else EXIT_USAGE)
     except click.ClickException as error:

@@ -106,6 +106,17 @@ def test_a_usage_error_with_json_is_one_json_document_too(project: Path, command
     assert "is not NAME=VALUE" in done.stderr
 
 
+def test_a_missing_argument_is_named_in_text_and_json(project: Path) -> None:
+    # click keeps this message out of ``UsageError.message``: printing that gave a bare "Error: "
+    done = mlspec(project, "init")
+    assert done.returncode == 2
+    assert "Error: Missing argument 'NAME'." in done.stderr
+    done = mlspec(project, "init", "--format", "json")
+    assert done.returncode == 2
+    (diagnostic,) = json.loads(done.stdout)["diagnostics"]
+    assert diagnostic["code"] == "MLS000" and diagnostic["message"] == "Missing argument 'NAME'."
+
+
 def test_init_and_schema_write_report_what_they_wrote_as_json(project: Path, tmp_path: Path) -> None:
     done = mlspec(project, "init", "scaffolded", "--dir", str(tmp_path / "new"), "--format", "json")
     assert done.returncode == 0, done.stderr
