@@ -6,16 +6,20 @@ What a spec alone decides (MLS610-614) is reported by the check stage as well: t
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mlspec import api
 from mlspec.compiler import synapse
 from mlspec.compiler.artifacts import ArtifactSet, RenderContext
+from mlspec.compiler.synapse import checks
 from mlspec.diagnostics import Diagnostic
 
 LAKE_PROJECT = Path(__file__).resolve().parent / "data" / "synapse" / "lake"
@@ -334,3 +338,38 @@ def test_a_runtime_notebook_without_a_pool_is_reported(rendered: tuple[RenderCon
         notebook(out, RUNTIME)["properties"]["bigDataPool"]["referenceName"] = ""
 
     assert codes(mutate(rendered, change)) == [("MLS619", "transforms")]
+
+
+# --- the activity cycle search ----------------------------------------------------------------------
+
+
+def _is_cycle_of(cycle: list[str], edges: dict[str, list[str]]) -> bool:
+    return (
+        len(cycle) >= 2
+        and cycle[0] == cycle[-1]
+        and all(b in edges.get(a, []) for a, b in itertools.pairwise(cycle))
+    )
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcdefg"), st.lists(st.sampled_from("abcdefgh"), max_size=3), max_size=7)
+)
+def test_the_cycle_search_finds_a_real_cycle_exactly_when_there_is_one(edges: dict[str, list[str]]) -> None:
+    from graphlib import CycleError, TopologicalSorter
+
+    known = {node: [t for t in targets if t in edges] for node, targets in edges.items()}
+    try:
+        tuple(TopologicalSorter(known).static_order())
+        acyclic = True
+    except CycleError:
+        acyclic = False
+    cycle = checks._find_cycle(edges)
+    assert (cycle is None) == acyclic
+    assert cycle is None or _is_cycle_of(cycle, edges)
+
+
+def test_the_cycle_search_walks_a_chain_of_thousands_without_recursing() -> None:
+    chain = {f"t{i}": [f"t{i + 1}"] for i in range(20_000)}
+    assert checks._find_cycle(chain) is None
+    chain["t20000"] = ["t19990"]
+    assert checks._find_cycle(chain) == [f"t{i}" for i in range(19_990, 20_001)] + ["t19990"]

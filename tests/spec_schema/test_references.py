@@ -72,6 +72,20 @@ def test_longer_transform_cycle_is_reported_once(validate: Validate) -> None:
     validate(text).only("MLS307", "transforms form a cycle: t1 → t3 → t2 → t1", "t1]")
 
 
+def test_a_chain_of_thousands_of_transforms_listed_from_its_end_is_checked_without_recursing(
+    validate: Validate,
+) -> None:
+    # each reads the next one listed: the cycle search walks 2,000 deep from the first
+    chain = [transform(f"c{i}", f"[c{i + 1}]" if i < 1999 else "[customers]") for i in range(2000)]
+    result = validate(with_transforms(*chain))
+    assert not [d for d in result.diagnostics if d.severity is Severity.ERROR]
+    looped = [*chain[:-1], transform("c1999", "[c0]")]
+    found = validate(with_transforms(*looped)).only("MLS307", "transforms form a cycle: ", "c0]")
+    assert "c0 → c1 → c2 → c3 → c4 → … → c1995 → c1996 → c1997 → c1998 → c1999 → c0 (2000 transforms)" in (
+        found.message
+    )
+
+
 def test_unknown_training_data_is_reported_with_did_you_mean(validate: Validate) -> None:
     text = contract_with(("    data: customer_features      #", "    data: customer_feature       #"))
     found = validate(text).only(

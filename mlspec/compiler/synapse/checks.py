@@ -266,7 +266,7 @@ def _pipeline_problems(
     properties = pipeline.get("properties", {})
     activities: list[dict[str, Any]] = properties.get("activities", [])
     declared = set(properties.get("parameters", {}))
-    names = [str(a.get("name")) for a in activities]
+    names = {str(a.get("name")) for a in activities}
     for name in ctx.model.transforms:
         if name not in names:
             yield _error(
@@ -276,7 +276,7 @@ def _pipeline_problems(
                 ("transforms", name),
             )
     for activity in activities:
-        yield from _activity_problems(ctx, activity, set(names), declared, notebooks)
+        yield from _activity_problems(ctx, activity, names, declared, notebooks)
     yield from _cycle_problems(ctx, activities)
 
 
@@ -339,27 +339,29 @@ def _cycle_problems(ctx: RenderContext, activities: list[dict[str, Any]]) -> Ite
 
 
 def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """A cycle of ``edges`` as the path that closes it (``[a, b, a]``), or ``None``. A loop over an
+    explicit stack, with the path's members in a set: a chain of thousands of transforms would pass
+    Python's recursion limit, and a list search per step made it quadratic."""
     done: set[str] = set()
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        path.append(node)
-        for target in edges.get(node, []):
-            if target in path:
+    for start in edges:
+        if start in done:
+            continue
+        path, on_path = [start], {start}
+        pending = [iter(edges.get(start, []))]
+        while pending:
+            target = next(pending[-1], None)
+            if target is None:
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                pending.pop()
+                continue
+            if target in on_path:
                 return [*path[path.index(target) :], target]
             if target in edges and target not in done:
-                cycle = visit(target)
-                if cycle:
-                    return cycle
-        path.pop()
-        done.add(node)
-        return None
-
-    for start in edges:
-        if start not in done:
-            cycle = visit(start)
-            if cycle:
-                return cycle
+                path.append(target)
+                on_path.add(target)
+                pending.append(iter(edges[target]))
     return None
 
 

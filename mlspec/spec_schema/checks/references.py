@@ -117,6 +117,10 @@ def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     yield from _required_workspace(ctx)
 
 
+CYCLE_SHOWN = 10
+"""At most this many transforms of a cycle are named in its message."""
+
+
 def _cycles(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Report each cycle in the transform graph once, showing it, at the first transform in it."""
     graph = {
@@ -136,6 +140,9 @@ def _cycles(ctx: CheckContext) -> Iterator[Diagnostic]:
         reported.add(key)
         dep = cycle[0]
         shown = " → ".join([*cycle, dep])
+        if len(cycle) > CYCLE_SHOWN:  # a cycle of hundreds: its ends, and how long it is
+            half = CYCLE_SHOWN // 2
+            shown = " → ".join([*cycle[:half], "…", *cycle[-half:], dep]) + f" ({len(cycle)} transforms)"
         index = ctx.model.transforms[node].inputs.index(dep)
         yield ctx.error(
             "MLS307",
@@ -154,18 +161,23 @@ def _visit(
 ) -> None:
     """Depth-first from ``node``; each back edge adds (the transform it leaves, the cycle) to ``cycles``.
 
-    A module function rather than a recursive closure: a closure that calls itself is a reference
-    cycle, which would keep the check's context (model, spec and node tree) alive until a full
-    garbage collection."""
+    A loop over an explicit stack, not recursion: a chain of thousands of transforms listed from its
+    end would pass Python's recursion limit. (Nor a recursive closure, which would be a reference
+    cycle keeping the check's context alive until a full garbage collection.)"""
     state[node] = 1
     stack.append(node)
-    for dep in graph[node]:
-        if state.get(dep) == 1:
-            cycles.append((node, stack[stack.index(dep) :]))
+    pending = [iter(graph[node])]
+    while pending:
+        dep = next(pending[-1], None)
+        if dep is None:
+            state[stack.pop()] = 2
+            pending.pop()
+        elif state.get(dep) == 1:
+            cycles.append((stack[-1], stack[stack.index(dep) :]))
         elif dep not in state:
-            _visit(dep, graph, state, stack, cycles)
-    stack.pop()
-    state[node] = 2
+            state[dep] = 1
+            stack.append(dep)
+            pending.append(iter(graph[dep]))
 
 
 def _monitoring_refs(ctx: CheckContext) -> Iterator[Diagnostic]:
