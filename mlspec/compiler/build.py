@@ -346,8 +346,27 @@ def remove_stale_staging(out: Path) -> None:
         if match is None or not entry.is_dir(follow_symlinks=False) or _process_alive(int(match[1])):
             continue
         folder = Path(entry.path)
-        if _owned(folder) or not any(os.scandir(folder)):
+        if _owned(folder) or not any(os.scandir(folder)) or _killed_while_marking(folder, match[2]):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _killed_while_marking(folder: Path, suffix: str) -> bool:
+    """A staging folder holding only the start of its marker: the build was killed writing the first
+    file of its tree (the marker goes in first), so there is nothing else in it to keep."""
+    if suffix != _STAGING:
+        return False
+    try:
+        (entry,) = os.scandir(folder)
+        if entry.name != BUILD_MARKER or not entry.is_file(follow_symlinks=False):
+            return False
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(entry.path, flags)
+        try:
+            return _MARKER_TEXT.startswith(os.read(descriptor, len(_MARKER_TEXT) + 1))
+        finally:
+            os.close(descriptor)
+    except (OSError, ValueError):  # not exactly one entry, or it cannot be read: leave it
+        return False
 
 
 def _process_alive(pid: int) -> bool:

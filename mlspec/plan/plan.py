@@ -366,7 +366,18 @@ def spec_causes(
         return None
     if moved and before.spec_fields and not set(before.spec_fields) & set(after.spec_fields):
         return None
-    return diff_fields(before.spec_fields, after.spec_fields)
+    after_fields = after.spec_fields
+    if before.spec_fields:
+        # A section the state recorded nothing of was not recorded (an mlspec before `reads` kept
+        # only the resource's own section): comparing it would list all of its fields as added.
+        recorded = {_section(path) for path in before.spec_fields}
+        after_fields = {k: v for k, v in after_fields.items() if _section(k) in recorded}
+    return diff_fields(before.spec_fields, after_fields)
+
+
+def _section(path: str) -> str:
+    """The top-level spec section of a dotted field path (``model`` of ``model.training.params.x``)."""
+    return path.split(".", 1)[0].split("[", 1)[0]
 
 
 RENAME_SIMILARITY = 0.5

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import pathlib
 import shutil
 import stat
 import subprocess
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 
 from mlspec import api
 from mlspec.cli import cli
+from mlspec.compiler import build as build_module
 from mlspec.compiler.build import BUILD_MARKER
 from mlspec.diagnostics import MlspecError
 
@@ -249,22 +249,39 @@ def test_staging_left_by_a_killed_build_is_removed_by_the_next_build(repo: Path)
     assert sorted(p.name for p in (repo / "build").iterdir()) == ["local"]
 
 
+def test_a_staging_folder_killed_while_writing_its_marker_is_removed_too(repo: Path) -> None:
+    # the marker is the first file of a staging tree: a build killed while writing it leaves the start
+    # of the marker text and nothing else, which no build would otherwise recognise as its own
+    assert build(repo)[0] == 0
+    dead = 2**22 + 12345  # above Linux's default pid_max: no process has it
+    partial = repo / "build" / f".local.{dead}-abcd1234.staging"
+    partial.mkdir()
+    (partial / BUILD_MARKER).write_bytes(b"")
+    other = repo / "build" / f".local.{dead}-ffff0000.staging"  # someone else's file in it: kept
+    other.mkdir()
+    (other / BUILD_MARKER).write_bytes(b"")
+    (other / "notes.txt").write_text("mine")
+    assert build(repo)[0] == 0
+    assert not partial.exists()
+    assert (other / "notes.txt").read_text() == "mine"
+
+
 def test_a_full_disk_leaves_the_previous_build_intact(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
     assert build(repo, "--out", str(out))[0] == 0
     before = tree(out)
-    real_write_bytes = pathlib.Path.write_bytes
+    real_write = os.write
     calls = {"n": 0}
 
-    def filling_up(self: Path, data: bytes) -> int:
+    def filling_up(descriptor: int, data: bytes) -> int:  # what the build writes its files with
         calls["n"] += 1
         if calls["n"] > 10:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
-        return real_write_bytes(self, data)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(descriptor, data)
 
-    monkeypatch.setattr(pathlib.Path, "write_bytes", filling_up)
+    monkeypatch.setattr(build_module.os, "write", filling_up)
     code, _, err = build(repo, "--out", str(out))
     assert calls["n"] > 10
     assert code == 2, err

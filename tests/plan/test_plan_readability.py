@@ -124,6 +124,23 @@ def test_a_resource_built_from_another_section_names_the_change_there(shop: Path
     assert changed.causes == [FieldChange("monitoring.retrain.schedule", "0 3 * * 1", "0 4 * * 1")]
 
 
+def test_a_section_the_state_did_not_record_is_not_listed_as_added(shop: Path) -> None:
+    """A state from an mlspec before ``reads`` recorded only the schedule's own section: the first plan
+    after an upgrade names what changed there, not every ``model`` field as new."""
+    edit(shop, "  notify: {email:", '  retrain: {schedule: "0 3 * * 1"}\n  notify: {email:')
+    _apply(shop)
+    path = state_file(shop, "dev", "shop")
+    state = json.loads(path.read_text(encoding="utf-8"))
+    (address,) = [a for a in state["resources"] if a.startswith("aml.schedule.")]
+    state["resources"][address]["spec_fields"] = {"monitoring.retrain.schedule": "0 3 * * 1"}
+    path.write_text(json.dumps(state), encoding="utf-8")
+    edit(shop, PARAMS, "params: {n_estimators: 300}")
+    edit(shop, '"0 3 * * 1"', '"0 4 * * 1"')
+    change = _plan(shop).change_for(Address.parse(address))
+    assert change is not None
+    assert change.causes == [FieldChange("monitoring.retrain.schedule", "0 3 * * 1", "0 4 * * 1")]
+
+
 def test_a_state_without_recorded_spec_fields_says_nothing_extra(shop: Path) -> None:
     _apply(shop)
     path = state_file(shop, "dev", "shop")

@@ -86,6 +86,15 @@ def test_a_chain_of_thousands_of_transforms_listed_from_its_end_is_checked_witho
     )
 
 
+def test_a_cycle_of_thirteen_is_named_whole_and_one_of_fourteen_by_its_ends(validate: Validate) -> None:
+    ring = [transform(f"r{i}", f"[r{(i + 1) % 13}]") for i in range(13)]
+    whole = " → ".join([*(f"r{i}" for i in range(13)), "r0"])
+    validate(with_transforms(*ring)).only("MLS307", f"transforms form a cycle: {whole}", "r0]")
+    ring = [transform(f"r{i}", f"[r{(i + 1) % 14}]") for i in range(14)]
+    cut = "r0 → r1 → r2 → r3 → r4 → … → r9 → r10 → r11 → r12 → r13 → r0 (14 transforms)"
+    validate(with_transforms(*ring)).only("MLS307", f"transforms form a cycle: {cut}", "r0]")
+
+
 def test_unknown_training_data_is_reported_with_did_you_mean(validate: Validate) -> None:
     text = contract_with(("    data: customer_features      #", "    data: customer_feature       #"))
     found = validate(text).only(

@@ -118,7 +118,8 @@ def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 
 CYCLE_SHOWN = 10
-"""At most this many transforms of a cycle are named in its message."""
+"""A cycle of more than this many transforms (and three: cutting fewer saves nothing) is named by its
+first and last five."""
 
 
 def _cycles(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -140,7 +141,7 @@ def _cycles(ctx: CheckContext) -> Iterator[Diagnostic]:
         reported.add(key)
         dep = cycle[0]
         shown = " → ".join([*cycle, dep])
-        if len(cycle) > CYCLE_SHOWN:  # a cycle of hundreds: its ends, and how long it is
+        if len(cycle) > CYCLE_SHOWN + 3:  # a cycle of hundreds: its ends, and how long it is
             half = CYCLE_SHOWN // 2
             shown = " → ".join([*cycle[:half], "…", *cycle[-half:], dep]) + f" ({len(cycle)} transforms)"
         index = ctx.model.transforms[node].inputs.index(dep)
