@@ -120,6 +120,10 @@ class Failure:
     times: int
     headers: dict[str, str] = field(default_factory=dict)
 
+    def answer(self) -> tuple[int, dict[str, str], Any]:
+        """The failure as Azure Resource Manager's error shape (``{"error": {"code", "message"}}``)."""
+        return self.status, self.headers, {"error": {"code": self.code, "message": self.message}}
+
 
 class FakeTransport(HttpTransport):  # type: ignore[misc]
     """What every fake service shares: the transport protocol (a context manager that opens and closes

@@ -356,7 +356,8 @@ def _killed_while_marking(folder: Path, suffix: str) -> bool:
     if suffix != _STAGING:
         return False
     try:
-        (entry,) = os.scandir(folder)
+        with os.scandir(folder) as entries:
+            (entry,) = list(entries)
         if entry.name != BUILD_MARKER or not entry.is_file(follow_symlinks=False):
             return False
         flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)

@@ -153,11 +153,7 @@ class FakeAcr(FakeTransport):
     ) -> tuple[int, dict[str, str], Any]:
         failure = self.scripted_failure(method, path)
         if failure is not None:
-            return (
-                failure.status,
-                failure.headers,
-                {"error": {"code": failure.code, "message": failure.message}},
-            )
+            return failure.answer()
         if host == ARM and path.startswith("/operations/"):
             results = self._operations[path.rsplit("/", 1)[-1]]
             status, answer = results[0] if len(results) == 1 else results.pop(0)

@@ -117,11 +117,7 @@ class FakeAzure(FakeTransport):
     def _answer(self, method: str, host: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
         failure = self.scripted_failure(method, path)
         if failure is not None:
-            return (
-                failure.status,
-                failure.headers,
-                {"error": {"code": failure.code, "message": failure.message}},
-            )
+            return failure.answer()
         if "/operations/" in path:
             return self._poll(path)
         if host == ARM:

@@ -267,7 +267,7 @@ class AzureMLResources:
         return self._put(request, name)
 
     def delete(self, address: Address, current: ResourceState) -> None:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from azure.core.exceptions import ResourceNotFoundError
 
         provider_type = current.provider_type
         properties = current.payload.properties if isinstance(current.payload.properties, dict) else {}
@@ -280,33 +280,25 @@ class AzureMLResources:
         if found is None:
             return  # gone already: a retried delete, or removed behind mlspec's back
         self._check_owned(address, provider_type, found, name, properties, "delete")
-        try:
-            if provider_type == ENVIRONMENT:
-                # Azure ML cannot delete an asset version (a job may run on it): archive hides it.
-                client.environments.archive(name, version=version)
-            elif provider_type == COMPONENT:
-                client.components.archive(name, version=version)
-            elif provider_type == COMPUTE:
-                self._conflicts_retried(lambda: client.compute.begin_delete(name).result())
-            elif provider_type == PIPELINE_JOB:
-                status = getattr(found, "status", None)
-                if str(getattr(status, "value", status) or "") not in _FINISHED_JOB_STATES:
-                    client.jobs.begin_cancel(name).result()
-                client.jobs.archive(name)
-            else:
-                try:
+        with self._sdk_errors(address, "delete", provider_type):
+            try:
+                if provider_type == ENVIRONMENT:
+                    # Azure ML cannot delete an asset version (a job may run on it): archive hides it.
+                    client.environments.archive(name, version=version)
+                elif provider_type == COMPONENT:
+                    client.components.archive(name, version=version)
+                elif provider_type == COMPUTE:
+                    self._conflicts_retried(lambda: client.compute.begin_delete(name).result())
+                elif provider_type == PIPELINE_JOB:
+                    status = getattr(found, "status", None)
+                    if str(getattr(status, "value", status) or "") not in _FINISHED_JOB_STATES:
+                        client.jobs.begin_cancel(name).result()
+                    client.jobs.archive(name)
+                else:
                     self._conflicts_retried(lambda: client.schedules.begin_disable(name).result())
-                except ResourceNotFoundError:
-                    return
-                self._conflicts_retried(lambda: client.schedules.begin_delete(name).result())
-        except ResourceNotFoundError:
-            pass  # gone already: a retried delete, or removed behind mlspec's back
-        except HttpResponseError as exc:
-            raise azure_error(address, "delete", exc, self._role(provider_type)) from None
-        except MlspecError:
-            raise
-        except Exception as exc:  # the SDK's own errors (MlException, validation, the network)
-            raise self._sdk_error(address, "delete", exc) from None
+                    self._conflicts_retried(lambda: client.schedules.begin_delete(name).result())
+            except ResourceNotFoundError:
+                pass  # gone already: a retried delete, or removed behind mlspec's back
 
     def describe(self, address: Address, result: ProviderResult) -> str:
         what = {
@@ -376,57 +368,44 @@ class AzureMLResources:
     # --- SDK calls ------------------------------------------------------------------------------------
 
     def _get(self, address: Address, provider_type: str, name: str, version: str | None) -> Any:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from azure.core.exceptions import ResourceNotFoundError
 
         client = self.client
-        try:
-            if provider_type == ENVIRONMENT:
-                return client.environments.get(name, version=version) if version else None
-            if provider_type == COMPONENT:
-                return client.components.get(name, version=version) if version else None
-            if provider_type == COMPUTE:
-                return client.compute.get(name)
-            if provider_type == PIPELINE_JOB:
-                return client.jobs.get(name)
-            return client.schedules.get(name)
-        except ResourceNotFoundError:
-            return None
-        except HttpResponseError as exc:
-            raise azure_error(address, "read", exc, self._role(provider_type)) from None
-        except MlspecError:
-            raise
-        except Exception as exc:
-            raise self._sdk_error(address, "read", exc) from None
+        with self._sdk_errors(address, "read", provider_type):
+            try:
+                if provider_type == ENVIRONMENT:
+                    return client.environments.get(name, version=version) if version else None
+                if provider_type == COMPONENT:
+                    return client.components.get(name, version=version) if version else None
+                if provider_type == COMPUTE:
+                    return client.compute.get(name)
+                if provider_type == PIPELINE_JOB:
+                    return client.jobs.get(name)
+                return client.schedules.get(name)
+            except ResourceNotFoundError:
+                return None
 
     def _put(self, request: DeployRequest, name: str) -> ProviderResult:
-        from azure.core.exceptions import HttpResponseError
-
         provider_type = request.provider_type
         client = self.client
-        try:
-            with self._loaded(request) as entity:
-                self._tag(request.address, entity, provider_type)
-                if provider_type == ENVIRONMENT:
-                    made = client.environments.create_or_update(entity)
-                elif provider_type == COMPONENT:
-                    made = client.components.create_or_update(entity)
-                elif provider_type == COMPUTE:
-                    made = self._conflicts_retried(
-                        lambda: client.compute.begin_create_or_update(entity).result()
-                    )
-                elif provider_type == PIPELINE_JOB:
-                    entity.name = name
-                    made = client.jobs.create_or_update(entity)
-                else:
-                    made = self._conflicts_retried(
-                        lambda: client.schedules.begin_create_or_update(entity).result()
-                    )
-        except HttpResponseError as exc:
-            raise azure_error(request.address, "create or update", exc, self._role(provider_type)) from None
-        except MlspecError:
-            raise
-        except Exception as exc:
-            raise self._sdk_error(request.address, "create or update", exc) from None
+        with (
+            self._sdk_errors(request.address, "create or update", provider_type),
+            self._loaded(request) as entity,
+        ):
+            self._tag(request.address, entity, provider_type)
+            if provider_type == ENVIRONMENT:
+                made = client.environments.create_or_update(entity)
+            elif provider_type == COMPONENT:
+                made = client.components.create_or_update(entity)
+            elif provider_type == COMPUTE:
+                made = self._conflicts_retried(lambda: client.compute.begin_create_or_update(entity).result())
+            elif provider_type == PIPELINE_JOB:
+                entity.name = name
+                made = client.jobs.create_or_update(entity)
+            else:
+                made = self._conflicts_retried(
+                    lambda: client.schedules.begin_create_or_update(entity).result()
+                )
         if provider_type == COMPUTE and not _principal_id(made):
             made = self._get(request.address, provider_type, name, None) or made  # filled in on a GET
         return self._result(request.address, provider_type, made)
@@ -454,21 +433,14 @@ class AzureMLResources:
         """The run this request submitted, its name, description and tags edited since (in the studio):
         they are set back on the run found (the SDK sends a fetched job's metadata as the studio does,
         to the run history), never by submitting it again."""
-        from azure.core.exceptions import HttpResponseError
 
-        try:
+        with self._sdk_errors(request.address, "update", PIPELINE_JOB):
             with self._loaded(request) as entity:
                 self._tag(request.address, entity, PIPELINE_JOB)
                 found.display_name = entity.display_name
                 found.description = entity.description
                 found.tags = dict(entity.tags or {})
             made = self.client.jobs.create_or_update(found)
-        except HttpResponseError as exc:
-            raise azure_error(request.address, "update", exc, self._role(PIPELINE_JOB)) from None
-        except MlspecError:
-            raise
-        except Exception as exc:
-            raise self._sdk_error(request.address, "update", exc) from None
         return self._result(request.address, PIPELINE_JOB, made)
 
     def _restore(self, address: Address, provider_type: str, name: str, version: str | None) -> None:
@@ -663,6 +635,22 @@ class AzureMLResources:
         if provider_type == COMPUTE:
             return f"AzureML Compute Operator (or Contributor) on {workspace}"
         return f"AzureML Data Scientist on {workspace}"
+
+    @contextmanager
+    def _sdk_errors(self, address: Address, action: str, provider_type: str) -> Iterator[None]:
+        """What the SDK raises inside, as one line: an HTTP error response by its code (with the role
+        this needs), anything else of the SDK's (MlException, validation, the network) by
+        :meth:`_sdk_error`; mlspec's own errors pass as they are."""
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            yield
+        except HttpResponseError as exc:
+            raise azure_error(address, action, exc, self._role(provider_type)) from None
+        except MlspecError:
+            raise
+        except Exception as exc:
+            raise self._sdk_error(address, action, exc) from None
 
     def _sdk_error(self, address: Address, action: str, exc: Exception) -> ProviderError:
         """A one-line error for what the SDK raised that is not an HTTP error response: a YAML its
